@@ -1,0 +1,82 @@
+"""The root of every error Limen raises on purpose.
+
+::
+
+    LimenError
+     ├── NotFound            the thing named does not exist (or is not visible to the caller)
+     ├── Conflict            the request clashes with current state (duplicate name, …)
+     ├── Denied              the caller is known but not allowed to do this
+     ├── Unauthenticated     no valid credential came with the request
+     ├── InvalidInput        the request itself is malformed or refers to something unusable
+     └── Unavailable         a dependency (database, key file, …) cannot be used right now
+
+Each domain package adds leaf errors in its own ``errors.py``. Messages are shown to the
+caller as they are, so they never contain a secret, a token or a ciphertext.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "Conflict",
+    "Denied",
+    "InvalidInput",
+    "LimenError",
+    "NotFound",
+    "Unauthenticated",
+    "Unavailable",
+]
+
+
+class LimenError(Exception):
+    """Base for every error Limen raises on purpose."""
+
+    code: ClassVar[str] = "limen-error"
+    title: ClassVar[str] = "Limen error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(LimenError):
+    """The thing named does not exist."""
+
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(LimenError):
+    """The request clashes with the current state."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class Denied(LimenError):
+    """The caller is known but not allowed to do this."""
+
+    code = "denied"
+    title = "Forbidden"
+
+
+class Unauthenticated(LimenError):
+    """No valid credential came with the request."""
+
+    code = "unauthenticated"
+    title = "Unauthorized"
+
+
+class InvalidInput(LimenError):
+    """The request is malformed or refers to something unusable."""
+
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class Unavailable(LimenError):
+    """A dependency cannot be used right now."""
+
+    code = "unavailable"
+    title = "Service unavailable"
