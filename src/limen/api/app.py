@@ -1,0 +1,57 @@
+"""The one FastAPI application: every HTTP surface, built from a list of routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from limen import __version__
+from limen.api import events, health, identities
+from limen.api.deps import Authenticator, api_token_authenticator
+from limen.api.limits import BodySizeLimit
+from limen.api.problems import ErrorRenderer, install_problem_handlers
+from limen.config import Settings
+from limen.store import Database
+
+__all__ = ["ROUTERS", "create_app"]
+
+ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the app for ``settings``.
+
+    The schema must be current (``limen server`` initialises before it serves). Pass
+    ``database`` to share one that the caller owns; it is then not disposed on shutdown.
+    """
+    db = database or Database(settings.resolved_database_url)
+    owns_db = database is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.broadcaster.start()
+        try:
+            yield
+        finally:
+            if owns_db:
+                db.dispose()
+            else:
+                db.broadcaster.stop()
+
+    app = FastAPI(
+        title="Limen",
+        version=__version__,
+        summary="Secure every identity — people, services and AI agents — in one place.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.authenticators: list[Authenticator] = [api_token_authenticator]
+    app.state.error_renderers: list[tuple[str, ErrorRenderer]] = []
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,104 @@
+"""FastAPI plumbing: the database, the authenticated actor, scope checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from limen import identity
+from limen.audit import Actor
+from limen.config import Settings
+from limen.errors import Denied, Unauthenticated
+from limen.store import Database
+
+__all__ = [
+    "ActorDep",
+    "Authenticator",
+    "DatabaseDep",
+    "SettingsDep",
+    "api_token_authenticator",
+    "bearer_token",
+    "get_actor",
+    "require_scope",
+]
+
+
+class Authenticator(Protocol):
+    """Turns a raw bearer token into an :class:`Actor`, or returns ``None`` if not its kind."""
+
+    def __call__(self, db: Database, raw: str, request: Request) -> Actor | None: ...
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("send a bearer token in the Authorization header")
+    return value.strip()
+
+
+def request_context(request: Request) -> dict[str, str]:
+    context = {}
+    if request.client is not None:
+        context["ip"] = request.client.host
+    agent = request.headers.get("user-agent")
+    if agent:
+        context["user_agent"] = agent[:200]
+    return context
+
+
+def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor | None:
+    """Limen's opaque ``limen_…`` tokens (admin, service account, events feed)."""
+    if not raw.startswith(identity.TOKEN_PREFIX):
+        return None
+    stale: list[str] = []
+    with db.unit_of_work(readonly=True) as uow:
+        actor = identity.authenticate(uow.session, raw, on_stale=stale.append)
+    if stale:
+        with db.unit_of_work() as uow:
+            identity.touch_if_stale(uow, stale[0])
+    return actor
+
+
+def get_actor(request: Request, db: DatabaseDep) -> Actor:
+    """The authenticated caller; every route but health and public metadata depends on it."""
+    raw = bearer_token(request)
+    for authenticate in request.app.state.authenticators:
+        actor = authenticate(db, raw, request)
+        if actor is not None:
+            return _with_request_context(actor, request)
+    raise identity.InvalidToken("the bearer token is not valid")
+
+
+def _with_request_context(actor: Actor, request: Request) -> Actor:
+    return replace(actor, context={**actor.context, **request_context(request)})
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_scope(scope: str) -> Callable[..., Actor]:
+    """A dependency that yields the actor if its token grants ``scope``, else 403."""
+
+    def check(actor: ActorDep) -> Actor:
+        if not actor.has_scope(scope):
+            raise Denied(f"this token lacks the {scope!r} scope")
+        return actor
+
+    check.__name__ = f"require_{scope.replace(':', '_')}"
+    return check

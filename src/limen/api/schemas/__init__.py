@@ -1,0 +1,1 @@
+"""Wire shapes of the native API, named for the direction data travels."""

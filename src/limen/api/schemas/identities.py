@@ -1,0 +1,71 @@
+"""Identity request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from limen.store.models import Identity
+
+__all__ = ["IdentityCreate", "IdentityList", "IdentityPublic", "StatusChange"]
+
+
+class IdentityCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["human", "agent", "service"]
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    display_name: str | None = Field(default=None, max_length=200)
+    owner: str | None = Field(default=None, description="Owning human: id, name or email.")
+    roles: list[str] = Field(default_factory=list, max_length=10)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class IdentityPublic(BaseModel):
+    id: str
+    kind: str
+    name: str
+    email: str | None
+    display_name: str | None
+    owner_id: str | None
+    status: str
+    status_reason: str | None
+    roles: list[str]
+    attributes: dict[str, Any]
+    managed: bool
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, identity: Identity) -> IdentityPublic:
+        return cls(
+            id=identity.id,
+            kind=str(identity.kind),
+            name=identity.name,
+            email=identity.email,
+            display_name=identity.display_name,
+            owner_id=identity.owner_id,
+            status=str(identity.status),
+            status_reason=identity.status_reason,
+            roles=list(identity.roles or []),
+            attributes=dict(identity.attributes or {}),
+            managed=identity.managed,
+            created_at=identity.created_at,
+            updated_at=identity.updated_at,
+            status_changed_at=identity.status_changed_at,
+        )
+
+
+class IdentityList(BaseModel):
+    items: list[IdentityPublic]
+    next_cursor: str | None

@@ -1,0 +1,76 @@
+"""What every command needs: settings, the database, output helpers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from limen.config import Settings
+from limen.identity import NotInitialised
+from limen.installation import prepare_data_dir
+from limen.store import Database
+
+__all__ = ["CliState", "emit_json", "err_console", "open_database", "out_console", "state"]
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    settings: Settings
+    debug: bool = False
+    _db: Database | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
+    """The configured database, migrated to the current schema.
+
+    Without ``create``, a SQLite file that does not exist yet is an error rather than a
+    silently created empty installation.
+    """
+    cli = state(ctx)
+    if cli._db is not None:
+        return cli._db
+    settings = cli.settings
+    if settings.backend == "sqlite":
+        if create:
+            prepare_data_dir(settings.data_dir)
+        elif not (settings.data_dir / "limen.db").exists() and settings.database_url is None:
+            raise NotInitialised(
+                f"no Limen data in {settings.data_dir}; run `limen init` (or set LIMEN_DATA_DIR)"
+            )
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    cli._db = db
+    ctx.find_root().call_on_close(cli.close)
+    return db
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout and nothing else."""
+    typer.echo(json.dumps(document, default=_default, indent=2, sort_keys=False))

@@ -1,0 +1,179 @@
+"""``limen identity …``: manage humans, agents and services on this installation."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from limen import identity as identities
+from limen.audit import Actor
+from limen.cli._context import emit_json, open_database, out_console
+from limen.errors import InvalidInput
+from limen.store.models import Identity
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Manage identities: humans, AI agents and services.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def identity_document(identity: Identity) -> dict[str, Any]:
+    return {
+        "id": identity.id,
+        "kind": str(identity.kind),
+        "name": identity.name,
+        "email": identity.email,
+        "display_name": identity.display_name,
+        "owner_id": identity.owner_id,
+        "status": str(identity.status),
+        "status_reason": identity.status_reason,
+        "roles": list(identity.roles or []),
+        "attributes": dict(identity.attributes or {}),
+        "managed": identity.managed,
+        "created_at": identity.created_at.isoformat(),
+        "status_changed_at": (
+            identity.status_changed_at.isoformat() if identity.status_changed_at else None
+        ),
+    }
+
+
+def _print_one(identity: Identity, as_json: bool) -> None:
+    if as_json:
+        emit_json(identity_document(identity))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in identity_document(identity).items():
+        if value not in (None, [], {}):
+            table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    out_console.print(table)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option(help="human, agent or service.")],
+    name: Annotated[str, typer.Option(help="Unique name.")],
+    owner: Annotated[str | None, typer.Option(help="Owning human (id, name or email).")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address (humans).")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="Role to grant (admin).")] = None,
+    attributes: Annotated[
+        str | None, typer.Option(help='Attributes as a JSON object, e.g. \'{"team": "infra"}\'.')
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an identity."""
+    attrs = _parse_attributes(attributes)
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        created = identities.create(
+            uow,
+            Actor.operator(),
+            kind=kind,
+            name=name,
+            email=email,
+            display_name=display_name,
+            owner=owner,
+            roles=role or [],
+            attributes=attrs,
+        )
+    _print_one(created, as_json)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only identities owned by this human.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size.")] = 1000,
+    cursor: Annotated[str | None, typer.Option(help="Continue after this cursor.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List identities."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        page = identities.list_identities(
+            uow.session, kind=kind, status=status, owner=owner, after=cursor, limit=limit
+        )
+        names = {i.id: i.name for i in page.identities}
+    if as_json:
+        emit_json(
+            {
+                "items": [identity_document(i) for i in page.identities],
+                "next_cursor": page.next_cursor,
+            }
+        )
+        return
+    table = Table("id", "kind", "name", "owner", "status", "created")
+    for item in page.identities:
+        table.add_row(
+            item.id,
+            str(item.kind),
+            item.name,
+            names.get(item.owner_id or "", item.owner_id or ""),
+            str(item.status),
+            item.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out_console.print(table)
+    if page.next_cursor:
+        out_console.print(f"more: --cursor {page.next_cursor}")
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one identity."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        found = identities.get(uow.session, ref)
+    _print_one(found, as_json)
+
+
+@app.command()
+def suspend(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Suspend an identity: nothing it holds is honoured from now on."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        changed = identities.suspend(uow, Actor.operator(), ref, reason=reason)
+    _print_one(changed, as_json)
+
+
+@app.command()
+def reactivate(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reactivate a suspended identity."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        changed = identities.reactivate(uow, Actor.operator(), ref, reason=reason)
+    _print_one(changed, as_json)
+
+
+def _parse_attributes(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--attributes is not valid JSON: {exc.msg} at column {exc.colno}"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput("--attributes must be a JSON object")
+    return value

@@ -1,0 +1,143 @@
+"""Installation commands: ``init``, ``server``, ``info``, ``db upgrade``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from limen import __version__, installation
+from limen.audit import Actor
+from limen.cli._context import emit_json, err_console, open_database, out_console, state
+from limen.installation import InitResult
+
+__all__ = ["register"]
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _initialise(
+    ctx: typer.Context, admin_name: str = "admin", admin_email: str | None = None
+) -> InitResult:
+    settings = state(ctx).settings
+    db = open_database(ctx, create=True)
+    key_file = None if settings.key_passphrase else settings.resolved_key_file
+    return installation.initialise(
+        db, key_file=key_file, admin_name=admin_name, admin_email=admin_email
+    )
+
+
+def init(
+    ctx: typer.Context,
+    admin_name: Annotated[str, typer.Option(help="Name of the first admin.")] = "admin",
+    admin_email: Annotated[str | None, typer.Option(help="Email of the first admin.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Initialise the data directory: database, key file, first admin and its token."""
+    result = _initialise(ctx, admin_name, admin_email)
+    settings = state(ctx).settings
+    if as_json:
+        emit_json(
+            {
+                "admin_token": result.admin_token,
+                "account_id": result.account_id,
+                "created": result.created,
+                "data_dir": str(settings.data_dir),
+            }
+        )
+        return
+    if result.created:
+        out_console.print(f"Initialised Limen in {settings.data_dir}")
+        out_console.print("Admin token (shown once, store it now):")
+        typer.echo(result.admin_token)
+    else:
+        out_console.print(
+            f"Limen is already initialised in {settings.data_dir} (account {result.account_id})."
+        )
+
+
+def server(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)] = None,
+) -> None:
+    """Run the Limen server (initialising the data directory on first start)."""
+    from limen.api import create_app
+
+    settings = state(ctx).settings
+    result = _initialise(ctx)
+    if result.created:
+        err_console.print(f"Initialised Limen in {settings.data_dir}")
+        err_console.print("Admin token (shown once, store it now):")
+        typer.echo(result.admin_token)
+    host = host or settings.host
+    port = port or settings.port
+    app = create_app(settings, database=open_database(ctx))
+    err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Show this installation: account id, version, database backend, data directory."""
+    settings = state(ctx).settings
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        account = installation.account_id(uow.session)
+    document = {
+        "account_id": account,
+        "version": __version__,
+        "database": {
+            "backend": settings.backend,
+            "url": _redacted_url(settings.resolved_database_url),
+        },
+        "data_dir": str(settings.data_dir),
+    }
+    if as_json:
+        emit_json(document)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("account id", account)
+    table.add_row("version", __version__)
+    table.add_row("database", f"{settings.backend} ({document['database']['url']})")
+    table.add_row("data directory", str(settings.data_dir))
+    out_console.print(table)
+
+
+def admin_token(
+    ctx: typer.Context,
+    admin: Annotated[
+        str | None, typer.Option(help="Admin to issue for (id, name or email).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a new admin API token (as the operator on the server host)."""
+    raw = installation.issue_admin_token(open_database(ctx), Actor.operator(), admin)
+    if as_json:
+        emit_json({"admin_token": raw})
+    else:
+        typer.echo(raw)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations."""
+    open_database(ctx, create=True)
+    out_console.print("Database schema is current.")
+
+
+def _redacted_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(server)
+    app.command()(info)
+    app.command("admin-token")(admin_token)
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,80 @@
+"""Settings: every operator-tunable value and its default, read from ``LIMEN_*`` variables.
+
+Settings are built once, by the CLI's root callback or by whoever calls
+``limen.api.create_app``, and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_PORT", "Settings"]
+
+DEFAULT_PORT = 8270
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("limen", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Limen's configuration. Each field is also the env var ``LIMEN_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIMEN_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """Where the embedded database, the key file and other local state live."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; unset means SQLite at ``<data_dir>/limen.db``."""
+
+    key_file: Path | None = None
+    """Key-encryption key file; unset means ``<data_dir>/limen.key``."""
+
+    key_passphrase: SecretStr | None = None
+    """Derive the key-encryption key from this passphrase (Argon2id) instead of a key file."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+
+    log_level: str = "info"
+
+    access_token_ttl: timedelta = timedelta(minutes=5)
+    """Lifetime of OAuth access tokens."""
+
+    max_request_bytes: int = 1_048_576
+    """Requests with a larger body are refused with 413."""
+
+    @field_validator("data_dir", "key_file", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _normalise_driver(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # Operators copy URLs from other tools; psycopg 3 is the driver we ship.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'limen.db'}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "limen.key"
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``: the database family in use."""
+        return "postgresql" if self.resolved_database_url.startswith("postgresql") else "sqlite"

@@ -1,0 +1,161 @@
+"""Opaque bearer tokens: issue once, store only a hash, authenticate every request.
+
+Tokens carry 256 random bits, so a single SHA-256 is the right hash: there is nothing to
+brute-force, and looking a token up by its hash leaks no timing about other tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen.audit import Actor, record
+from limen.identity.errors import InvalidToken
+from limen.store import UnitOfWork
+from limen.store.models import ApiToken, Identity, utcnow
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "authenticate",
+    "hash_token",
+    "issue_api_token",
+    "revoke_api_token",
+    "tokens_of",
+    "touch_if_stale",
+]
+
+TOKEN_PREFIX = "limen_"  # noqa: S105 - a prefix, not a secret
+# Writing last_used_at on every request would turn reads into writes; minutes are enough.
+_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_api_token(
+    uow: UnitOfWork,
+    actor: Actor,
+    identity: Identity,
+    *,
+    purpose: str,
+    scopes: Iterable[str],
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token for ``identity``; the raw value is returned here and never again."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        identity_id=identity.id,
+        purpose=purpose,
+        name=name,
+        token_hash=hash_token(raw),
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    uow.session.add(token)
+    uow.flush()
+    record(
+        uow.session,
+        actor,
+        "token.issue",
+        resource_type="api_token",
+        resource_id=token.id,
+        resource_name=name or purpose,
+        context={"purpose": purpose, "identity_id": identity.id, "scopes": token.scopes},
+    )
+    return token, raw
+
+
+def revoke_api_token(uow: UnitOfWork, actor: Actor, token_id: str) -> ApiToken | None:
+    """Revoke a token by id; idempotent. Returns ``None`` if there is no such token."""
+    token = uow.session.get(ApiToken, token_id)
+    if token is None:
+        return None
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(
+            uow.session,
+            actor,
+            "token.revoke",
+            resource_type="api_token",
+            resource_id=token.id,
+            resource_name=token.name or token.purpose,
+        )
+        uow.publish("token.revoked", {"id": token.id})
+    return token
+
+
+def touch_if_stale(uow: UnitOfWork, token_id: str, *, now: datetime | None = None) -> None:
+    """Note that a token was used, at most once per few minutes per token.
+
+    Kept apart from :func:`authenticate` so that authenticating stays a pure read.
+    """
+    now = now or utcnow()
+    uow.session.execute(
+        sa.update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_INTERVAL),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def tokens_of(session: Session, identity_id: str) -> Sequence[ApiToken]:
+    return list(
+        session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.identity_id == identity_id)
+            .order_by(ApiToken.created_at)
+        )
+    )
+
+
+def authenticate(
+    session: Session,
+    raw: str,
+    *,
+    channel: str = "api",
+    now: datetime | None = None,
+    on_stale: Callable[[str], None] | None = None,
+) -> Actor:
+    """Turn a bearer token into the acting identity, or raise :class:`InvalidToken`.
+
+    The identity's status is read on every call, so a suspension is honoured by the very
+    next request, on every node. ``on_stale(token_id)`` is called when the token's
+    last-used time is due an update (see :func:`touch_if_stale`).
+    """
+    now = now or utcnow()
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        raise InvalidToken("the bearer token is not valid")
+    row = session.execute(
+        sa.select(ApiToken, Identity)
+        .join(Identity, Identity.id == ApiToken.identity_id)
+        .where(ApiToken.token_hash == hash_token(raw))
+    ).first()
+    if row is None:
+        raise InvalidToken("the bearer token is not valid")
+    token, identity = row
+    if (
+        token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+        or not identity.is_active
+    ):
+        raise InvalidToken("the bearer token is not valid")
+    if token.last_used_at is None or now - token.last_used_at > _TOUCH_INTERVAL:
+        session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    return Actor(
+        kind=str(identity.kind),
+        name=identity.name,
+        identity_id=identity.id,
+        token_id=token.id,
+        scopes=frozenset(token.scopes),
+        channel=channel,
+    )

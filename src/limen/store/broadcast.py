@@ -1,0 +1,117 @@
+"""Status changes reach every Limen node: in process, and across nodes via LISTEN/NOTIFY.
+
+A producer publishes inside its unit of work. On PostgreSQL the NOTIFY is part of the
+transaction, so other nodes hear of a change exactly when it commits and never of one
+that rolled back. Subscribers on the publishing node are called right after the commit;
+each node's listener thread calls its own subscribers for changes made elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from limen.ids import new_id
+
+__all__ = ["Broadcaster", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[dict[str, Any]], None]
+
+
+class Broadcaster:
+    def __init__(self, url: str) -> None:
+        self.node_id = new_id()
+        self._url = url
+        self._postgres = url.startswith("postgresql")
+        # One channel per database and schema, so test schemas sharing a server stay apart.
+        self.channel = "limen_" + hashlib.sha256(url.encode()).hexdigest()[:16]
+        self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    def subscribe(self, topic: str, callback: Subscriber) -> None:
+        with self._lock:
+            self._subscribers[topic].append(callback)
+
+    def unsubscribe(self, topic: str, callback: Subscriber) -> None:
+        with self._lock:
+            if callback in self._subscribers[topic]:
+                self._subscribers[topic].remove(callback)
+
+    def send_in_transaction(self, connection: sa.Connection, topic: str, payload: Any) -> None:
+        """Queue a NOTIFY that PostgreSQL delivers only if the transaction commits."""
+        if not self._postgres:
+            return
+        message = json.dumps({"node": self.node_id, "topic": topic, "payload": payload})
+        connection.execute(
+            sa.text("SELECT pg_notify(:channel, :message)"),
+            {"channel": self.channel, "message": message},
+        )
+
+    def deliver(self, topic: str, payload: Any) -> None:
+        """Call this node's subscribers of ``topic``; a failing one does not stop the rest."""
+        with self._lock:
+            callbacks = list(self._subscribers.get(topic, ()))
+        for callback in callbacks:
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("subscriber of %s failed", topic)
+
+    def start(self) -> None:
+        """Start listening for other nodes' changes (PostgreSQL only)."""
+        if not self._postgres or self._thread is not None:
+            self.ready.set()
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._listen, name="limen-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _conninfo(self) -> str:
+        url = make_url(self._url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.ready.set()
+                    backoff = 0.1
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._dispatch(note.payload)
+            except psycopg.Error:
+                log.warning("lost the LISTEN connection; reconnecting", exc_info=True)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _dispatch(self, raw: str) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return
+        if message.get("node") == self.node_id:
+            return
+        self.deliver(message.get("topic", ""), message.get("payload"))

@@ -1,0 +1,185 @@
+"""The database: engine, migrations and units of work, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from limen.errors import Conflict, Unavailable
+from limen.store.broadcast import Broadcaster
+
+__all__ = ["Database", "UnitOfWork"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number works; it only has to be the same for every Limen node.
+_MIGRATION_LOCK_KEY = 0x4C494D454E
+
+
+class UnitOfWork:
+    """One transaction: commit on a clean exit, roll back on any exception.
+
+    Work that must only happen once the transaction is durable (NOTIFY, pushes to
+    receivers) is queued with :meth:`after_commit`.
+    """
+
+    def __init__(self, session: Session, broadcaster: Broadcaster) -> None:
+        self.session = session
+        self._broadcaster = broadcaster
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def publish(self, topic: str, payload: Any) -> None:
+        """Tell every node's subscribers of ``topic`` once this transaction commits."""
+        self._broadcaster.send_in_transaction(self.session.connection(), topic, payload)
+        self.after_commit(lambda: self._broadcaster.deliver(topic, payload))
+
+    def flush(self) -> None:
+        """Write pending changes now, turning constraint violations into :class:`Conflict`."""
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("that conflicts with an existing record") from exc
+
+
+class Database:
+    """Owns the engine; hands out units of work."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.engine = _create_engine(url, echo=echo)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.backend == "sqlite"
+            else self.engine
+        )
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self.broadcaster = Broadcaster(url)
+
+    @contextlib.contextmanager
+    def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+        """Open a transaction.
+
+        On SQLite a writing unit of work starts with ``BEGIN IMMEDIATE`` so that two
+        writers queue on the busy timeout instead of failing when a read lock cannot be
+        upgraded.
+        """
+        factory = self._sessions if readonly else self._write_sessions
+        try:
+            session = factory()
+        except OperationalError as exc:
+            raise Unavailable("the database cannot be reached") from exc
+        uow = UnitOfWork(session, self.broadcaster)
+        try:
+            yield uow
+            if not readonly:
+                session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("that conflicts with an existing record") from exc
+        except OperationalError as exc:
+            session.rollback()
+            raise Unavailable("the database cannot be reached") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        for callback in uow._after_commit:
+            callback()
+
+    def migrate(self) -> None:
+        """Apply every pending Alembic migration (all heads)."""
+        try:
+            with self.engine.begin() as connection:
+                if self.backend == "postgresql":
+                    # Two nodes starting together must not both run the same migration.
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                    )
+                config = _alembic_config(connection)
+                command.upgrade(config, "heads")
+        except (OperationalError, DBAPIError) as exc:
+            raise Unavailable(f"cannot migrate the database: {_short(exc)}") from exc
+
+    def pending_migrations(self) -> set[str]:
+        """Revision ids that exist in code but are not yet applied."""
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            script = ScriptDirectory.from_config(_alembic_config(connection))
+            applied = set()
+            for head in current:
+                applied.update(rev.revision for rev in script.iterate_revisions(head, "base"))
+            return {rev.revision for rev in script.walk_revisions()} - applied
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except (OperationalError, DBAPIError):
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.broadcaster.stop()
+        self.engine.dispose()
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _short(exc: BaseException) -> str:
+    # Driver messages can run to many lines with SQL; the first line says what happened.
+    text = str(getattr(exc, "orig", exc)) or type(exc).__name__
+    return text.strip().splitlines()[0]
+
+
+def _create_engine(url: str, *, echo: bool) -> Engine:
+    # hide_parameters: a failing statement's bound values (hashes, ciphertext) stay out of
+    # exception messages and therefore out of logs.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,49 @@
+"""The event log: one append-only table for everything that happens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from limen.ids import new_id
+from limen.store.models.base import Base, utcnow
+
+__all__ = ["Event"]
+
+
+class Event(Base):
+    """Who (identity, delegation chain, token) did what (action) to what (resource), how it ended.
+
+    ``seq`` orders the log and is the cursor every reader pages by; ``id`` is the stable
+    public name of an event.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_actor_seq", "actor_id", "seq"),
+        Index("ix_events_action_seq", "action", "seq"),
+        Index("ix_events_resource", "resource_type", "resource_id"),
+        Index("ix_events_time", "occurred_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(26), unique=True, default=new_id)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[str | None] = mapped_column(String(26))
+    actor_kind: Mapped[str] = mapped_column(String(32))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    delegation: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The ``act`` chain: identities on whose behalf the actor acted, nearest first."""
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(100))
+    resource_type: Mapped[str | None] = mapped_column(String(50))
+    resource_id: Mapped[str | None] = mapped_column(String(200))
+    resource_name: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

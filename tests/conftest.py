@@ -1,0 +1,229 @@
+"""Shared fixtures: a real database on each backend, the real app, real HTTP, the real CLI.
+
+Every storage test runs on SQLite and on PostgreSQL. PostgreSQL comes from
+``LIMEN_TEST_POSTGRES_URL`` (``.ci/run`` sets it); without it those tests skip, except in
+CI (``CI=true``), where an unreachable PostgreSQL fails the run instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from limen.api import create_app
+from limen.config import Settings
+from limen.installation import InitResult, initialise
+from limen.store import Database
+
+POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's LIMEN_* variables must not change a test's result."""
+    for name in list(os.environ):
+        if name.startswith("LIMEN_") and name != POSTGRES_ENV:
+            monkeypatch.delenv(name)
+
+
+def _postgres_base_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> Iterator[str | None]:
+    """One migrated schema for the whole session; each test truncates its tables."""
+    base = _postgres_base_url()
+    if base is None:
+        yield None
+        return
+    schema = f"limen_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {POSTGRES_ENV} is unreachable in CI: {exc}")
+        yield None
+        return
+    url = _schema_url(base, schema)
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _schema_url(base: str, schema: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "limen.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.scalars(
+            sa.text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).all()
+        if tables:
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(
+    backend: str, tmp_path: Path, _sqlite_template: Path, _postgres_schema: str | None
+) -> str | None:
+    """The URL of an empty, migrated database on ``backend`` (``None``: default SQLite)."""
+    if backend == "sqlite":
+        shutil.copy(_sqlite_template, tmp_path / "limen.db")
+        return None
+    if _postgres_schema is None:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} pointing at a reachable server")
+    _truncate_all(_postgres_schema)
+    return _postgres_schema
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.resolved_database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def installed(db: Database, settings: Settings) -> InitResult:
+    """An initialised installation; ``.admin_token`` is the first admin's token."""
+    return initialise(db, key_file=settings.resolved_key_file, admin_email="admin@example.com")
+
+
+@pytest.fixture
+def admin_headers(installed: InitResult) -> dict[str, str]:
+    return {"Authorization": f"Bearer {installed.admin_token}"}
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, installed: InitResult) -> Any:
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    """The real app over HTTP semantics, in process (runs the lifespan)."""
+    with TestClient(app, base_url="http://limen.test", raise_server_exceptions=False) as test:
+        yield test
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test runner owns signals
+        pass
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: _ThreadServer
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free loopback port in a thread."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = _ThreadServer(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[LiveServer]:
+    with serve(app) as live:
+        yield live
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Any:
+    """Run ``limen …`` in process against this test's data directory and database."""
+    from limen.cli.main import app as cli_app
+
+    env = {"LIMEN_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["LIMEN_DATABASE_URL"] = settings.database_url
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        runner = CliRunner()
+        result = runner.invoke(cli_app, list(args), env=env, input=input, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run

@@ -1,0 +1,107 @@
+"""``limen server`` as real processes: first start, and two nodes on one PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+
+@contextmanager
+def limen_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "limen", "server", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _token_from(log: Path) -> str:
+    tokens = [line for line in log.read_text().splitlines() if line.startswith("limen_")]
+    assert len(tokens) == 1, log.read_text()
+    return tokens[0]
+
+
+def test_first_start_initialises_and_prints_the_admin_token_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"LIMEN_DATA_DIR": str(data)}
+    first_log = tmp_path / "first.log"
+    with limen_server(env, first_log) as (url, _):
+        token = _token_from(first_log)
+        response = httpx.get(
+            f"{url}/v1/identities", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert response.status_code == 200
+        assert [i["name"] for i in response.json()["items"]] == ["admin"]
+    key = data / "limen.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert (data / "limen.db").exists()
+
+    second_log = tmp_path / "second.log"
+    with limen_server(env, second_log):
+        pass
+    assert "limen_" not in second_log.read_text()
+    # The database holds only the token's hash.
+    assert token.encode() not in (data / "limen.db").read_bytes()
+
+
+@pytest.mark.postgres
+def test_two_nodes_on_one_postgresql_see_each_others_changes(
+    tmp_path: Path, database_url: str | None, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("two nodes share state through PostgreSQL")
+    assert database_url is not None
+    env_a = {"LIMEN_DATA_DIR": str(tmp_path / "a"), "LIMEN_DATABASE_URL": database_url}
+    env_b = {"LIMEN_DATA_DIR": str(tmp_path / "b"), "LIMEN_DATABASE_URL": database_url}
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    with limen_server(env_a, log_a) as (url_a, _), limen_server(env_b, log_b) as (url_b, _):
+        token = _token_from(log_a)
+        assert "limen_" not in log_b.read_text()
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{url_a}/v1/identities",
+            json={"kind": "service", "name": "ci-runner"},
+            headers=headers,
+            timeout=5,
+        )
+        assert created.status_code == 201
+        seen = httpx.get(f"{url_b}/v1/identities/ci-runner", headers=headers, timeout=5)
+        assert seen.status_code == 200
+        assert seen.json()["id"] == created.json()["id"]
+
+        httpx.post(f"{url_b}/v1/identities/ci-runner/suspend", headers=headers, timeout=5)
+        on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
+        assert on_a.json()["status"] == "suspended"
