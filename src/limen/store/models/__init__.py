@@ -1,18 +1,36 @@
 """Every table Limen stores, one module per concept."""
 
+from limen.store.models.access import Policy
 from limen.store.models.api_token import ApiToken
 from limen.store.models.base import Base, utcnow
 from limen.store.models.event import Event
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus
 from limen.store.models.installation import Installation
+from limen.store.models.respond import (
+    Containment,
+    ContainmentMember,
+    SsfCursor,
+    SsfOutbox,
+    SsfStream,
+)
+from limen.store.models.tokens import OAuthClient, RevokedToken, SigningKey
 
 __all__ = [
     "ApiToken",
     "Base",
+    "Containment",
+    "ContainmentMember",
     "Event",
     "Identity",
     "IdentityKind",
     "IdentityStatus",
     "Installation",
+    "OAuthClient",
+    "Policy",
+    "RevokedToken",
+    "SigningKey",
+    "SsfCursor",
+    "SsfOutbox",
+    "SsfStream",
     "utcnow",
 ]
