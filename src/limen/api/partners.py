@@ -1,0 +1,398 @@
+"""Users API for Partners: ``/v1beta1/...``, in the shape of 1Password's partner API.
+
+Security tools (SIEM, SOAR, intrusion detection) list identities and suspend or
+reactivate them. The paths, parameters and user objects follow 1Password's Users API for
+Partners (public preview) so that existing partner connectors can point at Limen:
+https://developer.1password.com/docs/users-api/
+
+- ``GET  /v1beta1/accounts/{account_id}/users`` ``?filter=user.isActive()|user.isSuspended()``
+  ``&max_page_size=`` (1-1000, default 25) ``&page_token=`` → ``{results, next_page_token}``
+- ``GET  …/users/{user_id}``, ``POST …/users/{user_id}:suspend``,
+  ``POST …/users/{user_id}:reactivate``
+
+Limen adds the same for machine identities, which 1Password's API lacks: ``…/agents``
+and ``…/services``, whose objects also carry ``kind`` and ``owner``; and
+``cascade=true`` on ``:suspend``/``:reactivate`` for a human's machines.
+
+Scopes: ``users:read``, ``users:suspend``, ``users:reactivate`` (for all three collections).
+The kill switch lives here too (``/v1/killswitch``), since partners pull it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from limen import installation, respond
+from limen.api.deps import DatabaseDep, require_scope
+from limen.audit import Actor, record
+from limen.errors import InvalidInput
+from limen.ids import is_id
+from limen.store import UnitOfWork
+from limen.store.models import Identity, IdentityKind, IdentityStatus
+
+__all__ = ["killswitch_router", "router"]
+
+router = APIRouter(prefix="/v1beta1", tags=["users api for partners"])
+killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"])
+
+Reader = Annotated[Actor, Depends(require_scope("users:read"))]
+Suspender = Annotated[Actor, Depends(require_scope("users:suspend"))]
+Reactivator = Annotated[Actor, Depends(require_scope("users:reactivate"))]
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 1000
+_STATE = {IdentityStatus.ACTIVE: "ACTIVE", IdentityStatus.SUSPENDED: "SUSPENDED"}
+_PAGE_TOKEN_VERSION = 1
+
+
+class PartnerUser(BaseModel):
+    """1Password's User object; ``kind`` and ``owner`` only on agents and services."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    email: str | None = None
+    display_name: str
+    state: Literal["STATE_UNSPECIFIED", "ACTIVE", "SUSPENDED"]
+    create_time: str = Field(description="RFC 3339, UTC.")
+    path: str = Field(description="accounts/<account_id>/<collection>/<id>")
+    kind: str | None = None
+    owner: str | None = Field(default=None, description="Id of the owning human.")
+
+
+class ListUsersResponse(BaseModel):
+    results: list[PartnerUser]
+    next_page_token: str | None = None
+
+
+class _Collection:
+    """One listed collection: ``users`` (humans), ``agents`` or ``services``."""
+
+    def __init__(self, name: str, noun: str, kind: IdentityKind) -> None:
+        self.name = name
+        self.noun = noun
+        self.kind = kind
+
+    def render(self, account: str, identity: Identity) -> PartnerUser:
+        machine = self.kind is not IdentityKind.HUMAN
+        return PartnerUser(
+            id=identity.id,
+            email=identity.email,
+            display_name=identity.display_name or identity.name,
+            state=_STATE.get(identity.status, "STATE_UNSPECIFIED"),  # type: ignore[arg-type]
+            create_time=_rfc3339(identity.created_at),
+            path=f"accounts/{account}/{self.name}/{identity.id}",
+            kind=str(identity.kind) if machine else None,
+            owner=identity.owner_id if machine else None,
+        )
+
+    def parse_filter(self, value: str | None) -> IdentityStatus | None:
+        text = (value or "").replace(" ", "")
+        if not text:
+            return None
+        for noun in {"user", self.noun}:
+            if text == f"{noun}.isActive()":
+                return IdentityStatus.ACTIVE
+            if text == f"{noun}.isSuspended()":
+                return IdentityStatus.SUSPENDED
+        raise InvalidInput(
+            f"filter {value!r} is not supported; use {self.noun}.isActive() or "
+            f"{self.noun}.isSuspended(), or omit it for both"
+        )
+
+
+COLLECTIONS = (
+    _Collection("users", "user", IdentityKind.HUMAN),
+    _Collection("agents", "agent", IdentityKind.AGENT),
+    _Collection("services", "service", IdentityKind.SERVICE),
+)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _account(uow: UnitOfWork, account_id: str) -> str:
+    account = installation.account_id(uow.session)
+    # Account ids are case-insensitive base32, like 1Password's.
+    if account_id.strip().lower() != account:
+        raise respond.AccountNotFound(f"no account {account_id!r} here; see `limen info`")
+    return account
+
+
+def _encode_page_token(collection: str, status: IdentityStatus | None, last: Identity) -> str:
+    document = {
+        "v": _PAGE_TOKEN_VERSION,
+        "c": collection,
+        "f": str(status) if status else "",
+        "t": last.created_at.isoformat(),
+        "i": last.id,
+    }
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_page_token(
+    token: str, collection: str, status: IdentityStatus | None
+) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        document = json.loads(raw)
+        when = datetime.fromisoformat(document["t"])
+        last_id = document["i"]
+        valid = (
+            document["v"] == _PAGE_TOKEN_VERSION
+            and when.tzinfo is not None
+            and isinstance(last_id, str)
+            and is_id(last_id)
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        valid = False
+    if not valid:
+        raise InvalidInput("page_token is not one this server issued")
+    # AIP-158: a page token continues the query that produced it, nothing else.
+    if document["c"] != collection or document["f"] != (str(status) if status else ""):
+        raise InvalidInput("page_token belongs to a different list or filter")
+    return when, last_id
+
+
+def _note(
+    uow: UnitOfWork, actor: Actor, verb: str, collection: _Collection, **context: Any
+) -> None:
+    record(
+        uow.session,
+        actor,
+        f"partner.{verb}",
+        resource_type="identity" if "id" in context else collection.name,
+        resource_id=context.get("id"),
+        context={"surface": "users-api", "partner": actor.name, "collection": collection.name}
+        | context,
+    )
+
+
+def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
+    def list_identities(
+        account_id: str,
+        db: DatabaseDep,
+        actor: Reader,
+        filter: Annotated[str | None, Query(max_length=100)] = None,
+        max_page_size: Annotated[int | None, Query()] = None,
+        page_token: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> ListUsersResponse:
+        size = DEFAULT_PAGE_SIZE if max_page_size is None else max_page_size
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"max_page_size must be between 1 and {MAX_PAGE_SIZE}")
+        status = collection.parse_filter(filter)
+        after = _decode_page_token(page_token, collection.name, status) if page_token else None
+        with db.unit_of_work() as uow:
+            account = _account(uow, account_id)
+            page = respond.list_directory(
+                uow.session, kind=collection.kind, status=status, after=after, limit=size
+            )
+            results = [collection.render(account, i) for i in page.identities]
+            token = (
+                _encode_page_token(collection.name, status, page.identities[-1])
+                if page.more and page.identities
+                else None
+            )
+            _note(uow, actor, "list", collection, filter=filter or "", count=len(results))
+        return ListUsersResponse(results=results, next_page_token=token)
+
+    list_identities.__name__ = f"list_{collection.name}"
+    return list_identities
+
+
+def _get_route(collection: _Collection) -> Callable[..., PartnerUser]:
+    def get_identity(account_id: str, identity_id: str, db: DatabaseDep, actor: Reader):
+        with db.unit_of_work() as uow:
+            account = _account(uow, account_id)
+            found = respond.find(uow.session, identity_id, kind=str(collection.kind))
+            _note(uow, actor, "get", collection, id=found.id)
+            return collection.render(account, found)
+
+    get_identity.__name__ = f"get_{collection.noun}"
+    return get_identity
+
+
+def _suspend_route(collection: _Collection) -> Callable[..., PartnerUser]:
+    def suspend(
+        account_id: str,
+        identity_id: str,
+        db: DatabaseDep,
+        actor: Suspender,
+        cascade: bool = False,
+        reason: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> PartnerUser:
+        with db.unit_of_work() as uow:
+            account = _account(uow, account_id)
+            done = respond.contain(
+                uow,
+                actor,
+                identity_id,
+                kind=str(collection.kind),
+                reason=reason,
+                cascade=cascade,
+            )
+            _note(
+                uow,
+                actor,
+                "suspend",
+                collection,
+                id=done.identity.id,
+                cascade=cascade,
+                cascaded=[i.id for i in done.cascaded],
+                revoked_tokens=done.revoked_tokens,
+            )
+            return collection.render(account, done.identity)
+
+    suspend.__name__ = f"suspend_{collection.noun}"
+    return suspend
+
+
+def _reactivate_route(collection: _Collection) -> Callable[..., PartnerUser]:
+    def reactivate(
+        account_id: str,
+        identity_id: str,
+        db: DatabaseDep,
+        actor: Reactivator,
+        cascade: bool = False,
+        reason: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> PartnerUser:
+        with db.unit_of_work() as uow:
+            account = _account(uow, account_id)
+            done = respond.release(
+                uow,
+                actor,
+                identity_id,
+                kind=str(collection.kind),
+                reason=reason,
+                cascade=cascade,
+            )
+            _note(
+                uow,
+                actor,
+                "reactivate",
+                collection,
+                id=done.identity.id,
+                cascade=cascade,
+                cascaded=[i.id for i in done.cascaded],
+            )
+            return collection.render(account, done.identity)
+
+    reactivate.__name__ = f"reactivate_{collection.noun}"
+    return reactivate
+
+
+for _c in COLLECTIONS:
+    _base = f"/accounts/{{account_id}}/{_c.name}"
+    router.add_api_route(
+        _base,
+        _list_route(_c),
+        methods=["GET"],
+        response_model=ListUsersResponse,
+        response_model_exclude_none=True,
+        summary=f"List {_c.name}",
+    )
+    # The :verb routes come before the plain one: ``{identity_id}`` would otherwise
+    # swallow ``abc:suspend`` as an id on a GET.
+    router.add_api_route(
+        _base + "/{identity_id}:suspend",
+        _suspend_route(_c),
+        methods=["POST"],
+        response_model=PartnerUser,
+        response_model_exclude_none=True,
+        summary=f"Suspend a {_c.noun}",
+    )
+    router.add_api_route(
+        _base + "/{identity_id}:reactivate",
+        _reactivate_route(_c),
+        methods=["POST"],
+        response_model=PartnerUser,
+        response_model_exclude_none=True,
+        summary=f"Reactivate a {_c.noun}",
+    )
+    router.add_api_route(
+        _base + "/{identity_id}",
+        _get_route(_c),
+        methods=["GET"],
+        response_model=PartnerUser,
+        response_model_exclude_none=True,
+        summary=f"Get a {_c.noun}",
+    )
+
+
+class KillSwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["agent", "service"] = "agent"
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class KillSwitchPublic(BaseModel):
+    id: str
+    kind: str
+    engaged: bool
+    reason: str | None
+    engaged_at: datetime
+    engaged_by: str
+    released_at: datetime | None = None
+    held: int | None = None
+    suspended: list[str] | None = None
+    reactivated: list[str] | None = None
+    left_alone: list[str] | None = None
+
+
+@killswitch_router.get("", response_model=list[KillSwitchPublic])
+def kill_switches(db: DatabaseDep, actor: Reader) -> list[KillSwitchPublic]:
+    with db.unit_of_work(readonly=True) as uow:
+        return [
+            KillSwitchPublic(
+                id=switch.id,
+                kind=switch.target_kind or "",
+                engaged=True,
+                reason=switch.reason,
+                engaged_at=switch.engaged_at,
+                engaged_by=switch.engaged_by,
+                held=held,
+            )
+            for switch, held in respond.engaged_kill_switches(uow.session)
+        ]
+
+
+@killswitch_router.post("/engage", response_model=KillSwitchPublic)
+def engage(body: KillSwitchRequest, db: DatabaseDep, actor: Suspender) -> KillSwitchPublic:
+    with db.unit_of_work() as uow:
+        switch, suspended = respond.engage(uow, actor, kind=body.kind, reason=body.reason)
+        return KillSwitchPublic(
+            id=switch.id,
+            kind=switch.target_kind or "",
+            engaged=True,
+            reason=switch.reason,
+            engaged_at=switch.engaged_at,
+            engaged_by=switch.engaged_by,
+            suspended=suspended,
+        )
+
+
+@killswitch_router.post("/disengage", response_model=KillSwitchPublic)
+def disengage(body: KillSwitchRequest, db: DatabaseDep, actor: Reactivator) -> KillSwitchPublic:
+    with db.unit_of_work() as uow:
+        switch, back, left = respond.disengage(uow, actor, kind=body.kind, reason=body.reason)
+        return KillSwitchPublic(
+            id=switch.id,
+            kind=switch.target_kind or "",
+            engaged=False,
+            reason=switch.reason,
+            engaged_at=switch.engaged_at,
+            engaged_by=switch.engaged_by,
+            released_at=switch.released_at,
+            reactivated=back,
+            left_alone=left,
+        )

@@ -1,0 +1,337 @@
+"""Containment: suspend an identity and cut off what it holds; cascades and kill switches.
+
+Suspension itself is the identity package's (status is read live on every request, on
+every node). This module adds what an incident responder needs around it:
+
+- :func:`contain` suspends one identity and revokes its live bearer tokens, so that a
+  stolen token does not come back to life when the identity is reactivated; with
+  ``cascade`` it also suspends the machine identities the human owns, and remembers
+  exactly which ones, so :func:`release` with ``cascade`` reactivates those and no others.
+- :func:`engage` / :func:`disengage`: the kill switch suspends every active identity of
+  one machine kind at once, and disengaging reverses what it did, and only that. It does
+  not revoke tokens, so that disengaging restores everything it stopped.
+
+Every step is an event naming the actor (the partner, the operator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen import identity as identities
+from limen.audit import Actor, record
+from limen.errors import InvalidInput
+from limen.respond.errors import KillSwitchNotEngaged, WrongKind
+from limen.store import UnitOfWork
+from limen.store.models import (
+    ApiToken,
+    Containment,
+    ContainmentMember,
+    Identity,
+    IdentityKind,
+    IdentityStatus,
+    utcnow,
+)
+
+__all__ = [
+    "KILL_SWITCH_KINDS",
+    "Contained",
+    "contain",
+    "disengage",
+    "engage",
+    "engaged_kill_switches",
+    "find",
+    "release",
+]
+
+KILL_SWITCH_KINDS = frozenset({IdentityKind.AGENT, IdentityKind.SERVICE})
+"""Humans are left out: a kill switch over people would lock out the admins who must undo it."""
+
+CASCADE = "cascade"
+KILL_SWITCH = "kill-switch"
+
+
+@dataclass(slots=True)
+class Contained:
+    """What one containment call did."""
+
+    identity: Identity
+    cascaded: list[Identity] = field(default_factory=list)
+    revoked_tokens: int = 0
+    containment_id: str | None = None
+
+
+def find(session: Session, ref: str, *, kind: str | None = None) -> Identity:
+    """Find an identity by id (any letter case), name or email, optionally of one kind.
+
+    Deprovisioned identities are not found: they no longer exist for partners.
+    """
+    ref = (ref or "").strip()
+    found = identities.get(session, ref.lower() if len(ref) == 26 else ref)
+    if found.status is IdentityStatus.DEPROVISIONED or (kind and str(found.kind) != kind):
+        raise WrongKind(f"no {kind or 'identity'} {ref!r}")
+    return found
+
+
+def contain(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    *,
+    kind: str | None = None,
+    reason: str | None = None,
+    cascade: bool = False,
+) -> Contained:
+    """Suspend an identity and revoke its live tokens; with ``cascade``, its machines too.
+
+    Idempotent: an identity already suspended stays so; tokens issued since are revoked.
+    Raises :class:`~limen.identity.LastAdmin` rather than leave no active admin.
+    """
+    target = find(uow.session, ref, kind=kind)
+    suspended = identities.suspend(uow, actor, target.id, reason=reason)
+    result = Contained(suspended, revoked_tokens=_revoke_tokens(uow, actor, suspended))
+    if cascade and suspended.kind is IdentityKind.HUMAN:
+        owned = list(
+            uow.session.scalars(
+                sa.select(Identity)
+                .where(
+                    Identity.owner_id == suspended.id,
+                    Identity.status == IdentityStatus.ACTIVE,
+                )
+                .order_by(Identity.created_at, Identity.id)
+            )
+        )
+        if owned:
+            containment = Containment(
+                kind=CASCADE, root_id=suspended.id, reason=reason, engaged_by=actor.name
+            )
+            uow.session.add(containment)
+            uow.flush()
+            why = f"owner {suspended.name} suspended" + (f": {reason}" if reason else "")
+            for machine in owned:
+                identities.suspend(uow, actor, machine.id, reason=why)
+                result.revoked_tokens += _revoke_tokens(uow, actor, machine)
+                _add_member(uow, containment, machine)
+                result.cascaded.append(machine)
+            result.containment_id = containment.id
+            record(
+                uow.session,
+                actor,
+                "containment.cascade",
+                resource_type="identity",
+                resource_id=suspended.id,
+                resource_name=suspended.name,
+                reason=reason,
+                context={
+                    "containment_id": containment.id,
+                    "suspended": [m.id for m in owned],
+                },
+            )
+    return result
+
+
+def release(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    *,
+    kind: str | None = None,
+    reason: str | None = None,
+    cascade: bool = False,
+) -> Contained:
+    """Reactivate an identity; revoked tokens stay revoked. Idempotent.
+
+    With ``cascade``, also reactivate the machines that cascades from this identity
+    suspended, unless their status changed since (someone else decided about them).
+    """
+    target = find(uow.session, ref, kind=kind)
+    reactivated = identities.reactivate(uow, actor, target.id, reason=reason)
+    result = Contained(reactivated)
+    if cascade:
+        cascades = uow.session.scalars(
+            sa.select(Containment).where(
+                Containment.kind == CASCADE,
+                Containment.root_id == reactivated.id,
+                Containment.released_at.is_(None),
+            )
+        ).all()
+        for containment in cascades:
+            back, _ = _release(uow, actor, containment, reason=reason)
+            result.cascaded.extend(back)
+            result.containment_id = containment.id
+    return result
+
+
+def engage(
+    uow: UnitOfWork, actor: Actor, *, kind: str, reason: str | None = None
+) -> tuple[Containment, list[str]]:
+    """Suspend every active identity of ``kind`` (``agent`` or ``service``) at once.
+
+    Returns the switch and the ids this call suspended.
+
+    Engaging an engaged switch suspends what has appeared since and adds it to the same
+    switch. Partner identities and the actor itself are spared, so the tool that pulled
+    the switch can still release it.
+    """
+    target_kind = _kill_switch_kind(kind)
+    containment = _engaged(uow.session, target_kind)
+    if containment is None:
+        containment = Containment(
+            kind=KILL_SWITCH, target_kind=str(target_kind), reason=reason, engaged_by=actor.name
+        )
+        uow.session.add(containment)
+        uow.flush()
+    candidates = uow.session.scalars(
+        sa.select(Identity)
+        .where(Identity.kind == target_kind, Identity.status == IdentityStatus.ACTIVE)
+        .order_by(Identity.created_at, Identity.id)
+    ).all()
+    why = f"kill switch ({target_kind})" + (f": {reason}" if reason else "")
+    suspended: list[str] = []
+    spared: list[str] = []
+    for candidate in candidates:
+        if candidate.id == actor.identity_id or (candidate.attributes or {}).get("partner"):
+            spared.append(candidate.id)
+            continue
+        identities.suspend(uow, actor, candidate.id, reason=why)
+        _add_member(uow, containment, candidate)
+        suspended.append(candidate.id)
+    record(
+        uow.session,
+        actor,
+        "killswitch.engage",
+        resource_type="kill_switch",
+        resource_id=containment.id,
+        resource_name=str(target_kind),
+        reason=reason,
+        context={"kind": str(target_kind), "suspended": suspended, "spared": spared},
+    )
+    return containment, suspended
+
+
+def disengage(
+    uow: UnitOfWork, actor: Actor, *, kind: str, reason: str | None = None
+) -> tuple[Containment, list[str], list[str]]:
+    """Reactivate what the engaged kill switch for ``kind`` suspended, and nothing else.
+
+    Returns the switch, the ids reactivated, and the ids left alone because their status
+    changed after the switch suspended them.
+    """
+    target_kind = _kill_switch_kind(kind)
+    containment = _engaged(uow.session, target_kind)
+    if containment is None:
+        raise KillSwitchNotEngaged(f"no kill switch is engaged for {target_kind}s")
+    reactivated, left = _release(uow, actor, containment, reason=reason)
+    record(
+        uow.session,
+        actor,
+        "killswitch.disengage",
+        resource_type="kill_switch",
+        resource_id=containment.id,
+        resource_name=str(target_kind),
+        reason=reason,
+        context={
+            "kind": str(target_kind),
+            "reactivated": [i.id for i in reactivated],
+            "left_alone": left,
+        },
+    )
+    return containment, [i.id for i in reactivated], left
+
+
+def engaged_kill_switches(session: Session) -> Sequence[tuple[Containment, int]]:
+    """Engaged kill switches with how many identities each holds suspended."""
+    rows = session.execute(
+        sa.select(Containment, sa.func.count(ContainmentMember.identity_id))
+        .outerjoin(ContainmentMember, ContainmentMember.containment_id == Containment.id)
+        .where(Containment.kind == KILL_SWITCH, Containment.released_at.is_(None))
+        .group_by(Containment.id)
+        .order_by(Containment.engaged_at)
+    ).all()
+    return [(row[0], int(row[1])) for row in rows]
+
+
+def _release(
+    uow: UnitOfWork, actor: Actor, containment: Containment, *, reason: str | None
+) -> tuple[list[Identity], list[str]]:
+    now = utcnow()
+    members = uow.session.scalars(
+        sa.select(ContainmentMember).where(
+            ContainmentMember.containment_id == containment.id,
+            ContainmentMember.released_at.is_(None),
+        )
+    ).all()
+    reactivated: list[Identity] = []
+    left: list[str] = []
+    why = reason or f"{containment.kind} released"
+    for member in members:
+        held = uow.session.get(Identity, member.identity_id)
+        member.released_at = now
+        # Only undo our own suspension: if anyone changed the status since, their
+        # decision stands (a partner may have suspended it again for its own reasons).
+        if (
+            held is not None
+            and held.status is IdentityStatus.SUSPENDED
+            and held.status_changed_at == member.suspended_at
+        ):
+            reactivated.append(identities.reactivate(uow, actor, held.id, reason=why))
+            member.release_outcome = "reactivated"
+        else:
+            left.append(member.identity_id)
+            member.release_outcome = "changed-since"
+    containment.released_at = now
+    containment.released_by = actor.name
+    uow.flush()
+    return reactivated, left
+
+
+def _add_member(uow: UnitOfWork, containment: Containment, suspended: Identity) -> None:
+    existing = uow.session.get(ContainmentMember, (containment.id, suspended.id))
+    if existing is None:
+        uow.session.add(
+            ContainmentMember(
+                containment_id=containment.id,
+                identity_id=suspended.id,
+                suspended_at=suspended.status_changed_at or utcnow(),
+            )
+        )
+    else:
+        existing.suspended_at = suspended.status_changed_at or utcnow()
+        existing.released_at = None
+        existing.release_outcome = None
+    uow.flush()
+
+
+def _revoke_tokens(uow: UnitOfWork, actor: Actor, held_by: Identity) -> int:
+    live = uow.session.scalars(
+        sa.select(ApiToken.id).where(
+            ApiToken.identity_id == held_by.id, ApiToken.revoked_at.is_(None)
+        )
+    ).all()
+    for token_id in live:
+        identities.revoke_api_token(uow, actor, token_id)
+    return len(live)
+
+
+def _engaged(session: Session, kind: IdentityKind) -> Containment | None:
+    return session.scalar(
+        sa.select(Containment).where(
+            Containment.kind == KILL_SWITCH,
+            Containment.target_kind == str(kind),
+            Containment.released_at.is_(None),
+        )
+    )
+
+
+def _kill_switch_kind(kind: str) -> IdentityKind:
+    try:
+        parsed = IdentityKind(str(kind).strip().lower())
+    except ValueError:
+        parsed = None
+    if parsed not in KILL_SWITCH_KINDS:
+        raise InvalidInput(f"the kill switch covers agent or service identities, not {kind!r}")
+    return parsed
