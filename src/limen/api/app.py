@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from limen import __version__
-from limen.api import events, health, identities
+from limen.api import events, health, identities, partners
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -18,6 +18,7 @@ from limen.store import Database
 __all__ = ["ROUTERS", "create_app"]
 
 ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
+ROUTERS += [partners.router, partners.killswitch_router]
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
