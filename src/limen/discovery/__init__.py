@@ -1,0 +1,1 @@
+"""Discovery: find exposed credentials and the shadow identities behind them."""

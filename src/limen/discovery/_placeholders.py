@@ -1,0 +1,127 @@
+"""Tell placeholders, test values and code from real credential values.
+
+Two strengths: every rule drops values that are *documented* stand-ins (``…EXAMPLE``,
+``xxxxxxxx``, ``<your-key>``, ``${TOKEN}``); generic rules (``password = "…"``) also drop
+values that read like words, code, paths or file names, because after a suspicious name
+almost anything can follow and most of it is not a secret.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Final
+
+__all__ = ["entropy", "is_placeholder", "looks_like_code"]
+
+_STRICT: Final = re.compile(
+    r"(?i:example)|xxxx|XXXX|\*\*\*\*|\.\.\.|<[A-Za-z_ -]+>|\$\{|\{\{|%\(|\$\(|(.)\1{7,}"
+)
+_SEQUENCES: Final = ("0123456789", "1234567890", "abcdefghij", "abcdef0123")
+
+_WORDS_LIST: Final = (
+    "sample",
+    "dummy",
+    "fake",
+    "test",
+    "changeme",
+    "change_me",
+    "changeit",
+    "placeholder",
+    "your",
+    "redact",
+    "secret",
+    "passw",
+    "todo",
+    "fixme",
+    "foo",
+    "lorem",
+    "insert",
+    "replace",
+    "null",
+    "none",
+    "undefined",
+    "default",
+    "demo",
+    "mock",
+    "invalid",
+    "notreal",
+    "not_a_",
+    "hunter2",
+    "letmein",
+    "qwerty",
+    "admin",
+    "here",
+    "value",
+    "token",
+    "apikey",
+    "api_key",
+    "required",
+    "optional",
+    "enter",
+    "string",
+)
+# Each word in lower, UPPER and Capitalised form only: case-insensitive matching would
+# find "fOO" or "TeSt" inside random credentials far too often.
+_WORDS: Final = re.compile(
+    "|".join(
+        re.escape(form) for word in _WORDS_LIST for form in {word, word.upper(), word.capitalize()}
+    )
+    + "|^(?i:true|false)$"
+)
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_$@][\w$@-]*(?:(?:\.|::|->)[A-Za-z_$][\w$-]*)*(?:\(.*\))?")
+_ENV_REF: Final = re.compile(r"^\$\w+|^%\w+%$|os\.environ|process\.env|getenv|ENV\[")
+_FILE_EXT: Final = re.compile(
+    r"\.(?:py|txt|json|ya?ml|toml|ini|cfg|conf|pem|key|crt|cer|der|p12|pfx|jks|html?|js|ts|"
+    r"md|rst|csv|log|sh|env|xml|db|sqlite|png|jpe?g|gif|svg)$",
+    re.IGNORECASE,
+)
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy of ``value`` in bits per character."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def is_placeholder(value: str, *, generic: bool) -> bool:
+    """Tell whether ``value`` is a stand-in rather than a credential."""
+    if _STRICT.search(value):
+        return True
+    lowered = value.lower()
+    if any(seq in lowered for seq in _SEQUENCES):
+        return True
+    return generic and _WORDS.search(value) is not None
+
+
+def looks_like_code(value: str) -> bool:
+    """Tell whether a generic assignment's value is code, a path or a name, not a secret."""
+    if _ENV_REF.search(value) or _FILE_EXT.search(value):
+        return True
+    if value.startswith(("./", "../", "~/", "http://", "https://", "file:")):
+        return True
+    if value.startswith("/") and (value.count("/") > 1 or len(value) < 20):
+        # A path, unless it is base64 that happens to start with a slash: those mix
+        # cases throughout, paths are mostly lowercase.
+        uppers = sum(ch.isupper() for ch in value)
+        if uppers < len(value) / 5:
+            return True
+    if any(ch in value for ch in "{}()[]<>\\;,|`") or "%s" in value or "%d" in value:
+        return True
+    if _IDENTIFIER.fullmatch(value) and not any(ch.isdigit() for ch in value):
+        # Names are words: snake_case, dotted, or camelCase with few capitals. Random
+        # letters without a digit mix cases throughout and are kept.
+        uppers = sum(ch.isupper() for ch in value)
+        if "_" in value or "." in value or uppers < len(value) * 0.3 or value.isupper():
+            return True
+    classes = (
+        any(ch.islower() for ch in value)
+        + any(ch.isupper() for ch in value)
+        + any(ch.isdigit() for ch in value)
+        + any(not ch.isalnum() for ch in value)
+    )
+    # A random credential mixes character classes; prose, names and numbers do not.
+    return classes < 2

@@ -1,0 +1,37 @@
+"""Errors the discovery package raises on purpose.
+
+::
+
+    LimenError
+     ├── InvalidInput
+     │    ├── RuleError          a rule file is malformed or a pattern does not compile
+     │    └── BaselineError      a baseline file cannot be read
+     └── Unavailable
+          └── ScanError          the scan itself cannot run (engine, source unreadable as a whole)
+
+Messages never contain a secret: they name files, rules and line numbers only.
+"""
+
+from __future__ import annotations
+
+from limen.errors import InvalidInput, Unavailable
+
+__all__ = ["BaselineError", "RuleError", "ScanError"]
+
+
+class RuleError(InvalidInput):
+    """A rule file is malformed, or one of its patterns does not compile."""
+
+    code = "scan-rule-invalid"
+
+
+class BaselineError(InvalidInput):
+    """A baseline file is missing, unreadable or not in Limen's baseline format."""
+
+    code = "scan-baseline-invalid"
+
+
+class ScanError(Unavailable):
+    """The scan cannot run: the matching engine failed or a named source is unusable."""
+
+    code = "scan-failed"
