@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from limen import __version__
-from limen.cli import events, identity, setup
+from limen.cli import events, identity, killswitch, setup
 from limen.cli._context import CliState
 from limen.cli._errors import LimenGroup, fail
 from limen.config import Settings
@@ -71,6 +71,7 @@ def root(
 setup.register(app)
 app.add_typer(identity.app, name="identity")
 app.add_typer(events.app, name="events")
+app.add_typer(killswitch.app, name="killswitch")
 
 
 def main() -> None:
