@@ -7,6 +7,7 @@ change and its event commit together or not at all.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,9 +65,17 @@ def record(
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """What to read back. ``action`` ending in ``.*`` matches a whole family."""
+    """What to read back. ``action`` ending in ``.*`` matches a whole family.
+
+    ``identity`` matches events the identity did itself *and* everything done on its
+    behalf (it appears in the event's ``act`` delegation chain); ``actor_id`` matches only
+    what it did itself. ``kind`` is the kind of the acting identity (``human``, ``agent``,
+    ``service``, ``operator``, ``system``).
+    """
 
     actor_id: str | None = None
+    identity: str | None = None
+    kind: str | None = None
     action: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
@@ -84,35 +93,86 @@ class EventPage:
 def list_events(
     session: Session, filters: EventFilter, *, after: str | None = None, limit: int = 100
 ) -> EventPage:
-    """Events in log order, oldest first, starting after the cursor ``after``."""
+    """Events in chain order, oldest first, starting after the cursor ``after``.
+
+    Linked events come in chain order (see :mod:`limen.audit.chain` for why that, not
+    ``seq``, is the order no reader can skip in). Events not yet linked follow, by
+    ``seq``, so a fresh event is visible at once; callers that page while others append
+    link the pending events first (the HTTP API and ``limen audit search`` do).
+    """
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
-    query = sa.select(Event).order_by(Event.seq).limit(limit + 1)
-    if after is not None:
-        query = query.where(Event.seq > _decode_cursor(after))
+    position, seq = _decode_cursor(after) if after is not None else (0, None)
+    conditions = _conditions(session, filters)
+    chained = sa.select(Event).where(Event.chain_pos.is_not(None), Event.chain_pos > position)
+    pending = sa.select(Event).where(Event.chain_pos.is_(None))
+    if seq is not None:
+        # Events shown while pending were shown by seq; do not show them again once linked.
+        chained = chained.where(Event.seq > seq)
+        pending = pending.where(Event.seq > seq)
+    rows = list(
+        session.scalars(chained.where(*conditions).order_by(Event.chain_pos).limit(limit + 1))
+    )
+    if len(rows) <= limit:
+        rows += list(
+            session.scalars(
+                pending.where(*conditions).order_by(Event.seq).limit(limit + 1 - len(rows))
+            )
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not (more and rows):
+        return EventPage(rows, None)
+    last = rows[-1]
+    if last.chain_pos is not None:
+        return EventPage(rows, f"c{last.chain_pos}")
+    last_linked = max((r.chain_pos for r in rows if r.chain_pos is not None), default=position)
+    return EventPage(rows, f"c{last_linked}.{last.seq}")
+
+
+def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
     if filters.actor_id:
-        query = query.where(Event.actor_id == filters.actor_id)
+        conditions.append(Event.actor_id == filters.actor_id)
+    if filters.identity:
+        conditions.append(
+            sa.or_(
+                Event.actor_id == filters.identity,
+                _acted_for(session, filters.identity),
+            )
+        )
+    if filters.kind:
+        conditions.append(Event.actor_kind == filters.kind)
     if filters.action:
         if filters.action.endswith(".*"):
-            query = query.where(Event.action.startswith(filters.action[:-1], autoescape=True))
+            conditions.append(Event.action.startswith(filters.action[:-1], autoescape=True))
         else:
-            query = query.where(Event.action == filters.action)
+            conditions.append(Event.action == filters.action)
     if filters.resource_type:
-        query = query.where(Event.resource_type == filters.resource_type)
+        conditions.append(Event.resource_type == filters.resource_type)
     if filters.resource_id:
-        query = query.where(Event.resource_id == filters.resource_id)
+        conditions.append(Event.resource_id == filters.resource_id)
     if filters.outcome:
         if filters.outcome not in set(Outcome):
             raise InvalidInput(f"outcome must be one of {', '.join(Outcome)}")
-        query = query.where(Event.outcome == filters.outcome)
+        conditions.append(Event.outcome == filters.outcome)
     if filters.since:
-        query = query.where(Event.occurred_at >= _as_utc(filters.since))
+        conditions.append(Event.occurred_at >= _as_utc(filters.since))
     if filters.until:
-        query = query.where(Event.occurred_at < _as_utc(filters.until))
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return EventPage(rows, _encode_cursor(rows[-1].seq) if more and rows else None)
+        conditions.append(Event.occurred_at < _as_utc(filters.until))
+    return conditions
+
+
+def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
+    """The identity appears in the event's ``act`` delegation chain."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.text("CAST(events.delegation AS JSONB) @> CAST(:acted_for AS JSONB)").bindparams(
+            acted_for=json.dumps([{"id": identity_id}])
+        )
+    return sa.text(
+        "EXISTS (SELECT 1 FROM json_each(events.delegation) AS d "
+        "WHERE json_extract(d.value, '$.id') = :acted_for)"
+    ).bindparams(acted_for=identity_id)
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -120,11 +180,9 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _encode_cursor(seq: int) -> str:
-    return f"e{seq}"
-
-
-def _decode_cursor(cursor: str) -> int:
-    if not cursor.startswith("e") or not cursor[1:].isdigit():
+def _decode_cursor(cursor: str) -> tuple[int, int | None]:
+    body = cursor[1:] if cursor.startswith("c") else ""
+    position, _, seq = body.partition(".")
+    if not position.isdigit() or (seq and not seq.isdigit()):
         raise InvalidInput("the cursor is not one this server issued")
-    return int(cursor[1:])
+    return int(position), int(seq) if seq else None

@@ -2,6 +2,7 @@
 
 from limen.store.models.access import Policy
 from limen.store.models.api_token import ApiToken
+from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
 from limen.store.models.base import Base, utcnow
 from limen.store.models.event import Event
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus
@@ -17,6 +18,9 @@ from limen.store.models.tokens import OAuthClient, RevokedToken, SigningKey
 
 __all__ = [
     "ApiToken",
+    "AuditChainHead",
+    "AuditCheckpoint",
+    "AuditSink",
     "Base",
     "Containment",
     "ContainmentMember",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from limen.ids import new_id
@@ -17,8 +17,10 @@ __all__ = ["Event"]
 class Event(Base):
     """Who (identity, delegation chain, token) did what (action) to what (resource), how it ended.
 
-    ``seq`` orders the log and is the cursor every reader pages by; ``id`` is the stable
-    public name of an event.
+    ``seq`` is assigned by the database when the producer inserts the row; ``id`` is the
+    stable public name of an event. ``chain_pos``, ``chain_prev_id`` and ``link`` are
+    written once, by the audit chainer, when it links the event into the hash chain (see
+    ``limen.audit.chain``); readers page by ``chain_pos``, the order the chain fixed.
     """
 
     __tablename__ = "events"
@@ -27,6 +29,13 @@ class Event(Base):
         Index("ix_events_action_seq", "action", "seq"),
         Index("ix_events_resource", "resource_type", "resource_id"),
         Index("ix_events_time", "occurred_at"),
+        Index("ix_events_chain_pos", "chain_pos", unique=True),
+        Index(
+            "ix_events_unchained",
+            "seq",
+            sqlite_where=text("chain_pos IS NULL"),
+            postgresql_where=text("chain_pos IS NULL"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(
@@ -47,3 +56,9 @@ class Event(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    """1, 2, 3…: the event's place in the hash chain; ``None`` until the chainer links it."""
+    chain_prev_id: Mapped[str | None] = mapped_column(String(26))
+    """Id of the event at ``chain_pos - 1``, so a deleted event can be named by id."""
+    link: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """HMAC-SHA256 over the previous link and this event's canonical form."""

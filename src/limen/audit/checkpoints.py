@@ -1,0 +1,174 @@
+"""Signed checkpoints: an Ed25519 signature over the chain head at one position.
+
+A checkpoint states "the event at position N is E and its link is L". Kept outside the
+database (``limen audit checkpoint --export DIR`` or a sink), it lets verification catch
+what the chain alone cannot: a truncated tail, or a chain relinked from some point on.
+It also anchors verification after pruning and lets verification resume where it last
+succeeded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.orm import Session
+
+from limen.audit._keys import AuditKeys
+from limen.audit.chain import head
+from limen.audit.errors import InvalidCheckpoint
+from limen.store import Database
+from limen.store.models import AuditCheckpoint, utcnow
+
+__all__ = [
+    "SignedCheckpoint",
+    "create_checkpoint",
+    "export_checkpoints",
+    "list_checkpoints",
+    "load_checkpoints",
+]
+
+FORMAT = "limen-audit-checkpoint-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """A checkpoint as stored and as exported; ``payload`` is what the signature covers."""
+
+    id: str
+    position: int
+    event_id: str
+    link: str
+    created_at: str
+    public_key: str
+    signature: str
+
+    @property
+    def payload(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "position": self.position,
+            "event_id": self.event_id,
+            "link": self.link,
+            "created_at": self.created_at,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def is_signed_by(self, public_key: str) -> bool:
+        """True if the signature verifies under ``public_key`` (the installation's key)."""
+        if self.public_key != public_key:
+            return False
+        try:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
+            key.verify(base64.b64decode(self.signature), self.payload)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    @property
+    def link_bytes(self) -> bytes:
+        return bytes.fromhex(self.link)
+
+    def to_document(self) -> dict[str, object]:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_row(cls, row: AuditCheckpoint) -> SignedCheckpoint:
+        return cls(
+            id=row.id,
+            position=row.position,
+            event_id=row.event_id,
+            link=row.link,
+            created_at=_text_time(row.created_at),
+            public_key=row.public_key,
+            signature=row.signature,
+        )
+
+
+def _text_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def create_checkpoint(
+    db: Database, keys: AuditKeys, *, force: bool = False
+) -> SignedCheckpoint | None:
+    """Sign the current chain head. Returns ``None`` if nothing is linked yet.
+
+    Without ``force``, an existing checkpoint of the same head is returned instead of a
+    second one.
+    """
+    with db.unit_of_work() as uow:
+        current = head(uow.session.connection())
+        if current.position == 0 or current.event_id is None:
+            return None
+        latest = uow.session.scalar(
+            sa.select(AuditCheckpoint).order_by(AuditCheckpoint.position.desc()).limit(1)
+        )
+        if latest is not None and latest.position == current.position and not force:
+            return SignedCheckpoint.from_row(latest)
+        row = AuditCheckpoint(
+            position=current.position,
+            event_id=current.event_id,
+            link=current.link.hex(),
+            created_at=utcnow(),
+            public_key=keys.public_key,
+            signature="",
+        )
+        unsigned = SignedCheckpoint.from_row(row)
+        row.signature = base64.b64encode(keys.signing.sign(unsigned.payload)).decode("ascii")
+        uow.session.add(row)
+        uow.flush()
+        return SignedCheckpoint.from_row(row)
+
+
+def list_checkpoints(session: Session) -> list[SignedCheckpoint]:
+    rows = session.scalars(sa.select(AuditCheckpoint).order_by(AuditCheckpoint.position))
+    return [SignedCheckpoint.from_row(row) for row in rows]
+
+
+def export_checkpoints(checkpoints: Iterable[SignedCheckpoint], directory: Path) -> list[Path]:
+    """Write each checkpoint as ``checkpoint-<position>.json`` unless already there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for checkpoint in checkpoints:
+        path = directory / f"checkpoint-{checkpoint.position:012d}-{checkpoint.id}.json"
+        if path.exists():
+            continue
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(checkpoint.to_document(), indent=2) + "\n")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def load_checkpoints(directory: Path) -> Sequence[SignedCheckpoint]:
+    """Read every checkpoint file in ``directory``; a malformed one is an error."""
+    if not directory.is_dir():
+        raise InvalidCheckpoint(f"{directory} is not a directory of checkpoints")
+    found = []
+    for path in sorted(directory.glob("checkpoint-*.json")):
+        try:
+            document = json.loads(path.read_text())
+            if document.pop("format", None) != FORMAT:
+                raise ValueError
+            found.append(
+                SignedCheckpoint(
+                    id=str(document["id"]),
+                    position=int(document["position"]),
+                    event_id=str(document["event_id"]),
+                    link=str(document["link"]),
+                    created_at=str(document["created_at"]),
+                    public_key=str(document["public_key"]),
+                    signature=str(document["signature"]),
+                )
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InvalidCheckpoint(f"{path.name} is not a Limen audit checkpoint") from None
+    return found

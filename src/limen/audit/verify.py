@@ -1,0 +1,250 @@
+"""Verification: recompute every link and compare the chain with signed checkpoints.
+
+Reports the first bad event by id:
+
+* **edited** — an event's content no longer matches its link;
+* **moved** — an event sits at a position other than the one it was linked at
+  (reordered events, or an event inserted with a forged link);
+* **deleted** — positions are missing; the chain names the missing event, because each
+  event's link covers the id of its predecessor;
+* **truncated** — the log ends before a signed checkpoint (or the chain head) says it does;
+* **relinked** — the event at a checkpoint's position has a link other than the signed one.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from limen.audit._keys import AuditKeys
+from limen.audit.chain import GENESIS, chain_rows, head
+from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
+from limen.store import Database
+from limen.store.models import AuditCheckpoint, utcnow
+
+__all__ = ["Problem", "VerifyReport", "verify"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: str
+    event_id: str | None
+    position: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    checked: int
+    """Events whose link was recomputed in this run."""
+    first_position: int
+    last_position: int
+    resumed_from: int | None
+    checkpoints: int
+    """Signed checkpoints compared with the chain."""
+    problem: Problem | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_document(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+            "resumed_from": self.resumed_from,
+            "checkpoints": self.checkpoints,
+            "problem": None
+            if self.problem is None
+            else {
+                "kind": self.problem.kind,
+                "event_id": self.problem.event_id,
+                "position": self.problem.position,
+                "detail": self.problem.detail,
+            },
+            "warnings": self.warnings,
+        }
+
+
+def verify(
+    db: Database,
+    keys: AuditKeys,
+    *,
+    external: Sequence[SignedCheckpoint] = (),
+    resume: bool = False,
+) -> VerifyReport:
+    """Check the whole chain (or, with ``resume``, everything after the last verified
+    checkpoint) against its links and against every signed checkpoint."""
+    public_key = keys.public_key
+    warnings: list[str] = []
+    with db.unit_of_work(readonly=True) as uow:
+        connection = uow.session.connection()
+        chain_head = head(connection)
+        stored = list_checkpoints(uow.session)
+        verified_ids = set(
+            uow.session.scalars(
+                sa.select(AuditCheckpoint.id).where(AuditCheckpoint.verified_at.is_not(None))
+            )
+        )
+        checkpoints: list[SignedCheckpoint] = []
+        for checkpoint in [*stored, *external]:
+            if not checkpoint.is_signed_by(public_key):
+                return _failed(
+                    Problem(
+                        "forged-checkpoint",
+                        checkpoint.event_id,
+                        checkpoint.position,
+                        f"checkpoint {checkpoint.id} is not signed by this installation's key",
+                    )
+                )
+            checkpoints.append(checkpoint)
+        by_position: dict[int, SignedCheckpoint] = {}
+        for checkpoint in checkpoints:
+            by_position.setdefault(checkpoint.position, checkpoint)
+
+        first = connection.execute(sa.text("SELECT min(chain_pos) FROM events")).scalar()
+        first_position = int(first) if first is not None else chain_head.position + 1
+
+        # Where to start: the genesis, a checkpoint that anchors a pruned prefix, or (resume)
+        # the newest checkpoint a previous run verified.
+        anchor_pos, anchor_link, anchor_id = 0, GENESIS, None
+        resumed_from = None
+        if resume:
+            done = [
+                c for c in checkpoints if c.id in verified_ids and c.position >= first_position - 1
+            ]
+            if done:
+                best = max(done, key=lambda c: c.position)
+                anchor_pos, anchor_link, anchor_id = best.position, best.link_bytes, best.event_id
+                resumed_from = best.position
+        if anchor_pos == 0 and first_position > 1:
+            anchor = by_position.get(first_position - 1)
+            if anchor is None:
+                row = connection.execute(
+                    sa.text("SELECT id, chain_prev_id FROM events WHERE chain_pos = :p"),
+                    {"p": first_position},
+                ).first()
+                return _failed(
+                    Problem(
+                        "deleted",
+                        row[1] if row else None,
+                        first_position - 1,
+                        f"the log starts at position {first_position} and no signed "
+                        "checkpoint covers the events before it",
+                    )
+                )
+            anchor_pos, anchor_link, anchor_id = anchor.position, anchor.link_bytes, anchor.event_id
+
+        key = keys.chain
+        digest = hmac.digest
+        compare = hmac.compare_digest
+        expected, previous, expected_prev = anchor_pos + 1, anchor_link, anchor_id
+        checked = 0
+        problem: Problem | None = None
+        for position, event_id, prev_id, link, canon in chain_rows(
+            connection, db.backend, after=anchor_pos
+        ):
+            if position != expected:
+                problem = Problem(
+                    "deleted",
+                    prev_id,
+                    position - 1,
+                    f"{position - expected} event(s) missing at positions {expected}-"
+                    f"{position - 1}, before event {event_id}",
+                )
+                break
+            message = b"%b%d|%b|%b" % (
+                previous,
+                position,
+                (prev_id or "").encode(),
+                canon.encode(),
+            )
+            if link is None or not compare(digest(key, message, "sha256"), bytes(link)):
+                if prev_id != expected_prev:
+                    problem = Problem(
+                        "moved",
+                        event_id,
+                        position,
+                        f"event {event_id} was not linked at position {position} "
+                        "(reordered or inserted)",
+                    )
+                else:
+                    problem = Problem(
+                        "edited",
+                        event_id,
+                        position,
+                        f"event {event_id} does not match its link (edited or forged)",
+                    )
+                break
+            checkpoint = by_position.get(position)
+            if checkpoint is not None and (
+                checkpoint.event_id != event_id or checkpoint.link_bytes != bytes(link)
+            ):
+                problem = Problem(
+                    "relinked",
+                    event_id,
+                    position,
+                    f"position {position} holds event {event_id}, not what checkpoint "
+                    f"{checkpoint.id} signed",
+                )
+                break
+            previous, expected_prev = bytes(link), event_id
+            expected += 1
+            checked += 1
+        last = expected - 1
+        if problem is None:
+            ahead = [c for c in checkpoints if c.position > last]
+            if ahead:
+                nearest = min(ahead, key=lambda c: c.position)
+                problem = Problem(
+                    "truncated",
+                    nearest.event_id,
+                    nearest.position,
+                    f"the log ends at position {last} but checkpoint {nearest.id} signed "
+                    f"position {nearest.position} (event {nearest.event_id})",
+                )
+            elif chain_head.position > last:
+                problem = Problem(
+                    "truncated",
+                    chain_head.event_id,
+                    chain_head.position,
+                    f"the log ends at position {last} but the chain head is at "
+                    f"{chain_head.position} (event {chain_head.event_id})",
+                )
+        if problem is None and not checkpoints:
+            warnings.append("no signed checkpoint yet: a truncated tail cannot be detected")
+    report = VerifyReport(
+        ok=problem is None,
+        checked=checked,
+        first_position=first_position,
+        last_position=last,
+        resumed_from=resumed_from,
+        checkpoints=len(checkpoints),
+        problem=problem,
+        warnings=warnings,
+    )
+    if report.ok:
+        covered = [c.id for c in stored if c.position <= last and c.id not in verified_ids]
+        if covered:
+            with db.unit_of_work() as uow:
+                uow.session.execute(
+                    sa.update(AuditCheckpoint)
+                    .where(AuditCheckpoint.id.in_(covered))
+                    .values(verified_at=utcnow())
+                )
+    return report
+
+
+def _failed(problem: Problem) -> VerifyReport:
+    return VerifyReport(
+        ok=False,
+        checked=0,
+        first_position=0,
+        last_position=0,
+        resumed_from=None,
+        checkpoints=0,
+        problem=problem,
+    )
