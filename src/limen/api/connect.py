@@ -1,0 +1,212 @@
+"""The vault over HTTP, in the shape of the 1Password Connect API.
+
+https://developer.1password.com/docs/connect/api-reference/ — so that the official
+``onepasswordconnectsdk`` client, and the tools built on Connect, work unchanged with
+``OP_CONNECT_HOST`` pointing at Limen and ``OP_CONNECT_TOKEN`` set to a Limen service
+account token. This is also Limen's native vault API: one surface, one id format.
+Errors on these routes are Connect's ``{"status", "message"}``.
+
+Limen extensions: ``POST /v1/vaults`` (create a vault, ``vault:admin``) and vault or
+item references by name wherever Connect takes an id.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from limen.api.deps import ActorDep
+from limen.api.schemas.connect import (
+    ItemIn,
+    VaultCreate,
+    activity_document,
+    apply_patch,
+    file_document,
+    item_document,
+    summary_document,
+    vault_document,
+)
+from limen.config import Settings
+from limen.vault import (
+    KeyFileSource,
+    Keyring,
+    PassphraseSource,
+    VaultService,
+    parse_filter,
+)
+
+__all__ = ["ERROR_PREFIXES", "connect_error", "router", "vault_service"]
+
+router = APIRouter(tags=["vault (1Password Connect)"])
+
+ERROR_PREFIXES = ("/v1/vaults", "/v1/activity")
+_build_lock = threading.Lock()
+
+
+def connect_error(status: int, code: str, detail: str | None) -> Response:
+    """Connect's error body: ``{"status": 403, "message": "..."}``."""
+    return JSONResponse({"status": status, "message": detail or code}, status_code=status)
+
+
+def keyring_for(settings: Settings, db: Any) -> Keyring:
+    """The vault keyring for these settings: passphrase if one is set, else the key file."""
+    if settings.key_passphrase is not None:
+        return Keyring(db, PassphraseSource(settings.key_passphrase.get_secret_value()))
+    return Keyring(db, KeyFileSource(settings.resolved_key_file))
+
+
+def vault_service(request: Request) -> VaultService:
+    """One service (and so one derived KEK) per app, built on first use."""
+    state = request.app.state
+    service = getattr(state, "vault_service", None)
+    if service is None:
+        with _build_lock:
+            service = getattr(state, "vault_service", None)
+            if service is None:
+                service = VaultService(state.db, keyring_for(state.settings, state.db))
+                state.vault_service = service
+    return service
+
+
+def _json(document: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(document, status_code=status)
+
+
+@router.get("/heartbeat", include_in_schema=True, response_class=PlainTextResponse)
+def heartbeat() -> PlainTextResponse:
+    """Connect's liveness probe: a plain-text ``.``, no authentication."""
+    return PlainTextResponse(".")
+
+
+@router.get("/v1/vaults")
+def list_vaults(request: Request, actor: ActorDep, filter: str | None = None) -> JSONResponse:
+    """Vaults this token may read; ``filter=name eq "payments"``."""
+    parsed = parse_filter(filter, ("name",))
+    vaults = vault_service(request).list_vaults(actor, name=parsed[1] if parsed else None)
+    return _json([vault_document(v) for v in vaults])
+
+
+@router.post("/v1/vaults", status_code=201)
+def create_vault(request: Request, actor: ActorDep, body: VaultCreate) -> JSONResponse:
+    vault = vault_service(request).create_vault(
+        actor, body.name, description=body.description, max_secret_age_days=body.max_secret_age_days
+    )
+    return _json(vault_document(vault), 201)
+
+
+@router.get("/v1/vaults/{vault_id}")
+def get_vault(request: Request, actor: ActorDep, vault_id: str) -> JSONResponse:
+    return _json(vault_document(vault_service(request).get_vault(actor, vault_id)))
+
+
+@router.get("/v1/vaults/{vault_id}/items")
+def list_items(
+    request: Request, actor: ActorDep, vault_id: str, filter: str | None = None
+) -> JSONResponse:
+    """Item summaries; ``filter=title eq "db"`` or ``filter=tag eq "prod"``."""
+    parsed = parse_filter(filter, ("title", "tag"))
+    kwargs = {parsed[0]: parsed[1]} if parsed else {}
+    items = vault_service(request).list_items(actor, vault_id, **kwargs)
+    return _json([summary_document(i) for i in items])
+
+
+@router.post("/v1/vaults/{vault_id}/items")
+def create_item(request: Request, actor: ActorDep, vault_id: str, body: ItemIn) -> JSONResponse:
+    item = vault_service(request).create_item(actor, vault_id, body.to_draft())
+    return _json(item_document(item))
+
+
+@router.get("/v1/vaults/{vault_id}/items/{item_id}")
+def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
+    return _json(item_document(vault_service(request).get_item(actor, vault_id, item_id)))
+
+
+@router.put("/v1/vaults/{vault_id}/items/{item_id}")
+def replace_item(
+    request: Request, actor: ActorDep, vault_id: str, item_id: str, body: ItemIn
+) -> JSONResponse:
+    item = vault_service(request).replace_item(actor, vault_id, item_id, body.to_draft())
+    return _json(item_document(item))
+
+
+@router.patch("/v1/vaults/{vault_id}/items/{item_id}")
+def patch_item(
+    request: Request,
+    actor: ActorDep,
+    vault_id: str,
+    item_id: str,
+    operations: Annotated[list[dict[str, Any]], Body()],
+) -> JSONResponse:
+    """RFC 6902 JSON Patch: ``[{"op": "replace", "path": "/fields/password/value", ...}]``."""
+    item = vault_service(request).update_item(
+        actor, vault_id, item_id, lambda draft: apply_patch(draft, operations)
+    )
+    return _json(item_document(item))
+
+
+@router.delete("/v1/vaults/{vault_id}/items/{item_id}", status_code=204)
+def delete_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> Response:
+    vault_service(request).delete_item(actor, vault_id, item_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/vaults/{vault_id}/items/{item_id}/files")
+def list_files(
+    request: Request,
+    actor: ActorDep,
+    vault_id: str,
+    item_id: str,
+    inline_files: bool = False,
+) -> JSONResponse:
+    service = vault_service(request)
+    files = service.list_files(actor, vault_id, item_id)
+    if not inline_files:
+        return _json([file_document(f) for f in files])
+    documents = []
+    for info in files:
+        _, content = service.read_file(actor, vault_id, item_id, info.id)
+        documents.append(file_document(info, content))
+    return _json(documents)
+
+
+@router.get("/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}")
+def get_file(
+    request: Request,
+    actor: ActorDep,
+    vault_id: str,
+    item_id: str,
+    file_id: str,
+    inline_files: bool = False,
+) -> JSONResponse:
+    service = vault_service(request)
+    if inline_files:
+        info, content = service.read_file(actor, vault_id, item_id, file_id)
+        return _json(file_document(info, content))
+    return _json(file_document(service.file_info(actor, vault_id, item_id, file_id)))
+
+
+@router.get("/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}/content")
+def get_file_content(
+    request: Request, actor: ActorDep, vault_id: str, item_id: str, file_id: str
+) -> Response:
+    info, content = vault_service(request).read_file(actor, vault_id, item_id, file_id)
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{info.name}"'},
+    )
+
+
+@router.get("/v1/activity")
+def activity(
+    request: Request,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Recent vault requests as Connect ``APIRequest`` objects, newest first."""
+    events = vault_service(request).activity(actor, limit=limit, offset=offset)
+    return _json([activity_document(e) for e in events])
