@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from limen import __version__
-from limen.api import events, health, identities, partners
+from limen.api import connect, events, health, identities, partners
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -19,6 +19,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
 ROUTERS += [partners.router, partners.killswitch_router]
+ROUTERS += [connect.router]
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.db = db
     app.state.authenticators: list[Authenticator] = [api_token_authenticator]
     app.state.error_renderers: list[tuple[str, ErrorRenderer]] = []
+    app.state.error_renderers += [(p, connect.connect_error) for p in connect.ERROR_PREFIXES]
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
