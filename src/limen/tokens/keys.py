@@ -1,0 +1,256 @@
+"""Token signing keys: Ed25519 (JWS ``EdDSA``), kept sealed in the database, rotated, published.
+
+- The private key is stored only sealed (AES-256-GCM) under a key derived from the
+  installation's root key file (``keyfile.derive_key(root, "limen token signing v1")``),
+  so a database dump alone cannot mint tokens.
+- The newest key signs. :meth:`SigningKeys.rotate` retires it; a retired key stays in
+  the JWKS until every token it could have signed has expired (``retired_at`` plus the
+  longest token lifetime), so resource servers holding a cached JWKS keep verifying.
+- Other nodes hear of a rotation through the ``token.keys`` topic and reload.
+
+JWS compact serialisation (RFC 7515 §7.1) and EdDSA (RFC 8037 §3.1) are done here with
+``cryptography`` directly: joserfc takes several hundred microseconds per verification,
+which would dominate every authenticated request. Tests verify these tokens with joserfc
+against the served JWKS, so the two stay interchangeable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from limen.audit import Actor, record
+from limen.ids import new_id
+from limen.store import Database, UnitOfWork
+from limen.store.models import SigningKey, utcnow
+from limen.tokens import _seal
+from limen.tokens.errors import InvalidAccessToken
+
+__all__ = ["KEYS_TOPIC", "MAX_JWT_BYTES", "SigningKeys", "b64url_decode", "b64url_encode"]
+
+KEYS_TOPIC: Final = "token.keys"
+"""Published after a rotation; payload ``{"kid"}``. Every node reloads its key ring."""
+
+MAX_JWT_BYTES: Final = 8192
+ALG: Final = "EdDSA"
+_LEEWAY = timedelta(seconds=60)
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    if "=" in text:
+        raise ValueError("padding is not allowed in base64url JWS segments")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    kid: str
+    public: Ed25519PublicKey
+    public_jwk: dict[str, Any]
+    created_at: datetime
+    retired_at: datetime | None
+    private: Ed25519PrivateKey | None
+
+
+class SigningKeys:
+    """The installation's key ring.
+
+    ``max_token_ttl`` is the longest lifetime of anything signed with these keys; a
+    retired key is published that much longer (plus a minute of clock leeway).
+    """
+
+    def __init__(self, db: Database, *, root_key: bytes, max_token_ttl: timedelta) -> None:
+        self._db = db
+        self._wrap = _seal.wrapping_key(root_key)
+        self._max_ttl = max_token_ttl
+        self._lock = threading.RLock()
+        self._keys: dict[str, _Key] = {}
+        self._current: _Key | None = None
+        self._loaded = False
+        db.broadcaster.subscribe(KEYS_TOPIC, self._on_rotated)
+
+    # -- reading -----------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the key ring from the database (after a rotation elsewhere)."""
+        with self._db.unit_of_work(readonly=True) as uow:
+            rows = list(uow.session.scalars(sa.select(SigningKey).order_by(SigningKey.created_at)))
+        keys: dict[str, _Key] = {}
+        current: _Key | None = None
+        for row in rows:
+            private = None
+            if row.retired_at is None:
+                raw = _seal.unseal(self._wrap, row.sealed_private_key, aad=row.kid)
+                private = Ed25519PrivateKey.from_private_bytes(raw)
+            public = Ed25519PublicKey.from_public_bytes(b64url_decode(row.public_jwk["x"]))
+            key = _Key(
+                row.kid, public, dict(row.public_jwk), row.created_at, row.retired_at, private
+            )
+            keys[row.kid] = key
+            if private is not None and (current is None or key.created_at >= current.created_at):
+                current = key
+        with self._lock:
+            self._keys = keys
+            self._current = current
+            self._loaded = True
+
+    def _ensure(self) -> _Key:
+        with self._lock:
+            if not self._loaded:
+                self.reload()
+            if self._current is None:
+                with self._db.unit_of_work() as uow:
+                    self._create(uow, Actor.system("limen tokens"))
+                self.reload()
+            assert self._current is not None
+            return self._current
+
+    def current_kid(self) -> str:
+        return self._ensure().kid
+
+    def jwks(self, *, now: datetime | None = None) -> dict[str, Any]:
+        """RFC 7517 §5 JWK Set: the current key and every retired key still needed."""
+        self._ensure()
+        now = now or utcnow()
+        with self._lock:
+            keys = [
+                {**k.public_jwk, "use": "sig", "alg": ALG}
+                for k in sorted(self._keys.values(), key=lambda k: k.created_at, reverse=True)
+                if k.retired_at is None or k.retired_at + self._max_ttl + _LEEWAY > now
+            ]
+        return {"keys": keys}
+
+    # -- signing and verifying ---------------------------------------------------
+
+    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str) -> str:
+        """Sign ``claims`` as a compact JWS with the current key (``alg: EdDSA``, ``kid``).
+
+        ``typ`` is the JOSE header type: ``at+jwt`` for access tokens (RFC 9068 §2.1),
+        ``secevent+jwt`` for Security Event Tokens (RFC 8417 §2.3).
+        """
+        key = self._ensure()
+        assert key.private is not None
+        header = {"alg": ALG, "typ": typ, "kid": key.kid}
+        signing_input = (
+            b64url_encode(_compact_json(header)) + "." + b64url_encode(_compact_json(claims))
+        )
+        signature = key.private.sign(signing_input.encode("ascii"))
+        return signing_input + "." + b64url_encode(signature)
+
+    def verify_jwt(self, token: str, *, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check the signature and header of a JWS we signed; return ``(header, claims)``.
+
+        Checks nothing in the claims: expiry, audience and status are the caller's.
+        Raises :class:`InvalidAccessToken` for every failure, without saying which.
+        """
+        if len(token) > MAX_JWT_BYTES or token.count(".") != 2:
+            raise InvalidAccessToken("the access token is not valid")
+        head_b64, body_b64, sig_b64 = token.split(".")
+        try:
+            header = json.loads(b64url_decode(head_b64))
+            signature = b64url_decode(sig_b64)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise InvalidAccessToken("the access token is not valid") from None
+        # Only our own algorithm: never trust the header to choose (no "none", no HMAC
+        # with a public key as secret). "crit" extensions are refused as RFC 7515 §4.1.11 asks.
+        if (
+            not isinstance(header, dict)
+            or header.get("alg") != ALG
+            or "crit" in header
+            or str(header.get("typ", "")).lower().removeprefix("application/") != typ
+        ):
+            raise InvalidAccessToken("the access token is not valid")
+        key = self._key(str(header.get("kid", "")))
+        if key is None:
+            raise InvalidAccessToken("the access token is not valid")
+        try:
+            key.public.verify(signature, f"{head_b64}.{body_b64}".encode("ascii"))
+            claims = json.loads(b64url_decode(body_b64))
+        except (InvalidSignature, ValueError, binascii.Error, UnicodeDecodeError):
+            raise InvalidAccessToken("the access token is not valid") from None
+        if not isinstance(claims, dict):
+            raise InvalidAccessToken("the access token is not valid")
+        return header, claims
+
+    def _key(self, kid: str) -> _Key | None:
+        self._ensure()
+        with self._lock:
+            key = self._keys.get(kid)
+        if key is None and kid:
+            # A key made on another node moments ago; its NOTIFY may still be in flight.
+            self.reload()
+            with self._lock:
+                key = self._keys.get(kid)
+        return key
+
+    # -- rotation ----------------------------------------------------------------
+
+    def rotate(self, uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> str:
+        """Retire the signing key and make a new one; returns the new ``kid``.
+
+        The retired key's sealed private half is destroyed: it will never sign again.
+        """
+        now = now or utcnow()
+        for row in uow.session.scalars(
+            sa.select(SigningKey).where(SigningKey.retired_at.is_(None))
+        ):
+            row.retired_at = now
+            row.sealed_private_key = b""
+            record(
+                uow.session,
+                actor,
+                "token.key.retire",
+                resource_type="signing_key",
+                resource_id=row.kid,
+            )
+        kid = self._create(uow, actor, now=now)
+        uow.publish(KEYS_TOPIC, {"kid": kid})
+        uow.after_commit(self.reload)
+        return kid
+
+    def _create(self, uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> str:
+        private = Ed25519PrivateKey.generate()
+        kid = new_id()
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        private_raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(public_raw), "kid": kid}
+        uow.session.add(
+            SigningKey(
+                kid=kid,
+                alg=ALG,
+                public_jwk=jwk,
+                sealed_private_key=_seal.seal(self._wrap, private_raw, aad=kid),
+                created_at=now or utcnow(),
+            )
+        )
+        uow.flush()
+        record(uow.session, actor, "token.key.create", resource_type="signing_key", resource_id=kid)
+        return kid
+
+    def _on_rotated(self, _payload: Any) -> None:
+        self.reload()
+
+
+def _compact_json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,1 @@
+"""The grant types Limen's token endpoint supports."""
