@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from limen import __version__
-from limen.api import connect, events, health, identities, partners
+from limen.api import connect, events, health, identities, oauth, partners
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -20,6 +20,7 @@ __all__ = ["ROUTERS", "create_app"]
 ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [connect.router]
+ROUTERS += [oauth.router]
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -53,6 +54,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.authenticators: list[Authenticator] = [api_token_authenticator]
     app.state.error_renderers: list[tuple[str, ErrorRenderer]] = []
     app.state.error_renderers += [(p, connect.connect_error) for p in connect.ERROR_PREFIXES]
+    app.state.authenticators.append(oauth.jwt_authenticator)
+    app.state.error_renderers.append((oauth.ERROR_PREFIX, oauth.render_oauth_error))
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
