@@ -1,0 +1,202 @@
+"""Tamper evidence: each kind of tampering is reported by the id of the first bad event."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from limen.audit import (
+    AuditKeys,
+    CheckpointRequired,
+    create_checkpoint,
+    export_checkpoints,
+    link_pending,
+    list_checkpoints,
+    load_checkpoints,
+    prune,
+    verify,
+)
+from limen.audit.actor import Actor
+from limen.store import Database
+from limen.store.models import utcnow
+from tests.audit.conftest import append, ids_by_position, linked, tamper
+
+
+def test_an_untouched_chain_verifies(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 40)
+    report = verify(db, keys)
+    assert report.ok, report.problem
+    assert report.checked == len(ids) and report.last_position == max(ids)
+    assert report.warnings  # no checkpoint yet: truncation would go unnoticed
+
+
+def test_an_edited_event_is_reported_by_id(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 20)
+    tamper(db, ("UPDATE events SET outcome = 'denied' WHERE chain_pos = 9", {}))
+    problem = verify(db, keys).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id, problem.position) == ("edited", ids[9], 9)
+
+
+def test_a_deleted_event_is_reported_by_its_own_id(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 20)
+    tamper(db, ("DELETE FROM events WHERE chain_pos = 12", {}))
+    problem = verify(db, keys).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id, problem.position) == ("deleted", ids[12], 12)
+
+
+def test_reordered_events_are_reported(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 20)
+    tamper(
+        db,
+        ("UPDATE events SET chain_pos = -1 WHERE chain_pos = 7", {}),
+        ("UPDATE events SET chain_pos = 7 WHERE chain_pos = 8", {}),
+        ("UPDATE events SET chain_pos = 8 WHERE chain_pos = -1", {}),
+    )
+    problem = verify(db, keys).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id, problem.position) == ("moved", ids[8], 7)
+
+
+def test_an_inserted_event_is_reported_by_id(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 20)
+    tamper(
+        db,
+        ("UPDATE events SET chain_pos = chain_pos + 1000000 WHERE chain_pos >= 5", {}),
+        ("UPDATE events SET chain_pos = chain_pos - 999999 WHERE chain_pos > 1000000", {}),
+    )
+    forged = append(db, 1, action="identity.create")[0]
+    tamper(
+        db,
+        (
+            "UPDATE events SET chain_pos = 5, chain_prev_id = :prev, link = :link WHERE id = :id",
+            {"prev": ids[4], "link": bytes(32), "id": forged},
+        ),
+    )
+    problem = verify(db, keys).problem
+    assert problem is not None
+    assert (problem.event_id, problem.position) == (forged, 5)
+
+
+def test_a_truncated_tail_is_caught_against_an_exported_checkpoint(
+    db: Database, keys: AuditKeys, tmp_path: Path
+) -> None:
+    ids = linked(db, keys, 30)
+    last = max(ids)
+    checkpoint = create_checkpoint(db, keys)
+    assert checkpoint is not None and checkpoint.event_id == ids[last]
+    export_checkpoints([checkpoint], tmp_path / "checkpoints")
+    # The attacker removes the last events and every trace in the database.
+    tamper(
+        db,
+        ("DELETE FROM events WHERE chain_pos > 25", {}),
+        ("DELETE FROM audit_checkpoints", {}),
+        (
+            "UPDATE audit_chain_head SET position = 25, event_id = :id, link = "
+            "(SELECT link FROM events WHERE chain_pos = 25) WHERE id = 1",
+            {"id": ids[25]},
+        ),
+    )
+    assert verify(db, keys).ok  # the chain alone cannot know what is missing at its end
+    external = load_checkpoints(tmp_path / "checkpoints")
+    problem = verify(db, keys, external=external).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id, problem.position) == ("truncated", ids[last], last)
+
+
+def test_a_truncated_tail_is_caught_against_the_chain_head(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 10)
+    tamper(db, ("DELETE FROM events WHERE chain_pos > 8", {}))
+    problem = verify(db, keys).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id) == ("truncated", ids[max(ids)])
+
+
+def test_a_forged_checkpoint_file_is_refused(db: Database, keys: AuditKeys, tmp_path: Path) -> None:
+    linked(db, keys, 5)
+    checkpoint = create_checkpoint(db, keys)
+    assert checkpoint is not None
+    other = AuditKeys.from_root(bytes(range(32)))
+    forged = dataclasses.replace(checkpoint, public_key=other.public_key)
+    report = verify(db, keys, external=[forged])
+    assert report.problem is not None and report.problem.kind == "forged-checkpoint"
+
+
+def test_prune_needs_a_checkpoint_and_verification_passes_after_it(
+    db: Database, keys: AuditKeys
+) -> None:
+    linked(db, keys, 20)
+    later = utcnow() + timedelta(seconds=1)
+    with pytest.raises(CheckpointRequired):
+        prune(db, keys, Actor.operator(), before=later)
+    checkpoint = create_checkpoint(db, keys)
+    assert checkpoint is not None
+    append(db, 5)
+    result = prune(db, keys, Actor.operator(), before=later)
+    assert result.through_position == checkpoint.position
+    assert result.deleted == checkpoint.position
+    link_pending(db, keys.chain)
+    report = verify(db, keys)
+    assert report.ok, report.problem
+    assert report.first_position == checkpoint.position + 1
+    # The pruned prefix cannot be removed from the anchor without notice either.
+    tamper(db, ("DELETE FROM audit_checkpoints", {}))
+    problem = verify(db, keys).problem
+    assert problem is not None and problem.kind == "deleted"
+
+
+def test_verification_resumes_from_the_last_verified_checkpoint(
+    db: Database, keys: AuditKeys
+) -> None:
+    linked(db, keys, 50)
+    checkpoint = create_checkpoint(db, keys)
+    assert checkpoint is not None
+    assert verify(db, keys).ok
+    append(db, 7)
+    link_pending(db, keys.chain)
+    report = verify(db, keys, resume=True)
+    assert report.ok and report.resumed_from == checkpoint.position and report.checked == 7
+    with db.unit_of_work(readonly=True) as uow:
+        assert all(c.position <= report.last_position for c in list_checkpoints(uow.session))
+
+
+def test_concurrent_writers_and_chainers_keep_one_gapless_chain(
+    db: Database, keys: AuditKeys
+) -> None:
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for _ in range(15):
+                append(db, 20)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def chainer(stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                link_pending(db, keys.chain, batch=50)
+        except BaseException as exc:
+            errors.append(exc)
+
+    stop = threading.Event()
+    chainers = [threading.Thread(target=chainer, args=(stop,)) for _ in range(2)]
+    writers = [threading.Thread(target=writer) for _ in range(3)]
+    for thread in chainers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in chainers:
+        thread.join()
+    assert not errors, errors
+    link_pending(db, keys.chain)
+    positions = ids_by_position(db)
+    assert sorted(positions) == list(range(1, len(positions) + 1))
+    assert len(positions) >= 900
+    assert verify(db, keys).ok
