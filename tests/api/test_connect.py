@@ -1,0 +1,254 @@
+"""The Connect-compatible vault API over HTTP: scopes, error shapes, PATCH, files, activity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from limen.api import create_app
+from limen.audit import Actor
+from limen.config import Settings
+from limen.installation import InitResult
+from limen.store import Database
+from limen.vault import VaultService
+from tests.conftest import serve
+from tests.vault.factories import issue_token, vault_service
+
+SECRET = "s3cr3t-Zebra-Quartz-4411"
+
+
+@pytest.fixture
+def vaults(db: Database, settings: Settings, installed: InitResult) -> VaultService:
+    return vault_service(db, settings)
+
+
+@pytest.fixture
+def token_for(db: Database, installed: InitResult) -> Callable[..., dict[str, str]]:
+    def headers(name: str, *grants: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(db, name, *grants)}"}
+
+    return headers
+
+
+def _item(title: str = "stripe", value: str = SECRET) -> dict[str, Any]:
+    return {
+        "title": title,
+        "category": "API_CREDENTIAL",
+        "tags": ["payments"],
+        "fields": [
+            {"id": "credential", "type": "CONCEALED", "label": "credential", "value": value}
+        ],
+    }
+
+
+def test_scoped_tokens_see_only_their_vaults_and_read_only_cannot_write(
+    client: TestClient, vaults: VaultService, token_for: Callable[..., dict[str, str]]
+) -> None:
+    payments = vaults.create_vault(Actor.operator(), "payments")
+    other = vaults.create_vault(Actor.operator(), "hr")
+    admin_item = vaults.create_item(Actor.operator(), "hr", _connect_draft(_item("payroll")))
+    reader = token_for("reader", "payments:read")
+    writer = token_for("writer", "payments:write")
+
+    created = client.post(f"/v1/vaults/{payments.id}/items", json=_item(), headers=writer)
+    assert created.status_code == 200, created.text
+    item_id = created.json()["id"]
+
+    assert [v["name"] for v in client.get("/v1/vaults", headers=reader).json()] == ["payments"]
+    read = client.get(f"/v1/vaults/{payments.id}/items/{item_id}", headers=reader)
+    assert read.status_code == 200 and read.json()["fields"][0]["value"] == SECRET
+
+    for path in (
+        f"/v1/vaults/{other.id}",
+        f"/v1/vaults/{other.id}/items",
+        f"/v1/vaults/{other.id}/items/{admin_item.id}",
+    ):
+        denied = client.get(path, headers=reader)
+        assert denied.status_code == 403, path
+        assert set(denied.json()) == {"status", "message"}
+        assert denied.json()["status"] == 403
+
+    write = client.post(f"/v1/vaults/{payments.id}/items", json=_item("x"), headers=reader)
+    assert write.status_code == 403
+    for method in ("put", "delete"):
+        kwargs = {"json": _item()} if method == "put" else {}
+        response = getattr(client, method)(
+            f"/v1/vaults/{payments.id}/items/{item_id}", headers=reader, **kwargs
+        )
+        assert response.status_code == 403, method
+    patch = client.patch(
+        f"/v1/vaults/{payments.id}/items/{item_id}",
+        json=[{"op": "replace", "path": "/title", "value": "y"}],
+        headers=reader,
+    )
+    assert patch.status_code == 403
+
+    # The refusals are in the log, naming who tried what.
+    activity = client.get("/v1/activity?limit=100", headers=_admin(client)).json()
+    denials = [a for a in activity if a["result"] == "DENY"]
+    assert denials and all(a["actor"]["account"] == "reader" for a in denials)
+
+
+def _admin(client: TestClient) -> dict[str, str]:
+    return client.app.state.test_admin_headers  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _remember_admin(app: Any, admin_headers: dict[str, str]) -> None:
+    app.state.test_admin_headers = admin_headers
+
+
+def _connect_draft(document: dict[str, Any]) -> Any:
+    from limen.api.schemas.connect import ItemIn
+
+    return ItemIn.model_validate(document).to_draft()
+
+
+def test_errors_use_connect_shape_and_unknown_token_is_401(
+    client: TestClient, vaults: VaultService, admin_headers: dict[str, str]
+) -> None:
+    vault = vaults.create_vault(Actor.operator(), "ops")
+    missing = client.get(f"/v1/vaults/{vault.id}/items/{'a' * 26}", headers=admin_headers)
+    assert missing.status_code == 404
+    assert missing.json() == {"status": 404, "message": f"vault 'ops' has no item {'a' * 26!r}"}
+    unauthenticated = client.get("/v1/vaults", headers={"Authorization": "Bearer limen_nope"})
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["status"] == 401 and "message" in unauthenticated.json()
+    bad_filter = client.get("/v1/vaults?filter=name%20like%20x", headers=admin_headers)
+    assert bad_filter.status_code == 422 and bad_filter.json()["status"] == 422
+    bad_category = client.post(
+        f"/v1/vaults/{vault.id}/items", json={**_item(), "category": "NOPE"}, headers=admin_headers
+    )
+    assert bad_category.status_code == 422
+    assert "unknown category" in bad_category.json()["message"]
+    # Validation errors never echo the submitted value back.
+    bad_field = client.post(
+        f"/v1/vaults/{vault.id}/items",
+        json={"title": "t", "fields": [{"value": {"nested": SECRET}}]},
+        headers=admin_headers,
+    )
+    assert bad_field.status_code == 422 and SECRET not in bad_field.text
+    assert client.get("/heartbeat").text == "."
+
+
+def test_patch_versions_files_and_activity(
+    client: TestClient, vaults: VaultService, admin_headers: dict[str, str]
+) -> None:
+    vault = vaults.create_vault(Actor.operator(), "infra")
+    created = client.post(
+        f"/v1/vaults/{vault.id}/items",
+        json={
+            "title": "github",
+            "category": "LOGIN",
+            "fields": [
+                {"purpose": "USERNAME", "value": "bot"},
+                {"purpose": "PASSWORD", "value": SECRET},
+                {"type": "OTP", "label": "one-time password", "value": "JBSWY3DPEHPK3PXP"},
+            ],
+        },
+        headers=admin_headers,
+    ).json()
+    base = f"/v1/vaults/{vault.id}/items/{created['id']}"
+    otp = next(f for f in created["fields"] if f["type"] == "OTP")
+    assert len(otp["totp"]) == 6 and otp["totp"].isdigit()
+
+    patched = client.patch(
+        base,
+        json=[
+            {"op": "replace", "path": "/fields/password/value", "value": "new-" + SECRET},
+            {"op": "add", "path": "/tags", "value": ["ci"]},
+            {"op": "add", "path": "/fields", "value": {"label": "note", "value": "n"}},
+        ],
+        headers=admin_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert body["version"] == 2 and body["tags"] == ["ci"]
+    assert {f["label"]: f.get("value") for f in body["fields"]}["password"] == "new-" + SECRET
+    assert len(body["fields"]) == 4
+    bad = client.patch(base, json=[{"op": "move", "path": "/title"}], headers=admin_headers)
+    assert bad.status_code == 422 and bad.json()["status"] == 422
+
+    # Every write is a new version; the old one stays readable.
+    first = vaults.get_item(Actor.operator(), "infra", "github", version=1)
+    assert {f.id: f.value for f in first.content.fields}["password"] == SECRET
+
+    info = vaults.attach_file(
+        Actor.operator(), "infra", "github", name="id_ed25519", content=b"-----KEY-----\n"
+    )
+    files = client.get(f"{base}/files", headers=admin_headers).json()
+    assert files == [
+        {
+            "id": info.id,
+            "name": "id_ed25519",
+            "size": 14,
+            "content_path": f"{base}/files/{info.id}/content",
+        }
+    ]
+    inline = client.get(f"{base}/files/{info.id}?inline_files=true", headers=admin_headers)
+    assert inline.json()["content"] == "LS0tLS1LRVktLS0tLQo="
+    content = client.get(f"{base}/files/{info.id}/content", headers=admin_headers)
+    assert content.content == b"-----KEY-----\n"
+    assert client.get(base, headers=admin_headers).json()["files"][0]["id"] == info.id
+
+    assert client.delete(base, headers=admin_headers).status_code == 204
+    assert client.get(base, headers=admin_headers).status_code == 404
+
+    activity = client.get("/v1/activity", headers=admin_headers).json()
+    actions = [(a["action"], a["resource"]["type"]) for a in activity]
+    assert actions[0] == ("DELETE", "ITEM")
+    assert ("READ", "ITEM") in actions and ("CREATE", "VAULT") in actions
+    assert all(a["result"] == "SUCCESS" for a in activity)
+    assert all(SECRET not in str(a) for a in activity)
+
+
+def test_a_known_secret_never_reaches_the_database_file_logs_or_error_bodies(
+    settings: Settings,
+    vaults: VaultService,
+    token_for: Callable[..., dict[str, str]],
+    admin_headers: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Everything at DEBUG, SQL statements included, from a server started after that.
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    vault = vaults.create_vault(Actor.operator(), "payments")
+    bodies: list[str] = []
+    database = Database(settings.resolved_database_url)
+    with (
+        serve(create_app(settings, database=database)) as live,
+        httpx.Client(base_url=live.url, headers=admin_headers) as http,
+    ):
+        created = http.post(f"/v1/vaults/{vault.id}/items", json=_item())
+        item_id = created.json()["id"]
+        assert http.get(f"/v1/vaults/{vault.id}/items/{item_id}").json()["fields"][0]["value"]
+        reader = token_for("ro", "payments:read")
+        attempts = [
+            http.post(f"/v1/vaults/{vault.id}/items", json=_item(), headers=reader),
+            http.put(f"/v1/vaults/{vault.id}/items/{item_id}", json=_item(), headers=reader),
+            http.post(f"/v1/vaults/{vault.id}/items", json={**_item(), "category": "BAD"}),
+            http.post(f"/v1/vaults/{vault.id}/items", json={"fields": [{"value": SECRET}]}),
+            http.post(f"/v1/vaults/{vault.id}/items", json={**_item(), "fields": SECRET}),
+            http.patch(
+                f"/v1/vaults/{vault.id}/items/{item_id}",
+                json=[{"op": "replace", "path": "/fields/nope/value", "value": SECRET}],
+            ),
+        ]
+        for response in attempts:
+            assert response.status_code >= 400
+            bodies.append(response.text)
+    assert all(SECRET not in body for body in bodies)
+    # The server's own records (the test's HTTP client logs its requests too; not ours).
+    server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert any(r.name.startswith("sqlalchemy") for r in server_records)
+    assert all(SECRET not in r.getMessage() for r in server_records)
+    database.dispose()
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    if settings.backend == "sqlite":
+        for path in settings.data_dir.glob("limen.db*"):
+            assert SECRET.encode() not in path.read_bytes(), path.name
