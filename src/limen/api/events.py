@@ -1,26 +1,47 @@
-"""Native event log API: ``GET /v1/events``."""
+"""Native event log API: ``GET /v1/events`` with filters, as JSON pages or a JSON Lines export."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
+from limen import identity as identities
 from limen.api.deps import DatabaseDep, require_scope
+from limen.api.events_api import link_now
 from limen.api.schemas.events import EventList, EventPublic
 from limen.audit import Actor, EventFilter, list_events
+from limen.audit.documents import event_document
+from limen.store import Database
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
+def _filters(db: Database, identity: str | None, **fields: object) -> EventFilter:
+    identity_id = None
+    if identity:
+        with db.unit_of_work(readonly=True) as uow:
+            identity_id = identities.get(uow.session, identity).id
+    return EventFilter(identity=identity_id, **fields)  # type: ignore[arg-type]
+
+
 @router.get("", response_model=EventList)
 def read_events(
+    request: Request,
     db: DatabaseDep,
     actor: Annotated[Actor, Depends(require_scope("events:read"))],
+    identity: Annotated[
+        str | None,
+        Query(description="Id, name or email: its own events and all done on its behalf."),
+    ] = None,
     actor_id: str | None = None,
+    kind: Annotated[str | None, Query(description="Kind of the acting identity.")] = None,
     action: str | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
@@ -29,9 +50,13 @@ def read_events(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> EventList:
-    filters = EventFilter(
+    format: Annotated[Literal["json", "jsonl"], Query(description="jsonl: export all")] = "json",
+) -> EventList | StreamingResponse:
+    filters = _filters(
+        db,
+        identity,
         actor_id=actor_id,
+        kind=kind,
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,
@@ -39,8 +64,25 @@ def read_events(
         since=since,
         until=until,
     )
+    link_now(request, db)
+    if format == "jsonl":
+        # Validate the first page now, so bad input is a 422, not a broken stream.
+        with db.unit_of_work(readonly=True) as uow:
+            list_events(uow.session, filters, after=cursor, limit=1)
+        return StreamingResponse(_export(db, filters, cursor), media_type="application/x-ndjson")
     with db.unit_of_work(readonly=True) as uow:
         page = list_events(uow.session, filters, after=cursor, limit=limit)
         return EventList(
             items=[EventPublic.from_domain(e) for e in page.events], next_cursor=page.next_cursor
         )
+
+
+def _export(db: Database, filters: EventFilter, cursor: str | None) -> Iterator[bytes]:
+    while True:
+        with db.unit_of_work(readonly=True) as uow:
+            page = list_events(uow.session, filters, after=cursor, limit=1000)
+            lines = [json.dumps(event_document(e)) + "\n" for e in page.events]
+        yield "".join(lines).encode()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

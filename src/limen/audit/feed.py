@@ -1,0 +1,298 @@
+"""Limen events in the shapes of 1Password's Events API, read with cursors.
+
+1Password's Events API (https://developer.1password.com/docs/events-api/reference) serves
+three feeds — audit events, item usages, sign-in attempts — each by ``POST`` with either a
+reset cursor (``limit``, ``start_time``, ``end_time``) or ``{"cursor": …}``, answering
+``{"items", "cursor", "has_more"}``. Collectors built for it (Splunk, Elastic, scripts)
+read Limen unchanged.
+
+Which Limen events go to which feed:
+
+* **itemusages** — secret reads: ``vault.item.read``, ``vault.secret.read``,
+  ``vault.file.read``;
+* **signinattempts** — an identity proving who it is: ``oauth.client.authenticate``,
+  ``auth.*``, and ``token.issue``/``token.exchange`` of access tokens;
+* **auditevents** — everything else.
+
+Each item carries the facts 1Password's shape has no room for (identity kind, the ``act``
+delegation chain, token, outcome, chain position) under an extra ``limen`` member.
+
+Cursors page by chain position, so a collector polling while events are appended gets
+every event exactly once (see :mod:`limen.audit.chain`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen.audit.chain import head
+from limen.audit.errors import InvalidCursor
+from limen.store.models import Event
+
+__all__ = [
+    "FEATURES",
+    "Feature",
+    "FeedCursor",
+    "FeedPage",
+    "feature_of",
+    "read_feed",
+    "to_item",
+]
+
+Feature = Literal["auditevents", "itemusages", "signinattempts"]
+FEATURES: Final[tuple[Feature, ...]] = ("auditevents", "itemusages", "signinattempts")
+
+ITEM_USAGE_ACTIONS: Final = frozenset({"vault.item.read", "vault.secret.read", "vault.file.read"})
+SIGNIN_ACTIONS: Final = frozenset({"oauth.client.authenticate"})
+SIGNIN_FAMILIES: Final = ("auth.",)
+SIGNIN_TOKEN_ACTIONS: Final = frozenset({"token.issue", "token.exchange"})
+SIGNIN_TOKEN_RESOURCES: Final = frozenset({"access_token", "oauth_client"})
+
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 1000
+
+
+def feature_of(action: str, resource_type: str | None) -> Feature:
+    """The feed an event belongs to (the rules in the module docstring)."""
+    if action in ITEM_USAGE_ACTIONS:
+        return "itemusages"
+    if (
+        action in SIGNIN_ACTIONS
+        or action.startswith(SIGNIN_FAMILIES)
+        or (action in SIGNIN_TOKEN_ACTIONS and resource_type in SIGNIN_TOKEN_RESOURCES)
+    ):
+        return "signinattempts"
+    return "auditevents"
+
+
+def _feature_condition(feature: Feature) -> sa.ColumnElement[bool]:
+    usage = Event.action.in_(sorted(ITEM_USAGE_ACTIONS))
+    signin = sa.or_(
+        Event.action.in_(sorted(SIGNIN_ACTIONS)),
+        *(Event.action.startswith(f, autoescape=True) for f in SIGNIN_FAMILIES),
+        sa.and_(
+            Event.action.in_(sorted(SIGNIN_TOKEN_ACTIONS)),
+            Event.resource_type.in_(sorted(SIGNIN_TOKEN_RESOURCES)),
+        ),
+    )
+    if feature == "itemusages":
+        return usage
+    if feature == "signinattempts":
+        return sa.and_(sa.not_(usage), signin)
+    return sa.not_(sa.or_(usage, signin))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCursor:
+    """Where a collector is in one feed, and the window it asked for when it reset."""
+
+    feature: Feature
+    position: int = 0
+    limit: int = DEFAULT_LIMIT
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @classmethod
+    def reset(
+        cls,
+        feature: Feature,
+        *,
+        limit: int | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> FeedCursor:
+        limit = DEFAULT_LIMIT if limit is None else limit
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidCursor(f"limit must be between 1 and {MAX_LIMIT}")
+        start, end = _utc(start_time), _utc(end_time)
+        if start and end and end <= start:
+            raise InvalidCursor("end_time must be after start_time")
+        return cls(feature, 0, limit, start, end)
+
+    def encode(self) -> str:
+        body = {"v": 1, "f": self.feature, "p": self.position, "l": self.limit}
+        if self.start_time:
+            body["s"] = self.start_time.isoformat()
+        if self.end_time:
+            body["e"] = self.end_time.isoformat()
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str, feature: Feature) -> FeedCursor:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            body = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            if body.get("v") != 1:
+                raise ValueError
+            decoded = cls(
+                feature=body["f"],
+                position=int(body["p"]),
+                limit=int(body["l"]),
+                start_time=datetime.fromisoformat(body["s"]) if "s" in body else None,
+                end_time=datetime.fromisoformat(body["e"]) if "e" in body else None,
+            )
+        except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+            raise InvalidCursor("the cursor is not one this server issued") from None
+        if decoded.feature != feature:
+            raise InvalidCursor(f"that cursor belongs to the {decoded.feature} feed")
+        if decoded.position < 0 or not 1 <= decoded.limit <= MAX_LIMIT:
+            raise InvalidCursor("the cursor is not one this server issued")
+        return decoded
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    items: Sequence[dict[str, Any]]
+    cursor: FeedCursor
+    has_more: bool
+
+
+def read_feed(session: Session, cursor: FeedCursor, *, account_id: str) -> FeedPage:
+    """The next page of ``cursor.feature`` after ``cursor.position``, in chain order."""
+    # Read the head first: every position up to it is committed and visible, so a page
+    # that comes back short may move the cursor up to it without skipping anything.
+    linked_through = head(session.connection()).position
+    query = (
+        sa.select(Event)
+        .where(Event.chain_pos.is_not(None), Event.chain_pos > cursor.position)
+        .where(_feature_condition(cursor.feature))
+        .order_by(Event.chain_pos)
+        .limit(cursor.limit + 1)
+    )
+    if cursor.start_time:
+        query = query.where(Event.occurred_at >= cursor.start_time)
+    if cursor.end_time:
+        query = query.where(Event.occurred_at < cursor.end_time)
+    rows = list(session.scalars(query))
+    has_more = len(rows) > cursor.limit
+    rows = rows[: cursor.limit]
+    position = rows[-1].chain_pos if rows else cursor.position
+    if not has_more:
+        position = max(position or 0, linked_through)
+    items = [to_item(event, cursor.feature, account_id=account_id) for event in rows]
+    next_cursor = FeedCursor(
+        cursor.feature, int(position or 0), cursor.limit, cursor.start_time, cursor.end_time
+    )
+    return FeedPage(items, next_cursor, has_more)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _user(event: Event, account_id: str) -> dict[str, Any]:
+    user: dict[str, Any] = {
+        "uuid": event.actor_id or event.actor_name,
+        "name": event.actor_name,
+        "email": (event.context or {}).get("actor_email", ""),
+        "user_type": "user" if event.actor_kind == "human" else "service_account",
+        "user_account_uuid": account_id,
+    }
+    return user
+
+
+def _client(event: Event) -> dict[str, Any]:
+    context = event.context or {}
+    return {
+        "app_name": "Limen " + str(context.get("channel", "api")),
+        "app_version": "",
+        "platform_name": str(context.get("user_agent", ""))[:100],
+        "platform_version": "",
+        "os_name": "",
+        "os_version": "",
+        "ip_address": str(context.get("ip", "")),
+    }
+
+
+def _limen(event: Event, feature: Feature) -> dict[str, Any]:
+    return {
+        "action": event.action,
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "actor_kind": event.actor_kind,
+        "delegation": list(event.delegation or []),
+        "token_id": event.token_id,
+        "chain_position": event.chain_pos,
+        "context": dict(event.context or {}),
+        "feature": feature,
+    }
+
+
+def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any]:
+    """One event in the shape 1Password's Events API gives items of ``feature``."""
+    context = event.context or {}
+    if feature == "itemusages":
+        purpose = context.get("purpose")
+        return {
+            "uuid": event.id,
+            "timestamp": _time(event.occurred_at),
+            "used_version": int(context.get("version") or 0),
+            "vault_uuid": str(context.get("vault_id", "")),
+            "item_uuid": event.resource_id or "",
+            # Injecting a secret into a process or template is the closest thing to a fill.
+            "action": "fill" if purpose in ("run", "inject") else "reveal",
+            "user": _user(event, account_id),
+            "client": _client(event),
+            "account_uuid": account_id,
+            "limen": _limen(event, feature),
+        }
+    if feature == "signinattempts":
+        ok = event.outcome == "success"
+        return {
+            "uuid": event.id,
+            "session_uuid": event.token_id or event.id,
+            "timestamp": _time(event.occurred_at),
+            "category": "success" if ok else "credentials_failed",
+            "type": "credentials_ok" if ok else "password_secret_bad",
+            "country": "",
+            "details": {"value": event.reason} if event.reason else None,
+            "target_user": _user(event, account_id),
+            "client": _client(event),
+            "account_uuid": account_id,
+            "limen": _limen(event, feature),
+        }
+    verb = event.action.rsplit(".", 1)[-1]
+    return {
+        "uuid": event.id,
+        "timestamp": _time(event.occurred_at),
+        "actor_uuid": event.actor_id or event.actor_name,
+        "actor_details": {
+            "uuid": event.actor_id or event.actor_name,
+            "name": event.actor_name,
+            "email": context.get("actor_email", ""),
+        },
+        "actor_type": "user" if event.actor_kind == "human" else "service_account",
+        "actor_account_uuid": account_id,
+        "account_uuid": account_id,
+        "action": verb,
+        "object_type": event.resource_type or "",
+        "object_uuid": event.resource_id or "",
+        "object_details": {
+            "uuid": event.resource_id or "",
+            "name": event.resource_name or "",
+        },
+        "aux_info": event.reason or "",
+        "session": {
+            "uuid": event.token_id or "",
+            "login_time": _time(event.occurred_at),
+            "device_uuid": "",
+            "ip": str(context.get("ip", "")),
+        },
+        "limen": _limen(event, feature),
+    }
