@@ -1,0 +1,24 @@
+"""OpenID AuthZEN Authorization API 1.0: evaluation request and response shapes.
+
+https://openid.net/specs/authorization-api-1_0.html
+"""
+
+from limen.access.authzen.evaluation import (
+    EVALUATIONS_SEMANTICS,
+    MAX_EVALUATIONS,
+    Evaluation,
+    EvaluationsRequest,
+    parse_evaluation,
+    parse_evaluations,
+    pdp_metadata,
+)
+
+__all__ = [
+    "EVALUATIONS_SEMANTICS",
+    "MAX_EVALUATIONS",
+    "Evaluation",
+    "EvaluationsRequest",
+    "parse_evaluation",
+    "parse_evaluations",
+    "pdp_metadata",
+]

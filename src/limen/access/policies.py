@@ -1,0 +1,244 @@
+"""Cedar policies: validate against Limen's schema, store by name, compile into one set.
+
+https://docs.cedarpolicy.com/policies/syntax-policy.html
+
+A stored policy is a named Cedar text that may hold several statements. Compiling
+renames each statement ``<policy name>#<n>`` (n from 1), so a decision's determining
+policies name the stored policy a person wrote. Errors name the line: Cedar's own
+messages (through cedarpy) carry no position, so the text is split into statements here
+and each is checked on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import cedarpy
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen.access.errors import PolicyError, PolicyExists, PolicyNotFound
+from limen.access.schema import SCHEMA
+from limen.access.status import POLICIES_TOPIC
+from limen.audit import Actor, record
+from limen.store import UnitOfWork
+from limen.store.models import Policy, utcnow
+
+__all__ = [
+    "DEFAULT_POLICIES",
+    "MAX_POLICY_BYTES",
+    "Statement",
+    "add_policy",
+    "compile_policies",
+    "get_policy",
+    "list_policies",
+    "remove_policy",
+    "split_statements",
+    "validate_policy",
+]
+
+MAX_POLICY_BYTES: Final = 64 * 1024
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+DEFAULT_POLICIES: Final[dict[str, str]] = {
+    # Also enforced before any policy runs (see pdp.py); stated here so that it shows in
+    # `limen policy list` and holds even for a request that reaches Cedar some other way.
+    "limen.status": (
+        "// Suspended or deprovisioned identities are denied everything.\n"
+        "forbid (principal, action, resource)\n"
+        'when { principal.status != "active" };\n'
+    ),
+    "limen.admins": (
+        "// Admins may do anything (their agents still need a policy of their own).\n"
+        "permit (principal, action, resource)\n"
+        'when { principal.roles.contains("admin") };\n'
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One Cedar statement: its text and the 1-based line it starts on."""
+
+    text: str
+    line: int
+
+
+def split_statements(text: str) -> list[Statement]:
+    """Split Cedar text at top-level ``;`` (outside strings and ``//`` comments)."""
+    statements: list[Statement] = []
+    start = 0
+    start_line: int | None = None
+    line = 1
+    i = 0
+    in_string = False
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_string = False
+            elif ch == "\n":
+                line += 1
+        elif ch == "/" and text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif ch == "\n":
+            line += 1
+        elif ch == '"':
+            in_string = True
+            start_line = start_line or line
+        elif ch == ";":
+            statements.append(Statement(text[start : i + 1], start_line or line))
+            start = i + 1
+            start_line = None
+        elif not ch.isspace():
+            start_line = start_line or line
+        i += 1
+    if start_line is not None:
+        statements.append(Statement(text[start:], start_line))
+    return statements
+
+
+def validate_policy(text: str, *, schema: bool = True) -> list[Statement]:
+    """Parse ``text`` and (by default) validate it against Limen's schema.
+
+    Raises :class:`PolicyError` naming the line of the first problem.
+    """
+    if not text or not text.strip():
+        raise PolicyError("the policy is empty", line=1)
+    if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
+        raise PolicyError(f"a policy is limited to {MAX_POLICY_BYTES} bytes")
+    statements = split_statements(text)
+    for statement in statements:
+        if not statement.text.rstrip().endswith(";"):
+            raise PolicyError(
+                f"line {statement.line}: statement does not end with ';'", line=statement.line
+            )
+        try:
+            cedarpy.PolicySet.from_str(statement.text)
+        except ValueError as exc:
+            line = _refine_line(statement, str(exc))
+            raise PolicyError(f"line {line}: {exc}", line=line) from None
+    if not statements:
+        raise PolicyError("the policy holds no statement", line=1)
+    if schema:
+        result = cedarpy.validate_policies(text, SCHEMA)
+        if not result.validation_passed:
+            first = result.errors[0]
+            index = _index(first.policy_id)
+            line = statements[index].line if index is not None and index < len(statements) else 1
+            message = re.sub(r"^for policy `[^`]+`, ", "", first.error)
+            raise PolicyError(f"line {line}: {message}", line=line)
+    return statements
+
+
+def _refine_line(statement: Statement, message: str) -> int:
+    """Point at the unexpected token's line when Cedar names the token."""
+    match = re.search(r"unexpected token `([^`]+)`", message)
+    if match:
+        position = statement.text.rfind(match.group(1))
+        if position >= 0:
+            leading = len(statement.text) - len(statement.text.lstrip())
+            skipped = statement.text[:leading].count("\n")
+            return statement.line - skipped + statement.text[:position].count("\n")
+    return statement.line
+
+
+def _index(policy_id: str) -> int | None:
+    match = re.fullmatch(r"policy(\d+)", policy_id)
+    return int(match.group(1)) if match else None
+
+
+def compile_policies(policies: Sequence[tuple[str, str]]) -> cedarpy.PolicySet:
+    """One Cedar policy set from ``(name, text)`` pairs; statement ids ``<name>#<n>``."""
+    combined: dict[str, object] = {}
+    for name, text in policies:
+        try:
+            document = json.loads(cedarpy.policies_to_json_str(text))
+        except ValueError as exc:
+            raise PolicyError(f"policy {name!r} does not parse: {exc}") from None
+        for number, (_, body) in enumerate(
+            sorted(document.get("staticPolicies", {}).items(), key=lambda kv: _index(kv[0]) or 0),
+            start=1,
+        ):
+            combined[f"{name}#{number}"] = body
+    return cedarpy.PolicySet.from_json_str(
+        json.dumps({"staticPolicies": combined, "templates": {}, "templateLinks": []})
+    )
+
+
+def add_policy(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    name: str,
+    text: str,
+    description: str | None = None,
+    replace: bool = False,
+    validate: bool = True,
+) -> Policy:
+    """Store a policy after validating it; every node reloads its policy set on commit."""
+    if not _NAME.match(name or "") or name in DEFAULT_POLICIES:
+        raise PolicyError(
+            "policy names are 1-100 lowercase letters, digits, '.', '_' or '-' and may not be a "
+            "built-in policy's name"
+        )
+    validate_policy(text, schema=validate)
+    session = uow.session
+    existing = session.scalar(sa.select(Policy).where(Policy.name == name))
+    if existing is not None and not replace:
+        raise PolicyExists(f"a policy named {name!r} exists; use replace to change it")
+    if existing is None:
+        policy = Policy(name=name, text=text, description=description)
+        session.add(policy)
+        action = "policy.create"
+    else:
+        policy = existing
+        policy.text = text
+        policy.description = description if description is not None else policy.description
+        policy.updated_at = utcnow()
+        action = "policy.update"
+    uow.flush()
+    record(
+        session,
+        actor,
+        action,
+        resource_type="policy",
+        resource_id=policy.id,
+        resource_name=name,
+        context={"statements": len(split_statements(text)), "validated": validate},
+    )
+    uow.publish(POLICIES_TOPIC, {"name": name})
+    return policy
+
+
+def remove_policy(uow: UnitOfWork, actor: Actor, name: str) -> None:
+    policy = get_policy(uow.session, name)
+    uow.session.delete(policy)
+    record(
+        uow.session,
+        actor,
+        "policy.delete",
+        resource_type="policy",
+        resource_id=policy.id,
+        resource_name=name,
+    )
+    uow.publish(POLICIES_TOPIC, {"name": name})
+
+
+def get_policy(session: Session, name: str) -> Policy:
+    policy = session.scalar(sa.select(Policy).where(Policy.name == name))
+    if policy is None:
+        raise PolicyNotFound(f"no policy {name!r}")
+    return policy
+
+
+def list_policies(session: Session) -> list[Policy]:
+    return list(session.scalars(sa.select(Policy).order_by(Policy.name)))
