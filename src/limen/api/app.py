@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from limen import __version__
-from limen.api import authzen, connect, events, health, identities, oauth, partners, policies
+from limen.api import (
+    authzen,
+    connect,
+    events,
+    events_api,
+    health,
+    identities,
+    oauth,
+    partners,
+    policies,
+)
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -21,6 +31,7 @@ ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [connect.router]
 ROUTERS += [oauth.router, authzen.router, policies.router]
+ROUTERS += [events_api.router]
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -35,9 +46,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.broadcaster.start()
+        events_api.start_audit_worker(app)
         try:
             yield
         finally:
+            events_api.stop_audit_worker(app)
             if owns_db:
                 db.dispose()
             else:
@@ -56,6 +69,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.error_renderers += [(p, connect.connect_error) for p in connect.ERROR_PREFIXES]
     app.state.authenticators.append(oauth.jwt_authenticator)
     app.state.error_renderers.append((oauth.ERROR_PREFIX, oauth.render_oauth_error))
+    events_api_errors = [(p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES]
+    app.state.error_renderers += events_api_errors
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
