@@ -1,0 +1,149 @@
+"""``limen client …``: register, list and revoke OAuth clients for identities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from limen import identity, tokens
+from limen.audit import Actor
+from limen.cli._context import emit_json, open_database, out_console
+from limen.errors import InvalidInput
+from limen.store.models import OAuthClient
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Manage OAuth clients (client_credentials, token exchange).", no_args_is_help=True
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def client_document(client: OAuthClient, *, identity_name: str | None = None) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "identity_id": client.identity_id,
+        "identity": identity_name,
+        "auth_method": client.auth_method,
+        "scopes": list(client.scopes or []),
+        "created_at": client.created_at.isoformat(),
+        "revoked_at": client.revoked_at.isoformat() if client.revoked_at else None,
+    }
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    identity_ref: Annotated[
+        str, typer.Option("--identity", help="Identity the client acts as (id, name or email).")
+    ],
+    scopes: Annotated[
+        str, typer.Option("--scopes", help="Comma-separated scopes the client may be granted.")
+    ] = "",
+    auth_method: Annotated[
+        str,
+        typer.Option(
+            "--auth-method",
+            help="client_secret_basic, client_secret_post or private_key_jwt.",
+        ),
+    ] = "client_secret_basic",
+    jwks_file: Annotated[
+        Path | None,
+        typer.Option("--jwks-file", help="Public JWK Set file (private_key_jwt clients)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name to recognise the client by.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a client; its secret is printed once and never again."""
+    jwks = _read_jwks(jwks_file)
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        who = identity.get(uow.session, identity_ref)
+        client, secret = tokens.register_client(
+            uow,
+            Actor.operator(),
+            who,
+            scopes=[s for s in scopes.split(",") if s.strip()],
+            auth_method=auth_method,
+            name=name or who.name,
+            jwks=jwks,
+        )
+        document = client_document(client, identity_name=who.name)
+    document["client_secret"] = secret
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"client_id      {document['client_id']}")
+    out_console.print(f"identity       {document['identity']}")
+    out_console.print(f"auth method    {document['auth_method']}")
+    out_console.print(f"scopes         {' '.join(document['scopes']) or '(none)'}")
+    if secret:
+        out_console.print("client_secret  (shown once, store it now):")
+        typer.echo(secret)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    identity_ref: Annotated[
+        str | None, typer.Option("--identity", help="Only this identity's clients.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List clients (never their secrets)."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        owner = identity.get(uow.session, identity_ref).id if identity_ref else None
+        rows = tokens.list_clients(uow.session, identity_id=owner)
+        names = {i: identity.get(uow.session, i).name for i in {r.identity_id for r in rows}}
+        documents = [client_document(r, identity_name=names[r.identity_id]) for r in rows]
+    if as_json:
+        emit_json({"items": documents})
+        return
+    table = Table("client_id", "identity", "auth method", "scopes", "status")
+    for doc in documents:
+        table.add_row(
+            doc["client_id"],
+            doc["identity"],
+            doc["auth_method"],
+            " ".join(doc["scopes"]),
+            "revoked" if doc["revoked_at"] else "active",
+        )
+    out_console.print(table)
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a client: it authenticates no more and its tokens stop working at once."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        client = tokens.revoke_client(uow, Actor.operator(), client_id)
+        document = client_document(client)
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(f"revoked {client_id}")
+
+
+def _read_jwks(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise InvalidInput(f"{path} is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{path} must hold a JWK Set object")
+    return value

@@ -1,0 +1,170 @@
+"""``limen policy …``: add, list, validate, test and remove Cedar policies."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from limen import access
+from limen.audit import Actor
+from limen.cli._context import emit_json, open_database, out_console
+from limen.errors import InvalidInput
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Manage Cedar policies and test decisions.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+FileArg = Annotated[Path, typer.Argument(help="Cedar policy file ('-' for stdin).")]
+
+
+def _read(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Policy name (lowercase, digits, . _ -).")],
+    file: FileArg,
+    description: Annotated[str | None, typer.Option(help="What the policy is for.")] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a policy of that name.")
+    ] = False,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Check against Limen's schema.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate and store a policy; running servers pick it up at once."""
+    text = _read(file)
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        policy = access.add_policy(
+            uow,
+            Actor.operator(),
+            name=name,
+            text=text,
+            description=description,
+            replace=replace,
+            validate=validate,
+        )
+        document = {"name": policy.name, "description": policy.description, "text": policy.text}
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(f"stored policy {name}")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the built-in and stored policies."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        stored = [
+            {"name": p.name, "description": p.description, "text": p.text, "builtin": False}
+            for p in access.list_policies(uow.session)
+        ]
+    builtin = [
+        {"name": n, "description": "built in", "text": t, "builtin": True}
+        for n, t in access.DEFAULT_POLICIES.items()
+    ]
+    items = builtin + stored
+    if as_json:
+        emit_json({"items": items})
+        return
+    table = Table("name", "statements", "description")
+    for item in items:
+        table.add_row(
+            item["name"],
+            str(item["text"].count(";")),
+            item["description"] or "",
+        )
+    out_console.print(table)
+
+
+@app.command()
+def validate(ctx: typer.Context, file: FileArg, as_json: JsonFlag = False) -> None:
+    """Parse and validate a policy file against Limen's schema; errors name the line."""
+    statements = access.validate_policy(_read(file))
+    if as_json:
+        emit_json({"valid": True, "statements": len(statements)})
+    else:
+        out_console.print(f"valid: {len(statements)} statement(s)")
+
+
+@app.command()
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Policy name.")]) -> None:
+    """Delete a stored policy."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        access.remove_policy(uow, Actor.operator(), name)
+    out_console.print(f"removed policy {name}")
+
+
+@app.command()
+def test(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Option(help="Identity id, name or email.")],
+    action: Annotated[str, typer.Option(help="Action name, e.g. call.")],
+    resource: Annotated[str, typer.Option(help="TYPE:ID, e.g. tool:deploy.")],
+    context: Annotated[str | None, typer.Option(help="Context as a JSON object.")] = None,
+    properties: Annotated[
+        str | None, typer.Option(help="Resource properties as a JSON object.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Decide one request against the stored policies and live status (records nothing).
+
+    Exits 0 when permitted and 1 when denied, so scripts can branch on it.
+    """
+    resource_type, sep, resource_id = resource.partition(":")
+    if not sep or not resource_type or not resource_id:
+        raise InvalidInput("--resource is TYPE:ID, e.g. tool:deploy")
+    request: dict[str, Any] = {
+        "subject": {"type": "identity", "id": subject},
+        "action": {"name": action},
+        "resource": {"type": resource_type, "id": resource_id},
+        "context": _object(context, "--context"),
+    }
+    if properties:
+        request["resource"]["properties"] = _object(properties, "--properties")
+    evaluation = access.parse_evaluation(request)
+    db = open_database(ctx)
+    view = access.StatusView(db)
+    try:
+        decision = access.PolicyDecisionPoint(db, status=view).decide(evaluation)
+    finally:
+        view.close()
+    if as_json:
+        emit_json(decision.to_authzen())
+    else:
+        verdict = "permit" if decision.allowed else "deny"
+        policies = f" ({', '.join(decision.policies)})" if decision.policies else ""
+        out_console.print(f"{verdict}: {decision.reason}{policies}")
+    if not decision.allowed:
+        raise typer.Exit(1)
+
+
+def _object(raw: str | None, flag: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{flag} must be a JSON object")
+    return value
