@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from limen import __version__
 from limen.cli import client as client_cli
-from limen.cli import events, identity, killswitch, setup
+from limen.cli import audit, events, identity, killswitch, setup
 from limen.cli import policy as policy_cli
 from limen.cli._context import CliState
 from limen.cli._errors import LimenGroup, fail
@@ -74,6 +74,7 @@ setup.register(app)
 app.add_typer(identity.app, name="identity")
 app.add_typer(events.app, name="events")
 app.add_typer(killswitch.app, name="killswitch")
+audit.register(app)
 app.add_typer(client_cli.app, name="client")
 app.add_typer(policy_cli.app, name="policy")
 

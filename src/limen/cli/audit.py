@@ -1,0 +1,351 @@
+"""``limen audit …``, ``limen events-token …`` and ``limen sink …``: the audit trail."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from limen import identity as identities
+from limen.audit import (
+    Actor,
+    AuditKeys,
+    EventFilter,
+    create_checkpoint,
+    export_checkpoints,
+    link_pending,
+    list_checkpoints,
+    list_events,
+    load_checkpoints,
+    prune,
+    verify,
+)
+from limen.audit.documents import event_document
+from limen.audit.feed_tokens import issue_events_token
+from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, remove_sink
+from limen.cli._context import emit_json, open_database, out_console, state
+from limen.errors import InvalidInput
+from limen.store import Database
+
+__all__ = ["app", "events_token_app", "register", "sink_app"]
+
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+events_token_app = typer.Typer(help="Tokens for the Events-API feed.", no_args_is_help=True)
+sink_app = typer.Typer(help="Push sinks for the audit trail.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="audit")
+    root.add_typer(events_token_app, name="events-token")
+    root.add_typer(sink_app, name="sink")
+
+
+def _keys(ctx: typer.Context) -> AuditKeys:
+    return AuditKeys.from_key_file(state(ctx).settings.resolved_key_file)
+
+
+def _linked(ctx: typer.Context) -> tuple[Database, AuditKeys]:
+    db = open_database(ctx)
+    keys = _keys(ctx)
+    link_pending(db, keys.chain)
+    return db, keys
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{option} must be an ISO 8601 time, e.g. 2026-11-28T12:00:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@app.command("verify")
+def verify_(
+    ctx: typer.Context,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option("--checkpoints", help="Also check against the checkpoint files in DIR."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Start after the last verified checkpoint.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute every link; report the first bad event by id. Exits 1 if the trail is bad."""
+    external = load_checkpoints(checkpoints) if checkpoints else ()
+    db, keys = _linked(ctx)
+    report = verify(db, keys, external=external, resume=resume)
+    if as_json:
+        emit_json(report.to_document())
+    elif report.ok:
+        start = f" from checkpoint at {report.resumed_from}" if report.resumed_from else ""
+        out_console.print(
+            f"ok: {report.checked} events verified{start} (positions {report.first_position}-"
+            f"{report.last_position}), {report.checkpoints} signed checkpoints agree"
+        )
+        for warning in report.warnings:
+            out_console.print(f"warning: {warning}")
+    if not report.ok:
+        problem = report.problem
+        assert problem is not None
+        if not as_json:
+            typer.echo(
+                f"limen: audit trail broken: {problem.kind} event {problem.event_id} "
+                f"at position {problem.position}: {problem.detail}",
+                err=True,
+            )
+        raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write every checkpoint as a file in DIR.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sign the chain head now (Ed25519), optionally exporting checkpoints to a directory."""
+    db, keys = _linked(ctx)
+    signed = create_checkpoint(db, keys)
+    written: list[Path] = []
+    if export is not None:
+        with db.unit_of_work(readonly=True) as uow:
+            written = export_checkpoints(list_checkpoints(uow.session), export)
+    if as_json:
+        emit_json(
+            {
+                "checkpoint": signed.to_document() if signed else None,
+                "exported": [str(p) for p in written],
+            }
+        )
+        return
+    if signed is None:
+        out_console.print("nothing to sign: the log is empty")
+        return
+    out_console.print(
+        f"checkpoint {signed.id}: position {signed.position}, event {signed.event_id}"
+    )
+    for path in written:
+        out_console.print(f"wrote {path}")
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    identity: Annotated[
+        str | None,
+        typer.Option(help="Id, name or email: its own events and all done on its behalf."),
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Only events by this identity id.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Kind of acting identity.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action, or a family like 'vault.*'.")] = None,
+    resource_type: Annotated[str | None, typer.Option(help="Only this resource type.")] = None,
+    resource_id: Annotated[str | None, typer.Option(help="Only this resource id.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="success, failure or denied.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Continue after this cursor.")] = None,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Export every match as JSON Lines.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find events, oldest first, as a table, one JSON document or JSON Lines."""
+    db, _ = _linked(ctx)
+    identity_id = None
+    if identity:
+        with db.unit_of_work(readonly=True) as uow:
+            identity_id = identities.get(uow.session, identity).id
+    filters = EventFilter(
+        identity=identity_id,
+        actor_id=actor,
+        kind=kind,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=outcome,
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+    )
+    if jsonl:
+        while True:
+            with db.unit_of_work(readonly=True) as uow:
+                page = list_events(uow.session, filters, after=cursor, limit=1000)
+                for event in page.events:
+                    typer.echo(json.dumps(event_document(event)))
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+    with db.unit_of_work(readonly=True) as uow:
+        page = list_events(uow.session, filters, after=cursor, limit=limit)
+        documents = [event_document(e) for e in page.events]
+    if as_json:
+        emit_json({"items": documents, "next_cursor": page.next_cursor})
+        return
+    table = Table("pos", "time", "actor", "on behalf of", "action", "resource", "outcome")
+    for doc in documents:
+        resource = doc["resource"]
+        table.add_row(
+            str(doc["chain_position"] or "-"),
+            doc["occurred_at"][:19].replace("T", " "),
+            f"{doc['actor']['name']} ({doc['actor']['kind']})",
+            " → ".join(d.get("name") or d.get("id", "") for d in doc["delegation"]),
+            doc["action"],
+            f"{resource['type'] or ''}:{resource['name'] or resource['id'] or ''}",
+            doc["outcome"],
+        )
+    out_console.print(table)
+    if page.next_cursor:
+        out_console.print(f"more: --cursor {page.next_cursor}")
+
+
+@app.command("prune")
+def prune_(
+    ctx: typer.Context,
+    before: Annotated[str, typer.Option(help="Delete events older than this (ISO 8601).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete old events, only as far as a signed checkpoint covers them."""
+    moment = _parse_time(before, "--before")
+    assert moment is not None
+    db, keys = _linked(ctx)
+    result = prune(db, keys, Actor.operator(), before=moment)
+    link_pending(db, keys.chain)
+    if as_json:
+        emit_json(
+            {
+                "deleted": result.deleted,
+                "through_position": result.through_position,
+                "checkpoint_id": result.checkpoint_id,
+            }
+        )
+        return
+    out_console.print(f"pruned {result.deleted} events through position {result.through_position}")
+
+
+@events_token_app.command("create")
+def events_token_create(
+    ctx: typer.Context,
+    features: Annotated[
+        str, typer.Option(help="Comma-separated: auditevents, itemusages, signinattempts.")
+    ],
+    name: Annotated[
+        str, typer.Option(help="Service identity that holds the token.")
+    ] = "events-reporting",
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", min=1, help="Expire after N days.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a bearer token for the Events-API feed (shown once)."""
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        token, raw = issue_events_token(
+            uow, Actor.operator(), features=features.split(","), name=name, expires_at=expires
+        )
+        document = {
+            "token": raw,
+            "id": token.id,
+            "features": [s.split(":", 1)[1] for s in token.scopes],
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        }
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo(raw)
+
+
+@sink_app.command("add")
+def sink_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for the sink.")],
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(SINK_KINDS)}.")],
+    target: Annotated[str, typer.Option(help="Webhook URL, nats:// URL, or absolute file path.")],
+    subject: Annotated[str | None, typer.Option(help="NATS subject.")] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="JetStream stream to create if missing.")
+    ] = None,
+    from_now: Annotated[
+        bool, typer.Option("--from-now", help="Skip events already in the log.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a push sink; a webhook's signing secret is shown once."""
+    db = open_database(ctx)
+    status, secret = add_sink(
+        db,
+        _keys(ctx),
+        Actor.operator(),
+        name=name,
+        kind=kind,
+        target=target,
+        subject=subject,
+        stream=stream,
+        from_start=not from_now,
+    )
+    if as_json:
+        emit_json({**status.to_document(), "secret": secret})
+        return
+    out_console.print(f"sink {status.name} ({status.kind}) added: {status.id}")
+    if secret:
+        out_console.print("Signing secret (shown once):")
+        typer.echo(secret)
+
+
+@sink_app.command("list")
+def sink_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Show every sink and how far it has been delivered."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        sinks = list_sinks(uow.session)
+    if as_json:
+        emit_json({"items": [s.to_document() for s in sinks]})
+        return
+    table = Table("name", "kind", "target", "delivered", "pending", "failures", "last error")
+    for sink in sinks:
+        table.add_row(
+            sink.name,
+            sink.kind,
+            sink.target,
+            str(sink.delivered_count),
+            str(sink.pending),
+            str(sink.failures),
+            sink.last_error or "",
+        )
+    out_console.print(table)
+
+
+@sink_app.command("remove")
+def sink_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Remove a sink (its delivery position goes with it)."""
+    remove_sink(open_database(ctx), Actor.operator(), name)
+    out_console.print(f"removed sink {name}")
+
+
+@sink_app.command("deliver")
+def sink_deliver(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Deliver pending events to every due sink now (the server does this continuously)."""
+    db, keys = _linked(ctx)
+    total = 0
+    while True:
+        count = deliver_due(db, keys)
+        total += count
+        if count == 0:
+            break
+    if as_json:
+        emit_json({"delivered": total})
+    else:
+        out_console.print(f"delivered {total} events")
