@@ -8,6 +8,7 @@ almost anything can follow and most of it is not a secret.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
@@ -61,6 +62,7 @@ _WORDS_LIST: Final = (
     "optional",
     "enter",
     "string",
+    "tiger",
 )
 # Each word in lower, UPPER and Capitalised form only: case-insensitive matching would
 # find "fOO" or "TeSt" inside random credentials far too often.
@@ -68,8 +70,37 @@ _WORDS: Final = re.compile(
     "|".join(
         re.escape(form) for word in _WORDS_LIST for form in {word, word.upper(), word.capitalize()}
     )
-    + "|^(?i:true|false)$"
+    + "|^(?i:true|false)$|(?i:p[a@4][s5$]{2}w[o0]rd)"
 )
+
+# Values published in specifications and vendor documentation as examples. They look
+# exactly like live credentials, appear in thousands of codebases, and are never valid.
+# Kept as truncated SHA-256 digests so this file holds nothing that looks like a secret.
+_DOCUMENTED: Final = frozenset(
+    {
+        # AWS documentation (IAM user guide)
+        "1a5d44a2dca19669d72edf4c4f1c27c4",
+        "78314b11be2e581549ac1c4f616563fa",
+        # Azurite / Azure Storage Emulator well-known account key
+        "0011cc25eb4320717494d2703e8cba85",
+        # RFC 6749 §4 examples (client credentials, access and refresh tokens)
+        "ca7459e2b26776de081b9a07e40227fd",
+        "6c96130f130ab0d6d158397e24d2bcc1",
+        "00cf4c781dc37003f7c7dd7d4c9a6ef1",
+        "a35b81a7d7927b70ec99270dd2362b88",
+        "b8e148545b13c78bc74da2f1a7275dd7",
+        # RFC 5849 §1.2 examples (OAuth 1.0 tokens)
+        "2ff8b0fb93aca981c78f1e94355c298c",
+        "4c20e6f5cc11b93731e74cbe20739821",
+        "bb9b1163338b2a51495834ad5c654204",
+        "5435a2f13f1e85e32fed9f30d49e0971",
+        # jwt.io's default example token signature
+        "051d093c4bdedbf23f905ad01d9c6111",
+    }
+)
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+_DOTTED_NAME: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_$@][\w$@-]*(?:(?:\.|::|->)[A-Za-z_$][\w$-]*)*(?:\(.*\))?")
 _ENV_REF: Final = re.compile(r"^\$\w+|^%\w+%$|os\.environ|process\.env|getenv|ENV\[")
 _FILE_EXT: Final = re.compile(
@@ -77,6 +108,10 @@ _FILE_EXT: Final = re.compile(
     r"md|rst|csv|log|sh|env|xml|db|sqlite|png|jpe?g|gif|svg)$",
     re.IGNORECASE,
 )
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def entropy(value: str) -> float:
@@ -89,7 +124,7 @@ def entropy(value: str) -> float:
 
 def is_placeholder(value: str, *, generic: bool) -> bool:
     """Tell whether ``value`` is a stand-in rather than a credential."""
-    if _STRICT.search(value):
+    if _STRICT.search(value) or _digest(value) in _DOCUMENTED:
         return True
     lowered = value.lower()
     if any(seq in lowered for seq in _SEQUENCES):
@@ -99,7 +134,14 @@ def is_placeholder(value: str, *, generic: bool) -> bool:
 
 def looks_like_code(value: str) -> bool:
     """Tell whether a generic assignment's value is code, a path or a name, not a secret."""
-    if _ENV_REF.search(value) or _FILE_EXT.search(value):
+    if _ENV_REF.search(value) or _FILE_EXT.search(value) or _DOTTED_NAME.fullmatch(value):
+        return True
+    if _UUID.fullmatch(value):
+        # Named "token" or "key", a bare UUID is nearly always an identifier; providers
+        # whose keys are UUIDs have their own rules, anchored on the provider's name.
+        return True
+    if len(value) < 32 and _HEX.fullmatch(value):
+        # Short hex strings are hashes, ids and checksums far more often than secrets.
         return True
     if value.startswith(("./", "../", "~/", "http://", "https://", "file:")):
         return True

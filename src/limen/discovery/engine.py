@@ -1,9 +1,9 @@
 """The matching engine: one Hyperscan pass per blob, Python ``re`` to confirm.
 
-Every rule's pattern is compiled into one Hyperscan database in prefilter, single-match
-mode. Hyperscan then answers, in a single pass over a blob at memory speed, which rules
-*might* match and roughly where; only for those rules does Python's ``re`` run, from just
-before that point, to extract exact spans and the ``secret`` group. Since most blobs match
+Every rule's pattern is compiled into one Hyperscan database in prefilter mode. Hyperscan
+then answers, in a single pass over a blob at memory speed, which rules *might* match and
+where each candidate ends; only there, in a window from just before that line to its end,
+does Python's ``re`` run to extract exact spans and the ``secret`` group. Since most blobs match
 nothing, the expensive step is almost never taken.
 
 A candidate becomes a :class:`Match` only after the rule's entropy floor, the placeholder
@@ -16,16 +16,18 @@ Hyperscan errors never leave this module: they become :class:`ScanError`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 import hyperscan
 
 from limen.discovery._placeholders import entropy, is_placeholder, looks_like_code
 from limen.discovery.errors import ScanError
-from limen.discovery.ruleset import Rule
+from limen.discovery.ruleset import Rule, rules_digest
 from limen.discovery.validators import VALIDATORS
 
 __all__ = ["ALLOW_MARKER", "Engine", "Match"]
@@ -39,6 +41,9 @@ ALLOW_MARKER: Final = b"limen:allow"
 _BACKOFF: Final = 256
 # Multi-line rules (PEM blocks, JSON documents) can span several kilobytes.
 _BACKOFF_MULTILINE: Final = 16384
+# Match callbacks per blob before falling back to confirming whole blobs: pathological
+# input (megabytes of base64) must not turn into millions of Python calls.
+_MAX_CALLBACKS: Final = 20000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,31 @@ class Engine:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["rules"], database=state["database"])  # type: ignore[misc, arg-type]
 
+    @classmethod
+    def cached(cls, rules: Sequence[Rule], *, cache_dir: Path | None) -> Engine:
+        """An engine whose compiled database is cached in ``cache_dir`` between runs.
+
+        Compiling two hundred patterns takes about a second; loading takes milliseconds,
+        which matters for pre-commit hooks. Any cache problem falls back to compiling.
+        """
+        if cache_dir is None:
+            return cls(rules)
+        name = f"rules-{rules_digest(rules)}-hs{hyperscan.__version__}.db"
+        path = Path(cache_dir) / name
+        try:
+            return cls(rules, database=path.read_bytes())
+        except OSError:
+            pass
+        engine = cls(rules)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(engine.serialize())
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs time
+        return engine
+
     def serialize(self) -> bytes:
         """The compiled database as bytes, to cache it or ship it to worker processes."""
         if self._database_bytes is None:
@@ -84,7 +114,7 @@ class Engine:
         return self._database_bytes
 
     def _compile(self) -> hyperscan.Database:
-        flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH
+        flags = hyperscan.HS_FLAG_PREFILTER
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         try:
             db.compile(
@@ -109,28 +139,57 @@ class Engine:
 
     def scan(self, data: bytes) -> list[Match]:
         """Return the confirmed credentials in ``data``, in order of position."""
-        hits: list[tuple[int, int]] = []
+        ends: dict[int, list[int]] = {}
+        count = 0
 
-        def on_match(rule_index: int, start: int, end: int, flags: int, ctx: object) -> None:
-            hits.append((rule_index, end))
+        def on_match(rule_index: int, start: int, end: int, flags: int, ctx: object) -> bool:
+            nonlocal count
+            count += 1
+            bucket = ends.get(rule_index)
+            if bucket is None:
+                ends[rule_index] = [end]
+            elif end - bucket[-1] > 0:
+                bucket.append(end)
+            # Returning True stops the scan; past the cap, confirm whole blob instead.
+            return count > _MAX_CALLBACKS
 
         try:
             self._db.scan(data, match_event_handler=on_match)
         except hyperscan.error as exc:
             raise ScanError(f"the matching engine failed: {exc}") from None
-        if not hits:
+        if not ends:
             return []
+        overflow = count > _MAX_CALLBACKS
+        if overflow:
+            # Hyperscan stopped early; rules it had not reached yet are confirmed by
+            # Python over the whole blob so nothing is missed.
+            for index in range(len(self.rules)):
+                ends.setdefault(index, [len(data)])
         candidates: list[Match] = []
         lines = _LineIndex(data)
-        for rule_index, end in hits:
+        size = len(data)
+        for rule_index, rule_ends in ends.items():
             rule = self.rules[rule_index]
             backoff = _BACKOFF_MULTILINE if self._multiline[rule_index] else _BACKOFF
-            pos = max(0, end - backoff)
-            pos = data.rfind(b"\n", 0, pos) + 1
-            for found in rule.compiled.finditer(data, pos):
-                match = self._confirm(rule, found, data, lines)
-                if match is not None:
-                    candidates.append(match)
+            pattern = rule.compiled
+            seen: set[int] = set()
+            covered = -1
+            for end in rule_ends:
+                if end <= covered:
+                    continue
+                # Confirm only in a window around the reported end: from a little
+                # before its line to the end of that line (or the blob on overflow).
+                pos = data.rfind(b"\n", 0, max(0, end - backoff)) + 1
+                stop = size if overflow else data.find(b"\n", end)
+                stop = size if stop < 0 else stop
+                covered = stop
+                for found in pattern.finditer(data, pos, stop):
+                    if found.start() in seen:
+                        continue
+                    seen.add(found.start())
+                    match = self._confirm(rule, found, data, lines)
+                    if match is not None:
+                        candidates.append(match)
         return _most_specific(candidates)
 
     def _confirm(

@@ -1,0 +1,414 @@
+"""``limen scan``: find exposed credentials and the shadow identities behind them.
+
+Exit codes are part of the contract, because CI jobs and pre-commit hooks act on them:
+
+- ``0``: nothing found (after the baseline and ``limen:allow`` markers);
+- ``1``: findings remain (change with ``--exit-code``);
+- ``2``: the scan could not run (bad option, unreadable rule or baseline file, …).
+
+Data goes to stdout (or ``--output``); progress, the summary and warnings go to stderr,
+so ``--format json`` leaves exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from limen.discovery import (
+    FORMATS,
+    Baseline,
+    EndpointSource,
+    Engine,
+    FileSource,
+    Finding,
+    GitHistorySource,
+    Scanner,
+    ScanResult,
+    ScanSource,
+    StagedSource,
+    build_inventory,
+    load_rules,
+    render,
+)
+from limen.errors import InvalidInput, LimenError
+
+__all__ = ["register", "scan"]
+
+EXIT_CLEAN = 0
+EXIT_ERROR = 2
+_KEY_FILE = "scan-fingerprint.key"
+_SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$")
+_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+_MAX_WARNINGS_SHOWN = 20
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``limen scan`` to the root app."""
+    app.command("scan")(scan)
+
+
+def scan(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files and folders to scan (default: the current folder)."),
+    ] = None,
+    git: Annotated[
+        bool, typer.Option("--git", help="Scan the full git history of each PATH (a repo).")
+    ] = False,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Scan what is staged for the next commit.")
+    ] = False,
+    endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--endpoint",
+            help="Scan this machine: shell histories, cloud CLI credentials, SSH keys, "
+            "agent and MCP configs, and .env files under PATH (default: home).",
+        ),
+    ] = False,
+    no_ignore: Annotated[
+        bool, typer.Option("--no-ignore", help="Scan files .gitignore excludes too.")
+    ] = False,
+    max_size: Annotated[
+        str, typer.Option("--max-size", help="Skip files larger than this (e.g. 10MB).")
+    ] = "10MB",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, json, jsonl, sarif or csv.")
+    ] = "table",
+    json_output: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
+    ] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secrets in full, not redacted.")
+    ] = False,
+    exit_code: Annotated[
+        int, typer.Option("--exit-code", help="Exit code when findings remain.")
+    ] = 1,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Ignore findings accepted in FILE.")
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Accept the current findings into FILE."),
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Extra rule file (TOML); may be repeated."),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: cores).")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="Send findings and identities to a Limen server."),
+    ] = False,
+    server: Annotated[
+        str | None, typer.Option("--server", envvar="LIMEN_SERVER", help="Server URL.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="LIMEN_TOKEN", help="Access token.")
+    ] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Move found secrets into the vault.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --fix: show the diff, change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --fix: do not ask.")] = False,
+) -> None:
+    """Find exposed credentials, AI-agent configs and the shadow identities behind them."""
+    err = Console(stderr=True)
+    try:
+        code = _run(
+            ctx,
+            err,
+            paths=paths or [],
+            git=git,
+            staged=staged,
+            endpoint=endpoint,
+            no_ignore=no_ignore,
+            max_size=_parse_size(max_size),
+            fmt="json" if json_output else fmt.lower(),
+            output=output,
+            show_secrets=show_secrets,
+            exit_code=exit_code,
+            baseline_path=baseline,
+            write_baseline=write_baseline,
+            rule_files=rules or [],
+            jobs=jobs,
+            quiet=quiet,
+            report=report,
+            server=server,
+            token=token,
+            fix=fix,
+            dry_run=dry_run,
+            yes=yes,
+        )
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        typer.echo("limen: interrupted", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except LimenError as exc:
+        if _debug(ctx):
+            raise
+        typer.echo(f"limen: {exc.detail}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        if _debug(ctx):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"limen: {where}{exc.strerror or exc.__class__.__name__}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except Exception as exc:
+        # The scanner's exit codes are a contract: a bug must still exit 2, not 1 or 70.
+        if _debug(ctx):
+            raise
+        typer.echo(
+            f"limen: internal error ({type(exc).__name__}); run with --debug for details",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERROR) from None
+    raise typer.Exit(code)
+
+
+def _run(
+    ctx: typer.Context,
+    err: Console,
+    *,
+    paths: list[Path],
+    git: bool,
+    staged: bool,
+    endpoint: bool,
+    no_ignore: bool,
+    max_size: int,
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    exit_code: int,
+    baseline_path: Path | None,
+    write_baseline: Path | None,
+    rule_files: list[Path],
+    jobs: int | None,
+    quiet: bool,
+    report: bool,
+    server: str | None,
+    token: str | None,
+    fix: bool,
+    dry_run: bool,
+    yes: bool,
+) -> int:
+    if fmt not in (*FORMATS, "table"):
+        raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
+    if jobs is not None and jobs < 1:
+        raise InvalidInput("--jobs must be at least 1")
+    if report and not (server and token):
+        raise InvalidInput("--report needs --server URL and --token (or LIMEN_SERVER/LIMEN_TOKEN)")
+    if report or fix:
+        # The seams exist (limen.discovery.Reporter, Remediator); the server endpoint for
+        # discovered identities and the vault wiring land with issue 4's follow-up.
+        raise InvalidInput(
+            "--report and --fix are not available in this build yet; "
+            "use --format json and `limen vault` meanwhile"
+        )
+    del dry_run, yes
+
+    rule_set = load_rules()
+    if rule_files:
+        rule_set = [*rule_set, *load_rules(rule_files)]
+    baseline = Baseline.load(baseline_path) if baseline_path else None
+    data_dir = _data_dir(ctx)
+    engine = Engine.cached(
+        rule_set, cache_dir=Path(platformdirs.user_cache_dir("limen", appauthor=False))
+    )
+    sources = _sources(
+        paths, git=git, staged=staged, endpoint=endpoint, no_ignore=no_ignore, max_size=max_size
+    )
+    scanner = Scanner(
+        engine, fingerprint_key=_fingerprint_key(data_dir), max_size=max_size, jobs=jobs
+    )
+    result = _scan_with_progress(scanner, sources, err, quiet=quiet)
+
+    findings = baseline.filter(result.findings) if baseline else list(result.findings)
+    if write_baseline is not None:
+        existing = Baseline.load(write_baseline) if write_baseline.exists() else Baseline.empty()
+        existing.with_findings(result.findings).save(write_baseline)
+    identities = build_inventory(findings, result.agents)
+
+    if fmt == "table":
+        text = _table(findings, show_secrets=show_secrets, to_file=output is not None)
+    else:
+        text = render(
+            fmt,  # type: ignore[arg-type]
+            result=result,
+            findings=findings,
+            identities=identities,
+            rules=rule_set,
+            show_secrets=show_secrets,
+        )
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    elif text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    _warnings(result, err)
+    if not quiet:
+        _summary(result, findings, identities_count=len(identities), err=err)
+    return exit_code if findings else EXIT_CLEAN
+
+
+def _sources(
+    paths: list[Path],
+    *,
+    git: bool,
+    staged: bool,
+    endpoint: bool,
+    no_ignore: bool,
+    max_size: int,
+) -> list[ScanSource]:
+    if sum((git, staged, endpoint)) > 1:
+        raise InvalidInput("choose one of --git, --staged and --endpoint")
+    if endpoint:
+        return [EndpointSource(Path.home(), roots=paths)]
+    targets = paths or [Path.cwd()]
+    if git:
+        return [GitHistorySource(p, max_size=max_size) for p in targets]
+    if staged:
+        return [StagedSource(p) for p in targets]
+    return [FileSource(targets, no_ignore=no_ignore)]
+
+
+def _scan_with_progress(
+    scanner: Scanner, sources: Sequence[ScanSource], err: Console, *, quiet: bool
+) -> ScanResult:
+    if quiet or not err.is_terminal:
+        return scanner.scan(sources)
+    with Progress(
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        TextColumn("{task.fields[blobs]} files · {task.fields[mb]:.1f} MB"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None, blobs=0, mb=0.0)
+
+        def progress(blobs: int, size: int) -> None:
+            bar.update(task, blobs=blobs, mb=size / 1e6)
+
+        return scanner.scan(sources, progress=progress)
+
+
+def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) -> str:
+    if not findings:
+        return ""
+    table = Table(title=f"{len(findings)} finding(s)", title_justify="left")
+    table.add_column("provider")
+    table.add_column("rule")
+    table.add_column("location", overflow="fold")
+    table.add_column("secret", overflow="fold")
+    table.add_column("owner")
+    for f in findings:
+        table.add_row(
+            f.provider,
+            f.rule_id,
+            f.location,
+            f.secret if show_secrets else f.redacted,
+            f.owner or "",
+        )
+    console = Console(file=None, record=True, width=160 if to_file else None, force_terminal=False)
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+def _warnings(result: ScanResult, err: Console) -> None:
+    for warning in result.warnings[:_MAX_WARNINGS_SHOWN]:
+        err.print(f"limen: warning: {warning}", markup=False, highlight=False)
+    hidden = len(result.warnings) - _MAX_WARNINGS_SHOWN
+    if hidden > 0:
+        err.print(f"limen: warning: … and {hidden} more", markup=False, highlight=False)
+
+
+def _summary(
+    result: ScanResult, findings: Sequence[Finding], *, identities_count: int, err: Console
+) -> None:
+    stats = result.stats
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("scanned", f"{stats.blobs} files, {stats.bytes / 1e6:.1f} MB")
+    table.add_row("skipped", f"{stats.skipped_binary} binary, {stats.skipped_large} too large")
+    table.add_row("findings", str(len(findings)))
+    hidden = len(result.findings) - len(findings)
+    if hidden:
+        table.add_row("in baseline", str(hidden))
+    table.add_row("identities", str(identities_count))
+    if result.agents:
+        table.add_row("agents / MCP servers", str(len(result.agents)))
+    err.print(table)
+
+
+def _parse_size(text: str) -> int:
+    match = _SIZE.match(text)
+    if not match:
+        raise InvalidInput(f"--max-size: cannot read {text!r}; use e.g. 500KB or 10MB")
+    number, unit = match.groups()
+    unit = (unit or "").lower()
+    factor = _UNITS[unit[:1]] if "i" not in unit else 1024 ** "bkmg".index(unit[:1])
+    return int(float(number) * factor)
+
+
+def _data_dir(ctx: typer.Context) -> Path:
+    settings = getattr(ctx.find_root().obj, "settings", None)
+    if settings is not None:
+        return Path(settings.data_dir)
+    env = os.environ.get("LIMEN_DATA_DIR")
+    return Path(env) if env else Path(platformdirs.user_data_dir("limen", appauthor=False))
+
+
+def _fingerprint_key(data_dir: Path) -> bytes:
+    """This installation's fingerprint key, created on first use.
+
+    A stable key lets the inventory recognise the same credential across scans; when
+    the data directory is not writable (a CI runner), a per-run key still groups the
+    findings of this run.
+    """
+    path = data_dir / _KEY_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except OSError:
+        pass
+    key = secrets.token_bytes(32)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+    except FileExistsError:
+        return path.read_bytes()
+    except OSError:
+        pass
+    return key
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(getattr(ctx.find_root().obj, "debug", False))

@@ -1,0 +1,243 @@
+"""Run a scan: read blobs from sources, match them on every core, build findings.
+
+The main process walks the sources and hands batches of blobs to a pool of worker
+processes (one per core by default), each holding the compiled engine. Workers read
+files themselves, so file contents never cross a pipe; only git blobs, which arrive as
+bytes, do. Small scans skip the pool: starting processes would cost more than it saves.
+
+Nothing here raises for bad input. Unreadable files, symlink loops, binaries and files
+over the size limit are counted, and the unusual ones are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Final
+
+from limen.discovery.engine import Engine
+from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
+from limen.discovery.sources import Blob, ScanSource
+
+__all__ = ["ScanResult", "ScanStats", "Scanner"]
+
+_BATCH: Final = 48
+# Below this many blobs the whole scan runs in-process.
+_POOL_THRESHOLD: Final = 200
+_BINARY_SNIFF: Final = 8192
+
+Progress = Callable[[int, int], None]
+"""Called with (blobs done, bytes done) after each batch."""
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """Counts describing what a scan covered."""
+
+    blobs: int = 0
+    bytes: int = 0
+    skipped_binary: int = 0
+    skipped_large: int = 0
+    unreadable: int = 0
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything one scan found."""
+
+    findings: list[Finding] = field(default_factory=list)
+    agents: list[DiscoveredAgent] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    rule_id: str
+    line: int
+    column: int
+    secret: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    blob: Blob
+    size: int = 0
+    status: str = "ok"  # ok, binary, large, unreadable
+    detail: str = ""
+    hits: list[_Hit] = field(default_factory=list)
+    owner: str | None = None
+    mtime: str | None = None
+
+
+class Scanner:
+    """Scans sources with one engine, on ``jobs`` processes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        fingerprint_key: bytes,
+        max_size: int = 10 * 1024 * 1024,
+        jobs: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.fingerprint_key = fingerprint_key
+        self.max_size = max_size
+        self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+        self._rules = {r.id: r for r in engine.rules}
+
+    def scan(
+        self, sources: Sequence[ScanSource], *, progress: Progress | None = None
+    ) -> ScanResult:
+        """Scan every blob of every source and return findings, agents and warnings."""
+        result = ScanResult()
+        warn = result.warnings.append
+        blobs = _chain(sources, warn)
+        head = list(islice(blobs, _POOL_THRESHOLD))
+        if self.jobs <= 1 or len(head) < _POOL_THRESHOLD:
+            outcomes: Iterable[list[_Outcome]] = (
+                _scan_batch(self.engine, batch, self.max_size)
+                for batch in _batches(iter([*head, *blobs]))
+            )
+            self._collect(outcomes, result, progress)
+        else:
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            with context.Pool(
+                self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
+            ) as pool:
+                batches = _batches(iter([*head, *blobs]))
+                self._collect(pool.imap_unordered(_worker_batch, batches), result, progress)
+        for source in sources:
+            agents = getattr(source, "agents", None)
+            if callable(agents):
+                result.agents.extend(agents(warn))
+        result.findings.sort(key=lambda f: (f.path, f.commit or "", f.line, f.column, f.rule_id))
+        return result
+
+    def _collect(
+        self, outcomes: Iterable[list[_Outcome]], result: ScanResult, progress: Progress | None
+    ) -> None:
+        stats = result.stats
+        for batch in outcomes:
+            for outcome in batch:
+                stats.blobs += 1
+                stats.bytes += outcome.size
+                if outcome.status == "binary":
+                    stats.skipped_binary += 1
+                elif outcome.status == "large":
+                    stats.skipped_large += 1
+                    result.warnings.append(f"{outcome.blob.path}: skipped, {outcome.detail}")
+                elif outcome.status == "unreadable":
+                    stats.unreadable += 1
+                    result.warnings.append(f"{outcome.blob.path}: cannot read ({outcome.detail})")
+                for hit in outcome.hits:
+                    result.findings.append(self._finding(outcome, hit))
+            if progress is not None:
+                progress(stats.blobs, stats.bytes)
+
+    def _finding(self, outcome: _Outcome, hit: _Hit) -> Finding:
+        rule = self._rules[hit.rule_id]
+        blob = outcome.blob
+        return Finding(
+            rule_id=rule.id,
+            provider=rule.provider,
+            description=rule.description,
+            path=blob.path,
+            line=hit.line,
+            column=hit.column,
+            secret=hit.secret,
+            fingerprint=fingerprint(hit.secret, key=self.fingerprint_key),
+            source=blob.source,
+            commit=blob.commit,
+            author=blob.author,
+            owner=blob.author or outcome.owner,
+            seen_at=blob.seen_at or outcome.mtime,
+        )
+
+
+def _chain(sources: Sequence[ScanSource], warn: Callable[[str], None]) -> Iterator[Blob]:
+    for source in sources:
+        yield from source.blobs(warn)
+
+
+def _batches(blobs: Iterator[Blob]) -> Iterator[list[Blob]]:
+    while batch := list(islice(blobs, _BATCH)):
+        yield batch
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(engine: Engine, max_size: int) -> None:
+    _WORKER["engine"] = engine
+    _WORKER["max_size"] = max_size
+
+
+def _worker_batch(batch: list[Blob]) -> list[_Outcome]:
+    engine = _WORKER["engine"]
+    assert isinstance(engine, Engine)
+    return _scan_batch(engine, batch, int(_WORKER["max_size"]))  # type: ignore[call-overload]
+
+
+def _scan_batch(engine: Engine, batch: list[Blob], max_size: int) -> list[_Outcome]:
+    return [_scan_blob(engine, blob, max_size) for blob in batch]
+
+
+def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
+    outcome = _Outcome(blob=replace(blob, data=None))
+    data = blob.data
+    st: os.stat_result | None = None
+    if data is None:
+        if blob.fs_path is None:
+            return outcome
+        try:
+            st = os.stat(blob.fs_path)
+            if not stat.S_ISREG(st.st_mode):
+                outcome.status, outcome.detail = "unreadable", "not a regular file"
+                return outcome
+            if st.st_size > max_size:
+                outcome.status = "large"
+                outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
+                return outcome
+            with open(blob.fs_path, "rb") as handle:
+                # Sniff first: most binaries are large, and reading them whole is waste.
+                head = handle.read(_BINARY_SNIFF)
+                if b"\0" in head:
+                    outcome.status = "binary"
+                    return outcome
+                data = head + handle.read(max_size + 1 - len(head))
+        except OSError as exc:
+            outcome.status, outcome.detail = "unreadable", exc.strerror or exc.__class__.__name__
+            return outcome
+    if len(data) > max_size:
+        outcome.status = "large"
+        outcome.detail = f"over the {max_size}-byte limit"
+        return outcome
+    outcome.size = len(data)
+    if b"\0" in data[:_BINARY_SNIFF]:
+        outcome.status = "binary"
+        return outcome
+    matches = engine.scan(data)
+    if not matches:
+        return outcome
+    outcome.hits = [_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches]
+    if st is not None:
+        outcome.owner = _owner(st.st_uid)
+        outcome.mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(timespec="seconds")
+    return outcome
+
+
+def _owner(uid: int) -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return None
