@@ -9,8 +9,8 @@ import typer
 from pydantic import ValidationError
 
 from limen import __version__
+from limen.cli import audit, events, identity, killswitch, run, setup, vault
 from limen.cli import client as client_cli
-from limen.cli import audit, events, identity, killswitch, setup
 from limen.cli import policy as policy_cli
 from limen.cli._context import CliState
 from limen.cli._errors import LimenGroup, fail
@@ -77,6 +77,10 @@ app.add_typer(killswitch.app, name="killswitch")
 audit.register(app)
 app.add_typer(client_cli.app, name="client")
 app.add_typer(policy_cli.app, name="policy")
+app.add_typer(vault.vault_app, name="vault")
+app.add_typer(vault.item_app, name="item")
+app.add_typer(vault.service_account_app, name="service-account")
+run.register(app)
 
 
 def main() -> None:

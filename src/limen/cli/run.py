@@ -1,0 +1,202 @@
+"""``limen read``, ``limen run`` and ``limen inject``: secrets where programs need them.
+
+References (``limen://vault/item[/section]/field``) are resolved through the vault
+service as the operator; each resolution is a ``vault.secret.read`` event naming the
+reference and the purpose (``read``, ``run``, ``inject``), never the value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from limen.audit import Actor
+from limen.cli._context import emit_json
+from limen.cli.vault import vault_service
+from limen.errors import InvalidInput
+from limen.vault import SCHEME, Masker, render
+
+__all__ = ["register"]
+
+
+def read(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="limen://vault/item[/section]/field")],
+    no_newline: Annotated[
+        bool, typer.Option("--no-newline", "-n", help="Do not print a trailing newline.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Print the value a secret reference points at."""
+    secret = vault_service(ctx).resolve(Actor.operator(), reference, purpose="read")
+    if as_json:
+        emit_json(
+            {
+                "reference": secret.reference,
+                "value": secret.value,
+                "vault_id": secret.vault_id,
+                "item_id": secret.item_id,
+                "field_id": secret.field_id,
+            }
+        )
+        return
+    typer.echo(secret.value, nl=not no_newline)
+
+
+def run(
+    ctx: typer.Context,
+    command: Annotated[list[str], typer.Argument(help="The command to run, after --.")],
+    env_file: Annotated[
+        list[Path] | None,
+        typer.Option("--env-file", help="KEY=VALUE file to load (repeatable).", dir_okay=False),
+    ] = None,
+    no_masking: Annotated[
+        bool, typer.Option("--no-masking", help="Do not mask secret values in the output.")
+    ] = False,
+) -> None:
+    """Run a command with every limen:// reference in its environment resolved.
+
+    The values reach only the child's environment. Its output is masked (each value
+    printed as <concealed by limen>) unless --no-masking.
+    """
+    if not command:
+        raise InvalidInput("name a command to run after --, e.g. limen run -- ./deploy.sh")
+    environment = dict(os.environ)
+    for path in env_file or []:
+        environment.update(_read_env_file(path))
+    service = vault_service(ctx)
+    actor = Actor.operator()
+    resolved: dict[str, str] = {}
+    for name, value in sorted(environment.items()):
+        if value.strip().startswith(SCHEME):
+            resolved[name] = service.resolve(actor, value.strip(), purpose="run").value
+    environment.update(resolved)
+    code = _spawn(command, environment, None if no_masking else set(resolved.values()))
+    raise typer.Exit(code)
+
+
+def inject(
+    ctx: typer.Context,
+    in_file: Annotated[
+        Path | None,
+        typer.Option("--in-file", "-i", help="Template (default: stdin).", dir_okay=False),
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out-file", "-o", help="Output (default: stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite --out-file.")] = False,
+) -> None:
+    """Render a template, replacing each {{ limen://… }} with its secret value."""
+    if in_file is not None:
+        try:
+            template = in_file.read_text()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {in_file}: {exc.strerror}") from None
+    else:
+        template = sys.stdin.read()
+    service = vault_service(ctx)
+    actor = Actor.operator()
+    rendered = render(template, lambda ref: service.resolve(actor, ref, purpose="inject").value)
+    if out_file is None:
+        typer.echo(rendered, nl=False)
+        return
+    if out_file.exists() and not force:
+        raise InvalidInput(f"{out_file} exists; use --force to overwrite it")
+    # The output holds secrets: readable by its owner only, from the moment it exists.
+    with contextlib.suppress(FileNotFoundError):
+        out_file.unlink()
+    fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(rendered)
+    typer.echo(f"Wrote {out_file}", err=True)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    values = {}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        text = text.removeprefix("export ").strip()
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise InvalidInput(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def _spawn(command: list[str], environment: dict[str, str], secrets: set[str] | None) -> int:
+    pipe = subprocess.PIPE if secrets is not None else None
+    try:
+        child = subprocess.Popen(command, env=environment, stdout=pipe, stderr=pipe)
+    except FileNotFoundError:
+        raise InvalidInput(f"command not found: {command[0]}") from None
+    except PermissionError:
+        raise InvalidInput(f"cannot execute {command[0]}") from None
+    previous = _forward_signals(child)
+    try:
+        if secrets is not None:
+            assert child.stdout is not None and child.stderr is not None
+            pumps = [
+                threading.Thread(target=_pump, args=(child.stdout, _sink(sys.stdout), secrets)),
+                threading.Thread(target=_pump, args=(child.stderr, _sink(sys.stderr), secrets)),
+            ]
+            for pump in pumps:
+                pump.start()
+            for pump in pumps:
+                pump.join()
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _sink(stream: Any) -> Any:
+    return getattr(stream, "buffer", stream)
+
+
+def _pump(source: IO[bytes], sink: Any, secrets: set[str]) -> None:
+    masker = Masker(secrets)
+    fd = source.fileno()
+    while chunk := os.read(fd, 65536):
+        _write(sink, masker.feed(chunk))
+    _write(sink, masker.flush())
+    source.close()
+
+
+def _write(sink: Any, data: bytes) -> None:
+    if data:
+        sink.write(data)
+        sink.flush()
+
+
+def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, lambda s, _f: child.send_signal(s))
+    return previous
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(read)
+    app.command(
+        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True}
+    )(run)
+    app.command()(inject)

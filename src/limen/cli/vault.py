@@ -1,0 +1,656 @@
+"""``limen vault …``, ``limen item …`` and ``limen service-account …``.
+
+Every command acts on the configured database through :class:`limen.vault.VaultService`
+as the operator, exactly as the Connect API does for a token; every secret read and
+write is an event.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from limen import vault as vaults
+from limen.audit import Actor
+from limen.cli._context import emit_json, open_database, out_console, state
+from limen.errors import InvalidInput
+from limen.vault import (
+    Field,
+    FileInfo,
+    ItemDraft,
+    ItemView,
+    KeyFileSource,
+    Keyring,
+    PassphraseSource,
+    Recipe,
+    Section,
+    Url,
+    VaultService,
+    VaultView,
+)
+
+__all__ = ["item_app", "parse_duration", "service_account_app", "vault_app", "vault_service"]
+
+vault_app = typer.Typer(help="Vaults: create, list, rotation policy and report, key rotation.")
+item_app = typer.Typer(help="Items in a vault: create, get, edit, delete, attach files.")
+service_account_app = typer.Typer(help="Service accounts: vault-scoped tokens for machines.")
+for _app in (vault_app, item_app, service_account_app):
+    _app.info.no_args_is_help = True
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+VaultOpt = Annotated[str, typer.Option("--vault", help="Vault name or id.")]
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12h``, ``2w``, ``30m``, ``45s``."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise InvalidInput(f"{text!r} is not a duration like 30d, 12h, 2w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _days(text: str | None) -> int | None:
+    if text is None:
+        return None
+    duration = parse_duration(text)
+    if duration < timedelta(days=1):
+        raise InvalidInput("a maximum secret age is at least one day (e.g. 90d)")
+    return duration.days
+
+
+def vault_service(ctx: typer.Context) -> VaultService:
+    """The vault service for this invocation, with the configured key-encryption key."""
+    cli = state(ctx)
+    cached = getattr(cli, "_vault_service", None)
+    if cached is not None:
+        return cached
+    settings = cli.settings
+    db = open_database(ctx)
+    if settings.key_passphrase is not None:
+        source: Any = PassphraseSource(settings.key_passphrase.get_secret_value())
+    else:
+        source = KeyFileSource(settings.resolved_key_file)
+    service = VaultService(db, Keyring(db, source))
+    cli._vault_service = service  # type: ignore[attr-defined]
+    return service
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def vault_document(view: VaultView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "name": view.name,
+        "description": view.description,
+        "items": view.items,
+        "max_secret_age_days": view.max_secret_age_days,
+        "created_at": view.created_at.isoformat(),
+        "updated_at": view.updated_at.isoformat(),
+    }
+
+
+def item_document(view: ItemView, *, reveal: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": view.id,
+        "vault": {"id": view.vault_id, "name": view.vault_name},
+        "title": view.title,
+        "category": view.category,
+        "tags": list(view.tags),
+        "version": view.version,
+        "latest_version": view.latest_version,
+        "created_at": view.created_at.isoformat(),
+        "updated_at": view.updated_at.isoformat(),
+        "secrets_changed_at": view.secrets_changed_at.isoformat(),
+        "max_secret_age_days": view.max_secret_age_days,
+    }
+    if view.content is not None:
+        labels = {s.id: s.label for s in view.content.sections}
+        document["sections"] = [{"id": s.id, "label": s.label} for s in view.content.sections]
+        document["fields"] = [
+            {
+                "id": f.id,
+                "label": f.label,
+                "type": f.type,
+                "purpose": f.purpose or None,
+                "section": labels.get(f.section_id, f.section_id) if f.section_id else None,
+                "value": f.value if reveal or not f.is_concealed else None,
+                "reference": _reference(view, f),
+            }
+            for f in view.content.fields
+        ]
+        document["urls"] = [{"href": u.href, "primary": u.primary} for u in view.content.urls]
+    document["files"] = [_file_document(f) for f in view.files]
+    return document
+
+
+def _reference(view: ItemView, f: Field) -> str:
+    return str(vaults.Reference(view.vault_name, view.title, f.label or f.id))
+
+
+def _file_document(info: FileInfo) -> dict[str, Any]:
+    return {"id": info.id, "name": info.name, "size": info.size}
+
+
+def _print_item(view: ItemView, *, reveal: bool, as_json: bool) -> None:
+    document = item_document(view, reveal=reveal)
+    if as_json:
+        emit_json(document)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("id", view.id)
+    table.add_row("title", view.title)
+    table.add_row("vault", view.vault_name)
+    table.add_row("category", view.category)
+    table.add_row("version", f"{view.version} of {view.latest_version}")
+    if view.tags:
+        table.add_row("tags", ", ".join(view.tags))
+    for f in document.get("fields", []):
+        name = f"{f['section']}.{f['label']}" if f["section"] else str(f["label"] or f["id"])
+        value = f["value"] if f["value"] is not None else "[concealed; use --reveal]"
+        table.add_row(name, value)
+    for info in view.files:
+        table.add_row("file", f"{info.name} ({info.size} bytes, {info.id})")
+    out_console.print(table, markup=False)
+
+
+# -- field assignments ----------------------------------------------------------------------
+
+_ASSIGNMENT = re.compile(
+    r"^(?:(?P<section>[^.=\[\]]+)\.)?(?P<label>[^.=\[\]]+)(?:\[(?P<type>[A-Za-z_]+)\])?=(?P<value>.*)$",
+    re.DOTALL,
+)
+_PURPOSES = {"username": "USERNAME", "password": "PASSWORD", "notesplain": "NOTES"}
+
+
+def parse_assignments(
+    assignments: list[str], sections: list[Section]
+) -> tuple[list[tuple[str | None, str, str | None, str]], list[Section]]:
+    """``[section.]label[[type]]=value`` statements, as 1Password's ``op`` accepts them."""
+    parsed = []
+    sections = list(sections)
+    for text in assignments:
+        match = _ASSIGNMENT.match(text)
+        if not match:
+            raise InvalidInput(
+                "fields are written [section.]label[[type]]=value, e.g. password[concealed]=…"
+            )
+        section_label = match.group("section")
+        section_id = None
+        if section_label:
+            existing = next(
+                (s for s in sections if s.label == section_label or s.id == section_label), None
+            )
+            if existing is None:
+                existing = Section(vaults.new_field_id(), section_label)
+                sections.append(existing)
+            section_id = existing.id
+        parsed.append((section_id, match.group("label"), match.group("type"), match.group("value")))
+    return parsed, sections
+
+
+def _apply_assignments(
+    fields: list[Field], sections: list[Section], assignments: list[str]
+) -> tuple[list[Field], list[Section]]:
+    parsed, sections = parse_assignments(assignments, sections)
+    fields = list(fields)
+    for section_id, label, field_type, value in parsed:
+        index = next(
+            (
+                i
+                for i, f in enumerate(fields)
+                if (f.label == label or f.id == label) and (section_id in (None, f.section_id))
+            ),
+            None,
+        )
+        if field_type and field_type.lower() == "delete":
+            if index is not None:
+                fields.pop(index)
+            continue
+        if index is not None:
+            current = fields[index]
+            fields[index] = Field(
+                id=current.id,
+                type=(field_type or current.type).upper(),
+                label=current.label,
+                value=value,
+                purpose=current.purpose,
+                section_id=current.section_id,
+            )
+            continue
+        purpose = _PURPOSES.get(label.lower(), "") if section_id is None else ""
+        default_type = "CONCEALED" if purpose == "PASSWORD" else "STRING"
+        fields.append(
+            Field(
+                id="",
+                type=(field_type or default_type).upper(),
+                label=label,
+                value=value,
+                purpose=purpose,
+                section_id=section_id,
+            )
+        )
+    return fields, sections
+
+
+def _generated(spec: str | None) -> Field | None:
+    """``--generate-password 32,letters,digits`` (length and character sets, any order)."""
+    if spec is None:
+        return None
+    length, sets = 32, []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part.isdigit():
+            length = int(part)
+        else:
+            sets.append(part.upper())
+    recipe = Recipe(length=length, character_sets=tuple(sets) or Recipe().character_sets)
+    return Field(
+        id="password",
+        type="CONCEALED",
+        label="password",
+        purpose="PASSWORD",
+        generate=True,
+        recipe=recipe,
+    )
+
+
+# -- vault ----------------------------------------------------------------------------------
+
+
+@vault_app.command("create")
+def vault_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Vault name.")],
+    description: Annotated[str | None, typer.Option(help="What the vault holds.")] = None,
+    max_age: Annotated[
+        str | None, typer.Option("--max-age", help="Rotation policy: maximum secret age (90d).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a vault."""
+    view = vault_service(ctx).create_vault(
+        Actor.operator(), name, description=description, max_secret_age_days=_days(max_age)
+    )
+    if as_json:
+        emit_json(vault_document(view))
+    else:
+        out_console.print(f"Created vault {view.name} ({view.id})", markup=False)
+
+
+@vault_app.command("list")
+def vault_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List vaults."""
+    views = vault_service(ctx).list_vaults(Actor.operator())
+    if as_json:
+        emit_json([vault_document(v) for v in views])
+        return
+    table = Table("id", "name", "items", "max age")
+    for v in views:
+        age = f"{v.max_secret_age_days}d" if v.max_secret_age_days else "-"
+        table.add_row(v.id, v.name, str(v.items), age)
+    out_console.print(table, markup=False)
+
+
+@vault_app.command("get")
+def vault_get(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """Show one vault."""
+    view = vault_service(ctx).get_vault(Actor.operator(), name)
+    if as_json:
+        emit_json(vault_document(view))
+    else:
+        for key, value in vault_document(view).items():
+            out_console.print(f"{key}: {value}", markup=False)
+
+
+@vault_app.command("policy")
+def vault_policy(
+    ctx: typer.Context,
+    name: str,
+    max_age: Annotated[
+        str | None, typer.Option("--max-age", help="Maximum secret age, e.g. 90d.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the policy.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the vault's rotation policy (maximum secret age)."""
+    if (max_age is None) == (not clear):
+        raise InvalidInput("give either --max-age or --clear")
+    view = vault_service(ctx).set_policy(
+        Actor.operator(), name, max_secret_age_days=None if clear else _days(max_age)
+    )
+    if as_json:
+        emit_json(vault_document(view))
+    else:
+        policy = f"{view.max_secret_age_days}d" if view.max_secret_age_days else "none"
+        out_console.print(f"Vault {view.name}: maximum secret age {policy}", markup=False)
+
+
+@vault_app.command("report")
+def vault_report(
+    ctx: typer.Context,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Include items within policy too.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Items whose secrets are older than their rotation policy allows."""
+    entries = vault_service(ctx).report(Actor.operator())
+    if not show_all:
+        entries = [e for e in entries if e.out_of_policy]
+    if as_json:
+        emit_json(
+            [
+                {
+                    "vault": e.vault_name,
+                    "vault_id": e.vault_id,
+                    "item": e.title,
+                    "item_id": e.item_id,
+                    "age_days": e.age_days,
+                    "max_age_days": e.max_age_days,
+                    "last_rotated": e.last_rotated.isoformat(),
+                    "out_of_policy": e.out_of_policy,
+                    "readers": list(e.readers),
+                }
+                for e in entries
+            ]
+        )
+        return
+    table = Table("vault", "item", "age", "max age", "last rotated", "who can read")
+    for e in entries:
+        table.add_row(
+            e.vault_name,
+            e.title,
+            f"{e.age_days}d",
+            f"{e.max_age_days}d",
+            e.last_rotated.strftime("%Y-%m-%d"),
+            ", ".join(e.readers) or "-",
+        )
+    out_console.print(table, markup=False)
+
+
+@vault_app.command("rotate-key")
+def vault_rotate_key(
+    ctx: typer.Context,
+    new_passphrase: Annotated[
+        bool,
+        typer.Option(
+            "--new-passphrase", help="Prompt for a new passphrase (passphrase-derived keys)."
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-wrap every data key under a new key-encryption key; the old key stops working."""
+    passphrase = None
+    if new_passphrase:
+        passphrase = typer.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+    result = vault_service(ctx).keyring.rotate(Actor.operator(), new_passphrase=passphrase)
+    document = {
+        "old_key_id": result.old_kid,
+        "new_key_id": result.new_kid,
+        "rewrapped": result.rewrapped,
+        "key_file": str(result.key_file) if result.key_file else None,
+    }
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(
+        f"Re-wrapped {result.rewrapped} data keys under key {result.new_kid} "
+        f"(was {result.old_kid}).",
+        markup=False,
+    )
+    if result.key_file:
+        out_console.print(f"The new key is in {result.key_file}; back it up.", markup=False)
+    else:
+        out_console.print("Set LIMEN_KEY_PASSPHRASE to the new passphrase.", markup=False)
+
+
+# -- item -----------------------------------------------------------------------------------
+
+
+@item_app.command("create")
+def item_create(
+    ctx: typer.Context,
+    vault: VaultOpt,
+    title: Annotated[str, typer.Option(help="Item title.")],
+    assignments: Annotated[
+        list[str] | None, typer.Argument(help="Fields: [section.]label[[type]]=value.")
+    ] = None,
+    category: Annotated[str, typer.Option(help="LOGIN, PASSWORD, API_CREDENTIAL, …")] = "LOGIN",
+    tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
+    url: Annotated[str | None, typer.Option(help="Primary URL.")] = None,
+    generate_password: Annotated[
+        str | None,
+        typer.Option(
+            "--generate-password", help="Generate the password: e.g. 32,letters,digits,symbols."
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None, typer.Option("--max-age", help="Item rotation policy (90d).")
+    ] = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show concealed values.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an item; field values are sealed before they are stored."""
+    fields, sections = _apply_assignments([], [], assignments or [])
+    generated = _generated(generate_password)
+    if generated is not None:
+        fields = [f for f in fields if f.purpose != "PASSWORD"] + [generated]
+    draft = ItemDraft(
+        title=title,
+        category=category,
+        tags=tag or [],
+        fields=fields,
+        sections=sections,
+        urls=[Url(url, primary=True)] if url else [],
+        max_secret_age_days=_days(max_age),
+    )
+    view = vault_service(ctx).create_item(Actor.operator(), vault, draft)
+    _print_item(view, reveal=reveal, as_json=as_json)
+
+
+@item_app.command("get")
+def item_get(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Item title or id.")],
+    vault: VaultOpt,
+    version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show concealed values.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show an item (concealed values hidden unless --reveal)."""
+    view = vault_service(ctx).get_item(Actor.operator(), vault, item, version=version)
+    _print_item(view, reveal=reveal, as_json=as_json)
+
+
+@item_app.command("list")
+def item_list(ctx: typer.Context, vault: VaultOpt, as_json: JsonFlag = False) -> None:
+    """List a vault's items (no values)."""
+    views = vault_service(ctx).list_items(Actor.operator(), vault)
+    if as_json:
+        emit_json([item_document(v, reveal=False) for v in views])
+        return
+    table = Table("id", "title", "category", "version", "tags")
+    for v in views:
+        table.add_row(v.id, v.title, v.category, str(v.version), ", ".join(v.tags))
+    out_console.print(table, markup=False)
+
+
+@item_app.command("edit")
+def item_edit(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Item title or id.")],
+    vault: VaultOpt,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Fields to set: [section.]label[[type]]=value; label[delete]= removes."
+        ),
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Replace the tags.")] = None,
+    generate_password: Annotated[
+        str | None, typer.Option("--generate-password", help="Generate a new password.")
+    ] = None,
+    max_age: Annotated[str | None, typer.Option("--max-age", help="Item rotation policy.")] = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show concealed values.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an item; the result is a new version, the old one stays readable."""
+
+    def change(draft: ItemDraft) -> ItemDraft:
+        fields, sections = _apply_assignments(
+            list(draft.fields), list(draft.sections), assignments or []
+        )
+        generated = _generated(generate_password)
+        if generated is not None:
+            existing = next((f for f in fields if f.purpose == "PASSWORD"), None)
+            fields = [f for f in fields if f is not existing] + [
+                Field(**{**_as_dict(generated), "id": existing.id if existing else "password"})
+            ]
+        return ItemDraft(
+            title=title or draft.title,
+            category=draft.category,
+            tags=tag if tag is not None else draft.tags,
+            favorite=draft.favorite,
+            fields=fields,
+            sections=sections,
+            urls=draft.urls,
+            max_secret_age_days=_days(max_age) if max_age else draft.max_secret_age_days,
+        )
+
+    view = vault_service(ctx).update_item(Actor.operator(), vault, item, change)
+    _print_item(view, reveal=reveal, as_json=as_json)
+
+
+def _as_dict(f: Field) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in Field.__slots__}
+
+
+@item_app.command("delete")
+def item_delete(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Item title or id.")],
+    vault: VaultOpt,
+) -> None:
+    """Move an item to the trash."""
+    vault_service(ctx).delete_item(Actor.operator(), vault, item)
+    out_console.print(f"Deleted {item}", markup=False)
+
+
+@item_app.command("attach")
+def item_attach(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Item title or id.")],
+    path: Annotated[Path, typer.Argument(help="File to attach.", exists=True, dir_okay=False)],
+    vault: VaultOpt,
+    name: Annotated[str | None, typer.Option(help="Name to store (default: file name).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Attach a file to an item (sealed like every other secret)."""
+    info = vault_service(ctx).attach_file(
+        Actor.operator(), vault, item, name=name or path.name, content=path.read_bytes()
+    )
+    if as_json:
+        emit_json(_file_document(info))
+    else:
+        out_console.print(f"Attached {info.name} ({info.size} bytes) as {info.id}", markup=False)
+
+
+# -- service accounts -----------------------------------------------------------------------
+
+
+@service_account_app.command("create")
+def service_account_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Service account name (created if new).")],
+    vault: Annotated[
+        list[str], typer.Option("--vault", help="<vault>:read or <vault>:write (repeatable).")
+    ],
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="Token lifetime, e.g. 30d, 12h.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a vault-scoped token for a service account; the token is printed once."""
+    issued = vaults.service_accounts.create(
+        open_database(ctx),
+        Actor.operator(),
+        name,
+        grants=vault,
+        expires_in=parse_duration(expires_in) if expires_in else None,
+    )
+    if as_json:
+        emit_json(
+            {
+                "id": issued.identity_id,
+                "name": issued.name,
+                "token_id": issued.token_id,
+                "token": issued.token,
+                "scopes": list(issued.scopes),
+                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+            }
+        )
+        return
+    out_console.print(f"Service account {issued.name} ({issued.identity_id})", markup=False)
+    out_console.print(f"Scopes: {' '.join(issued.scopes)}", markup=False)
+    out_console.print("Token (shown once, store it now):", markup=False)
+    typer.echo(issued.token)
+
+
+@service_account_app.command("list")
+def service_account_list(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this service account.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Service-account tokens: scopes, expiry, revocation, last use (never the token)."""
+    tokens = vaults.service_accounts.list_tokens(open_database(ctx), Actor.operator(), name)
+    documents = [
+        {
+            "name": t.name,
+            "token_id": t.token_id,
+            "prefix": t.prefix,
+            "scopes": list(t.scopes),
+            "created_at": t.created_at.isoformat(),
+            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        }
+        for t in tokens
+    ]
+    if as_json:
+        emit_json(documents)
+        return
+    table = Table("name", "token id", "scopes", "expires", "revoked")
+    for d in documents:
+        table.add_row(
+            d["name"],
+            d["token_id"],
+            " ".join(d["scopes"]),
+            d["expires_at"] or "never",
+            d["revoked_at"] or "-",
+        )
+    out_console.print(table, markup=False)
+
+
+@service_account_app.command("revoke")
+def service_account_revoke(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="Service account name/id (all its tokens) or token id.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a service-account token, or every token of a service account."""
+    revoked = vaults.service_accounts.revoke(open_database(ctx), Actor.operator(), ref)
+    if as_json:
+        emit_json({"revoked": list(revoked)})
+    else:
+        out_console.print(f"Revoked {len(revoked)} token(s)", markup=False)
