@@ -102,14 +102,14 @@ def inject(
             raise InvalidInput(f"cannot read {in_file}: {exc.strerror}") from None
     else:
         template = sys.stdin.read()
+    if out_file is not None and out_file.exists() and not force:
+        raise InvalidInput(f"{out_file} exists; use --force to overwrite it")
     service = vault_service(ctx)
     actor = Actor.operator()
     rendered = render(template, lambda ref: service.resolve(actor, ref, purpose="inject").value)
     if out_file is None:
         typer.echo(rendered, nl=False)
         return
-    if out_file.exists() and not force:
-        raise InvalidInput(f"{out_file} exists; use --force to overwrite it")
     # The output holds secrets: readable by its owner only, from the moment it exists.
     with contextlib.suppress(FileNotFoundError):
         out_file.unlink()

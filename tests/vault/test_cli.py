@@ -1,0 +1,187 @@
+"""``limen vault``, ``limen item``, ``limen service-account``, ``limen read/run/inject``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from limen.audit import Actor, EventFilter, list_events
+from limen.installation import InitResult
+from limen.store import Database
+from limen.store.models import utcnow
+from limen.vault import MASK, VaultService
+
+SECRET = "pa55-Lantern-Orchid-8812"
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stderr or result.stdout
+    return result
+
+
+def _json(result: Any) -> Any:
+    return json.loads(_ok(result).stdout)
+
+
+def _setup(cli: Any) -> None:
+    _ok(cli("vault", "create", "payments", "--max-age", "90d"))
+    _ok(
+        cli(
+            "item", "create", "--vault", "payments", "--title", "stripe",
+            "--category", "API_CREDENTIAL", "--tag", "prod",
+            "username=svc-payments", f"credential[concealed]={SECRET}",
+            "Connection.host=api.stripe.com",
+        )
+    )  # fmt: skip
+
+
+def test_items_are_created_read_edited_versioned_and_deleted(
+    cli: Any, installed: InitResult
+) -> None:
+    _setup(cli)
+    hidden = _json(cli("item", "get", "stripe", "--vault", "payments", "--json"))
+    fields = {f["label"]: f for f in hidden["fields"]}
+    assert fields["credential"]["value"] is None  # concealed unless --reveal
+    assert fields["username"]["value"] == "svc-payments"
+    assert fields["host"]["section"] == "Connection"
+    assert fields["credential"]["reference"] == "limen://payments/stripe/credential"
+    assert SECRET not in cli("item", "get", "stripe", "--vault", "payments").stdout
+
+    shown = _json(cli("item", "get", "stripe", "--vault", "payments", "--json", "--reveal"))
+    assert {f["label"]: f["value"] for f in shown["fields"]}["credential"] == SECRET
+
+    edited = _json(
+        cli(
+            "item", "edit", "stripe", "--vault", "payments", "--json", "--reveal",
+            "credential=rotated", "--generate-password", "24,letters,digits",
+        )
+    )  # fmt: skip
+    assert edited["version"] == 2
+    values = {f["label"]: f["value"] for f in edited["fields"]}
+    assert values["credential"] == "rotated"
+    assert len(values["password"]) == 24 and values["password"].isalnum()
+
+    old = _json(
+        cli("item", "get", "stripe", "--vault", "payments", "--version", "1", "--json", "--reveal")
+    )
+    assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
+
+    listed = _json(cli("item", "list", "--vault", "payments", "--json"))
+    assert [i["title"] for i in listed] == ["stripe"]
+    _ok(cli("item", "delete", "stripe", "--vault", "payments"))
+    missing = cli("item", "get", "stripe", "--vault", "payments")
+    assert missing.exit_code == 3 and "has no item 'stripe'" in missing.stderr
+
+
+def test_read_run_and_inject_resolve_references_and_record_who_read(
+    cli: Any, installed: InitResult, db: Database, tmp_path: Any
+) -> None:
+    _setup(cli)
+    ref = "limen://payments/stripe/credential"
+    assert _ok(cli("read", ref)).stdout == SECRET + "\n"
+    assert _ok(cli("read", "limen://payments/stripe/Connection/host")).stdout.strip() == (
+        "api.stripe.com"
+    )
+    bad = cli("read", "limen://payments/stripe")
+    assert bad.exit_code == 2 and "limen://<vault>/<item>/<field>" in bad.stderr
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"STRIPE_KEY={ref}\nPLAIN=hello\n")
+    script = (
+        "import os, sys; v = os.environ['STRIPE_KEY']; "
+        "print('key:', v, 'plain:', os.environ['PLAIN']); "
+        "sys.stderr.write('err ' + v + '\\n'); "
+        "sys.stdout.write(v[:5]); sys.stdout.flush(); sys.stdout.write(v[5:] + '\\n'); "
+        "open(os.environ['OUT'], 'w').write(v); sys.exit(7)"
+    )
+    out = tmp_path / "child.txt"
+    result = cli(
+        "run", "--env-file", str(env_file), "--", sys.executable, "-c", script.replace(
+            "os.environ['OUT']", repr(str(out))
+        ),
+    )  # fmt: skip
+    assert result.exit_code == 7
+    assert SECRET not in result.stdout and SECRET not in result.stderr
+    assert f"key: {MASK.decode()} plain: hello" in result.stdout
+    assert result.stdout.endswith(MASK.decode() + "\n")  # split across writes, still masked
+    assert f"err {MASK.decode()}" in result.stderr
+    assert out.read_text() == SECRET  # the child itself saw the real value
+
+    template = tmp_path / "config.tpl"
+    template.write_text("stripe:\n  key: {{ limen://payments/stripe/credential }}\n  host: x\n")
+    rendered = tmp_path / "config.yml"
+    _ok(cli("inject", "-i", str(template), "-o", str(rendered)))
+    assert rendered.read_text() == f"stripe:\n  key: {SECRET}\n  host: x\n"
+    assert rendered.stat().st_mode & 0o777 == 0o600
+    again = cli("inject", "-i", str(template), "-o", str(rendered))
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+    with db.unit_of_work(readonly=True) as uow:
+        reads = list_events(uow.session, EventFilter(action="vault.secret.read")).events
+    assert [e.context["purpose"] for e in reads] == ["read", "read", "run", "inject"]
+    assert all(e.context["reference"].startswith("limen://payments/stripe/") for e in reads)
+    assert all(SECRET not in json.dumps(e.context) for e in reads)
+
+
+def test_service_accounts_are_scoped_expire_and_can_be_revoked(
+    cli: Any, installed: InitResult, client: TestClient
+) -> None:
+    _setup(cli)
+    _ok(cli("vault", "create", "hr"))
+    issued = _json(
+        cli("service-account", "create", "ci-deployer", "--vault", "payments:read", "--json")
+    )
+    assert issued["scopes"][0].endswith(":read") and issued["token"].startswith("limen_")
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    vault_id = _json(cli("vault", "get", "payments", "--json"))["id"]
+    items = client.get(f"/v1/vaults/{vault_id}/items", headers=headers)
+    assert items.status_code == 200 and [i["title"] for i in items.json()] == ["stripe"]
+    assert [v["name"] for v in client.get("/v1/vaults", headers=headers).json()] == ["payments"]
+
+    listed = _json(cli("service-account", "list", "--json"))
+    assert [(t["name"], t["revoked_at"]) for t in listed] == [("ci-deployer", None)]
+    assert "token" not in listed[0]
+    _ok(cli("service-account", "revoke", "ci-deployer"))
+    assert client.get("/v1/vaults", headers=headers).status_code == 401
+
+    short = _json(
+        cli(
+            "service-account",
+            "create",
+            "nightly",
+            "--vault",
+            "*:read",
+            "--expires-in",
+            "1h",
+            "--json",
+        )
+    )
+    assert short["expires_at"] is not None
+    bad = cli("service-account", "create", "x", "--vault", "payments:admin")
+    assert bad.exit_code == 2
+
+
+def test_rotation_policy_report_and_key_rotation(
+    cli: Any, installed: InitResult, vaults: VaultService, service_token: Any
+) -> None:
+    _setup(cli)
+    service_token("reporting", "payments:read")
+    assert _json(cli("vault", "report", "--json")) == []
+    everything = _json(cli("vault", "report", "--all", "--json"))
+    assert [(e["item"], e["out_of_policy"]) for e in everything] == [("stripe", False)]
+
+    later = utcnow() + timedelta(days=120)
+    entries = vaults.report(Actor.operator(), now=later)
+    assert [(e.title, e.out_of_policy) for e in entries] == [("stripe", True)]
+    assert entries[0].age_days >= 119 and entries[0].max_age_days == 90
+    assert set(entries[0].readers) == {"admin", "reporting"}
+
+    rotated = _json(cli("vault", "rotate-key", "--json"))
+    assert rotated["rewrapped"] == 1 and rotated["key_file"].endswith("vault-kek.key")
+    assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
+    table = _ok(cli("vault", "report", "--all")).stdout
+    assert "stripe" in table and "reporting" in table
