@@ -153,8 +153,10 @@ def test_cascade_suspends_a_humans_agents_and_reactivation_undoes_only_that(
     assert client.get("/v1/identities/bob", headers=bot_token).status_code == 401
 
     # Someone decides separately about bob-bot-2 in the meantime; that decision stands.
-    client.post(f"{base}/agents/{bots[2]}:reactivate", headers=partner)
-    client.post(f"{base}/agents/{bots[2]}:suspend?reason=own+incident", headers=partner)
+    back = client.post(f"{base}/agents/{bots[2]}:reactivate", headers=partner)
+    assert back.status_code == 200, back.text
+    again = client.post(f"{base}/agents/{bots[2]}:suspend?reason=own+incident", headers=partner)
+    assert again.status_code == 200, again.text
 
     client.post(f"{base}/users/{bob}:reactivate?cascade=true", headers=partner)
     states = {

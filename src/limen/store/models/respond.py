@@ -61,6 +61,8 @@ class SsfStream(Base):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     receiver_id: Mapped[str] = mapped_column(ForeignKey("identities.id"), index=True)
     """The identity whose credential created the stream; only it may manage it."""
+    iss: Mapped[str] = mapped_column(Text)
+    """The issuer the receiver discovered us by; every SET on the stream carries it."""
     aud: Mapped[list[str]] = mapped_column(JSON, default=list)
     delivery_method: Mapped[str] = mapped_column(String(64))
     endpoint_url: Mapped[str | None] = mapped_column(Text)

@@ -68,6 +68,7 @@ def upgrade() -> None:
         "ssf_streams",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("receiver_id", sa.String(length=26), nullable=False),
+        sa.Column("iss", sa.Text(), nullable=False),
         sa.Column("aud", sa.JSON(), nullable=False),
         sa.Column("delivery_method", sa.String(length=64), nullable=False),
         sa.Column("endpoint_url", sa.Text(), nullable=True),

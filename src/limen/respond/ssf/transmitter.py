@@ -1,0 +1,190 @@
+"""The transmitter: a background worker per node that fans out and pushes SETs, and polling.
+
+It wakes when an identity's status changes or a token is revoked (on this node directly,
+on others through PostgreSQL NOTIFY) and otherwise looks at the log once per
+``idle_interval``, so a SET leaves within milliseconds of the change that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+import httpx
+
+from limen.audit import Actor
+from limen.respond.ssf import outbox, rfc8935
+from limen.respond.ssf.streams import get_stream
+from limen.store import Database
+from limen.store.models import Identity, utcnow
+
+__all__ = ["PollResult", "Signer", "Transmitter"]
+
+log = logging.getLogger(__name__)
+
+SET_TYP = "secevent+jwt"
+_WAKE_TOPICS = ("identity.status", "token.revoked", "oauth.client.revoked")
+
+
+class Signer(Protocol):
+    """Signs claims as a compact JWS with a key published in Limen's JWKS."""
+
+    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str) -> str: ...
+
+
+class PollResult(dict[str, Any]):
+    """RFC 8936 §2.5 response: ``{"sets": {jti: SET}, "moreAvailable": bool}``."""
+
+
+class Transmitter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        signer: Signer,
+        idle_interval: float = 1.0,
+        push_timeout: float = 5.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        max_attempts: int = 50,
+        lease: timedelta = timedelta(seconds=30),
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._db = db
+        self._signer = signer
+        self._idle = idle_interval
+        self._push_timeout = push_timeout
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._max_attempts = max_attempts
+        self._lease = lease
+        # Receivers are configured by whoever holds ssf:manage; never follow redirects
+        # they did not ask for, and never send our Authorization header anywhere else.
+        self._client = client or httpx.Client(follow_redirects=False, trust_env=False)
+        self._actor = Actor.system("limen ssf transmitter")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        for topic in _WAKE_TOPICS:
+            self._db.broadcaster.subscribe(topic, self._on_change)
+        self._thread = threading.Thread(target=self._run, name="limen-ssf", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        for topic in _WAKE_TOPICS:
+            self._db.broadcaster.unsubscribe(topic, self._on_change)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._client.close()
+
+    def wake(self) -> None:
+        """Look at the log and the outbox now rather than at the next interval."""
+        self._wake.set()
+
+    def _on_change(self, _payload: Any) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("the Shared Signals transmitter failed a round; retrying")
+                busy = False
+            if not busy:
+                self._wake.wait(self._idle)
+                self._wake.clear()
+
+    # -- work ---------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """One round: fan out new log events, push what is due. True if it did anything."""
+        with self._db.unit_of_work(readonly=True) as uow:
+            if not outbox.has_work(uow.session):
+                return False
+        with self._db.unit_of_work() as uow:
+            added = outbox.fan_out(uow)
+        with self._db.unit_of_work() as uow:
+            leases = outbox.lease_due(uow, lease=self._lease)
+        for lease in leases:
+            self._deliver(lease)
+        return bool(added or leases)
+
+    def _deliver(self, lease: outbox.Lease) -> None:
+        token = self._signer.sign_jwt(lease.claims, typ=SET_TYP)
+        result = rfc8935.push(
+            self._client,
+            lease.endpoint_url,
+            token,
+            authorization=lease.authorization_header,
+            timeout=self._push_timeout,
+        )
+        retry_at = None
+        retryable = not result.delivered and not result.permanent
+        if retryable and lease.attempts + 1 < self._max_attempts:
+            delay = min(self._backoff_max, self._backoff_base * 2**lease.attempts)
+            retry_at = utcnow() + timedelta(seconds=delay)
+        with self._db.unit_of_work() as uow:
+            receiver = uow.session.get(Identity, lease.receiver_id)
+            actor = self._actor
+            if receiver is not None:
+                actor = Actor(
+                    kind=self._actor.kind,
+                    name=self._actor.name,
+                    scopes=self._actor.scopes,
+                    channel=self._actor.channel,
+                    context={"receiver": receiver.name},
+                )
+            outbox.settle(
+                uow,
+                lease,
+                delivered=result.delivered,
+                permanent=result.permanent,
+                error=result.error,
+                retry_at=retry_at,
+                actor=actor,
+            )
+
+    def poll(
+        self,
+        actor: Actor,
+        stream_id: str,
+        *,
+        max_events: int = 25,
+        return_immediately: bool = False,
+        ack: Sequence[str] = (),
+        set_errs: Mapping[str, Mapping[str, Any]] | None = None,
+        wait: float = 10.0,
+    ) -> PollResult:
+        """RFC 8936 §2.4: acknowledge, then return waiting SETs (long-polling up to ``wait``)."""
+        with self._db.unit_of_work() as uow:
+            stream = get_stream(uow.session, actor, stream_id)
+            outbox.acknowledge(uow, stream, ack=ack, set_errs=set_errs)
+        deadline = time.monotonic() + (0 if return_immediately else wait)
+        while True:
+            # A poll need not wait for the worker: bring the outbox up to date first.
+            with self._db.unit_of_work() as uow:
+                outbox.fan_out(uow)
+            with self._db.unit_of_work(readonly=True) as uow:
+                stream = get_stream(uow.session, actor, stream_id)
+                rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
+                waiting = [(row.jti, dict(row.claims)) for row in rows]
+            # Signed outside the transaction: the first signature may create the key.
+            sets = {jti: self._signer.sign_jwt(claims, typ=SET_TYP) for jti, claims in waiting}
+            if sets or more or max_events <= 0 or time.monotonic() >= deadline:
+                return PollResult(sets=sets, moreAvailable=more)
+            time.sleep(0.1)
