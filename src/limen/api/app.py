@@ -18,6 +18,7 @@ from limen.api import (
     oauth,
     partners,
     policies,
+    ssf,
 )
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [connect.router]
 ROUTERS += [oauth.router, authzen.router, policies.router]
+ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 
 
@@ -46,11 +48,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.broadcaster.start()
+        ssf.start_transmitter(app)
         events_api.start_audit_worker(app)
         try:
             yield
         finally:
             events_api.stop_audit_worker(app)
+            ssf.stop_transmitter(app)
             if owns_db:
                 db.dispose()
             else:
@@ -71,6 +75,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.error_renderers.append((oauth.ERROR_PREFIX, oauth.render_oauth_error))
     events_api_errors = [(p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES]
     app.state.error_renderers += events_api_errors
+    app.state.error_renderers.append((ssf.ERROR_PREFIX, ssf.render_ssf_error))
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
