@@ -52,3 +52,59 @@ def test_event_cursor_walks_the_log_in_order_without_repeats(
     assert len(seqs) == len(set(seqs))
     assert len(seqs) >= 8  # init wrote three, plus five creations
     assert client.get("/v1/events?cursor=zzz", headers=admin_headers).status_code == 422
+
+
+def test_identity_filter_includes_what_was_done_on_its_behalf(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    from limen.audit import Actor, record
+
+    app_db = client.app.state.db  # type: ignore[attr-defined]
+    alice = client.post(
+        "/v1/identities",
+        json={"kind": "human", "name": "alice", "email": "alice@example.com"},
+        headers=admin_headers,
+    ).json()
+    on_behalf = Actor(
+        kind="agent",
+        name="helper",
+        identity_id="b" * 26,
+        delegation=({"id": alice["id"], "kind": "human", "name": "alice"},),
+    )
+    with app_db.unit_of_work() as uow:
+        record(uow.session, on_behalf, "vault.secret.read", resource_type="vault_item")
+        record(uow.session, Actor(kind="agent", name="other", identity_id="c" * 26), "x.y")
+
+    mine = client.get(
+        "/v1/events", params={"identity": "alice@example.com"}, headers=admin_headers
+    ).json()["items"]
+    assert [e["action"] for e in mine] == ["vault.secret.read"]
+    assert mine[0]["delegation"][0]["id"] == alice["id"]
+
+    agents = client.get("/v1/events", params={"kind": "agent"}, headers=admin_headers).json()
+    assert {e["actor"]["name"] for e in agents["items"]} == {"helper", "other"}
+    missing = client.get("/v1/events", params={"identity": "nobody"}, headers=admin_headers)
+    assert missing.status_code == 404
+
+
+def test_json_lines_export_streams_every_match(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    import json
+
+    for n in range(3):
+        client.post(
+            "/v1/identities", json={"kind": "service", "name": f"j{n}"}, headers=admin_headers
+        )
+    response = client.get(
+        "/v1/events",
+        params={"format": "jsonl", "action": "identity.create"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert len(lines) == 4  # the admin and three services
+    assert all(line["chain_position"] and line["link"] for line in lines)
+    positions = [line["chain_position"] for line in lines]
+    assert positions == sorted(positions)
