@@ -332,7 +332,9 @@ def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) ->
             f.secret if show_secrets else f.redacted,
             f.owner or "",
         )
-    console = Console(file=None, record=True, width=160 if to_file else None, force_terminal=False)
+    # Piped or written to a file, rows must not fold at 80 columns.
+    wide = to_file or not sys.stdout.isatty()
+    console = Console(record=True, width=200 if wide else None, force_terminal=False)
     with console.capture() as capture:
         console.print(table)
     return capture.get()

@@ -23,7 +23,7 @@ from typing import Final
 
 from limen.discovery.engine import Engine
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
-from limen.discovery.sources import Blob, ScanSource
+from limen.discovery.sources.base import Blob, ScanSource
 
 __all__ = ["ScanResult", "ScanStats", "Scanner"]
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 import yaml
 
 from limen.discovery.findings import DiscoveredAgent
-from limen.discovery.sources import Blob, Warn
+from limen.discovery.sources.base import Blob, Warn
 
 __all__ = ["AGENT_CONFIGS", "CREDENTIAL_FILES", "EndpointSource"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pathspec
 
-from limen.discovery.sources import Blob, Warn
+from limen.discovery.sources.base import Blob, Warn
 
 __all__ = ["FileSource"]
 

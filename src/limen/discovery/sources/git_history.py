@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from limen.discovery.sources import Blob, Warn
+from limen.discovery.sources.base import Blob, Warn
 
 __all__ = ["GitHistorySource", "StagedSource"]
 
@@ -85,7 +85,15 @@ class StagedSource:
         """Yield the index version of each added, copied, modified or renamed file."""
         out = _git(
             self.repo,
-            ["diff", "--cached", "--raw", "-z", "--no-renames", "--diff-filter=ACMR"],
+            [
+                "diff",
+                "--cached",
+                "--raw",
+                "-z",
+                "--no-abbrev",
+                "--no-renames",
+                "--diff-filter=ACMR",
+            ],
             warn,
         )
         if out is None:
