@@ -28,7 +28,7 @@ __all__ = [
 
 CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ALGORITHMS: Final = ["EdDSA", "ES256", "ES384", "PS256", "RS256"]
-_MAX_LIFETIME: Final = 600
+_MAX_LIFETIME: Final = 3600  # Authlib and others default to an hour
 _LEEWAY: Final = 30
 
 _seen_lock = threading.Lock()

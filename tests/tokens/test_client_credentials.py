@@ -1,0 +1,156 @@
+"""The client credentials grant with real clients: Authlib's OAuth2Client over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import warnings
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from authlib.integrations.httpx_client import OAuth2Client
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import OKPKey
+
+from limen.store.models import Event
+from tests.tokens.conftest import grant
+
+
+@pytest.fixture(autouse=True)
+def _quiet_joserfc() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc: "EdDSA is deprecated via RFC 9864"
+        yield
+
+
+def test_authlib_client_gets_a_token_with_client_secret_basic_and_post(
+    live_server: Any, make_identity: Any, make_client: Any
+) -> None:
+    make_identity("deploy-bot", kind="service")
+    c = make_client("deploy-bot", ["secrets:read", "tools:call"])
+    for method in ("client_secret_basic", "client_secret_post"):
+        with OAuth2Client(
+            c.client_id, c.secret, token_endpoint_auth_method=method, scope="tools:call"
+        ) as oauth:
+            token = oauth.fetch_token(
+                f"{live_server.url}/oauth2/token", grant_type="client_credentials"
+            )
+        assert token["token_type"] == "Bearer"
+        assert token["scope"] == "tools:call"
+        assert token["expires_in"] == 300
+        header = json.loads(base64.urlsafe_b64decode(token["access_token"].split(".")[0] + "=="))
+        assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA" and header["kid"]
+
+
+def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_client: Any) -> None:
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+
+    make_identity("ci-job", kind="service")
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "ci-1"})
+    c = make_client(
+        "ci-job",
+        ["builds:write"],
+        auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    assert c.secret is None
+    endpoint = f"{live_server.url}/oauth2/token"
+    with OAuth2Client(
+        c.client_id,
+        key,
+        token_endpoint_auth_method=PrivateKeyJWT(endpoint, alg="EdDSA"),
+    ) as oauth:
+        token = oauth.fetch_token(endpoint, grant_type="client_credentials")
+    assert token["scope"] == "builds:write"
+
+    # The same assertion again is a replay and is refused (RFC 7523 §3 jti).
+    now = time.time()
+    claims = {
+        "iss": c.client_id,
+        "sub": c.client_id,
+        "aud": endpoint,
+        "exp": int(now) + 60,
+        "jti": "once",
+    }
+    assertion = jwt.encode({"alg": "EdDSA"}, claims, key, algorithms=["EdDSA"])
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    assert httpx.post(endpoint, data=form).status_code == 200
+    replay = httpx.post(endpoint, data=form)
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "invalid_client"
+    # A secret presented for a private_key_jwt client is not accepted either.
+    wrong = httpx.post(
+        endpoint, data={"grant_type": "client_credentials"}, auth=(c.client_id, "limen_cs_guess")
+    )
+    assert wrong.status_code == 401
+
+
+def test_wrong_secret_unknown_client_and_no_credentials_are_invalid_client(
+    client: TestClient, make_identity: Any, make_client: Any
+) -> None:
+    make_identity("svc", kind="service")
+    c = make_client("svc", ["a:b"])
+    for auth in ((c.client_id, c.secret + "x"), ("nosuchclient", c.secret)):
+        r = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=auth)
+        assert r.status_code == 401
+        assert r.json() == {
+            "error": "invalid_client",
+            "error_description": "client authentication failed",
+        }
+        assert c.secret not in r.text
+    r = client.post("/oauth2/token", data={"grant_type": "client_credentials"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    # Every failure is in the event log, without the secret.
+    with client.app.state.db.unit_of_work(readonly=True) as uow:
+        rows = uow.session.scalars(
+            sa.select(Event).where(Event.action == "oauth.client.authenticate")
+        ).all()
+        assert len(rows) >= 2
+        assert all(r.outcome == "denied" for r in rows)
+        assert c.secret not in repr([(r.reason, r.context) for r in rows])
+
+
+def test_scope_beyond_registration_is_invalid_scope(
+    client: TestClient, make_identity: Any, make_client: Any
+) -> None:
+    make_identity("svc", kind="service")
+    c = make_client("svc", ["secrets:read"])
+    r = grant(client, c, scope="secrets:read secrets:write")
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_scope"
+    r = client.post("/oauth2/token", data={"grant_type": "password"}, auth=(c.client_id, c.secret))
+    assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
+    r = client.post("/oauth2/token", json={"grant_type": "client_credentials"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
+def test_a_suspended_identity_gets_no_token_and_its_tokens_stop_working(
+    client: TestClient, admin_headers: dict[str, str], make_identity: Any, make_client: Any
+) -> None:
+    make_identity("svc", kind="service")
+    c = make_client("svc", ["identities:read"])
+    access_token = grant(client, c).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {access_token}"}
+    assert client.get("/v1/identities", headers=bearer).status_code == 200
+    assert client.post("/v1/identities/svc/suspend", headers=admin_headers).status_code == 200
+    assert client.get("/v1/identities", headers=bearer).status_code == 401
+    assert grant(client, c).status_code == 401
+    client.post("/v1/identities/svc/reactivate", headers=admin_headers)
+    assert client.get("/v1/identities", headers=bearer).status_code == 200
+
+
+def test_oversized_token_request_is_refused(client: TestClient) -> None:
+    r = client.post(
+        "/oauth2/token",
+        content=b"grant_type=client_credentials&x=" + b"a" * 2_000_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
