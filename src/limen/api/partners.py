@@ -22,22 +22,27 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from limen import installation, respond
-from limen.api.deps import DatabaseDep, require_scope
+from limen import installation, respond, tokens
+from limen.api import oauth
+from limen.api.deps import DatabaseDep, request_context, require_scope
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
 from limen.store import UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
-__all__ = ["killswitch_router", "router"]
+__all__ = ["OAUTH_PREFIX", "killswitch_router", "router"]
 
 router = APIRouter(prefix="/v1beta1", tags=["users api for partners"])
 killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"])
@@ -45,6 +50,12 @@ killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"])
 Reader = Annotated[Actor, Depends(require_scope("users:read"))]
 Suspender = Annotated[Actor, Depends(require_scope("users:suspend"))]
 Reactivator = Annotated[Actor, Depends(require_scope("users:reactivate"))]
+
+OAUTH_PREFIX = "/v1beta1/users/oauth2/"
+"""Errors under this prefix are RFC 6749 §5.2 bodies, as on ``/oauth2/``."""
+_FORM = "application/x-www-form-urlencoded"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_build_lock = threading.Lock()
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
@@ -288,6 +299,79 @@ def _reactivate_route(collection: _Collection) -> Callable[..., PartnerUser]:
 
     reactivate.__name__ = f"reactivate_{collection.noun}"
     return reactivate
+
+
+# -- OAuth: the partner's own token and revocation endpoints ------------------------
+
+
+def _partner_tokens(request: Request) -> tokens.TokenService:
+    """A token service sharing the app's keys and status view, with partner lifetimes."""
+    app = request.app
+    service = getattr(app.state, "partner_tokens", None)
+    if service is None:
+        base = oauth.token_service(app)
+        with _build_lock:
+            service = getattr(app.state, "partner_tokens", None)
+            if service is None:
+                service = tokens.TokenService(
+                    base.db, keys=base.keys, status=base.status, ttl=respond.PARTNER_TOKEN_TTL
+                )
+                app.state.partner_tokens = service
+    return service
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != _FORM:
+        raise tokens.InvalidRequest(f"send the parameters as {_FORM} (RFC 6749 §3.2)")
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return parse_qs(body, keep_blank_values=False, max_num_fields=50)
+
+
+@router.post("/users/oauth2/token")
+async def partner_token(request: Request) -> JSONResponse:
+    """Client credentials grant for partners (HTTP Basic); a 900-second bearer token.
+
+    1Password's endpoint takes ``scope=openid`` or nothing, meaning the client's own
+    scopes; Limen also accepts a subset of the client's scopes to narrow the token.
+    """
+    form = await _form(request)
+    service = _partner_tokens(request)
+    issuer = oauth.issuer_of(request)
+    endpoint = f"{issuer}{OAUTH_PREFIX}token"
+
+    def run() -> dict[str, Any]:
+        grant = form.get("grant_type") or []
+        if grant != ["client_credentials"]:
+            if not grant:
+                raise tokens.InvalidRequest("grant_type is required")
+            raise tokens.UnsupportedGrantType("partners use grant_type=client_credentials")
+        asked = form.get("scope") or []
+        if asked == ["openid"]:
+            form.pop("scope")
+        credentials = tokens.credentials_from(request.headers.get("authorization"), form)
+        with service.db.unit_of_work(readonly=True) as uow:
+            _, holder = tokens.authenticate_client(
+                uow.session, credentials, token_endpoint=endpoint
+            )
+            # Fail closed: only partner integrations get the longer partner lifetime.
+            if not respond.is_partner(holder):
+                raise tokens.UnauthorizedClient("this endpoint is for partner integrations")
+        return tokens.TokenEndpoint(service).handle(
+            form,
+            credentials,
+            issuer=issuer,
+            token_endpoint=endpoint,
+            context={**request_context(request), "surface": "users-api"},
+        )
+
+    return JSONResponse(await run_in_threadpool(run), headers=_NO_STORE)
+
+
+@router.post("/users/oauth2/revoke")
+async def partner_revoke(request: Request) -> Response:
+    """RFC 7009 revocation with the partner's client credentials; 200 whatever the token."""
+    return await oauth.revoke(request)
 
 
 for _c in COLLECTIONS:

@@ -22,14 +22,26 @@ from limen.respond.errors import (
     StreamNotFound,
     WrongKind,
 )
+from limen.respond.partners import (
+    PARTNER_SCOPES,
+    PARTNER_TOKEN_TTL,
+    Partner,
+    is_partner,
+    list_partners,
+    register_partner,
+    revoke_partner,
+)
 
 __all__ = [
     "KILL_SWITCH_KINDS",
+    "PARTNER_SCOPES",
+    "PARTNER_TOKEN_TTL",
     "AccountNotFound",
     "Contained",
     "DirectoryPage",
     "InvalidStream",
     "KillSwitchNotEngaged",
+    "Partner",
     "StreamNotFound",
     "WrongKind",
     "contain",
@@ -37,6 +49,10 @@ __all__ = [
     "engage",
     "engaged_kill_switches",
     "find",
+    "is_partner",
     "list_directory",
+    "list_partners",
+    "register_partner",
     "release",
+    "revoke_partner",
 ]

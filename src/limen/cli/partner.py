@@ -1,0 +1,116 @@
+"""``limen partner …``: register security tools that may list, suspend and reactivate identities."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from limen import installation, respond
+from limen.audit import Actor
+from limen.cli._context import emit_json, open_database, out_console
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Partner integrations (SOAR, SIEM, IDS) for the Users API and Shared Signals.",
+    no_args_is_help=True,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _document(partner: respond.Partner) -> dict[str, Any]:
+    row = partner.identity
+    return {
+        "id": row.id,
+        "name": row.name,
+        "status": str(row.status),
+        "clients": [
+            {
+                "client_id": c.client_id,
+                "scopes": list(c.scopes or []),
+                "created_at": c.created_at.isoformat(),
+                "revoked": c.revoked_at is not None,
+            }
+            for c in partner.clients
+        ],
+    }
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The partner's name, e.g. elastic-soar.")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            "--scopes",
+            help="Comma-separated: users:read, users:suspend, users:reactivate, ssf:manage.",
+        ),
+    ] = "users:read",
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a partner; prints its client id and secret once."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        row, client, secret = respond.register_partner(
+            uow, Actor.operator(), name, scopes=scopes.split(",")
+        )
+        account = installation.account_id(uow.session)
+    document = {
+        "partner": row.name,
+        "identity_id": row.id,
+        "account_id": account,
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "scopes": list(client.scopes or []),
+        "token_endpoint": "/v1beta1/users/oauth2/token",
+    }
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"partner {row.name} registered (account {account})")
+    out_console.print(f"client id:     {client.client_id}")
+    out_console.print(f"client secret: {secret}")
+    out_console.print("The secret is shown only now; store it in the partner's configuration.")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List partners and their OAuth clients."""
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        documents = [_document(p) for p in respond.list_partners(uow.session)]
+    if as_json:
+        emit_json(documents)
+        return
+    table = Table("name", "status", "client id", "scopes", "revoked")
+    for doc in documents:
+        for client in doc["clients"] or [{}]:
+            table.add_row(
+                doc["name"],
+                doc["status"],
+                client.get("client_id", ""),
+                " ".join(client.get("scopes", [])),
+                "yes" if client.get("revoked") else "",
+            )
+    out_console.print(table)
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Partner name or id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke every client of a partner; its tokens stop working at once."""
+    db = open_database(ctx)
+    with db.unit_of_work() as uow:
+        partner = respond.revoke_partner(uow, Actor.operator(), name)
+        document = _document(partner)
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"partner {document['name']}: {len(document['clients'])} client(s) revoked")

@@ -1,0 +1,129 @@
+"""Partner integrations: a security tool registered as a service identity with an OAuth client.
+
+A partner (SOAR, SIEM, intrusion detection) is an identity of kind ``service`` with the
+attribute ``partner: true``, holding ``client_secret_basic`` OAuth clients registered
+through :mod:`limen.tokens`. Its scopes are limited to what a response tool needs, so a
+leaked partner secret can suspend identities and read the directory, never read secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen import identity as identities
+from limen import tokens
+from limen.audit import Actor, record
+from limen.errors import InvalidInput
+from limen.respond.errors import WrongKind
+from limen.store import UnitOfWork
+from limen.store.models import Identity, IdentityKind, OAuthClient
+
+__all__ = [
+    "PARTNER_SCOPES",
+    "PARTNER_TOKEN_TTL",
+    "Partner",
+    "is_partner",
+    "list_partners",
+    "register_partner",
+    "revoke_partner",
+]
+
+PARTNER_SCOPES: Final = frozenset({"users:read", "users:suspend", "users:reactivate", "ssf:manage"})
+PARTNER_TOKEN_TTL: Final = timedelta(minutes=15)
+"""1Password's Users API tokens live 900 seconds; partner connectors expect that."""
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    identity: Identity
+    clients: Sequence[OAuthClient]
+
+
+def is_partner(row: Identity) -> bool:
+    return row.kind is IdentityKind.SERVICE and bool((row.attributes or {}).get("partner"))
+
+
+def register_partner(
+    uow: UnitOfWork, actor: Actor, name: str, *, scopes: Iterable[str]
+) -> tuple[Identity, OAuthClient, str]:
+    """Create the partner's identity (or reuse it) and a new OAuth client; returns the secret.
+
+    The secret is returned here only; Limen keeps a hash.
+    """
+    wanted = sorted({s.strip() for s in scopes if s and s.strip()})
+    if not wanted:
+        raise InvalidInput(f"name the partner's scopes, from: {', '.join(sorted(PARTNER_SCOPES))}")
+    unknown = [s for s in wanted if s not in PARTNER_SCOPES]
+    if unknown:
+        raise InvalidInput(
+            f"partners may hold only {', '.join(sorted(PARTNER_SCOPES))}; not {unknown[0]!r}"
+        )
+    try:
+        row = identities.get(uow.session, name)
+    except identities.IdentityNotFound:
+        row = identities.create(
+            uow,
+            actor,
+            kind="service",
+            name=name,
+            display_name=name,
+            attributes={"partner": True},
+        )
+    if not is_partner(row):
+        raise identities.IdentityExists(f"{name!r} already names an identity that is not a partner")
+    client, secret = tokens.register_client(
+        uow, actor, row, scopes=wanted, auth_method="client_secret_basic", name=name
+    )
+    assert secret is not None
+    record(
+        uow.session,
+        actor,
+        "partner.create",
+        resource_type="identity",
+        resource_id=row.id,
+        resource_name=row.name,
+        context={"partner": row.name, "client_id": client.client_id, "scopes": wanted},
+    )
+    return row, client, secret
+
+
+def list_partners(session: Session) -> list[Partner]:
+    services = session.scalars(
+        sa.select(Identity)
+        .where(Identity.kind == IdentityKind.SERVICE)
+        .order_by(Identity.created_at, Identity.id)
+    ).all()
+    return [
+        Partner(row, tokens.list_clients(session, identity_id=row.id))
+        for row in services
+        if is_partner(row)
+    ]
+
+
+def revoke_partner(uow: UnitOfWork, actor: Actor, ref: str) -> Partner:
+    """Revoke every OAuth client of a partner: its secrets and the tokens they got stop working."""
+    row = identities.get(uow.session, ref)
+    if not is_partner(row):
+        raise WrongKind(f"no partner {ref!r}")
+    clients = tokens.list_clients(uow.session, identity_id=row.id)
+    revoked = [
+        tokens.revoke_client(uow, actor, c.client_id).client_id
+        for c in clients
+        if c.revoked_at is None
+    ]
+    record(
+        uow.session,
+        actor,
+        "partner.revoke",
+        resource_type="identity",
+        resource_id=row.id,
+        resource_name=row.name,
+        context={"partner": row.name, "revoked_clients": revoked},
+    )
+    return Partner(row, tokens.list_clients(uow.session, identity_id=row.id))
