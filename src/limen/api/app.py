@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     events_api_errors = [(p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES]
     app.state.error_renderers += events_api_errors
     app.state.error_renderers.append((ssf.ERROR_PREFIX, ssf.render_ssf_error))
+    app.state.error_renderers.append((partners.OAUTH_PREFIX, oauth.render_oauth_error))
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
