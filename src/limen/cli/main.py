@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from limen import __version__
 from limen.cli import audit, events, identity, killswitch, run, setup, vault
 from limen.cli import client as client_cli
+from limen.cli import partner as partner_cli
 from limen.cli import policy as policy_cli
 from limen.cli._context import CliState
 from limen.cli._errors import LimenGroup, fail
@@ -74,6 +75,7 @@ setup.register(app)
 app.add_typer(identity.app, name="identity")
 app.add_typer(events.app, name="events")
 app.add_typer(killswitch.app, name="killswitch")
+app.add_typer(partner_cli.app, name="partner")
 audit.register(app)
 app.add_typer(client_cli.app, name="client")
 app.add_typer(policy_cli.app, name="policy")
