@@ -149,8 +149,12 @@ def authenticate(
         or not identity.is_active
     ):
         raise InvalidToken("the bearer token is not valid")
-    if token.last_used_at is None or now - token.last_used_at > _TOUCH_INTERVAL:
-        session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    # Report, do not write: callers authenticate inside a read-only transaction, where a
+    # write is rolled back and, on SQLite, fails with "database is locked" whenever another
+    # request is committing.
+    stale = token.last_used_at is None or now - token.last_used_at > _TOUCH_INTERVAL
+    if stale and on_stale is not None:
+        on_stale(token.id)
     return Actor(
         kind=str(identity.kind),
         name=identity.name,
