@@ -39,8 +39,10 @@ class JetStreamSink:
         client = await nats.connect(
             self._url,
             connect_timeout=self._timeout,
-            max_reconnect_attempts=0,
+            # One attempt: a down server is the dispatcher's to retry, with backoff.
             allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
         )
         try:
             stream = client.jetstream(timeout=self._timeout)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
 from limen.audit.actor import Actor
+from limen.audit.chain import link_pending
 from limen.audit.documents import event_document
 from limen.audit.errors import SinkExists, SinkNotFound
 from limen.audit.log import record
@@ -133,6 +134,9 @@ def add_sink(
     ``from_start`` delivers the whole retained log; otherwise only events from now on.
     """
     config = _config(kind, target, subject=subject, stream=stream)
+    if not from_start:
+        # "From now" means after everything already appended, linked or not.
+        link_pending(db, keys.chain)
     with db.unit_of_work() as uow:
         session = uow.session
         if session.scalar(sa.select(AuditSink).where(AuditSink.name == name)) is not None:
