@@ -1,0 +1,271 @@
+"""Containment benchmark: from a partner's ``:suspend`` to the first denied PDP decision.
+
+    python benchmarks/containment.py [--runs 200]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+A partner (SOAR) holds a 15-minute token from ``/v1beta1/users/oauth2/token``; a service
+identity holds an access token, and a policy permits it to call a tool. Each run:
+
+1. the clock starts; the partner sends ``POST …/services/{id}:suspend`` to node A;
+2. when it returns, a PEP asks a node's PDP (``POST /access/v1/evaluation`` with the
+   service's token in the context) until the decision is a deny; the clock stops at the
+   first deny;
+3. (untimed) the partner reactivates the service, and the PEP waits until both nodes
+   permit again.
+
+"One node" asks node A itself; "two nodes" asks node B, a second ``limen server`` process
+on the same PostgreSQL, which learns of the suspension through LISTEN/NOTIFY. SQLite
+(one node, the embedded default) is measured too. Each node is a separate process with
+one uvicorn worker; all traffic stays on 127.0.0.1.
+
+Targets (issue #6): p50 <= 10 ms on one node, p50 <= 250 ms across two nodes. The
+human-speed reference is CrowdStrike's 1-10-60 rule: one minute to detect, ten to
+investigate, sixty to contain an intrusion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from limen import identity, respond, tokens
+from limen.audit import Actor
+from limen.config import Settings
+from limen.installation import initialise
+from limen.store import Database
+
+TARGET_ONE_NODE_MS = 10.0
+TARGET_TWO_NODES_MS = 250.0
+HUMAN_SPEED_MS = 60_000.0  # CrowdStrike 1-10-60: the first minute
+DENY_DEADLINE_S = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextmanager
+def _server(settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir), "LIMEN_LOG_LEVEL": "warning"}
+    if settings.database_url:
+        env["LIMEN_DATABASE_URL"] = settings.database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("limen server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class World:
+    account_id: str
+    admin_token: str
+    target_id: str
+    partner: tuple[str, str]
+    target: tuple[str, str]
+    pep: tuple[str, str]
+
+
+def _prepare(settings: Settings) -> World:
+    db = Database(settings.resolved_database_url)
+    init = initialise(db, key_file=settings.resolved_key_file)
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        _, partner, partner_secret = respond.register_partner(
+            uow, op, "bench-soar", scopes=["users:read", "users:suspend", "users:reactivate"]
+        )
+        target = identity.create(uow, op, kind="service", name="bench-target")
+        target_client, target_secret = tokens.register_client(
+            uow, op, target, scopes=["tools:call"]
+        )
+        pep = identity.create(uow, op, kind="service", name="bench-pep")
+        pep_client, pep_secret = tokens.register_client(uow, op, pep, scopes=["access:evaluate"])
+        world = World(
+            account_id=init.account_id,
+            admin_token=init.admin_token or "",
+            target_id=target.id,
+            partner=(partner.client_id, partner_secret),
+            target=(target_client.client_id, target_secret or ""),
+            pep=(pep_client.client_id, pep_secret or ""),
+        )
+    db.dispose()
+    return world
+
+
+def _token(url: str, path: str, credentials: tuple[str, str]) -> str:
+    response = httpx.post(
+        f"{url}{path}", data={"grant_type": "client_credentials"}, auth=credentials, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+class Bench:
+    def __init__(self, world: World, node_a: str, node_b: str | None) -> None:
+        self.world = world
+        self.a = httpx.Client(base_url=node_a, timeout=10)
+        self.b = httpx.Client(base_url=node_b, timeout=10) if node_b else None
+        admin = {"Authorization": f"Bearer {world.admin_token}"}
+        policy = self.a.put(
+            "/v1/policies/bench",
+            json={"text": 'permit(principal, action == Limen::Action::"call", resource);'},
+            headers=admin,
+        )
+        policy.raise_for_status()
+        partner = _token(node_a, "/v1beta1/users/oauth2/token", world.partner)
+        self.partner = {"Authorization": f"Bearer {partner}"}
+        self.pep = {"Authorization": f"Bearer {_token(node_a, '/oauth2/token', world.pep)}"}
+        self.target_token = _token(node_a, "/oauth2/token", world.target)
+        self.base = f"/v1beta1/accounts/{world.account_id}/services/{world.target_id}"
+        self.decision = {
+            "subject": {"type": "service", "id": world.target_id},
+            "action": {"name": "call"},
+            "resource": {"type": "tool", "id": "deploy"},
+            "context": {"token": self.target_token},
+        }
+
+    def permitted(self, client: httpx.Client) -> bool:
+        response = client.post("/access/v1/evaluation", json=self.decision, headers=self.pep)
+        response.raise_for_status()
+        return bool(response.json()["decision"])
+
+    def reset(self) -> None:
+        self.a.post(f"{self.base}:reactivate", headers=self.partner).raise_for_status()
+        for client in filter(None, (self.a, self.b)):
+            deadline = time.monotonic() + DENY_DEADLINE_S
+            while not self.permitted(client):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the target never became permitted again")
+
+    def run(self, client: httpx.Client) -> float:
+        """One measurement in milliseconds."""
+        started = time.perf_counter()
+        self.a.post(f"{self.base}:suspend", headers=self.partner).raise_for_status()
+        while self.permitted(client):
+            if time.perf_counter() - started > DENY_DEADLINE_S:
+                raise RuntimeError("no deny within the deadline")
+        return (time.perf_counter() - started) * 1000
+
+
+def _measure(world: World, node_a: str, node_b: str | None, runs: int) -> dict[str, list[float]]:
+    bench = Bench(world, node_a, node_b)
+    results: dict[str, list[float]] = {"one node": []}
+    if bench.b is not None:
+        results["two nodes"] = []
+    bench.reset()
+    for _ in range(5):  # warm both nodes: keys, status views, connection pools
+        bench.run(bench.a)
+        bench.reset()
+    for _ in range(runs):
+        results["one node"].append(bench.run(bench.a))
+        bench.reset()
+        if bench.b is not None:
+            results["two nodes"].append(bench.run(bench.b))
+            bench.reset()
+    return results
+
+
+def _postgres_schema(base: str) -> tuple[str, sa.Engine, str]:
+    schema = f"limen_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}", admin, schema
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+
+    rows: list[tuple[str, list[float], float]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="limen-bench-"))
+    try:
+        sqlite_settings = Settings(data_dir=tmp / "sqlite")
+        world = _prepare(sqlite_settings)
+        with _server(sqlite_settings) as node:
+            measured = _measure(world, node, None, args.runs)
+        rows.append(("SQLite, one node", measured["one node"], TARGET_ONE_NODE_MS))
+
+        if args.postgres:
+            url, admin, schema = _postgres_schema(args.postgres)
+            try:
+                pg_settings = Settings(data_dir=tmp / "pg", database_url=url)
+                world = _prepare(pg_settings)
+                with _server(pg_settings) as node_a, _server(pg_settings) as node_b:
+                    measured = _measure(world, node_a, node_b, args.runs)
+                rows.append(("PostgreSQL, one node", measured["one node"], TARGET_ONE_NODE_MS))
+                rows.append(("PostgreSQL, two nodes", measured["two nodes"], TARGET_TWO_NODES_MS))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+        else:
+            print("(no PostgreSQL URL: pass --postgres or set LIMEN_TEST_POSTGRES_URL)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"Containment: partner :suspend -> first denied PDP decision ({args.runs} runs each)")
+    print(f"{'':28}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}  target p50")
+    for name, samples, target in rows:
+        p50 = _percentile(samples, 0.50)
+        verdict = "ok" if p50 <= target else "MISSED"
+        print(
+            f"{name:28}{p50:>10.2f}{_percentile(samples, 0.99):>10.2f}"
+            f"{max(samples):>10.2f}{statistics.fmean(samples):>10.2f}"
+            f"  <= {target:g} ms {verdict}"
+        )
+    print(
+        f"{'human speed (CrowdStrike 1-10-60)':28}{HUMAN_SPEED_MS:>10.0f}"
+        f"{'':>30}  1 min to detect, 10 to investigate, 60 to contain"
+    )
+
+
+if __name__ == "__main__":
+    main()
