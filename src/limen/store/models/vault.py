@@ -50,6 +50,8 @@ class VaultItem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_edited_by: Mapped[str | None] = mapped_column(String(200))
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Live files attached; lets the read path skip the files query for most items."""
     deleted_at: Mapped[datetime | None]
 
 

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("updated_at", _TS, nullable=False),
         sa.Column("last_edited_by", sa.String(length=200), nullable=True),
+        sa.Column("file_count", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("deleted_at", _TS, nullable=True),
         sa.ForeignKeyConstraint(
             ["vault_id"], ["vaults.id"], name=op.f("fk_vault_items_vault_id_vaults")

@@ -1,0 +1,235 @@
+"""Vault read benchmark: Connect item reads over HTTP (one uvicorn worker) and in process.
+
+    python benchmarks/vault_read.py [--requests 6000] [--connections 8]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+For each backend (SQLite always; PostgreSQL if a URL is given or LIMEN_TEST_POSTGRES_URL
+is set) it initialises a fresh installation, stores one LOGIN item, issues a read-only
+service-account token, starts ``limen server`` (one worker, log level warning) and
+drives ``GET /v1/vaults/{vault}/items/{item}`` with a small keep-alive HTTP/1.1 client
+over raw sockets, so the load generator costs far less than the server. Every read is a
+real secret read: token check, decrypt, and an event in the log. ``/heartbeat`` on the
+same server is the peer: the ceiling of the HTTP stack with no vault work at all.
+
+Targets (issue #3): p50 <= 1 ms in process; >= 2,000 reads/s over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from limen.audit import Actor
+from limen.config import Settings
+from limen.installation import initialise
+from limen.store import Database
+from limen.vault import Field, ItemDraft, KeyFileSource, Keyring, VaultService, service_accounts
+
+TARGET_IN_PROCESS_P50_MS = 1.0
+TARGET_HTTP_RPS = 2000.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _prepare(settings: Settings) -> tuple[str, str, str, VaultService, Database]:
+    db = Database(settings.resolved_database_url)
+    initialise(db, key_file=settings.resolved_key_file)
+    service = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    op = Actor.operator()
+    vault = service.create_vault(op, "bench")
+    item = service.create_item(
+        op,
+        "bench",
+        ItemDraft(
+            title="db",
+            category="DATABASE",
+            fields=[
+                Field(id="", label="username", value="app", purpose="USERNAME"),
+                Field(id="", label="password", value="x" * 32, purpose="PASSWORD"),
+                Field(id="", label="host", value="db.internal"),
+            ],
+        ),
+    )
+    token = service_accounts.create(db, op, "bench-reader", grants=["bench:read"]).token
+    return vault.id, item.id, token, service, db
+
+
+def _in_process(service: VaultService, vault_id: str, item_id: str, n: int) -> list[float]:
+    actor = Actor(
+        kind="service", name="bench", scopes=frozenset({f"vault:{vault_id}:read"}), channel="api"
+    )
+    for _ in range(50):
+        service.get_item(actor, vault_id, item_id)
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        service.get_item(actor, vault_id, item_id)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+async def _connection(
+    port: int, request: bytes, count: int, latencies: list[float], statuses: dict[int, int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            latencies.append((time.perf_counter() - start) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+def _drive(port: int, path: str, token: str, total: int, connections: int) -> dict[str, float]:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        "User-Agent: limen-bench\r\n\r\n"
+    ).encode()
+
+    async def main() -> tuple[float, list[float], dict[int, int]]:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        warm: list[float] = []
+        await asyncio.gather(*(_connection(port, request, 20, warm, {}) for _ in range(2)))
+        started = time.perf_counter()
+        per = total // connections
+        await asyncio.gather(
+            *(_connection(port, request, per, latencies, statuses) for _ in range(connections))
+        )
+        return time.perf_counter() - started, latencies, statuses
+
+    elapsed, latencies, statuses = asyncio.run(main())
+    if set(statuses) != {200}:
+        raise SystemExit(f"unexpected statuses {statuses} for {path}")
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": _percentile(latencies, 0.99),
+    }
+
+
+def _serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir), "LIMEN_LOG_LEVEL": "warning"}
+    if settings.database_url:
+        env["LIMEN_DATABASE_URL"] = settings.database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("limen server did not start")
+
+
+def run_backend(name: str, settings: Settings, args: argparse.Namespace) -> dict[str, float]:
+    vault_id, item_id, token, service, db = _prepare(settings)
+    in_process = _in_process(service, vault_id, item_id, args.in_process)
+    db.dispose()
+    port = _free_port()
+    server = _serve(settings, port)
+    try:
+        path = f"/v1/vaults/{vault_id}/items/{item_id}"
+        reads = _drive(port, path, token, args.requests, args.connections)
+        heartbeat = _drive(port, "/heartbeat", token, args.requests, args.connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {
+        "in_p50": statistics.median(in_process),
+        "in_p99": _percentile(in_process, 0.99),
+        **{f"http_{k}": v for k, v in reads.items()},
+        "peer_rps": heartbeat["rps"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--in-process", type=int, default=3000)
+    parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, float]] = {}
+    root = Path(tempfile.mkdtemp(prefix="limen-bench-"))
+    try:
+        results["sqlite"] = run_backend("sqlite", Settings(data_dir=root / "sqlite"), args)
+        if args.postgres:
+            schema = f"limen_bench_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            sep = "&" if "?" in args.postgres else "?"
+            url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
+            try:
+                settings = Settings(data_dir=root / "postgres", database_url=url)
+                results["postgresql"] = run_backend("postgresql", settings, args)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(
+        f"Vault item reads (Connect GET item), {args.requests} HTTP requests over "
+        f"{args.connections} keep-alive connections, one uvicorn worker, {os.cpu_count()} cores"
+    )
+    header = (
+        f"{'backend':<11}{'in-proc p50':>12}{'p99':>8}{'vs 1 ms':>9}"
+        f"{'HTTP reads/s':>14}{'p50':>8}{'p99':>8}{'vs 2000/s':>11}{'heartbeat/s':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        print(
+            f"{name:<11}{r['in_p50']:>10.3f}ms{r['in_p99']:>6.2f}ms"
+            f"{TARGET_IN_PROCESS_P50_MS / r['in_p50']:>8.2f}x"
+            f"{r['http_rps']:>14.0f}{r['http_p50']:>6.2f}ms{r['http_p99']:>6.2f}ms"
+            f"{r['http_rps'] / TARGET_HTTP_RPS:>10.2f}x{r['peer_rps']:>13.0f}"
+        )
+    print("ratios > 1.00x meet the target; heartbeat/s is the same server with no vault work")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
