@@ -24,11 +24,12 @@ from typing import Any, Final
 import cedarpy
 import sqlalchemy as sa
 
+from limen.access._decision_log import DecisionLog, record_decision
 from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest
 from limen.access.policies import DEFAULT_POLICIES, compile_policies
 from limen.access.schema import NAMESPACE
 from limen.access.status import POLICIES_TOPIC, IdentityInfo, StatusView
-from limen.audit import Actor, Outcome, record
+from limen.audit import Actor
 from limen.errors import LimenError
 from limen.ids import is_id
 from limen.store import Database, UnitOfWork
@@ -79,6 +80,7 @@ class PolicyDecisionPoint:
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._generation = 0
         self._names: dict[str, str] = {}
+        self._log = DecisionLog(db)
         status.on_change(self._on_change)
 
     # -- state ---------------------------------------------------------------------
@@ -154,20 +156,12 @@ class PolicyDecisionPoint:
     def _record(
         self, uow: UnitOfWork, actor: Actor, evaluation: Evaluation, decision: Decision
     ) -> None:
-        record(
-            uow.session,
-            actor,
-            "access.evaluate",
-            resource_type=evaluation.resource_type[:50],
-            resource_id=evaluation.resource_id[:200],
-            outcome=Outcome.SUCCESS if decision.allowed else Outcome.DENIED,
-            reason=decision.reason,
-            context={
-                "subject": {"type": evaluation.subject_type, "id": evaluation.subject_id},
-                "action": evaluation.action,
-                "policies": list(decision.policies),
-            },
-        )
+        record_decision(uow.session, actor, evaluation, decision)
+
+    @property
+    def log(self) -> DecisionLog:
+        """Group-committing writer for decision events (see :mod:`._decision_log`)."""
+        return self._log
 
     def _decide(self, evaluation: Evaluation) -> Decision:
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:

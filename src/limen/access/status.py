@@ -171,21 +171,18 @@ class StatusView:
                 return
             self._data_version = version
             last = self._last_seq
-        with self._db.unit_of_work(readonly=True) as uow:
-            rows = uow.session.execute(
-                sa.select(Event.seq, Event.action, Event.resource_id)
-                .where(Event.seq > last)
-                .where(
-                    sa.or_(
-                        Event.action.startswith("identity."),
-                        Event.action.in_(("token.revoke", "oauth.client.revoke")),
-                        Event.action.startswith("policy."),
-                    )
-                )
-                .order_by(Event.seq)
-            ).all()
-            top = uow.session.scalar(sa.select(sa.func.max(Event.seq))) or last
-        with self._lock:
+            # Read on the view's own connection, without a pooled session's overhead on this
+            # hot path. The top first: a commit after it changes data_version again, so the
+            # next read catches it (SQLite commits one writer at a time, in seq order).
+            top = self._sqlite.execute(
+                "SELECT coalesce(max(seq), ?) FROM events", (last,)
+            ).fetchone()[0]
+            rows = self._sqlite.execute(
+                "SELECT seq, action, resource_id FROM events WHERE seq > ? AND seq <= ? AND ("
+                "action LIKE 'identity.%' OR action LIKE 'policy.%' "
+                "OR action IN ('token.revoke', 'oauth.client.revoke')) ORDER BY seq",
+                (last, top),
+            ).fetchall()
             self._last_seq = max(self._last_seq, top)
         for _seq, action, resource_id in rows:
             if action.startswith("identity."):

@@ -1,0 +1,369 @@
+"""Policy decision point benchmark: in-process latency, HTTP decisions/s, revocation-to-deny.
+
+Figures and the issue's targets:
+
+- in-process decision latency p50/p99 (target p50 <= 50 us), for a repeated question (the
+  decision cache answers) and for all-distinct questions (Cedar evaluates each one);
+- HTTP decisions/s on one uvicorn worker, one per request and 100 per batch request
+  (target >= 3,000/s), every decision recorded in the event log as in production;
+- suspension-to-deny latency on one node (target <= 10 ms) and across two nodes sharing
+  PostgreSQL (target <= 250 ms; needs ``--postgres-url``).
+
+The HTTP load comes from a small keep-alive HTTP/1.1 client in this process (raw asyncio
+streams, so the load generator spends as little of the machine's CPU as possible); the
+server is ``python -m limen server`` in its own process.
+
+Usage::
+
+    python benchmarks/pdp.py
+    python benchmarks/pdp.py --postgres-url postgresql+psycopg://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from limen import access, identity
+from limen.audit import Actor
+from limen.installation import initialise
+from limen.store import Database
+
+POLICY = """permit (principal, action == Limen::Action::"call", resource is Limen::Tool)
+when { principal.kind == "agent" && principal.risk < 50 };
+permit (principal, action == Limen::Action::"call", resource is Limen::Tool)
+when { principal.kind == "human" };
+forbid (principal, action, resource)
+when { context has ip && context.ip == "203.0.113.9" };
+"""
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def setup(db: Database, key_file: Path | None) -> str:
+    result = initialise(db, key_file=key_file, admin_email="admin@example.com")
+    actor = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, actor, kind="human", name="alice")
+        identity.create(uow, actor, kind="agent", name="alice-bot", owner="alice")
+        for n in range(50):
+            identity.create(uow, actor, kind="agent", name=f"bot-{n}", owner="alice")
+        access.add_policy(uow, actor, name="tools", text=POLICY)
+    return result.admin_token or ""
+
+
+def evaluation(subject: str = "alice-bot", tool: str = "deploy") -> dict[str, Any]:
+    return {
+        "subject": {"type": "agent", "id": subject},
+        "action": {"name": "call"},
+        "resource": {"type": "tool", "id": tool},
+        "context": {"ip": "10.0.0.7"},
+    }
+
+
+def in_process(db: Database, n: int) -> dict[str, float]:
+    view = access.StatusView(db)
+    pdp = access.PolicyDecisionPoint(db, status=view)
+    repeated = access.parse_evaluation(evaluation())
+    assert pdp.decide(repeated).allowed
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter_ns()
+        pdp.decide(repeated)
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    distinct = [access.parse_evaluation(evaluation(f"bot-{i % 50}", f"t{i}")) for i in range(n)]
+    cold = []
+    for item in distinct:
+        start = time.perf_counter_ns()
+        pdp.decide(item)
+        cold.append((time.perf_counter_ns() - start) / 1000)
+    view.close()
+    return {
+        "cached_p50": percentile(samples, 0.5),
+        "cached_p99": percentile(samples, 0.99),
+        "cedar_p50": percentile(cold, 0.5),
+        "cedar_p99": percentile(cold, 0.99),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server(data_dir: Path, database_url: str | None) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIMEN_")}
+    env["LIMEN_DATA_DIR"] = str(data_dir)
+    env["LIMEN_LOG_LEVEL"] = "warning"
+    if database_url:
+        env["LIMEN_DATABASE_URL"] = database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "limen", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("limen server did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def _worker(
+    host: str, port: int, request: bytes, stop: float, counts: list[int], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < stop:
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if status == 200:
+                counts[0] += 1
+            else:
+                errors[0] += 1
+    finally:
+        writer.close()
+
+
+def load(
+    base: str,
+    path: str,
+    body: bytes,
+    token: str,
+    *,
+    seconds: float,
+    conns: int,
+    authorization: str | None = None,
+    content_type: str = "application/json",
+) -> float:
+    """Requests per second answered 200, with ``conns`` keep-alive connections."""
+    host, port = base.removeprefix("http://").split(":")
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: {authorization or 'Bearer ' + token}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    async def run() -> tuple[int, int]:
+        counts, errors = [0], [0]
+        stop = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_worker(host, int(port), request, stop, counts, errors) for _ in range(conns))
+        )
+        return counts[0], errors[0]
+
+    start = time.perf_counter()
+    ok, failed = asyncio.run(run())
+    elapsed = time.perf_counter() - start
+    if failed:
+        print(f"  ({failed} non-200 answers)")
+    return ok / elapsed
+
+
+def suspension_to_deny(
+    deciding: Database, acting: Database, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Per round, milliseconds from the suspension's commit to the first denial on
+    ``deciding``, and the suspension's own transaction time (the caller's wait)."""
+    view = access.StatusView(deciding)
+    pdp = access.PolicyDecisionPoint(deciding, status=view)
+    question = access.parse_evaluation(evaluation("alice-bot"))
+    to_deny, commits = [], []
+    for _ in range(rounds):
+        assert pdp.decide(question).allowed  # cached from here on
+        start = time.perf_counter()
+        with acting.unit_of_work() as uow:
+            identity.suspend(uow, Actor.operator(), "alice-bot")
+        committed = time.perf_counter()
+        while pdp.decide(question).allowed:
+            if time.perf_counter() - committed > 5:
+                raise RuntimeError("suspension never reached the deciding node")
+        to_deny.append((time.perf_counter() - committed) * 1000)
+        commits.append((committed - start) * 1000)
+        with acting.unit_of_work() as uow:
+            identity.reactivate(uow, Actor.operator(), "alice-bot")
+        while not pdp.decide(question).allowed:
+            time.sleep(0.001)
+    view.close()
+    return to_deny, commits
+
+
+def fresh_postgres(url: str) -> str:
+    schema = f"limen_bench_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--decisions", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--postgres-url", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        db = Database(f"sqlite:///{data / 'limen.db'}")
+        admin = setup(db, data / "limen.key")
+
+        figures = in_process(db, args.decisions)
+        rows.append(
+            ("decision p50, cached (in process)", f"{figures['cached_p50']:.1f} us", "<= 50 us")
+        )
+        rows.append(("decision p99, cached (in process)", f"{figures['cached_p99']:.1f} us", ""))
+        rows.append(
+            ("decision p50, Cedar (in process)", f"{figures['cedar_p50']:.1f} us", "<= 50 us")
+        )
+        rows.append(("decision p99, Cedar (in process)", f"{figures['cedar_p99']:.1f} us", ""))
+
+        one, commit = suspension_to_deny(db, db, 20)
+        rows.append(
+            (
+                "suspension commit-to-deny, one node (SQLite), p50",
+                f"{statistics.median(one):.3f} ms",
+                "<= 10 ms",
+            )
+        )
+        rows.append(("suspension commit-to-deny, one node (SQLite), max", f"{max(one):.3f} ms", ""))
+        rows.append(
+            (
+                "  (the suspension transaction itself, p50)",
+                f"{statistics.median(commit):.2f} ms",
+                "",
+            )
+        )
+        db.dispose()
+
+        with server(data, None) as base:
+            single = json.dumps(evaluation()).encode()
+            batch = json.dumps(
+                {
+                    **evaluation(),
+                    "evaluations": [
+                        {"resource": {"type": "tool", "id": f"t{i % 10}"}} for i in range(100)
+                    ],
+                }
+            ).encode()
+            load(base, "/access/v1/evaluation", single, admin, seconds=1, conns=4)  # warm up
+            rate = load(
+                base,
+                "/access/v1/evaluation",
+                single,
+                admin,
+                seconds=args.seconds,
+                conns=args.connections,
+            )
+            rows.append(("HTTP decisions/s, single (SQLite, 1 worker)", f"{rate:,.0f}", ">= 3,000"))
+            batches = load(
+                base,
+                "/access/v1/evaluations",
+                batch,
+                admin,
+                seconds=args.seconds,
+                conns=args.connections,
+            )
+            rows.append(
+                ("HTTP decisions/s, batch of 100 (SQLite)", f"{batches * 100:,.0f}", ">= 3,000")
+            )
+
+    if args.postgres_url:
+        url = fresh_postgres(args.postgres_url)
+        node_a, node_b = Database(url), Database(url)
+        setup(node_a, None)
+        node_a.broadcaster.start()
+        node_b.broadcaster.start()
+        node_b.broadcaster.ready.wait(5)
+        one_pg, _ = suspension_to_deny(node_a, node_a, 20)
+        two, commit_pg = suspension_to_deny(node_b, node_a, 20)
+        rows.append(
+            (
+                "suspension commit-to-deny, one node (PostgreSQL), p50",
+                f"{statistics.median(one_pg):.3f} ms",
+                "<= 10 ms",
+            )
+        )
+        rows.append(
+            (
+                "suspension commit-to-deny, two nodes (PostgreSQL), p50",
+                f"{statistics.median(two):.2f} ms",
+                "<= 250 ms",
+            )
+        )
+        rows.append(
+            ("suspension commit-to-deny, two nodes (PostgreSQL), max", f"{max(two):.2f} ms", "")
+        )
+        rows.append(
+            (
+                "  (the suspension transaction itself, p50)",
+                f"{statistics.median(commit_pg):.2f} ms",
+                "",
+            )
+        )
+        node_a.dispose()
+        node_b.dispose()
+    else:
+        rows.append(("suspension-to-deny, two nodes", "skipped", "needs --postgres-url"))
+
+    load_avg = os.getloadavg()[0]
+    rows.append(
+        (
+            "machine load average (1 min) during the run",
+            f"{load_avg:.1f}",
+            f"{os.cpu_count()} cores",
+        )
+    )
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'figure'.ljust(width)}  {'measured':>14}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>14}  {target}")
+
+
+if __name__ == "__main__":
+    main()
