@@ -65,16 +65,18 @@ def test_kill_9_loses_no_committed_event_and_the_chain_verifies(
             [sys.executable, "-c", CHAINER, url, str(settings.resolved_key_file)], env=env
         )
     )
-    deadline = time.monotonic() + 60
-    while sum(len(log.read_text().split()) if log.exists() else 0 for log in logs) < 2000:
-        assert time.monotonic() < deadline, "writers made no progress"
-        assert all(p.poll() is None for p in processes), "a writer died on its own"
-        time.sleep(0.05)
-    for process in processes:
-        os.kill(process.pid, signal.SIGKILL)
-    for process in processes:
-        process.wait(timeout=10)
-        assert process.returncode == -signal.SIGKILL
+    try:
+        deadline = time.monotonic() + 60
+        while sum(len(log.read_text().split()) if log.exists() else 0 for log in logs) < 2000:
+            assert time.monotonic() < deadline, "writers made no progress"
+            assert all(p.poll() is None for p in processes), "a writer died on its own"
+            time.sleep(0.05)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    assert all(process.returncode == -signal.SIGKILL for process in processes)
 
     committed = {line for log in logs for line in log.read_text().split()}
     with db.engine.connect() as conn:
