@@ -34,6 +34,7 @@ from limen.store.models import Event, Identity, OAuthClient, RevokedToken, utcno
 
 __all__ = [
     "CLIENT_REVOKED_TOPIC",
+    "IDENTITY_CHANGED_TOPIC",
     "IDENTITY_STATUS_TOPIC",
     "POLICIES_TOPIC",
     "TOKEN_REVOKED_TOPIC",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 IDENTITY_STATUS_TOPIC: Final = "identity.status"
+IDENTITY_CHANGED_TOPIC: Final = "identity.changed"
+"""Publish ``{"id"}`` after changing an identity's roles, owner or attributes (risk)."""
 TOKEN_REVOKED_TOPIC: Final = "token.revoked"  # noqa: S105 - a topic name
 CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
 POLICIES_TOPIC: Final = "access.policies"
@@ -85,6 +88,7 @@ class StatusView:
         """Bumped on every change; decision caches key on it."""
         broadcaster = db.broadcaster
         broadcaster.subscribe(IDENTITY_STATUS_TOPIC, self._on_identity)
+        broadcaster.subscribe(IDENTITY_CHANGED_TOPIC, self._on_identity)
         broadcaster.subscribe(TOKEN_REVOKED_TOPIC, self._on_token)
         broadcaster.subscribe(CLIENT_REVOKED_TOPIC, self._on_client)
         broadcaster.subscribe(POLICIES_TOPIC, self._on_policies)
@@ -97,6 +101,7 @@ class StatusView:
     def close(self) -> None:
         broadcaster = self._db.broadcaster
         broadcaster.unsubscribe(IDENTITY_STATUS_TOPIC, self._on_identity)
+        broadcaster.unsubscribe(IDENTITY_CHANGED_TOPIC, self._on_identity)
         broadcaster.unsubscribe(TOKEN_REVOKED_TOPIC, self._on_token)
         broadcaster.unsubscribe(CLIENT_REVOKED_TOPIC, self._on_client)
         broadcaster.unsubscribe(POLICIES_TOPIC, self._on_policies)

@@ -120,6 +120,12 @@ class SigningKeys:
             assert self._current is not None
             return self._current
 
+    def retain_for(self, lifetime: timedelta) -> None:
+        """Publish retired keys at least ``lifetime`` longer (a signer with longer-lived
+        tokens shares these keys: partner tokens, SETs)."""
+        with self._lock:
+            self._max_ttl = max(self._max_ttl, lifetime)
+
     def current_kid(self) -> str:
         return self._ensure().kid
 

@@ -74,6 +74,7 @@ class TokenService:
         self.keys = keys
         self.status = status
         self.ttl = ttl
+        keys.retain_for(ttl)
 
     def issue(
         self,
