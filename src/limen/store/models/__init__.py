@@ -15,6 +15,7 @@ from limen.store.models.respond import (
     SsfStream,
 )
 from limen.store.models.tokens import OAuthClient, RevokedToken, SigningKey
+from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion, VaultKek
 
 __all__ = [
     "ApiToken",
@@ -36,5 +37,10 @@ __all__ = [
     "SsfCursor",
     "SsfOutbox",
     "SsfStream",
+    "Vault",
+    "VaultFile",
+    "VaultItem",
+    "VaultItemVersion",
+    "VaultKek",
     "utcnow",
 ]
