@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from limen import identity as identities
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
+from limen.ids import is_id
 from limen.respond.errors import KillSwitchNotEngaged, WrongKind
 from limen.store import UnitOfWork
 from limen.store.models import (
@@ -71,7 +72,11 @@ def find(session: Session, ref: str, *, kind: str | None = None) -> Identity:
     Deprovisioned identities are not found: they no longer exist for partners.
     """
     ref = (ref or "").strip()
-    found = identities.get(session, ref.lower() if len(ref) == 26 else ref)
+    found = None
+    if is_id(ref.lower()):
+        # Ids are base32; partners (like 1Password's) may send them upper-case.
+        found = session.get(Identity, ref.lower())
+    found = found or identities.get(session, ref)
     if found.status is IdentityStatus.DEPROVISIONED or (kind and str(found.kind) != kind):
         raise WrongKind(f"no {kind or 'identity'} {ref!r}")
     return found
