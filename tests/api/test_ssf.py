@@ -422,3 +422,33 @@ def test_poll_delivery_with_acknowledgement(
 
         bad = http.post(poll_url, json={"maxEvents": -1})
         assert bad.status_code == 400
+
+
+def test_two_nodes_push_each_set_once(
+    db: Database, settings: Settings, siem: tuple[str, str]
+) -> None:
+    jobs = [_identity(db, kind="service", name=f"job-{n}") for n in range(5)]
+    second = Database(settings.resolved_database_url)
+    try:
+        with (
+            limen(settings, db) as url,
+            limen(settings, second),
+            Receiver(f"{url}/.well-known/jwks.json") as receiver,
+        ):
+            http = httpx.Client(base_url=url, headers=bearer(url, siem))
+            http.post(
+                "/ssf/streams",
+                json={
+                    "delivery": {"method": ssf.PUSH, "endpoint_url": receiver.url},
+                    "events_requested": [ssf.ACCOUNT_DISABLED],
+                },
+            )
+            for job in jobs:
+                with db.unit_of_work() as uow:
+                    identity.suspend(uow, Actor.system("test"), job)
+            wait_for(lambda: _states(db) == ["delivered"] * len(jobs))
+            time.sleep(0.3)  # room for a duplicate to arrive, were there one
+        subjects = [claims["sub_id"]["sub"] for _, _, claims in receiver.events()]
+        assert sorted(subjects) == sorted(jobs)
+    finally:
+        second.dispose()
