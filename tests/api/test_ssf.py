@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,8 +28,9 @@ from limen.audit import Actor
 from limen.config import Settings
 from limen.installation import InitResult
 from limen.respond import ssf
+from limen.respond.ssf import outbox
 from limen.store import Database
-from limen.store.models import SsfOutbox
+from limen.store.models import SsfOutbox, utcnow
 from tests.conftest import free_port, serve
 
 FAST = {"idle_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.2}
@@ -390,6 +392,12 @@ def test_poll_delivery_with_acknowledgement(
         assert token
 
         jwks = httpx.get(f"{url}/.well-known/jwks.json").json()
+        # A paused stream keeps its SETs and hands them out once enabled again.
+        sid = stream["stream_id"]
+        http.post("/ssf/status", json={"stream_id": sid, "status": "paused"})
+        held = http.post(poll_url, json={"returnImmediately": True}).json()
+        assert held == {"sets": {}, "moreAvailable": False}
+        http.post("/ssf/status", json={"stream_id": sid, "status": "enabled"})
         first = http.post(poll_url, json={"returnImmediately": True, "maxEvents": 2}).json()
         assert first["moreAvailable"] is True
         assert len(first["sets"]) == 2
@@ -419,6 +427,14 @@ def test_poll_delivery_with_acknowledgement(
             },
         ).json()
         assert final == {"sets": {}, "moreAvailable": False}
+        assert sorted(_states(db)) == ["delivered"] * 3 + ["failed"]
+
+        # Settled SETs are forgotten after the retention period.
+        with db.unit_of_work() as uow:
+            kept = outbox.prune(uow, older_than=timedelta(days=7))
+        with db.unit_of_work() as uow:
+            gone = outbox.prune(uow, older_than=timedelta(0), now=utcnow() + timedelta(seconds=1))
+        assert (kept, gone) == (0, 4)
 
         bad = http.post(poll_url, json={"maxEvents": -1})
         assert bad.status_code == 400

@@ -36,6 +36,8 @@ __all__ = [
     "has_work",
     "lease_due",
     "pending_for_poll",
+    "prunable",
+    "prune",
     "settle",
 ]
 
@@ -293,3 +295,20 @@ def _has_pending(session: Session, stream: SsfStream) -> bool:
         )
         is not None
     )
+
+
+def _stale(older_than: timedelta, now: datetime | None) -> sa.ColumnElement[bool]:
+    cutoff = (now or utcnow()) - older_than
+    return sa.and_(SsfOutbox.state.in_([DELIVERED, FAILED]), SsfOutbox.created_at < cutoff)
+
+
+def prunable(session: Session, *, older_than: timedelta, now: datetime | None = None) -> bool:
+    """Whether :func:`prune` would remove anything (a read, so idle nodes do not write)."""
+    stale = sa.select(SsfOutbox.seq).where(_stale(older_than, now)).limit(1)
+    return session.scalar(stale) is not None
+
+
+def prune(uow: UnitOfWork, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Forget delivered and failed SETs older than ``older_than``; the audit log keeps the story."""
+    result = uow.session.execute(sa.delete(SsfOutbox).where(_stale(older_than, now)))
+    return int(result.rowcount or 0)

@@ -52,6 +52,7 @@ class Transmitter:
         backoff_max: float = 300.0,
         max_attempts: int = 50,
         lease: timedelta = timedelta(seconds=30),
+        keep: timedelta = timedelta(days=7),
         client: httpx.Client | None = None,
     ) -> None:
         self._db = db
@@ -62,6 +63,8 @@ class Transmitter:
         self._backoff_max = backoff_max
         self._max_attempts = max_attempts
         self._lease = lease
+        self._keep = keep
+        self._next_prune = 0.0
         # Receivers are configured by whoever holds ssf:manage; never follow redirects
         # they did not ask for, and never send our Authorization header anywhere else.
         self._client = client or httpx.Client(follow_redirects=False, trust_env=False)
@@ -113,6 +116,13 @@ class Transmitter:
 
     def run_once(self) -> bool:
         """One round: fan out new log events, push what is due. True if it did anything."""
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600
+            with self._db.unit_of_work(readonly=True) as uow:
+                stale = outbox.prunable(uow.session, older_than=self._keep)
+            if stale:
+                with self._db.unit_of_work() as uow:
+                    outbox.prune(uow, older_than=self._keep)
         with self._db.unit_of_work(readonly=True) as uow:
             if not outbox.has_work(uow.session):
                 return False
