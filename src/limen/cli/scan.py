@@ -22,9 +22,6 @@ from typing import Annotated
 
 import platformdirs
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from limen.discovery import (
     FORMATS,
@@ -132,11 +129,9 @@ def scan(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --fix: do not ask.")] = False,
 ) -> None:
     """Find exposed credentials, AI-agent configs and the shadow identities behind them."""
-    err = Console(stderr=True)
     try:
         code = _run(
             ctx,
-            err,
             paths=paths or [],
             git=git,
             staged=staged,
@@ -189,7 +184,6 @@ def scan(
 
 def _run(
     ctx: typer.Context,
-    err: Console,
     *,
     paths: list[Path],
     git: bool,
@@ -242,7 +236,7 @@ def _run(
     scanner = Scanner(
         engine, fingerprint_key=_fingerprint_key(data_dir), max_size=max_size, jobs=jobs
     )
-    result = _scan_with_progress(scanner, sources, err, quiet=quiet)
+    result = _scan_with_progress(scanner, sources, quiet=quiet)
 
     findings = baseline.filter(result.findings) if baseline else list(result.findings)
     if write_baseline is not None:
@@ -267,9 +261,9 @@ def _run(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    _warnings(result, err)
+    _warnings(result)
     if not quiet:
-        _summary(result, findings, identities_count=len(identities), err=err)
+        _summary(result, findings, identities_count=len(identities))
     return exit_code if findings else EXIT_CLEAN
 
 
@@ -295,10 +289,15 @@ def _sources(
 
 
 def _scan_with_progress(
-    scanner: Scanner, sources: Sequence[ScanSource], err: Console, *, quiet: bool
+    scanner: Scanner, sources: Sequence[ScanSource], *, quiet: bool
 ) -> ScanResult:
-    if quiet or not err.is_terminal:
+    if quiet or not sys.stderr.isatty():
         return scanner.scan(sources)
+    # Rich is imported only for terminal output: CI and hook runs start faster without it.
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    err = Console(stderr=True)
     with Progress(
         TextColumn("[bold]scanning"),
         BarColumn(),
@@ -318,6 +317,9 @@ def _scan_with_progress(
 def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) -> str:
     if not findings:
         return ""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{len(findings)} finding(s)", title_justify="left")
     table.add_column("provider")
     table.add_column("rule")
@@ -340,17 +342,19 @@ def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) ->
     return capture.get()
 
 
-def _warnings(result: ScanResult, err: Console) -> None:
+def _warnings(result: ScanResult) -> None:
     for warning in result.warnings[:_MAX_WARNINGS_SHOWN]:
-        err.print(f"limen: warning: {warning}", markup=False, highlight=False)
+        typer.echo(f"limen: warning: {warning}", err=True)
     hidden = len(result.warnings) - _MAX_WARNINGS_SHOWN
     if hidden > 0:
-        err.print(f"limen: warning: … and {hidden} more", markup=False, highlight=False)
+        typer.echo(f"limen: warning: … and {hidden} more", err=True)
 
 
-def _summary(
-    result: ScanResult, findings: Sequence[Finding], *, identities_count: int, err: Console
-) -> None:
+def _summary(result: ScanResult, findings: Sequence[Finding], *, identities_count: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    err = Console(stderr=True)
     stats = result.stats
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")

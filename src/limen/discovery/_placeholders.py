@@ -17,8 +17,11 @@ from typing import Final
 __all__ = ["entropy", "is_placeholder", "looks_like_code"]
 
 _STRICT: Final = re.compile(
-    r"(?i:example)|xxxx|XXXX|\*\*\*\*|\.\.\.|<[A-Za-z_ -]+>|\$\{|\{\{|%\(|\$\(|(.)\1{7,}"
+    r"(?i:example)|xxxx|XXXX|\*\*\*\*|\.\.\.|<[A-Za-z_ -]+>|\$\{|\{\{|%\(|\$\("
 )
+# Long runs of one character mark a filler (``00000000``) in a short value; inside a long
+# encoded blob (an OpenSSH key is full of ``AAAAAAAA``) they are just zero bytes.
+_RUN: Final = re.compile(r"(.)\1{7,}")
 _SEQUENCES: Final = ("0123456789", "1234567890", "abcdefghij", "abcdef0123")
 
 _WORDS_LIST: Final = (
@@ -125,6 +128,8 @@ def entropy(value: str) -> float:
 def is_placeholder(value: str, *, generic: bool) -> bool:
     """Tell whether ``value`` is a stand-in rather than a credential."""
     if _STRICT.search(value) or _digest(value) in _DOCUMENTED:
+        return True
+    if len(value) <= 64 and _RUN.search(value):
         return True
     lowered = value.lower()
     if any(seq in lowered for seq in _SEQUENCES):

@@ -139,33 +139,31 @@ class Engine:
 
     def scan(self, data: bytes) -> list[Match]:
         """Return the confirmed credentials in ``data``, in order of position."""
+        reported: list[tuple[int, int]] = []
+        try:
+            self._db.scan(data, match_event_handler=_on_match, context=reported)
+        except hyperscan.error as exc:
+            raise ScanError(f"the matching engine failed: {exc}") from None
+        if not reported:
+            return []
         ends: dict[int, list[int]] = {}
-        count = 0
-
-        def on_match(rule_index: int, start: int, end: int, flags: int, ctx: object) -> bool:
-            nonlocal count
-            count += 1
+        for rule_index, end in reported:
             bucket = ends.get(rule_index)
             if bucket is None:
                 ends[rule_index] = [end]
-            elif end - bucket[-1] > 0:
+            elif end > bucket[-1]:
                 bucket.append(end)
-            # Returning True stops the scan; past the cap, confirm whole blob instead.
-            return count > _MAX_CALLBACKS
-
-        try:
-            self._db.scan(data, match_event_handler=on_match)
-        except hyperscan.error as exc:
-            raise ScanError(f"the matching engine failed: {exc}") from None
-        if not ends:
-            return []
-        overflow = count > _MAX_CALLBACKS
+        overflow = len(reported) > _MAX_CALLBACKS
         if overflow:
             # Hyperscan stopped early; rules it had not reached yet are confirmed by
             # Python over the whole blob so nothing is missed.
             for index in range(len(self.rules)):
                 ends.setdefault(index, [len(data)])
         candidates: list[Match] = []
+        # Spans a specific rule recognised and then rejected (bad checksum, placeholder):
+        # a generic rule must not report them either, since the specific rule knows the
+        # format better.
+        vetoed: list[tuple[int, int]] = []
         lines = _LineIndex(data)
         size = len(data)
         for rule_index, rule_ends in ends.items():
@@ -190,6 +188,14 @@ class Engine:
                     match = self._confirm(rule, found, data, lines)
                     if match is not None:
                         candidates.append(match)
+                    elif not rule.generic:
+                        vetoed.append(found.span("secret" if "secret" in pattern.groupindex else 0))
+        if vetoed:
+            candidates = [
+                m
+                for m in candidates
+                if not m.rule.generic or all(m.end <= s or m.start >= e for s, e in vetoed)
+            ]
         return _most_specific(candidates)
 
     def _confirm(
@@ -220,6 +226,12 @@ class Engine:
             secret=secret,
             context=found.end() - found.start(),
         )
+
+
+def _on_match(rule_index: int, start: int, end: int, flags: int, reported: list) -> bool:
+    reported.append((rule_index, end))
+    # Returning True stops the scan; past the cap the blob is confirmed whole instead.
+    return len(reported) > _MAX_CALLBACKS
 
 
 _LARGE_REPEAT: Final = re.compile(r"\{(\d+),(\d+)\}")

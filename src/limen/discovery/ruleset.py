@@ -289,6 +289,22 @@ def _pem(rng: Random, length: int) -> str:
     ).decode("ascii")
 
 
+def _pem_openssh(rng: Random, length: int) -> str:
+    """An Ed25519 key in OpenSSH's own format, as ``ssh-keygen`` writes it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return (
+        ed25519.Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+
+
 def _pem_json(rng: Random, length: int) -> str:
     """A PKCS#8 PEM key with newlines escaped, as it appears inside a JSON string."""
     from cryptography.hazmat.primitives import serialization
@@ -314,6 +330,7 @@ GENERATORS: Final[dict[str, Callable[[Random, int], str]]] = {
     "jwt": _jwt,
     "pem": _pem,
     "pem-json": _pem_json,
+    "pem-openssh": _pem_openssh,
     "uuid": _uuid,
 }
 """Example generators, used as ``$[kind:length]`` in rule examples."""

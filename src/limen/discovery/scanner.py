@@ -27,7 +27,7 @@ from limen.discovery.sources.base import Blob, ScanSource
 
 __all__ = ["ScanResult", "ScanStats", "Scanner"]
 
-_BATCH: Final = 48
+_BATCH: Final = 128
 # Below this many blobs the whole scan runs in-process.
 _POOL_THRESHOLD: Final = 200
 _BINARY_SNIFF: Final = 8192
@@ -63,6 +63,20 @@ class _Hit:
     line: int
     column: int
     secret: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class _BatchResult:
+    """Counts for a whole batch, plus only the blobs worth sending back to the parent.
+
+    Most blobs have nothing to report; returning one object per blob would make the
+    parent process, which unpickles them, the bottleneck of a parallel scan.
+    """
+
+    blobs: int = 0
+    size: int = 0
+    binary: int = 0
+    notable: list[_Outcome] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -102,7 +116,7 @@ class Scanner:
         blobs = _chain(sources, warn)
         head = list(islice(blobs, _POOL_THRESHOLD))
         if self.jobs <= 1 or len(head) < _POOL_THRESHOLD:
-            outcomes: Iterable[list[_Outcome]] = (
+            outcomes: Iterable[_BatchResult] = (
                 _scan_batch(self.engine, batch, self.max_size)
                 for batch in _batches(iter([*head, *blobs]))
             )
@@ -122,16 +136,15 @@ class Scanner:
         return result
 
     def _collect(
-        self, outcomes: Iterable[list[_Outcome]], result: ScanResult, progress: Progress | None
+        self, outcomes: Iterable[_BatchResult], result: ScanResult, progress: Progress | None
     ) -> None:
         stats = result.stats
         for batch in outcomes:
-            for outcome in batch:
-                stats.blobs += 1
-                stats.bytes += outcome.size
-                if outcome.status == "binary":
-                    stats.skipped_binary += 1
-                elif outcome.status == "large":
+            stats.blobs += batch.blobs
+            stats.bytes += batch.size
+            stats.skipped_binary += batch.binary
+            for outcome in batch.notable:
+                if outcome.status == "large":
                     stats.skipped_large += 1
                     result.warnings.append(f"{outcome.blob.path}: skipped, {outcome.detail}")
                 elif outcome.status == "unreadable":
@@ -180,33 +193,48 @@ def _init_worker(engine: Engine, max_size: int) -> None:
     _WORKER["max_size"] = max_size
 
 
-def _worker_batch(batch: list[Blob]) -> list[_Outcome]:
+def _worker_batch(batch: list[Blob]) -> _BatchResult:
     engine = _WORKER["engine"]
     assert isinstance(engine, Engine)
     return _scan_batch(engine, batch, int(_WORKER["max_size"]))  # type: ignore[call-overload]
 
 
-def _scan_batch(engine: Engine, batch: list[Blob], max_size: int) -> list[_Outcome]:
-    return [_scan_blob(engine, blob, max_size) for blob in batch]
+def _scan_batch(engine: Engine, batch: list[Blob], max_size: int) -> _BatchResult:
+    result = _BatchResult()
+    for blob in batch:
+        outcome = _scan_blob(engine, blob, max_size)
+        result.blobs += 1
+        result.size += outcome.size
+        if outcome.status == "binary":
+            result.binary += 1
+        elif outcome.status != "ok" or outcome.hits:
+            result.notable.append(outcome)
+    return result
 
 
 def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
-    outcome = _Outcome(blob=replace(blob, data=None))
+    outcome = _Outcome(blob=blob if blob.data is None else replace(blob, data=None))
     data = blob.data
     st: os.stat_result | None = None
     if data is None:
         if blob.fs_path is None:
             return outcome
         try:
-            st = os.stat(blob.fs_path)
-            if not stat.S_ISREG(st.st_mode):
-                outcome.status, outcome.detail = "unreadable", "not a regular file"
-                return outcome
-            if st.st_size > max_size:
-                outcome.status = "large"
-                outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
-                return outcome
-            with open(blob.fs_path, "rb") as handle:
+            # O_NONBLOCK so a FIFO in the tree cannot hang the scan; regular files ignore it.
+            fd = os.open(blob.fs_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            outcome.status, outcome.detail = "unreadable", exc.strerror or exc.__class__.__name__
+            return outcome
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    outcome.status, outcome.detail = "unreadable", "not a regular file"
+                    return outcome
+                if st.st_size > max_size:
+                    outcome.status = "large"
+                    outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
+                    return outcome
                 # Sniff first: most binaries are large, and reading them whole is waste.
                 head = handle.read(_BINARY_SNIFF)
                 if b"\0" in head:

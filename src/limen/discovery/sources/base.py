@@ -25,7 +25,7 @@ class Blob:
 
     path: str
     source: SourceKind = "file"
-    fs_path: Path | None = None
+    fs_path: str | Path | None = None
     data: bytes | None = field(default=None, repr=False)
     commit: str | None = None
     author: str | None = None

@@ -20,8 +20,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from limen.discovery.findings import DiscoveredAgent
 from limen.discovery.sources.base import Blob, Warn
 
@@ -188,6 +186,8 @@ class EndpointSource:
 
 
 def _parse_agent_config(tool: str, path: Path, warn: Warn) -> list[DiscoveredAgent]:
+    import yaml  # only needed for Continue's YAML config; keeps `limen scan` start-up fast
+
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
         if path.suffix == ".toml":

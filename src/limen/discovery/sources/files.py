@@ -40,24 +40,26 @@ class FileSource:
                 if key in seen:
                     continue
                 seen.add(key)
-                yield Blob(path=str(path), source="file", fs_path=path)
+                yield Blob(path=path, source="file", fs_path=path)
 
-    def _files(self, root: Path, warn: Warn) -> Iterator[Path]:
+    def _files(self, root: Path, warn: Warn) -> Iterator[str]:
+        # Plain strings, not Path objects: on trees of tens of thousands of files the
+        # object churn alone costs more than matching does.
         if not root.exists() and not root.is_symlink():
             warn(f"{root}: no such file or directory")
             return
         if not root.is_dir():
-            yield root
+            yield str(root)
             return
         if not self.no_ignore:
             listed = _git_listed(root)
             if listed is not None:
                 yield from listed
                 return
-        yield from _walk(root, respect_ignore=not self.no_ignore, warn=warn)
+        yield from _walk(str(root), respect_ignore=not self.no_ignore, warn=warn)
 
 
-def _git_listed(root: Path) -> list[Path] | None:
+def _git_listed(root: Path) -> list[str] | None:
     """Files git would consider (tracked plus untracked-not-ignored), or None if no repo."""
     try:
         inside = subprocess.run(
@@ -78,41 +80,45 @@ def _git_listed(root: Path) -> list[Path] | None:
     if listed.returncode != 0:
         return None
     names = [n for n in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
-    # ls-files lists deleted-but-tracked files too; the reader warns only for real errors.
-    return [root / name for name in names if (root / name).exists() or (root / name).is_symlink()]
+    base = str(root)
+    # ls-files lists deleted-but-tracked files too; those are not there to scan.
+    paths = (os.path.join(base, name) for name in names)
+    return [p for p in paths if os.path.lexists(p)]
 
 
-def _walk(root: Path, *, respect_ignore: bool, warn: Warn) -> Iterator[Path]:
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+def _walk(root: str, *, respect_ignore: bool, warn: Warn) -> Iterator[str]:
+    specs: list[tuple[str, pathspec.PathSpec]] = []
 
     def on_error(exc: OSError) -> None:
         warn(f"{exc.filename}: cannot list ({exc.strerror})")
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
-        here = Path(dirpath)
+    for here, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
         if ".git" in dirnames:
             dirnames.remove(".git")
         if respect_ignore:
-            ignore_file = here / ".gitignore"
-            if ignore_file.is_file():
+            if ".gitignore" in filenames:
+                ignore_file = os.path.join(here, ".gitignore")
                 try:
-                    lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-                    specs.append((here, pathspec.GitIgnoreSpec.from_lines(lines)))
+                    with open(ignore_file, encoding="utf-8", errors="replace") as handle:
+                        specs.append((here, pathspec.GitIgnoreSpec.from_lines(handle)))
                 except OSError as exc:
                     warn(f"{ignore_file}: cannot read ({exc.strerror})")
-            dirnames[:] = [d for d in dirnames if not _ignored(here / d, specs, is_dir=True)]
-            filenames = [f for f in filenames if not _ignored(here / f, specs, is_dir=False)]
+            if specs:
+                dirnames[:] = [d for d in dirnames if not _ignored(here, d, specs, is_dir=True)]
+                filenames = [f for f in filenames if not _ignored(here, f, specs, is_dir=False)]
         dirnames.sort()
         for name in sorted(filenames):
-            yield here / name
+            yield os.path.join(here, name)
 
 
-def _ignored(path: Path, specs: list[tuple[Path, pathspec.PathSpec]], *, is_dir: bool) -> bool:
+def _ignored(
+    here: str, name: str, specs: list[tuple[str, pathspec.PathSpec]], *, is_dir: bool
+) -> bool:
+    path = os.path.join(here, name)
     for base, spec in specs:
-        try:
-            rel = path.relative_to(base).as_posix()
-        except ValueError:
+        if path != base and not path.startswith(base + os.sep):
             continue
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
         if spec.match_file(rel + "/" if is_dir else rel):
             return True
     return False
