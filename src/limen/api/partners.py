@@ -36,13 +36,14 @@ from starlette.concurrency import run_in_threadpool
 from limen import installation, respond, tokens
 from limen.api import oauth
 from limen.api.deps import DatabaseDep, request_context, require_scope
+from limen.api.problems import problem_response
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
 from limen.store import UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
-__all__ = ["OAUTH_PREFIX", "killswitch_router", "router"]
+__all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_error", "router"]
 
 router = APIRouter(prefix="/v1beta1", tags=["users api for partners"])
 killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"])
@@ -53,6 +54,7 @@ Reactivator = Annotated[Actor, Depends(require_scope("users:reactivate"))]
 
 OAUTH_PREFIX = "/v1beta1/users/oauth2/"
 """Errors under this prefix are RFC 6749 §5.2 bodies, as on ``/oauth2/``."""
+ERROR_PREFIX = "/v1beta1/"
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _build_lock = threading.Lock()
@@ -124,6 +126,11 @@ COLLECTIONS = (
     _Collection("agents", "agent", IdentityKind.AGENT),
     _Collection("services", "service", IdentityKind.SERVICE),
 )
+
+
+def render_partner_error(status: int, code: str, detail: str | None) -> Response:
+    """Problem details with 1Password's status for bad arguments: ``InvalidArgument`` is 400."""
+    return problem_response(400 if status == 422 else status, code=code, detail=detail)
 
 
 def _rfc3339(moment: datetime) -> str:
