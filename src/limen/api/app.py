@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.error_renderers += events_api_errors
     app.state.error_renderers.append((ssf.ERROR_PREFIX, ssf.render_ssf_error))
     app.state.error_renderers.append((partners.OAUTH_PREFIX, oauth.render_oauth_error))
+    app.state.error_renderers.append((partners.ERROR_PREFIX, partners.render_partner_error))
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
