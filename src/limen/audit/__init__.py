@@ -22,7 +22,7 @@ from limen.audit.errors import (
     SinkExists,
     SinkNotFound,
 )
-from limen.audit.log import EventFilter, EventPage, Outcome, list_events, record
+from limen.audit.log import EventFilter, EventPage, Outcome, RecordedEvent, list_events, record
 from limen.audit.retention import PruneResult, prune
 from limen.audit.verify import Problem, VerifyReport, verify
 
@@ -38,6 +38,7 @@ __all__ = [
     "Outcome",
     "Problem",
     "PruneResult",
+    "RecordedEvent",
     "SignedCheckpoint",
     "SinkExists",
     "SinkNotFound",

@@ -14,19 +14,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from limen.audit.actor import Actor
 from limen.errors import InvalidInput
+from limen.ids import new_id
 from limen.store.models import Event, utcnow
 
-__all__ = ["EventFilter", "EventPage", "Outcome", "list_events", "record"]
+__all__ = ["EventFilter", "EventPage", "Outcome", "RecordedEvent", "list_events", "record"]
 
 
 class Outcome(enum.StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     DENIED = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """What :func:`record` appended: the event's id and the facts it recorded."""
+
+    id: str
+    occurred_at: datetime
+    action: str
+    outcome: str
 
 
 def record(
@@ -41,26 +52,58 @@ def record(
     reason: str | None = None,
     context: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> Event:
-    """Append one event. Never pass a secret value in ``reason`` or ``context``."""
+) -> RecordedEvent:
+    """Append one event in the caller's transaction. Never pass a secret value in
+    ``reason`` or ``context``.
+
+    The row is written with the session's next flush, query or commit — whichever comes
+    first — together with every other event recorded since, as one multi-row insert:
+    building ORM objects per event would cost more than everything else an append does.
+    A rollback discards it with the rest of the transaction.
+    """
     merged = {"channel": actor.channel, **actor.context, **(context or {})}
-    event = Event(
-        occurred_at=now or utcnow(),
-        actor_id=actor.identity_id,
-        actor_kind=actor.kind,
-        actor_name=actor.name,
-        delegation=list(actor.delegation),
-        token_id=actor.token_id,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        resource_name=resource_name,
-        outcome=str(outcome),
-        reason=reason,
-        context=merged,
-    )
-    session.add(event)
-    return event
+    row = {
+        "id": new_id(),
+        "occurred_at": now or utcnow(),
+        "actor_id": actor.identity_id,
+        "actor_kind": actor.kind,
+        "actor_name": actor.name,
+        "delegation": list(actor.delegation),
+        "token_id": actor.token_id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "resource_name": resource_name,
+        "outcome": str(outcome),
+        "reason": reason,
+        "context": merged,
+    }
+    session.info.setdefault(_PENDING, []).append(row)
+    return RecordedEvent(row["id"], row["occurred_at"], action, row["outcome"])
+
+
+_PENDING = "limen.audit.pending"
+_INSERT = sa.insert(Event.__table__)
+
+
+def _write_pending(session: Session, *_: Any) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.execute(_INSERT, rows)
+
+
+def _write_pending_before_query(state: ORMExecuteState) -> None:
+    _write_pending(state.session)
+
+
+def _discard_pending(session: Session, *_: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+sa.event.listen(Session, "before_flush", _write_pending)
+sa.event.listen(Session, "before_commit", _write_pending)
+sa.event.listen(Session, "do_orm_execute", _write_pending_before_query)
+sa.event.listen(Session, "after_rollback", _discard_pending)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ class Event(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    id: Mapped[str] = mapped_column(String(26), unique=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(26), unique=True, default=new_id, insert_sentinel=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[str | None] = mapped_column(String(26))
     actor_kind: Mapped[str] = mapped_column(String(32))
