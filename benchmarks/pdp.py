@@ -176,11 +176,12 @@ def load(
     conns: int,
     authorization: str | None = None,
     content_type: str = "application/json",
+    method: str = "POST",
 ) -> float:
     """Requests per second answered 200, with ``conns`` keep-alive connections."""
     host, port = base.removeprefix("http://").split(":")
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: {authorization or 'Bearer ' + token}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
@@ -311,6 +312,19 @@ def main() -> None:
             )
             rows.append(
                 ("HTTP decisions/s, batch of 100 (SQLite)", f"{batches * 100:,.0f}", ">= 3,000")
+            )
+            # The same server answering its cheapest route: the ceiling this machine allows.
+            health = load(
+                base,
+                "/health",
+                b"",
+                admin,
+                seconds=args.seconds,
+                conns=args.connections,
+                method="GET",
+            )
+            rows.append(
+                ("  reference: GET /health requests/s, same server", f"{health:,.0f}", "ceiling")
             )
 
     if args.postgres_url:

@@ -189,6 +189,13 @@ def main() -> None:
                     ">= 1,200 per core",
                 )
             )
+            # The same server answering its cheapest route: the ceiling this machine allows.
+            health = load(
+                base, "/health", b"", "", seconds=args.seconds, conns=args.connections, method="GET"
+            )
+            rows.append(
+                ("  reference: GET /health requests/s, same server", f"{health:,.0f}", "ceiling")
+            )
     rows.append(
         (
             "Keycloak (published), client_credentials grants/s per vCPU",
