@@ -81,7 +81,7 @@ class Cli:
 
 
 @pytest.fixture
-def cli(data_dir: Path) -> Cli:
+def scan_cli(data_dir: Path) -> Cli:
     return Cli()
 
 

@@ -27,26 +27,26 @@ def tree(tmp_path: Path, secret) -> tuple[Path, list[str]]:
     return root, secrets
 
 
-def test_table_redacts_and_exits_1(cli, tree) -> None:
+def test_table_redacts_and_exits_1(scan_cli, tree) -> None:
     root, secrets = tree
-    code, out, err = cli(root)
+    code, out, err = scan_cli(root)
     assert code == 1
     assert "github-pat-classic" in out and "generic-password" in out
     for value in secrets:
         assert value not in out and value not in err
 
 
-def test_show_secrets_reveals(cli, tree) -> None:
+def test_show_secrets_reveals(scan_cli, tree) -> None:
     root, secrets = tree
-    code, out, _ = cli(root, "--format", "json", "--show-secrets", "-q")
+    code, out, _ = scan_cli(root, "--format", "json", "--show-secrets", "-q")
     assert code == 1
     shown = {f["secret"] for f in json.loads(out)["findings"]}
     assert set(secrets) == shown
 
 
-def test_json_is_one_document_on_stdout(cli, tree) -> None:
+def test_json_is_one_document_on_stdout(scan_cli, tree) -> None:
     root, secrets = tree
-    code, out, _ = cli(root, "--json")
+    code, out, _ = scan_cli(root, "--json")
     document = json.loads(out)
     assert code == 1
     assert {f["rule_id"] for f in document["findings"]} == {
@@ -59,16 +59,16 @@ def test_json_is_one_document_on_stdout(cli, tree) -> None:
     assert all(s not in out for s in secrets)
 
 
-def test_jsonl_csv_and_sarif(cli, tree, tmp_path: Path) -> None:
+def test_jsonl_csv_and_sarif(scan_cli, tree, tmp_path: Path) -> None:
     root, secrets = tree
-    _, out, _ = cli(root, "--format", "jsonl", "-q")
+    _, out, _ = scan_cli(root, "--format", "jsonl", "-q")
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 3
-    _, out, _ = cli(root, "--format", "csv", "-q")
+    _, out, _ = scan_cli(root, "--format", "csv", "-q")
     table = list(csv.DictReader(io.StringIO(out)))
     assert {r["rule_id"] for r in table} == {r["rule_id"] for r in rows}
     report = tmp_path / "scan.sarif"
-    code, out, _ = cli(root, "--format", "sarif", "--output", report, "-q")
+    code, out, _ = scan_cli(root, "--format", "sarif", "--output", report, "-q")
     assert code == 1 and out == ""
     sarif = json.loads(report.read_text())
     assert sarif["version"] == "2.1.0" and "sarif-2.1.0" in sarif["$schema"]
@@ -82,19 +82,19 @@ def test_jsonl_csv_and_sarif(cli, tree, tmp_path: Path) -> None:
     assert all(s not in report.read_text() for s in secrets)
 
 
-def test_clean_tree_exits_0(cli, tmp_path: Path) -> None:
+def test_clean_tree_exits_0(scan_cli, tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")
-    code, out, _ = cli(tmp_path, "-q")
+    code, out, _ = scan_cli(tmp_path, "-q")
     assert (code, out) == (0, "")
 
 
-def test_exit_code_is_configurable(cli, tree) -> None:
+def test_exit_code_is_configurable(scan_cli, tree) -> None:
     root, _ = tree
-    assert cli(root, "--exit-code", "0", "-q")[0] == 0
-    assert cli(root, "--exit-code", "7", "-q")[0] == 7
+    assert scan_cli(root, "--exit-code", "0", "-q")[0] == 0
+    assert scan_cli(root, "--exit-code", "7", "-q")[0] == 7
 
 
-def test_errors_exit_2_with_one_line(cli, tree, tmp_path: Path) -> None:
+def test_errors_exit_2_with_one_line(scan_cli, tree, tmp_path: Path) -> None:
     root, _ = tree
     for args in (
         ["--format", "xml"],
@@ -104,51 +104,51 @@ def test_errors_exit_2_with_one_line(cli, tree, tmp_path: Path) -> None:
         ["--git", "--staged"],
         ["--report"],
     ):
-        code, _, err = cli(root, *args)
+        code, _, err = scan_cli(root, *args)
         assert code == 2, args
         assert err.startswith("limen: ") and len(err.strip().splitlines()) == 1, (args, err)
         assert "Traceback" not in err
 
 
-def test_bad_baseline_file_exits_2(cli, tree, tmp_path: Path) -> None:
+def test_bad_baseline_file_exits_2(scan_cli, tree, tmp_path: Path) -> None:
     root, _ = tree
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    code, _, err = cli(root, "--baseline", bad)
+    code, _, err = scan_cli(root, "--baseline", bad)
     assert code == 2 and "not a Limen baseline" in err
 
 
-def test_baseline_accepts_known_findings(cli, tree, tmp_path: Path, secret) -> None:
+def test_baseline_accepts_known_findings(scan_cli, tree, tmp_path: Path, secret) -> None:
     root, secrets = tree
     baseline = tmp_path / "baseline.json"
-    code, _, _ = cli(root, "--write-baseline", baseline, "-q")
+    code, _, _ = scan_cli(root, "--write-baseline", baseline, "-q")
     assert code == 1
     assert all(s not in baseline.read_text() for s in secrets)
-    assert cli(root, "--baseline", baseline, "-q")[0] == 0
+    assert scan_cli(root, "--baseline", baseline, "-q")[0] == 0
     # Shifting lines keeps the baseline valid; a new secret fails again.
     (root / "settings.py").write_text("\n\n" + (root / "settings.py").read_text())
-    assert cli(root, "--baseline", baseline, "-q")[0] == 0
+    assert scan_cli(root, "--baseline", baseline, "-q")[0] == 0
     (root / "new.env").write_text(secret("SLACK=xoxb-$[digits:12]-$[digits:12]-$[base62:24]\n"))
-    code, out, _ = cli(root, "--baseline", baseline, "--json")
+    code, out, _ = scan_cli(root, "--baseline", baseline, "--json")
     assert code == 1
     assert [f["rule_id"] for f in json.loads(out)["findings"]] == ["slack-bot-token"]
 
 
-def test_staged_and_git_modes(cli, repo: Path, secret) -> None:
+def test_staged_and_git_modes(scan_cli, repo: Path, secret) -> None:
     (repo / "app.env").write_text(secret("TOKEN=glpat-$[base62:20]\n"))
     git(repo, "add", ".")
-    code, out, _ = cli(repo, "--staged", "--json")
+    code, out, _ = scan_cli(repo, "--staged", "--json")
     assert code == 1 and json.loads(out)["findings"][0]["source"] == "staged"
     git(repo, "commit", "-q", "-m", "oops")
     (repo / "app.env").write_text("TOKEN=${GITLAB_TOKEN}\n")
     git(repo, "commit", "-q", "-am", "fix")
-    assert cli(repo, "-q")[0] == 0
-    code, out, _ = cli(repo, "--git", "--json")
+    assert scan_cli(repo, "-q")[0] == 0
+    code, out, _ = scan_cli(repo, "--git", "--json")
     (finding,) = json.loads(out)["findings"]
     assert code == 1 and finding["author"] == "Ada Lovelace <ada@example.org>"
 
 
-def test_rules_option_adds_custom_rules(cli, tmp_path: Path) -> None:
+def test_rules_option_adds_custom_rules(scan_cli, tmp_path: Path) -> None:
     rules = tmp_path / "acme.toml"
     rules.write_text(
         '[[rule]]\nid = "acme-key"\nprovider = "Acme"\ndescription = "Acme key"\n'
@@ -158,15 +158,15 @@ def test_rules_option_adds_custom_rules(cli, tmp_path: Path) -> None:
     target = tmp_path / "src"
     target.mkdir()
     (target / "a.txt").write_text("key = acme_q8w7e6r5t4y3u2i1o9p8a7s6\n")
-    code, out, _ = cli(target, "--rules", rules, "--json")
+    code, out, _ = scan_cli(target, "--rules", rules, "--json")
     assert code == 1
     assert [f["rule_id"] for f in json.loads(out)["findings"]] == ["acme-key"]
 
 
-def test_fingerprint_key_is_created_once(cli, tree, data_dir: Path) -> None:
+def test_fingerprint_key_is_created_once(scan_cli, tree, data_dir: Path) -> None:
     root, _ = tree
-    _, first, _ = cli(root, "--json")
-    _, second, _ = cli(root, "--json")
+    _, first, _ = scan_cli(root, "--json")
+    _, second, _ = scan_cli(root, "--json")
     key = data_dir / "scan-fingerprint.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
     fps = lambda out: sorted(f["fingerprint"] for f in json.loads(out)["findings"])  # noqa: E731

@@ -28,15 +28,20 @@ from limen.discovery import (
     Baseline,
     EndpointSource,
     Engine,
+    FilePatch,
     FileSource,
     Finding,
     GitHistorySource,
+    RemediationError,
     Scanner,
     ScanResult,
     ScanSource,
     StagedSource,
+    apply_patch,
     build_inventory,
+    file_format,
     load_rules,
+    plan_patch,
     render,
 )
 from limen.errors import InvalidInput, LimenError
@@ -127,6 +132,9 @@ def scan(
         bool, typer.Option("--dry-run", help="With --fix: show the diff, change nothing.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --fix: do not ask.")] = False,
+    vault: Annotated[
+        str, typer.Option("--vault", help="With --fix: the vault that receives the secrets.")
+    ] = "discovered",
 ) -> None:
     """Find exposed credentials, AI-agent configs and the shadow identities behind them."""
     try:
@@ -153,6 +161,7 @@ def scan(
             fix=fix,
             dry_run=dry_run,
             yes=yes,
+            vault=vault,
         )
     except (typer.Exit, typer.Abort):
         raise
@@ -206,6 +215,7 @@ def _run(
     fix: bool,
     dry_run: bool,
     yes: bool,
+    vault: str,
 ) -> int:
     if fmt not in (*FORMATS, "table"):
         raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
@@ -213,14 +223,15 @@ def _run(
         raise InvalidInput("--jobs must be at least 1")
     if report and not (server and token):
         raise InvalidInput("--report needs --server URL and --token (or LIMEN_SERVER/LIMEN_TOKEN)")
-    if report or fix:
-        # The seams exist (limen.discovery.Reporter, Remediator); the server endpoint for
-        # discovered identities and the vault wiring land with issue 4's follow-up.
+    if report:
+        # The seam exists (limen.discovery.Reporter); the server has no endpoint for
+        # discovered identities yet, so there is nothing to send them to.
         raise InvalidInput(
-            "--report and --fix are not available in this build yet; "
-            "use --format json and `limen vault` meanwhile"
+            "--report is not available yet: the server has no endpoint for discovered "
+            "identities; use --format json meanwhile"
         )
-    del dry_run, yes
+    if (dry_run or yes) and not fix:
+        raise InvalidInput("--dry-run and --yes go with --fix")
 
     rule_set = load_rules()
     if rule_files:
@@ -264,7 +275,115 @@ def _run(
     _warnings(result)
     if not quiet:
         _summary(result, findings, identities_count=len(identities))
+    if fix:
+        fixed = _fix(
+            ctx, findings, vault=vault, dry_run=dry_run, yes=yes, show_secrets=show_secrets
+        )
+        findings = [f for f in findings if (f.path, f.line, f.column) not in fixed]
     return exit_code if findings else EXIT_CLEAN
+
+
+class _VaultRemediator:
+    """Stores each distinct secret once, as an API_CREDENTIAL item in one vault."""
+
+    FIELD = "credential"
+
+    def __init__(self, ctx: typer.Context, vault: str) -> None:
+        from limen.audit import Actor
+        from limen.cli.vault import vault_service
+        from limen.vault import VaultNotFound
+
+        self._actor = Actor.operator()
+        self._service = vault_service(ctx)
+        self.vault = vault
+        try:
+            self._service.get_vault(self._actor, vault)
+        except VaultNotFound:
+            self._service.create_vault(
+                self._actor, vault, description="Secrets moved here by `limen scan --fix`."
+            )
+
+    @staticmethod
+    def title(finding: Finding) -> str:
+        # The fingerprint keeps titles unique per secret without revealing it.
+        return f"{finding.rule_id}-{finding.fingerprint[:12]}"
+
+    @classmethod
+    def reference(cls, vault: str, finding: Finding) -> str:
+        from limen.vault import Reference
+
+        return str(Reference(vault=vault, item=cls.title(finding), field=cls.FIELD))
+
+    def store(self, finding: Finding) -> str:
+        from limen.vault import Field, ItemDraft, ItemNotFound, new_field_id
+
+        title = self.title(finding)
+        try:
+            self._service.get_item(self._actor, self.vault, title)
+        except ItemNotFound:
+            draft = ItemDraft(
+                title=title,
+                category="API_CREDENTIAL",
+                tags=["limen-scan", finding.provider],
+                fields=[
+                    Field(
+                        id=new_field_id(),
+                        type="CONCEALED",
+                        label=self.FIELD,
+                        value=finding.secret,
+                    )
+                ],
+            )
+            self._service.create_item(self._actor, self.vault, draft)
+        return self.reference(self.vault, finding)
+
+
+def _fix(
+    ctx: typer.Context,
+    findings: Sequence[Finding],
+    *,
+    vault: str,
+    dry_run: bool,
+    yes: bool,
+    show_secrets: bool,
+) -> set[tuple[str, int, int]]:
+    """Move secrets into the vault and rewrite their files; return what was fixed."""
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.source not in ("file", "endpoint") or file_format(finding.path) is None:
+            typer.echo(f"limen: fix: {finding.location}: not a rewritable config file", err=True)
+            continue
+        by_path.setdefault(finding.path, []).append(finding)
+    patches: list[tuple[FilePatch, list[Finding]]] = []
+    for path, group in by_path.items():
+        replacements = [(f, _VaultRemediator.reference(vault, f)) for f in group]
+        try:
+            patches.append((plan_patch(Path(path), replacements), group))
+        except RemediationError as exc:
+            typer.echo(f"limen: fix: {exc.detail}", err=True)
+    if dry_run:
+        for patch, _ in patches:
+            typer.echo(patch.diff(show_secrets=show_secrets), err=True, nl=False)
+        return set()
+    if not patches:
+        return set()
+    remediator = _VaultRemediator(ctx, vault)
+    fixed: set[tuple[str, int, int]] = set()
+    for patch, group in patches:
+        if not yes:
+            typer.echo(patch.diff(show_secrets=show_secrets), err=True, nl=False)
+            if not typer.confirm(
+                f"Move {len(group)} secret(s) from {patch.path} into vault {vault!r}?",
+                err=True,
+            ):
+                continue
+        # Secrets go into the vault first: if that fails, no file has changed yet.
+        for finding in group:
+            remediator.store(finding)
+        backup = apply_patch(patch)
+        typer.echo(f"limen: fixed {patch.path} (backup: {backup})", err=True)
+        fixed.update((f.path, f.line, f.column) for f in group)
+    return fixed
 
 
 def _sources(

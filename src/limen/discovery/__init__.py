@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from limen.discovery.baseline import Baseline
 from limen.discovery.engine import ALLOW_MARKER, Engine, Match
-from limen.discovery.errors import BaselineError, RuleError, ScanError
+from limen.discovery.errors import BaselineError, RemediationError, RuleError, ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint, redact
 from limen.discovery.inventory import DiscoveredIdentity, build_inventory
 from limen.discovery.outputs import FORMATS, OutputFormat, render
-from limen.discovery.remediation import Remediator, Reporter
+from limen.discovery.remediation import (
+    FilePatch,
+    Remediator,
+    Reporter,
+    apply_patch,
+    file_format,
+    plan_patch,
+)
 from limen.discovery.ruleset import Rule, expand_example, load_rules
 from limen.discovery.scanner import Scanner, ScanResult, ScanStats
 from limen.discovery.sources import Blob, ScanSource
@@ -34,11 +41,13 @@ __all__ = [
     "DiscoveredIdentity",
     "EndpointSource",
     "Engine",
+    "FilePatch",
     "FileSource",
     "Finding",
     "GitHistorySource",
     "Match",
     "OutputFormat",
+    "RemediationError",
     "Remediator",
     "Reporter",
     "Rule",
@@ -49,10 +58,13 @@ __all__ = [
     "ScanStats",
     "Scanner",
     "StagedSource",
+    "apply_patch",
     "build_inventory",
     "expand_example",
+    "file_format",
     "fingerprint",
     "load_rules",
+    "plan_patch",
     "redact",
     "render",
 ]

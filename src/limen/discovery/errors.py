@@ -5,7 +5,8 @@
     LimenError
      ├── InvalidInput
      │    ├── RuleError          a rule file is malformed or a pattern does not compile
-     │    └── BaselineError      a baseline file cannot be read
+     │    ├── BaselineError      a baseline file cannot be read
+     │    └── RemediationError   a file cannot be rewritten safely (left untouched)
      └── Unavailable
           └── ScanError          the scan itself cannot run (engine, source unreadable as a whole)
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from limen.errors import InvalidInput, Unavailable
 
-__all__ = ["BaselineError", "RuleError", "ScanError"]
+__all__ = ["BaselineError", "RemediationError", "RuleError", "ScanError"]
 
 
 class RuleError(InvalidInput):
@@ -29,6 +30,12 @@ class BaselineError(InvalidInput):
     """A baseline file is missing, unreadable or not in Limen's baseline format."""
 
     code = "scan-baseline-invalid"
+
+
+class RemediationError(InvalidInput):
+    """A found secret cannot be replaced safely; the file was left as it was."""
+
+    code = "scan-fix-refused"
 
 
 class ScanError(Unavailable):
