@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from limen import identity
 from limen.api import create_app
 from limen.audit import Actor
 from limen.config import Settings
 from limen.installation import InitResult
 from limen.store import Database
+from limen.store.models import utcnow
 from limen.vault import VaultService
 from tests.conftest import serve
 from tests.vault.factories import issue_token, vault_service
@@ -47,7 +50,10 @@ def _item(title: str = "stripe", value: str = SECRET) -> dict[str, Any]:
 
 
 def test_scoped_tokens_see_only_their_vaults_and_read_only_cannot_write(
-    client: TestClient, vaults: VaultService, token_for: Callable[..., dict[str, str]]
+    client: TestClient,
+    vaults: VaultService,
+    token_for: Callable[..., dict[str, str]],
+    admin_headers: dict[str, str],
 ) -> None:
     payments = vaults.create_vault(Actor.operator(), "payments")
     other = vaults.create_vault(Actor.operator(), "hr")
@@ -89,24 +95,32 @@ def test_scoped_tokens_see_only_their_vaults_and_read_only_cannot_write(
     assert patch.status_code == 403
 
     # The refusals are in the log, naming who tried what.
-    activity = client.get("/v1/activity?limit=100", headers=_admin(client)).json()
+    activity = client.get("/v1/activity?limit=100", headers=admin_headers).json()
     denials = [a for a in activity if a["result"] == "DENY"]
     assert denials and all(a["actor"]["account"] == "reader" for a in denials)
-
-
-def _admin(client: TestClient) -> dict[str, str]:
-    return client.app.state.test_admin_headers  # type: ignore[attr-defined]
-
-
-@pytest.fixture(autouse=True)
-def _remember_admin(app: Any, admin_headers: dict[str, str]) -> None:
-    app.state.test_admin_headers = admin_headers
 
 
 def _connect_draft(document: dict[str, Any]) -> Any:
     from limen.api.schemas.connect import ItemIn
 
     return ItemIn.model_validate(document).to_draft()
+
+
+def test_expired_revoked_and_suspended_service_accounts_are_refused(
+    client: TestClient, vaults: VaultService, db: Database, installed: InitResult
+) -> None:
+    vault = vaults.create_vault(Actor.operator(), "ops")
+    expired = issue_token(
+        db, "old-job", "ops:read", expires_in=timedelta(hours=1), now=utcnow() - timedelta(hours=2)
+    )
+    live = issue_token(db, "cron", "ops:read")
+    path = f"/v1/vaults/{vault.id}/items"
+    assert client.get(path, headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    assert client.get(path, headers={"Authorization": f"Bearer {live}"}).status_code == 200
+    with db.unit_of_work() as uow:
+        identity.suspend(uow, Actor.operator(), "cron", reason="leaked")
+    refused = client.get(path, headers={"Authorization": f"Bearer {live}"})
+    assert refused.status_code == 401 and refused.json()["status"] == 401
 
 
 def test_errors_use_connect_shape_and_unknown_token_is_401(
