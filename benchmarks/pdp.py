@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from limen import access, identity
+from limen import access, identity, tokens
 from limen.audit import Actor
 from limen.installation import initialise
 from limen.store import Database
@@ -68,7 +68,23 @@ def setup(db: Database, key_file: Path | None) -> str:
         for n in range(50):
             identity.create(uow, actor, kind="agent", name=f"bot-{n}", owner="alice")
         access.add_policy(uow, actor, name="tools", text=POLICY)
+        pep = identity.create(uow, actor, kind="service", name="gateway")
+        client, secret = tokens.register_client(uow, actor, pep, scopes=["access:evaluate"])
+        PEP_CLIENT[:] = [client.client_id, secret or ""]
     return result.admin_token or ""
+
+
+PEP_CLIENT: list[str] = []
+"""The API gateway's OAuth client: a PEP asks with a JWT carrying ``access:evaluate``."""
+
+
+def pep_token(base: str) -> str:
+    client_id, secret = PEP_CLIENT
+    r = httpx.post(
+        f"{base}/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    r.raise_for_status()
+    return r.json()["access_token"]
 
 
 def evaluation(subject: str = "alice-bot", tool: str = "deploy") -> dict[str, Any]:
@@ -283,6 +299,7 @@ def main() -> None:
         db.dispose()
 
         with server(data, None) as base:
+            admin = pep_token(base)  # ask as a PEP would: a short-lived JWT, not the admin key
             single = json.dumps(evaluation()).encode()
             batch = json.dumps(
                 {
