@@ -11,7 +11,7 @@ import math
 import secrets
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from limen.vault.errors import InvalidItem
@@ -35,7 +35,7 @@ class Recipe:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedPassword:
-    value: str
+    value: str = field(repr=False)
     entropy: float
     """Bits of entropy: ``length * log2(alphabet size)``."""
 

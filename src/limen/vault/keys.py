@@ -19,6 +19,7 @@ records the active KEK's id, so a wrong key is reported as such rather than as t
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import threading
@@ -287,8 +288,6 @@ def _active(session: Session) -> VaultKek | None:
 
 
 def _write_key_file(path: Path, material: bytes) -> None:
-    import base64
-
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a leftover from a rotation that never committed

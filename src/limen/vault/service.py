@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,7 +107,7 @@ class ItemView:
 @dataclass(frozen=True, slots=True)
 class ResolvedSecret:
     reference: str
-    value: str
+    value: str = field(repr=False)
     vault_id: str
     item_id: str
     field_id: str
@@ -416,7 +416,7 @@ class VaultService:
         actor: Actor,
         vault_ref: str,
         item_ref: str,
-        change: Any,
+        change: Callable[[ItemDraft], ItemDraft],
     ) -> ItemView:
         """Apply ``change(draft) -> draft`` to the latest version and store the result.
 

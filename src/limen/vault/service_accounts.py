@@ -8,7 +8,7 @@ raw token is returned once; only its hash is stored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ class IssuedToken:
     identity_id: str
     name: str
     token_id: str
-    token: str
+    token: str = field(repr=False)
     """The raw token: shown once."""
     scopes: tuple[str, ...]
     expires_at: datetime | None
