@@ -14,9 +14,12 @@ import httpx
 import pytest
 
 from limen import identity, tokens
+from limen.api import create_app
 from limen.audit import Actor
 from limen.installation import InitResult
 from limen.store import Database
+from tests.conftest import serve
+from tests.respond._waiting import wait_for
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
@@ -268,3 +271,45 @@ def test_partner_token_endpoint_errors_are_oauth_errors(
     bad_scope = cli("partner", "create", "greedy", "--scopes", "vault:read")
     assert bad_scope.exit_code == 2
     assert "partners may hold only" in bad_scope.stderr
+
+
+def test_suspension_on_one_node_is_honoured_by_another(
+    cli: Any, db: Database, settings: Any, installed: InitResult
+) -> None:
+    partner = json.loads(
+        cli("partner", "create", "soar", "--scopes", "users:suspend", "--json").stdout
+    )
+    target, client_id, secret = _client(db, "worker", ["tools:call"], kind="service")
+    second = Database(settings.resolved_database_url)
+    try:
+        with (
+            serve(create_app(settings, database=db)) as node_a,
+            serve(create_app(settings, database=second)) as node_b,
+        ):
+            admin = {"Authorization": f"Bearer {installed.admin_token}"}
+            httpx.put(
+                f"{node_a.url}/v1/policies/tools",
+                json={"text": 'permit(principal, action == Limen::Action::"call", resource);'},
+                headers=admin,
+            ).raise_for_status()
+            token = _client_token(node_a.url, client_id, secret)
+            world = {"url": node_b.url, "admin": admin}
+            assert _introspect(world, token)
+            permitted = _pdp(world, target, token)
+            assert permitted
+
+            issued = httpx.post(
+                f"{node_a.url}/v1beta1/users/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=(partner["client_id"], partner["client_secret"]),
+            ).json()["access_token"]
+            suspended = httpx.post(
+                f"{node_a.url}/v1beta1/accounts/{installed.account_id}/services/{target}:suspend",
+                headers={"Authorization": f"Bearer {issued}"},
+            )
+            assert suspended.status_code == 200
+            # Node B hears of it (NOTIFY on PostgreSQL, the log on SQLite) and refuses.
+            wait_for(lambda: not _pdp(world, target, token), seconds=5)
+            assert not _introspect(world, token)
+    finally:
+        second.dispose()

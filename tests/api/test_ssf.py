@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +32,7 @@ from limen.respond.ssf import outbox
 from limen.store import Database
 from limen.store.models import SsfOutbox, utcnow
 from tests.conftest import free_port, serve
+from tests.respond._waiting import wait_for
 
 FAST = {"idle_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.2}
 RECEIVER_AUTH = "Bearer receiver-side-credential"
@@ -95,17 +96,6 @@ class Receiver:
 
     def events(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
         return [(next(iter(c["events"])), h, c) for h, c in self.received]
-
-
-def wait_for(condition: Callable[[], Any], *, seconds: float = 15) -> Any:
-    """Wait until ``condition()`` is truthy (a deadline, not a measurement)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _identity(db: Database, **fields: Any) -> str:
