@@ -136,3 +136,17 @@ def test_passphrase_keys_rotate_to_a_new_passphrase(
         _value(VaultService(db, Keyring(db, PassphraseSource("first passphrase"))))
     with pytest.raises(WrongKey):
         _value(VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file))))
+
+
+def test_a_process_that_cached_the_old_key_seals_new_writes_under_the_new_one(
+    vaults: VaultService, db: Database, settings: Settings
+) -> None:
+    _store(vaults, "before")  # this "server" has now cached the first KEK
+    operator_cli = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    rotated = operator_cli.keyring.rotate(Actor.operator())
+    _store(vaults, "after")  # written by the server after the CLI rotated the key
+    with db.unit_of_work(readonly=True) as uow:
+        kids = set(uow.session.scalars(sa.select(VaultItemVersion.kek_id)))
+    assert kids == {rotated.new_kid}
+    fresh = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    assert _value(fresh, "before") == _value(fresh, "after") == SECRET

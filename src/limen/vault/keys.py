@@ -146,6 +146,21 @@ class Keyring:
             raise WrongKey(_wrong_key_message(self._source, kid, kek.kid))
         return kek
 
+    def for_writing(self, session: Session) -> Kek:
+        """The KEK to seal with inside the writer's transaction: the one the database
+        names as active right now.
+
+        Another process may have rotated the key since this one cached it; sealing under
+        a retired KEK would leave data no current key opens. On PostgreSQL the active
+        row is read ``FOR SHARE``, so a rotation (which takes it ``FOR UPDATE``) waits for
+        this transaction and re-wraps what it wrote.
+        """
+        active = session.scalar(_active_query(session, share=True))
+        kek = self.current()
+        if active is None or active == kek.kid:
+            return kek
+        return self.for_kid(active)
+
     def open_sealed(self, sealed: Sealed) -> Kek:
         return self.for_kid(sealed.kek_id)
 
@@ -237,7 +252,7 @@ class Keyring:
         try:
             with self._db.unit_of_work() as uow:
                 session = uow.session
-                active = _active(session)
+                active = session.scalar(_active_query(session, rows=True))
                 if active is None or active.id != old.kid:
                     raise WrongKey("the vault's key changed while rotating; try again")
                 count = 0
@@ -285,6 +300,18 @@ def _rewrap_row(row: VaultItemVersion | VaultFile, aad: bytes, old: Kek, new: Ke
 
 def _active(session: Session) -> VaultKek | None:
     return session.scalar(sa.select(VaultKek).where(VaultKek.retired_at.is_(None)))
+
+
+def _active_query(session: Session, *, share: bool = False, rows: bool = False) -> sa.Select:
+    """The active KEK (its id, or its row with ``rows``), locked on PostgreSQL.
+
+    Writers take a shared lock, a rotation an exclusive one, so the two never interleave.
+    SQLite needs no lock: its writers are serialised by ``BEGIN IMMEDIATE``.
+    """
+    query = sa.select(VaultKek if rows else VaultKek.id).where(VaultKek.retired_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=share)
+    return query
 
 
 def _write_key_file(path: Path, material: bytes) -> None:

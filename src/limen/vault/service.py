@@ -474,7 +474,7 @@ class VaultService:
             item = self._item(session, vault, item_ref)
             row = VaultFile(item_id=item.id, name=name, size=len(content), section_id=section_id)
             row.id = new_id()
-            sealed = envelope.seal(self.keyring.current(), content, aad=file_aad(row.id))
+            sealed = envelope.seal(self.keyring.for_writing(session), content, aad=file_aad(row.id))
             row.ciphertext, row.wrapped_key, row.kek_id = (
                 sealed.ciphertext,
                 sealed.wrapped_key,
@@ -749,7 +749,9 @@ class VaultService:
         self, session: Session, item: VaultItem, content: ItemContent, actor: Actor
     ) -> None:
         sealed = envelope.seal(
-            self.keyring.current(), content.to_json(), aad=item_aad(item.id, item.version)
+            self.keyring.for_writing(session),
+            content.to_json(),
+            aad=item_aad(item.id, item.version),
         )
         session.add(
             VaultItemVersion(
