@@ -170,6 +170,10 @@ def link_pending(
     return linked
 
 
+_UPDATE_SQLITE = "UPDATE events SET chain_pos = ?, chain_prev_id = ?, link = ? WHERE seq = ?"
+_UPDATE_PG = "UPDATE events SET chain_pos = %s, chain_prev_id = %s, link = %s WHERE seq = %s"
+
+
 def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
     with db.unit_of_work() as uow:
         connection = uow.session.connection()
@@ -190,15 +194,16 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
         for seq, event_id, canon in rows:
             position += 1
             link = compute_link(key, previous, position, prev_id, canon)
-            updates.append({"seq": seq, "pos": position, "prev": prev_id, "link": link})
+            updates.append((position, prev_id, link, seq))
             previous, prev_id = link, event_id
-        connection.execute(
-            sa.text(
-                "UPDATE events SET chain_pos = :pos, chain_prev_id = :prev, link = :link "
-                "WHERE seq = :seq"
-            ),
-            updates,
-        )
+        # Straight to the driver: per-row parameter handling in SQLAlchemy costs more than
+        # the hashing. Values are bound, never formatted into the SQL.
+        sql = _UPDATE_PG if db.backend == "postgresql" else _UPDATE_SQLITE
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, updates)
+        finally:
+            cursor.close()
         connection.execute(
             sa.text(
                 "UPDATE audit_chain_head SET position = :pos, event_id = :eid, link = :link, "

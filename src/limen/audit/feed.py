@@ -162,8 +162,9 @@ def read_feed(session: Session, cursor: FeedCursor, *, account_id: str) -> FeedP
     # Read the head first: every position up to it is committed and visible, so a page
     # that comes back short may move the cursor up to it without skipping anything.
     linked_through = head(session.connection()).position
+    # Plain rows, not ORM objects: a page of a thousand events is built per request.
     query = (
-        sa.select(Event)
+        sa.select(*Event.__table__.columns)
         .where(Event.chain_pos.is_not(None), Event.chain_pos > cursor.position)
         .where(_feature_condition(cursor.feature))
         .order_by(Event.chain_pos)
@@ -173,7 +174,7 @@ def read_feed(session: Session, cursor: FeedCursor, *, account_id: str) -> FeedP
         query = query.where(Event.occurred_at >= cursor.start_time)
     if cursor.end_time:
         query = query.where(Event.occurred_at < cursor.end_time)
-    rows = list(session.scalars(query))
+    rows: list[Any] = list(session.execute(query).all())
     has_more = len(rows) > cursor.limit
     rows = rows[: cursor.limit]
     position = rows[-1].chain_pos if rows else cursor.position
