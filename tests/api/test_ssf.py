@@ -30,7 +30,7 @@ from limen.installation import InitResult
 from limen.respond import ssf
 from limen.respond.ssf import outbox
 from limen.store import Database
-from limen.store.models import SsfOutbox, utcnow
+from limen.store.models import SsfOutbox, SsfStream, utcnow
 from tests.conftest import free_port, serve
 from tests.respond._waiting import wait_for
 
@@ -264,6 +264,10 @@ def test_suspension_is_pushed_as_signed_sets_the_receiver_verifies(
             },
         ).json()
         assert "authorization_header" not in json.dumps(stream)
+        with db.engine.connect() as conn:
+            stored = conn.scalar(sa.select(SsfStream.authorization_header))
+        assert stored.startswith("v1.")
+        assert "receiver-side-credential" not in stored
 
         base = f"/v1beta1/accounts/{installed.account_id}"
         suspended = http.post(f"{base}/users/{alice}:suspend?cascade=true&reason=phished")

@@ -24,6 +24,7 @@ from limen.api.deps import DatabaseDep, require_scope
 from limen.api.problems import problem_response
 from limen.audit import Actor
 from limen.errors import InvalidInput
+from limen.keyfile import read_key_file
 from limen.respond import ssf
 from limen.store.models import SsfStream
 
@@ -66,9 +67,23 @@ def transmitter(app: FastAPI) -> ssf.Transmitter:
         with _build_lock:
             current = getattr(app.state, "ssf", None)
             if current is None:
-                current = ssf.Transmitter(app.state.db, signer=keys, **_tuning(app))
+                current = ssf.Transmitter(
+                    app.state.db, signer=keys, sealer=_sealer(app), **_tuning(app)
+                )
                 app.state.ssf = current
     return current
+
+
+def _sealer(app: FastAPI) -> ssf.HeaderSealer | None:
+    """Seals receivers' push credentials under the root key file; None without one."""
+    sealer = getattr(app.state, "ssf_sealer", None)
+    if sealer is None:
+        path = app.state.settings.resolved_key_file
+        if not path.exists():
+            return None
+        sealer = ssf.HeaderSealer(read_key_file(path))
+        app.state.ssf_sealer = sealer
+    return sealer
 
 
 def _tuning(app: FastAPI) -> dict[str, Any]:
@@ -144,6 +159,7 @@ def create_stream(
             body,
             issuer=issuer_of(request),
             audience=actor.identity_id or actor.name,
+            sealer=_sealer(request.app),
         )
         document = _config(stream, request)
     response.headers.update(_NO_STORE)
@@ -170,7 +186,8 @@ def update_stream(
     body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver
 ) -> dict[str, Any]:
     with db.unit_of_work() as uow:
-        return _config(ssf.update_stream(uow, actor, body, replace=False), request)
+        stream = ssf.update_stream(uow, actor, body, replace=False, sealer=_sealer(request.app))
+        return _config(stream, request)
 
 
 @router.put("/ssf/streams")
@@ -178,7 +195,8 @@ def replace_stream(
     body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver
 ) -> dict[str, Any]:
     with db.unit_of_work() as uow:
-        return _config(ssf.update_stream(uow, actor, body, replace=True), request)
+        stream = ssf.update_stream(uow, actor, body, replace=True, sealer=_sealer(request.app))
+        return _config(stream, request)
 
 
 @router.delete("/ssf/streams", status_code=204)

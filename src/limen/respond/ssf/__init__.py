@@ -7,6 +7,7 @@ Receivers manage streams (``streams``); the transmitter turns Limen's event log 
 SETs in a database outbox (``outbox``) and delivers them (``transmitter``).
 """
 
+from limen.respond.ssf._credentials import HeaderSealer
 from limen.respond.ssf.events import (
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
@@ -40,6 +41,7 @@ __all__ = [
     "SESSION_REVOKED",
     "STATUSES",
     "VERIFICATION",
+    "HeaderSealer",
     "PollResult",
     "Signer",
     "Transmitter",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from limen.audit import Actor, record
 from limen.ids import new_id
 from limen.respond.errors import InvalidStream, StreamNotFound
+from limen.respond.ssf._credentials import HeaderSealer
 from limen.respond.ssf.events import EVENTS_SUPPORTED, VERIFICATION, set_claims
 from limen.store import UnitOfWork
 from limen.store.models import Event, SsfCursor, SsfOutbox, SsfStream, utcnow
@@ -53,7 +54,9 @@ def events_delivered(stream: SsfStream) -> list[str]:
     return [e for e in EVENTS_SUPPORTED if e in (stream.events_requested or [])]
 
 
-def _apply(stream: SsfStream, body: dict[str, Any], *, replace: bool) -> None:
+def _apply(
+    stream: SsfStream, body: dict[str, Any], *, replace: bool, sealer: HeaderSealer | None
+) -> None:
     if replace or "delivery" in body:
         delivery = body.get("delivery") or {}
         if not isinstance(delivery, dict):
@@ -72,7 +75,13 @@ def _apply(stream: SsfStream, body: dict[str, Any], *, replace: bool) -> None:
             header = delivery.get("authorization_header")
             if header is not None and (not isinstance(header, str) or len(header) > 4096):
                 raise InvalidStream("delivery.authorization_header must be a string")
-            stream.authorization_header = header
+            if header is not None and sealer is None:
+                raise InvalidStream(
+                    "this server has no root key file to protect a push credential with"
+                )
+            stream.authorization_header = (
+                sealer.seal(stream.id, header) if header is not None and sealer else None
+            )
         else:
             # RFC 8936: the transmitter names the poll URL; the receiver does not.
             stream.endpoint_url = None
@@ -98,7 +107,13 @@ def _check_transmitter_supplied(stream: SsfStream, body: dict[str, Any]) -> None
 
 
 def create_stream(
-    uow: UnitOfWork, actor: Actor, body: dict[str, Any], *, issuer: str, audience: str
+    uow: UnitOfWork,
+    actor: Actor,
+    body: dict[str, Any],
+    *,
+    issuer: str,
+    audience: str,
+    sealer: HeaderSealer | None = None,
 ) -> SsfStream:
     """Create a stream (§8.1.1.1). Without ``events_requested`` a stream asks for all.
 
@@ -107,9 +122,11 @@ def create_stream(
     receiver = _receiver(actor)
     if "iss" in body and body["iss"] != issuer:
         raise InvalidStream("iss does not match this transmitter")
-    stream = SsfStream(receiver_id=receiver, iss=issuer, aud=[audience], status="enabled")
+    stream = SsfStream(
+        id=new_id(), receiver_id=receiver, iss=issuer, aud=[audience], status="enabled"
+    )
     body = {"events_requested": list(EVENTS_SUPPORTED), **body}
-    _apply(stream, {"delivery": None, **body}, replace=False)
+    _apply(stream, {"delivery": None, **body}, replace=False, sealer=sealer)
     uow.session.add(stream)
     _ensure_cursor(uow.session)
     uow.flush()
@@ -143,12 +160,18 @@ def list_streams(session: Session, actor: Actor) -> Sequence[SsfStream]:
 
 
 def update_stream(
-    uow: UnitOfWork, actor: Actor, body: dict[str, Any], *, replace: bool
+    uow: UnitOfWork,
+    actor: Actor,
+    body: dict[str, Any],
+    *,
+    replace: bool,
+    sealer: HeaderSealer | None = None,
 ) -> SsfStream:
     """PATCH (§8.1.1.3) or PUT (§8.1.1.4) a stream's receiver-supplied properties."""
     stream = get_stream(uow.session, actor, str(body.get("stream_id") or ""))
     _check_transmitter_supplied(stream, body)
-    _apply(stream, {k: v for k, v in body.items() if k in _RECEIVER_SUPPLIED}, replace=replace)
+    changes = {k: v for k, v in body.items() if k in _RECEIVER_SUPPLIED}
+    _apply(stream, changes, replace=replace, sealer=sealer)
     stream.updated_at = utcnow()
     uow.flush()
     record(

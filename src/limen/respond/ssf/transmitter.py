@@ -17,7 +17,9 @@ from typing import Any, Protocol
 import httpx
 
 from limen.audit import Actor
+from limen.errors import Unavailable
 from limen.respond.ssf import outbox, rfc8935
+from limen.respond.ssf._credentials import HeaderSealer
 from limen.respond.ssf.streams import get_stream
 from limen.store import Database
 from limen.store.models import Identity, utcnow
@@ -46,6 +48,7 @@ class Transmitter:
         db: Database,
         *,
         signer: Signer,
+        sealer: HeaderSealer | None = None,
         idle_interval: float = 1.0,
         push_timeout: float = 5.0,
         backoff_base: float = 1.0,
@@ -57,6 +60,7 @@ class Transmitter:
     ) -> None:
         self._db = db
         self._signer = signer
+        self._sealer = sealer
         self._idle = idle_interval
         self._push_timeout = push_timeout
         self._backoff_base = backoff_base
@@ -136,11 +140,16 @@ class Transmitter:
 
     def _deliver(self, lease: outbox.Lease) -> None:
         token = self._signer.sign_jwt(lease.claims, typ=SET_TYP)
+        authorization = None
+        if lease.authorization_header is not None:
+            if self._sealer is None:
+                raise Unavailable("no root key to open the receiver's push credential with")
+            authorization = self._sealer.open(lease.stream_id, lease.authorization_header)
         result = rfc8935.push(
             self._client,
             lease.endpoint_url,
             token,
-            authorization=lease.authorization_header,
+            authorization=authorization,
             timeout=self._push_timeout,
         )
         retry_at = None

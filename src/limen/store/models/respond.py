@@ -67,7 +67,7 @@ class SsfStream(Base):
     delivery_method: Mapped[str] = mapped_column(String(64))
     endpoint_url: Mapped[str | None] = mapped_column(Text)
     authorization_header: Mapped[str | None] = mapped_column(Text)
-    """Sent with every push; never returned by a read and never written to an event."""
+    """Sealed (``respond.ssf.HeaderSealer``); sent with every push, never read back or logged."""
     events_requested: Mapped[list[str]] = mapped_column(JSON, default=list)
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="enabled")
