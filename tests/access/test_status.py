@@ -79,3 +79,29 @@ def test_two_nodes_on_postgresql(
             }
     finally:
         other_db.dispose()
+
+
+def test_a_lost_notification_is_made_good_by_the_backstop(
+    backend: str, db: Database, installed: Any, make_identity: Any
+) -> None:
+    from datetime import timedelta
+
+    from limen.access import StatusView
+    from limen.store.models import Identity, IdentityStatus, RevokedToken, utcnow
+
+    if backend == "sqlite":
+        pytest.skip("SQLite replays the event log; every status change there has an event")
+    alice = make_identity("alice")
+    view = StatusView(db, backstop=timedelta(0))
+    try:
+        assert view.identity(alice).is_active
+        # Change the rows behind Limen's back: no event, no NOTIFY, as if it were lost.
+        with db.unit_of_work() as uow:
+            uow.session.get(Identity, alice).status = IdentityStatus.SUSPENDED
+            uow.session.add(
+                RevokedToken(jti="lost-jti", expires_at=utcnow() + timedelta(minutes=5))
+            )
+        assert not view.identity(alice).is_active
+        assert view.is_token_revoked("lost-jti")
+    finally:
+        view.close()

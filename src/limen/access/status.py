@@ -6,7 +6,8 @@ is kept exact, not merely fresh:
 - on this node, producers publish ``identity.status``, ``token.revoked`` and
   ``oauth.client.revoked`` inside their unit of work; the broadcaster calls us right
   after the commit, before the producer's HTTP response leaves;
-- on other nodes sharing PostgreSQL, the same messages arrive through LISTEN/NOTIFY;
+- on other nodes sharing PostgreSQL, the same messages arrive through LISTEN/NOTIFY
+  (and a re-read every few seconds covers messages lost while that connection was down);
 - on SQLite, another *process* (the CLI suspending an identity while ``limen server``
   runs) cannot notify us, so each read first asks SQLite whether anyone committed since
   we last looked (``PRAGMA data_version``, a few microseconds) and, if so, replays the
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -73,7 +75,7 @@ class IdentityInfo:
 class StatusView:
     """Identity status, revoked token ids and revoked client ids, exact on every node."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, backstop: timedelta = timedelta(seconds=5)) -> None:
         self._db = db
         self._lock = threading.RLock()
         self._identities: dict[str, IdentityInfo | None] = {}
@@ -84,6 +86,10 @@ class StatusView:
         self._last_seq = 0
         self._sqlite: sqlite3.Connection | None = None
         self._data_version: int | None = None
+        self._backstop = backstop.total_seconds()
+        self._next_backstop = time.monotonic() + self._backstop
+        self._backstop_lock = threading.Lock()
+        self._backstop_from = utcnow()
         self.version = 0
         """Bumped on every change; decision caches key on it."""
         broadcaster = db.broadcaster
@@ -168,6 +174,12 @@ class StatusView:
         return int(self._sqlite.execute("PRAGMA data_version").fetchone()[0])
 
     def _sync(self) -> None:
+        if time.monotonic() >= self._next_backstop:
+            if self._sqlite is None:
+                self._reread()
+                return
+            self._next_backstop = time.monotonic() + self._backstop
+            self.prune()
         if self._sqlite is None:
             return
         with self._lock:
@@ -219,6 +231,51 @@ class StatusView:
             self.version += 1
         for listener in list(self._listeners):
             listener(topic, ident)
+
+    def _reread(self) -> None:
+        """Backstop for PostgreSQL: re-read what NOTIFY should have told us.
+
+        NOTIFY is exact while the LISTEN connection is up; if it drops (a database
+        restart, a network cut) the messages sent meanwhile are gone. So every few
+        seconds the view forgets cached identities and picks up revocations recorded
+        since shortly before the last pass. This bounds how long a lost message can
+        matter; it is not how changes normally arrive.
+        """
+        if not self._backstop_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_backstop = time.monotonic() + self._backstop
+            since = self._backstop_from - timedelta(seconds=30)
+            started = utcnow()
+            with self._db.unit_of_work(readonly=True) as uow:
+                revoked = dict(
+                    uow.session.execute(
+                        sa.select(RevokedToken.jti, RevokedToken.expires_at).where(
+                            RevokedToken.revoked_at >= since
+                        )
+                    ).all()
+                )
+                clients = set(
+                    uow.session.scalars(
+                        sa.select(OAuthClient.client_id).where(OAuthClient.revoked_at >= since)
+                    )
+                )
+            with self._lock:
+                new_tokens = set(revoked) - set(self._revoked)
+                new_clients = clients - self._revoked_clients
+                self._revoked.update(revoked)
+                self._revoked_clients |= clients
+                for identity_id in self._identities:
+                    self._generation[identity_id] = self._generation.get(identity_id, 0) + 1
+                self._identities.clear()
+                self._backstop_from = started
+            self.prune()
+            if new_tokens or new_clients:
+                self._changed(TOKEN_REVOKED_TOPIC, None)
+            # Decisions cached from identity rows must go too; one notice clears them.
+            self._changed(IDENTITY_STATUS_TOPIC, None)
+        finally:
+            self._backstop_lock.release()
 
     def prune(self, *, now: datetime | None = None) -> None:
         """Forget revocations of tokens that have expired anyway."""
