@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from limen import tokens
 from limen.access import StatusView
-from limen.api.deps import _with_request_context, request_context
+from limen.api.deps import _with_request_context, get_actor, request_context
 from limen.audit import Actor
 from limen.errors import Denied, Unavailable
 from limen.keyfile import read_key_file
@@ -137,8 +137,6 @@ def _caller(request: Request, form: dict[str, list[str]], scope: str) -> tuple[s
     """Authenticate an introspection or revocation caller: a client, or a scoped bearer."""
     authorization = request.headers.get("authorization")
     if authorization and authorization.split(" ", 1)[0].lower() == "bearer":
-        from limen.api.deps import get_actor
-
         actor = get_actor(request, request.app.state.db)
         if not actor.has_scope(scope):
             raise Denied(f"this token lacks the {scope!r} scope")

@@ -20,10 +20,15 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from limen.audit import Actor, Outcome, record
+from limen.audit import Actor, record
 from limen.store import UnitOfWork
 from limen.store.models import Identity, OAuthClient, utcnow
 from limen.tokens.errors import ClientNotFound, InvalidClient, InvalidRequest
+from limen.tokens.rfc7523 import (
+    assertion_subject,
+    validate_client_jwks,
+    verify_client_assertion,
+)
 
 __all__ = [
     "AUTH_METHODS",
@@ -168,7 +173,6 @@ def authenticate_client(
     credentials: ClientCredentials,
     *,
     token_endpoint: str,
-    verify_assertion: Any = None,
     now: datetime | None = None,
 ) -> tuple[OAuthClient, Identity]:
     """Authenticate a client by the method it registered; raise :class:`InvalidClient`.
@@ -180,8 +184,6 @@ def authenticate_client(
     now = now or utcnow()
     client_id = credentials.client_id
     if credentials.client_assertion is not None:
-        from limen.tokens.rfc7523 import assertion_subject, verify_client_assertion
-
         client_id = assertion_subject(
             credentials.client_assertion, credentials.client_assertion_type
         )
@@ -225,22 +227,7 @@ def authenticate_client(
     return client, identity
 
 
-def record_failed_authentication(session: Session, client_id: str | None, reason: str) -> None:
-    """Note a failed client authentication in the audit trail (never the secret)."""
-    record(
-        session,
-        Actor(kind="oauth_client", name=f"client:{(client_id or 'unknown')[:64]}", channel="oauth"),
-        "oauth.client.authenticate",
-        resource_type="oauth_client",
-        resource_id=(client_id or None) and client_id[:64],
-        outcome=Outcome.FAILURE,
-        reason=reason,
-    )
-
-
 def _validate_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:
-    from limen.tokens.rfc7523 import validate_client_jwks
-
     if jwks is None:
         raise InvalidRequest("private_key_jwt clients must register their public keys (jwks)")
     return validate_client_jwks(jwks)
