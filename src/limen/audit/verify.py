@@ -90,7 +90,8 @@ def verify(
             )
         )
         checkpoints: list[SignedCheckpoint] = []
-        for checkpoint in [*stored, *external]:
+        # An exported copy of a stored checkpoint counts once; any difference keeps both.
+        for checkpoint in dict.fromkeys([*stored, *external]):
             if not checkpoint.is_signed_by(public_key):
                 return _failed(
                     Problem(

@@ -45,7 +45,7 @@ class AuditWorker:
         self._checkpoint_dir = checkpoint_dir
         self._sinks = sinks
         self._owner = new_id()
-        self._last_checkpoint = time.monotonic()
+        self._last_checkpoint = float("-inf")  # sign once at start, then every interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
