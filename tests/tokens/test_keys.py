@@ -27,3 +27,36 @@ def test_keys_are_sealed_and_only_open_with_the_root_key(db: Database, settings,
     other = SigningKeys(db, root_key=b"\x01" * 32, max_token_ttl=timedelta(minutes=5))
     with pytest.raises(SigningUnavailable):
         other.reload()
+
+
+def test_forged_and_altered_tokens_are_refused(db: Database, settings, installed) -> None:
+    import base64
+    import json
+
+    from limen.tokens import InvalidAccessToken
+
+    def b64(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    root = read_key_file(settings.resolved_key_file)
+    keys = SigningKeys(db, root_key=root, max_token_ttl=timedelta(minutes=5))
+    good = keys.sign_jwt({"sub": "a", "scope": "x"}, typ="at+jwt")
+    head, body, sig = good.split(".")
+    kid = keys.current_kid()
+    forged = [
+        f"{b64({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}.{body}.",
+        f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{body}.{sig}",
+        f"{head}.{b64({'sub': 'a', 'scope': '*'})}.{sig}",  # escalated payload, old signature
+        f"{b64({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': 'someone-else'})}.{body}.{sig}",
+        f"{b64({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': kid, 'crit': ['x']})}.{body}.{sig}",
+        good + "x",
+        "a.b",
+        "x" * 9000,
+    ]
+    for token in forged:
+        with pytest.raises(InvalidAccessToken):
+            keys.verify_jwt(token, typ="at+jwt")
+    # A valid signature with the wrong type (an ID token, a SET) is not an access token.
+    with pytest.raises(InvalidAccessToken):
+        keys.verify_jwt(keys.sign_jwt({"sub": "a"}, typ="JWT"), typ="at+jwt")
+    assert keys.verify_jwt(good, typ="at+jwt")[1]["scope"] == "x"
