@@ -387,19 +387,14 @@ def timed(cmd: list[str], *, cwd: Path, stdout_path: Path) -> tuple[float, float
     return float(seconds), int(rss_kb) / 1024, err, float(cpu)
 
 
-LIMEN_APP = (
-    "import typer; from limen.cli import scan; app = typer.Typer(); "
-    "app.callback()(lambda: None); scan.register(app); app()"
-)
-
-
 def run_limen(corpus: Path, work: Path, jobs: int) -> Run:
     out = work / "limen.jsonl"
+    # `python -m limen.cli.scan` is the scanner's own entry point (the pre-commit hook
+    # uses it); `limen scan` runs the same code after importing the server's packages.
     cmd = [
         sys.executable,
-        "-c",
-        LIMEN_APP,
-        "scan",
+        "-m",
+        "limen.cli.scan",
         ".",
         "--no-ignore",
         "--format",

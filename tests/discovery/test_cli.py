@@ -171,3 +171,31 @@ def test_fingerprint_key_is_created_once(scan_cli, tree, data_dir: Path) -> None
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
     fps = lambda out: sorted(f["fingerprint"] for f in json.loads(out)["findings"])  # noqa: E731
     assert fps(first) == fps(second)
+
+
+def test_standalone_entry_point(tree, data_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root, secrets = tree
+    env = {**os.environ, "LIMEN_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "limen.cli.scan", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert len(json.loads(done.stdout)["findings"]) == 3
+    assert all(s not in done.stdout + done.stderr for s in secrets)
+    refused = subprocess.run(
+        [sys.executable, "-m", "limen.cli.scan", str(root), "--fix", "--yes", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "limen: --fix needs the vault: run it as `limen scan --fix`"

@@ -46,7 +46,7 @@ from limen.discovery import (
 )
 from limen.errors import InvalidInput, LimenError
 
-__all__ = ["register", "scan"]
+__all__ = ["main", "register", "scan"]
 
 EXIT_CLEAN = 0
 EXIT_ERROR = 2
@@ -59,6 +59,18 @@ _MAX_WARNINGS_SHOWN = 20
 def register(app: typer.Typer) -> None:
     """Add ``limen scan`` to the root app."""
     app.command("scan")(scan)
+
+
+def main() -> None:
+    """``python -m limen.cli.scan``: the scanner alone, for CI jobs and pre-commit hooks.
+
+    The full ``limen`` command imports the server's packages (database, vault, API); a
+    hook that runs on every commit should not wait for them. Same options, same exit
+    codes; only ``--fix`` needs the full command.
+    """
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(app)
+    app(prog_name="limen scan")
 
 
 def scan(
@@ -232,6 +244,8 @@ def _run(
         )
     if (dry_run or yes) and not fix:
         raise InvalidInput("--dry-run and --yes go with --fix")
+    if fix and not dry_run and getattr(ctx.find_root().obj, "settings", None) is None:
+        raise InvalidInput("--fix needs the vault: run it as `limen scan --fix`")
 
     rule_set = load_rules()
     if rule_files:
@@ -537,3 +551,7 @@ def _fingerprint_key(data_dir: Path) -> bytes:
 
 def _debug(ctx: typer.Context) -> bool:
     return bool(getattr(ctx.find_root().obj, "debug", False))
+
+
+if __name__ == "__main__":
+    main()

@@ -101,6 +101,10 @@ _DOCUMENTED: Final = frozenset(
         "051d093c4bdedbf23f905ad01d9c6111",
     }
 )
+_LOWER: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UPPER: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS: Final = frozenset("0123456789")
+_ALNUM: Final = _LOWER | _UPPER | _DIGITS
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
 _DOTTED_NAME: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -117,12 +121,23 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+_C_LOG_C: Final = [0.0, *(c * math.log2(c) for c in range(1, 4097))]
+
+
 def entropy(value: str) -> float:
-    """Shannon entropy of ``value`` in bits per character."""
-    if not value:
-        return 0.0
+    """Shannon entropy of ``value`` in bits per character.
+
+    Computed as log2(n) - sum(c·log2 c)/n with a table of c·log2 c, because the scanner
+    evaluates it for every candidate and a per-character float division adds up.
+    """
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    if n == 0:
+        return 0.0
+    table = _C_LOG_C
+    total = 0.0
+    for c in Counter(value).values():
+        total += table[c] if c < 4097 else c * math.log2(c)
+    return max(0.0, math.log2(n) - total / n)
 
 
 def is_placeholder(value: str, *, generic: bool) -> bool:
@@ -164,11 +179,9 @@ def looks_like_code(value: str) -> bool:
         uppers = sum(ch.isupper() for ch in value)
         if "_" in value or "." in value or uppers < len(value) * 0.3 or value.isupper():
             return True
+    chars = set(value)
     classes = (
-        any(ch.islower() for ch in value)
-        + any(ch.isupper() for ch in value)
-        + any(ch.isdigit() for ch in value)
-        + any(not ch.isalnum() for ch in value)
+        bool(chars & _LOWER) + bool(chars & _UPPER) + bool(chars & _DIGITS) + bool(chars - _ALNUM)
     )
     # A random credential mixes character classes; prose, names and numbers do not.
     return classes < 2

@@ -206,11 +206,12 @@ class Engine:
         if start < 0:
             return None
         secret = data[start:end].decode("utf-8", "replace")
-        if len(secret) < 4 or entropy(secret) < rule.entropy:
+        if len(secret) < 4:
             return None
-        if is_placeholder(secret, generic=rule.generic):
-            return None
+        # Cheapest and most selective checks first: generic candidates are mostly code.
         if rule.generic and looks_like_code(secret):
+            return None
+        if entropy(secret) < rule.entropy or is_placeholder(secret, generic=rule.generic):
             return None
         if rule.validator is not None and not VALIDATORS[rule.validator](secret, data):
             return None

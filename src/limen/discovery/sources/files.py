@@ -16,10 +16,12 @@ import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from limen.discovery.sources.base import Blob, Warn
+
+if TYPE_CHECKING:
+    import pathspec
 
 __all__ = ["FileSource"]
 
@@ -97,6 +99,8 @@ def _walk(root: str, *, respect_ignore: bool, warn: Warn) -> Iterator[str]:
             dirnames.remove(".git")
         if respect_ignore:
             if ".gitignore" in filenames:
+                import pathspec  # only trees with .gitignore files outside git need it
+
                 ignore_file = os.path.join(here, ".gitignore")
                 try:
                     with open(ignore_file, encoding="utf-8", errors="replace") as handle:
