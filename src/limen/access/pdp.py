@@ -16,6 +16,7 @@ token also expires by time.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class PolicyDecisionPoint:
         self._cache: dict[tuple[Any, ...], Decision] = {}
         self._generation = 0
         self._names: dict[str, str] = {}
+        self._entities: dict[str, tuple[IdentityInfo, str]] = {}
         self._log = DecisionLog(db)
         status.on_change(self._on_change)
 
@@ -111,7 +113,7 @@ class PolicyDecisionPoint:
         """Decide one evaluation; never raises for a bad subject or resource (it denies)."""
         cacheable = "token" not in evaluation.context
         if cacheable:
-            self.status._sync()
+            self.status.sync()
             key = evaluation.cache_key()
             cached = self._cache.get(key)
             if cached is not None:
@@ -164,10 +166,13 @@ class PolicyDecisionPoint:
         return self._log
 
     def _decide(self, evaluation: Evaluation) -> Decision:
+        # One catch-up per decision; every read below sees the same, current state.
+        if "token" in evaluation.context:
+            self.status.sync()
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:
             return _deny("subject_type_unsupported")
         subject_id = self._resolve(evaluation.subject_id)
-        subject = self.status.identity(subject_id) if subject_id else None
+        subject = self.status.identity_synced(subject_id) if subject_id else None
         if subject is None:
             return _deny("subject_unknown")
 
@@ -183,19 +188,19 @@ class PolicyDecisionPoint:
             if chain[0] != subject.id:
                 return _deny("token_subject_mismatch")
         token_id = evaluation.context.get("token_id")
-        if isinstance(token_id, str) and self.status.is_token_revoked(token_id):
+        if isinstance(token_id, str) and self.status.is_token_revoked_synced(token_id):
             return _deny("token_revoked")
 
         principals: list[IdentityInfo] = []
         for identity_id in chain:
-            info = self.status.identity(identity_id)
+            info = self.status.identity_synced(identity_id)
             if info is None:
                 return _deny("subject_unknown")
             principals.append(info)
         # Agents (and services) never exceed their owner's rights.
         for info in list(principals):
             if info.owner_id and all(p.id != info.owner_id for p in principals):
-                owner = self.status.identity(info.owner_id)
+                owner = self.status.identity_synced(info.owner_id)
                 if owner is None:
                     return _deny("owner_unknown")
                 principals.append(owner)
@@ -228,17 +233,23 @@ class PolicyDecisionPoint:
         *,
         delegated_for: tuple[str, ...],
     ) -> Decision:
-        entities: dict[str, dict[str, Any]] = {}
+        # Identity entities are serialised once per version of the row, not per decision.
+        entities: dict[str, str] = {}
         for info in principals:
-            entities[info.id] = _identity_entity(info)
+            entities[info.id] = self._entity_json(info)
             if info.owner_id and info.owner_id not in entities:
-                owner = self.status.identity(info.owner_id)
+                owner = self.status.identity_synced(info.owner_id)
                 if owner is not None:
-                    entities[owner.id] = _identity_entity(owner)
+                    entities[owner.id] = self._entity_json(owner)
         resource, extra = self._resource_entity(evaluation)
-        entity_list = [*entities.values(), *extra]
-        if not any(e["uid"] == resource["uid"] for e in entity_list):
-            entity_list.append(resource)
+        parts = [*entities.values(), *(json.dumps(e) for e in extra)]
+        resource_is_identity = (
+            resource["uid"]["type"] == f"{NAMESPACE}::Identity"
+            and resource["uid"]["id"] in entities
+        )
+        if not resource_is_identity:
+            parts.append(json.dumps(resource))
+        entity_json = "[" + ",".join(parts) + "]"
         context = {k: _cedar_value(v) for k, v in evaluation.context.items() if k != "token"}
         context = {k: v for k, v in context.items() if v is not None}
         if delegated_for:
@@ -256,7 +267,7 @@ class PolicyDecisionPoint:
             for info in principals
         ]
         try:
-            results = cedarpy.is_authorized_batch(requests, self.policy_set(), entity_list)
+            results = cedarpy.is_authorized_batch(requests, self.policy_set(), entity_json)
         except ValueError:
             return _deny("evaluation_error")
         first = results[0]
@@ -272,6 +283,16 @@ class PolicyDecisionPoint:
                 )
         return Decision(True, "permitted", tuple(first.diagnostics.reasons))
 
+    def _entity_json(self, info: IdentityInfo) -> str:
+        cached = self._entities.get(info.id)
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        text = json.dumps(_identity_entity(info))
+        if len(self._entities) >= _CACHE_LIMIT:
+            self._entities = {}
+        self._entities[info.id] = (info, text)
+        return text
+
     def _resource_entity(
         self, evaluation: Evaluation
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -280,7 +301,7 @@ class PolicyDecisionPoint:
         extra: list[dict[str, Any]] = []
         if kind == "Identity":
             target_id = self._resolve(evaluation.resource_id)
-            info = self.status.identity(target_id) if target_id else None
+            info = self.status.identity_synced(target_id) if target_id else None
             if info is not None:
                 entity = _identity_entity(info)
                 return entity, extra

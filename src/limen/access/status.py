@@ -123,6 +123,15 @@ class StatusView:
     def identity(self, identity_id: str) -> IdentityInfo | None:
         """The identity as of now, or ``None`` if there is no such identity."""
         self._sync()
+        return self.identity_synced(identity_id)
+
+    def sync(self) -> None:
+        """Catch up with changes made elsewhere; then ``*_synced`` reads are current."""
+        self._sync()
+
+    def identity_synced(self, identity_id: str) -> IdentityInfo | None:
+        """:meth:`identity` without catching up first: call :meth:`sync` once before a
+        run of reads that make up one decision."""
         with self._lock:
             if identity_id in self._identities:
                 return self._identities[identity_id]
@@ -138,6 +147,9 @@ class StatusView:
 
     def is_token_revoked(self, jti: str) -> bool:
         self._sync()
+        return jti in self._revoked
+
+    def is_token_revoked_synced(self, jti: str) -> bool:
         return jti in self._revoked
 
     def is_client_revoked(self, client_id: str) -> bool:
