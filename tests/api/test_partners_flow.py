@@ -79,6 +79,7 @@ def world(db: Database, installed: InitResult, live_server: Any) -> dict[str, An
         "alice": alice[0],
         "bots": [b[0] for b in bots],
         "bot_own": [_client_token(url, b[1], b[2]) for b in bots],
+        "bot_clients": [(b[1], b[2]) for b in bots],
         "delegated": delegated,
     }
 
@@ -184,6 +185,12 @@ def test_a_soar_contains_a_human_and_the_agents_acting_for_her(
     for bot, own in zip(world["bots"], world["bot_own"], strict=True):
         checks = [_introspect(world, own), _pdp(world, bot, own)]
         assert checks == [False, False]
+    # Their OAuth clients get no new tokens while they are suspended.
+    for credentials in world["bot_clients"]:
+        fresh = httpx.post(
+            f"{url}/oauth2/token", data={"grant_type": "client_credentials"}, auth=credentials
+        )
+        assert fresh.status_code == 401
 
     # The last admin stays; a read-only partner cannot suspend.
     last = soar.post(f"/users/{installed.admin_id}:suspend")
