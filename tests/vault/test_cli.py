@@ -185,3 +185,17 @@ def test_rotation_policy_report_and_key_rotation(
     assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
     table = _ok(cli("vault", "report", "--all")).stdout
     assert "stripe" in table and "reporting" in table
+
+
+def test_passphrase_derived_key_rotates_to_a_new_passphrase(
+    cli: Any, installed: InitResult, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("LIMEN_KEY_PASSPHRASE", "correct horse")
+    _setup(cli)
+    rotated = cli("vault", "rotate-key", "--new-passphrase", "--json", input="battery\nbattery\n")
+    assert json.loads(rotated.stdout[rotated.stdout.index("{") :])["key_file"] is None
+    stale = cli("read", "limen://payments/stripe/credential")
+    assert stale.exit_code == 6 and "check LIMEN_KEY_PASSPHRASE" in stale.stderr
+    assert SECRET not in stale.stderr
+    monkeypatch.setenv("LIMEN_KEY_PASSPHRASE", "battery")
+    assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
