@@ -30,7 +30,7 @@ from limen.installation import InitResult
 from limen.respond import ssf
 from limen.respond.ssf import outbox
 from limen.store import Database
-from limen.store.models import SsfOutbox, SsfStream, utcnow
+from limen.store.models import Event, SsfOutbox, SsfStream, utcnow
 from tests.conftest import free_port, serve
 from tests.respond._waiting import wait_for
 
@@ -436,6 +436,12 @@ def test_poll_delivery_with_acknowledgement(
 
         bad = http.post(poll_url, json={"maxEvents": -1})
         assert bad.status_code == 400
+    with db.engine.connect() as conn:
+        polls = conn.execute(
+            sa.select(Event.actor_name, Event.context).where(Event.action == "ssf.poll")
+        ).all()
+    assert {name for name, _ in polls} == {"siem"}
+    assert sum(context["settled"] for _, context in polls) == 4
 
 
 def test_two_nodes_push_each_set_once(

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from limen.audit import Actor
+from limen.audit import Actor, record
 from limen.errors import Unavailable
 from limen.respond.ssf import outbox, rfc8935
 from limen.respond.ssf._credentials import HeaderSealer
@@ -189,15 +189,23 @@ class Transmitter:
         set_errs: Mapping[str, Mapping[str, Any]] | None = None,
         wait: float = 10.0,
     ) -> PollResult:
-        """RFC 8936 §2.4: acknowledge, then return waiting SETs (long-polling up to ``wait``)."""
+        """RFC 8936 §2.4: acknowledge, then return waiting SETs (long-polling up to ``wait``).
+
+        The call is an ``ssf.poll`` event naming the receiver, with what it acknowledged
+        and what it was given.
+        """
         with self._db.unit_of_work() as uow:
             stream = get_stream(uow.session, actor, stream_id)
-            outbox.acknowledge(uow, stream, ack=ack, set_errs=set_errs)
+            settled = outbox.acknowledge(uow, stream, ack=ack, set_errs=set_errs)
         deadline = time.monotonic() + (0 if return_immediately else wait)
         while True:
-            # A poll need not wait for the worker: bring the outbox up to date first.
-            with self._db.unit_of_work() as uow:
-                outbox.fan_out(uow)
+            # A poll need not wait for the worker: bring the outbox up to date first
+            # (after a cheap read, so an idle long poll does not keep taking the write lock).
+            with self._db.unit_of_work(readonly=True) as uow:
+                behind = outbox.has_work(uow.session)
+            if behind:
+                with self._db.unit_of_work() as uow:
+                    outbox.fan_out(uow)
             with self._db.unit_of_work(readonly=True) as uow:
                 stream = get_stream(uow.session, actor, stream_id)
                 rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
@@ -205,5 +213,21 @@ class Transmitter:
             # Signed outside the transaction: the first signature may create the key.
             sets = {jti: self._signer.sign_jwt(claims, typ=SET_TYP) for jti, claims in waiting}
             if sets or more or max_events <= 0 or time.monotonic() >= deadline:
-                return PollResult(sets=sets, moreAvailable=more)
+                break
             time.sleep(0.1)
+        with self._db.unit_of_work() as uow:
+            record(
+                uow.session,
+                actor,
+                "ssf.poll",
+                resource_type="ssf_stream",
+                resource_id=stream_id,
+                context={
+                    "receiver": actor.name,
+                    "settled": settled,
+                    "rejected": len(set_errs or {}),
+                    "returned": list(sets),
+                    "more_available": more,
+                },
+            )
+        return PollResult(sets=sets, moreAvailable=more)
