@@ -70,6 +70,10 @@ def test_items_are_created_read_edited_versioned_and_deleted(
     )
     assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
 
+    versions = _json(cli("item", "versions", "stripe", "--vault", "payments", "--json"))
+    assert [v["version"] for v in versions] == [1, 2]
+    assert all(v["created_by"].startswith("cli:") for v in versions)
+
     listed = _json(cli("item", "list", "--vault", "payments", "--json"))
     assert [i["title"] for i in listed] == ["stripe"]
     _ok(cli("item", "delete", "stripe", "--vault", "payments"))

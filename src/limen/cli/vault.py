@@ -469,6 +469,28 @@ def item_get(
     _print_item(view, reveal=reveal, as_json=as_json)
 
 
+@item_app.command("versions")
+def item_versions(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Item title or id.")],
+    vault: VaultOpt,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every version of an item: number, when, by whom (no values)."""
+    versions = vault_service(ctx).item_versions(Actor.operator(), vault, item)
+    documents = [
+        {"version": number, "created_at": at.isoformat(), "created_by": by}
+        for number, at, by in versions
+    ]
+    if as_json:
+        emit_json(documents)
+        return
+    table = Table("version", "created", "by")
+    for d in documents:
+        table.add_row(str(d["version"]), d["created_at"], d["created_by"] or "-")
+    out_console.print(table, markup=False)
+
+
 @item_app.command("list")
 def item_list(ctx: typer.Context, vault: VaultOpt, as_json: JsonFlag = False) -> None:
     """List a vault's items (no values)."""
