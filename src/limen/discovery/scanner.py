@@ -31,6 +31,8 @@ _BATCH: Final = 128
 # Below this many blobs the whole scan runs in-process.
 _POOL_THRESHOLD: Final = 200
 _BINARY_SNIFF: Final = 8192
+# Files up to this size are read in one call and sniffed afterwards.
+_READ_WHOLE: Final = 256 * 1024
 
 Progress = Callable[[int, int], None]
 """Called with (blobs done, bytes done) after each batch."""
@@ -226,30 +228,34 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
             outcome.status, outcome.detail = "unreadable", exc.strerror or exc.__class__.__name__
             return outcome
         try:
-            with os.fdopen(fd, "rb") as handle:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    outcome.status, outcome.detail = "unreadable", "not a regular file"
-                    return outcome
-                if st.st_size > max_size:
-                    outcome.status = "large"
-                    outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
-                    return outcome
-                # Sniff first: most binaries are large, and reading them whole is waste.
-                head = handle.read(_BINARY_SNIFF)
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                outcome.status, outcome.detail = "unreadable", "not a regular file"
+                return outcome
+            if st.st_size > max_size:
+                outcome.status = "large"
+                outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
+                return outcome
+            if st.st_size > _READ_WHOLE:
+                # Sniff first: large binaries are common and reading them whole is waste.
+                head = os.read(fd, _BINARY_SNIFF)
                 if b"\0" in head:
                     outcome.status = "binary"
                     return outcome
-                data = head + handle.read(max_size + 1 - len(head))
+                data = head + _read_all(fd, max_size + 1 - len(head), st.st_size)
+            else:
+                data = _read_all(fd, max_size + 1, st.st_size)
         except OSError as exc:
             outcome.status, outcome.detail = "unreadable", exc.strerror or exc.__class__.__name__
             return outcome
+        finally:
+            os.close(fd)
     if len(data) > max_size:
         outcome.status = "large"
         outcome.detail = f"over the {max_size}-byte limit"
         return outcome
     outcome.size = len(data)
-    if b"\0" in data[:_BINARY_SNIFF]:
+    if data.find(b"\0", 0, _BINARY_SNIFF) >= 0:
         outcome.status = "binary"
         return outcome
     matches = engine.scan(data)
@@ -260,6 +266,20 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
         outcome.owner = _owner(st.st_uid)
         outcome.mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(timespec="seconds")
     return outcome
+
+
+def _read_all(fd: int, limit: int, expected: int) -> bytes:
+    """Read up to ``limit`` bytes; one system call for a file of the ``expected`` size."""
+    chunks = []
+    want = min(limit, expected + 1)
+    while limit > 0:
+        chunk = os.read(fd, want)
+        chunks.append(chunk)
+        limit -= len(chunk)
+        if len(chunk) < want:
+            break  # short read on a regular file: end of file
+        want = min(limit, 1 << 20)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _owner(uid: int) -> str | None:
