@@ -203,3 +203,6 @@ def test_passphrase_derived_key_rotates_to_a_new_passphrase(
     assert SECRET not in stale.stderr
     monkeypatch.setenv("LIMEN_KEY_PASSPHRASE", "battery")
     assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
+    script = "import os; print(sorted(k for k in os.environ if k.startswith('LIMEN_')))"
+    child = _ok(cli("run", "--", sys.executable, "-c", script)).stdout
+    assert "LIMEN_DATA_DIR" in child and "LIMEN_KEY_PASSPHRASE" not in child

@@ -26,6 +26,8 @@ from limen.vault import SCHEME, Masker, render
 
 __all__ = ["register"]
 
+_WITHHELD = frozenset({"LIMEN_KEY_PASSPHRASE"})
+
 
 def read(
     ctx: typer.Context,
@@ -69,7 +71,8 @@ def run(
     """
     if not command:
         raise InvalidInput("name a command to run after --, e.g. limen run -- ./deploy.sh")
-    environment = dict(os.environ)
+    # The child gets the references it asked for, never the key that unlocks the vault.
+    environment = {k: v for k, v in os.environ.items() if k not in _WITHHELD}
     for path in env_file or []:
         environment.update(_read_env_file(path))
     service = vault_service(ctx)
