@@ -47,8 +47,12 @@ def _login_item(vault_id: str, title: str = "payments-db") -> Item:
     )
 
 
-def test_sync_client_create_get_list_update_delete_and_load_dict(
-    live_server, vaults: VaultService, service_token: Callable[..., str], monkeypatch
+def test_sync_client_create_get_list_update_files_delete_and_load_dict(
+    live_server,
+    vaults: VaultService,
+    service_token: Callable[..., str],
+    monkeypatch,
+    tmp_path,
 ) -> None:
     vault = vaults.create_vault(Actor.operator(), "payments")
     token = service_token("ci-deployer", "payments:write")
@@ -88,6 +92,16 @@ def test_sync_client_create_get_list_update_delete_and_load_dict(
         },
     )
     assert values == {"password": "rotated-" + SECRET, "host": "db.internal"}
+
+    attached = vaults.attach_file(
+        Actor.operator(), vault.id, created.id, name="client.pem", content=b"-----PEM-----\n"
+    )
+    files = client.get_files(created.id, vault.id)
+    assert [(f.id, f.name, f.size) for f in files] == [(attached.id, "client.pem", 14)]
+    assert client.get_file(attached.id, created.id, vault.id).content_path.endswith("/content")
+    assert client.get_file_content(attached.id, created.id, vault.id) == b"-----PEM-----\n"
+    client.download_file(attached.id, created.id, vault.id, str(tmp_path))
+    assert (tmp_path / "client.pem").read_bytes() == b"-----PEM-----\n"
 
     client.delete_item(created.id, vault.id)
     with pytest.raises(FailedToRetrieveItemException) as missing:
