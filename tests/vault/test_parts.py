@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import string
 from datetime import UTC, datetime
 
@@ -42,6 +44,18 @@ def test_masking_catches_values_split_across_reads() -> None:
     out = b"".join(masker.feed(chunk) for chunk in stream) + masker.flush()
     assert out == b"before " + MASK + b" middle " + MASK + b" after s3cret-valu"
     assert Masker([]).feed(b"untouched") == b"untouched"
+
+
+def test_masking_holds_for_any_split_of_the_stream() -> None:
+    secrets = ["abcabd", "bca", "zz-top-secret"]
+    text = b"xxabcabdyy bca zz-top-secret abcab abcabcabd end"
+    expected = re.sub(b"abcabd|zz-top-secret|bca", MASK, text)
+    rng = random.Random(7)
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(0, 12)))
+        chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        masker = Masker(secrets)
+        assert b"".join(masker.feed(c) for c in chunks) + masker.flush() == expected
 
 
 def test_templates_render_each_placeholder() -> None:

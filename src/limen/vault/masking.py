@@ -1,8 +1,7 @@
 """Masking secret values in a stream of bytes (``limen run``'s output).
 
-Values can arrive split across reads, so the masker holds back just enough bytes to
-be sure no secret straddles the boundary: after every complete match is replaced, any
-match still to come must start within the last ``longest - 1`` bytes.
+Values can arrive split across reads, so the masker holds back the last ``longest - 1``
+bytes: a secret that starts there may not have arrived whole yet.
 """
 
 from __future__ import annotations
@@ -29,19 +28,31 @@ class Masker:
         if self._pattern is None:
             return data
         self._buffer += data
-        out = []
-        position = 0
-        for match in self._pattern.finditer(self._buffer):
-            out.append(self._buffer[position : match.start()])
-            out.append(self._mask)
-            position = match.end()
-        rest = self._buffer[position:]
-        cut = max(0, len(rest) - self._hold)
-        out.append(rest[:cut])
-        self._buffer = rest[cut:]
-        return b"".join(out)
+        return self._drain(len(self._buffer) - self._hold)
 
     def flush(self) -> bytes:
-        """Whatever is held back, once the stream has ended (it cannot hold a whole secret)."""
-        rest, self._buffer = self._buffer, b""
-        return rest
+        """Everything still held, masked, once the stream has ended."""
+        if self._pattern is None:
+            rest, self._buffer = self._buffer, b""
+            return rest
+        return self._drain(len(self._buffer))
+
+    def _drain(self, safe: int) -> bytes:
+        # Only a match starting before ``safe`` is final: one starting later might be the
+        # beginning of a longer secret whose end has not arrived yet. Every match that
+        # starts before ``safe`` lies wholly inside the buffer, so the result is the same
+        # as masking the whole stream at once, however it was split.
+        assert self._pattern is not None
+        buffer = self._buffer
+        out = []
+        position = 0
+        for match in self._pattern.finditer(buffer):
+            if match.start() >= safe:
+                break
+            out.append(buffer[position : match.start()])
+            out.append(self._mask)
+            position = match.end()
+        emit = max(position, safe)
+        out.append(buffer[position:emit])
+        self._buffer = buffer[emit:]
+        return b"".join(out)
