@@ -98,6 +98,12 @@ def bench(url: str | None, events: int, batch: int, writers: int) -> list[Row]:
             report = verify(db, keys)
         assert report.ok
         rows.append(("verify", report.checked / t.wall, report.checked / t.cpu, VERIFY_TARGET))
+        with _Timer() as t:
+            report = verify(db, keys, workers=2, min_per_worker=events // 2)
+        assert report.ok
+        rows.append(
+            ("verify, 2 processes (incl. start-up)", report.checked / t.wall, None, VERIFY_TARGET)
+        )
 
         with _Timer() as t:
             cursor = FeedCursor.reset("itemusages", limit=1000)

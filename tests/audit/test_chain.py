@@ -200,3 +200,20 @@ def test_concurrent_writers_and_chainers_keep_one_gapless_chain(
     assert sorted(positions) == list(range(1, len(positions) + 1))
     assert len(positions) >= 900
     assert verify(db, keys).ok
+
+
+def test_verification_split_across_processes_finds_the_same_first_bad_event(
+    db: Database, keys: AuditKeys
+) -> None:
+    ids = linked(db, keys, 60)
+    whole = verify(db, keys, workers=3, min_per_worker=10)
+    assert whole.ok and whole.checked == len(ids)
+    # One tamper in the last range, one in the middle: the lower one is reported.
+    tamper(
+        db,
+        ("UPDATE events SET reason = 'x' WHERE chain_pos = 55", {}),
+        ("DELETE FROM events WHERE chain_pos = 30", {}),
+    )
+    problem = verify(db, keys, workers=3, min_per_worker=10).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id) == ("deleted", ids[30])

@@ -14,7 +14,9 @@ Reports the first bad event by id:
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+import itertools
+import multiprocessing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -75,9 +77,16 @@ def verify(
     *,
     external: Sequence[SignedCheckpoint] = (),
     resume: bool = False,
+    workers: int = 1,
+    min_per_worker: int | None = None,
 ) -> VerifyReport:
     """Check the whole chain (or, with ``resume``, everything after the last verified
-    checkpoint) against its links and against every signed checkpoint."""
+    checkpoint) against its links and against every signed checkpoint.
+
+    ``workers`` > 1 splits a long chain into ranges checked by that many processes: each
+    link is checked against the *stored* link before it, so ranges are independent. A
+    range is at least ``min_per_worker`` events (default :data:`MIN_PER_WORKER`).
+    """
     public_key = keys.public_key
     warnings: list[str] = []
     with db.unit_of_work(readonly=True) as uow:
@@ -139,63 +148,25 @@ def verify(
                 )
             anchor_pos, anchor_link, anchor_id = anchor.position, anchor.link_bytes, anchor.event_id
 
-        key = keys.chain
-        digest = hmac.digest
-        compare = hmac.compare_digest
-        expected, previous, expected_prev = anchor_pos + 1, anchor_link, anchor_id
-        checked = 0
-        problem: Problem | None = None
-        for position, event_id, prev_id, link, canon in chain_rows(
-            connection, db.backend, after=anchor_pos
-        ):
-            if position != expected:
-                problem = Problem(
-                    "deleted",
-                    prev_id,
-                    position - 1,
-                    f"{position - expected} event(s) missing at positions {expected}-"
-                    f"{position - 1}, before event {event_id}",
-                )
-                break
-            message = b"%b%d|%b|%b" % (
-                previous,
-                position,
-                (prev_id or "").encode(),
-                canon.encode(),
+        last_linked = connection.execute(sa.text("SELECT max(chain_pos) FROM events")).scalar()
+        ranges = _ranges(
+            connection,
+            _Range(anchor_pos, None, anchor_link, anchor_id),
+            int(last_linked or 0),
+            workers,
+            min_per_worker or MIN_PER_WORKER,
+        )
+        if len(ranges) == 1:
+            checked, problem, last = _scan(
+                chain_rows(connection, db.backend, after=anchor_pos),
+                keys.chain,
+                ranges[0],
+                by_position,
             )
-            if link is None or not compare(digest(key, message, "sha256"), bytes(link)):
-                if prev_id != expected_prev:
-                    problem = Problem(
-                        "moved",
-                        event_id,
-                        position,
-                        f"event {event_id} was not linked at position {position} "
-                        "(reordered or inserted)",
-                    )
-                else:
-                    problem = Problem(
-                        "edited",
-                        event_id,
-                        position,
-                        f"event {event_id} does not match its link (edited or forged)",
-                    )
-                break
-            checkpoint = by_position.get(position)
-            if checkpoint is not None and (
-                checkpoint.event_id != event_id or checkpoint.link_bytes != bytes(link)
-            ):
-                problem = Problem(
-                    "relinked",
-                    event_id,
-                    position,
-                    f"position {position} holds event {event_id}, not what checkpoint "
-                    f"{checkpoint.id} signed",
-                )
-                break
-            previous, expected_prev = bytes(link), event_id
-            expected += 1
-            checked += 1
-        last = expected - 1
+        else:
+            checked, problem, last = _scan_in_processes(
+                db.url, db.backend, keys.chain, ranges, by_position
+            )
         if problem is None:
             ahead = [c for c in checkpoints if c.position > last]
             if ahead:
@@ -249,3 +220,134 @@ def _failed(problem: Problem) -> VerifyReport:
         checkpoints=0,
         problem=problem,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    after: int
+    through: int | None
+    previous: bytes
+    previous_id: str | None
+
+
+MIN_PER_WORKER = 250_000
+"""Below this many events per process, starting processes costs more than it saves."""
+
+
+def _ranges(
+    connection: sa.Connection, whole: _Range, last: int, workers: int, min_per_worker: int
+) -> list[_Range]:
+    anchor_pos = whole.after
+    count = max(0, last - anchor_pos)
+    workers = min(workers, count // min_per_worker)
+    if workers <= 1:
+        return [whole]
+    bounds = [anchor_pos + count * i // workers for i in range(workers)] + [last]
+    boundary = sa.text("SELECT chain_pos, id, link FROM events WHERE chain_pos IN :b")
+    found = {
+        int(position): (event_id, bytes(link))
+        for position, event_id, link in connection.execute(
+            boundary.bindparams(sa.bindparam("b", expanding=True)), {"b": bounds[1:-1]}
+        )
+        if link is not None
+    }
+    if len(found) != len(bounds) - 2:
+        # A boundary event is missing: the one-process scan names it exactly.
+        return [whole]
+    ranges = [_Range(anchor_pos, bounds[1], whole.previous, whole.previous_id)]
+    for lower, upper in itertools.pairwise(bounds[1:]):
+        event_id, link = found[lower]
+        ranges.append(_Range(lower, upper if upper != last else None, link, event_id))
+    return ranges
+
+
+def _scan(
+    rows: Iterable[tuple[int, str, str | None, bytes | None, str]],
+    key: bytes,
+    start: _Range,
+    by_position: dict[int, SignedCheckpoint],
+) -> tuple[int, Problem | None, int]:
+    """Check ``rows`` (in chain order) from ``start``; return (checked, problem, last position)."""
+    digest = hmac.digest
+    compare = hmac.compare_digest
+    expected, previous, expected_prev = start.after + 1, start.previous, start.previous_id
+    checked = 0
+    problem: Problem | None = None
+    for position, event_id, prev_id, link, canon in rows:
+        if position != expected:
+            problem = Problem(
+                "deleted",
+                prev_id,
+                position - 1,
+                f"{position - expected} event(s) missing at positions {expected}-"
+                f"{position - 1}, before event {event_id}",
+            )
+            break
+        message = b"%b%d|%b|%b" % (previous, position, (prev_id or "").encode(), canon.encode())
+        if link is None or not compare(digest(key, message, "sha256"), bytes(link)):
+            if prev_id != expected_prev:
+                problem = Problem(
+                    "moved",
+                    event_id,
+                    position,
+                    f"event {event_id} was not linked at position {position} "
+                    "(reordered or inserted)",
+                )
+            else:
+                problem = Problem(
+                    "edited",
+                    event_id,
+                    position,
+                    f"event {event_id} does not match its link (edited or forged)",
+                )
+            break
+        checkpoint = by_position.get(position)
+        if checkpoint is not None and (
+            checkpoint.event_id != event_id or checkpoint.link_bytes != bytes(link)
+        ):
+            problem = Problem(
+                "relinked",
+                event_id,
+                position,
+                f"position {position} holds event {event_id}, not what checkpoint "
+                f"{checkpoint.id} signed",
+            )
+            break
+        previous, expected_prev = bytes(link), event_id
+        expected += 1
+        checked += 1
+    return checked, problem, expected - 1
+
+
+def _scan_range(
+    url: str,
+    backend: str,
+    key: bytes,
+    start: _Range,
+    by_position: dict[int, SignedCheckpoint],
+) -> tuple[int, Problem | None, int]:
+    db = Database(url)
+    try:
+        with db.engine.connect() as connection:
+            rows = chain_rows(connection, backend, after=start.after, through=start.through)
+            return _scan(rows, key, start, by_position)
+    finally:
+        db.engine.dispose()
+
+
+def _scan_in_processes(
+    url: str,
+    backend: str,
+    key: bytes,
+    ranges: list[_Range],
+    by_position: dict[int, SignedCheckpoint],
+) -> tuple[int, Problem | None, int]:
+    # spawn, not fork: the caller may hold threads and pooled connections.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(ranges)) as pool:
+        results = pool.starmap(_scan_range, [(url, backend, key, r, by_position) for r in ranges])
+    checked = sum(r[0] for r in results)
+    for _, problem, _last in results:
+        if problem is not None:
+            return checked, problem, problem.position
+    return checked, None, results[-1][2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -79,12 +80,16 @@ def verify_(
     resume: Annotated[
         bool, typer.Option("--resume", help="Start after the last verified checkpoint.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes for a long chain (each takes 250,000+ events)."),
+    ] = os.cpu_count() or 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Recompute every link; report the first bad event by id. Exits 1 if the trail is bad."""
     external = load_checkpoints(checkpoints) if checkpoints else ()
     db, keys = _linked(ctx)
-    report = verify(db, keys, external=external, resume=resume)
+    report = verify(db, keys, external=external, resume=resume, workers=workers)
     if as_json:
         emit_json(report.to_document())
     elif report.ok:
