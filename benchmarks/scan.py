@@ -542,6 +542,13 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the corpus")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="run Limen, Kingfisher and Betterleaks this many times, interleaved, and keep "
+        "each tool's fastest run (a shared machine makes single runs noisy)",
+    )
     args = parser.parse_args()
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="limen-bench-"))
@@ -566,12 +573,16 @@ def main() -> None:
 
     tools = args.tools.split(",")
     runs: list[tuple[Run, set[str] | None, int]] = []
-    if "limen" in tools:
-        runs.append((run_limen(corpus, work, args.jobs), None, total))
-    if "kingfisher" in tools:
-        runs.append((run_kingfisher(corpus, work, args.jobs), None, total))
-    if "betterleaks" in tools:
-        runs.append((run_betterleaks(corpus, work, args.jobs), None, total))
+    runners = {"limen": run_limen, "kingfisher": run_kingfisher, "betterleaks": run_betterleaks}
+    best: dict[str, Run] = {}
+    for _ in range(max(1, args.repeat)):
+        # Interleaved, so a burst of load on the machine hits every tool alike.
+        for name, runner in runners.items():
+            if name in tools:
+                run = runner(corpus, work, args.jobs)
+                if name not in best or run.seconds < best[name].seconds:
+                    best[name] = run
+    runs.extend((best[name], None, total) for name in runners if name in best)
     if "detect-secrets" in tools:
         files = sorted(p.relative_to(corpus) for p in corpus.rglob("*") if p.is_file())
         rng_ds = random.Random(args.seed)
@@ -614,7 +625,7 @@ def main() -> None:
             f"wall-clock MB/s, {cpu_speed['limen'] / max(cpu_peers):.2f}x MB per CPU-second"
         )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    print(f"jobs: {args.jobs}, cores: {os.cpu_count()}")
+    print(f"jobs: {args.jobs}, cores: {os.cpu_count()}, best of {args.repeat} runs")
     if args.show_misses:
         for run, scope, _ in runs:
             spans = [p for p in planted if scope is None or p.path in scope]

@@ -28,6 +28,8 @@ from limen.discovery.sources.base import Blob, ScanSource
 __all__ = ["ScanResult", "ScanStats", "Scanner"]
 
 _BATCH: Final = 128
+# Most files per index range handed to a forked worker.
+_RANGE: Final = 512
 # Below this many blobs the whole scan runs in-process.
 _POOL_THRESHOLD: Final = 200
 _BINARY_SNIFF: Final = 8192
@@ -123,8 +125,10 @@ class Scanner:
                 for batch in _batches(iter([*head, *blobs]))
             )
             self._collect(outcomes, result, progress)
+        elif sys.platform == "linux" and all(b.data is None for b in head):
+            self._scan_forked(head, blobs, result, progress)
         else:
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            context = multiprocessing.get_context("spawn")
             with context.Pool(
                 self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
             ) as pool:
@@ -136,6 +140,41 @@ class Scanner:
                 result.agents.extend(agents(warn))
         result.findings.sort(key=lambda f: (f.path, f.commit or "", f.line, f.column, f.rule_id))
         return result
+
+    def _scan_forked(
+        self,
+        head: list[Blob],
+        rest: Iterator[Blob],
+        result: ScanResult,
+        progress: Progress | None,
+    ) -> None:
+        """Files only: list them all, fork, and hand workers index ranges into the list.
+
+        Forked workers inherit the list, so no path is pickled on the way out and only
+        counts and findings come back: the parent stays nearly idle, which matters when
+        it shares two cores with two workers. Git blobs carry their bytes and take the
+        streaming path instead.
+        """
+        blobs = [*head, *rest]
+        if any(b.data is not None for b in blobs):
+            context = multiprocessing.get_context("fork")
+            with context.Pool(
+                self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
+            ) as pool:
+                batches = _batches(iter(blobs))
+                self._collect(pool.imap_unordered(_worker_batch, batches), result, progress)
+            return
+        _WORKER["blobs"] = blobs
+        try:
+            size = max(32, min(_RANGE, len(blobs) // (self.jobs * 8) or 1))
+            ranges = [(i, min(i + size, len(blobs))) for i in range(0, len(blobs), size)]
+            context = multiprocessing.get_context("fork")
+            with context.Pool(
+                self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
+            ) as pool:
+                self._collect(pool.imap_unordered(_worker_range, ranges), result, progress)
+        finally:
+            _WORKER.pop("blobs", None)
 
     def _collect(
         self, outcomes: Iterable[_BatchResult], result: ScanResult, progress: Progress | None
@@ -193,6 +232,13 @@ _WORKER: dict[str, object] = {}
 def _init_worker(engine: Engine, max_size: int) -> None:
     _WORKER["engine"] = engine
     _WORKER["max_size"] = max_size
+
+
+def _worker_range(bounds: tuple[int, int]) -> _BatchResult:
+    blobs = _WORKER["blobs"]
+    assert isinstance(blobs, list)
+    start, stop = bounds
+    return _worker_batch(blobs[start:stop])
 
 
 def _worker_batch(batch: list[Blob]) -> _BatchResult:
