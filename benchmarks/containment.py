@@ -192,7 +192,7 @@ class Bench:
 
 def _measure(world: World, node_a: str, node_b: str | None, runs: int) -> dict[str, list[float]]:
     bench = Bench(world, node_a, node_b)
-    results: dict[str, list[float]] = {"one node": []}
+    results: dict[str, list[float]] = {"one node": [], "floor": []}
     if bench.b is not None:
         results["two nodes"] = []
     bench.reset()
@@ -200,6 +200,11 @@ def _measure(world: World, node_a: str, node_b: str | None, runs: int) -> dict[s
         bench.run(bench.a)
         bench.reset()
     for _ in range(runs):
+        # The floor: one unauthenticated round trip to the same node, measured alongside,
+        # so a loaded machine shows as a high floor rather than as slow containment.
+        started = time.perf_counter()
+        bench.a.get("/health").raise_for_status()
+        results["floor"].append((time.perf_counter() - started) * 1000)
         results["one node"].append(bench.run(bench.a))
         bench.reset()
         if bench.b is not None:
@@ -224,6 +229,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: list[tuple[str, list[float], float]] = []
+    floors: list[tuple[str, list[float]]] = []
     tmp = Path(tempfile.mkdtemp(prefix="limen-bench-"))
     try:
         sqlite_settings = Settings(data_dir=tmp / "sqlite")
@@ -231,6 +237,7 @@ def main() -> None:
         with _server(sqlite_settings) as node:
             measured = _measure(world, node, None, args.runs)
         rows.append(("SQLite, one node", measured["one node"], TARGET_ONE_NODE_MS))
+        floors.append(("SQLite", measured["floor"]))
 
         if args.postgres:
             url, admin, schema = _postgres_schema(args.postgres)
@@ -240,6 +247,7 @@ def main() -> None:
                 with _server(pg_settings) as node_a, _server(pg_settings) as node_b:
                     measured = _measure(world, node_a, node_b, args.runs)
                 rows.append(("PostgreSQL, one node", measured["one node"], TARGET_ONE_NODE_MS))
+                floors.append(("PostgreSQL", measured["floor"]))
                 rows.append(("PostgreSQL, two nodes", measured["two nodes"], TARGET_TWO_NODES_MS))
             finally:
                 with admin.connect() as conn:
@@ -261,6 +269,14 @@ def main() -> None:
             f"{max(samples):>10.2f}{statistics.fmean(samples):>10.2f}"
             f"  <= {target:g} ms {verdict}"
         )
+    for name, samples in floors:
+        print(
+            f"{'  floor: GET /health, ' + name:28}{_percentile(samples, 0.50):>10.2f}"
+            f"{_percentile(samples, 0.99):>10.2f}{max(samples):>10.2f}"
+            f"{statistics.fmean(samples):>10.2f}  (one HTTP round trip, same node)"
+        )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"  (load average {load:.1f} on {os.cpu_count()} CPUs while measuring)")
     print(
         f"{'human speed (CrowdStrike 1-10-60)':28}{HUMAN_SPEED_MS:>10.0f}"
         f"{'':>30}  1 min to detect, 10 to investigate, 60 to contain"
