@@ -115,8 +115,9 @@ class _Collection:
                 return IdentityStatus.ACTIVE
             if text == f"{noun}.isSuspended()":
                 return IdentityStatus.SUSPENDED
+        # The value is not echoed back: whatever was pasted into a query stays out of logs.
         raise InvalidInput(
-            f"filter {value!r} is not supported; use {self.noun}.isActive() or "
+            f"this filter is not supported; use {self.noun}.isActive() or "
             f"{self.noun}.isSuspended(), or omit it for both"
         )
 
