@@ -17,7 +17,7 @@ from typing import Final
 __all__ = ["entropy", "is_placeholder", "looks_like_code"]
 
 _STRICT: Final = re.compile(
-    r"(?i:example)|xxxx|XXXX|\*\*\*\*|\.\.\.|<[A-Za-z_ -]+>|\$\{|\{\{|%\(|\$\("
+    r"(?i:example)|xxxx|XXXX|\*\*\*\*|\.\.\.|<[A-Za-z_ -]+>|\$\{|\$\[|\{\{|%\(|\$\("
 )
 # Long runs of one character mark a filler (``00000000``) in a short value; inside a long
 # encoded blob (an OpenSSH key is full of ``AAAAAAAA``) they are just zero bytes.
@@ -97,6 +97,8 @@ _DOCUMENTED: Final = frozenset(
         "4c20e6f5cc11b93731e74cbe20739821",
         "bb9b1163338b2a51495834ad5c654204",
         "5435a2f13f1e85e32fed9f30d49e0971",
+        # RFC 6238 appendix B test seed ("12345678901234567890"), base32
+        "549c9390539efcfa01d2744e82e7da34",
         # jwt.io's default example token signature
         "051d093c4bdedbf23f905ad01d9c6111",
     }
