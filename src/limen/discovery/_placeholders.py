@@ -107,6 +107,7 @@ _LOWER: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _DIGITS: Final = frozenset("0123456789")
 _ALNUM: Final = _LOWER | _UPPER | _DIGITS
+_LOWER_NAME: Final = re.compile(r"[a-z_][a-z_]+")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
 _DOTTED_NAME: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -156,7 +157,13 @@ def is_placeholder(value: str, *, generic: bool) -> bool:
 
 def looks_like_code(value: str) -> bool:
     """Tell whether a generic assignment's value is code, a path or a name, not a secret."""
-    if _ENV_REF.search(value) or _FILE_EXT.search(value) or _DOTTED_NAME.fullmatch(value):
+    if _ENV_REF.search(value) or _FILE_EXT.search(value):
+        return True
+    if _DOTTED_NAME.fullmatch(value) and any(
+        _LOWER_NAME.fullmatch(part) for part in value.split(".")
+    ):
+        # settings.DB_PASSWORD, self.token, os.environ: attribute paths have a lowercase
+        # module or object name somewhere; a random password with a dot does not.
         return True
     if _UUID.fullmatch(value):
         # Named "token" or "key", a bare UUID is nearly always an identifier; providers
