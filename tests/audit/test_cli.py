@@ -63,7 +63,7 @@ def test_search_prune_tokens_and_sinks(cli: Any, installed: InitResult, tmp_path
     delivered = json.loads(cli("sink", "deliver", "--json").stdout)["delivered"]
     assert delivered == len(out.read_text().splitlines()) > 0
     sinks = {s["name"]: s for s in json.loads(cli("sink", "list", "--json").stdout)["items"]}
-    assert sinks["file"]["pending"] == 0 and sinks["hook"]["failures"] == 1
+    assert sinks["file"]["pending"] == 0 and sinks["hook"]["failures"] >= 1
     assert hook["secret"] not in cli("sink", "list", "--json").stdout
     assert cli("sink", "remove", "hook").exit_code == 0
     assert cli("sink", "remove", "hook").exit_code == 3
