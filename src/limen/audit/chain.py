@@ -35,7 +35,13 @@ import sqlalchemy as sa
 from limen.store import Database
 from limen.store.models import utcnow
 
-__all__ = ["GENESIS", "ChainRow", "chain_rows", "compute_link", "head", "link_pending"]
+__all__ = [
+    "GENESIS",
+    "compute_link",
+    "head",
+    "link_pending",
+    "message_rows",
+]
 
 GENESIS = bytes(32)
 """The "previous link" of the event at position 1."""
@@ -214,44 +220,34 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
         return len(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class ChainRow:
-    position: int
-    event_id: str
-    prev_id: str | None
-    link: bytes | None
-    canon: str
-
-
-def chain_rows(
+def message_rows(
     connection: sa.Connection, backend: str, *, after: int, through: int | None = None
-) -> Iterator[tuple[int, str, str | None, bytes | None, str]]:
-    """Linked events after position ``after`` in chain order, as raw tuples, streamed.
+) -> Iterator[tuple[int, bytes | None, str]]:
+    """``(position, link, message tail)`` after ``after``, in chain order, streamed.
 
-    Goes to the driver directly: verification reads millions of rows and SQLAlchemy's
-    row objects would cost more than the hashing.
+    The tail is everything :func:`compute_link` hashes after the previous link
+    (``"<position>|<previous id>|<canonical event>"``), assembled by the database so the
+    verifier only hashes and compares.
     """
-    # Only fixed SQL fragments are formatted in; values travel as parameters.
     canon = canonical_sql(backend)
-    upper = "" if through is None else " AND chain_pos <= {p}"
     raw = connection.connection.dbapi_connection
     assert raw is not None
     if backend == "postgresql":
-        sql = (
-            f"SELECT chain_pos, id, chain_prev_id, link, {canon} FROM events "  # noqa: S608
-            "WHERE chain_pos > %s" + upper.format(p="%s") + " ORDER BY chain_pos"
-        )
+        tail = f"chain_pos::text || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
+        marker = "%s"
         cursor = raw.cursor(name="limen_audit_verify")
         cursor.itersize = 10_000
     else:
-        sql = (
-            f"SELECT chain_pos, id, chain_prev_id, link, {canon} FROM events "  # noqa: S608
-            "WHERE chain_pos > ?" + upper.format(p="?") + " ORDER BY chain_pos"
-        )
+        tail = f"CAST(chain_pos AS TEXT) || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
+        marker = "?"
         cursor = raw.cursor()
-    params = (after,) if through is None else (after, through)
+    upper = "" if through is None else f" AND chain_pos <= {marker}"
+    sql = (
+        f"SELECT chain_pos, link, {tail} FROM events "  # noqa: S608 - fixed fragments only
+        f"WHERE chain_pos > {marker}{upper} ORDER BY chain_pos"
+    )
     try:
-        cursor.execute(sql, params)
+        cursor.execute(sql, (after,) if through is None else (after, through))
         while True:
             rows = cursor.fetchmany(10_000)
             if not rows:

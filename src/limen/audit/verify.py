@@ -16,13 +16,13 @@ from __future__ import annotations
 import hmac
 import itertools
 import multiprocessing
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from limen.audit._keys import AuditKeys
-from limen.audit.chain import GENESIS, chain_rows, head
+from limen.audit.chain import GENESIS, head, message_rows
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
 from limen.store import Database
 from limen.store.models import AuditCheckpoint, utcnow
@@ -158,10 +158,7 @@ def verify(
         )
         if len(ranges) == 1:
             checked, problem, last = _scan(
-                chain_rows(connection, db.backend, after=anchor_pos),
-                keys.chain,
-                ranges[0],
-                by_position,
+                connection, db.backend, keys.chain, ranges[0], by_position
             )
         else:
             checked, problem, last = _scan_in_processes(
@@ -262,61 +259,80 @@ def _ranges(
 
 
 def _scan(
-    rows: Iterable[tuple[int, str, str | None, bytes | None, str]],
+    connection: sa.Connection,
+    backend: str,
     key: bytes,
     start: _Range,
     by_position: dict[int, SignedCheckpoint],
 ) -> tuple[int, Problem | None, int]:
-    """Check ``rows`` (in chain order) from ``start``; return (checked, problem, last position)."""
+    """Check the chain from ``start``; return (checked, first problem, last position).
+
+    The loop only hashes and compares; ids are looked up when something is wrong.
+    """
     digest = hmac.digest
-    compare = hmac.compare_digest
-    expected, previous, expected_prev = start.after + 1, start.previous, start.previous_id
-    checked = 0
+    expected, previous = start.after + 1, start.previous
+    rows = message_rows(connection, backend, after=start.after, through=start.through)
     problem: Problem | None = None
-    for position, event_id, prev_id, link, canon in rows:
-        if position != expected:
-            problem = Problem(
-                "deleted",
-                prev_id,
-                position - 1,
-                f"{position - expected} event(s) missing at positions {expected}-"
-                f"{position - 1}, before event {event_id}",
-            )
+    for position, link, tail in rows:
+        if position != expected or link is None:
             break
-        message = b"%b%d|%b|%b" % (previous, position, (prev_id or "").encode(), canon.encode())
-        if link is None or not compare(digest(key, message, "sha256"), bytes(link)):
-            if prev_id != expected_prev:
+        # Not a secret comparison: the verifier holds the key, nobody times it.
+        if digest(key, previous + tail.encode(), "sha256") != link:
+            break
+        if by_position and position in by_position:
+            checkpoint = by_position[position]
+            if checkpoint.link_bytes != link:
+                rows.close()
+                event_id = _event_at(connection, position)[0]
                 problem = Problem(
-                    "moved",
+                    "relinked",
                     event_id,
                     position,
-                    f"event {event_id} was not linked at position {position} "
-                    "(reordered or inserted)",
+                    f"position {position} holds event {event_id}, not what checkpoint "
+                    f"{checkpoint.id} signed",
                 )
-            else:
-                problem = Problem(
-                    "edited",
-                    event_id,
-                    position,
-                    f"event {event_id} does not match its link (edited or forged)",
-                )
-            break
-        checkpoint = by_position.get(position)
-        if checkpoint is not None and (
-            checkpoint.event_id != event_id or checkpoint.link_bytes != bytes(link)
-        ):
+                return expected - start.after - 1, problem, expected - 1
+        previous = link
+        expected += 1
+    else:
+        return expected - start.after - 1, None, expected - 1
+    rows.close()
+    checked = expected - start.after - 1
+    event_id, prev_id = _event_at(connection, position)
+    if position != expected:
+        problem = Problem(
+            "deleted",
+            prev_id,
+            position - 1,
+            f"{position - expected} event(s) missing at positions {expected}-"
+            f"{position - 1}, before event {event_id}",
+        )
+    else:
+        expected_prev = start.previous_id if position == start.after + 1 else None
+        if expected_prev is None and position > start.after + 1:
+            expected_prev = _event_at(connection, position - 1)[0]
+        if prev_id != expected_prev:
             problem = Problem(
-                "relinked",
+                "moved",
                 event_id,
                 position,
-                f"position {position} holds event {event_id}, not what checkpoint "
-                f"{checkpoint.id} signed",
+                f"event {event_id} was not linked at position {position} (reordered or inserted)",
             )
-            break
-        previous, expected_prev = bytes(link), event_id
-        expected += 1
-        checked += 1
+        else:
+            problem = Problem(
+                "edited",
+                event_id,
+                position,
+                f"event {event_id} does not match its link (edited or forged)",
+            )
     return checked, problem, expected - 1
+
+
+def _event_at(connection: sa.Connection, position: int) -> tuple[str | None, str | None]:
+    row = connection.execute(
+        sa.text("SELECT id, chain_prev_id FROM events WHERE chain_pos = :p"), {"p": position}
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def _scan_range(
@@ -329,8 +345,7 @@ def _scan_range(
     db = Database(url)
     try:
         with db.engine.connect() as connection:
-            rows = chain_rows(connection, backend, after=start.after, through=start.through)
-            return _scan(rows, key, start, by_position)
+            return _scan(connection, backend, key, start, by_position)
     finally:
         db.engine.dispose()
 
