@@ -302,7 +302,8 @@ class VaultService:
         params = {"vault_ref": vault_ref, "item_ref": item_ref}
         with self._writes, self.db.unit_of_work() as uow:
             session = uow.session
-            rows = session.execute(query, params).all()
+            # Core, not the ORM: this statement returns plain rows and runs on every read.
+            rows = session.connection().execute(query, params).all()
             if len(rows) > 1:
                 rows = [r for r in rows if r.id == item_ref]
             if len(rows) != 1:
