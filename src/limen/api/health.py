@@ -20,5 +20,15 @@ def health(db: DatabaseDep) -> JSONResponse:
         "status": "ok" if reachable else "unavailable",
         "version": __version__,
         "database": {"backend": db.backend, "reachable": reachable},
+        # The 1Password Connect health shape (``name``, ``version``, ``dependencies``), so
+        # Connect clients' health checks work too.
+        "name": "Limen",
+        "dependencies": [
+            {
+                "service": db.backend,
+                "status": "ACTIVE" if reachable else "UNAVAILABLE",
+                "message": "connected" if reachable else "the database cannot be reached",
+            }
+        ],
     }
     return JSONResponse(body, status_code=200 if reachable else 503)
