@@ -148,6 +148,9 @@ def test_errors_use_connect_shape_and_unknown_token_is_401(
     )
     assert bad_field.status_code == 422 and SECRET not in bad_field.text
     assert client.get("/heartbeat").text == "."
+    health = client.get("/health").json()  # Connect's required members, and Limen's
+    assert health["name"] == "Limen" and health["version"] and health["status"] == "ok"
+    assert health["dependencies"][0]["status"] == "ACTIVE"
 
 
 def test_patch_versions_files_and_activity(
@@ -213,7 +216,12 @@ def test_patch_versions_files_and_activity(
     assert client.delete(base, headers=admin_headers).status_code == 204
     assert client.get(base, headers=admin_headers).status_code == 404
 
-    activity = client.get("/v1/activity", headers=admin_headers).json()
+    feed = client.get("/v1/activity", headers=admin_headers)
+    activity = feed.json()
+    assert feed.headers["content-range"] == f"1-{len(activity)}/{len(activity)}"
+    second = client.get("/v1/activity?limit=2&offset=1", headers=admin_headers)
+    assert second.json() == activity[1:3]
+    assert second.headers["content-range"] == f"2-3/{len(activity)}"
     actions = [(a["action"], a["resource"]["type"]) for a in activity]
     assert actions[0] == ("DELETE", "ITEM")
     assert ("READ", "ITEM") in actions and ("CREATE", "VAULT") in actions

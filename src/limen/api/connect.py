@@ -208,5 +208,9 @@ def activity(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
     """Recent vault requests as Connect ``APIRequest`` objects, newest first."""
-    events = vault_service(request).activity(actor, limit=limit, offset=offset)
-    return _json([activity_document(e) for e in events])
+    events, total = vault_service(request).activity(actor, limit=limit, offset=offset)
+    response = _json([activity_document(e) for e in events])
+    # As Connect does: which slice of the collection this is, and its size.
+    first = offset + 1 if events else offset
+    response.headers["Content-Range"] = f"{first}-{offset + len(events)}/{total}"
+    return response

@@ -56,10 +56,10 @@ CATEGORIES: Final = frozenset(
     }
 )
 FIELD_TYPES: Final = frozenset(
-    {"STRING", "EMAIL", "CONCEALED", "URL", "OTP", "DATE", "MONTH_YEAR", "MENU", "PHONE"}
+    {"STRING", "EMAIL", "CONCEALED", "URL", "OTP", "DATE", "MONTH_YEAR", "MENU", "SSHKEY", "PHONE"}
 )
 _TYPE_ALIASES: Final = {"TOTP": "OTP", "TEXT": "STRING", "PASSWORD": "CONCEALED"}
-CONCEALED_TYPES: Final = frozenset({"CONCEALED", "OTP"})
+CONCEALED_TYPES: Final = frozenset({"CONCEALED", "OTP", "SSHKEY"})
 PURPOSES: Final = frozenset({"", "USERNAME", "PASSWORD", "NOTES"})
 _MAX_FIELDS: Final = 500
 _MAX_VALUE: Final = 65536

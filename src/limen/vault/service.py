@@ -608,21 +608,30 @@ class VaultService:
 
     # -- activity -----------------------------------------------------------------------
 
-    def activity(self, actor: Actor, *, limit: int = 50, offset: int = 0) -> list[Event]:
-        """Vault events, newest first: what the Connect ``/v1/activity`` feed shows."""
+    def activity(
+        self, actor: Actor, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Event], int]:
+        """Vault events, newest first, and how many there are in all: Connect's
+        ``/v1/activity`` feed.
+        """
         require_admin(actor)
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("limit is 1-1000 and offset is not negative")
+        is_vault_event = Event.action.startswith("vault.", autoescape=True)
         with self.db.unit_of_work(readonly=True) as uow:
-            return list(
+            events = list(
                 uow.session.scalars(
                     sa.select(Event)
-                    .where(Event.action.startswith("vault.", autoescape=True))
+                    .where(is_vault_event)
                     .order_by(Event.seq.desc())
                     .offset(offset)
                     .limit(limit)
                 )
             )
+            total = uow.session.scalar(
+                sa.select(sa.func.count()).select_from(Event).where(is_vault_event)
+            )
+            return events, total or 0
 
     # -- internals ----------------------------------------------------------------------
 
