@@ -11,6 +11,7 @@ from limen import __version__
 from limen.api import (
     authzen,
     connect,
+    discovery,
     events,
     events_api,
     health,
@@ -34,6 +35,7 @@ ROUTERS += [connect.router]
 ROUTERS += [oauth.router, authzen.router, policies.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
+ROUTERS += [discovery.router]
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:

@@ -26,12 +26,14 @@ import typer
 from limen.discovery import (
     FORMATS,
     Baseline,
+    DiscoveredIdentity,
     EndpointSource,
     Engine,
     FilePatch,
     FileSource,
     Finding,
     GitHistorySource,
+    HttpReporter,
     RemediationError,
     Scanner,
     ScanResult,
@@ -235,13 +237,6 @@ def _run(
         raise InvalidInput("--jobs must be at least 1")
     if report and not (server and token):
         raise InvalidInput("--report needs --server URL and --token (or LIMEN_SERVER/LIMEN_TOKEN)")
-    if report:
-        # The seam exists (limen.discovery.Reporter); the server has no endpoint for
-        # discovered identities yet, so there is nothing to send them to.
-        raise InvalidInput(
-            "--report is not available yet: the server has no endpoint for discovered "
-            "identities; use --format json meanwhile"
-        )
     if (dry_run or yes) and not fix:
         raise InvalidInput("--dry-run and --yes go with --fix")
     if fix and not dry_run and getattr(ctx.find_root().obj, "settings", None) is None:
@@ -289,12 +284,43 @@ def _run(
     _warnings(result)
     if not quiet:
         _summary(result, findings, identities_count=len(identities))
+    if report:
+        assert server and token
+        _report(server, token, findings, identities, quiet=quiet)
     if fix:
         fixed = _fix(
             ctx, findings, vault=vault, dry_run=dry_run, yes=yes, show_secrets=show_secrets
         )
         findings = [f for f in findings if (f.path, f.line, f.column) not in fixed]
     return exit_code if findings else EXIT_CLEAN
+
+
+def _report(
+    server: str,
+    token: str,
+    findings: Sequence[Finding],
+    identities: Sequence[DiscoveredIdentity],
+    *,
+    quiet: bool,
+) -> None:
+    reporter = HttpReporter(server, token, origin=_origin())
+    reporter.report(findings, identities)
+    if not quiet and reporter.last_response is not None:
+        answer = reporter.last_response
+        typer.echo(
+            f"reported to {server}: {len(answer.get('created', []))} new and "
+            f"{len(answer.get('updated', []))} known unmanaged identities, "
+            f"{answer.get('findings', 0)} findings",
+            err=True,
+        )
+
+
+def _origin() -> str:
+    import socket
+
+    return (
+        os.environ.get("CI_JOB_URL") or os.environ.get("GITHUB_REPOSITORY") or socket.gethostname()
+    )
 
 
 class _VaultRemediator:

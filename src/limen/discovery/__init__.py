@@ -14,6 +14,7 @@ from limen.discovery.baseline import Baseline
 from limen.discovery.engine import ALLOW_MARKER, Engine, Match
 from limen.discovery.errors import BaselineError, RemediationError, RuleError, ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint, redact
+from limen.discovery.intake import IntakeResult, ReportedFinding, ReportedIdentity, ingest
 from limen.discovery.inventory import DiscoveredIdentity, build_inventory
 from limen.discovery.outputs import FORMATS, OutputFormat, render
 from limen.discovery.remediation import (
@@ -24,6 +25,7 @@ from limen.discovery.remediation import (
     file_format,
     plan_patch,
 )
+from limen.discovery.reporting import HttpReporter
 from limen.discovery.ruleset import Rule, expand_example, load_rules
 from limen.discovery.scanner import Scanner, ScanResult, ScanStats
 from limen.discovery.sources import Blob, ScanSource
@@ -45,10 +47,14 @@ __all__ = [
     "FileSource",
     "Finding",
     "GitHistorySource",
+    "HttpReporter",
+    "IntakeResult",
     "Match",
     "OutputFormat",
     "RemediationError",
     "Remediator",
+    "ReportedFinding",
+    "ReportedIdentity",
     "Reporter",
     "Rule",
     "RuleError",
@@ -63,6 +69,7 @@ __all__ = [
     "expand_example",
     "file_format",
     "fingerprint",
+    "ingest",
     "load_rules",
     "plan_patch",
     "redact",

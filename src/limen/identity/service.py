@@ -88,7 +88,8 @@ def create(
             raise InvalidIdentity(f"owner {owner!r} is a {owner_row.kind}; owners must be humans")
         if identity_kind is IdentityKind.HUMAN:
             raise InvalidIdentity("humans do not have owners")
-    elif identity_kind is IdentityKind.AGENT:
+    elif identity_kind is IdentityKind.AGENT and managed:
+        # Discovered (unmanaged) agents are found before anyone has claimed them.
         raise InvalidIdentity("an agent must name its owning human with --owner / owner")
 
     if session.scalar(sa.select(Identity.id).where(Identity.name == name)):
