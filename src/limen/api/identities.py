@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from limen import identity
+from limen import identity, respond
 from limen.api.deps import DatabaseDep, require_scope
 from limen.api.schemas.identities import IdentityCreate, IdentityList, IdentityPublic, StatusChange
 from limen.audit import Actor
@@ -67,8 +67,14 @@ def suspend_identity(
     ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
 ) -> IdentityPublic:
     with db.unit_of_work() as uow:
-        changed = identity.suspend(uow, actor, ref, reason=body.reason if body else None)
-        return IdentityPublic.from_domain(changed)
+        contained = respond.contain(
+            uow,
+            actor,
+            ref,
+            reason=body.reason if body else None,
+            cascade=bool(body and body.cascade),
+        )
+        return IdentityPublic.from_domain(contained.identity)
 
 
 @router.post("/{ref}/reactivate", response_model=IdentityPublic)
@@ -76,5 +82,11 @@ def reactivate_identity(
     ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
 ) -> IdentityPublic:
     with db.unit_of_work() as uow:
-        changed = identity.reactivate(uow, actor, ref, reason=body.reason if body else None)
-        return IdentityPublic.from_domain(changed)
+        released = respond.release(
+            uow,
+            actor,
+            ref,
+            reason=body.reason if body else None,
+            cascade=bool(body and body.cascade),
+        )
+        return IdentityPublic.from_domain(released.identity)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from limen import identity as identities
+from limen import respond
 from limen.audit import Actor
 from limen.cli._context import emit_json, open_database, out_console
 from limen.errors import InvalidInput
@@ -142,13 +143,16 @@ def suspend(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    cascade: Annotated[
+        bool, typer.Option("--cascade", help="Also suspend the agents and services it owns.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Suspend an identity: nothing it holds is honoured from now on."""
+    """Suspend an identity and revoke its tokens: nothing it holds is honoured from now on."""
     db = open_database(ctx)
     with db.unit_of_work() as uow:
-        changed = identities.suspend(uow, Actor.operator(), ref, reason=reason)
-    _print_one(changed, as_json)
+        contained = respond.contain(uow, Actor.operator(), ref, reason=reason, cascade=cascade)
+    _print_one(contained.identity, as_json)
 
 
 @app.command()
@@ -156,13 +160,17 @@ def reactivate(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    cascade: Annotated[
+        bool,
+        typer.Option("--cascade", help="Also reactivate what a cascading suspension suspended."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Reactivate a suspended identity."""
+    """Reactivate a suspended identity (its revoked tokens stay revoked)."""
     db = open_database(ctx)
     with db.unit_of_work() as uow:
-        changed = identities.reactivate(uow, Actor.operator(), ref, reason=reason)
-    _print_one(changed, as_json)
+        released = respond.release(uow, Actor.operator(), ref, reason=reason, cascade=cascade)
+    _print_one(released.identity, as_json)
 
 
 def _parse_attributes(raw: str | None) -> dict[str, Any] | None:

@@ -28,6 +28,10 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=1000)
+    cascade: bool = Field(
+        default=False,
+        description="Suspend (or reactivate) the agents and services the identity owns too.",
+    )
 
 
 class IdentityPublic(BaseModel):
