@@ -202,14 +202,10 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
             link = compute_link(key, previous, position, prev_id, canon)
             updates.append((position, prev_id, link, seq))
             previous, prev_id = link, event_id
-        # Straight to the driver: per-row parameter handling in SQLAlchemy costs more than
-        # the hashing. Values are bound, never formatted into the SQL.
+        # Straight to the driver's executemany: per-row parameter handling in SQLAlchemy
+        # costs more than the hashing. Values are bound, never formatted into the SQL.
         sql = _UPDATE_PG if db.backend == "postgresql" else _UPDATE_SQLITE
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, updates)
-        finally:
-            cursor.close()
+        connection.exec_driver_sql(sql, updates)
         connection.execute(
             sa.text(
                 "UPDATE audit_chain_head SET position = :pos, event_id = :eid, link = :link, "

@@ -84,12 +84,55 @@ def record(
 
 _PENDING = "limen.audit.pending"
 _INSERT = sa.insert(Event.__table__)
+_COLUMNS = (
+    "id, occurred_at, actor_id, actor_kind, actor_name, delegation, token_id, action, "
+    "resource_type, resource_id, resource_name, outcome, reason, context"
+)
+_DRIVER_INSERT = {
+    "sqlite": f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join(['?'] * 14)})",  # noqa: S608
+    "postgresql": f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",  # noqa: S608
+}
 
 
 def _write_pending(session: Session, *_: Any) -> None:
     rows = session.info.pop(_PENDING, None)
-    if rows:
+    if not rows:
+        return
+    connection = session.connection()
+    backend = connection.dialect.name
+    sql = _DRIVER_INSERT.get(backend)
+    if sql is None:
         session.execute(_INSERT, rows)
+        return
+    # Values in the form the column types would store them (naive UTC text on SQLite, see
+    # UTCDateTime; JSON text), handed to the driver in one executemany: per-row type
+    # processing in SQLAlchemy costs more than the rest of an append.
+    sqlite = backend == "sqlite"
+    dumps = json.dumps
+    connection.exec_driver_sql(
+        sql,
+        [
+            (
+                r["id"],
+                r["occurred_at"].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+                if sqlite
+                else r["occurred_at"],
+                r["actor_id"],
+                r["actor_kind"],
+                r["actor_name"],
+                dumps(r["delegation"]),
+                r["token_id"],
+                r["action"],
+                r["resource_type"],
+                r["resource_id"],
+                r["resource_name"],
+                r["outcome"],
+                r["reason"],
+                dumps(r["context"]),
+            )
+            for r in rows
+        ],
+    )
 
 
 def _write_pending_before_query(state: ORMExecuteState) -> None:
