@@ -355,12 +355,12 @@ class _VaultRemediator:
         return str(Reference(vault=vault, item=cls.title(finding), field=cls.FIELD))
 
     def store(self, finding: Finding) -> str:
-        from limen.vault import Field, ItemDraft, ItemNotFound, new_field_id
+        from limen.vault import Field, ItemDraft, new_field_id
 
         title = self.title(finding)
-        try:
-            self._service.get_item(self._actor, self.vault, title)
-        except ItemNotFound:
+        # A listing, not get_item: checking that the item exists must not decrypt it and
+        # record a secret read.
+        if not self._service.list_items(self._actor, self.vault, title=title):
             draft = ItemDraft(
                 title=title,
                 category="API_CREDENTIAL",
