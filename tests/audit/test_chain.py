@@ -160,7 +160,8 @@ def test_verification_resumes_from_the_last_verified_checkpoint(
     append(db, 7)
     link_pending(db, keys.chain)
     report = verify(db, keys, resume=True)
-    assert report.ok and report.resumed_from == checkpoint.position and report.checked == 7
+    # Seven appended, and the checkpoint's own audit.checkpoint event.
+    assert report.ok and report.resumed_from == checkpoint.position and report.checked == 8
     with db.unit_of_work(readonly=True) as uow:
         assert all(c.position <= report.last_position for c in list_checkpoints(uow.session))
 

@@ -22,8 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
+from limen.audit.actor import Actor
 from limen.audit.chain import head
 from limen.audit.errors import InvalidCheckpoint
+from limen.audit.log import record
 from limen.store import Database
 from limen.store.models import AuditCheckpoint, utcnow
 
@@ -125,7 +127,18 @@ def create_checkpoint(
         row.signature = base64.b64encode(keys.signing.sign(unsigned.payload)).decode("ascii")
         uow.session.add(row)
         uow.flush()
-        return SignedCheckpoint.from_row(row)
+        signed = SignedCheckpoint.from_row(row)
+        # The checkpoint travels as an event too, so every push sink (webhook, JetStream,
+        # file) and the Events-API feed carry it off the database host.
+        record(
+            uow.session,
+            Actor.system("limen audit"),
+            "audit.checkpoint",
+            resource_type="audit_checkpoint",
+            resource_id=signed.id,
+            context={"checkpoint": signed.to_document()},
+        )
+        return signed
 
 
 def list_checkpoints(session: Session) -> list[SignedCheckpoint]:
