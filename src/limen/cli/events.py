@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from limen.audit import EventFilter, list_events
 from limen.cli._context import emit_json, open_database, out_console
@@ -82,7 +82,15 @@ def list_(
     if as_json:
         emit_json({"items": documents, "next_cursor": page.next_cursor})
         return
-    table = Table("time", "actor", "action", "resource", "outcome", "reason")
+    # Actions and ids are what people grep for: never cut them with an ellipsis.
+    table = Table(
+        Column("time"),
+        Column("actor", overflow="fold"),
+        Column("action", no_wrap=True),
+        Column("resource", overflow="fold"),
+        Column("outcome", no_wrap=True),
+        Column("reason", overflow="fold"),
+    )
     for doc in documents:
         resource = doc["resource"]
         table.add_row(

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from limen import identity as identities
 from limen import respond
@@ -110,7 +110,14 @@ def list_(
             }
         )
         return
-    table = Table("id", "kind", "name", "owner", "status", "created")
+    table = Table(
+        Column("id", no_wrap=True, min_width=26),
+        Column("kind", no_wrap=True),
+        Column("name", no_wrap=True),
+        Column("owner", overflow="fold"),
+        Column("status", no_wrap=True),
+        Column("created", overflow="fold"),
+    )
     for item in page.identities:
         table.add_row(
             item.id,
