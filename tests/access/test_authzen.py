@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from limen.store.models import Event
-from tests.tokens.conftest import grant
+from tests.oauth_factories import grant
 
 READ_ACCOUNTS = """// Alice may read accounts.
 permit (

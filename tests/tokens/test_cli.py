@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.tokens.conftest import Client, grant
+from tests.oauth_factories import Client, grant
 
 
 def test_client_create_list_revoke(

@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey
 
 from limen.store.models import Event
-from tests.tokens.conftest import grant
+from tests.oauth_factories import grant
 
 
 @pytest.fixture(autouse=True)

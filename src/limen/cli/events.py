@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Column, Table
 
 from limen.audit import EventFilter, list_events
+from limen.audit.documents import event_document
 from limen.cli._context import emit_json, open_database, out_console
 from limen.errors import InvalidInput
-from limen.store.models import Event
 
-__all__ = ["app", "event_document"]
+__all__ = ["app"]
 
 app = typer.Typer(help="Read the event log.", no_args_is_help=True)
-
-
-def event_document(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor": {"id": event.actor_id, "kind": event.actor_kind, "name": event.actor_name},
-        "delegation": list(event.delegation or []),
-        "token_id": event.token_id,
-        "action": event.action,
-        "resource": {
-            "type": event.resource_type,
-            "id": event.resource_id,
-            "name": event.resource_name,
-        },
-        "outcome": event.outcome,
-        "reason": event.reason,
-        "context": dict(event.context or {}),
-    }
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
