@@ -27,7 +27,7 @@ from limen.audit.chain import head
 from limen.audit.errors import InvalidCheckpoint
 from limen.audit.log import record
 from limen.store import Database
-from limen.store.models import AuditCheckpoint, utcnow
+from limen.store.models import AuditCheckpoint, Event, utcnow
 
 __all__ = [
     "SignedCheckpoint",
@@ -103,8 +103,8 @@ def create_checkpoint(
 ) -> SignedCheckpoint | None:
     """Sign the current chain head. Returns ``None`` if nothing is linked yet.
 
-    Without ``force``, an existing checkpoint of the same head is returned instead of a
-    second one.
+    Without ``force``, the latest checkpoint is returned instead of a new one when nothing
+    but its own ``audit.checkpoint`` event was linked since.
     """
     with db.unit_of_work() as uow:
         current = head(uow.session.connection())
@@ -113,8 +113,15 @@ def create_checkpoint(
         latest = uow.session.scalar(
             sa.select(AuditCheckpoint).order_by(AuditCheckpoint.position.desc()).limit(1)
         )
-        if latest is not None and latest.position == current.position and not force:
-            return SignedCheckpoint.from_row(latest)
+        if latest is not None and not force:
+            # Nothing new since the last checkpoint but that checkpoint's own event.
+            newer = uow.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Event)
+                .where(Event.chain_pos > latest.position, Event.action != "audit.checkpoint")
+            )
+            if not newer:
+                return SignedCheckpoint.from_row(latest)
         row = AuditCheckpoint(
             position=current.position,
             event_id=current.event_id,

@@ -45,7 +45,7 @@ class AuditWorker:
         self._checkpoint_dir = checkpoint_dir
         self._sinks = sinks
         self._owner = new_id()
-        self._last_checkpoint = float("-inf")  # sign once at start, then every interval
+        self._last_checkpoint = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,21 +60,27 @@ class AuditWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        # Link what this node appended last, so a clean shutdown leaves nothing pending.
+        # Link what this node appended last and sign the head, so a clean shutdown leaves
+        # nothing pending and nothing unsigned.
         try:
             link_pending(self._db, self._keys.chain, wait=False)
+            self._checkpoint()
+            link_pending(self._db, self._keys.chain, wait=False)
         except LimenError:
-            log.warning("could not link pending events on shutdown", exc_info=True)
+            log.warning("could not link and sign on shutdown", exc_info=True)
 
     def run_once(self) -> None:
         link_pending(self._db, self._keys.chain, wait=False)
         if time.monotonic() - self._last_checkpoint >= self._checkpoint_every:
             self._last_checkpoint = time.monotonic()
-            checkpoint = create_checkpoint(self._db, self._keys)
-            if checkpoint is not None and self._checkpoint_dir is not None:
-                export_checkpoints([checkpoint], self._checkpoint_dir)
+            self._checkpoint()
         if self._sinks:
             deliver_due(self._db, self._keys, owner=self._owner)
+
+    def _checkpoint(self) -> None:
+        checkpoint = create_checkpoint(self._db, self._keys)
+        if checkpoint is not None and self._checkpoint_dir is not None:
+            export_checkpoints([checkpoint], self._checkpoint_dir)
 
     def _run(self) -> None:
         backoff = self._interval
