@@ -199,3 +199,11 @@ def test_standalone_entry_point(tree, data_dir: Path) -> None:
     )
     assert refused.returncode == 2
     assert refused.stderr.strip() == "limen: --fix needs the vault: run it as `limen scan --fix`"
+
+
+def test_a_mistyped_path_is_an_error_not_a_clean_scan(scan_cli, tree, tmp_path: Path) -> None:
+    root, _ = tree
+    code, out, err = scan_cli(root, tmp_path / "no-such-dir")
+    assert code == 2
+    assert out == ""
+    assert err.strip() == f"limen: no such file or directory: {tmp_path / 'no-such-dir'}"

@@ -440,6 +440,11 @@ def _sources(
     if endpoint:
         return [EndpointSource(Path.home(), roots=paths)]
     targets = paths or [Path.cwd()]
+    # A mistyped path must not pass as a clean scan: a missing *argument* is an error,
+    # while unreadable files found inside a tree are warnings and the scan goes on.
+    missing = [str(p) for p in targets if not os.path.lexists(p)]
+    if missing:
+        raise InvalidInput(f"no such file or directory: {', '.join(missing)}")
     if git:
         return [GitHistorySource(p, max_size=max_size) for p in targets]
     if staged:
