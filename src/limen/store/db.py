@@ -159,8 +159,12 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        # Enough pooled connections for the request thread pool and background workers:
+        # an overflow connection is closed when returned, and opening one runs the WAL
+        # pragmas again, which costs more than the query it was opened for.
+        kwargs.update(pool_size=20, max_overflow=20)
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        kwargs.update(pool_pre_ping=True, pool_size=20, max_overflow=20)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -182,4 +186,6 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: this runs for every transaction, and a full SQLAlchemy
+        # execution of a constant statement is several times the cost of the BEGIN itself.
+        connection.connection.dbapi_connection.execute(f"BEGIN {mode}")
