@@ -127,17 +127,18 @@ def _registry_name(found: ReportedIdentity) -> str:
 def _attributes(
     found: ReportedIdentity, origin: str | None, *, previous: dict[str, Any] | None
 ) -> dict[str, Any]:
-    places = list(dict.fromkeys([*(previous or {}).get("places", []), *found.places]))
-    first = [t for t in ((previous or {}).get("first_seen"), found.first_seen) if t]
-    last = [t for t in ((previous or {}).get("last_seen"), found.last_seen) if t]
+    before = previous or {}
+    places = list(dict.fromkeys([*before.get("places", []), *found.places]))
+    first = [t for t in (before.get("first_seen"), found.first_seen) if t]
+    last = [t for t in (before.get("last_seen"), found.last_seen) if t]
     return {
         "discovered": True,
         "discovery_key": found.key,
         "provider": found.provider,
-        "rule_ids": sorted(set((previous or {}).get("rule_ids", [])) | set(found.rule_ids)),
+        "rule_ids": sorted(set(before.get("rule_ids", [])) | set(found.rule_ids)),
         "places": places[-_MAX_PLACES:],
-        "likely_owner": found.likely_owner or (previous or {}).get("likely_owner"),
+        "likely_owner": found.likely_owner or before.get("likely_owner"),
         "first_seen": min(first) if first else None,
         "last_seen": max(last) if last else None,
-        "origin": origin or (previous or {}).get("origin"),
+        "origin": origin or before.get("origin"),
     }
