@@ -44,6 +44,15 @@ class Settings(BaseSettings):
 
     log_level: str = "info"
 
+    access_log: bool = False
+    """Log a line per HTTP request. Off by default: every secret read, decision and change
+    is already an event in the audit trail, and the line costs a share of a small request."""
+
+    forwarded_allow_ips: str | None = None
+    """Proxy addresses (comma-separated, or ``*``) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` headers are trusted; unset means the connection's own address is
+    the client address recorded in events."""
+
     access_token_ttl: timedelta = timedelta(minutes=5)
     """Lifetime of OAuth access tokens."""
 

@@ -24,6 +24,7 @@ from limen.api import (
 from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
+from limen.audit.durable import event_writer
 from limen.config import Settings
 from limen.store import Database
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         finally:
             events_api.stop_audit_worker(app)
             ssf.stop_transmitter(app)
+            event_writer(db).close()
             if owns_db:
                 db.dispose()
             else:

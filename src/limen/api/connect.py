@@ -76,7 +76,7 @@ def _json(document: Any, status: int = 200) -> JSONResponse:
 
 
 @router.get("/heartbeat", include_in_schema=True, response_class=PlainTextResponse)
-def heartbeat() -> PlainTextResponse:
+async def heartbeat() -> PlainTextResponse:
     """Connect's liveness probe: a plain-text ``.``, no authentication."""
     return PlainTextResponse(".")
 
@@ -120,8 +120,9 @@ def create_item(request: Request, actor: ActorDep, vault_id: str, body: ItemIn) 
 
 
 @router.get("/v1/vaults/{vault_id}/items/{item_id}")
-def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
-    return _json(item_document(vault_service(request).get_item(actor, vault_id, item_id)))
+async def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
+    item = await vault_service(request).get_item_async(actor, vault_id, item_id)
+    return _json(item_document(item))
 
 
 @router.put("/v1/vaults/{vault_id}/items/{item_id}")

@@ -21,6 +21,7 @@ __all__ = [
     "SettingsDep",
     "api_token_authenticator",
     "bearer_token",
+    "current_actor",
     "get_actor",
     "require_scope",
 ]
@@ -69,8 +70,8 @@ def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor |
     if not raw.startswith(identity.TOKEN_PREFIX):
         return None
     stale: list[str] = []
-    with db.unit_of_work(readonly=True) as uow:
-        actor = identity.authenticate(uow.session, raw, on_stale=stale.append)
+    with db.reading() as connection:
+        actor = identity.authenticate(connection, raw, on_stale=stale.append)
     if stale:
         with db.unit_of_work() as uow:
             identity.touch_if_stale(uow, stale[0])
@@ -91,7 +92,12 @@ def _with_request_context(actor: Actor, request: Request) -> Actor:
     return replace(actor, context={**actor.context, **request_context(request)})
 
 
-ActorDep = Annotated[Actor, Depends(get_actor)]
+async def current_actor(request: Request) -> Actor:
+    db: Database = request.app.state.db
+    return await db.run(get_actor, request, db)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Actor]]:

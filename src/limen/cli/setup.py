@@ -78,7 +78,15 @@ def server(
     port = port or settings.port
     app = create_app(settings, database=open_database(ctx))
     err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:

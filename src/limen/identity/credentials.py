@@ -138,7 +138,7 @@ _AUTHENTICATE = (
 
 
 def authenticate(
-    session: Session,
+    session: Session | sa.Connection,
     raw: str,
     *,
     channel: str = "api",

@@ -10,6 +10,7 @@ transaction of its own, because the refusal rolls the caller's back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
+from limen.audit.durable import event_writer
 from limen.errors import InvalidInput
 from limen.ids import is_id, new_id
 from limen.store import Database, UnitOfWork
@@ -275,9 +277,13 @@ class VaultService:
 
         A secret read: recorded as ``vault.item.read``.
         """
-        fast = self._read_latest(actor, vault_ref, item_ref) if version is None else None
-        if fast is not None:
-            return fast
+        if version is None:
+            opened = self.open_latest(actor, vault_ref, item_ref)
+            if opened is not None:
+                view, write_event = opened
+                with self._writes, self.db.unit_of_work() as uow:
+                    write_event(uow.session)
+                return view
         with self._authorised(actor, "vault.item.read", vault_ref, "read") as uow:
             session = uow.session
             vault = self._vault(session, vault_ref)
@@ -291,59 +297,72 @@ class VaultService:
             _record_read(session, actor, vault.id, vault.name, item, wanted)
             return replace(_item_view(item, vault), version=wanted, content=content, files=files)
 
-    def _read_latest(self, actor: Actor, vault_ref: str, item_ref: str) -> ItemView | None:
-        """The hot path of a read: one query, decrypt, one event, one commit.
+    async def get_item_async(self, actor: Actor, vault_ref: str, item_ref: str) -> ItemView:
+        """:meth:`get_item` of the latest version for an event loop.
 
-        Returns ``None`` for anything unusual (no match, ambiguity, refusal) so that the
-        general path produces the error and records any refusal.
+        The read itself is a local lookup and a decrypt; the event is group-committed with
+        other requests' events, and the loop serves them while it waits.
+        """
+        opened = await self.db.run(self.open_latest, actor, vault_ref, item_ref)
+        if opened is None:
+            return await asyncio.to_thread(self.get_item, actor, vault_ref, item_ref)
+        view, write_event = opened
+        await event_writer(self.db).written([write_event])
+        return view
+
+    def open_latest(
+        self, actor: Actor, vault_ref: str, item_ref: str
+    ) -> tuple[ItemView, Callable[[Session], None]] | None:
+        """The hot path of a read: one query and a decrypt, no write.
+
+        Returns the item and the write that records the read, which the caller must commit
+        before the item leaves. Returns ``None`` for anything unusual (no match, ambiguity,
+        refusal, attached files) so that the general path produces the answer or the error
+        and records any refusal.
         """
         self.keyring.current()
         query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
-        params = {"vault_ref": vault_ref, "item_ref": item_ref}
-        with self._writes, self.db.unit_of_work() as uow:
-            session = uow.session
+        with self.db.reading() as connection:
             # Core, not the ORM: this statement returns plain rows and runs on every read.
-            rows = session.connection().execute(query, params).all()
-            if len(rows) > 1:
-                rows = [r for r in rows if r.id == item_ref]
-            if len(rows) != 1:
-                return None
-            item = rows[0]
-            vault_id, vault_name = item.vault_id, item.vault_name
-            if not can(actor, vault_id, "read"):
-                return None
-            sealed = Sealed(item.ciphertext, item.wrapped_key, item.kek_id)
-            kek = self.keyring.open_sealed(sealed)
-            try:
-                raw = envelope.open(kek, sealed, aad=item_aad(item.id, item.version))
-            except SealBroken:
-                return None  # the general path records the failure and raises
-            files = ()
-            if item.file_count:
-                vault = session.get(Vault, vault_id)
-                assert vault is not None
-                files = self._files(session, vault, item)  # type: ignore[arg-type]
+            rows = connection.execute(query, {"vault_ref": vault_ref, "item_ref": item_ref}).all()
+        if len(rows) > 1:
+            rows = [r for r in rows if r.id == item_ref]
+        if len(rows) != 1:
+            return None
+        item = rows[0]
+        vault_id, vault_name = item.vault_id, item.vault_name
+        if item.file_count or not can(actor, vault_id, "read"):
+            return None
+        sealed = Sealed(item.ciphertext, item.wrapped_key, item.kek_id)
+        kek = self.keyring.open_sealed(sealed)
+        try:
+            raw = envelope.open(kek, sealed, aad=item_aad(item.id, item.version))
+        except SealBroken:
+            return None  # the general path records the failure and raises
+        view = ItemView(
+            id=item.id,
+            vault_id=vault_id,
+            vault_name=vault_name,
+            title=item.title,
+            category=item.category,
+            tags=tuple(item.tags or ()),
+            favorite=item.favorite,
+            version=item.version,
+            latest_version=item.version,
+            trashed=False,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            last_edited_by=item.last_edited_by,
+            max_secret_age_days=item.max_secret_age_days,
+            secrets_changed_at=item.secrets_changed_at,
+            content=ItemContent.from_json(raw),
+            files=(),
+        )
+
+        def write_event(session: Session) -> None:
             _record_read(session, actor, vault_id, vault_name, item, item.version)
-            view = ItemView(
-                id=item.id,
-                vault_id=vault_id,
-                vault_name=vault_name,
-                title=item.title,
-                category=item.category,
-                tags=tuple(item.tags or ()),
-                favorite=item.favorite,
-                version=item.version,
-                latest_version=item.version,
-                trashed=False,
-                created_at=item.created_at,
-                updated_at=item.updated_at,
-                last_edited_by=item.last_edited_by,
-                max_secret_age_days=item.max_secret_age_days,
-                secrets_changed_at=item.secrets_changed_at,
-                content=ItemContent.from_json(raw),
-                files=files,
-            )
-        return view
+
+        return view, write_event
 
     def item_versions(
         self, actor: Actor, vault_ref: str, item_ref: str

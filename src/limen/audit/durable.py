@@ -1,0 +1,154 @@
+"""Group commit for events that are a request's only write: secret reads, decisions.
+
+Such an event must be durable before the answer leaves (a secret handed out with no
+record of who read it would make the trail lie by omission). One transaction per event,
+though, caps a SQLite node at a few hundred a second, since writers queue on one lock.
+So callers hand their event writes to one writer thread per database, which commits
+whatever has queued up in one transaction and then tells every caller in the batch. A
+batch fails or succeeds as a whole, and each caller learns which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from limen.store import Database
+
+__all__ = ["EventWriter", "event_writer"]
+
+Write = Callable[[Session], None]
+"""Records one or more events in the session it is given (see :func:`limen.audit.record`)."""
+Done = Callable[[BaseException | None], None]
+
+_MAX_BATCH = 2000
+
+
+class EventWriter:
+    """One writer thread that commits queued event writes together."""
+
+    def __init__(self, db: Database, *, max_batch: int = _MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Sequence[Write], Done] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Per event loop, the requests of the current turn (touched only by that loop).
+        self._gathering: dict[
+            asyncio.AbstractEventLoop, list[tuple[Sequence[Write], asyncio.Future[None]]]
+        ] = {}
+
+    def submit(self, writes: Sequence[Write], done: Done) -> None:
+        """Queue ``writes``; ``done(error)`` is called from the writer thread after commit."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="limen-event-writer", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put((writes, done))
+
+    def write(self, writes: Sequence[Write]) -> None:
+        """Queue ``writes`` and block until they are committed (raises if they were not)."""
+        finished = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            finished.set()
+
+        self.submit(writes, done)
+        finished.wait()
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    async def written(self, writes: Sequence[Write]) -> None:
+        """Queue ``writes`` and wait, without blocking the event loop, until committed.
+
+        Every request that reaches this point in one turn of the loop joins one hand-over
+        to the writer thread, and one wake-up of the loop settles them all: per request,
+        the thread hand-offs would cost more than the inserts.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        gathered = self._gathering.get(loop)
+        if gathered is None:
+            gathered = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathered.append((writes, future))
+        await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        gathered = self._gathering.pop(loop)
+        writes = [write for batch, _ in gathered for write in batch]
+
+        def settle(error: BaseException | None) -> None:
+            for _, future in gathered:
+                if future.done():  # the request was cancelled meanwhile
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+        self.submit(writes, lambda error: loop.call_soon_threadsafe(settle, error))
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the thread (a later submit starts a new one)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            size = len(first[0])
+            stop = False
+            while size < self._max_batch:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    stop = True
+                    break
+                batch.append(entry)
+                size += len(entry[0])
+            error: BaseException | None = None
+            try:
+                with self._db.unit_of_work() as uow:
+                    for writes, _ in batch:
+                        for write in writes:
+                            write(uow.session)
+            except Exception as exc:  # every caller in the batch learns it failed
+                error = exc
+            for _, done in batch:
+                done(error)
+            if stop:
+                return
+
+
+_writers: weakref.WeakKeyDictionary[Database, EventWriter] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def event_writer(db: Database) -> EventWriter:
+    """The one writer for ``db`` in this process (one writer keeps SQLite's lock uncontended)."""
+    writer = _writers.get(db)
+    if writer is None:
+        with _writers_lock:
+            writer = _writers.get(db)
+            if writer is None:
+                writer = _writers[db] = EventWriter(db)
+    return writer
