@@ -8,10 +8,18 @@ A decision runs in this order and stops at the first denial:
 3. Cedar must permit the subject *and* each of those identities: an agent never gets
    more than its owner (or the human it acts for) would, whatever its own policies say.
 
-Decisions are cached until anything they could depend on changes: every status change
-and every policy change clears the cache (on every node, see :class:`StatusView`), so
-a cached answer is never stale. Requests carrying a raw token are not cached, because a
-token also expires by time.
+Steps 1 and 2 run on every decision, against the live :class:`StatusView`; they are
+never cached, so a decision after a suspension or revocation reflects it at once. Only
+step 3, Cedar's answer, is cached, keyed on everything Cedar is given: the policy-set
+generation, the principals (the token's chain, owners), the action, the resource and
+its properties, the context, and the very identity rows (kind, status, owner, roles,
+risk) that became Cedar entities. A hit is used only if those rows are still the ones
+the status view holds, so an identity change invalidates exactly what it affects.
+
+Cedar is called with pre-parsed handles: the policy set is compiled once per policy
+change; the principals' entities are parsed once per version of their rows and the
+resource is added per decision as a small delta. A batch (``decide_many``) evaluates
+the questions that share principals and resource in one Cedar call.
 """
 
 from __future__ import annotations
@@ -43,7 +51,10 @@ TokenChain = Callable[[str], tuple[str, ...]]
 
 _IDENTITY_TYPES: Final = frozenset({"identity", "user", "human", "agent", "service"})
 _RESOURCE_TYPES: Final = {"identity": "Identity", "vault": "Vault", "item": "Item", "tool": "Tool"}
+_IDENTITY: Final = f"{NAMESPACE}::Identity"
+_ACTION: Final = f"{NAMESPACE}::Action"
 _CACHE_LIMIT: Final = 100_000
+_BASE_LIMIT: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,24 @@ def _deny(reason: str) -> Decision:
     return Decision(False, reason)
 
 
+_Rows = tuple[Any, ...]
+"""What a cached Cedar answer was computed from: the identity rows and resolved ids."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An evaluation that passed the status checks and needs Cedar's answer."""
+
+    key: tuple[Any, ...]
+    rows: _Rows
+    generation: int
+    principals: tuple[IdentityInfo, ...]
+    delegated_for: tuple[str, ...]
+    base: cedarpy.Entities
+    delta: str
+    requests: list[dict[str, Any]]
+
+
 class PolicyDecisionPoint:
     """Decides AuthZEN evaluations against the stored Cedar policies and live status."""
 
@@ -78,21 +107,24 @@ class PolicyDecisionPoint:
         self._token_chain = token_chain
         self._lock = threading.Lock()
         self._policies: cedarpy.PolicySet | None = None
-        self._cache: dict[tuple[Any, ...], Decision] = {}
         self._generation = 0
+        self._cache: dict[tuple[Any, ...], tuple[int, _Rows, Decision]] = {}
         self._names: dict[str, str] = {}
         self._entities: dict[str, tuple[IdentityInfo, str]] = {}
+        self._bases: dict[tuple[str, ...], tuple[tuple[IdentityInfo, ...], cedarpy.Entities]] = {}
         self._log = DecisionLog(db)
         status.on_change(self._on_change)
 
     # -- state ---------------------------------------------------------------------
 
     def _on_change(self, topic: str, _ident: str | None) -> None:
-        with self._lock:
-            self._generation += 1
-            self._cache = {}
-            if topic == POLICIES_TOPIC:
+        # Status changes need nothing here: status is checked live, and a cached Cedar
+        # answer is only used while the identity rows it was computed from are current.
+        if topic == POLICIES_TOPIC:
+            with self._lock:
+                self._generation += 1
                 self._policies = None
+                self._cache = {}
 
     def policy_set(self) -> cedarpy.PolicySet:
         policies = self._policies
@@ -111,33 +143,34 @@ class PolicyDecisionPoint:
 
     def decide(self, evaluation: Evaluation) -> Decision:
         """Decide one evaluation; never raises for a bad subject or resource (it denies)."""
-        cacheable = "token" not in evaluation.context
-        if cacheable:
-            self.status.sync()
-            key = evaluation.cache_key()
-            cached = self._cache.get(key)
-            if cached is not None:
-                return cached
-            with self._lock:
-                generation = self._generation
-        decision = self._decide(evaluation)
-        if cacheable:
-            with self._lock:
-                if self._generation == generation:
-                    if len(self._cache) >= _CACHE_LIMIT:
-                        self._cache = {}
-                    self._cache[key] = decision
-        return decision
+        # One catch-up per decision; every read below sees the same, current state.
+        self.status.sync()
+        prepared = self._prepare(evaluation)
+        if isinstance(prepared, Decision):
+            return prepared
+        return self._evaluate([prepared])[0]
 
     def decide_many(self, request: EvaluationsRequest) -> list[Decision]:
-        """AuthZEN §7: decide in order, stopping early as the semantic asks."""
-        decisions: list[Decision] = []
+        """AuthZEN §7: decide in order, stopping early as the semantic asks.
+
+        Status checks and the cache run per evaluation; what is left for Cedar is
+        evaluated together, one Cedar call per group sharing principals and resource.
+        """
+        self.status.sync()
+        semantic = request.semantic
+        prepared: list[Decision | _Pending] = []
         for evaluation in request.evaluations:
-            decision = self.decide(evaluation)
-            decisions.append(decision)
-            if request.semantic == "deny_on_first_deny" and not decision.allowed:
+            item = self._prepare(evaluation)
+            prepared.append(item)
+            if isinstance(item, Decision) and _stops(semantic, item):
                 break
-            if request.semantic == "permit_on_first_permit" and decision.allowed:
+        pending = [item for item in prepared if isinstance(item, _Pending)]
+        answers = iter(self._evaluate(pending) if pending else ())
+        decisions: list[Decision] = []
+        for item in prepared:
+            decision = item if isinstance(item, Decision) else next(answers)
+            decisions.append(decision)
+            if _stops(semantic, decision):
                 break
         return decisions
 
@@ -165,19 +198,19 @@ class PolicyDecisionPoint:
         """Group-committing writer for decision events (see :mod:`._decision_log`)."""
         return self._log
 
-    def _decide(self, evaluation: Evaluation) -> Decision:
-        # One catch-up per decision; every read below sees the same, current state.
-        if "token" in evaluation.context:
-            self.status.sync()
+    def _prepare(self, evaluation: Evaluation) -> Decision | _Pending:
+        """Live status checks, then the cache; what is left is Cedar's to answer."""
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:
             return _deny("subject_type_unsupported")
+        status = self.status
         subject_id = self._resolve(evaluation.subject_id)
-        subject = self.status.identity_synced(subject_id) if subject_id else None
+        subject = status.identity_synced(subject_id) if subject_id else None
         if subject is None:
             return _deny("subject_unknown")
 
+        context = evaluation.context
         chain: tuple[str, ...] = (subject.id,)
-        token = evaluation.context.get("token")
+        token = context.get("token")
         if token is not None:
             if self._token_chain is None or not isinstance(token, str):
                 return _deny("token_invalid")
@@ -187,20 +220,20 @@ class PolicyDecisionPoint:
                 return _deny("token_invalid")
             if chain[0] != subject.id:
                 return _deny("token_subject_mismatch")
-        token_id = evaluation.context.get("token_id")
-        if isinstance(token_id, str) and self.status.is_token_revoked_synced(token_id):
+        token_id = context.get("token_id")
+        if isinstance(token_id, str) and status.is_token_revoked_synced(token_id):
             return _deny("token_revoked")
 
-        principals: list[IdentityInfo] = []
-        for identity_id in chain:
-            info = self.status.identity_synced(identity_id)
+        principals: list[IdentityInfo] = [subject]
+        for identity_id in chain[1:]:
+            info = status.identity_synced(identity_id)
             if info is None:
                 return _deny("subject_unknown")
             principals.append(info)
         # Agents (and services) never exceed their owner's rights.
         for info in list(principals):
             if info.owner_id and all(p.id != info.owner_id for p in principals):
-                owner = self.status.identity_synced(info.owner_id)
+                owner = status.identity_synced(info.owner_id)
                 if owner is None:
                     return _deny("owner_unknown")
                 principals.append(owner)
@@ -208,7 +241,110 @@ class PolicyDecisionPoint:
             if not info.is_active:
                 return _deny("subject_not_active" if info.id == subject.id else "owner_not_active")
 
-        return self._cedar(evaluation, principals, delegated_for=chain[1:])
+        # Everyone whose row becomes a Cedar entity: the principals and their owners.
+        members = {info.id: info for info in principals}
+        for info in principals:
+            if info.owner_id and info.owner_id not in members:
+                owner = status.identity_synced(info.owner_id)
+                if owner is not None:
+                    members[owner.id] = owner
+        target_id: str | None = None
+        target: IdentityInfo | None = None
+        if _RESOURCE_TYPES.get(evaluation.resource_type.lower()) == "Identity":
+            target_id = self._resolve(evaluation.resource_id)
+            target = status.identity_synced(target_id) if target_id else None
+        rows: _Rows = (*members.values(), target_id, target)
+        key = _cache_key(evaluation, chain)
+        generation = self._generation
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == generation and cached[1] == rows:
+            return cached[2]
+
+        base = self._base(tuple(members.values()))
+        if target is not None:
+            resource_uid = {"type": _IDENTITY, "id": target.id}
+            delta = "" if target.id in members else self._entity_json(target)
+        else:
+            resource, extra = _resource_entity(evaluation)
+            resource_uid = resource["uid"]
+            delta = ",".join(json.dumps(e) for e in (*extra, resource))
+        cedar_context = {k: _cedar_value(v) for k, v in context.items() if k != "token"}
+        cedar_context = {k: v for k, v in cedar_context.items() if v is not None}
+        delegated_for = chain[1:]
+        if delegated_for:
+            cedar_context["delegated"] = True
+            cedar_context["on_behalf_of"] = {
+                "__entity": {"type": _IDENTITY, "id": delegated_for[-1]}
+            }
+        context_json = json.dumps(cedar_context)
+        action = {"type": _ACTION, "id": evaluation.action}
+        requests = [
+            {
+                "principal": {"type": _IDENTITY, "id": info.id},
+                "action": action,
+                "resource": resource_uid,
+                "context": context_json,
+            }
+            for info in principals
+        ]
+        return _Pending(
+            key, rows, generation, tuple(principals), delegated_for, base, delta, requests
+        )
+
+    def _evaluate(self, pending: Sequence[_Pending]) -> list[Decision]:
+        """Cedar's answers for ``pending``, one call per group with the same entities."""
+        policies = self.policy_set()
+        groups: dict[tuple[int, str], list[int]] = {}
+        for index, item in enumerate(pending):
+            groups.setdefault((id(item.base), item.delta), []).append(index)
+        decisions: list[Decision | None] = [None] * len(pending)
+        for members in groups.values():
+            first = pending[members[0]]
+            try:
+                entities = (
+                    first.base.with_added_json_str(f"[{first.delta}]")
+                    if first.delta
+                    else first.base
+                )
+            except ValueError:
+                for index in members:
+                    decisions[index] = _deny("evaluation_error")
+                continue
+            try:
+                results = cedarpy.is_authorized_batch(
+                    [r for index in members for r in pending[index].requests], policies, entities
+                )
+            except ValueError:
+                if len(members) == 1:
+                    decisions[members[0]] = _deny("evaluation_error")
+                    continue
+                # One bad request fails the whole call; find it by asking one at a time.
+                results = []
+                for index in members:
+                    try:
+                        results += cedarpy.is_authorized_batch(
+                            pending[index].requests, policies, entities
+                        )
+                    except ValueError:
+                        results += [None] * len(pending[index].requests)
+            offset = 0
+            for index in members:
+                item = pending[index]
+                count = len(item.requests)
+                decisions[index] = self._remember(item, results[offset : offset + count])
+                offset += count
+        return [d for d in decisions if d is not None]
+
+    def _remember(self, item: _Pending, results: Sequence[Any]) -> Decision:
+        if any(result is None for result in results):
+            return _deny("evaluation_error")
+        decision = _conclude(item.principals, item.delegated_for, results)
+        with self._lock:
+            if self._generation == item.generation:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache = {}
+                self._cache[item.key] = (item.generation, item.rows, decision)
+        return decision
 
     def _resolve(self, ref: str) -> str | None:
         if is_id(ref):
@@ -226,66 +362,22 @@ class PolicyDecisionPoint:
             self._names[ref] = found  # names and emails are unique and never reassigned
         return found
 
-    def _cedar(
-        self,
-        evaluation: Evaluation,
-        principals: Sequence[IdentityInfo],
-        *,
-        delegated_for: tuple[str, ...],
-    ) -> Decision:
-        # Identity entities are serialised once per version of the row, not per decision.
-        entities: dict[str, str] = {}
-        for info in principals:
-            entities[info.id] = self._entity_json(info)
-            if info.owner_id and info.owner_id not in entities:
-                owner = self.status.identity_synced(info.owner_id)
-                if owner is not None:
-                    entities[owner.id] = self._entity_json(owner)
-        resource, extra = self._resource_entity(evaluation)
-        parts = [*entities.values(), *(json.dumps(e) for e in extra)]
-        resource_is_identity = (
-            resource["uid"]["type"] == f"{NAMESPACE}::Identity"
-            and resource["uid"]["id"] in entities
-        )
-        if not resource_is_identity:
-            parts.append(json.dumps(resource))
-        entity_json = "[" + ",".join(parts) + "]"
-        context = {k: _cedar_value(v) for k, v in evaluation.context.items() if k != "token"}
-        context = {k: v for k, v in context.items() if v is not None}
-        if delegated_for:
-            context["delegated"] = True
-            context["on_behalf_of"] = {
-                "__entity": {"type": f"{NAMESPACE}::Identity", "id": delegated_for[-1]}
-            }
-        requests = [
-            {
-                "principal": {"type": f"{NAMESPACE}::Identity", "id": info.id},
-                "action": {"type": f"{NAMESPACE}::Action", "id": evaluation.action},
-                "resource": resource["uid"],
-                "context": context,
-            }
-            for info in principals
-        ]
-        try:
-            results = cedarpy.is_authorized_batch(requests, self.policy_set(), entity_json)
-        except ValueError:
-            return _deny("evaluation_error")
-        first = results[0]
-        if not first.allowed:
-            reasons = tuple(first.diagnostics.reasons)
-            return Decision(False, "forbidden" if reasons else "no_policy_permits", reasons)
-        for info, result in zip(principals[1:], results[1:], strict=True):
-            if not result.allowed:
-                return Decision(
-                    False,
-                    "delegator_denied" if info.id in delegated_for else "owner_denied",
-                    tuple(result.diagnostics.reasons),
-                )
-        return Decision(True, "permitted", tuple(first.diagnostics.reasons))
+    def _base(self, members: tuple[IdentityInfo, ...]) -> cedarpy.Entities:
+        """The identities' entities, parsed by Cedar once per version of their rows."""
+        ids = tuple(info.id for info in members)
+        cached = self._bases.get(ids)
+        if cached is not None and cached[0] == members:
+            return cached[1]
+        text = "[" + ",".join(self._entity_json(info) for info in members) + "]"
+        handle = cedarpy.Entities.from_json_str(text)
+        if len(self._bases) >= _BASE_LIMIT:
+            self._bases = {}
+        self._bases[ids] = (members, handle)
+        return handle
 
     def _entity_json(self, info: IdentityInfo) -> str:
         cached = self._entities.get(info.id)
-        if cached is not None and cached[0] is info:
+        if cached is not None and (cached[0] is info or cached[0] == info):
             return cached[1]
         text = json.dumps(_identity_entity(info))
         if len(self._entities) >= _CACHE_LIMIT:
@@ -293,34 +385,73 @@ class PolicyDecisionPoint:
         self._entities[info.id] = (info, text)
         return text
 
-    def _resource_entity(
-        self, evaluation: Evaluation
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        kind = _RESOURCE_TYPES.get(evaluation.resource_type.lower())
-        properties = _cedar_value(evaluation.resource_properties) or {}
-        extra: list[dict[str, Any]] = []
-        if kind == "Identity":
-            target_id = self._resolve(evaluation.resource_id)
-            info = self.status.identity_synced(target_id) if target_id else None
-            if info is not None:
-                entity = _identity_entity(info)
-                return entity, extra
-            kind = "Resource"
-        if kind is None:
-            attrs = {"type": evaluation.resource_type, "properties": properties}
-            kind = "Resource"
-        elif kind == "Resource":
-            attrs = {"type": "identity", "properties": properties}
-        else:
-            attrs = {"properties": properties}
-        parents = []
-        vault = evaluation.resource_properties.get("vault")
-        if kind == "Item" and isinstance(vault, str):
-            parent = {"type": f"{NAMESPACE}::Vault", "id": vault}
-            parents.append(parent)
-            extra.append({"uid": parent, "attrs": {}, "parents": []})
-        uid = {"type": f"{NAMESPACE}::{kind}", "id": evaluation.resource_id}
-        return {"uid": uid, "attrs": attrs, "parents": parents}, extra
+
+def _stops(semantic: str, decision: Decision) -> bool:
+    if semantic == "deny_on_first_deny":
+        return not decision.allowed
+    if semantic == "permit_on_first_permit":
+        return decision.allowed
+    return False
+
+
+def _cache_key(evaluation: Evaluation, chain: tuple[str, ...]) -> tuple[Any, ...]:
+    """Every request input Cedar sees (the raw token aside: ``chain`` is what it means)."""
+    context = evaluation.context
+    if "token" in context:
+        context = {k: v for k, v in context.items() if k != "token"}
+    properties = evaluation.resource_properties
+    extra = _canonical(properties) + _canonical(context) if properties or context else ""
+    return (chain, evaluation.action, evaluation.resource_type, evaluation.resource_id, extra)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _conclude(
+    principals: Sequence[IdentityInfo], delegated_for: tuple[str, ...], results: Sequence[Any]
+) -> Decision:
+    first = results[0]
+    if not first.allowed:
+        reasons = _reasons(first)
+        return Decision(False, "forbidden" if reasons else "no_policy_permits", reasons)
+    for info, result in zip(principals[1:], results[1:], strict=True):
+        if not result.allowed:
+            return Decision(
+                False,
+                "delegator_denied" if info.id in delegated_for else "owner_denied",
+                _reasons(result),
+            )
+    return Decision(True, "permitted", _reasons(first))
+
+
+def _reasons(result: Any) -> tuple[str, ...]:
+    # Cedar reports the determining policies in no particular order; sort them so the
+    # same question always gets the same answer.
+    return tuple(sorted(result.diagnostics.reasons))
+
+
+def _resource_entity(evaluation: Evaluation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A non-identity resource (or an identity Limen does not know) as a Cedar entity."""
+    kind = _RESOURCE_TYPES.get(evaluation.resource_type.lower())
+    properties = _cedar_value(evaluation.resource_properties) or {}
+    extra: list[dict[str, Any]] = []
+    if kind is None:
+        attrs = {"type": evaluation.resource_type, "properties": properties}
+        kind = "Resource"
+    elif kind == "Identity":
+        attrs = {"type": "identity", "properties": properties}
+        kind = "Resource"
+    else:
+        attrs = {"properties": properties}
+    parents = []
+    vault = evaluation.resource_properties.get("vault")
+    if kind == "Item" and isinstance(vault, str):
+        parent = {"type": f"{NAMESPACE}::Vault", "id": vault}
+        parents.append(parent)
+        extra.append({"uid": parent, "attrs": {}, "parents": []})
+    uid = {"type": f"{NAMESPACE}::{kind}", "id": evaluation.resource_id}
+    return {"uid": uid, "attrs": attrs, "parents": parents}, extra
 
 
 def _identity_entity(info: IdentityInfo) -> dict[str, Any]:

@@ -11,7 +11,6 @@ A request names a ``subject`` (``type``, ``id``, ``properties``), an ``action``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -48,32 +47,11 @@ class Evaluation:
     resource_properties: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
 
-    def cache_key(self) -> tuple[Any, ...]:
-        extra = (
-            _canonical(self.subject_properties)
-            if self.subject_properties or self.resource_properties or self.context
-            else ""
-        )
-        if self.resource_properties or self.context:
-            extra += _canonical(self.resource_properties) + _canonical(self.context)
-        return (
-            self.subject_type,
-            self.subject_id,
-            self.action,
-            self.resource_type,
-            self.resource_id,
-            extra,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class EvaluationsRequest:
     evaluations: tuple[Evaluation, ...]
     semantic: str = "execute_all"
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _object(value: Any, where: str, *, required: bool = True) -> dict[str, Any]:
