@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from limen.audit import (
     AuditKeys,
@@ -21,6 +24,7 @@ from limen.audit import (
     verify,
 )
 from limen.audit.actor import Actor
+from limen.audit.chain import canonical_sql
 from limen.store import Database
 from limen.store.models import utcnow
 from tests.audit.conftest import append, ids_by_position, linked, tamper
@@ -32,6 +36,25 @@ def test_an_untouched_chain_verifies(db: Database, keys: AuditKeys) -> None:
     assert report.ok, report.problem
     assert report.checked == len(ids) and report.last_position == max(ids)
     assert report.warnings  # no checkpoint yet: truncation would go unnoticed
+
+
+def test_links_follow_the_documented_formula(db: Database, keys: AuditKeys) -> None:
+    """An auditor with the chain key can recompute every link from docs/audit.md alone:
+    link(n) = HMAC-SHA256(key, link(n-1) ‖ n ‖ "|" ‖ id of event n-1 ‖ "|" ‖ canonical n)."""
+    linked(db, keys, 30)
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT chain_pos, id, link, {canonical_sql(db.backend)} FROM events "  # noqa: S608
+                "WHERE chain_pos IS NOT NULL ORDER BY chain_pos"
+            )
+        ).all()
+    previous, previous_id = bytes(32), ""
+    for position, event_id, link, canon in rows:
+        message = previous + f"{position}|{previous_id}|{canon}".encode()
+        assert hmac.new(keys.chain, message, hashlib.sha256).digest() == link, position
+        previous, previous_id = link, event_id
+    assert len(rows) >= 30
 
 
 def test_an_edited_event_is_reported_by_id(db: Database, keys: AuditKeys) -> None:

@@ -32,15 +32,18 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from limen.audit._rangecheck import FETCH, ChainMac
 from limen.store import Database
 from limen.store.models import utcnow
 
 __all__ = [
     "GENESIS",
+    "ChainMac",
     "compute_link",
     "head",
     "link_pending",
-    "message_rows",
+    "message_chunks",
+    "message_sql",
 ]
 
 GENESIS = bytes(32)
@@ -165,19 +168,26 @@ def link_pending(
     ``wait=False`` returns at once if another chainer holds the lock (PostgreSQL) —
     the other one will link these events.
     """
+    # Looking first keeps an idle pass from taking the write lock.
+    if not has_pending(db):
+        return 0
     linked = 0
     while limit is None or linked < limit:
-        if not has_pending(db):
-            break
         count = _link_batch(db, key, batch=batch, wait=wait)
-        if count == 0:
-            break
         linked += count
+        if count < batch:
+            # Everything committed before this batch was read is linked now.
+            break
     return linked
 
 
 _UPDATE_SQLITE = "UPDATE events SET chain_pos = ?, chain_prev_id = ?, link = ? WHERE seq = ?"
-_UPDATE_PG = "UPDATE events SET chain_pos = %s, chain_prev_id = %s, link = %s WHERE seq = %s"
+# One statement for the whole batch: a round trip per row would cost more than the rest.
+_UPDATE_PG = (
+    "UPDATE events SET chain_pos = u.pos, chain_prev_id = u.prev_id, link = u.link "
+    "FROM unnest(%s::bigint[], %s::text[], %s::bytea[], %s::bigint[]) "
+    "AS u(pos, prev_id, link, seq) WHERE events.seq = u.seq"
+)
 
 
 def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
@@ -186,68 +196,104 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
         locked = _lock_head(connection, db.backend, wait=wait)
         if locked is None:
             return 0
-        rows = connection.execute(
-            sa.text(
+        postgres = db.backend == "postgresql"
+        # The driver's own cursor: rows as plain tuples, values bound, never formatted in.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
                 f"SELECT seq, id, {canonical_sql(db.backend)} FROM events "  # noqa: S608
-                "WHERE chain_pos IS NULL ORDER BY seq LIMIT :batch"
-            ),
-            {"batch": batch},
-        ).all()
-        if not rows:
-            return 0
-        position, prev_id, previous = locked.position, locked.event_id, locked.link
-        updates = []
-        for seq, event_id, canon in rows:
-            position += 1
-            link = compute_link(key, previous, position, prev_id, canon)
-            updates.append((position, prev_id, link, seq))
-            previous, prev_id = link, event_id
-        # Straight to the driver's executemany: per-row parameter handling in SQLAlchemy
-        # costs more than the hashing. Values are bound, never formatted into the SQL.
-        sql = _UPDATE_PG if db.backend == "postgresql" else _UPDATE_SQLITE
-        connection.exec_driver_sql(sql, updates)
+                f"WHERE chain_pos IS NULL ORDER BY seq LIMIT {'%s' if postgres else '?'}",
+                (batch,),
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return 0
+            positions, prev_ids, links, seqs = _links(ChainMac(key), locked, rows)
+            if postgres:
+                cursor.execute(_UPDATE_PG, (positions, prev_ids, links, seqs))
+            else:
+                cursor.executemany(
+                    _UPDATE_SQLITE, zip(positions, prev_ids, links, seqs, strict=True)
+                )
+        finally:
+            cursor.close()
         connection.execute(
             sa.text(
                 "UPDATE audit_chain_head SET position = :pos, event_id = :eid, link = :link, "
                 "updated_at = :now WHERE id = 1"
             ),
-            {"pos": position, "eid": prev_id, "link": previous, "now": _db_now(db.backend)},
+            {
+                "pos": positions[-1],
+                "eid": rows[-1][1],
+                "link": links[-1],
+                "now": _db_now(db.backend),
+            },
         )
         return len(rows)
 
 
-def message_rows(
-    connection: sa.Connection, backend: str, *, after: int, through: int | None = None
-) -> Iterator[tuple[int, bytes | None, str]]:
-    """``(position, link, message tail)`` after ``after``, in chain order, streamed.
+def _links(
+    mac: ChainMac, start: Head, rows: list[tuple[int, str, str]]
+) -> tuple[list[int], list[str | None], list[bytes], list[int]]:
+    """Positions, previous ids, links and seqs for ``rows`` linked after ``start``."""
+    count = len(rows)
+    positions = list(range(start.position + 1, start.position + 1 + count))
+    seqs = [row[0] for row in rows]
+    prev_ids: list[str | None] = [start.event_id, *(row[1] for row in rows[:-1])]
+    links: list[bytes] = []
+    append = links.append
+    inner, outer = mac.states()
+    previous = start.link
+    for position, prev_id, (_, _, canon) in zip(positions, prev_ids, rows, strict=True):
+        h = inner.copy()
+        h.update(previous)
+        h.update(b"%d|%b|%b" % (position, (prev_id or "").encode(), canon.encode()))
+        o = outer.copy()
+        o.update(h.digest())
+        previous = o.digest()
+        append(previous)
+    return positions, prev_ids, links, seqs
+
+
+def message_sql(backend: str, *, bounded: bool) -> str:
+    """SELECT ``(position, link, message tail)`` after a position (and, if ``bounded``,
+    up to one), in chain order.
 
     The tail is everything :func:`compute_link` hashes after the previous link
     (``"<position>|<previous id>|<canonical event>"``), assembled by the database so the
     verifier only hashes and compares.
     """
     canon = canonical_sql(backend)
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
     if backend == "postgresql":
         tail = f"chain_pos::text || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
         marker = "%s"
-        cursor = raw.cursor(name="limen_audit_verify")
-        cursor.itersize = 10_000
     else:
         tail = f"CAST(chain_pos AS TEXT) || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
         marker = "?"
-        cursor = raw.cursor()
-    upper = "" if through is None else f" AND chain_pos <= {marker}"
-    sql = (
+    upper = f" AND chain_pos <= {marker}" if bounded else ""
+    return (
         f"SELECT chain_pos, link, {tail} FROM events "  # noqa: S608 - fixed fragments only
         f"WHERE chain_pos > {marker}{upper} ORDER BY chain_pos"
     )
+
+
+def message_chunks(
+    connection: sa.Connection, backend: str, *, after: int, through: int | None = None
+) -> Iterator[list[tuple[int, bytes | None, str]]]:
+    """The rows of :func:`message_sql`, streamed in lists of a few thousand."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    if backend == "postgresql":
+        cursor = raw.cursor(name="limen_audit_verify")
+        cursor.itersize = FETCH
+    else:
+        cursor = raw.cursor()
     try:
-        cursor.execute(sql, (after,) if through is None else (after, through))
-        while True:
-            rows = cursor.fetchmany(10_000)
-            if not rows:
-                break
-            yield from rows
+        cursor.execute(
+            message_sql(backend, bounded=through is not None),
+            (after,) if through is None else (after, through),
+        )
+        while rows := cursor.fetchmany(FETCH):
+            yield rows
     finally:
         cursor.close()

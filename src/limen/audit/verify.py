@@ -13,17 +13,22 @@ Reports the first bad event by id:
 
 from __future__ import annotations
 
-import hmac
 import itertools
-import multiprocessing
+import pickle
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from limen.audit import _rangecheck
 from limen.audit._keys import AuditKeys
-from limen.audit.chain import GENESIS, head, message_rows
+from limen.audit._rangecheck import END, MISMATCH, SIGNED_OTHER, check_links
+from limen.audit.chain import GENESIS, head, message_chunks, message_sql
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
+from limen.errors import Unavailable
 from limen.store import Database
 from limen.store.models import AuditCheckpoint, utcnow
 
@@ -149,20 +154,26 @@ def verify(
             anchor_pos, anchor_link, anchor_id = anchor.position, anchor.link_bytes, anchor.event_id
 
         last_linked = connection.execute(sa.text("SELECT max(chain_pos) FROM events")).scalar()
+        whole = _Range(anchor_pos, None, anchor_link, anchor_id)
         ranges = _ranges(
             connection,
-            _Range(anchor_pos, None, anchor_link, anchor_id),
+            whole,
             int(last_linked or 0),
             workers,
-            min_per_worker or MIN_PER_WORKER,
+            min_per_worker or MIN_PER_WORKER.get(db.backend, 250_000),
         )
-        if len(ranges) == 1:
+        target = _driver_target(db)
+        if len(ranges) == 1 or target is None:
             checked, problem, last = _scan(
-                connection, db.backend, keys.chain, ranges[0], by_position
+                connection,
+                db.backend,
+                keys.chain,
+                whole,
+                by_position,
             )
         else:
             checked, problem, last = _scan_in_processes(
-                db.url, db.backend, keys.chain, ranges, by_position
+                connection, db, target, keys.chain, ranges, by_position
             )
         if problem is None:
             ahead = [c for c in checkpoints if c.position > last]
@@ -227,8 +238,9 @@ class _Range:
     previous_id: str | None
 
 
-MIN_PER_WORKER = 250_000
-"""Below this many events per process, starting processes costs more than it saves."""
+MIN_PER_WORKER = {"sqlite": 100_000, "postgresql": 250_000}
+"""Below this many events per process, starting one costs more than it saves (a checking
+process starts in ~50 ms on SQLite; on PostgreSQL importing the driver takes longer)."""
 
 
 def _ranges(
@@ -265,40 +277,63 @@ def _scan(
     start: _Range,
     by_position: dict[int, SignedCheckpoint],
 ) -> tuple[int, Problem | None, int]:
-    """Check the chain from ``start``; return (checked, first problem, last position).
+    """Check the chain from ``start``; return (checked, first problem, last position)."""
+    chunks = message_chunks(connection, backend, after=start.after, through=start.through)
+    try:
+        last, stop = check_links(
+            chunks,
+            key,
+            after=start.after,
+            previous=start.previous,
+            signed=_signed(by_position, start),
+        )
+    finally:
+        chunks.close()
+    return _diagnose(connection, start, by_position, last, stop)
 
-    The loop only hashes and compares; ids are looked up when something is wrong.
-    """
-    digest = hmac.digest
-    expected, previous = start.after + 1, start.previous
-    rows = message_rows(connection, backend, after=start.after, through=start.through)
-    problem: Problem | None = None
-    for position, link, tail in rows:
-        if position != expected or link is None:
-            break
-        # Not a secret comparison: the verifier holds the key, nobody times it.
-        if digest(key, previous + tail.encode(), "sha256") != link:
-            break
-        if by_position and position in by_position:
-            checkpoint = by_position[position]
-            if checkpoint.link_bytes != link:
-                rows.close()
-                event_id = _event_at(connection, position)[0]
-                problem = Problem(
-                    "relinked",
-                    event_id,
-                    position,
-                    f"position {position} holds event {event_id}, not what checkpoint "
-                    f"{checkpoint.id} signed",
-                )
-                return expected - start.after - 1, problem, expected - 1
-        previous = link
-        expected += 1
-    else:
-        return expected - start.after - 1, None, expected - 1
-    rows.close()
-    checked = expected - start.after - 1
-    event_id, prev_id = _event_at(connection, position)
+
+def _signed(by_position: dict[int, SignedCheckpoint], start: _Range) -> dict[int, bytes]:
+    return {
+        position: checkpoint.link_bytes
+        for position, checkpoint in by_position.items()
+        if position > start.after and (start.through is None or position <= start.through)
+    }
+
+
+def _diagnose(
+    connection: sa.Connection,
+    start: _Range,
+    by_position: dict[int, SignedCheckpoint],
+    last: int,
+    stop: int,
+) -> tuple[int, Problem | None, int]:
+    """Name what stopped a range's check after position ``last``: the hot loop only
+    hashes and compares, so ids are looked up here, when something is wrong."""
+    checked = last - start.after
+    if stop == END:
+        return checked, None, last
+    expected = last + 1
+    if stop == SIGNED_OTHER:
+        event_id = _event_at(connection, expected)[0]
+        checkpoint = by_position[expected]
+        problem = Problem(
+            "relinked",
+            event_id,
+            expected,
+            f"position {expected} holds event {event_id}, not what checkpoint "
+            f"{checkpoint.id} signed",
+        )
+        return checked, problem, last
+    row = connection.execute(
+        sa.text(
+            "SELECT chain_pos, id, chain_prev_id FROM events WHERE chain_pos > :p "
+            "ORDER BY chain_pos LIMIT 1"
+        ),
+        {"p": last},
+    ).first()
+    if row is None:
+        return checked, None, last
+    position, event_id, prev_id = int(row[0]), row[1], row[2]
     if position != expected:
         problem = Problem(
             "deleted",
@@ -325,7 +360,7 @@ def _scan(
                 position,
                 f"event {event_id} does not match its link (edited or forged)",
             )
-    return checked, problem, expected - 1
+    return checked, problem, last
 
 
 def _event_at(connection: sa.Connection, position: int) -> tuple[str | None, str | None]:
@@ -335,34 +370,99 @@ def _event_at(connection: sa.Connection, position: int) -> tuple[str | None, str
     return (row[0], row[1]) if row else (None, None)
 
 
-def _scan_range(
-    url: str,
-    backend: str,
-    key: bytes,
-    start: _Range,
-    by_position: dict[int, SignedCheckpoint],
-) -> tuple[int, Problem | None, int]:
-    db = Database(url)
+_SCRIPT = str(Path(_rangecheck.__file__).resolve())
+
+
+def _driver_target(db: Database) -> str | None:
+    """What the bare driver connects to (sent to the checking process on its stdin, never
+    on its command line), or None if another process cannot open this database."""
+    url = db.engine.url
+    if db.backend == "postgresql":
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    if db.backend == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return None
+
+
+def _start_range(
+    db: Database, target: str, key: bytes, start: _Range, signed: dict[int, bytes]
+) -> subprocess.Popen[bytes]:
+    job = {
+        "backend": db.backend,
+        "database": target,
+        "sql": message_sql(db.backend, bounded=start.through is not None),
+        "params": (start.after,) if start.through is None else (start.after, start.through),
+        "key": key,
+        "after": start.after,
+        "previous": start.previous,
+        "signed": signed,
+    }
+    # -P: the script's own directory (this package) is not put on the module path.
+    process = subprocess.Popen(
+        [sys.executable, "-P", _SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdin, process.stdin = process.stdin, None  # sent here, not by communicate()
+    assert stdin is not None
     try:
-        with db.engine.connect() as connection:
-            return _scan(connection, backend, key, start, by_position)
-    finally:
-        db.engine.dispose()
+        with stdin:
+            stdin.write(pickle.dumps(job))
+    except BrokenPipeError:
+        pass  # it died at start; _range_result reports why
+    return process
+
+
+def _range_result(process: subprocess.Popen[bytes]) -> tuple[int, int]:
+    out, err = process.communicate()
+    try:
+        status, value = pickle.loads(out)  # noqa: S301 - our own child's answer
+    except Exception:
+        last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise Unavailable(f"a verification process failed: {last}") from None
+    if status != "ok":
+        raise Unavailable(f"a verification process failed: {value}")
+    return value
 
 
 def _scan_in_processes(
-    url: str,
-    backend: str,
+    connection: sa.Connection,
+    db: Database,
+    target: str,
     key: bytes,
     ranges: list[_Range],
     by_position: dict[int, SignedCheckpoint],
 ) -> tuple[int, Problem | None, int]:
-    # spawn, not fork: the caller may hold threads and pooled connections.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(len(ranges)) as pool:
-        results = pool.starmap(_scan_range, [(url, backend, key, r, by_position) for r in ranges])
-    checked = sum(r[0] for r in results)
-    for _, problem, _last in results:
-        if problem is not None:
-            return checked, problem, problem.position
-    return checked, None, results[-1][2]
+    """This process checks the first range while one process per other range checks
+    that one; the first range (in chain order) that stopped is diagnosed here."""
+    processes = [_start_range(db, target, key, r, _signed(by_position, r)) for r in ranges[1:]]
+    try:
+        chunks = message_chunks(
+            connection, db.backend, after=ranges[0].after, through=ranges[0].through
+        )
+        try:
+            first = check_links(
+                chunks,
+                key,
+                after=ranges[0].after,
+                previous=ranges[0].previous,
+                signed=_signed(by_position, ranges[0]),
+            )
+        finally:
+            chunks.close()
+        results = [first, *(_range_result(p) for p in processes)]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    checked = 0
+    for start, (last, stop) in zip(ranges, results, strict=True):
+        if start.through is not None and stop == END and last != start.through:
+            stop = MISMATCH  # the range ended early: name what is missing
+        if stop != END:
+            more, problem, last = _diagnose(connection, start, by_position, last, stop)
+            return checked + more, problem, last
+        checked += last - start.after
+    return checked, None, results[-1][0]
