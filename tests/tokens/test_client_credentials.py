@@ -28,7 +28,7 @@ def _quiet_joserfc() -> Any:
 
 
 def test_authlib_client_gets_a_token_with_client_secret_basic_and_post(
-    live_server: Any, make_identity: Any, make_client: Any
+    live_server: Any, make_identity: Any, make_client: Any, db: Any
 ) -> None:
     make_identity("deploy-bot", kind="service")
     c = make_client("deploy-bot", ["secrets:read", "tools:call"])
@@ -44,6 +44,15 @@ def test_authlib_client_gets_a_token_with_client_secret_basic_and_post(
         assert token["expires_in"] == 300
         header = json.loads(base64.urlsafe_b64decode(token["access_token"].split(".")[0] + "=="))
         assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA" and header["kid"]
+        # The issuance is in the event log by the time the token arrives.
+        claims = json.loads(base64.urlsafe_b64decode(token["access_token"].split(".")[1] + "=="))
+        with db.unit_of_work(readonly=True) as uow:
+            issued = uow.session.scalars(
+                sa.select(Event).where(
+                    Event.action == "token.issue", Event.resource_id == claims["jti"]
+                )
+            ).all()
+        assert [(e.outcome, e.actor_id) for e in issued] == [("success", c.identity_id)]
 
 
 def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_client: Any) -> None:

@@ -50,6 +50,12 @@ CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 §3.3 scope-token
 # A secret's hash is computed even for unknown clients, so both answers take as long.
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
+# Built once: constructing the statement per request cost more than running it.
+_CLIENT_AND_IDENTITY: Final = (
+    sa.select(OAuthClient, Identity)
+    .join(Identity, Identity.id == OAuthClient.identity_id)
+    .where(OAuthClient.client_id == sa.bindparam("client_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +197,7 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
     if not client_id or len(client_id) > 64:
         raise InvalidClient("client authentication failed")
-    row = session.execute(
-        sa.select(OAuthClient, Identity)
-        .join(Identity, Identity.id == OAuthClient.identity_id)
-        .where(OAuthClient.client_id == client_id)
-    ).first()
+    row = session.execute(_CLIENT_AND_IDENTITY, {"client_id": client_id}).first()
     if row is None:
         if credentials.client_secret is not None:
             hmac.compare_digest(_hash_secret(credentials.client_secret), _DUMMY_HASH)

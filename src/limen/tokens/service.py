@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
 from limen.access.status import TOKEN_REVOKED_TOPIC, StatusView
 from limen.audit import Actor, record
+from limen.audit.durable import Write
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import OAuthClient, RevokedToken, utcnow
@@ -92,6 +95,41 @@ class TokenService:
         now: datetime | None = None,
     ) -> IssuedToken:
         """Sign a token for ``subject`` and record the issuance in ``uow``."""
+        issued, write = self.mint(
+            actor,
+            subject=subject,
+            client=client,
+            scope=scope,
+            audience=audience,
+            issuer=issuer,
+            act=act,
+            action=action,
+            context=context,
+            now=now,
+        )
+        write(uow.session)
+        return issued
+
+    def mint(
+        self,
+        actor: Actor,
+        *,
+        subject: str,
+        client: OAuthClient,
+        scope: tuple[str, ...],
+        audience: tuple[str, ...],
+        issuer: str,
+        act: dict[str, Any] | None = None,
+        action: str = "token.issue",
+        context: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[IssuedToken, Write]:
+        """Sign a token for ``subject``; return it and the write that records its issuance.
+
+        The token must not be handed out before that write is committed (the token
+        endpoint gives it to :func:`limen.audit.durable.event_writer`, which commits many
+        grants' events together).
+        """
         now = now or utcnow()
         iat = int(now.timestamp())
         lifetime = int(self.ttl.total_seconds())
@@ -107,23 +145,27 @@ class TokenService:
             act=act,
         )
         raw = self.keys.sign_jwt(claims.to_jwt(), typ=TYP)
-        record(
-            uow.session,
-            actor,
-            action,
-            resource_type="access_token",
-            resource_id=claims.jti,
-            context={
-                "client_id": client.client_id,
-                "sub": subject,
-                "aud": list(audience),
-                "scope": list(claims.scope),
-                "exp": claims.exp,
-                **(context or {}),
-            },
-            now=now,
-        )
-        return IssuedToken(raw, lifetime, claims)
+        event_context = {
+            "client_id": client.client_id,
+            "sub": subject,
+            "aud": list(audience),
+            "scope": list(claims.scope),
+            "exp": claims.exp,
+            **(context or {}),
+        }
+
+        def write(session: Session) -> None:
+            record(
+                session,
+                actor,
+                action,
+                resource_type="access_token",
+                resource_id=claims.jti,
+                context=event_context,
+                now=now,
+            )
+
+        return IssuedToken(raw, lifetime, claims), write
 
     def verify(
         self,

@@ -9,7 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from limen.audit import Actor, Outcome, record
+from limen.audit.durable import Write, event_writer
 from limen.errors import LimenError
 from limen.store.models import utcnow
 from limen.tokens.clients import ClientCredentials, authenticate_client
@@ -17,7 +20,7 @@ from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantT
 from limen.tokens.rfc6749.authentication import _one
 from limen.tokens.rfc6749.grants.client_credentials import ClientCredentialsGrant
 from limen.tokens.rfc8693.exchange import TokenExchangeGrant
-from limen.tokens.service import TokenService
+from limen.tokens.service import IssuedToken, TokenService
 
 __all__ = ["TokenEndpoint"]
 
@@ -41,7 +44,39 @@ class TokenEndpoint:
         context: dict[str, Any] | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """Answer a token request with the RFC 6749 §5.1 body, or raise an OAuth error."""
+        """Answer a token request with the RFC 6749 §5.1 body, or raise an OAuth error.
+
+        Returns once the issuance event is committed.
+        """
+        issued, write = self.prepare(
+            form,
+            credentials,
+            issuer=issuer,
+            token_endpoint=token_endpoint,
+            context=context,
+            now=now,
+        )
+        event_writer(self.tokens.db).write([write])
+        return issued.to_response()
+
+    def prepare(
+        self,
+        form: Mapping[str, Sequence[str]],
+        credentials: ClientCredentials,
+        *,
+        issuer: str,
+        token_endpoint: str,
+        context: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        refusals: list[Write] | None = None,
+    ) -> tuple[IssuedToken, Write]:
+        """Authenticate the client, run the grant and sign: the token and the write that
+        records its issuance, which must be committed before the token is handed out
+        (``handle`` does; an async caller awaits ``event_writer(db).written([write])``).
+
+        A refusal is raised after its event is committed, or, given ``refusals``, after
+        its write is appended there for the caller to commit before answering.
+        """
         now = now or utcnow()
         grant_type = _one(form, "grant_type")
         grant = next((g for g in self.GRANTS if grant_type == g.GRANT_TYPE), None)
@@ -50,11 +85,13 @@ class TokenEndpoint:
                 raise InvalidRequest("grant_type is required")
             raise UnsupportedGrantType(f"grant_type {grant_type[:100]!r} is not supported")
         db = self.tokens.db
-        # Make the first signing key now, not inside the grant's write transaction:
-        # on SQLite a second writer would wait on the first.
+        # Make the first signing key now, not inside a write transaction: on SQLite a
+        # second writer would wait on the first.
         self.tokens.keys.current_kid()
         try:
-            with db.unit_of_work() as uow:
+            # Only reads: the grant's one write, its event, is group-committed with other
+            # requests' events instead of taking the write lock for a transaction of its own.
+            with db.unit_of_work(readonly=True) as uow:
                 client, identity = authenticate_client(
                     uow.session, credentials, token_endpoint=token_endpoint, now=now
                 )
@@ -65,30 +102,39 @@ class TokenEndpoint:
                     channel="oauth",
                     context={"client_id": client.client_id, **(context or {})},
                 )
-                issued = grant(self.tokens).grant(
-                    uow, actor, client, identity, form, issuer=issuer, now=now
+                return grant(self.tokens).grant(
+                    actor, client, identity, form, issuer=issuer, now=now
                 )
         except LimenError as exc:
-            # The grant's transaction rolled back; the failure is recorded on its own.
             # Its reason may say more than the response does (never a secret).
-            with db.unit_of_work() as uow:
-                who = credentials.client_id or "unknown"
+            who = (credentials.client_id or "unknown")[:64]
+            refused = Actor(
+                kind="oauth_client",
+                name=f"client:{who}",
+                channel="oauth",
+                context=dict(context or {}),
+            )
+            action = (
+                "oauth.client.authenticate" if isinstance(exc, InvalidClient) else "token.issue"
+            )
+            details = {
+                "outcome": Outcome.DENIED,
+                "reason": getattr(exc, "reason", None) or exc.detail,
+                "context": {"grant_type": grant_type, "error": getattr(exc, "error", exc.code)},
+            }
+
+            def write(session: Session) -> None:
                 record(
-                    uow.session,
-                    Actor(
-                        kind="oauth_client",
-                        name=f"client:{who[:64]}",
-                        channel="oauth",
-                        context=dict(context or {}),
-                    ),
-                    "oauth.client.authenticate"
-                    if isinstance(exc, InvalidClient)
-                    else "token.issue",
+                    session,
+                    refused,
+                    action,
                     resource_type="oauth_client",
-                    resource_id=who[:64],
-                    outcome=Outcome.DENIED,
-                    reason=getattr(exc, "reason", None) or exc.detail,
-                    context={"grant_type": grant_type, "error": getattr(exc, "error", exc.code)},
+                    resource_id=who,
+                    **details,
                 )
+
+            if refusals is None:
+                event_writer(db).write([write])
+            else:
+                refusals.append(write)
             raise
-        return issued.to_response()

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import ClassVar, Final
 
 from limen.audit import Actor
-from limen.store import UnitOfWork
+from limen.audit.durable import Write
 from limen.store.models import Identity, OAuthClient
 from limen.tokens.errors import (
     InvalidAccessToken,
@@ -49,7 +49,6 @@ class TokenExchangeGrant:
 
     def grant(
         self,
-        uow: UnitOfWork,
         actor: Actor,
         client: OAuthClient,
         identity: Identity,
@@ -57,7 +56,7 @@ class TokenExchangeGrant:
         *,
         issuer: str,
         now: datetime,
-    ) -> IssuedToken:
+    ) -> tuple[IssuedToken, Write]:
         subject_token = _one(form, "subject_token")
         subject_token_type = _one(form, "subject_token_type")
         actor_token = _one(form, "actor_token")
@@ -130,8 +129,7 @@ class TokenExchangeGrant:
             channel=actor.channel,
             context=actor.context,
         )
-        issued = self.tokens.issue(
-            uow,
+        issued, write = self.tokens.mint(
             delegated_actor,
             subject=subject.sub,
             client=client,
@@ -148,4 +146,4 @@ class TokenExchangeGrant:
             issued.expires_in,
             issued.claims,
             issued_token_type=requested_type or ACCESS_TOKEN_TYPE,
-        )
+        ), write

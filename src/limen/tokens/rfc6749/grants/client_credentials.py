@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from limen.audit import Actor
-from limen.store import UnitOfWork
+from limen.audit.durable import Write
 from limen.store.models import Identity, OAuthClient
 from limen.tokens.errors import InvalidScope
 from limen.tokens.rfc6749.authentication import _one
@@ -36,7 +36,6 @@ class ClientCredentialsGrant:
 
     def grant(
         self,
-        uow: UnitOfWork,
         actor: Actor,
         client: OAuthClient,
         identity: Identity,
@@ -44,7 +43,7 @@ class ClientCredentialsGrant:
         *,
         issuer: str,
         now: datetime,
-    ) -> IssuedToken:
+    ) -> tuple[IssuedToken, Write]:
         allowed = set(client.scopes or ())
         asked = requested_scope(form)
         # RFC 6749 §3.3: the server may grant less than asked, but never more than the
@@ -55,8 +54,7 @@ class ClientCredentialsGrant:
             raise InvalidScope(f"this client may not be granted {' '.join(extra)[:200]}")
         scope = asked if asked is not None else tuple(sorted(allowed))
         audience = audiences_for(list(form.get("resource") or ()), issuer=issuer)
-        return self.tokens.issue(
-            uow,
+        return self.tokens.mint(
             actor,
             subject=identity.id,
             client=client,
