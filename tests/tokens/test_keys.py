@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from limen.api.oauth import token_service
 from limen.keyfile import read_key_file
 from limen.store import Database
 from limen.store.models import SigningKey
-from limen.tokens import SigningKeys, SigningUnavailable
+from limen.tokens import InvalidAccessToken, SigningKeys, SigningUnavailable
+from tests.oauth_factories import grant
 
 
 def test_keys_are_sealed_and_only_open_with_the_root_key(db: Database, settings, installed) -> None:
@@ -60,3 +66,26 @@ def test_forged_and_altered_tokens_are_refused(db: Database, settings, installed
     with pytest.raises(InvalidAccessToken):
         keys.verify_jwt(keys.sign_jwt({"sub": "a"}, typ="JWT"), typ="at+jwt")
     assert keys.verify_jwt(good, typ="at+jwt")[1]["scope"] == "x"
+
+
+def test_a_token_verified_before_vouches_for_no_altered_copy(
+    client: TestClient, admin_headers: dict[str, str], make_identity: Any, make_client: Any
+) -> None:
+    make_identity("deploy-bot", kind="service")
+    c = make_client("deploy-bot", ["tools:call"])
+    raw = grant(client, c).json()["access_token"]
+    service = token_service(client.app)
+    for _ in range(2):  # the second time, the signature check may be remembered
+        assert service.verify(raw).sub == c.identity_id
+
+    head, body, sig = raw.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=="))
+    escalated = base64.urlsafe_b64encode(json.dumps({**claims, "scope": "*"}).encode())
+    flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+    for altered in (f"{head}.{escalated.rstrip(b'=').decode()}.{sig}", f"{head}.{body}.{flipped}"):
+        with pytest.raises(InvalidAccessToken):
+            service.verify(altered)
+    # Status is still read on every use.
+    client.post("/v1/identities/deploy-bot/suspend", headers=admin_headers)
+    with pytest.raises(InvalidAccessToken):
+        service.verify(raw)

@@ -156,6 +156,9 @@ class StatusView:
         self._sync()
         return client_id in self._revoked_clients
 
+    def is_client_revoked_synced(self, client_id: str) -> bool:
+        return client_id in self._revoked_clients
+
     # -- changes -------------------------------------------------------------------
 
     def _load(self) -> None:

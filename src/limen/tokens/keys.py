@@ -82,6 +82,8 @@ class SigningKeys:
         self._keys: dict[str, _Key] = {}
         self._current: _Key | None = None
         self._loaded = False
+        self.generation = 0
+        """Bumped on every reload of the key ring; what was verified before is re-checked."""
         db.broadcaster.subscribe(KEYS_TOPIC, self._on_rotated)
 
     # -- reading -----------------------------------------------------------------
@@ -108,6 +110,7 @@ class SigningKeys:
             self._keys = keys
             self._current = current
             self._loaded = True
+            self.generation += 1
 
     def _ensure(self) -> _Key:
         with self._lock:

@@ -8,6 +8,7 @@ so a revocation or suspension is honoured by the very next verification.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ ANY_AUDIENCE: Final = "*"
 """Pass as ``audience`` to accept a token whatever it was minted for (token exchange)."""
 
 _CLOCK_SKEW = 60
+_VERIFIED_LIMIT = 20_000
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s#]+$")
 
 
@@ -77,6 +79,7 @@ class TokenService:
         self.keys = keys
         self.status = status
         self.ttl = ttl
+        self._verified: dict[bytes, tuple[int, AccessTokenClaims]] = {}
         keys.retain_for(ttl)
 
     def issue(
@@ -181,8 +184,7 @@ class TokenService:
         :data:`ANY_AUDIENCE` accepts any. The raised error says only "not valid"; its
         ``reason`` attribute says why, for the audit trail.
         """
-        _, values = self.keys.verify_jwt(raw, typ=TYP)
-        claims = AccessTokenClaims.from_jwt(values)
+        claims = self._authentic(raw)
         moment = (now or utcnow()).timestamp()
         if check_expiry and claims.exp <= moment:
             raise _invalid("expired")
@@ -196,14 +198,35 @@ class TokenService:
         self.check_status(claims)
         return claims
 
+    def _authentic(self, raw: str) -> AccessTokenClaims:
+        """The claims of a token whose signature we checked, remembered by its digest.
+
+        A PEP or API client presents the same token for many requests; its signature
+        (tens of microseconds of Ed25519) is checked once. What it says is fixed by the
+        signature, so remembering it is exact; expiry, audience and status are still
+        checked on every use. A key-ring reload (rotation) forgets everything.
+        """
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()
+        generation = self.keys.generation
+        known = self._verified.get(digest)
+        if known is not None and known[0] == generation:
+            return known[1]
+        _, values = self.keys.verify_jwt(raw, typ=TYP)
+        claims = AccessTokenClaims.from_jwt(values)
+        if len(self._verified) >= _VERIFIED_LIMIT:
+            self._verified = {}
+        self._verified[digest] = (generation, claims)
+        return claims
+
     def check_status(self, claims: AccessTokenClaims) -> None:
         status = self.status
-        if status.is_token_revoked(claims.jti):
+        status.sync()  # once; the reads below then see one current state
+        if status.is_token_revoked_synced(claims.jti):
             raise _invalid("revoked")
-        if status.is_client_revoked(claims.client_id):
+        if status.is_client_revoked_synced(claims.client_id):
             raise _invalid("client revoked")
         for identity_id in (claims.sub, *claims.actors):
-            info = status.identity(identity_id)
+            info = status.identity_synced(identity_id)
             if info is None or not info.is_active:
                 raise _invalid("identity not active")
 
