@@ -1,23 +1,19 @@
 """Group commit for decision events: many decisions, one transaction, nobody waits long.
 
 Every decision is an event, recorded before its answer leaves (a PEP acting on a
-decision the log does not have would make the trail lie by omission). One transaction
-per decision, though, caps a SQLite node at a few hundred decisions a second, since
-writers queue on one lock. So callers hand their events to one writer thread, which
-commits whatever has queued up together and then releases every caller in the batch.
-A batch fails or succeeds as a whole, and each caller learns which.
+decision the log does not have would make the trail lie by omission); the commit is
+shared with other requests' events (see :mod:`limen.audit.durable`).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
+from limen.audit.durable import event_writer
 from limen.store import Database
 
 if TYPE_CHECKING:
@@ -27,77 +23,36 @@ if TYPE_CHECKING:
 Entry = tuple[Actor, "Evaluation", "Decision"]
 Done = Callable[[BaseException | None], None]
 
-_MAX_BATCH = 2000
-
 
 class DecisionLog:
+    """Decision events through the database's one group-committing event writer, so that
+    decisions share their commits with secret reads and other requests' decisions."""
+
     def __init__(self, db: Database) -> None:
-        self._db = db
-        self._queue: queue.SimpleQueue[tuple[Sequence[Entry], Done] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._writer = event_writer(db)
 
     def submit(self, entries: Sequence[Entry], done: Done) -> None:
         """Queue ``entries``; ``done(error)`` is called from the writer thread after commit."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="limen-decision-log", daemon=True
-                    )
-                    self._thread.start()
-        self._queue.put((entries, done))
+        self._writer.submit([_writes(entries)], done)
 
     def write(self, entries: Sequence[Entry]) -> None:
         """Queue ``entries`` and wait until they are committed (raises if they were not)."""
-        finished = threading.Event()
-        outcome: list[BaseException | None] = []
+        self._writer.write([_writes(entries)])
 
-        def done(error: BaseException | None) -> None:
-            outcome.append(error)
-            finished.set()
-
-        self.submit(entries, done)
-        finished.wait()
-        if outcome and outcome[0] is not None:
-            raise outcome[0]
+    async def written(self, entries: Sequence[Entry]) -> None:
+        """Queue ``entries`` and wait, without blocking the event loop, until committed."""
+        await self._writer.written([_writes(entries)])
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._writer.close()
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = len(first[0])
-            stop = False
-            while size < _MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-                size += len(item[0])
-            error: BaseException | None = None
-            try:
-                with self._db.unit_of_work() as uow:
-                    for entries, _ in batch:
-                        for actor, evaluation, decision in entries:
-                            record_decision(uow.session, actor, evaluation, decision)
-            except Exception as exc:  # every caller in the batch learns it failed
-                error = exc
-            for _, done in batch:
-                done(error)
-            if stop:
-                return
+
+def _writes(entries: Sequence[Entry]) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        for actor, evaluation, decision in entries:
+            record_decision(session, actor, evaluation, decision)
+
+    return write
 
 
 def record_decision(

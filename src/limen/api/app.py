@@ -30,10 +30,12 @@ from limen.store import Database
 
 __all__ = ["ROUTERS", "create_app"]
 
-ROUTERS: list[APIRouter] = [health.router, identities.router, events.router]
+# Routes are matched one by one in this order, so the surfaces that machines call many
+# times a second (decisions, secret reads, tokens, partner containment) come first. No
+# two routers share a path, so the order changes nothing else.
+ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
 ROUTERS += [partners.router, partners.killswitch_router]
-ROUTERS += [connect.router]
-ROUTERS += [oauth.router, authzen.router, policies.router]
+ROUTERS += [health.router, identities.router, events.router, policies.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]

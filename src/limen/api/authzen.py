@@ -7,7 +7,6 @@ https://openid.net/specs/authorization-api-1_0.html
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from typing import Annotated, Any
@@ -77,18 +76,7 @@ def _headers(request: Request) -> dict[str, str]:
 
 async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> None:
     """Wait until the decisions are in the event log (group commit, see DecisionLog)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if not future.done():
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-
-    point.log.submit(entries, lambda error: loop.call_soon_threadsafe(settle, error))
-    await future
+    await point.log.written(entries)
 
 
 @router.post("/access/v1/evaluation")
