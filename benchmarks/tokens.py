@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pdp
+from _table import print_table
 from pdp import fresh_postgres, load, percentile, server
 
 from limen import access, identity, tokens
@@ -256,17 +257,7 @@ def main() -> None:
     else:
         rows.append(("revocation-to-deny, two nodes", "skipped", "needs --postgres-url"))
 
-    rows.append(
-        (
-            "machine load average (1 min) during the run",
-            f"{os.getloadavg()[0]:.1f}",
-            f"{os.cpu_count()} cores",
-        )
-    )
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'figure'.ljust(width)}  {'measured':>12}  target")
-    for name, value, target in rows:
-        print(f"{name.ljust(width)}  {value:>12}  {target}")
+    print_table(rows)
 
 
 if __name__ == "__main__":
