@@ -213,6 +213,26 @@ def _measure(world: World, node_a: str, node_b: str | None, runs: int) -> dict[s
     return results
 
 
+def _commit_floor(url: str, runs: int) -> list[float]:
+    """One row inserted and committed: the WAL flush that every durable change on this
+    PostgreSQL waits for. A containment waits for two: the suspension's and the deny's
+    event (a decision is recorded before it is answered)."""
+    engine = sa.create_engine(url)
+    samples = []
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("CREATE TABLE commit_floor (n integer)"))
+            conn.commit()
+            for n in range(runs):
+                started = time.perf_counter()
+                conn.execute(sa.text("INSERT INTO commit_floor VALUES (:n)"), {"n": n})
+                conn.commit()
+                samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        engine.dispose()
+    return samples
+
+
 def _postgres_schema(base: str) -> tuple[str, sa.Engine, str]:
     schema = f"limen_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
@@ -229,6 +249,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: list[tuple[str, list[float], float]] = []
+    commits: list[float] = []
     floors: list[tuple[str, list[float]]] = []
     tmp = Path(tempfile.mkdtemp(prefix="limen-bench-"))
     try:
@@ -249,6 +270,7 @@ def main() -> None:
                 rows.append(("PostgreSQL, one node", measured["one node"], TARGET_ONE_NODE_MS))
                 floors.append(("PostgreSQL", measured["floor"]))
                 rows.append(("PostgreSQL, two nodes", measured["two nodes"], TARGET_TWO_NODES_MS))
+                commits = _commit_floor(url, args.runs)
             finally:
                 with admin.connect() as conn:
                     conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -274,6 +296,12 @@ def main() -> None:
             f"{'  floor: GET /health, ' + name:28}{_percentile(samples, 0.50):>10.2f}"
             f"{_percentile(samples, 0.99):>10.2f}{max(samples):>10.2f}"
             f"{statistics.fmean(samples):>10.2f}  (one HTTP round trip, same node)"
+        )
+    if commits:
+        print(
+            f"{'  floor: one PG commit':28}{_percentile(commits, 0.50):>10.2f}"
+            f"{_percentile(commits, 0.99):>10.2f}{max(commits):>10.2f}"
+            f"{statistics.fmean(commits):>10.2f}  (WAL flush; a containment waits for two)"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"  (load average {load:.1f} on {os.cpu_count()} CPUs while measuring)")

@@ -14,8 +14,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(db: DatabaseDep) -> JSONResponse:
-    reachable = db.ping()
+async def health(db: DatabaseDep) -> JSONResponse:
+    reachable = await db.run(db.ping)
     body = {
         "status": "ok" if reachable else "unavailable",
         "version": __version__,

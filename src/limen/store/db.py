@@ -73,6 +73,13 @@ class Database:
             else self.engine
         )
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        # Lookups on SQLite send no BEGIN: each statement is then its own consistent read,
+        # which is all a lookup needs, and a BEGIN/ROLLBACK pair costs more than it does.
+        self._read_engine = (
+            self.engine.execution_options(sqlite_begin=None)
+            if self.backend == "sqlite"
+            else self.engine
+        )
         self.broadcaster = Broadcaster(url)
 
     @contextlib.contextmanager
@@ -115,13 +122,9 @@ class Database:
         session and its transaction costs more than the queries.
         """
         try:
-            connection = self.engine.connect()
+            connection = self._read_engine.connect()
         except OperationalError as exc:
             raise Unavailable("the database cannot be reached") from exc
-        if self.backend == "sqlite":
-            # No BEGIN: each statement is then its own consistent read, which is all a
-            # lookup needs, and a BEGIN/ROLLBACK pair costs more than the lookup.
-            connection = connection.execution_options(sqlite_begin=None)
         try:
             yield connection
         except OperationalError as exc:
