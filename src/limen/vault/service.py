@@ -263,7 +263,7 @@ class VaultService:
             rows = list(uow.session.scalars(query))
             if tag is not None:
                 rows = [r for r in rows if tag in (r.tags or [])]
-            return [_item_view(r, vault) for r in rows]
+            return [_item_view(r, vault.id, vault.name) for r in rows]
 
     def get_item(
         self,
@@ -295,7 +295,9 @@ class VaultService:
             content = self._open_version(row, actor, vault, item)
             files = self._files(session, vault, item) if item.file_count else ()
             _record_read(session, actor, vault.id, vault.name, item, wanted)
-            return replace(_item_view(item, vault), version=wanted, content=content, files=files)
+            return replace(
+                _item_view(item, vault.id, vault.name), version=wanted, content=content, files=files
+            )
 
     async def get_item_async(self, actor: Actor, vault_ref: str, item_ref: str) -> ItemView:
         """:meth:`get_item` of the latest version for an event loop.
@@ -339,25 +341,7 @@ class VaultService:
             raw = envelope.open(kek, sealed, aad=item_aad(item.id, item.version))
         except SealBroken:
             return None  # the general path records the failure and raises
-        view = ItemView(
-            id=item.id,
-            vault_id=vault_id,
-            vault_name=vault_name,
-            title=item.title,
-            category=item.category,
-            tags=tuple(item.tags or ()),
-            favorite=item.favorite,
-            version=item.version,
-            latest_version=item.version,
-            trashed=False,
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-            last_edited_by=item.last_edited_by,
-            max_secret_age_days=item.max_secret_age_days,
-            secrets_changed_at=item.secrets_changed_at,
-            content=ItemContent.from_json(raw),
-            files=(),
-        )
+        view = replace(_item_view(item, vault_id, vault_name), content=ItemContent.from_json(raw))
 
         def write_event(session: Session) -> None:
             _record_read(session, actor, vault_id, vault_name, item, item.version)
@@ -414,7 +398,7 @@ class VaultService:
                 resource_name=f"{vault.name}/{item.title}",
                 context={"vault_id": vault.id, "version": 1, "category": item.category},
             )
-            return replace(_item_view(item, vault), content=content)
+            return replace(_item_view(item, vault.id, vault.name), content=content)
 
     def replace_item(
         self, actor: Actor, vault_ref: str, item_ref: str, draft: ItemDraft
@@ -826,7 +810,7 @@ class VaultService:
             resource_name=f"{vault.name}/{item.title}",
             context={"vault_id": vault.id, "version": item.version, "values_changed": changed},
         )
-        return replace(_item_view(item, vault), content=content)
+        return replace(_item_view(item, vault.id, vault.name), content=content)
 
     def _open_version(
         self, row: VaultItemVersion, actor: Actor, vault: Vault, item: VaultItem
@@ -988,11 +972,12 @@ def _vault_view(vault: Vault, items: int) -> VaultView:
     )
 
 
-def _item_view(item: VaultItem, vault: Vault) -> ItemView:
+def _item_view(item: Any, vault_id: str, vault_name: str) -> ItemView:
+    """The view of ``item``: a :class:`VaultItem` or a row with the same columns."""
     return ItemView(
         id=item.id,
-        vault_id=vault.id,
-        vault_name=vault.name,
+        vault_id=vault_id,
+        vault_name=vault_name,
         title=item.title,
         category=item.category,
         tags=tuple(item.tags or ()),
