@@ -5,7 +5,8 @@ https://www.rfc-editor.org/rfc/rfc6749#section-3.2
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from limen.audit import Actor, Outcome, record
 from limen.audit.durable import Write, event_writer
 from limen.errors import LimenError
+from limen.store import Database, UnitOfWork
 from limen.store.models import utcnow
 from limen.tokens.clients import ClientCredentials, authenticate_client
 from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
@@ -48,16 +50,38 @@ class TokenEndpoint:
 
         Returns once the issuance event is committed.
         """
-        issued, write = self.prepare(
-            form,
-            credentials,
-            issuer=issuer,
-            token_endpoint=token_endpoint,
-            context=context,
-            now=now,
-        )
-        event_writer(self.tokens.db).write([write])
+        arguments = {
+            "issuer": issuer,
+            "token_endpoint": token_endpoint,
+            "context": context,
+            "now": now,
+        }
+        db = self.tokens.db
+        if db.backend == "sqlite":
+            issued, write = self.prepare(form, credentials, **arguments)
+            event_writer(db).write([write])
+        else:
+            # PostgreSQL commits concurrent transactions in parallel (flushing their WAL
+            # together): one transaction per grant, reads and event, costs least there.
+            with db.unit_of_work() as uow:
+                issued, write = self.prepare(form, credentials, uow=uow, **arguments)
+                write(uow.session)
         return issued.to_response()
+
+    def _commit(self, writes: list[Write]) -> None:
+        """Commit event writes before returning, from a thread that may block.
+
+        On SQLite writers queue on one lock, so one writer thread commits for everyone.
+        PostgreSQL commits concurrent transactions in parallel (and flushes their WAL
+        together); there, hopping to a single writer thread would only serialise them.
+        """
+        db = self.tokens.db
+        if db.backend == "sqlite":
+            event_writer(db).write(writes)
+            return
+        with db.unit_of_work() as uow:
+            for write in writes:
+                write(uow.session)
 
     def prepare(
         self,
@@ -69,13 +93,15 @@ class TokenEndpoint:
         context: dict[str, Any] | None = None,
         now: datetime | None = None,
         refusals: list[Write] | None = None,
+        uow: UnitOfWork | None = None,
     ) -> tuple[IssuedToken, Write]:
         """Authenticate the client, run the grant and sign: the token and the write that
         records its issuance, which must be committed before the token is handed out
         (``handle`` does; an async caller awaits ``event_writer(db).written([write])``).
 
         A refusal is raised after its event is committed, or, given ``refusals``, after
-        its write is appended there for the caller to commit before answering.
+        its write is appended there for the caller to commit before answering. Reads
+        happen in ``uow`` if given, else in a read-only unit of work of their own.
         """
         now = now or utcnow()
         grant_type = _one(form, "grant_type")
@@ -91,7 +117,7 @@ class TokenEndpoint:
         try:
             # Only reads: the grant's one write, its event, is group-committed with other
             # requests' events instead of taking the write lock for a transaction of its own.
-            with db.unit_of_work(readonly=True) as uow:
+            with _reading(db, uow) as uow:
                 client, identity = authenticate_client(
                     uow.session, credentials, token_endpoint=token_endpoint, now=now
                 )
@@ -134,7 +160,16 @@ class TokenEndpoint:
                 )
 
             if refusals is None:
-                event_writer(db).write([write])
+                self._commit([write])
             else:
                 refusals.append(write)
             raise
+
+
+@contextlib.contextmanager
+def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[UnitOfWork]:
+    if uow is not None:
+        yield uow
+        return
+    with db.unit_of_work(readonly=True) as own:
+        yield own
