@@ -15,7 +15,7 @@ from limen.store import Database
 from limen.store.models import utcnow
 from limen.vault import MASK, VaultService
 
-SECRET = "pa55-Lantern-Orchid-8812"
+SECRET = "pa55-Lantern-Orchid-8812"  # limen:allow (made up; tests look for it)
 
 
 def _ok(result: Any) -> Any:
