@@ -183,10 +183,13 @@ def link_pending(
 
 _UPDATE_SQLITE = "UPDATE events SET chain_pos = ?, chain_prev_id = ?, link = ? WHERE seq = ?"
 # One statement for the whole batch: a round trip per row would cost more than the rest.
+# The seq range keeps the planner on the primary key: without it, it may hash-join
+# against a scan of the whole table, a cost that grows with the log.
 _UPDATE_PG = (
     "UPDATE events SET chain_pos = u.pos, chain_prev_id = u.prev_id, link = u.link "
     "FROM unnest(%s::bigint[], %s::text[], %s::bytea[], %s::bigint[]) "
-    "AS u(pos, prev_id, link, seq) WHERE events.seq = u.seq"
+    "AS u(pos, prev_id, link, seq) WHERE events.seq = u.seq "
+    "AND events.seq BETWEEN %s::bigint AND %s::bigint"
 )
 
 
@@ -210,7 +213,7 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
                 return 0
             positions, prev_ids, links, seqs = _links(ChainMac(key), locked, rows)
             if postgres:
-                cursor.execute(_UPDATE_PG, (positions, prev_ids, links, seqs))
+                cursor.execute(_UPDATE_PG, (positions, prev_ids, links, seqs, min(seqs), max(seqs)))
             else:
                 cursor.executemany(
                     _UPDATE_SQLITE, zip(positions, prev_ids, links, seqs, strict=True)
