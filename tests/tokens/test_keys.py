@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from limen.api.oauth import token_service
+from limen.audit import Actor
 from limen.keyfile import read_key_file
 from limen.store import Database
 from limen.store.models import SigningKey
@@ -89,3 +90,38 @@ def test_a_token_verified_before_vouches_for_no_altered_copy(
     client.post("/v1/identities/deploy-bot/suspend", headers=admin_headers)
     with pytest.raises(InvalidAccessToken):
         service.verify(raw)
+
+
+def test_made_up_key_ids_cannot_make_every_token_read_the_key_ring(
+    db: Database, settings, installed
+) -> None:
+    root = read_key_file(settings.resolved_key_file)
+    ttl = timedelta(minutes=5)
+    node_a = SigningKeys(db, root_key=root, max_token_ttl=ttl)
+    node_a.current_kid()
+    # Another node on the same database, which hears of node A's rotation only by asking.
+    other_db = Database(settings.resolved_database_url)
+    try:
+        node_b = SigningKeys(other_db, root_key=root, max_token_ttl=ttl)
+        node_b.current_kid()
+        with db.unit_of_work() as uow:
+            fresh_kid = node_a.rotate(uow, Actor.operator())
+        fresh = node_a.sign_jwt({"sub": "a"}, typ="at+jwt")
+        assert node_b.verify_jwt(fresh, typ="at+jwt")[0]["kid"] == fresh_kid
+
+        _, body, sig = fresh.split(".")
+        key_reads: list[str] = []
+
+        def count(_conn, _cursor, statement: str, *_args) -> None:
+            if "signing_keys" in statement:
+                key_reads.append(statement)
+
+        sa.event.listen(other_db.engine, "before_cursor_execute", count)
+        for n in range(50):
+            header = {"alg": "EdDSA", "typ": "at+jwt", "kid": f"made-up-{n}"}
+            encoded = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=")
+            with pytest.raises(InvalidAccessToken):
+                node_b.verify_jwt(f"{encoded.decode()}.{body}.{sig}", typ="at+jwt")
+        assert len(key_reads) <= 1
+    finally:
+        other_db.dispose()

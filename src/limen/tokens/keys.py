@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ KEYS_TOPIC: Final = "token.keys"
 MAX_JWT_BYTES: Final = 8192
 ALG: Final = "EdDSA"
 _LEEWAY = timedelta(seconds=60)
+_MISS_RELOAD_INTERVAL_S = 1.0
 
 
 def b64url_encode(data: bytes) -> str:
@@ -82,6 +84,7 @@ class SigningKeys:
         self._keys: dict[str, _Key] = {}
         self._current: _Key | None = None
         self._loaded = False
+        self._next_miss_reload = 0.0
         self.generation = 0
         """Bumped on every reload of the key ring; what was verified before is re-checked."""
         db.broadcaster.subscribe(KEYS_TOPIC, self._on_rotated)
@@ -200,12 +203,22 @@ class SigningKeys:
         self._ensure()
         with self._lock:
             key = self._keys.get(kid)
-        if key is None and kid:
+        if key is None and kid and self._may_reload_for_miss():
             # A key made on another node moments ago; its NOTIFY may still be in flight.
             self.reload()
             with self._lock:
                 key = self._keys.get(kid)
         return key
+
+    def _may_reload_for_miss(self) -> bool:
+        """At most one database read a second for unknown ``kid``s: anyone can send tokens
+        with made-up key ids, and each must not cost a read of the key ring."""
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_miss_reload:
+                return False
+            self._next_miss_reload = now + _MISS_RELOAD_INTERVAL_S
+            return True
 
     # -- rotation ----------------------------------------------------------------
 
