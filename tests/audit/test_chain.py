@@ -24,7 +24,7 @@ from limen.audit import (
     verify,
 )
 from limen.audit.actor import Actor
-from limen.audit.chain import canonical_sql
+from limen.audit.chain import canonical_sql, compute_link
 from limen.store import Database
 from limen.store.models import utcnow
 from tests.audit.conftest import append, ids_by_position, linked, tamper
@@ -239,3 +239,47 @@ def test_verification_split_across_processes_finds_the_same_first_bad_event(
     report = verify(db, keys, workers=2, min_per_worker=10)
     assert report.problem is not None
     assert (report.problem.kind, report.problem.event_id) == ("deleted", ids[12])
+
+
+def test_a_chain_split_across_processes_verifies_every_event(db: Database, keys: AuditKeys) -> None:
+    ids = linked(db, keys, 60)
+    report = verify(db, keys, workers=3, min_per_worker=10)
+    assert report.ok, report.problem
+    assert (report.checked, report.last_position) == (len(ids), max(ids))
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_chain_rewritten_with_the_key_is_caught_by_an_exported_checkpoint(
+    db: Database, keys: AuditKeys, tmp_path: Path, workers: int
+) -> None:
+    ids = linked(db, keys, 40)
+    checkpoint = create_checkpoint(db, keys)
+    assert checkpoint is not None
+    export_checkpoints([checkpoint], tmp_path)
+    # Someone who also stole the key edits event 10 and recomputes every later link.
+    tamper(db, ("UPDATE events SET reason = 'rewritten' WHERE chain_pos = 10", {}))
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT chain_pos, chain_prev_id, {canonical_sql(db.backend)} FROM events "  # noqa: S608
+                "WHERE chain_pos >= 10 ORDER BY chain_pos"
+            )
+        ).all()
+        previous = conn.execute(sa.text("SELECT link FROM events WHERE chain_pos = 9")).scalar_one()
+        for position, prev_id, canon in rows:
+            previous = compute_link(keys.chain, bytes(previous), position, prev_id, canon)
+            conn.execute(
+                sa.text("UPDATE events SET link = :link WHERE chain_pos = :pos"),
+                {"link": previous, "pos": position},
+            )
+        conn.execute(sa.text("DELETE FROM audit_checkpoints"))
+        conn.execute(sa.text("UPDATE audit_chain_head SET link = :link"), {"link": previous})
+    assert verify(db, keys, workers=workers, min_per_worker=10).ok  # the links agree
+    external = load_checkpoints(tmp_path)
+    problem = verify(db, keys, external=external, workers=workers, min_per_worker=10).problem
+    assert problem is not None
+    assert (problem.kind, problem.event_id, problem.position) == (
+        "relinked",
+        ids[checkpoint.position],
+        checkpoint.position,
+    )
