@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing slows the start
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from typing import Any
 
 __all__ = ["END", "MISMATCH", "SIGNED_OTHER", "ChainMac", "check_links"]
 

@@ -397,9 +397,11 @@ def _start_range(
         "previous": start.previous,
         "signed": signed,
     }
-    # -P: the script's own directory (this package) is not put on the module path.
+    # -P: the script's own directory (this package) is not put on the module path. SQLite
+    # needs only the standard library, so -S also skips site-packages and its .pth imports.
+    flags = ["-I", "-S"] if db.backend == "sqlite" else ["-P"]
     process = subprocess.Popen(
-        [sys.executable, "-P", _SCRIPT],
+        [sys.executable, *flags, _SCRIPT],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
