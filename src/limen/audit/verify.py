@@ -437,7 +437,8 @@ def _scan_in_processes(
     by_position: dict[int, SignedCheckpoint],
 ) -> tuple[int, Problem | None, int]:
     """This process checks the first range while one process per other range checks
-    that one; the first range (in chain order) that stopped is diagnosed here."""
+    that one; the first range (in chain order) that stopped is diagnosed here, and the
+    processes checking later ranges are stopped: what they would find comes after it."""
     processes = [_start_range(db, target, key, r, _signed(by_position, r)) for r in ranges[1:]]
     try:
         chunks = message_chunks(
@@ -453,18 +454,19 @@ def _scan_in_processes(
             )
         finally:
             chunks.close()
-        results = [first, *(_range_result(p) for p in processes)]
+        checked = 0
+        last = ranges[0].after
+        for index, start in enumerate(ranges):
+            last, stop = first if index == 0 else _range_result(processes[index - 1])
+            if start.through is not None and stop == END and last != start.through:
+                stop = MISMATCH  # the range ended early: name what is missing
+            if stop != END:
+                more, problem, last = _diagnose(connection, start, by_position, last, stop)
+                return checked + more, problem, last
+            checked += last - start.after
+        return checked, None, last
     finally:
         for process in processes:
-            if process.poll() is None:
+            if process.returncode is None:  # not collected: stop it, close its pipes
                 process.kill()
-                process.wait()
-    checked = 0
-    for start, (last, stop) in zip(ranges, results, strict=True):
-        if start.through is not None and stop == END and last != start.through:
-            stop = MISMATCH  # the range ended early: name what is missing
-        if stop != END:
-            more, problem, last = _diagnose(connection, start, by_position, last, stop)
-            return checked + more, problem, last
-        checked += last - start.after
-    return checked, None, results[-1][0]
+                process.communicate()
