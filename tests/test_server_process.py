@@ -77,6 +77,40 @@ def test_first_start_initialises_and_prints_the_admin_token_once(tmp_path: Path)
     assert token.encode() not in (data / "limen.db").read_bytes()
 
 
+def test_client_addresses_come_from_the_connection_unless_the_proxy_is_trusted(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+
+    def create_and_see_address(url: str, token: str, name: str) -> str:
+        headers = {"Authorization": f"Bearer {token}", **forwarded}
+        created = httpx.post(
+            f"{url}/v1/identities", json={"kind": "service", "name": name}, headers=headers
+        )
+        assert created.status_code == 201
+        events = httpx.get(
+            f"{url}/v1/events", params={"action": "identity.create"}, headers=headers
+        ).json()["items"]
+        return next(e["context"]["ip"] for e in events if e["resource"]["name"] == name)
+
+    direct_log = tmp_path / "direct.log"
+    with limen_server({"LIMEN_DATA_DIR": str(data)}, direct_log) as (url, _):
+        token = _token_from(direct_log)
+        assert create_and_see_address(url, token, "svc-direct") == "127.0.0.1"
+    assert "POST /v1/identities" not in direct_log.read_text()  # no access log by default
+
+    proxied = {
+        "LIMEN_DATA_DIR": str(data),
+        "LIMEN_FORWARDED_ALLOW_IPS": "127.0.0.1",
+        "LIMEN_ACCESS_LOG": "true",
+    }
+    proxied_log = tmp_path / "proxied.log"
+    with limen_server(proxied, proxied_log) as (url, _):
+        assert create_and_see_address(url, token, "svc-proxied") == "203.0.113.9"
+    assert '"POST /v1/identities HTTP/1.1" 201' in proxied_log.read_text()
+
+
 @pytest.mark.postgres
 def test_two_nodes_on_one_postgresql_see_each_others_changes(
     tmp_path: Path, database_url: str | None, backend: str
