@@ -5,8 +5,9 @@
 Appends go through ``limen.audit.record`` (the API every producer uses) in transactions
 of ``--batch`` events; "with chaining" includes linking every appended event. The peer
 in the same run is the same appends with no chain work, so the table shows what
-tamper evidence costs. Targets (issue #7): >= 20,000 events/s appended on SQLite,
->= 500,000 events/s verified.
+tamper evidence costs. Verification runs in one process (``verify()``'s default) and
+with one process per CPU (``limen audit verify``'s default), start-up included. Targets
+(issue #7): >= 20,000 events/s appended on SQLite, >= 500,000 events/s verified.
 """
 
 from __future__ import annotations
