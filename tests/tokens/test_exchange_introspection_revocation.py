@@ -213,6 +213,13 @@ def test_revoking_a_client_kills_its_tokens(
         __import__("time").sleep(0.05)
     assert r.json() == {"active": False}
     assert _token(base, people["bob"]).status_code == 401
+    # Nor does it authenticate as an introspecting resource server.
+    r = httpx.post(
+        f"{base}/oauth2/introspect",
+        data={"token": token},
+        auth=(people["bob"].client_id, people["bob"].secret),
+    )
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     assert httpx.get(f"{base}/v1/identities", headers=bearer).status_code == 401
 
 

@@ -144,17 +144,17 @@ def _caller(request: Request, form: dict[str, list[str]], scope: str) -> tuple[s
         return None, actor
     credentials = tokens.credentials_from(authorization, form)
     db: Database = request.app.state.db
-    with db.unit_of_work(readonly=True) as uow:
+    with db.reading() as connection:
         client, identity = tokens.authenticate_client(
-            uow.session, credentials, token_endpoint=f"{issuer_of(request)}/oauth2/token"
+            connection, credentials, token_endpoint=f"{issuer_of(request)}/oauth2/token"
         )
-        actor = Actor(
-            kind=str(identity.kind),
-            name=identity.name,
-            identity_id=identity.id,
-            channel="oauth",
-            context={"client_id": client.client_id},
-        )
+    actor = Actor(
+        kind=str(identity.kind),
+        name=identity.name,
+        identity_id=identity.id,
+        channel="oauth",
+        context={"client_id": client.client_id},
+    )
     return client.client_id, _with_request_context(actor, request)
 
 

@@ -358,13 +358,11 @@ async def partner_token(request: Request) -> JSONResponse:
         if asked == ["openid"]:
             form.pop("scope")
         credentials = tokens.credentials_from(request.headers.get("authorization"), form)
-        with service.db.unit_of_work(readonly=True) as uow:
-            _, holder = tokens.authenticate_client(
-                uow.session, credentials, token_endpoint=endpoint
-            )
-            # Fail closed: only partner integrations get the longer partner lifetime.
-            if not respond.is_partner(holder):
-                raise tokens.UnauthorizedClient("this endpoint is for partner integrations")
+        with service.db.reading() as connection:
+            _, holder = tokens.authenticate_client(connection, credentials, token_endpoint=endpoint)
+        # Fail closed: only partner integrations get the longer partner lifetime.
+        if not respond.is_partner(holder):
+            raise tokens.UnauthorizedClient("this endpoint is for partner integrations")
         return tokens.TokenEndpoint(service).handle(
             form,
             credentials,

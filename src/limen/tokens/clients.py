@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
 from limen.store import UnitOfWork
-from limen.store.models import Identity, OAuthClient, utcnow
+from limen.store.models import Identity, IdentityKind, IdentityStatus, OAuthClient, utcnow
 from limen.tokens.errors import ClientNotFound, InvalidClient, InvalidRequest
 from limen.tokens.rfc7523 import (
     assertion_subject,
@@ -35,7 +35,9 @@ __all__ = [
     "CLIENT_REVOKED_TOPIC",
     "CLIENT_SECRET_PREFIX",
     "AuthMethod",
+    "AuthenticatedClient",
     "ClientCredentials",
+    "ClientIdentity",
     "authenticate_client",
     "get_client",
     "list_clients",
@@ -50,11 +52,28 @@ CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 §3.3 scope-token
 # A secret's hash is computed even for unknown clients, so both answers take as long.
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
-# Built once: constructing the statement per request cost more than running it.
+# Built once, from the tables' columns rather than the ORM entities: this runs on every
+# grant, where composing the statement, loading two ORM objects and the session around
+# them cost more than the query.
+_CLIENTS = OAuthClient.__table__.c
+_IDENTITIES = Identity.__table__.c
 _CLIENT_AND_IDENTITY: Final = (
-    sa.select(OAuthClient, Identity)
-    .join(Identity, Identity.id == OAuthClient.identity_id)
-    .where(OAuthClient.client_id == sa.bindparam("client_id"))
+    sa.select(
+        _CLIENTS.client_id,
+        _CLIENTS.auth_method,
+        _CLIENTS.secret_hash,
+        _CLIENTS.jwks,
+        _CLIENTS.scopes,
+        _CLIENTS.revoked_at,
+        _IDENTITIES.id.label("identity_id"),
+        _IDENTITIES.kind,
+        _IDENTITIES.name,
+        _IDENTITIES.owner_id,
+        _IDENTITIES.status,
+        _IDENTITIES.attributes,
+    )
+    .join_from(OAuthClient.__table__, Identity.__table__, _IDENTITIES.id == _CLIENTS.identity_id)
+    .where(_CLIENTS.client_id == sa.bindparam("client_id"))
 )
 
 
@@ -68,6 +87,26 @@ class ClientCredentials:
     """``client_secret_basic``/``client_secret_post``/``private_key_jwt``; how it came."""
     client_assertion: str | None = None
     client_assertion_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """The identity an authenticated client acts as, as read when it authenticated."""
+
+    id: str
+    kind: IdentityKind
+    name: str
+    owner_id: str | None
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedClient:
+    """A client that just authenticated: what a grant needs to know of it."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+    """The most it may be granted."""
 
 
 def _hash_secret(secret: str) -> str:
@@ -175,17 +214,18 @@ def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
 
 
 def authenticate_client(
-    session: Session,
+    connection: sa.Connection | Session,
     credentials: ClientCredentials,
     *,
     token_endpoint: str,
     now: datetime | None = None,
-) -> tuple[OAuthClient, Identity]:
+) -> tuple[AuthenticatedClient, ClientIdentity]:
     """Authenticate a client by the method it registered; raise :class:`InvalidClient`.
 
     The client's identity must be active. ``token_endpoint`` is the audience a
     ``private_key_jwt`` assertion must name (RFC 7523 §3). Every failure is the same
-    ``invalid_client``, so callers cannot probe which client ids exist.
+    ``invalid_client``, so callers cannot probe which client ids exist. Reads one row,
+    through ``connection`` (``Database.reading()``) or a unit of work's session.
     """
     now = now or utcnow()
     client_id = credentials.client_id
@@ -197,19 +237,18 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
     if not client_id or len(client_id) > 64:
         raise InvalidClient("client authentication failed")
-    row = session.execute(_CLIENT_AND_IDENTITY, {"client_id": client_id}).first()
+    row = connection.execute(_CLIENT_AND_IDENTITY, {"client_id": client_id}).first()
     if row is None:
         if credentials.client_secret is not None:
             hmac.compare_digest(_hash_secret(credentials.client_secret), _DUMMY_HASH)
         raise InvalidClient("client authentication failed")
-    client, identity = row
-    if client.auth_method == "private_key_jwt":
+    if row.auth_method == "private_key_jwt":
         if credentials.client_assertion is None:
             raise InvalidClient("client authentication failed")
         verify_client_assertion(
             credentials.client_assertion,
-            client.jwks or {},
-            client_id=client.client_id,
+            row.jwks or {},
+            client_id=row.client_id,
             audience=token_endpoint,
             now=now,
         )
@@ -222,11 +261,20 @@ def authenticate_client(
             "client_secret_post",
         ):
             raise InvalidClient("client authentication failed")
-        if not hmac.compare_digest(_hash_secret(secret), client.secret_hash or _DUMMY_HASH):
+        if not hmac.compare_digest(_hash_secret(secret), row.secret_hash or _DUMMY_HASH):
             raise InvalidClient("client authentication failed")
-    if client.revoked_at is not None or not identity.is_active:
+    if row.revoked_at is not None or row.status is not IdentityStatus.ACTIVE:
         raise InvalidClient("client authentication failed")
-    return client, identity
+    return (
+        AuthenticatedClient(client_id=row.client_id, scopes=tuple(row.scopes or ())),
+        ClientIdentity(
+            id=row.identity_id,
+            kind=row.kind,
+            name=row.name,
+            owner_id=row.owner_id,
+            attributes=row.attributes or {},
+        ),
+    )
 
 
 def _validate_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:

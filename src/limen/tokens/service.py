@@ -22,6 +22,7 @@ from limen.audit.durable import Write
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import OAuthClient, RevokedToken, utcnow
+from limen.tokens.clients import AuthenticatedClient
 from limen.tokens.errors import InvalidAccessToken, InvalidTarget
 from limen.tokens.keys import SigningKeys
 from limen.tokens.rfc9068.claims import TYP, AccessTokenClaims
@@ -88,7 +89,7 @@ class TokenService:
         actor: Actor,
         *,
         subject: str,
-        client: OAuthClient,
+        client: AuthenticatedClient | OAuthClient,
         scope: tuple[str, ...],
         audience: tuple[str, ...],
         issuer: str,
@@ -118,7 +119,7 @@ class TokenService:
         actor: Actor,
         *,
         subject: str,
-        client: OAuthClient,
+        client: AuthenticatedClient | OAuthClient,
         scope: tuple[str, ...],
         audience: tuple[str, ...],
         issuer: str,

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
@@ -101,7 +102,8 @@ class TokenEndpoint:
 
         A refusal is raised after its event is committed, or, given ``refusals``, after
         its write is appended there for the caller to commit before answering. Reads
-        happen in ``uow`` if given, else in a read-only unit of work of their own.
+        happen in ``uow``'s transaction if given, else on a plain connection
+        (``Database.reading()``): no ORM session, no transaction on SQLite.
         """
         now = now or utcnow()
         grant_type = _one(form, "grant_type")
@@ -117,9 +119,9 @@ class TokenEndpoint:
         try:
             # Only reads: the grant's one write, its event, is group-committed with other
             # requests' events instead of taking the write lock for a transaction of its own.
-            with _reading(db, uow) as uow:
+            with _reading(db, uow) as connection:
                 client, identity = authenticate_client(
-                    uow.session, credentials, token_endpoint=token_endpoint, now=now
+                    connection, credentials, token_endpoint=token_endpoint, now=now
                 )
                 actor = Actor(
                     kind=str(identity.kind),
@@ -167,9 +169,9 @@ class TokenEndpoint:
 
 
 @contextlib.contextmanager
-def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[UnitOfWork]:
+def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[sa.Connection]:
     if uow is not None:
-        yield uow
+        yield uow.session.connection()
         return
-    with db.unit_of_work(readonly=True) as own:
-        yield own
+    with db.reading() as connection:
+        yield connection

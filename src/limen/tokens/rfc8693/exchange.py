@@ -19,7 +19,7 @@ from typing import ClassVar, Final
 
 from limen.audit import Actor
 from limen.audit.durable import Write
-from limen.store.models import Identity, OAuthClient
+from limen.tokens.clients import AuthenticatedClient, ClientIdentity
 from limen.tokens.errors import (
     InvalidAccessToken,
     InvalidGrant,
@@ -50,8 +50,8 @@ class TokenExchangeGrant:
     def grant(
         self,
         actor: Actor,
-        client: OAuthClient,
-        identity: Identity,
+        client: AuthenticatedClient,
+        identity: ClientIdentity,
         form: Mapping[str, Sequence[str]],
         *,
         issuer: str,
@@ -102,7 +102,7 @@ class TokenExchangeGrant:
                 "act on its behalf"
             )
 
-        allowed = set(subject.scope) & set(client.scopes or ())
+        allowed = set(subject.scope) & set(client.scopes)
         asked = requested_scope(form)
         if asked is not None and not set(asked) <= allowed:
             extra = sorted(set(asked) - allowed)

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from limen.audit import Actor
 from limen.audit.durable import Write
-from limen.store.models import Identity, OAuthClient
+from limen.tokens.clients import AuthenticatedClient, ClientIdentity
 from limen.tokens.errors import InvalidScope
 from limen.tokens.rfc6749.authentication import _one
 from limen.tokens.service import IssuedToken, TokenService, audiences_for
@@ -37,14 +37,14 @@ class ClientCredentialsGrant:
     def grant(
         self,
         actor: Actor,
-        client: OAuthClient,
-        identity: Identity,
+        client: AuthenticatedClient,
+        identity: ClientIdentity,
         form: Mapping[str, Sequence[str]],
         *,
         issuer: str,
         now: datetime,
     ) -> tuple[IssuedToken, Write]:
-        allowed = set(client.scopes or ())
+        allowed = set(client.scopes)
         asked = requested_scope(form)
         # RFC 6749 §3.3: the server may grant less than asked, but never more than the
         # client is registered for; asking for more is refused outright, not trimmed, so
