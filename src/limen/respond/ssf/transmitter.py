@@ -3,6 +3,10 @@
 It wakes when an identity's status changes or a token is revoked (on this node directly,
 on others through PostgreSQL NOTIFY) and otherwise looks at the log once per
 ``idle_interval``, so a SET leaves within milliseconds of the change that caused it.
+A wake-up first lets ``settle`` pass: the request that caused the change, and the ones
+right behind it (a PEP asking whether the suspended identity may still act), finish
+without sharing the interpreter and SQLite's write lock with the fan-out, and a burst of
+changes (a kill switch) goes out in one round.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Transmitter:
         signer: Signer,
         sealer: HeaderSealer | None = None,
         idle_interval: float = 1.0,
+        settle: float = 0.02,
         push_timeout: float = 5.0,
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
@@ -62,6 +67,7 @@ class Transmitter:
         self._signer = signer
         self._sealer = sealer
         self._idle = idle_interval
+        self._settle = settle
         self._push_timeout = push_timeout
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
@@ -112,8 +118,8 @@ class Transmitter:
             except Exception:
                 log.exception("the Shared Signals transmitter failed a round; retrying")
                 busy = False
-            if not busy:
-                self._wake.wait(self._idle)
+            if not busy and self._wake.wait(self._idle):
+                self._stop.wait(self._settle)
                 self._wake.clear()
 
     # -- work ---------------------------------------------------------------------
