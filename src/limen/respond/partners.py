@@ -45,7 +45,7 @@ class Partner:
     clients: Sequence[OAuthClient]
 
 
-def is_partner(row: Identity) -> bool:
+def is_partner(row: Identity | tokens.ClientIdentity) -> bool:
     return row.kind is IdentityKind.SERVICE and bool((row.attributes or {}).get("partner"))
 
 
