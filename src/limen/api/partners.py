@@ -40,7 +40,7 @@ from limen.api.problems import problem_response
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
-from limen.store import UnitOfWork
+from limen.store import Database, UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_error", "router"]
@@ -138,12 +138,29 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _account(uow: UnitOfWork, account_id: str) -> str:
-    account = installation.account_id(uow.session)
+async def _this_account(request: Request, account_id: str) -> str:
+    """The installation's account id, if the path names it; else 404.
+
+    An installation's account id never changes, so it is read once per app.
+    """
+    state = request.app.state
+    account: str | None = getattr(state, "account_id", None)
+    if account is None:
+        db = state.db
+        account = await db.run(_read_account, db)
+        state.account_id = account
     # Account ids are case-insensitive base32, like 1Password's.
     if account_id.strip().lower() != account:
         raise respond.AccountNotFound(f"no account {account_id!r} here; see `limen info`")
     return account
+
+
+def _read_account(db: Database) -> str:
+    with db.unit_of_work(readonly=True) as uow:
+        return installation.account_id(uow.session)
+
+
+Account = Annotated[str, Depends(_this_account)]
 
 
 def _encode_page_token(collection: str, status: IdentityStatus | None, last: Identity) -> str:
@@ -198,9 +215,9 @@ def _note(
 
 def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
     def list_identities(
-        account_id: str,
         db: DatabaseDep,
         actor: Reader,
+        account: Account,
         filter: Annotated[str | None, Query(max_length=100)] = None,
         max_page_size: Annotated[int | None, Query()] = None,
         page_token: Annotated[str | None, Query(max_length=1000)] = None,
@@ -211,7 +228,6 @@ def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
         status = collection.parse_filter(filter)
         after = _decode_page_token(page_token, collection.name, status) if page_token else None
         with db.unit_of_work() as uow:
-            account = _account(uow, account_id)
             page = respond.list_directory(
                 uow.session, kind=collection.kind, status=status, after=after, limit=size
             )
@@ -229,9 +245,8 @@ def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
 
 
 def _get_route(collection: _Collection) -> Callable[..., PartnerUser]:
-    def get_identity(account_id: str, identity_id: str, db: DatabaseDep, actor: Reader):
+    def get_identity(identity_id: str, db: DatabaseDep, actor: Reader, account: Account):
         with db.unit_of_work() as uow:
-            account = _account(uow, account_id)
             found = respond.find(uow.session, identity_id, kind=str(collection.kind))
             _note(uow, actor, "get", collection, id=found.id)
             return collection.render(account, found)
@@ -242,15 +257,14 @@ def _get_route(collection: _Collection) -> Callable[..., PartnerUser]:
 
 def _suspend_route(collection: _Collection) -> Callable[..., PartnerUser]:
     def suspend(
-        account_id: str,
         identity_id: str,
         db: DatabaseDep,
         actor: Suspender,
+        account: Account,
         cascade: bool = False,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> PartnerUser:
         with db.unit_of_work() as uow:
-            account = _account(uow, account_id)
             done = respond.contain(
                 uow,
                 actor,
@@ -277,15 +291,14 @@ def _suspend_route(collection: _Collection) -> Callable[..., PartnerUser]:
 
 def _reactivate_route(collection: _Collection) -> Callable[..., PartnerUser]:
     def reactivate(
-        account_id: str,
         identity_id: str,
         db: DatabaseDep,
         actor: Reactivator,
+        account: Account,
         cascade: bool = False,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> PartnerUser:
         with db.unit_of_work() as uow:
-            account = _account(uow, account_id)
             done = respond.release(
                 uow,
                 actor,
