@@ -18,10 +18,11 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from _postgres import scratch_schema
 
 from limen.audit import Actor, AuditKeys, link_pending, record, verify
 from limen.audit.feed import FeedCursor, read_feed
@@ -54,14 +55,11 @@ def _append(url: str, count: int, batch: int, ready: Any = None, spent: Any = No
     db.dispose()
 
 
-def _fresh(url: str | None, tmp: Path, name: str) -> tuple[Database, AuditKeys]:
+def _fresh(url: str | None, tmp: Path, name: str, schemas: ExitStack) -> tuple[Database, AuditKeys]:
     if url is None:
         url = f"sqlite:///{tmp / (name + '.db')}"
     else:
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+        url = schemas.enter_context(scratch_schema(url))
     db = Database(url)
     key_file = tmp / f"{name}.key"
     initialise(db, key_file=key_file)
@@ -89,16 +87,16 @@ class _Timer:
 
 def bench(url: str | None, events: int, batch: int, writers: int) -> list[Row]:
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    with tempfile.TemporaryDirectory() as tmp_dir, ExitStack() as schemas:
         tmp = Path(tmp_dir)
 
-        db, keys = _fresh(url, tmp, "plain")
+        db, keys = _fresh(url, tmp, "plain", schemas)
         with _Timer() as t:
             _append(db.url, events, batch)
         rows.append(("append, no chain (peer)", events / t.wall, events / t.cpu, None))
         db.dispose()
 
-        db, keys = _fresh(url, tmp, "single")
+        db, keys = _fresh(url, tmp, "single", schemas)
         with _Timer() as t:
             _append(db.url, events, batch)
             link_pending(db, keys.chain)
@@ -132,7 +130,7 @@ def bench(url: str | None, events: int, batch: int, writers: int) -> list[Row]:
         rows.append(("feed pagination (1000/page)", served / t.wall, served / t.cpu, None))
         db.dispose()
 
-        db, keys = _fresh(url, tmp, "concurrent")
+        db, keys = _fresh(url, tmp, "concurrent", schemas)
         per_writer = events // writers
         context = multiprocessing.get_context("spawn")
         ready = context.Barrier(writers + 1)
@@ -168,7 +166,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="events per transaction")
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument(
-        "--postgres", help="also run on this PostgreSQL URL (its public schema is wiped)"
+        "--postgres",
+        help="also run on this PostgreSQL URL (in scratch schemas, dropped afterwards)",
     )
     args = parser.parse_args()
     backends: list[tuple[str, str | None]] = [("sqlite", None)]

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from _postgres import scratch_schema
 
 from limen import identity, respond, tokens
 from limen.audit import Actor
@@ -233,15 +233,6 @@ def _commit_floor(url: str, runs: int) -> list[float]:
     return samples
 
 
-def _postgres_schema(base: str) -> tuple[str, sa.Engine, str]:
-    schema = f"limen_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}", admin, schema
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -261,8 +252,7 @@ def main() -> None:
         floors.append(("SQLite", measured["floor"]))
 
         if args.postgres:
-            url, admin, schema = _postgres_schema(args.postgres)
-            try:
+            with scratch_schema(args.postgres) as url:
                 pg_settings = Settings(data_dir=tmp / "pg", database_url=url)
                 world = _prepare(pg_settings)
                 with _server(pg_settings) as node_a, _server(pg_settings) as node_b:
@@ -271,10 +261,6 @@ def main() -> None:
                 floors.append(("PostgreSQL", measured["floor"]))
                 rows.append(("PostgreSQL, two nodes", measured["two nodes"], TARGET_TWO_NODES_MS))
                 commits = _commit_floor(url, args.runs)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
         else:
             print("(no PostgreSQL URL: pass --postgres or set LIMEN_TEST_POSTGRES_URL)")
     finally:

@@ -31,14 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
+from _postgres import scratch_schema
 from _table import print_table
 
 from limen import access, identity, tokens
@@ -289,16 +288,6 @@ def suspension_to_deny(
     return to_deny, commits
 
 
-def fresh_postgres(url: str) -> str:
-    schema = f"limen_bench_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--decisions", type=int, default=20_000)
@@ -422,40 +411,40 @@ def main() -> None:
             )
 
     if args.postgres_url:
-        url = fresh_postgres(args.postgres_url)
-        node_a, node_b = Database(url), Database(url)
-        setup(node_a, None)
-        node_a.broadcaster.start()
-        node_b.broadcaster.start()
-        node_b.broadcaster.ready.wait(5)
-        one_pg, _ = suspension_to_deny(node_a, node_a, 20)
-        two, commit_pg = suspension_to_deny(node_b, node_a, 20)
-        rows.append(
-            (
-                "suspension commit-to-deny, one node (PostgreSQL), p50",
-                f"{statistics.median(one_pg):.3f} ms",
-                "<= 10 ms",
+        with scratch_schema(args.postgres_url) as url:
+            node_a, node_b = Database(url), Database(url)
+            setup(node_a, None)
+            node_a.broadcaster.start()
+            node_b.broadcaster.start()
+            node_b.broadcaster.ready.wait(5)
+            one_pg, _ = suspension_to_deny(node_a, node_a, 20)
+            two, commit_pg = suspension_to_deny(node_b, node_a, 20)
+            rows.append(
+                (
+                    "suspension commit-to-deny, one node (PostgreSQL), p50",
+                    f"{statistics.median(one_pg):.3f} ms",
+                    "<= 10 ms",
+                )
             )
-        )
-        rows.append(
-            (
-                "suspension commit-to-deny, two nodes (PostgreSQL), p50",
-                f"{statistics.median(two):.2f} ms",
-                "<= 250 ms",
+            rows.append(
+                (
+                    "suspension commit-to-deny, two nodes (PostgreSQL), p50",
+                    f"{statistics.median(two):.2f} ms",
+                    "<= 250 ms",
+                )
             )
-        )
-        rows.append(
-            ("suspension commit-to-deny, two nodes (PostgreSQL), max", f"{max(two):.2f} ms", "")
-        )
-        rows.append(
-            (
-                "  (the suspension transaction itself, p50)",
-                f"{statistics.median(commit_pg):.2f} ms",
-                "",
+            rows.append(
+                ("suspension commit-to-deny, two nodes (PostgreSQL), max", f"{max(two):.2f} ms", "")
             )
-        )
-        node_a.dispose()
-        node_b.dispose()
+            rows.append(
+                (
+                    "  (the suspension transaction itself, p50)",
+                    f"{statistics.median(commit_pg):.2f} ms",
+                    "",
+                )
+            )
+            node_a.dispose()
+            node_b.dispose()
     else:
         rows.append(("suspension-to-deny, two nodes", "skipped", "needs --postgres-url"))
 

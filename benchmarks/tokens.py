@@ -31,8 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pdp
+from _postgres import scratch_schema
 from _table import print_table
-from pdp import fresh_postgres, load, percentile, server
+from pdp import load, percentile, server
 
 from limen import access, identity, tokens
 from limen.audit import Actor
@@ -215,8 +216,7 @@ def main() -> None:
     )
 
     if args.postgres_url:
-        url = fresh_postgres(args.postgres_url)
-        with tempfile.TemporaryDirectory() as tmp:
+        with scratch_schema(args.postgres_url) as url, tempfile.TemporaryDirectory() as tmp:
             key_file = Path(tmp) / "limen.key"
             create_key_file(key_file)
             node_a, node_b = Database(url), Database(url)

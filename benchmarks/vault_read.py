@@ -29,10 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
+from _postgres import scratch_schema
 
 from limen.audit import Actor, record
 from limen.config import Settings
@@ -227,19 +226,9 @@ def main() -> None:
     try:
         results["sqlite"] = run_backend("sqlite", Settings(data_dir=root / "sqlite"), args)
         if args.postgres:
-            schema = f"limen_bench_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            sep = "&" if "?" in args.postgres else "?"
-            url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-            try:
+            with scratch_schema(args.postgres) as url:
                 settings = Settings(data_dir=root / "postgres", database_url=url)
                 results["postgresql"] = run_backend("postgresql", settings, args)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
