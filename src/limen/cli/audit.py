@@ -82,7 +82,11 @@ def verify_(
     ] = False,
     workers: Annotated[
         int,
-        typer.Option(min=1, help="Processes for a long chain (each takes 250,000+ events)."),
+        typer.Option(
+            min=1,
+            help="Processes for a long chain (each takes 100,000+ events on SQLite, "
+            "250,000+ on PostgreSQL).",
+        ),
     ] = os.cpu_count() or 1,
     as_json: JsonFlag = False,
 ) -> None:
