@@ -142,6 +142,30 @@ def test_delegated_token_dies_with_either_party(
     assert not active(delegated) and active(human)
 
 
+def test_an_agents_own_token_is_inactive_while_its_owner_is_suspended(
+    live_server: Any, people: dict[str, Any], installed: Any
+) -> None:
+    base = live_server.url
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    own = _token(base, people["bot"]).json()["access_token"]  # the agent's, not delegated
+
+    def active(token: str) -> bool:
+        r = httpx.post(f"{base}/oauth2/introspect", data={"token": token}, headers=admin)
+        assert r.status_code == 200
+        return r.json()["active"]
+
+    def may_use_the_api(token: str) -> bool:
+        r = httpx.get(f"{base}/v1/identities", headers={"Authorization": f"Bearer {token}"})
+        return r.status_code != 401
+
+    assert active(own) and may_use_the_api(own)
+    httpx.post(f"{base}/v1/identities/alice/suspend", headers=admin)
+    # Introspection agrees with the PDP: an agent has no more rights than its owner.
+    assert not active(own) and not may_use_the_api(own)
+    httpx.post(f"{base}/v1/identities/alice/reactivate", headers=admin)
+    assert active(own) and may_use_the_api(own)
+
+
 def test_introspection_and_revocation(
     live_server: Any, people: dict[str, Any], installed: Any
 ) -> None:

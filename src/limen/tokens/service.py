@@ -230,6 +230,12 @@ class TokenService:
             info = status.identity_synced(identity_id)
             if info is None or not info.is_active:
                 raise _invalid("identity not active")
+            # As in the PDP: an agent (or owned service) has no more rights than its
+            # owner, so its tokens die while the owner is suspended.
+            if info.owner_id is not None:
+                owner = status.identity_synced(info.owner_id)
+                if owner is None or not owner.is_active:
+                    raise _invalid("owner not active")
 
     def actor_for(self, claims: AccessTokenClaims, *, channel: str = "api") -> Actor:
         """The :class:`Actor` a token stands for: the current actor, on behalf of the rest."""
