@@ -16,9 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
@@ -92,6 +90,11 @@ class Broadcaster:
         return url.render_as_string(hide_password=False)
 
     def _listen(self) -> None:
+        # Imported here: only PostgreSQL nodes listen, and the driver is a noticeable
+        # share of every SQLite command's start-up.
+        import psycopg
+        from psycopg import sql
+
         backoff = 0.1
         while not self._stop.is_set():
             try:
