@@ -38,6 +38,7 @@ from limen.store.models import utcnow
 
 __all__ = [
     "GENESIS",
+    "RECORDED_FIELDS",
     "ChainMac",
     "compute_link",
     "head",
@@ -49,7 +50,7 @@ __all__ = [
 GENESIS = bytes(32)
 """The "previous link" of the event at position 1."""
 
-_FIELDS = (
+RECORDED_FIELDS = (
     "id",
     "occurred_at",
     "actor_id",
@@ -74,10 +75,10 @@ def canonical_sql(backend: str) -> str:
             "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
             if name == "occurred_at"
             else name
-            for name in _FIELDS
+            for name in RECORDED_FIELDS
         ]
         return f"json_build_array({', '.join(columns)})::text"
-    return f"json_array({', '.join(_FIELDS)})"
+    return f"json_array({', '.join(RECORDED_FIELDS)})"
 
 
 def compute_link(

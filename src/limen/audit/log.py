@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from limen.audit.actor import Actor
+from limen.audit.chain import RECORDED_FIELDS
 from limen.errors import InvalidInput
 from limen.store.models import Event, utcnow
 
@@ -107,22 +108,8 @@ def _new_id() -> str:
     return (raw[:25].translate(_BASE32) + raw[25:].translate(_BASE32_LAST)).decode("ascii")
 
 
-_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_kind",
-    "actor_name",
-    "delegation",
-    "token_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "resource_name",
-    "outcome",
-    "reason",
-    "context",
-)
+# Every field the chain's link covers, in its order: what is recorded is what is linked.
+_COLUMNS = RECORDED_FIELDS
 _INSERT = sa.text(
     f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
     f"VALUES ({', '.join(':' + name for name in _COLUMNS)})"
