@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from limen.access.pdp import Decision
 
 Entry = tuple[Actor, "Evaluation", "Decision"]
-Done = Callable[[BaseException | None], None]
 
 
 class DecisionLog:
@@ -31,20 +30,9 @@ class DecisionLog:
     def __init__(self, db: Database) -> None:
         self._writer = event_writer(db)
 
-    def submit(self, entries: Sequence[Entry], done: Done) -> None:
-        """Queue ``entries``; ``done(error)`` is called from the writer thread after commit."""
-        self._writer.submit([_writes(entries)], done)
-
-    def write(self, entries: Sequence[Entry]) -> None:
-        """Queue ``entries`` and wait until they are committed (raises if they were not)."""
-        self._writer.write([_writes(entries)])
-
     async def written(self, entries: Sequence[Entry]) -> None:
         """Queue ``entries`` and wait, without blocking the event loop, until committed."""
         await self._writer.written([_writes(entries)])
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 def _writes(entries: Sequence[Entry]) -> Callable[[Session], None]:
