@@ -284,6 +284,13 @@ class VaultService:
                 with self._writes, self.db.unit_of_work() as uow:
                     write_event(uow.session)
                 return view
+        return self._read_in_full(actor, vault_ref, item_ref, version)
+
+    def _read_in_full(
+        self, actor: Actor, vault_ref: str, item_ref: str, version: int | None
+    ) -> ItemView:
+        """The general read: any version, files, and the answer or error (and any refusal
+        recorded) for whatever the one-query path declined."""
         with self._authorised(actor, "vault.item.read", vault_ref, "read") as uow:
             session = uow.session
             vault = self._vault(session, vault_ref)
@@ -307,7 +314,7 @@ class VaultService:
         """
         opened = await self.db.run(self.open_latest, actor, vault_ref, item_ref)
         if opened is None:
-            return await asyncio.to_thread(self.get_item, actor, vault_ref, item_ref)
+            return await asyncio.to_thread(self._read_in_full, actor, vault_ref, item_ref, None)
         view, write_event = opened
         await event_writer(self.db).written([write_event])
         return view
