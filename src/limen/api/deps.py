@@ -94,7 +94,7 @@ def _with_request_context(actor: Actor, request: Request) -> Actor:
 
 async def current_actor(request: Request) -> Actor:
     db: Database = request.app.state.db
-    if identity.TOKEN_PREFIX in request.headers.get("authorization", ""):
+    if bearer_token(request).startswith(identity.TOKEN_PREFIX):
         # An opaque token is one indexed read (see Database.run for where it runs).
         return await db.run(get_actor, request, db)
     # Limen's JWTs verify in memory against the live status view: no thread hop to pay.
