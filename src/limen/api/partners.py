@@ -255,71 +255,46 @@ def _get_route(collection: _Collection) -> Callable[..., PartnerUser]:
     return get_identity
 
 
-def _suspend_route(collection: _Collection) -> Callable[..., PartnerUser]:
-    def suspend(
+_STATUS_CHANGES = {
+    "suspend": (respond.contain, "users:suspend"),
+    "reactivate": (respond.release, "users:reactivate"),
+}
+
+
+def _status_route(
+    collection: _Collection, verb: Literal["suspend", "reactivate"]
+) -> Callable[..., PartnerUser]:
+    """``…/{id}:suspend`` or ``…/{id}:reactivate``: contain or release, note it, answer."""
+    change, scope = _STATUS_CHANGES[verb]
+
+    def change_status(
         identity_id: str,
         db: DatabaseDep,
-        actor: Suspender,
-        account: Account,
+        actor: Actor = Depends(require_scope(scope)),
+        account: str = Depends(_this_account),
         cascade: bool = False,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> PartnerUser:
         with db.unit_of_work() as uow:
-            done = respond.contain(
-                uow,
-                actor,
-                identity_id,
-                kind=str(collection.kind),
-                reason=reason,
-                cascade=cascade,
+            done = change(
+                uow, actor, identity_id, kind=str(collection.kind), reason=reason, cascade=cascade
             )
+            # Only a suspension revokes tokens; a reactivation never restores them.
+            revoked = {"revoked_tokens": done.revoked_tokens} if verb == "suspend" else {}
             _note(
                 uow,
                 actor,
-                "suspend",
+                verb,
                 collection,
                 id=done.identity.id,
                 cascade=cascade,
                 cascaded=[i.id for i in done.cascaded],
-                revoked_tokens=done.revoked_tokens,
+                **revoked,
             )
             return collection.render(account, done.identity)
 
-    suspend.__name__ = f"suspend_{collection.noun}"
-    return suspend
-
-
-def _reactivate_route(collection: _Collection) -> Callable[..., PartnerUser]:
-    def reactivate(
-        identity_id: str,
-        db: DatabaseDep,
-        actor: Reactivator,
-        account: Account,
-        cascade: bool = False,
-        reason: Annotated[str | None, Query(max_length=1000)] = None,
-    ) -> PartnerUser:
-        with db.unit_of_work() as uow:
-            done = respond.release(
-                uow,
-                actor,
-                identity_id,
-                kind=str(collection.kind),
-                reason=reason,
-                cascade=cascade,
-            )
-            _note(
-                uow,
-                actor,
-                "reactivate",
-                collection,
-                id=done.identity.id,
-                cascade=cascade,
-                cascaded=[i.id for i in done.cascaded],
-            )
-            return collection.render(account, done.identity)
-
-    reactivate.__name__ = f"reactivate_{collection.noun}"
-    return reactivate
+    change_status.__name__ = f"{verb}_{collection.noun}"
+    return change_status
 
 
 # -- OAuth: the partner's own token and revocation endpoints ------------------------
@@ -407,7 +382,7 @@ for _c in COLLECTIONS:
     # swallow ``abc:suspend`` as an id on a GET.
     router.add_api_route(
         _base + "/{identity_id}:suspend",
-        _suspend_route(_c),
+        _status_route(_c, "suspend"),
         methods=["POST"],
         response_model=PartnerUser,
         response_model_exclude_none=True,
@@ -415,7 +390,7 @@ for _c in COLLECTIONS:
     )
     router.add_api_route(
         _base + "/{identity_id}:reactivate",
-        _reactivate_route(_c),
+        _status_route(_c, "reactivate"),
         methods=["POST"],
         response_model=PartnerUser,
         response_model_exclude_none=True,
