@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +11,7 @@ from limen import identity, respond
 from limen.api.deps import DatabaseDep, require_scope
 from limen.api.schemas.identities import IdentityCreate, IdentityList, IdentityPublic, StatusChange
 from limen.audit import Actor
+from limen.store import Database
 
 __all__ = ["router"]
 
@@ -66,27 +68,29 @@ def get_identity(ref: str, db: DatabaseDep, actor: Reader) -> IdentityPublic:
 def suspend_identity(
     ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
 ) -> IdentityPublic:
-    with db.unit_of_work() as uow:
-        contained = respond.contain(
-            uow,
-            actor,
-            ref,
-            reason=body.reason if body else None,
-            cascade=bool(body and body.cascade),
-        )
-        return IdentityPublic.from_domain(contained.identity)
+    return _change_status(respond.contain, db, actor, ref, body)
 
 
 @router.post("/{ref}/reactivate", response_model=IdentityPublic)
 def reactivate_identity(
     ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
 ) -> IdentityPublic:
+    return _change_status(respond.release, db, actor, ref, body)
+
+
+def _change_status(
+    change: Callable[..., respond.Contained],
+    db: Database,
+    actor: Actor,
+    ref: str,
+    body: StatusChange | None,
+) -> IdentityPublic:
     with db.unit_of_work() as uow:
-        released = respond.release(
+        done = change(
             uow,
             actor,
             ref,
             reason=body.reason if body else None,
             cascade=bool(body and body.cascade),
         )
-        return IdentityPublic.from_domain(released.identity)
+        return IdentityPublic.from_domain(done.identity)
