@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,6 +38,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from _harness import limen_server, percentile
 from _postgres import scratch_schema
 
 from limen import identity, respond, tokens
@@ -55,48 +53,10 @@ HUMAN_SPEED_MS = 60_000.0  # CrowdStrike 1-10-60: the first minute
 DENY_DEADLINE_S = 5.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 @contextmanager
 def _server(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir), "LIMEN_LOG_LEVEL": "warning"}
-    if settings.database_url:
-        env["LIMEN_DATABASE_URL"] = settings.database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("limen server did not start")
-            time.sleep(0.1)
+    with limen_server(settings.data_dir, settings.database_url) as (url, _pid):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @dataclass
@@ -270,23 +230,23 @@ def main() -> None:
     print(f"Containment: partner :suspend -> first denied PDP decision ({args.runs} runs each)")
     print(f"{'':28}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}  target p50")
     for name, samples, target in rows:
-        p50 = _percentile(samples, 0.50)
+        p50 = percentile(samples, 0.50)
         verdict = "ok" if p50 <= target else "MISSED"
         print(
-            f"{name:28}{p50:>10.2f}{_percentile(samples, 0.99):>10.2f}"
+            f"{name:28}{p50:>10.2f}{percentile(samples, 0.99):>10.2f}"
             f"{max(samples):>10.2f}{statistics.fmean(samples):>10.2f}"
             f"  <= {target:g} ms {verdict}"
         )
     for name, samples in floors:
         print(
-            f"{'  floor: GET /health, ' + name:28}{_percentile(samples, 0.50):>10.2f}"
-            f"{_percentile(samples, 0.99):>10.2f}{max(samples):>10.2f}"
+            f"{'  floor: GET /health, ' + name:28}{percentile(samples, 0.50):>10.2f}"
+            f"{percentile(samples, 0.99):>10.2f}{max(samples):>10.2f}"
             f"{statistics.fmean(samples):>10.2f}  (one HTTP round trip, same node)"
         )
     if commits:
         print(
-            f"{'  floor: one PG commit':28}{_percentile(commits, 0.50):>10.2f}"
-            f"{_percentile(commits, 0.99):>10.2f}{max(commits):>10.2f}"
+            f"{'  floor: one PG commit':28}{percentile(commits, 0.50):>10.2f}"
+            f"{percentile(commits, 0.99):>10.2f}{max(commits):>10.2f}"
             f"{statistics.fmean(commits):>10.2f}  (WAL flush; a containment waits for two)"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

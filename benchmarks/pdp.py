@@ -25,10 +25,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _harness import cpu_seconds, limen_server, percentile
 from _postgres import scratch_schema
 from _table import print_table
 
@@ -52,11 +50,6 @@ when { principal.kind == "human" };
 forbid (principal, action, resource)
 when { context has ip && context.ip == "203.0.113.9" };
 """
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def setup(db: Database, key_file: Path | None) -> str:
@@ -144,52 +137,15 @@ def in_process(db: Database, n: int) -> dict[str, float]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 SERVER_PIDS: dict[str, int] = {}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
 def server(data_dir: Path, database_url: str | None) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIMEN_")}
-    env["LIMEN_DATA_DIR"] = str(data_dir)
-    env["LIMEN_LOG_LEVEL"] = "warning"
-    if database_url:
-        env["LIMEN_DATABASE_URL"] = database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "limen", "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    SERVER_PIDS[base] = process.pid
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("limen server did not start")
-            time.sleep(0.1)
+    """:func:`_harness.limen_server`, remembering its pid so :func:`load` can read its CPU."""
+    with limen_server(data_dir, database_url) as (base, pid):
+        SERVER_PIDS[base] = pid
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def _worker(
@@ -244,12 +200,12 @@ def load(
         return counts[0], errors[0]
 
     pid = SERVER_PIDS.get(base)
-    cpu_before = cpu_seconds(pid) if pid else 0.0
+    cpu_before = (cpu_seconds(pid) or 0.0) if pid else 0.0
     start = time.perf_counter()
     ok, failed = asyncio.run(run())
     elapsed = time.perf_counter() - start
     if pid and ok:
-        LAST_CPU_PER_REQUEST[0] = (cpu_seconds(pid) - cpu_before) / ok
+        LAST_CPU_PER_REQUEST[0] = ((cpu_seconds(pid) or 0.0) - cpu_before) / ok
     if failed:
         print(f"  ({failed} non-200 answers)")
     return ok / elapsed

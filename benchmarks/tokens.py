@@ -31,9 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pdp
+from _harness import percentile
 from _postgres import scratch_schema
 from _table import print_table
-from pdp import load, percentile, server
+from pdp import load, server
 
 from limen import access, identity, tokens
 from limen.audit import Actor

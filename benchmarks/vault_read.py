@@ -23,14 +23,12 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _harness import cpu_seconds, limen_server, percentile
 from _postgres import scratch_schema
 
 from limen.audit import Actor, record
@@ -41,17 +39,6 @@ from limen.vault import Field, ItemDraft, KeyFileSource, Keyring, VaultService, 
 
 TARGET_IN_PROCESS_P50_MS = 1.0
 TARGET_HTTP_RPS = 2000.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _prepare(settings: Settings) -> tuple[str, str, str, VaultService, Database]:
@@ -148,38 +135,8 @@ def _drive(port: int, path: str, token: str, total: int, connections: int) -> di
     return {
         "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies),
-        "p99": _percentile(latencies, 0.99),
+        "p99": percentile(latencies, 0.99),
     }
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux), or None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir), "LIMEN_LOG_LEVEL": "warning"}
-    if settings.database_url:
-        env["LIMEN_DATABASE_URL"] = settings.database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("limen server did not start")
 
 
 def run_backend(name: str, settings: Settings, args: argparse.Namespace) -> dict[str, float]:
@@ -187,21 +144,17 @@ def run_backend(name: str, settings: Settings, args: argparse.Namespace) -> dict
     in_process = _in_process(service, vault_id, item_id, args.in_process)
     floor = _event_only(db, min(args.in_process, 1000))
     db.dispose()
-    port = _free_port()
-    server = _serve(settings, port)
-    try:
+    with limen_server(settings.data_dir, settings.database_url) as (base, pid):
+        port = int(base.rsplit(":", 1)[1])
         path = f"/v1/vaults/{vault_id}/items/{item_id}"
         _drive(port, path, token, 200, args.connections)  # warm up
-        cpu_before = _cpu_seconds(server.pid)
+        cpu_before = cpu_seconds(pid)
         reads = _drive(port, path, token, args.requests, args.connections)
-        cpu_after = _cpu_seconds(server.pid)
+        cpu_after = cpu_seconds(pid)
         heartbeat = _drive(port, "/heartbeat", token, args.requests, args.connections)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     return {
         "in_p50": statistics.median(in_process),
-        "in_p99": _percentile(in_process, 0.99),
+        "in_p99": percentile(in_process, 0.99),
         "event_p50": statistics.median(floor),
         **{f"http_{k}": v for k, v in reads.items()},
         "peer_rps": heartbeat["rps"],
