@@ -1,4 +1,5 @@
-"""The database layer on PostgreSQL: pooled connections that the server dropped."""
+"""The database layer: lookups on the driver's cursor, and pooled connections that the
+PostgreSQL server dropped."""
 
 from __future__ import annotations
 
@@ -7,9 +8,67 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from limen import identity
+from limen.audit import Actor
 from limen.errors import Unavailable
-from limen.store import Database
+from limen.installation import InitResult
+from limen.store import Database, Lookup
 from limen.store import db as store_db
+from limen.store.models import Identity
+
+_ANSWER = Lookup(sa.select((sa.literal(41) + sa.bindparam("one")).label("answer")))
+
+_IDENTITIES = Lookup(
+    sa.select(
+        Identity.id,
+        Identity.kind,
+        Identity.name,
+        Identity.email,
+        Identity.status,
+        Identity.attributes,
+        Identity.created_at,
+    )
+    .where(Identity.kind == sa.bindparam("kind"))
+    .order_by(Identity.name)
+    .limit(2)
+)
+
+
+def test_a_lookup_returns_what_core_returns(db: Database, installed: InitResult) -> None:
+    for n in range(3):
+        with db.unit_of_work() as uow:
+            identity.create(
+                uow,
+                Actor.system("test"),
+                kind="service",
+                name=f"bot-{n}",
+                attributes={"n": n, "tags": ["a"]},
+            )
+    with db.reading() as reader:
+        fast = _IDENTITIES.all(reader, kind="service")
+        assert _ANSWER.first(reader, one=1).answer == 42
+    with db.unit_of_work(readonly=True) as uow:
+        core = _IDENTITIES.all(uow.session, kind="service")
+    assert [row.name for row in fast] == ["bot-0", "bot-1"]  # ordered, and the LIMIT held
+    assert [tuple(row) for row in fast] == [tuple(row) for row in core]
+    for fast_row, core_row in zip(fast, core, strict=True):
+        assert [type(v) for v in fast_row] == [type(v) for v in core_row]
+    assert fast[0].created_at.tzinfo is not None
+    assert fast[1].attributes == {"n": 1, "tags": ["a"]}
+
+
+def test_transactions_still_roll_back_after_lookups(db: Database, installed: InitResult) -> None:
+    # On PostgreSQL a lookup switches its pooled connection to autocommit; a unit of work
+    # that later gets the same connection must still be one transaction.
+    for _ in range(3):
+        with db.reading() as reader:
+            _ANSWER.first(reader, one=1)
+    with pytest.raises(RuntimeError), db.unit_of_work() as uow:
+        identity.create(uow, Actor.system("test"), kind="service", name="never")
+        uow.flush()
+        raise RuntimeError("abandon")
+    with db.reading() as reader:
+        assert _IDENTITIES.all(reader, kind="service") == []
 
 
 @pytest.fixture
@@ -20,8 +79,8 @@ def dropped_pool(backend: str, database_url: str | None) -> Database:
     name = f"limen-{uuid.uuid4().hex[:8]}"
     db = Database(f"{database_url}&application_name={name}")
     for _ in range(3):
-        with db.reading() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        with db.reading() as reader:
+            _ANSWER.first(reader, one=1)
     admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         killed = conn.scalar(
@@ -42,8 +101,8 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(
     # As if the connections had sat idle past the threshold (a restart at night).
     monkeypatch.setattr(store_db, "_PING_IF_IDLE_FOR_S", 0.0)
     try:
-        with dropped_pool.reading() as connection:
-            assert connection.execute(sa.text("SELECT 41 + 1")).scalar() == 42
+        with dropped_pool.reading() as reader:
+            assert _ANSWER.first(reader, one=1).answer == 42
         with dropped_pool.unit_of_work() as uow:
             assert uow.session.execute(sa.text("SELECT 1")).scalar() == 1
     finally:
@@ -62,6 +121,25 @@ def test_a_connection_dropped_while_busy_costs_at_most_one_clear_failure(
             except Unavailable as exc:
                 assert str(exc) == "the database cannot be reached"
                 failures += 1
+    finally:
+        dropped_pool.dispose()
+    assert failures <= 1
+
+
+def test_a_lookup_on_a_dropped_connection_costs_at_most_one_clear_failure(
+    dropped_pool: Database,
+) -> None:
+    failures = 0
+    try:
+        for _ in range(3):
+            try:
+                with dropped_pool.reading() as reader:
+                    assert _ANSWER.first(reader, one=1).answer == 42
+            except Unavailable as exc:
+                assert str(exc) == "the database cannot be reached"
+                failures += 1
+        with dropped_pool.unit_of_work(readonly=True) as uow:
+            assert uow.session.execute(sa.text("SELECT 1")).scalar() == 1
     finally:
         dropped_pool.dispose()
     assert failures <= 1

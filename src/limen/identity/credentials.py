@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
 from limen.identity.errors import InvalidToken
-from limen.store import UnitOfWork
+from limen.store import Lookup, Reader, UnitOfWork
 from limen.store.models import ApiToken, Identity, IdentityStatus, utcnow
 
 __all__ = [
@@ -120,7 +120,7 @@ def tokens_of(session: Session, identity_id: str) -> Sequence[ApiToken]:
 
 # Built once, and columns rather than entities: this runs on every authenticated request,
 # where composing the statement and loading two ORM objects cost more than the query.
-_AUTHENTICATE = (
+_AUTHENTICATE = Lookup(
     sa.select(
         ApiToken.id,
         ApiToken.scopes,
@@ -138,7 +138,7 @@ _AUTHENTICATE = (
 
 
 def authenticate(
-    session: Session | sa.Connection,
+    session: Reader | Session,
     raw: str,
     *,
     channel: str = "api",
@@ -154,7 +154,7 @@ def authenticate(
     now = now or utcnow()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise InvalidToken("the bearer token is not valid")
-    row = session.execute(_AUTHENTICATE, {"token_hash": hash_token(raw)}).first()
+    row = _AUTHENTICATE.first(session, token_hash=hash_token(raw))
     if row is None:
         raise InvalidToken("the bearer token is not valid")
     if (

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
+from limen.store.lookup import Reader
 
 __all__ = ["Database", "UnitOfWork"]
 
@@ -74,14 +75,7 @@ class Database:
             else self.engine
         )
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
-        # Lookups run outside a transaction: each statement is then its own consistent
-        # read, which is all a lookup needs, and a BEGIN/ROLLBACK pair costs more than the
-        # lookup (on PostgreSQL, two more round trips).
-        self._read_engine = (
-            self.engine.execution_options(sqlite_begin=None)
-            if self.backend == "sqlite"
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        self._dbapi = self.engine.dialect.dbapi
         self.broadcaster = Broadcaster(url)
 
     @contextlib.contextmanager
@@ -117,22 +111,42 @@ class Database:
             callback()
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
-        """A Core connection for hot lookups, outside any transaction.
+    def reading(self) -> Iterator[Reader]:
+        """A pooled driver connection for hot :class:`Lookup` s, outside any transaction.
 
-        Each statement sees the latest committed data on its own; use a unit of work when
-        several reads must agree. No ORM session is built: on a request that only looks a
-        few rows up, creating the session and its transaction costs more than the queries.
+        Each lookup sees the latest committed data on its own; use a unit of work when
+        several reads must agree. Neither an ORM session nor a Core connection is built:
+        on a request that only looks a few rows up, either costs more than the queries.
         """
         try:
-            connection = self._read_engine.connect()
-        except OperationalError as exc:
+            connection = self.engine.raw_connection()
+        except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
+        dbapi_connection = connection.dbapi_connection
+        reader = None
         try:
-            yield connection
-        except OperationalError as exc:
-            raise Unavailable("the database cannot be reached") from exc
+            if self.backend == "postgresql":
+                # No BEGIN before, nor ROLLBACK after, a lookup: two round trips saved.
+                dbapi_connection.autocommit = True
+            reader = Reader(dbapi_connection, self.engine.dialect)
+            yield reader
+        except self._dbapi.Error as exc:
+            if self.engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                # As Core does on a disconnect: this connection and every other pooled
+                # one are presumed dead (a server restart or failover).
+                connection.invalidate(exc)
+                self.engine.dispose()
+            if isinstance(exc, self._dbapi.OperationalError):
+                raise Unavailable("the database cannot be reached") from exc
+            raise
         finally:
+            if reader is not None:
+                reader.close()
+            if self.backend == "postgresql" and connection.is_valid:
+                try:
+                    dbapi_connection.autocommit = False  # units of work share the pool
+                except self._dbapi.Error as exc:
+                    connection.invalidate(exc)
             connection.close()
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
@@ -267,8 +281,6 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is None:
-            return
         # Straight to the driver: this runs for every transaction, and a full SQLAlchemy
         # execution of a constant statement is several times the cost of the BEGIN itself.
         connection.connection.dbapi_connection.execute(f"BEGIN {mode}")

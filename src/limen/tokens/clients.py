@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
-from limen.store import UnitOfWork
+from limen.store import Lookup, Reader, UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus, OAuthClient, utcnow
 from limen.tokens.errors import ClientNotFound, InvalidClient, InvalidRequest
 from limen.tokens.rfc7523 import (
@@ -52,12 +52,12 @@ CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 §3.3 scope-token
 # A secret's hash is computed even for unknown clients, so both answers take as long.
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
-# Built once, from the tables' columns rather than the ORM entities: this runs on every
-# grant, where composing the statement, loading two ORM objects and the session around
-# them cost more than the query.
+# Built once, from the tables' columns rather than the ORM entities, and run as a lookup:
+# this runs on every grant, where composing the statement, loading two ORM objects and
+# the session around them cost more than the query.
 _CLIENTS = OAuthClient.__table__.c
 _IDENTITIES = Identity.__table__.c
-_CLIENT_AND_IDENTITY: Final = (
+_CLIENT_AND_IDENTITY: Final = Lookup(
     sa.select(
         _CLIENTS.client_id,
         _CLIENTS.auth_method,
@@ -214,7 +214,7 @@ def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
 
 
 def authenticate_client(
-    connection: sa.Connection | Session,
+    connection: Reader | Session,
     credentials: ClientCredentials,
     *,
     token_endpoint: str,
@@ -237,7 +237,7 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
     if not client_id or len(client_id) > 64:
         raise InvalidClient("client authentication failed")
-    row = connection.execute(_CLIENT_AND_IDENTITY, {"client_id": client_id}).first()
+    row = _CLIENT_AND_IDENTITY.first(connection, client_id=client_id)
     if row is None:
         if credentials.client_secret is not None:
             hmac.compare_digest(_hash_secret(credentials.client_secret), _DUMMY_HASH)

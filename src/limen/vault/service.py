@@ -25,7 +25,7 @@ from limen.audit import Actor, Outcome, record
 from limen.audit.durable import event_writer
 from limen.errors import InvalidInput
 from limen.ids import is_id, new_id
-from limen.store import Database, UnitOfWork
+from limen.store import Database, Lookup, UnitOfWork
 from limen.store.models import ApiToken, Event, Identity, IdentityStatus, utcnow
 from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion
 from limen.vault import envelope
@@ -331,9 +331,8 @@ class VaultService:
         """
         self.keyring.current()
         query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
-        with self.db.reading() as connection:
-            # Core, not the ORM: this statement returns plain rows and runs on every read.
-            rows = connection.execute(query, {"vault_ref": vault_ref, "item_ref": item_ref}).all()
+        with self.db.reading() as reader:
+            rows = query.all(reader, vault_ref=vault_ref, item_ref=item_ref)
         if len(rows) > 1:
             rows = [r for r in rows if r.id == item_ref]
         if len(rows) != 1:
@@ -900,7 +899,7 @@ def _token_holders(session: Session, now: datetime) -> list[tuple[str, Actor]]:
     ]
 
 
-def _read_query(vault_by_id: bool, item_by_id: bool) -> sa.Select[Any]:
+def _read_query(vault_by_id: bool, item_by_id: bool) -> Lookup:
     vault_ref = sa.bindparam("vault_ref")
     item_ref = sa.bindparam("item_ref")
     item_match = (
@@ -908,7 +907,7 @@ def _read_query(vault_by_id: bool, item_by_id: bool) -> sa.Select[Any]:
         if item_by_id
         else VaultItem.title == item_ref
     )
-    return (
+    return Lookup(
         sa.select(
             Vault.id.label("vault_id"),
             Vault.name.label("vault_name"),
@@ -934,7 +933,8 @@ def _read_query(vault_by_id: bool, item_by_id: bool) -> sa.Select[Any]:
     )
 
 
-# Built once: constructing a statement costs more than running it on the read path.
+# Built once, and run as lookups: constructing a statement costs more than running it on
+# the read path.
 _READ_QUERIES = {(v, i): _read_query(v, i) for v in (True, False) for i in (True, False)}
 
 

@@ -10,13 +10,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
 from limen.audit.durable import Write, event_writer
 from limen.errors import LimenError
-from limen.store import Database, UnitOfWork
+from limen.store import Database, Reader, UnitOfWork
 from limen.store.models import utcnow
 from limen.tokens.clients import ClientCredentials, authenticate_client
 from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
@@ -169,9 +168,9 @@ class TokenEndpoint:
 
 
 @contextlib.contextmanager
-def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[sa.Connection]:
+def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[Reader | Session]:
     if uow is not None:
-        yield uow.session.connection()
+        yield uow.session
         return
     with db.reading() as connection:
         yield connection

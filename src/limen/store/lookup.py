@@ -1,0 +1,130 @@
+"""Lookups: the few SELECTs that run on nearly every request, straight on the driver.
+
+SQLAlchemy Core spends 40 to 60 µs on each execution (execution context, events, result
+metadata, connection wrapper), while SQLite answers an indexed lookup in a few
+microseconds; on a secret read or a token check that overhead was a quarter of the
+request. A :class:`Lookup` keeps what SQLAlchemy gives a query, the SQL for the dialect
+(compiled once), the bound values and the column types' conversions, and skips the
+per-execution machinery: rows come from the DB-API cursor of a pooled connection
+(:meth:`limen.store.Database.reading`).
+
+The same lookup runs through an ORM session or a Core connection too, so a function
+built on one works inside a unit of work as well.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+__all__ = ["Lookup", "Reader"]
+
+
+class Reader:
+    """A pooled driver connection outside any transaction (see ``Database.reading``).
+
+    Each lookup sees the latest committed data on its own.
+    """
+
+    __slots__ = ("_cursor", "dialect")
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self._cursor = dbapi_connection.cursor()
+        self.dialect = dialect
+
+    def _rows(self, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        self._cursor.execute(sql, parameters)
+        return self._cursor.fetchall()
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+Source = Reader | Session | sa.Connection
+
+
+class Lookup:
+    """A fixed SELECT with named bind parameters, run as fast as its driver allows.
+
+    Rows are named tuples whose fields are the statement's column keys, converted as
+    Core would convert them (times, JSON, enums, booleans).
+    """
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+        keys = list(statement.selected_columns.keys())
+        if len(set(keys)) != len(keys) or not all(k.isidentifier() for k in keys):
+            raise ValueError(f"a lookup's columns need distinct plain names, not {keys}")
+        self._row = collections.namedtuple("Row", keys)  # type: ignore[misc]
+        self._compiled: dict[str, _Compiled] = {}
+
+    def all(self, source: Source, **parameters: Any) -> list[Any]:
+        if not isinstance(source, Reader):
+            return list(source.execute(self.statement, parameters).all())
+        compiled = self._compiled.get(source.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[source.dialect.name] = self._compile(source.dialect)
+        raw = source._rows(compiled.sql, compiled.bind(parameters))
+        convert = compiled.converters
+        make = self._row._make
+        if not convert:
+            return [make(row) for row in raw]
+        rows = []
+        for values in raw:
+            values = list(values)
+            for index, process in convert:
+                values[index] = process(values[index])
+            rows.append(make(values))
+        return rows
+
+    def first(self, source: Source, **parameters: Any) -> Any | None:
+        rows = self.all(source, **parameters)
+        return rows[0] if rows else None
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string or compiled.escaped_bind_names:
+            raise ValueError("a lookup cannot use expanding or escaped bind parameters")
+        binds = compiled.binds
+        order = tuple(compiled.positiontup or ())
+        fixed = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
+        processors = {}
+        for name, bind in binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[name] = process
+        converters = []
+        for index, column in enumerate(self.statement.selected_columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                converters.append((index, process))
+        return _Compiled(
+            sql=compiled.string,
+            positional=order if compiled.positional else None,
+            fixed=fixed,
+            processors=processors,
+            converters=tuple(converters),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order, for qmark-style drivers
+    fixed: dict[str, Any]  # values bound in the statement itself (a LIMIT)
+    processors: dict[str, Callable[[Any], Any]]
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def bind(self, parameters: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = {**self.fixed, **parameters}
+        for name, process in self.processors.items():
+            values[name] = process(values[name])
+        if self.positional is None:
+            return values
+        return [values[name] for name in self.positional]
