@@ -114,9 +114,19 @@ _INSERT = sa.text(
     f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
     f"VALUES ({', '.join(':' + name for name in _COLUMNS)})"
 )
-_DRIVER_INSERT = {
-    "sqlite": f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * 14)})",  # noqa: S608
-    "postgresql": f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * 14)})",  # noqa: S608
+_POSTGRES_INSERT = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"  # noqa: S608
+)
+# SQLite takes many rows per statement: the driver lets other threads run around each
+# statement step, and on a busy node every such hand-over of the interpreter lock costs
+# two context switches, per row with executemany. Chunks of fixed sizes keep the
+# prepared statements cached.
+_SQLITE_CHUNKS = (64, 16, 4, 1)
+_SQLITE_ROW = f"({', '.join(['?'] * len(_COLUMNS))})"
+_SQLITE_INSERTS = {
+    size: f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+    + ", ".join([_SQLITE_ROW] * size)
+    for size in _SQLITE_CHUNKS
 }
 
 
@@ -126,16 +136,23 @@ def _write_pending(session: Session, *_: Any) -> None:
         return
     connection = session.connection()
     backend = connection.dialect.name
-    sql = _DRIVER_INSERT.get(backend)
-    if backend == "sqlite":
-        # SQLite stores times as naive UTC text (see UTCDateTime).
-        rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
-    if sql is None:
+    if backend not in ("sqlite", "postgresql"):
         connection.execute(_INSERT, [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
         return
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, rows)
+        if backend == "postgresql":
+            cursor.executemany(_POSTGRES_INSERT, rows)
+            return
+        start = 0
+        for size in _SQLITE_CHUNKS:
+            while len(rows) - start >= size:
+                values: list[Any] = []
+                for row in rows[start : start + size]:
+                    # SQLite stores times as naive UTC text (see UTCDateTime).
+                    values += (row[0], _sqlite_time(row[1]), *row[2:])
+                cursor.execute(_SQLITE_INSERTS[size], values)
+                start += size
     finally:
         cursor.close()
 
