@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from limen.audit import EventFilter, list_events
+from sqlalchemy.orm import Session
+
+from limen.audit import Actor, EventFilter, list_events, record
+from limen.audit.durable import EventWriter
 from limen.store import Database
 from tests.audit.conftest import append
 
@@ -17,3 +20,22 @@ def test_a_large_transaction_stores_every_event_in_order_with_its_fields(db: Dat
     assert [e.context["n"] for e in page.events] == list(range(87))
     assert {e.resource_type for e in page.events} == {"bulk"}
     assert all(e.occurred_at.tzinfo is not None for e in page.events)
+
+
+def test_the_event_writer_stores_a_large_batch_whole_and_in_order(db: Database) -> None:
+    # More than one statement's worth of rows: written in one transaction, in order.
+    writer = EventWriter(db)
+    recorded: list[str] = []
+
+    def many(session: Session) -> None:
+        for n in range(150):
+            recorded.append(record(session, Actor.operator(), "test.batch", resource_id=str(n)).id)
+
+    try:
+        writer.write([many])
+    finally:
+        writer.close()
+    with db.unit_of_work(readonly=True) as uow:
+        page = list_events(uow.session, EventFilter(action="test.batch"), limit=1000)
+    assert [e.id for e in page.events] == recorded
+    assert [e.resource_id for e in page.events] == [str(n) for n in range(150)]

@@ -18,12 +18,14 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from limen.audit.log import insert_recorded, take_recorded
 from limen.store import Database
 
-__all__ = ["EventWriter", "event_writer"]
+__all__ = ["EventWriter", "commit_now", "event_writer"]
 
 Write = Callable[[Session], None]
-"""Records one or more events in the session it is given (see :func:`limen.audit.record`)."""
+"""Records one or more events in the session it is given (see :func:`limen.audit.record`),
+and does nothing else: the writer's session has no database behind it."""
 Done = Callable[[BaseException | None], None]
 
 _MAX_BATCH = 2000
@@ -127,16 +129,28 @@ class EventWriter:
                 size += len(entry[0])
             error: BaseException | None = None
             try:
-                with self._db.unit_of_work() as uow:
-                    for writes, _ in batch:
-                        for write in writes:
-                            write(uow.session)
+                commit_now(self._db, [write for writes, _ in batch for write in writes])
             except Exception as exc:  # every caller in the batch learns it failed
                 error = exc
             for _, done in batch:
                 done(error)
             if stop:
                 return
+
+
+def commit_now(db: Database, writes: Sequence[Write]) -> None:
+    """Commit ``writes`` here and now, all or none (what the writer does with a batch).
+
+    Not a unit of work: the events are the only rows, and inserting them in one statement
+    outside a transaction saves its BEGIN and COMMIT round trips.
+    """
+    session = Session()  # no database behind it: a write may only record events
+    try:
+        for write in writes:
+            write(session)
+        insert_recorded(db, take_recorded(session))
+    finally:
+        session.close()
 
 
 _writers: weakref.WeakKeyDictionary[Database, EventWriter] = weakref.WeakKeyDictionary()

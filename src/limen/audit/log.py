@@ -6,7 +6,9 @@ change and its event commit together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS
 from limen.errors import InvalidInput
+from limen.store import Database
 from limen.store.models import Event, utcnow
 
 __all__ = ["EventFilter", "EventPage", "Outcome", "RecordedEvent", "list_events", "record"]
@@ -114,20 +117,26 @@ _INSERT = sa.text(
     f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
     f"VALUES ({', '.join(':' + name for name in _COLUMNS)})"
 )
-_POSTGRES_INSERT = (
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"  # noqa: S608
-)
-# SQLite takes many rows per statement: the driver lets other threads run around each
-# statement step, and on a busy node every such hand-over of the interpreter lock costs
-# two context switches, per row with executemany. Chunks of fixed sizes keep the
-# prepared statements cached.
-_SQLITE_CHUNKS = (64, 16, 4, 1)
-_SQLITE_ROW = f"({', '.join(['?'] * len(_COLUMNS))})"
-_SQLITE_INSERTS = {
-    size: f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
-    + ", ".join([_SQLITE_ROW] * size)
-    for size in _SQLITE_CHUNKS
-}
+# Many rows per statement: one round trip on PostgreSQL, and on SQLite one hand-over of
+# the interpreter lock (the driver lets other threads run around each statement step; on
+# a busy node each hand-over costs two context switches, per row with executemany).
+_ROWS_PER_STATEMENT = 64
+
+
+@functools.cache
+def _multi_row_insert(backend: str, rows: int) -> str:
+    mark = "?" if backend == "sqlite" else "%s"
+    row = f"({', '.join([mark] * len(_COLUMNS))})"
+    return f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)  # noqa: S608
+
+
+def _insert_rows(cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if backend == "sqlite":
+        # SQLite stores times as naive UTC text (see UTCDateTime).
+        rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        cursor.execute(_multi_row_insert(backend, len(chunk)), [v for r in chunk for v in r])
 
 
 def _write_pending(session: Session, *_: Any) -> None:
@@ -141,20 +150,40 @@ def _write_pending(session: Session, *_: Any) -> None:
         return
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if backend == "postgresql":
-            cursor.executemany(_POSTGRES_INSERT, rows)
-            return
-        start = 0
-        for size in _SQLITE_CHUNKS:
-            while len(rows) - start >= size:
-                values: list[Any] = []
-                for row in rows[start : start + size]:
-                    # SQLite stores times as naive UTC text (see UTCDateTime).
-                    values += (row[0], _sqlite_time(row[1]), *row[2:])
-                cursor.execute(_SQLITE_INSERTS[size], values)
-                start += size
+        _insert_rows(cursor, backend, rows)
     finally:
         cursor.close()
+
+
+def take_recorded(session: Session) -> list[tuple[Any, ...]]:
+    """Remove and return the events recorded in ``session`` and not yet written."""
+    return session.info.pop(_PENDING, None) or []
+
+
+def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write events taken with :func:`take_recorded`, all or none, outside a unit of work.
+
+    Up to 64 events are one statement, which is its own transaction: no BEGIN or COMMIT
+    to send, on PostgreSQL two round trips fewer than a unit of work.
+    """
+    if not rows:
+        return
+    with db.autocommit() as connection:
+        cursor = connection.cursor()
+        try:
+            if len(rows) <= _ROWS_PER_STATEMENT:
+                _insert_rows(cursor, db.backend, rows)
+                return
+            cursor.execute("BEGIN IMMEDIATE" if db.backend == "sqlite" else "BEGIN")
+            try:
+                _insert_rows(cursor, db.backend, rows)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that matters is the first
+                    cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        finally:
+            cursor.close()
 
 
 def _sqlite_time(moment: datetime) -> str:

@@ -118,18 +118,31 @@ class Database:
         several reads must agree. Neither an ORM session nor a Core connection is built:
         on a request that only looks a few rows up, either costs more than the queries.
         """
+        with self.autocommit() as connection:
+            reader = Reader(connection, self.engine.dialect)
+            try:
+                yield reader
+            finally:
+                reader.close()
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[Any]:
+        """A pooled DB-API connection on which each statement is its own transaction.
+
+        For the hot paths that need one statement and nothing around it: no BEGIN before
+        it nor ROLLBACK or COMMIT after it (on PostgreSQL, two round trips saved). Driver
+        errors that mean the database is gone become :class:`Unavailable`.
+        """
         try:
             connection = self.engine.raw_connection()
         except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
         dbapi_connection = connection.dbapi_connection
-        reader = None
         try:
             if self.backend == "postgresql":
-                # No BEGIN before, nor ROLLBACK after, a lookup: two round trips saved.
                 dbapi_connection.autocommit = True
-            reader = Reader(dbapi_connection, self.engine.dialect)
-            yield reader
+            # SQLite connections already leave transactions to us (see _configure_sqlite).
+            yield dbapi_connection
         except self._dbapi.Error as exc:
             if self.engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 # As Core does on a disconnect: this connection and every other pooled
@@ -140,8 +153,6 @@ class Database:
                 raise Unavailable("the database cannot be reached") from exc
             raise
         finally:
-            if reader is not None:
-                reader.close()
             if self.backend == "postgresql" and connection.is_valid:
                 try:
                     dbapi_connection.autocommit = False  # units of work share the pool

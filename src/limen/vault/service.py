@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
-from limen.audit.durable import event_writer
+from limen.audit.durable import commit_now, event_writer
 from limen.errors import InvalidInput
 from limen.ids import is_id, new_id
 from limen.store import Database, Lookup, UnitOfWork
@@ -281,8 +281,8 @@ class VaultService:
             opened = self.open_latest(actor, vault_ref, item_ref)
             if opened is not None:
                 view, write_event = opened
-                with self._writes, self.db.unit_of_work() as uow:
-                    write_event(uow.session)
+                with self._writes:
+                    commit_now(self.db, [write_event])
                 return view
         return self._read_in_full(actor, vault_ref, item_ref, version)
 

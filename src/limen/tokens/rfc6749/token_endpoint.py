@@ -5,17 +5,15 @@ https://www.rfc-editor.org/rfc/rfc6749#section-3.2
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
-from limen.audit.durable import Write, event_writer
+from limen.audit.durable import Write, commit_now, event_writer
 from limen.errors import LimenError
-from limen.store import Database, Reader, UnitOfWork
 from limen.store.models import utcnow
 from limen.tokens.clients import ClientCredentials, authenticate_client
 from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
@@ -56,16 +54,8 @@ class TokenEndpoint:
             "context": context,
             "now": now,
         }
-        db = self.tokens.db
-        if db.backend == "sqlite":
-            issued, write = self.prepare(form, credentials, **arguments)
-            event_writer(db).write([write])
-        else:
-            # PostgreSQL commits concurrent transactions in parallel (flushing their WAL
-            # together): one transaction per grant, reads and event, costs least there.
-            with db.unit_of_work() as uow:
-                issued, write = self.prepare(form, credentials, uow=uow, **arguments)
-                write(uow.session)
+        issued, write = self.prepare(form, credentials, **arguments)
+        self._commit([write])
         return issued.to_response()
 
     def _commit(self, writes: list[Write]) -> None:
@@ -79,9 +69,7 @@ class TokenEndpoint:
         if db.backend == "sqlite":
             event_writer(db).write(writes)
             return
-        with db.unit_of_work() as uow:
-            for write in writes:
-                write(uow.session)
+        commit_now(db, writes)
 
     def prepare(
         self,
@@ -93,7 +81,6 @@ class TokenEndpoint:
         context: dict[str, Any] | None = None,
         now: datetime | None = None,
         refusals: list[Write] | None = None,
-        uow: UnitOfWork | None = None,
     ) -> tuple[IssuedToken, Write]:
         """Authenticate the client, run the grant and sign: the token and the write that
         records its issuance, which must be committed before the token is handed out
@@ -101,8 +88,7 @@ class TokenEndpoint:
 
         A refusal is raised after its event is committed, or, given ``refusals``, after
         its write is appended there for the caller to commit before answering. Reads
-        happen in ``uow``'s transaction if given, else on a plain connection
-        (``Database.reading()``): no ORM session, no transaction on SQLite.
+        are lookups (``Database.reading()``): no ORM session, no transaction.
         """
         now = now or utcnow()
         grant_type = _one(form, "grant_type")
@@ -118,7 +104,7 @@ class TokenEndpoint:
         try:
             # Only reads: the grant's one write, its event, is group-committed with other
             # requests' events instead of taking the write lock for a transaction of its own.
-            with _reading(db, uow) as connection:
+            with db.reading() as connection:
                 client, identity = authenticate_client(
                     connection, credentials, token_endpoint=token_endpoint, now=now
                 )
@@ -165,12 +151,3 @@ class TokenEndpoint:
             else:
                 refusals.append(write)
             raise
-
-
-@contextlib.contextmanager
-def _reading(db: Database, uow: UnitOfWork | None) -> Iterator[Reader | Session]:
-    if uow is not None:
-        yield uow.session
-        return
-    with db.reading() as connection:
-        yield connection
