@@ -31,7 +31,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from limen.store import Database
+from limen.store import Database, Lookup
 from limen.store.models import Event, Identity, OAuthClient, RevokedToken, utcnow
 
 __all__ = [
@@ -136,9 +136,11 @@ class StatusView:
             if identity_id in self._identities:
                 return self._identities[identity_id]
             generation = self._generation.get(identity_id, 0)
-        with self._db.unit_of_work(readonly=True) as uow:
-            row = uow.session.get(Identity, identity_id)
-            info = _info(row) if row is not None else None
+        # A decision waits on this read (the first after a status change): one lookup, with
+        # no transaction round trips around it.
+        with self._db.reading() as reader:
+            row = _IDENTITY.first(reader, id=identity_id)
+        info = _info(row) if row is not None else None
         with self._lock:
             # A status message that arrived while we were reading wins over our read.
             if self._generation.get(identity_id, 0) == generation:
@@ -331,7 +333,21 @@ def _id_of(payload: Any) -> str | None:
     return None
 
 
-def _info(row: Identity) -> IdentityInfo:
+_IDENTITY: Final = Lookup(
+    sa.select(
+        Identity.id,
+        Identity.kind,
+        Identity.name,
+        Identity.status,
+        Identity.owner_id,
+        Identity.roles,
+        Identity.attributes,
+    ).where(Identity.id == sa.bindparam("id"))
+)
+
+
+def _info(row: Any) -> IdentityInfo:
+    """The view of an :class:`Identity`, or of a row with its columns."""
     return IdentityInfo(
         id=row.id,
         kind=str(row.kind),
