@@ -404,8 +404,8 @@ def _cache_key(evaluation: Evaluation, chain: tuple[str, ...]) -> tuple[Any, ...
     return (chain, evaluation.action, evaluation.resource_type, evaluation.resource_id, extra)
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+# Built once: json.dumps() with any non-default option builds a new encoder per call.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 
 
 def _conclude(

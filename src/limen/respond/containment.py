@@ -97,8 +97,11 @@ def contain(
     Raises :class:`~limen.identity.LastAdmin` rather than leave no active admin.
     """
     target = find(uow.session, ref, kind=kind)
+    # Looked up before anything is recorded: a query with events pending writes them
+    # first, and this way they go in one insert at commit.
+    live = _live_tokens(uow.session, target)
     suspended = identities.suspend(uow, actor, target.id, reason=reason)
-    result = Contained(suspended, revoked_tokens=_revoke_tokens(uow, actor, suspended))
+    result = Contained(suspended, revoked_tokens=_revoke(uow, actor, live))
     if cascade and suspended.kind is IdentityKind.HUMAN:
         owned = list(
             uow.session.scalars(
@@ -119,7 +122,7 @@ def contain(
             why = f"owner {suspended.name} suspended" + (f": {reason}" if reason else "")
             for machine in owned:
                 identities.suspend(uow, actor, machine.id, reason=why)
-                result.revoked_tokens += _revoke_tokens(uow, actor, machine)
+                result.revoked_tokens += _revoke(uow, actor, _live_tokens(uow.session, machine))
                 _add_member(uow, containment, machine)
                 result.cascaded.append(machine)
             result.containment_id = containment.id
@@ -311,15 +314,18 @@ def _add_member(uow: UnitOfWork, containment: Containment, suspended: Identity) 
     uow.flush()
 
 
-def _revoke_tokens(uow: UnitOfWork, actor: Actor, held_by: Identity) -> int:
-    live = uow.session.scalars(
+def _live_tokens(session: Session, held_by: Identity) -> Sequence[str]:
+    return session.scalars(
         sa.select(ApiToken.id).where(
             ApiToken.identity_id == held_by.id, ApiToken.revoked_at.is_(None)
         )
     ).all()
-    for token_id in live:
+
+
+def _revoke(uow: UnitOfWork, actor: Actor, token_ids: Sequence[str]) -> int:
+    for token_id in token_ids:
         identities.revoke_api_token(uow, actor, token_id)
-    return len(live)
+    return len(token_ids)
 
 
 def _engaged(session: Session, kind: IdentityKind) -> Containment | None:
