@@ -143,3 +143,13 @@ def test_a_lookup_on_a_dropped_connection_costs_at_most_one_clear_failure(
     finally:
         dropped_pool.dispose()
     assert failures <= 1
+
+
+def test_ping_says_whether_the_database_answers(db: Database) -> None:
+    assert db.ping() is True
+    # Nothing listens on port 1: refused at once, reported rather than raised.
+    gone = Database("postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2")
+    try:
+        assert gone.ping() is False
+    finally:
+        gone.dispose()

@@ -198,10 +198,16 @@ class Database:
             return {rev.revision for rev in script.walk_revisions()} - applied
 
     def ping(self) -> bool:
+        """Whether the database answers: one statement, with no transaction around it."""
         try:
-            with self.engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-        except (OperationalError, DBAPIError):
+            with self.autocommit() as connection:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchall()
+                finally:
+                    cursor.close()
+        except (Unavailable, self._dbapi.Error):
             return False
         return True
 
