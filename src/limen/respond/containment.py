@@ -27,7 +27,7 @@ from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
 from limen.respond.errors import KillSwitchNotEngaged, WrongKind
-from limen.store import UnitOfWork
+from limen.store import Lookup, UnitOfWork
 from limen.store.models import (
     ApiToken,
     Containment,
@@ -314,12 +314,16 @@ def _add_member(uow: UnitOfWork, containment: Containment, suspended: Identity) 
     uow.flush()
 
 
+# Built once: on the containment path, composing the statement costs more than running it.
+_LIVE_TOKENS = Lookup(
+    sa.select(ApiToken.id).where(
+        ApiToken.identity_id == sa.bindparam("identity_id"), ApiToken.revoked_at.is_(None)
+    )
+)
+
+
 def _live_tokens(session: Session, held_by: Identity) -> Sequence[str]:
-    return session.scalars(
-        sa.select(ApiToken.id).where(
-            ApiToken.identity_id == held_by.id, ApiToken.revoked_at.is_(None)
-        )
-    ).all()
+    return [row.id for row in _LIVE_TOKENS.all(session, identity_id=held_by.id)]
 
 
 def _revoke(uow: UnitOfWork, actor: Actor, token_ids: Sequence[str]) -> int:
