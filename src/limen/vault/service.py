@@ -347,7 +347,7 @@ class VaultService:
             raw = envelope.open(kek, sealed, aad=item_aad(item.id, item.version))
         except SealBroken:
             return None  # the general path records the failure and raises
-        view = replace(_item_view(item, vault_id, vault_name), content=ItemContent.from_json(raw))
+        view = _item_view(item, vault_id, vault_name, ItemContent.from_json(raw))
 
         def write_event(session: Session) -> None:
             _record_read(session, actor, vault_id, vault_name, item, item.version)
@@ -404,7 +404,7 @@ class VaultService:
                 resource_name=f"{vault.name}/{item.title}",
                 context={"vault_id": vault.id, "version": 1, "category": item.category},
             )
-            return replace(_item_view(item, vault.id, vault.name), content=content)
+            return _item_view(item, vault.id, vault.name, content)
 
     def replace_item(
         self, actor: Actor, vault_ref: str, item_ref: str, draft: ItemDraft
@@ -816,7 +816,7 @@ class VaultService:
             resource_name=f"{vault.name}/{item.title}",
             context={"vault_id": vault.id, "version": item.version, "values_changed": changed},
         )
-        return replace(_item_view(item, vault.id, vault.name), content=content)
+        return _item_view(item, vault.id, vault.name, content)
 
     def _open_version(
         self, row: VaultItemVersion, actor: Actor, vault: Vault, item: VaultItem
@@ -979,7 +979,9 @@ def _vault_view(vault: Vault, items: int) -> VaultView:
     )
 
 
-def _item_view(item: Any, vault_id: str, vault_name: str) -> ItemView:
+def _item_view(
+    item: Any, vault_id: str, vault_name: str, content: ItemContent | None = None
+) -> ItemView:
     """The view of ``item``: a :class:`VaultItem` or a row with the same columns."""
     return ItemView(
         id=item.id,
@@ -997,6 +999,7 @@ def _item_view(item: Any, vault_id: str, vault_name: str) -> ItemView:
         last_edited_by=item.last_edited_by,
         max_secret_age_days=item.max_secret_age_days,
         secrets_changed_at=item.secrets_changed_at,
+        content=content,
     )
 
 
