@@ -70,8 +70,8 @@ def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor |
     if not raw.startswith(identity.TOKEN_PREFIX):
         return None
     stale: list[str] = []
-    with db.reading() as connection:
-        actor = identity.authenticate(connection, raw, on_stale=stale.append)
+    with db.reading() as reader:
+        actor = identity.authenticate(reader, raw, on_stale=stale.append)
     if stale:
         with db.unit_of_work() as uow:
             identity.touch_if_stale(uow, stale[0])

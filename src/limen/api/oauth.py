@@ -144,9 +144,9 @@ def _caller(request: Request, form: dict[str, list[str]], scope: str) -> tuple[s
         return None, actor
     credentials = tokens.credentials_from(authorization, form)
     db: Database = request.app.state.db
-    with db.reading() as connection:
+    with db.reading() as reader:
         client, identity = tokens.authenticate_client(
-            connection, credentials, token_endpoint=f"{issuer_of(request)}/oauth2/token"
+            reader, credentials, token_endpoint=f"{issuer_of(request)}/oauth2/token"
         )
     actor = Actor(
         kind=str(identity.kind),
@@ -169,7 +169,8 @@ async def token(request: Request) -> JSONResponse:
     issuer = issuer_of(request)
 
     if service.db.backend != "sqlite":
-        # One transaction per grant on PostgreSQL (see TokenEndpoint.handle), in a thread.
+        # On PostgreSQL the whole grant, its lookups and its event's commit, runs in one
+        # thread: concurrent grants commit in parallel there (see TokenEndpoint._commit).
         def handle() -> dict[str, Any]:
             credentials = tokens.credentials_from(request.headers.get("authorization"), form)
             return tokens.TokenEndpoint(service).handle(

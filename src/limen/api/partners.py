@@ -346,8 +346,8 @@ async def partner_token(request: Request) -> JSONResponse:
         if asked == ["openid"]:
             form.pop("scope")
         credentials = tokens.credentials_from(request.headers.get("authorization"), form)
-        with service.db.reading() as connection:
-            _, holder = tokens.authenticate_client(connection, credentials, token_endpoint=endpoint)
+        with service.db.reading() as reader:
+            _, holder = tokens.authenticate_client(reader, credentials, token_endpoint=endpoint)
         # Fail closed: only partner integrations get the longer partner lifetime.
         if not respond.is_partner(holder):
             raise tokens.UnauthorizedClient("this endpoint is for partner integrations")

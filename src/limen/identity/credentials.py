@@ -138,7 +138,7 @@ _AUTHENTICATE = Lookup(
 
 
 def authenticate(
-    session: Reader | Session,
+    source: Reader | Session,
     raw: str,
     *,
     channel: str = "api",
@@ -154,7 +154,7 @@ def authenticate(
     now = now or utcnow()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise InvalidToken("the bearer token is not valid")
-    row = _AUTHENTICATE.first(session, token_hash=hash_token(raw))
+    row = _AUTHENTICATE.first(source, token_hash=hash_token(raw))
     if row is None:
         raise InvalidToken("the bearer token is not valid")
     if (

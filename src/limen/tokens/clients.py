@@ -214,7 +214,7 @@ def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
 
 
 def authenticate_client(
-    connection: Reader | Session,
+    reader: Reader | Session,
     credentials: ClientCredentials,
     *,
     token_endpoint: str,
@@ -225,7 +225,7 @@ def authenticate_client(
     The client's identity must be active. ``token_endpoint`` is the audience a
     ``private_key_jwt`` assertion must name (RFC 7523 §3). Every failure is the same
     ``invalid_client``, so callers cannot probe which client ids exist. Reads one row,
-    through ``connection`` (``Database.reading()``) or a unit of work's session.
+    through ``reader`` (``Database.reading()``) or a unit of work's session.
     """
     now = now or utcnow()
     client_id = credentials.client_id
@@ -237,7 +237,7 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
     if not client_id or len(client_id) > 64:
         raise InvalidClient("client authentication failed")
-    row = _CLIENT_AND_IDENTITY.first(connection, client_id=client_id)
+    row = _CLIENT_AND_IDENTITY.first(reader, client_id=client_id)
     if row is None:
         if credentials.client_secret is not None:
             hmac.compare_digest(_hash_secret(credentials.client_secret), _DUMMY_HASH)

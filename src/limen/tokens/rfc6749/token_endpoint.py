@@ -48,13 +48,14 @@ class TokenEndpoint:
 
         Returns once the issuance event is committed.
         """
-        arguments = {
-            "issuer": issuer,
-            "token_endpoint": token_endpoint,
-            "context": context,
-            "now": now,
-        }
-        issued, write = self.prepare(form, credentials, **arguments)
+        issued, write = self.prepare(
+            form,
+            credentials,
+            issuer=issuer,
+            token_endpoint=token_endpoint,
+            context=context,
+            now=now,
+        )
         self._commit([write])
         return issued.to_response()
 
@@ -104,9 +105,9 @@ class TokenEndpoint:
         try:
             # Only reads: the grant's one write, its event, is group-committed with other
             # requests' events instead of taking the write lock for a transaction of its own.
-            with db.reading() as connection:
+            with db.reading() as reader:
                 client, identity = authenticate_client(
-                    connection, credentials, token_endpoint=token_endpoint, now=now
+                    reader, credentials, token_endpoint=token_endpoint, now=now
                 )
                 actor = Actor(
                     kind=str(identity.kind),
