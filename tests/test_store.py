@@ -4,6 +4,7 @@ PostgreSQL server dropped."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -109,37 +110,31 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(
         dropped_pool.dispose()
 
 
+def _through_a_unit_of_work(db: Database) -> None:
+    with db.unit_of_work(readonly=True) as uow:
+        assert uow.session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def _through_a_lookup(db: Database) -> None:
+    with db.reading() as reader:
+        assert _ANSWER.first(reader, one=1).answer == 42
+
+
+@pytest.mark.parametrize("query", [_through_a_unit_of_work, _through_a_lookup])
 def test_a_connection_dropped_while_busy_costs_at_most_one_clear_failure(
-    dropped_pool: Database,
+    dropped_pool: Database, query: Callable[[Database], None]
 ) -> None:
     failures = 0
     try:
         for _ in range(3):
             try:
-                with dropped_pool.unit_of_work(readonly=True) as uow:
-                    assert uow.session.execute(sa.text("SELECT 1")).scalar() == 1
+                query(dropped_pool)
             except Unavailable as exc:
                 assert str(exc) == "the database cannot be reached"
                 failures += 1
-    finally:
-        dropped_pool.dispose()
-    assert failures <= 1
-
-
-def test_a_lookup_on_a_dropped_connection_costs_at_most_one_clear_failure(
-    dropped_pool: Database,
-) -> None:
-    failures = 0
-    try:
-        for _ in range(3):
-            try:
-                with dropped_pool.reading() as reader:
-                    assert _ANSWER.first(reader, one=1).answer == 42
-            except Unavailable as exc:
-                assert str(exc) == "the database cannot be reached"
-                failures += 1
-        with dropped_pool.unit_of_work(readonly=True) as uow:
-            assert uow.session.execute(sa.text("SELECT 1")).scalar() == 1
+        # And the pool serves the other kind of query afterwards.
+        _through_a_unit_of_work(dropped_pool)
+        _through_a_lookup(dropped_pool)
     finally:
         dropped_pool.dispose()
     assert failures <= 1
