@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from limen import access, tokens
 from limen.api.deps import current_actor
 from limen.api.oauth import issuer_of, status_view, token_service
+from limen.api.routing import Route
 from limen.audit import Actor
 from limen.errors import Denied
 
 __all__ = ["pdp", "router"]
 
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], route_class=Route)
 _lock = threading.Lock()
 
 

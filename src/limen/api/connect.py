@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from limen.api.deps import ActorDep
+from limen.api.routing import Route
 from limen.api.schemas.connect import (
     ItemIn,
     VaultCreate,
@@ -40,7 +41,7 @@ from limen.vault import (
 
 __all__ = ["ERROR_PREFIXES", "connect_error", "router", "vault_service"]
 
-router = APIRouter(tags=["vault (1Password Connect)"])
+router = APIRouter(tags=["vault (1Password Connect)"], route_class=Route)
 
 ERROR_PREFIXES = ("/v1/vaults", "/v1/activity")
 _build_lock = threading.Lock()

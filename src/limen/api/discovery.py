@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from limen.api.deps import DatabaseDep, require_scope
+from limen.api.routing import Route
 from limen.audit import Actor
 from limen.discovery import ReportedFinding, ReportedIdentity, ingest
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/discovery", tags=["discovery"])
+router = APIRouter(prefix="/v1/discovery", tags=["discovery"], route_class=Route)
 
 
 class IdentityIn(BaseModel):

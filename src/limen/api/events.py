@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from limen import identity as identities
 from limen.api.deps import DatabaseDep, require_scope
 from limen.api.events_api import link_now
+from limen.api.routing import Route
 from limen.api.schemas.events import EventList, EventPublic
 from limen.audit import Actor, EventFilter, list_events
 from limen.audit.documents import event_document
@@ -20,7 +21,7 @@ from limen.store import Database
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=Route)
 
 
 def _filters(db: Database, identity: str | None, **fields: object) -> EventFilter:

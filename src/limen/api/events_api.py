@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from limen import installation
 from limen.api.deps import ActorDep, DatabaseDep
+from limen.api.routing import Route
 from limen.audit import Actor, AuditKeys, link_pending
 from limen.audit.feed import FEATURES, Feature, FeedCursor, read_feed
 from limen.audit.worker import AuditWorker
@@ -43,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger("limen.api")
 
-router = APIRouter(prefix="/api/v2", tags=["events-api"])
+router = APIRouter(prefix="/api/v2", tags=["events-api"], route_class=Route)
 
 ERROR_PREFIXES = tuple(f"/api/v2/{name}" for name in (*FEATURES, "auth/introspect"))
 

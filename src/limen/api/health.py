@@ -7,10 +7,11 @@ from fastapi.responses import JSONResponse
 
 from limen import __version__
 from limen.api.deps import DatabaseDep
+from limen.api.routing import Route
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=Route)
 
 
 @router.get("/health")

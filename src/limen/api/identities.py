@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Query
 
 from limen import identity, respond
 from limen.api.deps import DatabaseDep, require_scope
+from limen.api.routing import Route
 from limen.api.schemas.identities import IdentityCreate, IdentityList, IdentityPublic, StatusChange
 from limen.audit import Actor
 from limen.store import Database
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/identities", tags=["identities"])
+router = APIRouter(prefix="/v1/identities", tags=["identities"], route_class=Route)
 
 Reader = Annotated[Actor, Depends(require_scope("identities:read"))]
 Writer = Annotated[Actor, Depends(require_scope("identities:write"))]

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from limen import tokens
 from limen.access import StatusView
 from limen.api.deps import _with_request_context, get_actor, request_context
+from limen.api.routing import Route
 from limen.audit import Actor
 from limen.audit.durable import Write, event_writer
 from limen.errors import Denied, LimenError, Unavailable
@@ -32,7 +33,7 @@ __all__ = [
     "token_service",
 ]
 
-router = APIRouter(tags=["oauth"])
+router = APIRouter(tags=["oauth"], route_class=Route)
 
 ERROR_PREFIX = "/oauth2/"
 _FORM = "application/x-www-form-urlencoded"

@@ -37,6 +37,7 @@ from limen import installation, respond, tokens
 from limen.api import oauth
 from limen.api.deps import DatabaseDep, request_context, require_scope
 from limen.api.problems import problem_response
+from limen.api.routing import Route
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
@@ -45,8 +46,8 @@ from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_error", "router"]
 
-router = APIRouter(prefix="/v1beta1", tags=["users api for partners"])
-killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"])
+router = APIRouter(prefix="/v1beta1", tags=["users api for partners"], route_class=Route)
+killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"], route_class=Route)
 
 Reader = Annotated[Actor, Depends(require_scope("users:read"))]
 Suspender = Annotated[Actor, Depends(require_scope("users:suspend"))]

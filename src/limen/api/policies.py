@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from limen import access
 from limen.api.deps import DatabaseDep, require_scope
+from limen.api.routing import Route
 from limen.audit import Actor
 from limen.store.models import Policy
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=Route)
 
 Reader = Annotated[Actor, Depends(require_scope("policies:read"))]
 Writer = Annotated[Actor, Depends(require_scope("policies:write"))]

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from limen.api.deps import DatabaseDep, require_scope
 from limen.api.problems import problem_response
+from limen.api.routing import Route
 from limen.audit import Actor
 from limen.errors import InvalidInput
 from limen.keyfile import read_key_file
@@ -37,7 +38,7 @@ __all__ = [
     "transmitter",
 ]
 
-router = APIRouter(tags=["shared signals"])
+router = APIRouter(tags=["shared signals"], route_class=Route)
 
 Receiver = Annotated[Actor, Depends(require_scope("ssf:manage"))]
 JSONBody = Annotated[dict[str, Any], Body()]
