@@ -130,6 +130,14 @@ def test_an_endpoint_that_breaks_its_promise_of_a_response_fails_loudly(
     assert test_client.get("/broken").status_code == 500
 
 
+def test_routes_match_by_path_and_method_also_behind_a_root_path() -> None:
+    for root_path in ("", "/limen"):
+        test_client = TestClient(_app(), root_path=root_path)
+        assert test_client.get("/sync/ada").json() == {"name": "ada"}
+        assert test_client.post("/sync/ada").status_code == 405
+        assert test_client.get("/nowhere").status_code == 404
+
+
 def test_an_included_router_keeps_fastapis_handler_and_its_dependencies() -> None:
     # include_router may add dependencies of its own; FastAPI then builds the handler.
     app = FastAPI()
