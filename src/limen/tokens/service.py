@@ -254,7 +254,8 @@ class TokenService:
         )
 
     def _describe(self, identity_id: str) -> dict[str, Any]:
-        info = self.status.identity(identity_id)
+        # Only the kind and name, which never change: no need to catch up with status.
+        info = self.status.identity_synced(identity_id)
         if info is None:
             return {"id": identity_id, "kind": "unknown", "name": identity_id}
         return {"id": info.id, "kind": info.kind, "name": info.name}
