@@ -3,8 +3,12 @@ PostgreSQL server dropped."""
 
 from __future__ import annotations
 
+import gc
+import os
+import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -70,6 +74,51 @@ def test_transactions_still_roll_back_after_lookups(db: Database, installed: Ini
         raise RuntimeError("abandon")
     with db.reading() as reader:
         assert _IDENTITIES.all(reader, kind="service") == []
+
+
+def test_every_thread_reads_the_latest_commit_also_after_dispose(
+    db: Database, installed: InitResult
+) -> None:
+    def create(name: str) -> None:
+        with db.unit_of_work() as uow:
+            identity.create(uow, Actor.system("test"), kind="service", name=name)
+
+    def names() -> list[str]:
+        with db.reading() as reader:
+            return [row.name for row in _IDENTITIES.all(reader, kind="service")]
+
+    assert names() == []
+    committer = threading.Thread(target=create, args=("bot-a",))
+    committer.start()
+    committer.join()
+    assert names() == ["bot-a"]
+    seen: list[list[str]] = []
+    reader_thread = threading.Thread(target=lambda: seen.append(names()))
+    reader_thread.start()
+    reader_thread.join()
+    assert seen == [["bot-a"]]
+    db.dispose()
+    create("bot-b")
+    assert names() == ["bot-a", "bot-b"]
+
+
+def test_threads_that_read_in_turn_open_no_more_files(db: Database, installed: InitResult) -> None:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("counting open files needs /proc")
+
+    def read() -> None:
+        with db.reading() as reader:
+            _ANSWER.first(reader, one=1)
+
+    read()
+    before = len(os.listdir(fds))
+    for _ in range(30):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(os.listdir(fds)) <= before + 3
 
 
 @pytest.fixture

@@ -77,6 +77,8 @@ class Database:
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.dbapi
         self.broadcaster = Broadcaster(url)
+        # SQLite: readers not in use (see reading); a list's pop and append are atomic.
+        self._idle_readers: list[Reader] = []
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -112,18 +114,51 @@ class Database:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Reader]:
-        """A pooled driver connection for hot :class:`Lookup` s, outside any transaction.
+        """A driver connection for hot :class:`Lookup` s, outside any transaction.
 
         Each lookup sees the latest committed data on its own; use a unit of work when
         several reads must agree. Neither an ORM session nor a Core connection is built:
         on a request that only looks a few rows up, either costs more than the queries.
+        On SQLite readers keep their connections and wait in a plain list between uses,
+        as many as were ever in use at once, since a pool's checkout and return cost
+        more than a lookup; on PostgreSQL a reader is a pooled connection.
         """
+        if self.backend == "sqlite":
+            idle = self._idle_readers
+            try:
+                reader = idle.pop()
+            except IndexError:
+                reader = self._open_reader()
+            broken = False
+            try:
+                yield reader
+            except self._dbapi.Error as exc:
+                broken = True
+                reader.close()
+                if isinstance(exc, self._dbapi.OperationalError):
+                    raise Unavailable("the database cannot be reached") from exc
+                raise
+            finally:
+                if not broken:
+                    if idle is self._idle_readers:
+                        idle.append(reader)
+                    else:  # the database was disposed meanwhile
+                        reader.close()
+            return
         with self.autocommit() as connection:
             reader = Reader(connection, self.engine.dialect)
             try:
                 yield reader
             finally:
                 reader.close()
+
+    def _open_reader(self) -> Reader:
+        try:
+            pooled = self.engine.raw_connection()
+        except (DBAPIError, self._dbapi.Error) as exc:
+            raise Unavailable("the database cannot be reached") from exc
+        pooled.detach()  # out of the pool for good: the reader closes it
+        return Reader(pooled.dbapi_connection, self.engine.dialect, owns_connection=True)
 
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[Any]:
@@ -213,6 +248,10 @@ class Database:
 
     def dispose(self) -> None:
         self.broadcaster.stop()
+        # Readers in use now are closed when they come back (see reading).
+        idle, self._idle_readers = self._idle_readers, []
+        for reader in idle:
+            reader.close()
         self.engine.dispose()
 
 
