@@ -77,8 +77,8 @@ class Database:
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.dbapi
         self.broadcaster = Broadcaster(url)
-        # SQLite: readers not in use (see reading); a list's pop and append are atomic.
-        self._idle_readers: list[Reader] = []
+        # SQLite: connections for autocommit() not in use; list pop and append are atomic.
+        self._idle_connections: list[Any] = []
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -119,32 +119,7 @@ class Database:
         Each lookup sees the latest committed data on its own; use a unit of work when
         several reads must agree. Neither an ORM session nor a Core connection is built:
         on a request that only looks a few rows up, either costs more than the queries.
-        On SQLite readers keep their connections and wait in a plain list between uses,
-        as many as were ever in use at once, since a pool's checkout and return cost
-        more than a lookup; on PostgreSQL a reader is a pooled connection.
         """
-        if self.backend == "sqlite":
-            idle = self._idle_readers
-            try:
-                reader = idle.pop()
-            except IndexError:
-                reader = self._open_reader()
-            broken = False
-            try:
-                yield reader
-            except self._dbapi.Error as exc:
-                broken = True
-                reader.close()
-                if isinstance(exc, self._dbapi.OperationalError):
-                    raise Unavailable("the database cannot be reached") from exc
-                raise
-            finally:
-                if not broken:
-                    if idle is self._idle_readers:
-                        idle.append(reader)
-                    else:  # the database was disposed meanwhile
-                        reader.close()
-            return
         with self.autocommit() as connection:
             reader = Reader(connection, self.engine.dialect)
             try:
@@ -152,48 +127,76 @@ class Database:
             finally:
                 reader.close()
 
-    def _open_reader(self) -> Reader:
-        try:
-            pooled = self.engine.raw_connection()
-        except (DBAPIError, self._dbapi.Error) as exc:
-            raise Unavailable("the database cannot be reached") from exc
-        pooled.detach()  # out of the pool for good: the reader closes it
-        return Reader(pooled.dbapi_connection, self.engine.dialect, owns_connection=True)
-
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[Any]:
-        """A pooled DB-API connection on which each statement is its own transaction.
+        """A DB-API connection on which each statement is its own transaction.
 
         For the hot paths that need one statement and nothing around it: no BEGIN before
         it nor ROLLBACK or COMMIT after it (on PostgreSQL, two round trips saved). Driver
         errors that mean the database is gone become :class:`Unavailable`.
+
+        On PostgreSQL the connection comes from the pool. On SQLite it comes from a plain
+        list of idle connections kept out of the pool, as many as were ever in use at
+        once: the pool's checkout and return cost more than an indexed lookup, and its
+        lock would be shared by the event loop and the event writer's thread.
         """
+        if self.backend == "sqlite":
+            idle = self._idle_connections
+            try:
+                connection = idle.pop()
+            except IndexError:
+                connection = self._open_unpooled()
+            broken = False
+            try:
+                yield connection
+            except self._dbapi.Error as exc:
+                broken = True
+                connection.close()
+                if isinstance(exc, self._dbapi.OperationalError):
+                    raise Unavailable("the database cannot be reached") from exc
+                raise
+            finally:
+                if not broken:
+                    # Back to the list only as it was taken: outside any transaction, and
+                    # only into this database's current list (dispose starts a new one).
+                    if idle is self._idle_connections and not connection.in_transaction:
+                        idle.append(connection)
+                    else:
+                        connection.close()
+            return
         try:
-            connection = self.engine.raw_connection()
+            pooled = self.engine.raw_connection()
         except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
-        dbapi_connection = connection.dbapi_connection
+        dbapi_connection = pooled.dbapi_connection
         try:
-            if self.backend == "postgresql":
-                dbapi_connection.autocommit = True
-            # SQLite connections already leave transactions to us (see _configure_sqlite).
+            dbapi_connection.autocommit = True
             yield dbapi_connection
         except self._dbapi.Error as exc:
             if self.engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 # As Core does on a disconnect: this connection and every other pooled
                 # one are presumed dead (a server restart or failover).
-                connection.invalidate(exc)
+                pooled.invalidate(exc)
                 self.engine.dispose()
             if isinstance(exc, self._dbapi.OperationalError):
                 raise Unavailable("the database cannot be reached") from exc
             raise
         finally:
-            if self.backend == "postgresql" and connection.is_valid:
+            if pooled.is_valid:
                 try:
                     dbapi_connection.autocommit = False  # units of work share the pool
                 except self._dbapi.Error as exc:
-                    connection.invalidate(exc)
-            connection.close()
+                    pooled.invalidate(exc)
+            pooled.close()
+
+    def _open_unpooled(self) -> Any:
+        """A new SQLite connection, configured as pooled ones are (see _configure_sqlite)."""
+        try:
+            pooled = self.engine.raw_connection()
+        except (DBAPIError, self._dbapi.Error) as exc:
+            raise Unavailable("the database cannot be reached") from exc
+        pooled.detach()  # out of the pool for good: autocommit() closes it
+        return pooled.dbapi_connection
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
         """Run ``work(*args)``, which uses this database, from a coroutine without stalling
@@ -248,10 +251,10 @@ class Database:
 
     def dispose(self) -> None:
         self.broadcaster.stop()
-        # Readers in use now are closed when they come back (see reading).
-        idle, self._idle_readers = self._idle_readers, []
-        for reader in idle:
-            reader.close()
+        # Connections in use now are closed when they come back (see autocommit).
+        idle, self._idle_connections = self._idle_connections, []
+        for connection in idle:
+            connection.close()
         self.engine.dispose()
 
 

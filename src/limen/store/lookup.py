@@ -32,13 +32,10 @@ class Reader:
     Each lookup sees the latest committed data on its own.
     """
 
-    __slots__ = ("_connection", "_cursor", "dialect")
+    __slots__ = ("_cursor", "dialect")
 
-    def __init__(
-        self, dbapi_connection: Any, dialect: Dialect, *, owns_connection: bool = False
-    ) -> None:
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
         self._cursor = dbapi_connection.cursor()
-        self._connection = dbapi_connection if owns_connection else None
         self.dialect = dialect
 
     def _rows(self, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> list[Any]:
@@ -46,10 +43,7 @@ class Reader:
         return self._cursor.fetchall()
 
     def close(self) -> None:
-        """Close the cursor, and the connection if this reader owns it."""
         self._cursor.close()
-        if self._connection is not None:
-            self._connection.close()
 
 
 Source = Reader | Session | sa.Connection
