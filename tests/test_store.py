@@ -121,6 +121,24 @@ def test_threads_that_read_in_turn_open_no_more_files(db: Database, installed: I
     assert len(os.listdir(fds)) <= before + 3
 
 
+def test_a_connection_abandoned_inside_a_transaction_is_not_handed_out_again(
+    db: Database, installed: InitResult
+) -> None:
+    with pytest.raises(RuntimeError), db.autocommit() as connection:
+        cursor = connection.cursor()
+        # Holds the write lock (SQLite) or the table (PostgreSQL) until its transaction ends.
+        if db.backend == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        else:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE identities IN EXCLUSIVE MODE")
+        raise RuntimeError("abandoned")
+    with db.unit_of_work() as uow:
+        identity.create(uow, Actor.system("test"), kind="service", name="after")
+    with db.reading() as reader:
+        assert [row.name for row in _IDENTITIES.all(reader, kind="service")] == ["after"]
+
+
 @pytest.fixture
 def dropped_pool(backend: str, database_url: str | None) -> Database:
     """A database whose pooled connections the PostgreSQL server has just terminated."""
