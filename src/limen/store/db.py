@@ -29,6 +29,8 @@ __all__ = ["Database", "UnitOfWork"]
 T = TypeVar("T")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# As many as the pool would keep: more are only ever in use at once in a burst.
+_MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
 _MIGRATION_LOCK_KEY = 0x4C494D454E
 
@@ -136,9 +138,9 @@ class Database:
         errors that mean the database is gone become :class:`Unavailable`.
 
         On PostgreSQL the connection comes from the pool. On SQLite it comes from a plain
-        list of idle connections kept out of the pool, as many as were ever in use at
-        once: the pool's checkout and return cost more than an indexed lookup, and its
-        lock would be shared by the event loop and the event writer's thread.
+        list of up to 20 idle connections kept out of the pool: the pool's checkout and
+        return cost more than an indexed lookup, and its lock would be shared by the
+        event loop and the event writer's thread.
         """
         if self.backend == "sqlite":
             idle = self._idle_connections
@@ -159,7 +161,11 @@ class Database:
                 if not broken:
                     # Back to the list only as it was taken: outside any transaction, and
                     # only into this database's current list (dispose starts a new one).
-                    if idle is self._idle_connections and not connection.in_transaction:
+                    if (
+                        idle is self._idle_connections
+                        and not connection.in_transaction
+                        and len(idle) < _MAX_IDLE_SQLITE_CONNECTIONS
+                    ):
                         idle.append(connection)
                     else:
                         connection.close()
