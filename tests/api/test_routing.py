@@ -61,6 +61,11 @@ def _app() -> FastAPI:
     async def twice(first: Caller, second: Annotated[str, Depends(_caller)]) -> JSONResponse:
         return JSONResponse({"same": first == second})
 
+    # An annotation only a type checker resolves: building the app must not fail on it.
+    @router.get("/unresolvable")
+    async def unresolvable() -> OnlyForTypeCheckers:  # type: ignore[name-defined]  # noqa: F821
+        return {"served": True}  # type: ignore[return-value]
+
     @router.get("/broken")
     async def broken() -> JSONResponse:
         return {"not": "a response"}  # type: ignore[return-value]

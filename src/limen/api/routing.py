@@ -122,5 +122,8 @@ def _takes_only_the_request(dependant: Dependant, *, allow_path_params: bool = F
 
 
 def _returns_a_response(endpoint: Callable[..., Any]) -> bool:
-    annotation = inspect.signature(endpoint, eval_str=True).return_annotation
+    try:
+        annotation = inspect.signature(endpoint, eval_str=True).return_annotation
+    except (NameError, TypeError, SyntaxError):
+        return False  # an annotation that only a type checker can resolve: FastAPI decides
     return isinstance(annotation, type) and issubclass(annotation, Response)
