@@ -3,12 +3,14 @@ PostgreSQL server dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -137,6 +139,99 @@ def test_a_connection_abandoned_inside_a_transaction_is_not_handed_out_again(
         identity.create(uow, Actor.system("test"), kind="service", name="after")
     with db.reading() as reader:
         assert [row.name for row in _IDENTITIES.all(reader, kind="service")] == ["after"]
+
+
+def _server_connections(database_url: str, name: str) -> int:
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return conn.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": name},
+            )
+    finally:
+        admin.dispose()
+
+
+def _terminate(database_url: str, name: str) -> int:
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return conn.scalar(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            )
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def named_postgres(backend: str, database_url: str | None) -> tuple[Database, str, str]:
+    """A database on PostgreSQL whose connections carry a name of their own."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("lookups awaited on the event loop are for PostgreSQL (SQLite reads inline)")
+    name = f"limen-{uuid.uuid4().hex[:8]}"
+    return Database(f"{database_url}&application_name={name}"), database_url, name
+
+
+def test_a_lookup_awaited_on_the_loop_returns_what_core_returns_and_closes_its_connections(
+    named_postgres: tuple[Database, str, str], installed: InitResult
+) -> None:
+    db, admin_url, name = named_postgres
+    with db.unit_of_work() as uow:
+        identity.create(uow, Actor.system("test"), kind="service", name="bot", attributes={"n": 1})
+
+    async def read() -> tuple[list[Any], int, int]:
+        try:
+            async with db.reading_async() as reader:
+                rows = await _IDENTITIES.all_async(reader, kind="service")
+                answer = (await _ANSWER.first_async(reader, one=1)).answer
+            return rows, answer, _server_connections(admin_url, name)
+        finally:
+            await db.close_async()
+
+    try:
+        fast, answer, open_while_reading = asyncio.run(read())
+        with db.reading() as reader:
+            threaded = _IDENTITIES.all(reader, kind="service")
+        assert answer == 42
+        assert [tuple(row) for row in fast] == [tuple(row) for row in threaded]
+        assert [type(v) for v in fast[0]] == [type(v) for v in threaded[0]]
+        assert open_while_reading >= 1
+    finally:
+        db.dispose()
+    assert _server_connections(admin_url, name) == 0
+
+
+def test_connections_dropped_under_the_loop_cost_at_most_one_clear_failure(
+    named_postgres: tuple[Database, str, str], installed: InitResult
+) -> None:
+    db, admin_url, name = named_postgres
+
+    async def read_after_a_restart() -> int:
+        async with db.reading_async() as reader:
+            await _ANSWER.first_async(reader, one=1)
+        assert _terminate(admin_url, name) >= 1
+        failures = 0
+        try:
+            for _ in range(3):
+                try:
+                    async with db.reading_async() as reader:
+                        assert (await _ANSWER.first_async(reader, one=1)).answer == 42
+                except Unavailable as exc:
+                    assert str(exc) == "the database cannot be reached"
+                    failures += 1
+            return failures
+        finally:
+            await db.close_async()
+
+    try:
+        assert asyncio.run(read_after_a_restart()) <= 1
+    finally:
+        db.dispose()
 
 
 @pytest.fixture

@@ -74,6 +74,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             events_api.stop_audit_worker(app)
             ssf.stop_transmitter(app)
             event_writer(db).close()
+            if db.backend == "postgresql":
+                await db.close_async()
             if owns_db:
                 db.dispose()
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated, Protocol
@@ -73,8 +74,7 @@ def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor |
     with db.reading() as reader:
         actor = identity.authenticate(reader, raw, on_stale=stale.append)
     if stale:
-        with db.unit_of_work() as uow:
-            identity.touch_if_stale(uow, stale[0])
+        _touch(db, stale[0])
     return actor
 
 
@@ -94,11 +94,30 @@ def _with_request_context(actor: Actor, request: Request) -> Actor:
 
 async def current_actor(request: Request) -> Actor:
     db: Database = request.app.state.db
-    if bearer_token(request).startswith(identity.TOKEN_PREFIX):
-        # An opaque token is one indexed read (see Database.run for where it runs).
+    raw = bearer_token(request)
+    if raw.startswith(identity.TOKEN_PREFIX):
+        # An opaque token is one indexed read: on PostgreSQL awaited on the loop, on
+        # SQLite made right here (see Database.run).
+        if db.backend == "postgresql":
+            return _with_request_context(await _opaque_token_actor(db, raw), request)
         return await db.run(get_actor, request, db)
     # Limen's JWTs verify in memory against the live status view: no thread hop to pay.
     return get_actor(request, db)
+
+
+async def _opaque_token_actor(db: Database, raw: str) -> Actor:
+    """:func:`api_token_authenticator` on the event loop, for PostgreSQL."""
+    stale: list[str] = []
+    async with db.reading_async() as reader:
+        actor = await identity.authenticate_async(reader, raw, on_stale=stale.append)
+    if stale:  # every few minutes per token: a write, so in a thread
+        await asyncio.to_thread(_touch, db, stale[0])
+    return actor
+
+
+def _touch(db: Database, token_id: str) -> None:
+    with db.unit_of_work() as uow:
+        identity.touch_if_stale(uow, token_id)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

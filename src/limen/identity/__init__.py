@@ -3,6 +3,7 @@
 from limen.identity.credentials import (
     TOKEN_PREFIX,
     authenticate,
+    authenticate_async,
     hash_token,
     issue_api_token,
     revoke_api_token,
@@ -44,6 +45,7 @@ __all__ = [
     "NotInitialised",
     "StatusConflict",
     "authenticate",
+    "authenticate_async",
     "create",
     "get",
     "hash_token",

@@ -10,18 +10,20 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
 from limen.identity.errors import InvalidToken
-from limen.store import Lookup, Reader, UnitOfWork
+from limen.store import AsyncReader, Lookup, Reader, UnitOfWork
 from limen.store.models import ApiToken, Identity, IdentityStatus, utcnow
 
 __all__ = [
     "TOKEN_PREFIX",
     "authenticate",
+    "authenticate_async",
     "hash_token",
     "issue_api_token",
     "revoke_api_token",
@@ -151,10 +153,37 @@ def authenticate(
     next request, on every node. ``on_stale(token_id)`` is called when the token's
     last-used time is due an update (see :func:`touch_if_stale`).
     """
-    now = now or utcnow()
+    row = _AUTHENTICATE.first(source, token_hash=_token_hash(raw))
+    return _actor(row, channel=channel, now=now, on_stale=on_stale)
+
+
+async def authenticate_async(
+    source: AsyncReader,
+    raw: str,
+    *,
+    channel: str = "api",
+    now: datetime | None = None,
+    on_stale: Callable[[str], None] | None = None,
+) -> Actor:
+    """:func:`authenticate` on an event loop (``Database.reading_async``)."""
+    row = await _AUTHENTICATE.first_async(source, token_hash=_token_hash(raw))
+    return _actor(row, channel=channel, now=now, on_stale=on_stale)
+
+
+def _token_hash(raw: str) -> str:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise InvalidToken("the bearer token is not valid")
-    row = _AUTHENTICATE.first(source, token_hash=hash_token(raw))
+    return hash_token(raw)
+
+
+def _actor(
+    row: Any,
+    *,
+    channel: str,
+    now: datetime | None,
+    on_stale: Callable[[str], None] | None,
+) -> Actor:
+    now = now or utcnow()
     if row is None:
         raise InvalidToken("the bearer token is not valid")
     if (

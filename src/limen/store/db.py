@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
-from limen.store.lookup import Reader
+from limen.store.lookup import AsyncReader, Reader
 
 __all__ = ["Database", "UnitOfWork"]
 
 T = TypeVar("T")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL connections for lookups made on an event loop, per loop.
+_ASYNC_POOL_SIZE = 10
 # As many as the pool would keep: more are only ever in use at once in a burst.
 _MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
@@ -81,6 +83,8 @@ class Database:
         self.broadcaster = Broadcaster(url)
         # SQLite: connections for autocommit() not in use; list pop and append are atomic.
         self._idle_connections: list[Any] = []
+        # PostgreSQL: asyncio connection pools for reading_async, one per event loop.
+        self._async_pools: dict[asyncio.AbstractEventLoop, Any] = {}
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -128,6 +132,61 @@ class Database:
                 yield reader
             finally:
                 reader.close()
+
+    @contextlib.asynccontextmanager
+    async def reading_async(self) -> AsyncIterator[AsyncReader]:
+        """:meth:`reading` for a coroutine on PostgreSQL, without a thread.
+
+        A lookup handed to the thread pool costs several times its own CPU in thread
+        hand-overs and waits for the interpreter lock (measured: 237 µs of CPU per query
+        through the executor, 64 µs from a pooled asyncio connection). The connections come
+        from a psycopg pool of this event loop, closed by :meth:`close_async`. On SQLite
+        use :meth:`reading`: a local lookup does not wait.
+        """
+        if self.backend != "postgresql":
+            raise RuntimeError("reading_async is for PostgreSQL; use reading on SQLite")
+        pool = self._async_pools.get(asyncio.get_running_loop())
+        if pool is None:
+            pool = await self._open_async_pool()
+        from psycopg_pool import PoolTimeout
+
+        try:
+            async with pool.connection() as connection:
+                yield AsyncReader(connection, self.engine.dialect)
+        except PoolTimeout as exc:
+            raise Unavailable("the database cannot be reached") from exc
+        except self._dbapi.OperationalError as exc:
+            # The pool discards this connection on its way back; the others are presumed
+            # dead too (a server restart or failover) until checked, as in autocommit().
+            await pool.check()
+            raise Unavailable("the database cannot be reached") from exc
+
+    async def _open_async_pool(self) -> Any:
+        from psycopg_pool import AsyncConnectionPool
+
+        loop = asyncio.get_running_loop()
+        # The very arguments the engine's own connections get (host, options, adapters).
+        _, arguments = self.engine.dialect.create_connect_args(self.engine.url)
+        pool = AsyncConnectionPool(
+            "",
+            kwargs={**arguments, "autocommit": True},
+            min_size=1,
+            max_size=_ASYNC_POOL_SIZE,
+            timeout=30,
+            open=False,
+            name="limen-lookups",
+        )
+        await pool.open()
+        existing = self._async_pools.setdefault(loop, pool)
+        if existing is not pool:  # another request of this loop opened one meanwhile
+            await pool.close()
+        return existing
+
+    async def close_async(self) -> None:
+        """Close this event loop's pool of :meth:`reading_async` (the app's shutdown)."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[Any]:

@@ -6,7 +6,8 @@ microseconds; on a secret read or a token check that overhead was a quarter of t
 request. A :class:`Lookup` keeps what SQLAlchemy gives a query, the SQL for the dialect
 (compiled once), the bound values and the column types' conversions, and skips the
 per-execution machinery: rows come from the DB-API cursor of a pooled connection
-(:meth:`limen.store.Database.reading`).
+(:meth:`limen.store.Database.reading`) or, on PostgreSQL from a coroutine, of an asyncio
+connection (:meth:`limen.store.Database.reading_async`).
 
 The same lookup runs through an ORM session or a Core connection too, so a function
 built on one works inside a unit of work as well.
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-__all__ = ["Lookup", "Reader"]
+__all__ = ["AsyncReader", "Lookup", "Reader"]
 
 
 class Reader:
@@ -44,6 +45,21 @@ class Reader:
 
     def close(self) -> None:
         self._cursor.close()
+
+
+class AsyncReader:
+    """A pooled asyncio driver connection outside any transaction (PostgreSQL; see
+    ``Database.reading_async``): a lookup waits on the network without a thread."""
+
+    __slots__ = ("_connection", "dialect")
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self._connection = connection
+        self.dialect = dialect
+
+    async def _rows(self, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        cursor = await self._connection.execute(sql, parameters)
+        return await cursor.fetchall()
 
 
 Source = Reader | Session | sa.Connection
@@ -67,10 +83,30 @@ class Lookup:
     def all(self, source: Source, **parameters: Any) -> list[Any]:
         if not isinstance(source, Reader):
             return list(source.execute(self.statement, parameters).all())
-        compiled = self._compiled.get(source.dialect.name)
+        compiled = self._compiled_for(source.dialect)
+        return self._convert(compiled, source._rows(compiled.sql, compiled.bind(parameters)))
+
+    def first(self, source: Source, **parameters: Any) -> Any | None:
+        rows = self.all(source, **parameters)
+        return rows[0] if rows else None
+
+    async def all_async(self, source: AsyncReader, **parameters: Any) -> list[Any]:
+        """:meth:`all` on an :class:`AsyncReader`."""
+        compiled = self._compiled_for(source.dialect)
+        raw = await source._rows(compiled.sql, compiled.bind(parameters))
+        return self._convert(compiled, raw)
+
+    async def first_async(self, source: AsyncReader, **parameters: Any) -> Any | None:
+        rows = await self.all_async(source, **parameters)
+        return rows[0] if rows else None
+
+    def _compiled_for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[source.dialect.name] = self._compile(source.dialect)
-        raw = source._rows(compiled.sql, compiled.bind(parameters))
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        return compiled
+
+    def _convert(self, compiled: _Compiled, raw: Sequence[Any]) -> list[Any]:
         convert = compiled.converters
         make = self._row._make
         if not convert:
@@ -82,10 +118,6 @@ class Lookup:
                 values[index] = process(values[index])
             rows.append(make(values))
         return rows
-
-    def first(self, source: Source, **parameters: Any) -> Any | None:
-        rows = self.all(source, **parameters)
-        return rows[0] if rows else None
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)

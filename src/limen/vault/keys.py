@@ -164,6 +164,11 @@ class Keyring:
     def open_sealed(self, sealed: Sealed) -> Kek:
         return self.for_kid(sealed.kek_id)
 
+    def cached(self, kid: str) -> Kek | None:
+        """The KEK with id ``kid`` if it is the one already loaded; never reads anything."""
+        kek = self._current
+        return kek if kek is not None and kek.kid == kid else None
+
     def _load(self) -> Kek:
         # Read-only first: a reload can happen inside another transaction, and only the
         # very first start of a vault writes (the KEK record).

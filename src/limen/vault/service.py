@@ -29,6 +29,7 @@ from limen.store import Database, Lookup, UnitOfWork
 from limen.store.models import ApiToken, Event, Identity, IdentityStatus, utcnow
 from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion
 from limen.vault import envelope
+from limen.vault._kek import Kek
 from limen.vault.content import Field, ItemContent, ItemDraft, Section
 from limen.vault.envelope import Sealed
 from limen.vault.errors import (
@@ -312,7 +313,10 @@ class VaultService:
         The read itself is a local lookup and a decrypt; the event is group-committed with
         other requests' events, and the loop serves them while it waits.
         """
-        opened = await self.db.run(self.open_latest, actor, vault_ref, item_ref)
+        if self.db.backend == "postgresql":
+            opened = await self._open_latest_async(actor, vault_ref, item_ref)
+        else:
+            opened = await self.db.run(self.open_latest, actor, vault_ref, item_ref)
         if opened is None:
             return await asyncio.to_thread(self._read_in_full, actor, vault_ref, item_ref, None)
         view, write_event = opened
@@ -333,6 +337,26 @@ class VaultService:
         query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
         with self.db.reading() as reader:
             rows = query.all(reader, vault_ref=vault_ref, item_ref=item_ref)
+        return self._open_rows(actor, item_ref, rows, self.keyring.open_sealed)
+
+    async def _open_latest_async(
+        self, actor: Actor, vault_ref: str, item_ref: str
+    ) -> tuple[ItemView, Callable[[Session], None]] | None:
+        """:meth:`open_latest` with the lookup awaited on the loop (PostgreSQL)."""
+        query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
+        async with self.db.reading_async() as reader:
+            rows = await query.all_async(reader, vault_ref=vault_ref, item_ref=item_ref)
+        # Only a KEK already in memory: loading one reads the database, which the general
+        # path does in a thread.
+        return self._open_rows(actor, item_ref, rows, lambda s: self.keyring.cached(s.kek_id))
+
+    def _open_rows(
+        self,
+        actor: Actor,
+        item_ref: str,
+        rows: list[Any],
+        kek_for: Callable[[Sealed], Kek | None],
+    ) -> tuple[ItemView, Callable[[Session], None]] | None:
         if len(rows) > 1:
             rows = [r for r in rows if r.id == item_ref]
         if len(rows) != 1:
@@ -342,7 +366,9 @@ class VaultService:
         if item.file_count or not can(actor, vault_id, "read"):
             return None
         sealed = Sealed(item.ciphertext, item.wrapped_key, item.kek_id)
-        kek = self.keyring.open_sealed(sealed)
+        kek = kek_for(sealed)
+        if kek is None:
+            return None
         try:
             raw = envelope.open(kek, sealed, aad=item_aad(item.id, item.version))
         except SealBroken:
