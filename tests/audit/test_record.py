@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, EventFilter, list_events, record
@@ -22,8 +25,12 @@ def test_a_large_transaction_stores_every_event_in_order_with_its_fields(db: Dat
     assert all(e.occurred_at.tzinfo is not None for e in page.events)
 
 
-def test_the_event_writer_stores_a_large_batch_whole_and_in_order(db: Database) -> None:
-    # More than one statement's worth of rows: written in one transaction, in order.
+@pytest.mark.parametrize("caller", ["thread", "event loop"])
+def test_the_event_writer_stores_a_large_batch_whole_and_in_order(
+    db: Database, caller: str
+) -> None:
+    # More than one statement's worth of rows: written in one transaction, in order
+    # (from an event loop on PostgreSQL the loop inserts them itself).
     writer = EventWriter(db)
     recorded: list[str] = []
 
@@ -31,8 +38,18 @@ def test_the_event_writer_stores_a_large_batch_whole_and_in_order(db: Database) 
         for n in range(150):
             recorded.append(record(session, Actor.operator(), "test.batch", resource_id=str(n)).id)
 
+    async def from_a_loop() -> None:
+        try:
+            await writer.written([many])
+        finally:
+            if db.backend == "postgresql":
+                await db.close_async()
+
     try:
-        writer.write([many])
+        if caller == "thread":
+            writer.write([many])
+        else:
+            asyncio.run(from_a_loop())
     finally:
         writer.close()
     with db.unit_of_work(readonly=True) as uow:

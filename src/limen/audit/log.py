@@ -11,7 +11,7 @@ import enum
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -130,13 +130,20 @@ def _multi_row_insert(backend: str, rows: int) -> str:
     return f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)  # noqa: S608
 
 
-def _insert_rows(cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def _insert_statements(
+    backend: str, rows: Sequence[tuple[Any, ...]]
+) -> Iterator[tuple[str, list[Any]]]:
     if backend == "sqlite":
         # SQLite stores times as naive UTC text (see UTCDateTime).
         rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        cursor.execute(_multi_row_insert(backend, len(chunk)), [v for r in chunk for v in r])
+        yield _multi_row_insert(backend, len(chunk)), [v for r in chunk for v in r]
+
+
+def _insert_rows(cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    for sql, parameters in _insert_statements(backend, rows):
+        cursor.execute(sql, parameters)
 
 
 def _write_pending(session: Session, *_: Any) -> None:
@@ -184,6 +191,21 @@ def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
             cursor.execute("COMMIT")
         finally:
             cursor.close()
+
+
+async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
+    """:func:`insert_recorded` from a coroutine on PostgreSQL: the loop goes on while the
+    statement and its WAL flush are under way, and no thread is handed anything."""
+    if not rows:
+        return
+    async with db.connection_async() as connection:
+        if len(rows) <= _ROWS_PER_STATEMENT:
+            for sql, parameters in _insert_statements(db.backend, rows):
+                await connection.execute(sql, parameters)
+            return
+        async with connection.transaction():
+            for sql, parameters in _insert_statements(db.backend, rows):
+                await connection.execute(sql, parameters)
 
 
 def _sqlite_time(moment: datetime) -> str:

@@ -139,12 +139,21 @@ class Database:
 
         A lookup handed to the thread pool costs several times its own CPU in thread
         hand-overs and waits for the interpreter lock (measured: 237 µs of CPU per query
-        through the executor, 64 µs from a pooled asyncio connection). The connections come
-        from a psycopg pool of this event loop, closed by :meth:`close_async`. On SQLite
-        use :meth:`reading`: a local lookup does not wait.
+        through the executor, 64 µs from a pooled asyncio connection). On SQLite use
+        :meth:`reading`: a local lookup does not wait.
+        """
+        async with self.connection_async() as connection:
+            yield AsyncReader(connection, self.engine.dialect)
+
+    @contextlib.asynccontextmanager
+    async def connection_async(self) -> AsyncIterator[Any]:
+        """A psycopg asyncio connection in autocommit mode (PostgreSQL only).
+
+        It comes from a pool of the running event loop, which :meth:`close_async`
+        closes. Errors that mean the database is gone become :class:`Unavailable`.
         """
         if self.backend != "postgresql":
-            raise RuntimeError("reading_async is for PostgreSQL; use reading on SQLite")
+            raise RuntimeError("asyncio connections are for PostgreSQL; SQLite reads inline")
         pool = self._async_pools.get(asyncio.get_running_loop())
         if pool is None:
             pool = await self._open_async_pool()
@@ -152,7 +161,7 @@ class Database:
 
         try:
             async with pool.connection() as connection:
-                yield AsyncReader(connection, self.engine.dialect)
+                yield connection
         except PoolTimeout as exc:
             raise Unavailable("the database cannot be reached") from exc
         except self._dbapi.OperationalError as exc:
@@ -316,6 +325,9 @@ class Database:
 
     def dispose(self) -> None:
         self.broadcaster.stop()
+        # Pools of loops that ended without close_async: their connections close as the
+        # pools are collected.
+        self._async_pools.clear()
         # Connections in use now are closed when they come back (see autocommit).
         idle, self._idle_connections = self._idle_connections, []
         for connection in idle:
