@@ -120,8 +120,10 @@ class EventWriter:
     ) -> None:
         try:
             await insert_recorded_async(self._db, _recorded_rows(writes))
-        except Exception as exc:  # every caller in the batch learns it failed
+        except BaseException as exc:  # every caller in the batch learns it failed
             settle(exc)
+            if not isinstance(exc, Exception):  # cancelled (the loop is shutting down)
+                raise
         else:
             settle(None)
 
