@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from limen.testing import server_process
 
 
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -41,34 +31,9 @@ def limen_server(data_dir: Path, database_url: str | None = None) -> Iterator[tu
     Yields its base URL and process id once ``/health`` answers 200. The caller's own
     ``LIMEN_*`` variables are not passed on, so only the given data and database count.
     """
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMEN_")}
     env.update(LIMEN_DATA_DIR=str(data_dir), LIMEN_LOG_LEVEL="warning")
     if database_url:
         env["LIMEN_DATABASE_URL"] = database_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("limen server did not start")
-            time.sleep(0.1)
+    with server_process(env) as (base, process):
         yield base, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from limen.api import create_app
 from limen.config import Settings
 from limen.installation import InitResult, initialise
 from limen.store import Database
+from limen.testing import free_port
 
 POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgres")
@@ -160,12 +160,6 @@ def client(app: Any) -> Iterator[TestClient]:
     """The real app over HTTP semantics, in process (runs the lifespan)."""
     with TestClient(app, base_url="http://limen.test", raise_server_exceptions=False) as test:
         yield test
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _ThreadServer(uvicorn.Server):

@@ -31,7 +31,8 @@ from limen.respond import ssf
 from limen.respond.ssf import outbox
 from limen.store import Database
 from limen.store.models import Event, SsfOutbox, SsfStream, utcnow
-from tests.conftest import free_port, serve
+from limen.testing import free_port
+from tests.conftest import serve
 from tests.respond._waiting import wait_for
 
 FAST = {"idle_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.2}
