@@ -238,10 +238,7 @@ class Database:
                     else:
                         connection.close()
             return
-        try:
-            pooled = self.engine.raw_connection()
-        except (DBAPIError, self._dbapi.Error) as exc:
-            raise Unavailable("the database cannot be reached") from exc
+        pooled = self._raw_connection()
         dbapi_connection = pooled.dbapi_connection
         try:
             dbapi_connection.autocommit = True
@@ -265,12 +262,15 @@ class Database:
 
     def _open_unpooled(self) -> Any:
         """A new SQLite connection, configured as pooled ones are (see _configure_sqlite)."""
-        try:
-            pooled = self.engine.raw_connection()
-        except (DBAPIError, self._dbapi.Error) as exc:
-            raise Unavailable("the database cannot be reached") from exc
+        pooled = self._raw_connection()
         pooled.detach()  # out of the pool for good: autocommit() closes it
         return pooled.dbapi_connection
+
+    def _raw_connection(self) -> Any:
+        try:
+            return self.engine.raw_connection()
+        except (DBAPIError, self._dbapi.Error) as exc:
+            raise Unavailable("the database cannot be reached") from exc
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
         """Run ``work(*args)``, which uses this database, from a coroutine without stalling
