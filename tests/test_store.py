@@ -141,25 +141,18 @@ def test_a_connection_abandoned_inside_a_transaction_is_not_handed_out_again(
         assert [row.name for row in _IDENTITIES.all(reader, kind="service")] == ["after"]
 
 
-def _server_connections(database_url: str, name: str) -> int:
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            return conn.scalar(
-                sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
-                {"name": name},
-            )
-    finally:
-        admin.dispose()
+_COUNT = "count(*)"
+_TERMINATE = "count(pg_terminate_backend(pid))"
 
 
-def _terminate(database_url: str, name: str) -> int:
+def _sessions(database_url: str, name: str, aggregate: str) -> int:
+    """``aggregate`` (count them, or terminate them) over the server sessions named ``name``."""
     admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             return conn.scalar(
                 sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    f"SELECT {aggregate} FROM pg_stat_activity "  # noqa: S608 - fixed aggregates
                     "WHERE application_name = :name"
                 ),
                 {"name": name},
@@ -170,9 +163,10 @@ def _terminate(database_url: str, name: str) -> int:
 
 @pytest.fixture
 def named_postgres(backend: str, database_url: str | None) -> tuple[Database, str, str]:
-    """A database on PostgreSQL whose connections carry a name of their own."""
+    """A database on PostgreSQL whose server sessions carry a name of their own, the URL to
+    administer them with, and the name."""
     if backend != "postgres" or database_url is None:
-        pytest.skip("lookups awaited on the event loop are for PostgreSQL (SQLite reads inline)")
+        pytest.skip("only a PostgreSQL server has sessions to count and drop")
     name = f"limen-{uuid.uuid4().hex[:8]}"
     return Database(f"{database_url}&application_name={name}"), database_url, name
 
@@ -189,7 +183,7 @@ def test_a_lookup_awaited_on_the_loop_returns_what_core_returns_and_closes_its_c
             async with db.reading_async() as reader:
                 rows = await _IDENTITIES.all_async(reader, kind="service")
                 answer = (await _ANSWER.first_async(reader, one=1)).answer
-            return rows, answer, _server_connections(admin_url, name)
+            return rows, answer, _sessions(admin_url, name, _COUNT)
         finally:
             await db.close_async()
 
@@ -203,7 +197,7 @@ def test_a_lookup_awaited_on_the_loop_returns_what_core_returns_and_closes_its_c
         assert open_while_reading >= 1
     finally:
         db.dispose()
-    assert _server_connections(admin_url, name) == 0
+    assert _sessions(admin_url, name, _COUNT) == 0
 
 
 def test_connections_dropped_under_the_loop_cost_at_most_one_clear_failure(
@@ -214,7 +208,7 @@ def test_connections_dropped_under_the_loop_cost_at_most_one_clear_failure(
     async def read_after_a_restart() -> int:
         async with db.reading_async() as reader:
             await _ANSWER.first_async(reader, one=1)
-        assert _terminate(admin_url, name) >= 1
+        assert _sessions(admin_url, name, _TERMINATE) >= 1
         failures = 0
         try:
             for _ in range(3):
@@ -235,26 +229,13 @@ def test_connections_dropped_under_the_loop_cost_at_most_one_clear_failure(
 
 
 @pytest.fixture
-def dropped_pool(backend: str, database_url: str | None) -> Database:
+def dropped_pool(named_postgres: tuple[Database, str, str]) -> Database:
     """A database whose pooled connections the PostgreSQL server has just terminated."""
-    if backend != "postgres" or database_url is None:
-        pytest.skip("only a PostgreSQL server drops connections under a running pool")
-    name = f"limen-{uuid.uuid4().hex[:8]}"
-    db = Database(f"{database_url}&application_name={name}")
+    db, admin_url, name = named_postgres
     for _ in range(3):
         with db.reading() as reader:
             _ANSWER.first(reader, one=1)
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        killed = conn.scalar(
-            sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = :name"
-            ),
-            {"name": name},
-        )
-    admin.dispose()
-    assert killed >= 1
+    assert _sessions(admin_url, name, _TERMINATE) >= 1
     return db
 
 
