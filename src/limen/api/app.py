@@ -39,8 +39,8 @@ ROUTERS += [discovery.router]
 
 # Routes are matched one by one (under a microsecond for each route that is not the one,
 # see api.routing.Route.matches), so what machines call many times a second is matched
-# first, in this order. Two routes that differ only in method
-# share a path; each path keeps its routes' declared order.
+# first, in this order. Two routes that differ only in method share a path; each path
+# keeps its routes' declared order.
 HOT_PATHS = (
     "/access/v1/evaluation",
     "/v1/vaults/{vault_id}/items/{item_id}",
