@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -242,3 +243,13 @@ def test_authentication_scope_metadata_and_limits(
     huge = {**body, "context": {"blob": "x" * 2_000_000}}
     r = client.post("/access/v1/evaluation", json=huge, headers=admin_headers)
     assert r.status_code == 413
+    # Chunked, so with no length to refuse it by: counted as it arrives.
+    streamed = json.dumps(huge).encode()
+    chunks = [streamed[i : i + 500_000] for i in range(0, len(streamed), 500_000)]
+    r = client.post("/access/v1/evaluation", content=iter(chunks), headers=admin_headers)
+    assert r.status_code == 413 and r.json()["code"] == "content-too-large"
+    small = json.dumps(body).encode()
+    r = client.post(
+        "/access/v1/evaluation", content=iter([small[:9], small[9:]]), headers=admin_headers
+    )
+    assert r.status_code == 200 and "decision" in r.json()

@@ -166,6 +166,12 @@ def test_framework_errors_are_problem_details(
         headers={**admin_headers, "content-type": "application/json"},
     )
     _problem(huge, 413)
+    streamed = client.post(  # chunked: no length to check first, so counted as it arrives
+        "/v1/identities",
+        content=iter([b"x" * 600_000] * 4),
+        headers={**admin_headers, "content-type": "application/json"},
+    )
+    _problem(streamed, 413)
 
 
 def test_every_route_but_health_needs_a_bearer_token(client: TestClient) -> None:
