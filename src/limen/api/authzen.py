@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from limen import access, tokens
-from limen.api.deps import current_actor
-from limen.api.oauth import issuer_of, status_view, token_service
+from limen.api.deps import current_actor, status_view
+from limen.api.oauth import issuer_of, token_service
 from limen.api.routing import Route
 from limen.audit import Actor
 from limen.errors import Denied

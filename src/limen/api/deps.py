@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from limen import identity
+from limen.access import StatusView
 from limen.audit import Actor
 from limen.config import Settings
 from limen.errors import Denied, Unauthenticated
@@ -25,7 +27,11 @@ __all__ = [
     "current_actor",
     "get_actor",
     "require_scope",
+    "status_view",
+    "verified_tokens",
 ]
+
+_build_lock = threading.Lock()
 
 
 class Authenticator(Protocol):
@@ -66,13 +72,41 @@ def request_context(request: Request) -> dict[str, str]:
     return context
 
 
+def status_view(app: FastAPI) -> StatusView:
+    """The app's live status view (shared by token checks, the token service and the PDP)."""
+    view = getattr(app.state, "status_view", None)
+    if view is None:
+        with _build_lock:
+            view = getattr(app.state, "status_view", None)
+            if view is None:
+                view = StatusView(app.state.db)
+                app.state.status_view = view
+    return view
+
+
+def verified_tokens(app: FastAPI) -> identity.VerifiedTokens:
+    """The opaque tokens this app has looked up and may use again (see its docstring)."""
+    verified = getattr(app.state, "verified_tokens", None)
+    if verified is None:
+        view = status_view(app)
+        with _build_lock:
+            verified = getattr(app.state, "verified_tokens", None)
+            if verified is None:
+                verified = identity.VerifiedTokens(view)
+                app.state.verified_tokens = verified
+    return verified
+
+
 def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor | None:
     """Limen's opaque ``limen_…`` tokens (admin, service account, events feed)."""
     if not raw.startswith(identity.TOKEN_PREFIX):
         return None
+    verified = verified_tokens(request.app)
     stale: list[str] = []
-    with db.reading() as reader:
-        actor = identity.authenticate(reader, raw, on_stale=stale.append)
+    actor = verified.actor(raw, on_stale=stale.append)
+    if actor is None:
+        with db.reading() as reader:
+            actor = identity.authenticate(reader, raw, on_stale=stale.append, verified=verified)
     if stale:
         _touch(db, stale[0])
     return actor
@@ -99,17 +133,22 @@ async def current_actor(request: Request) -> Actor:
         # An opaque token is one indexed read: on PostgreSQL awaited on the loop, on
         # SQLite made right here (see Database.run).
         if db.backend == "postgresql":
-            return _with_request_context(await _opaque_token_actor(db, raw), request)
+            actor = await _opaque_token_actor(db, raw, verified_tokens(request.app))
+            return _with_request_context(actor, request)
         return await db.run(get_actor, request, db)
     # Limen's JWTs verify in memory against the live status view: no thread hop to pay.
     return get_actor(request, db)
 
 
-async def _opaque_token_actor(db: Database, raw: str) -> Actor:
+async def _opaque_token_actor(db: Database, raw: str, verified: identity.VerifiedTokens) -> Actor:
     """:func:`api_token_authenticator` on the event loop, for PostgreSQL."""
     stale: list[str] = []
-    async with db.reading_async() as reader:
-        actor = await identity.authenticate_async(reader, raw, on_stale=stale.append)
+    actor = verified.actor(raw, on_stale=stale.append)
+    if actor is None:
+        async with db.reading_async() as reader:
+            actor = await identity.authenticate_async(
+                reader, raw, on_stale=stale.append, verified=verified
+            )
     if stale:  # every few minutes per token: a write, so in a thread
         await asyncio.to_thread(_touch, db, stale[0])
     return actor

@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from limen import tokens
-from limen.access import StatusView
-from limen.api.deps import _with_request_context, get_actor, request_context
+from limen.api.deps import _with_request_context, get_actor, request_context, status_view
 from limen.api.routing import Route
 from limen.audit import Actor
 from limen.audit.durable import Write, event_writer
@@ -29,7 +28,6 @@ __all__ = [
     "jwt_authenticator",
     "render_oauth_error",
     "router",
-    "status_view",
     "token_service",
 ]
 
@@ -68,19 +66,7 @@ def render_oauth_error(status: int, code: str, detail: str | None) -> Response:
     return JSONResponse(body, status_code=status, headers=_NO_STORE)
 
 
-# -- wiring: one token service and one status view per app, built on first use -------
-
-
-def status_view(app: FastAPI) -> StatusView:
-    """The app's live status view (shared by tokens and the PDP)."""
-    view = getattr(app.state, "status_view", None)
-    if view is None:
-        with _build_lock:
-            view = getattr(app.state, "status_view", None)
-            if view is None:
-                view = StatusView(app.state.db)
-                app.state.status_view = view
-    return view
+# -- wiring: one token service per app, built on first use ---------------------------
 
 
 def token_service(app: FastAPI) -> tokens.TokenService:

@@ -2,6 +2,8 @@
 
 from limen.identity.credentials import (
     TOKEN_PREFIX,
+    StatusChanges,
+    VerifiedTokens,
     authenticate,
     authenticate_async,
     hash_token,
@@ -43,7 +45,9 @@ __all__ = [
     "InvalidToken",
     "LastAdmin",
     "NotInitialised",
+    "StatusChanges",
     "StatusConflict",
+    "VerifiedTokens",
     "authenticate",
     "authenticate_async",
     "create",

@@ -1,0 +1,97 @@
+"""Opaque tokens checked once are used again from memory: never past a revocation,
+a suspension or their expiry (``identity.VerifiedTokens``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from limen import identity
+from limen.access import StatusView
+from limen.audit import Actor
+from limen.installation import InitResult
+from limen.store import Database
+from limen.store.models import utcnow
+from tests.respond._waiting import wait_for
+
+
+def _token(db: Database, name: str, **kwargs: Any) -> tuple[str, str]:
+    """A new service identity's token: (token id, raw token)."""
+    with db.unit_of_work() as uow:
+        holder = identity.create(uow, Actor.system(), kind="service", name=name)
+        token, raw = identity.issue_api_token(
+            uow, Actor.system(), holder, purpose="test", scopes=["identities:read"], **kwargs
+        )
+        return token.id, raw
+
+
+def test_a_token_in_use_is_refused_by_the_next_request_after_a_revocation_or_suspension(
+    client: TestClient, db: Database, installed: InitResult, backend: str
+) -> None:
+    revoked_id, revoked = _token(db, "reporting")
+    _, suspended = _token(db, "exporter")
+    other_process_id, other_process = _token(db, "nightly")
+    for raw in (revoked, suspended, other_process):
+        for _ in range(2):  # the second request is answered from what the first kept
+            headers = {"Authorization": f"Bearer {raw}"}
+            assert client.get("/v1/identities", headers=headers).status_code == 200
+
+    with db.unit_of_work() as uow:  # on this node, as the API or a playbook would
+        identity.revoke_api_token(uow, Actor.system(), revoked_id)
+        identity.suspend(uow, Actor.system(), "exporter", reason="phished")
+    for raw in (revoked, suspended):
+        answer = client.get("/v1/identities", headers={"Authorization": f"Bearer {raw}"})
+        assert answer.status_code == 401
+        assert "the bearer token is not valid" in answer.text
+
+    # As another process (the CLI, another node) would: SQLite tells the server at its
+    # next request, PostgreSQL by NOTIFY.
+    elsewhere = Database(db.url)
+    try:
+        with elsewhere.unit_of_work() as uow:
+            identity.revoke_api_token(uow, Actor.system(), other_process_id)
+    finally:
+        elsewhere.dispose()
+
+    def refused() -> bool:
+        headers = {"Authorization": f"Bearer {other_process}"}
+        return client.get("/v1/identities", headers=headers).status_code == 401
+
+    assert refused() if backend == "sqlite" else wait_for(refused, seconds=5)
+
+
+def test_a_kept_token_still_expires_and_is_noted_as_used_once_per_interval(
+    db: Database, installed: InitResult
+) -> None:
+    start = utcnow()
+    token_id, raw = _token(db, "ci", expires_at=start + timedelta(hours=1))
+    view = StatusView(db)
+    verified = identity.VerifiedTokens(view)
+    try:
+        assert verified.actor(raw, now=start) is None  # nothing kept yet
+        stale: list[str] = []
+        with db.reading() as reader:
+            first = identity.authenticate(
+                reader, raw, now=start, on_stale=stale.append, verified=verified
+            )
+        assert first.token_id == token_id and stale == [token_id]  # never used before
+
+        for minutes, due in ((1, False), (6, True), (7, False), (12, True)):
+            stale.clear()
+            kept = verified.actor(
+                raw, now=start + timedelta(minutes=minutes), on_stale=stale.append
+            )
+            assert kept is not None and kept.name == "ci"
+            assert kept.has_scope("identities:read") and not kept.has_scope("vault:write")
+            assert stale == ([token_id] if due else []), minutes
+
+        with pytest.raises(identity.InvalidToken):
+            verified.actor(raw, now=start + timedelta(hours=1, seconds=1))
+        assert verified.actor("limen_never-issued") is None  # to be read, and refused there
+        with pytest.raises(identity.InvalidToken):
+            verified.actor("not a limen token")
+    finally:
+        view.close()
