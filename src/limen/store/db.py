@@ -160,8 +160,13 @@ class Database:
         from psycopg_pool import PoolTimeout
 
         try:
-            async with pool.connection() as connection:
+            # Not pool.connection(): its ``async with connection`` adds a commit call (and a
+            # lock) per checkout that an autocommit connection does not need.
+            connection = await pool.getconn()
+            try:
                 yield connection
+            finally:
+                await pool.putconn(connection)
         except PoolTimeout as exc:
             raise Unavailable("the database cannot be reached") from exc
         except self._dbapi.OperationalError as exc:
