@@ -130,8 +130,9 @@ async def current_actor(request: Request) -> Actor:
     db: Database = request.app.state.db
     raw = bearer_token(request)
     if raw.startswith(identity.TOKEN_PREFIX):
-        # An opaque token is one indexed read: on PostgreSQL awaited on the loop, on
-        # SQLite made right here (see Database.run).
+        # An opaque token is checked from memory once read (VerifiedTokens); the read is
+        # one indexed lookup, on PostgreSQL awaited on the loop, on SQLite made right
+        # here (see Database.run).
         if db.backend == "postgresql":
             actor = await _opaque_token_actor(db, raw, verified_tokens(request.app))
             return _with_request_context(actor, request)
