@@ -8,14 +8,13 @@ https://openid.net/specs/authorization-api-1_0.html
 from __future__ import annotations
 
 import json
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from limen import access, tokens
-from limen.api.deps import current_actor, status_view
+from limen.api.deps import built_once, current_actor, status_view
 from limen.api.oauth import issuer_of, token_service
 from limen.api.routing import Route
 from limen.audit import Actor
@@ -24,7 +23,6 @@ from limen.errors import Denied
 __all__ = ["pdp", "router"]
 
 router = APIRouter(tags=["access"], route_class=Route)
-_lock = threading.Lock()
 
 
 async def _evaluator(request: Request) -> Actor:
@@ -45,20 +43,15 @@ Evaluator = Annotated[Actor, Depends(_evaluator)]
 
 def pdp(app: FastAPI) -> access.PolicyDecisionPoint:
     """The app's policy decision point, sharing the app's status view."""
-    point = getattr(app.state, "pdp", None)
-    if point is None:
-        view = status_view(app)
-        with _lock:
-            point = getattr(app.state, "pdp", None)
-            if point is None:
+    return built_once(app, "pdp", lambda: _build_pdp(app))
 
-                def chain(raw: str) -> tuple[str, ...]:
-                    claims = token_service(app).verify(raw, audience=tokens.ANY_AUDIENCE)
-                    return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
 
-                point = access.PolicyDecisionPoint(app.state.db, status=view, token_chain=chain)
-                app.state.pdp = point
-    return point
+def _build_pdp(app: FastAPI) -> access.PolicyDecisionPoint:
+    def chain(raw: str) -> tuple[str, ...]:
+        claims = token_service(app).verify(raw, audience=tokens.ANY_AUDIENCE)
+        return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
+
+    return access.PolicyDecisionPoint(app.state.db, status=status_view(app), token_chain=chain)
 
 
 async def _json(request: Request) -> Any:

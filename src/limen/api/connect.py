@@ -12,13 +12,12 @@ item references by name wherever Connect takes an id.
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from limen.api.deps import ActorDep
+from limen.api.deps import ActorDep, built_once
 from limen.api.routing import Route
 from limen.api.schemas.connect import (
     ItemIn,
@@ -44,7 +43,6 @@ __all__ = ["ERROR_PREFIXES", "connect_error", "router", "vault_service"]
 router = APIRouter(tags=["vault (1Password Connect)"], route_class=Route)
 
 ERROR_PREFIXES = ("/v1/vaults", "/v1/activity")
-_build_lock = threading.Lock()
 
 
 def connect_error(status: int, code: str, detail: str | None) -> Response:
@@ -62,14 +60,11 @@ def keyring_for(settings: Settings, db: Any) -> Keyring:
 def vault_service(request: Request) -> VaultService:
     """One service (and so one derived KEK) per app, built on first use."""
     state = request.app.state
-    service = getattr(state, "vault_service", None)
-    if service is None:
-        with _build_lock:
-            service = getattr(state, "vault_service", None)
-            if service is None:
-                service = VaultService(state.db, keyring_for(state.settings, state.db))
-                state.vault_service = service
-    return service
+    return built_once(
+        request.app,
+        "vault_service",
+        lambda: VaultService(state.db, keyring_for(state.settings, state.db)),
+    )
 
 
 def _json(document: Any, status: int = 200) -> JSONResponse:

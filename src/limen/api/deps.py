@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 
@@ -24,6 +24,7 @@ __all__ = [
     "SettingsDep",
     "api_token_authenticator",
     "bearer_token",
+    "built_once",
     "current_actor",
     "get_actor",
     "require_scope",
@@ -31,7 +32,10 @@ __all__ = [
     "verified_tokens",
 ]
 
-_build_lock = threading.Lock()
+_T = TypeVar("_T")
+
+# Reentrant: building one part of the app may ask for another (the PDP needs the view).
+_build_lock = threading.RLock()
 
 
 class Authenticator(Protocol):
@@ -72,29 +76,27 @@ def request_context(request: Request) -> dict[str, str]:
     return context
 
 
+def built_once(app: FastAPI, name: str, build: Callable[[], _T]) -> _T:
+    """``app.state.<name>``, made by ``build()`` the first time it is asked for, once even
+    when several threads ask at the same moment."""
+    value = getattr(app.state, name, None)
+    if value is None:
+        with _build_lock:
+            value = getattr(app.state, name, None)
+            if value is None:
+                value = build()
+                setattr(app.state, name, value)
+    return value
+
+
 def status_view(app: FastAPI) -> StatusView:
     """The app's live status view (shared by token checks, the token service and the PDP)."""
-    view = getattr(app.state, "status_view", None)
-    if view is None:
-        with _build_lock:
-            view = getattr(app.state, "status_view", None)
-            if view is None:
-                view = StatusView(app.state.db)
-                app.state.status_view = view
-    return view
+    return built_once(app, "status_view", lambda: StatusView(app.state.db))
 
 
 def verified_tokens(app: FastAPI) -> identity.VerifiedTokens:
     """The opaque tokens this app has looked up and may use again (see its docstring)."""
-    verified = getattr(app.state, "verified_tokens", None)
-    if verified is None:
-        view = status_view(app)
-        with _build_lock:
-            verified = getattr(app.state, "verified_tokens", None)
-            if verified is None:
-                verified = identity.VerifiedTokens(view)
-                app.state.verified_tokens = verified
-    return verified
+    return built_once(app, "verified_tokens", lambda: identity.VerifiedTokens(status_view(app)))
 
 
 def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor | None:

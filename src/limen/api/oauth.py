@@ -6,7 +6,6 @@ A thin shell over :mod:`limen.tokens`. Errors on ``/oauth2/`` are rendered as RF
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,7 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from limen import tokens
-from limen.api.deps import _with_request_context, get_actor, request_context, status_view
+from limen.api.deps import (
+    _with_request_context,
+    built_once,
+    get_actor,
+    request_context,
+    status_view,
+)
 from limen.api.routing import Route
 from limen.audit import Actor
 from limen.audit.durable import Write, event_writer
@@ -36,7 +41,6 @@ router = APIRouter(tags=["oauth"], route_class=Route)
 ERROR_PREFIX = "/oauth2/"
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_build_lock = threading.Lock()
 
 # RFC 6749 §5.2: every token endpoint error is 400 except invalid_client (401).
 _OAUTH_ERRORS = {
@@ -71,29 +75,25 @@ def render_oauth_error(status: int, code: str, detail: str | None) -> Response:
 
 def token_service(app: FastAPI) -> tokens.TokenService:
     """The app's :class:`limen.tokens.TokenService` (keys opened with the root key file)."""
-    service = getattr(app.state, "tokens", None)
-    if service is None:
-        view = status_view(app)
-        with _build_lock:
-            service = getattr(app.state, "tokens", None)
-            if service is None:
-                settings = app.state.settings
-                if settings.key_passphrase is not None and settings.key_file is None:
-                    raise Unavailable(
-                        "token signing needs the root key file; passphrase-only setups are "
-                        "not supported by the token service yet"
-                    )
-                db: Database = app.state.db
-                keys = tokens.SigningKeys(
-                    db,
-                    root_key=read_key_file(settings.resolved_key_file),
-                    max_token_ttl=settings.access_token_ttl,
-                )
-                service = tokens.TokenService(
-                    db, keys=keys, status=view, ttl=settings.access_token_ttl
-                )
-                app.state.tokens = service
-    return service
+    return built_once(app, "tokens", lambda: _build_token_service(app))
+
+
+def _build_token_service(app: FastAPI) -> tokens.TokenService:
+    settings = app.state.settings
+    if settings.key_passphrase is not None and settings.key_file is None:
+        raise Unavailable(
+            "token signing needs the root key file; passphrase-only setups are "
+            "not supported by the token service yet"
+        )
+    db: Database = app.state.db
+    keys = tokens.SigningKeys(
+        db,
+        root_key=read_key_file(settings.resolved_key_file),
+        max_token_ttl=settings.access_token_ttl,
+    )
+    return tokens.TokenService(
+        db, keys=keys, status=status_view(app), ttl=settings.access_token_ttl
+    )
 
 
 def issuer_of(request: Request) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -35,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from limen import installation, respond, tokens
 from limen.api import oauth
-from limen.api.deps import DatabaseDep, request_context, require_scope
+from limen.api.deps import DatabaseDep, built_once, request_context, require_scope
 from limen.api.problems import problem_response
 from limen.api.routing import Route
 from limen.audit import Actor, record
@@ -58,7 +57,6 @@ OAUTH_PREFIX = "/v1beta1/users/oauth2/"
 ERROR_PREFIX = "/v1beta1/"
 _FORM = "application/x-www-form-urlencoded"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_build_lock = threading.Lock()
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
@@ -304,17 +302,14 @@ def _status_route(
 def _partner_tokens(request: Request) -> tokens.TokenService:
     """A token service sharing the app's keys and status view, with partner lifetimes."""
     app = request.app
-    service = getattr(app.state, "partner_tokens", None)
-    if service is None:
+
+    def build() -> tokens.TokenService:
         base = oauth.token_service(app)
-        with _build_lock:
-            service = getattr(app.state, "partner_tokens", None)
-            if service is None:
-                service = tokens.TokenService(
-                    base.db, keys=base.keys, status=base.status, ttl=respond.PARTNER_TOKEN_TTL
-                )
-                app.state.partner_tokens = service
-    return service
+        return tokens.TokenService(
+            base.db, keys=base.keys, status=base.status, ttl=respond.PARTNER_TOKEN_TTL
+        )
+
+    return built_once(app, "partner_tokens", build)
 
 
 async def _form(request: Request) -> dict[str, list[str]]:

@@ -14,13 +14,12 @@ SETs are signed with the keys published at ``/.well-known/jwks.json``.
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from limen.api.deps import DatabaseDep, require_scope
+from limen.api.deps import DatabaseDep, built_once, require_scope
 from limen.api.problems import problem_response
 from limen.api.routing import Route
 from limen.audit import Actor
@@ -42,7 +41,6 @@ router = APIRouter(tags=["shared signals"], route_class=Route)
 
 Receiver = Annotated[Actor, Depends(require_scope("ssf:manage"))]
 JSONBody = Annotated[dict[str, Any], Body()]
-_build_lock = threading.Lock()
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -60,19 +58,14 @@ def issuer_of(request: Request) -> str:
 
 def transmitter(app: FastAPI) -> ssf.Transmitter:
     """The app's transmitter, signing with the token service's keys; built on first use."""
-    current = getattr(app.state, "ssf", None)
-    if current is None:
+
+    def build() -> ssf.Transmitter:
         from limen.api.oauth import token_service
 
         keys = token_service(app).keys
-        with _build_lock:
-            current = getattr(app.state, "ssf", None)
-            if current is None:
-                current = ssf.Transmitter(
-                    app.state.db, signer=keys, sealer=_sealer(app), **_tuning(app)
-                )
-                app.state.ssf = current
-    return current
+        return ssf.Transmitter(app.state.db, signer=keys, sealer=_sealer(app), **_tuning(app))
+
+    return built_once(app, "ssf", build)
 
 
 def _sealer(app: FastAPI) -> ssf.HeaderSealer | None:
