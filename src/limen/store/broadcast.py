@@ -40,6 +40,11 @@ class Broadcaster:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        # Whether this node hears other nodes' changes right now, and a count that moves
+        # whenever that starts or stops: anything learnt from the database under one count
+        # may have missed a change once the count has moved.
+        self.listening = False
+        self.epoch = 0
 
     def subscribe(self, topic: str, callback: Subscriber) -> None:
         with self._lock:
@@ -87,6 +92,14 @@ class Broadcaster:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._set_listening(False)
+
+    def _set_listening(self, listening: bool) -> None:
+        # In this order: a reader that takes the epoch, then sees ``listening``, never
+        # pairs the epoch of a connection with a moment when there was none.
+        if self.listening != listening:
+            self.listening = listening
+            self.epoch += 1
 
     def _conninfo(self) -> str:
         url = make_url(self._url).set(drivername="postgresql")
@@ -103,12 +116,15 @@ class Broadcaster:
             try:
                 with psycopg.connect(self._conninfo(), autocommit=True) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self._set_listening(True)
                     self.ready.set()
                     backoff = 0.1
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self._dispatch(note.payload)
+                self._set_listening(False)
             except psycopg.Error:
+                self._set_listening(False)
                 log.warning("lost the LISTEN connection; reconnecting", exc_info=True)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

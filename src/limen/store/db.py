@@ -35,6 +35,7 @@ _ASYNC_POOL_SIZE = 10
 _MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
 _MIGRATION_LOCK_KEY = 0x4C494D454E
+_UNIT_OF_WORK = "limen.unit_of_work"
 
 
 class UnitOfWork:
@@ -48,6 +49,13 @@ class UnitOfWork:
         self.session = session
         self._broadcaster = broadcaster
         self._after_commit: list[Callable[[], None]] = []
+        self._published: set[str] = set()
+        session.info[_UNIT_OF_WORK] = self
+
+    @staticmethod
+    def of(session: Session) -> UnitOfWork | None:
+        """The unit of work ``session`` belongs to: what a session event hook can publish on."""
+        return session.info.get(_UNIT_OF_WORK)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
@@ -56,6 +64,12 @@ class UnitOfWork:
         """Tell every node's subscribers of ``topic`` once this transaction commits."""
         self._broadcaster.send_in_transaction(self.session.connection(), topic, payload)
         self.after_commit(lambda: self._broadcaster.deliver(topic, payload))
+
+    def publish_once(self, topic: str) -> None:
+        """:meth:`publish` ``topic`` with no payload, at most once in this transaction."""
+        if topic not in self._published:
+            self._published.add(topic)
+            self.publish(topic, None)
 
     def flush(self) -> None:
         """Write pending changes now, turning constraint violations into :class:`Conflict`."""
@@ -114,6 +128,7 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.info.pop(_UNIT_OF_WORK, None)
             session.close()
         for callback in uow._after_commit:
             callback()
