@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_048_576
     """Requests with a larger body are refused with 413."""
 
+    vault_reuse_seconds: float = Field(default=5.0, ge=0)
+    """On PostgreSQL, how long an API node may answer repeated reads of an item from the
+    rows it looked up last, while it has heard of no vault write; 0 looks every item up,
+    so that a read on one node always sees a write just committed on another."""
+
     @field_validator("data_dir", "key_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -63,7 +63,11 @@ def vault_service(request: Request) -> VaultService:
     return built_once(
         request.app,
         "vault_service",
-        lambda: VaultService(state.db, keyring_for(state.settings, state.db)),
+        lambda: VaultService(
+            state.db,
+            keyring_for(state.settings, state.db),
+            reuse_seconds=state.settings.vault_reuse_seconds,
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from limen.store.models import ApiToken, Event, Identity, IdentityStatus, utcnow
 from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion
 from limen.vault import envelope
 from limen.vault._kek import Kek
+from limen.vault._kept_reads import KeptReads
 from limen.vault.content import Field, ItemContent, ItemDraft, Section
 from limen.vault.envelope import Sealed
 from limen.vault.errors import (
@@ -156,15 +157,20 @@ def parse_filter(expression: str | None, allowed: Sequence[str]) -> tuple[str, s
 class VaultService:
     """Everything the API and the CLI do with vaults goes through here."""
 
-    def __init__(self, db: Database, keyring: Keyring) -> None:
+    def __init__(self, db: Database, keyring: Keyring, *, reuse_seconds: float = 5.0) -> None:
+        """``reuse_seconds``: see :class:`~limen.vault._kept_reads.KeptReads` (0: never)."""
         self.db = db
         self.keyring = keyring
+        self._reuse_seconds = reuse_seconds
         # SQLite has one writer at a time and its busy handler waits by sleeping (up to
         # 100 ms a try); queueing this process's writers on a lock instead keeps
         # latency flat under concurrent requests. PostgreSQL needs no such lock.
         self._writes: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if db.backend == "sqlite" else contextlib.nullcontext()
         )
+        # Made on the first read from an event loop: only the API server's service reads
+        # that way, and each one listens for vault writes.
+        self._kept_reads: KeptReads | None = None
 
     # -- vaults -------------------------------------------------------------------------
 
@@ -342,10 +348,19 @@ class VaultService:
     async def _open_latest_async(
         self, actor: Actor, vault_ref: str, item_ref: str
     ) -> tuple[ItemView, Callable[[Session], None]] | None:
-        """:meth:`open_latest` with the lookup awaited on the loop (PostgreSQL)."""
-        query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
-        async with self.db.reading_async() as reader:
-            rows = await query.all_async(reader, vault_ref=vault_ref, item_ref=item_ref)
+        """:meth:`open_latest` with the lookup awaited on the loop (PostgreSQL), or not
+        made at all while the rows it found last are known to be current."""
+        kept = self._kept_reads
+        if kept is None:
+            kept = self._kept_reads = KeptReads(self.db.broadcaster, seconds=self._reuse_seconds)
+        key = (vault_ref, item_ref)
+        rows = kept.get(key)
+        if rows is None:
+            stamp = kept.stamp()
+            query = _READ_QUERIES[(is_id(vault_ref), is_id(item_ref))]
+            async with self.db.reading_async() as reader:
+                rows = await query.all_async(reader, vault_ref=vault_ref, item_ref=item_ref)
+            kept.keep(key, stamp, rows)
         # Only a KEK already in memory: loading one reads the database, which the general
         # path does in a thread.
         return self._open_rows(actor, item_ref, rows, lambda s: self.keyring.cached(s.kek_id))
