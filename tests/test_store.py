@@ -1,5 +1,5 @@
-"""The database layer: lookups on the driver's cursor, and pooled connections that the
-PostgreSQL server dropped."""
+"""The database layer: lookups on the driver's cursor, pooled connections that the
+PostgreSQL server dropped, and status messages between nodes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from limen.installation import InitResult
 from limen.store import Database, Lookup
 from limen.store import db as store_db
 from limen.store.models import Identity
+from tests.respond._waiting import wait_for
 
 _ANSWER = Lookup(sa.select((sa.literal(41) + sa.bindparam("one")).label("answer")))
 
@@ -291,3 +292,25 @@ def test_ping_says_whether_the_database_answers(db: Database) -> None:
         assert gone.ping() is False
     finally:
         gone.dispose()
+
+
+def test_nodes_that_spell_the_database_url_differently_hear_each_other(
+    db: Database, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("only PostgreSQL nodes hear each other; SQLite has one node")
+    # Another host name, port or option in the URL is still the same database: here an
+    # application name that only the second node sets.
+    other = Database(db.url + ("&" if "?" in db.url else "?") + "application_name=node-b")
+    heard: list[Any] = []
+    other.broadcaster.subscribe("test.ping", heard.append)
+    other.broadcaster.start()
+    try:
+        assert other.broadcaster.ready.wait(5) and other.broadcaster.listening
+        with db.unit_of_work() as uow:
+            uow.publish("test.ping", {"from": "node-a"})
+        wait_for(lambda: heard, seconds=5)
+        assert heard == [{"from": "node-a"}]
+    finally:
+        other.dispose()
+    assert not other.broadcaster.listening

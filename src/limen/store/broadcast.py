@@ -8,7 +8,6 @@ each node's listener thread calls its own subscribers for changes made elsewhere
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -27,14 +26,18 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[dict[str, Any]], None]
 
+# The channel is named after what the connection is, not after how its URL is spelt: two
+# nodes that reach one database by other host names, ports or options must hear each
+# other. NOTIFY is already confined to one database, and the schema keeps installations
+# that share a database (test schemas) apart.
+_CHANNEL = "'limen_' || md5(current_schema())"
+
 
 class Broadcaster:
     def __init__(self, url: str) -> None:
         self.node_id = new_id()
         self._url = url
         self._postgres = url.startswith("postgresql")
-        # One channel per database and schema, so test schemas sharing a server stay apart.
-        self.channel = "limen_" + hashlib.sha256(url.encode()).hexdigest()[:16]
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -64,7 +67,7 @@ class Broadcaster:
         # this, and a Core execution costs several times the statement itself.
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute("SELECT pg_notify(%s, %s)", (self.channel, message))
+            cursor.execute(f"SELECT pg_notify({_CHANNEL}, %s)", (message,))
         finally:
             cursor.close()
 
@@ -115,7 +118,8 @@ class Broadcaster:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo(), autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._set_listening(True)
                     self.ready.set()
                     backoff = 0.1
