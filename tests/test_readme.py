@@ -1,4 +1,5 @@
-"""The README's first session runs as written, as a new user would paste it."""
+"""The README's first session runs as written, as a new user would paste it, and its table
+of settings names every setting."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_first_session_runs_as_written(tmp_path: Path) -> None:
     assert "deploy-bot" in done.stdout
     assert "identity.suspend" in done.stdout
     assert init["account_id"] in done.stdout  # limen info --json at the end
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    from limen.config import Settings
+
+    table = README.read_text(encoding="utf-8").split("| variable | default | meaning |", 1)[1]
+    missing = [name for name in Settings.model_fields if f"| `LIMEN_{name.upper()}` |" not in table]
+    assert missing == []
