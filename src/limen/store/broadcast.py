@@ -126,18 +126,19 @@ class Broadcaster:
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self._dispatch(note.payload)
-                self._set_listening(False)
             except psycopg.Error:
                 self._set_listening(False)
                 log.warning("lost the LISTEN connection; reconnecting", exc_info=True)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            finally:
+                self._set_listening(False)
 
     def _dispatch(self, raw: str) -> None:
         try:
             message = json.loads(raw)
         except ValueError:
             return
-        if message.get("node") == self.node_id:
+        if not isinstance(message, dict) or message.get("node") == self.node_id:
             return
         self.deliver(message.get("topic", ""), message.get("payload"))

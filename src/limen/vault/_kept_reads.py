@@ -13,8 +13,8 @@ row is written, and every such write announces itself:
 Rows are kept only while the node's LISTEN connection is up and has been since before the
 lookup, and for a few seconds at most (``LIMEN_VAULT_REUSE_SECONDS``, 5 by default; 0
 turns this off), in case a change was missed anyway. A node that is not listening looks
-every item up. Only the sealed rows are kept: a read still unwraps
-and decrypts, checks the reader's scopes, and records its event before it answers.
+every item up. Only the sealed rows are kept: a read still unwraps and decrypts, checks
+the reader's scopes, and records its event before it answers.
 """
 
 from __future__ import annotations
@@ -89,9 +89,6 @@ class KeptReads:
         # Checked again on use: a change heard between the test above and this store
         # has moved the count.
         self._kept[key] = (stamp[0], stamp[1], time.monotonic(), rows)
-
-    def close(self) -> None:
-        self._broadcaster.unsubscribe(VAULT_CHANGED, self._forget)
 
     def _forget(self, _payload: Any) -> None:
         with self._lock:
