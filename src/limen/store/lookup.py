@@ -72,7 +72,7 @@ class Lookup:
     Core would convert them (times, JSON, enums, booleans).
     """
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.CompoundSelect) -> None:
         self.statement = statement
         keys = list(statement.selected_columns.keys())
         if len(set(keys)) != len(keys) or not all(k.isidentifier() for k in keys):

@@ -373,7 +373,8 @@ class VaultService:
         kek_for: Callable[[Sealed], Kek | None],
     ) -> tuple[ItemView, Callable[[Session], None]] | None:
         if len(rows) > 1:
-            rows = [r for r in rows if r.id == item_ref]
+            # An item whose title is its own id is found by both halves of the lookup.
+            rows = list({r.id: r for r in rows if r.id == item_ref}.values())
         if len(rows) != 1:
             return None
         item = rows[0]
@@ -943,35 +944,41 @@ def _token_holders(session: Session, now: datetime) -> list[tuple[str, Actor]]:
 def _read_query(vault_by_id: bool, item_by_id: bool) -> Lookup:
     vault_ref = sa.bindparam("vault_ref")
     item_ref = sa.bindparam("item_ref")
-    item_match = (
-        sa.or_(VaultItem.id == item_ref, VaultItem.title == item_ref)
-        if item_by_id
-        else VaultItem.title == item_ref
-    )
-    return Lookup(
-        sa.select(
-            Vault.id.label("vault_id"),
-            Vault.name.label("vault_name"),
-            *(c for c in VaultItem.__table__.c if c.name != "vault_id"),
-            VaultItemVersion.ciphertext,
-            VaultItemVersion.wrapped_key,
-            VaultItemVersion.kek_id,
+
+    def matching(item_match: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(
+                Vault.id.label("vault_id"),
+                Vault.name.label("vault_name"),
+                *(c for c in VaultItem.__table__.c if c.name != "vault_id"),
+                VaultItemVersion.ciphertext,
+                VaultItemVersion.wrapped_key,
+                VaultItemVersion.kek_id,
+            )
+            .join(VaultItem, VaultItem.vault_id == Vault.id)
+            .join(
+                VaultItemVersion,
+                sa.and_(
+                    VaultItemVersion.item_id == VaultItem.id,
+                    VaultItemVersion.version == VaultItem.version,
+                ),
+            )
+            .where(
+                Vault.id == vault_ref if vault_by_id else Vault.name == vault_ref,
+                item_match,
+                VaultItem.deleted_at.is_(None),
+            )
         )
-        .join(VaultItem, VaultItem.vault_id == Vault.id)
-        .join(
-            VaultItemVersion,
-            sa.and_(
-                VaultItemVersion.item_id == VaultItem.id,
-                VaultItemVersion.version == VaultItem.version,
-            ),
-        )
-        .where(
-            Vault.id == vault_ref if vault_by_id else Vault.name == vault_ref,
-            item_match,
-            VaultItem.deleted_at.is_(None),
-        )
-        .limit(3)
-    )
+
+    by_title = matching(VaultItem.title == item_ref)
+    if not item_by_id:
+        return Lookup(by_title.limit(3))
+    # Not one SELECT with "id = :ref OR title = :ref": for that, a planner without
+    # statistics (SQLite's, on a database that was never analysed) walks every item of
+    # the vault, so a read cost more the more items its vault held. Each half here has
+    # an index of its own. (Rows past the limit only matter when the title is ambiguous,
+    # which the general path reports.)
+    return Lookup(sa.union_all(matching(VaultItem.id == item_ref), by_title).limit(4))
 
 
 # Built once, and run as lookups: constructing a statement costs more than running it on
