@@ -1,11 +1,11 @@
 """Vault read benchmark: Connect item reads over HTTP (one uvicorn worker) and in process.
 
-    python benchmarks/vault_read.py [--requests 6000] [--connections 8]
+    python benchmarks/vault_read.py [--requests 6000] [--connections 8] [--items 100]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 For each backend (SQLite always; PostgreSQL if a URL is given or LIMEN_TEST_POSTGRES_URL
-is set) it initialises a fresh installation, stores one LOGIN item, issues a read-only
-service-account token, starts ``limen server`` (one worker, log level warning) and
+is set) it initialises a fresh installation, stores ``--items`` DATABASE items, issues a
+read-only service-account token, starts ``limen server`` (one worker, log level warning) and
 drives ``GET /v1/vaults/{vault}/items/{item}`` with a small keep-alive HTTP/1.1 client
 over raw sockets, so the load generator costs far less than the server. Every read is a
 real secret read: token check, decrypt, and an event in the log. ``/heartbeat`` on the
@@ -15,8 +15,9 @@ WAL flush every read waits for, so that no secret leaves before its event is dur
 
 On PostgreSQL a node answers repeated reads of an item from its last lookup until it
 hears of a vault write (``LIMEN_VAULT_REUSE_SECONDS``, docs/vault.md), and every read
-here is of the same item; the row ``postgresql, reuse 0`` runs the same load on a server
-with ``LIMEN_VAULT_REUSE_SECONDS=0``, where every read looks the item up.
+here goes round the same ``--items`` items (100); the row ``postgresql, reuse 0`` runs the
+same load on a server with ``LIMEN_VAULT_REUSE_SECONDS=0``, where every read looks its
+item up.
 
 Targets (issue #3): p50 <= 1 ms in process; >= 2,000 reads/s over HTTP.
 """
@@ -46,27 +47,30 @@ TARGET_IN_PROCESS_P50_MS = 1.0
 TARGET_HTTP_RPS = 2000.0
 
 
-def _prepare(settings: Settings) -> tuple[str, str, str, VaultService, Database]:
+def _prepare(settings: Settings, items: int) -> tuple[str, list[str], str, VaultService, Database]:
     db = Database(settings.resolved_database_url)
     initialise(db, key_file=settings.resolved_key_file)
     service = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
     op = Actor.operator()
     vault = service.create_vault(op, "bench")
-    item = service.create_item(
-        op,
-        "bench",
-        ItemDraft(
-            title="db",
-            category="DATABASE",
-            fields=[
-                Field(id="", label="username", value="app", purpose="USERNAME"),
-                Field(id="", label="password", value="x" * 32, purpose="PASSWORD"),
-                Field(id="", label="host", value="db.internal"),
-            ],
-        ),
-    )
+    item_ids = [
+        service.create_item(
+            op,
+            "bench",
+            ItemDraft(
+                title=f"db-{n}",
+                category="DATABASE",
+                fields=[
+                    Field(id="", label="username", value="app", purpose="USERNAME"),
+                    Field(id="", label="password", value="x" * 32, purpose="PASSWORD"),
+                    Field(id="", label="host", value="db.internal"),
+                ],
+            ),
+        ).id
+        for n in range(items)
+    ]
     token = service_accounts.create(db, op, "bench-reader", grants=["bench:read"]).token
-    return vault.id, item.id, token, service, db
+    return vault.id, item_ids, token, service, db
 
 
 def _event_only(db: Database, n: int) -> list[float]:
@@ -81,28 +85,34 @@ def _event_only(db: Database, n: int) -> list[float]:
     return samples
 
 
-def _in_process(service: VaultService, vault_id: str, item_id: str, n: int) -> list[float]:
+def _in_process(service: VaultService, vault_id: str, item_ids: list[str], n: int) -> list[float]:
     actor = Actor(
         kind="service", name="bench", scopes=frozenset({f"vault:{vault_id}:read"}), channel="api"
     )
-    for _ in range(50):
-        service.get_item(actor, vault_id, item_id)
+    for i in range(50):
+        service.get_item(actor, vault_id, item_ids[i % len(item_ids)])
     samples = []
-    for _ in range(n):
+    for i in range(n):
         start = time.perf_counter()
-        service.get_item(actor, vault_id, item_id)
+        service.get_item(actor, vault_id, item_ids[i % len(item_ids)])
         samples.append((time.perf_counter() - start) * 1000)
     return samples
 
 
 async def _connection(
-    port: int, request: bytes, count: int, latencies: list[float], statuses: dict[int, int]
+    port: int,
+    requests: list[bytes],
+    first: int,
+    count: int,
+    latencies: list[float],
+    statuses: dict[int, int],
 ) -> None:
+    """``count`` requests in turn from ``requests``, starting at ``first``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        for _ in range(count):
+        for n in range(first, first + count):
             start = time.perf_counter()
-            writer.write(request)
+            writer.write(requests[n % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             length = 0
@@ -116,27 +126,37 @@ async def _connection(
         writer.close()
 
 
-def _drive(port: int, path: str, token: str, total: int, connections: int) -> dict[str, float]:
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-        "User-Agent: limen-bench\r\n\r\n"
-    ).encode()
+def _drive(
+    port: int, paths: list[str], token: str, total: int, connections: int
+) -> dict[str, float]:
+    """Read ``paths`` in turn over ``connections`` connections, each from its own place."""
+    requests = [
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "User-Agent: limen-bench\r\n\r\n"
+        ).encode()
+        for path in paths
+    ]
 
     async def main() -> tuple[float, list[float], dict[int, int]]:
         latencies: list[float] = []
         statuses: dict[int, int] = {}
         warm: list[float] = []
-        await asyncio.gather(*(_connection(port, request, 20, warm, {}) for _ in range(2)))
+        await asyncio.gather(*(_connection(port, requests, 0, 20, warm, {}) for _ in range(2)))
         started = time.perf_counter()
         per = total // connections
+        spread = max(1, len(requests) // connections)
         await asyncio.gather(
-            *(_connection(port, request, per, latencies, statuses) for _ in range(connections))
+            *(
+                _connection(port, requests, c * spread, per, latencies, statuses)
+                for c in range(connections)
+            )
         )
         return time.perf_counter() - started, latencies, statuses
 
     elapsed, latencies, statuses = asyncio.run(main())
     if set(statuses) != {200}:
-        raise SystemExit(f"unexpected statuses {statuses} for {path}")
+        raise SystemExit(f"unexpected statuses {statuses} for {paths[0]}")
     return {
         "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies),
@@ -147,8 +167,8 @@ def _drive(port: int, path: str, token: str, total: int, connections: int) -> di
 def run_backend(
     name: str, settings: Settings, args: argparse.Namespace, **server_settings: str
 ) -> dict[str, float]:
-    vault_id, item_id, token, service, db = _prepare(settings)
-    in_process = _in_process(service, vault_id, item_id, args.in_process)
+    vault_id, item_ids, token, service, db = _prepare(settings, args.items)
+    in_process = _in_process(service, vault_id, item_ids, args.in_process)
     floor = _event_only(db, min(args.in_process, 1000))
     db.dispose()
     with limen_server(settings.data_dir, settings.database_url, **server_settings) as (
@@ -156,12 +176,12 @@ def run_backend(
         pid,
     ):
         port = int(base.rsplit(":", 1)[1])
-        path = f"/v1/vaults/{vault_id}/items/{item_id}"
-        _drive(port, path, token, 200, args.connections)  # warm up
+        paths = [f"/v1/vaults/{vault_id}/items/{item_id}" for item_id in item_ids]
+        _drive(port, paths, token, 200, args.connections)  # warm up
         cpu_before = cpu_seconds(pid)
-        reads = _drive(port, path, token, args.requests, args.connections)
+        reads = _drive(port, paths, token, args.requests, args.connections)
         cpu_after = cpu_seconds(pid)
-        heartbeat = _drive(port, "/heartbeat", token, args.requests, args.connections)
+        heartbeat = _drive(port, ["/heartbeat"], token, args.requests, args.connections)
     return {
         "in_p50": statistics.median(in_process),
         "in_p99": percentile(in_process, 0.99),
@@ -180,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--items", type=int, default=100, help="items the reads go round")
     parser.add_argument("--in-process", type=int, default=3000)
     parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
     args = parser.parse_args()
@@ -201,8 +222,9 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     print(
-        f"Vault item reads (Connect GET item), {args.requests} HTTP requests over "
-        f"{args.connections} keep-alive connections, one uvicorn worker, {os.cpu_count()} cores"
+        f"Vault item reads (Connect GET item) of {args.items} items in turn, {args.requests} "
+        f"HTTP requests over {args.connections} keep-alive connections, one uvicorn worker, "
+        f"{os.cpu_count()} cores"
     )
     header = (
         f"{'backend':<20}{'in-proc p50':>12}{'p99':>8}{'vs 1 ms':>9}"
