@@ -127,7 +127,7 @@ class Broadcaster:
                         for note in conn.notifies(timeout=0.5):
                             self._dispatch(note.payload)
             except psycopg.Error:
-                self._set_listening(False)
+                self._set_listening(False)  # now, not after the back-off below
                 log.warning("lost the LISTEN connection; reconnecting", exc_info=True)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
