@@ -138,3 +138,68 @@ def test_a_batch_answers_as_single_evaluations_do(
         headers=admin_headers,
     )
     assert r.json()["evaluations"] == singles[first_deny:][: first_permit + 1]
+
+
+def test_cedar_gets_the_resource_entity_whenever_a_statement_reads_it(
+    client: TestClient, admin_headers: dict[str, str], make_identity: Any
+) -> None:
+    # Statements that only compare the resource's type and id leave its entity out of the
+    # Cedar call; these would decide wrongly if the entity were left out when one reads it.
+    make_identity("alice")
+    _put(
+        client,
+        admin_headers,
+        "prod",
+        'permit (principal, action == Limen::Action::"read", resource in Limen::Vault::"prod")\n'
+        'when { principal.kind == "human" };\n',
+    )
+
+    def read(resource: dict[str, Any]) -> Any:
+        body = {"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}}
+        return _one(client, admin_headers, {**body, "resource": resource})["context"]
+
+    prod = {"type": "item", "id": "db-password", "properties": {"vault": "prod"}}
+    assert read(prod) == {"reason": "permitted", "policies": ["prod#1"]}
+    assert read({**prod, "properties": {"vault": "dev"}})["reason"] == "no_policy_permits"
+
+    database = {"type": "database", "id": "orders"}
+    _put(client, admin_headers, "data", "permit (principal, action, resource is Limen::Resource);")
+    assert read(database)["reason"] == "permitted"
+    _put(
+        client,
+        admin_headers,
+        "no-databases",
+        "forbid (principal, action, resource is Limen::Resource)\n"
+        'when { resource.type == "database" };\n',
+    )
+    assert read(database) == {"reason": "forbidden", "policies": ["no-databases#1"]}
+    assert read({"type": "queue", "id": "orders"})["reason"] == "permitted"
+
+
+def test_type_and_id_alone_decide_and_a_context_cedar_cannot_read_is_an_error(
+    client: TestClient, admin_headers: dict[str, str], make_identity: Any
+) -> None:
+    make_identity("alice")
+    make_identity("alice-bot", kind="agent", owner="alice")
+    _put(
+        client,
+        admin_headers,
+        "deploy",
+        'permit (principal, action == Limen::Action::"call", resource == Limen::Tool::"deploy");\n'
+        "permit (principal, action, resource) when { !(resource is Limen::Tool) };\n",
+    )
+
+    def call(tool: str, context: dict[str, Any] | None = None) -> Any:
+        body = {
+            "subject": {"type": "agent", "id": "alice-bot"},
+            "action": {"name": "call"},
+            "resource": {"type": "tool", "id": tool},
+            "context": context or {},
+        }
+        return _one(client, admin_headers, body)
+
+    assert call("deploy")["context"] == {"reason": "permitted", "policies": ["deploy#1"]}
+    assert call("shell")["context"] == {"reason": "no_policy_permits"}
+    # Cedar's integers are 64-bit: it cannot evaluate this context at all, so it says no.
+    answer = call("deploy", {"risk": 10**30})
+    assert answer == {"decision": False, "context": {"reason": "evaluation_error"}}

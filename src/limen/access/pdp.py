@@ -33,9 +33,10 @@ from typing import Any, Final
 import cedarpy
 import sqlalchemy as sa
 
+from limen.access._cedar import Answer, authorize
 from limen.access._decision_log import DecisionLog, record_decision
 from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest
-from limen.access.policies import DEFAULT_POLICIES, compile_policies
+from limen.access.policies import DEFAULT_POLICIES, CompiledPolicies, compile_policies
 from limen.access.schema import NAMESPACE
 from limen.access.status import POLICIES_TOPIC, IdentityInfo, StatusView
 from limen.audit import Actor
@@ -106,7 +107,7 @@ class PolicyDecisionPoint:
         self.status = status
         self._token_chain = token_chain
         self._lock = threading.Lock()
-        self._policies: cedarpy.PolicySet | None = None
+        self._policies: tuple[int, CompiledPolicies] | None = None
         self._generation = 0
         self._cache: dict[tuple[Any, ...], tuple[int, _Rows, Decision]] = {}
         self._names: dict[str, str] = {}
@@ -126,18 +127,20 @@ class PolicyDecisionPoint:
                 self._policies = None
                 self._cache = {}
 
-    def policy_set(self) -> cedarpy.PolicySet:
-        policies = self._policies
-        if policies is None:
+    def policies(self) -> tuple[int, CompiledPolicies]:
+        """The policy set, compiled, and the generation it is; a decision uses one pair
+        throughout, so what it caches is keyed on the policies it was computed with."""
+        current = self._policies
+        if current is None:
             with self._lock:
                 generation = self._generation
             with self._db.unit_of_work(readonly=True) as uow:
                 stored = [(p.name, p.text) for p in uow.session.scalars(sa.select(Policy))]
-            policies = compile_policies([*DEFAULT_POLICIES.items(), *sorted(stored)])
+            current = generation, compile_policies([*DEFAULT_POLICIES.items(), *sorted(stored)])
             with self._lock:
                 if self._generation == generation:
-                    self._policies = policies
-        return policies
+                    self._policies = current
+        return current
 
     # -- deciding ------------------------------------------------------------------
 
@@ -145,10 +148,11 @@ class PolicyDecisionPoint:
         """Decide one evaluation; never raises for a bad subject or resource (it denies)."""
         # One catch-up per decision; every read below sees the same, current state.
         self.status.sync()
-        prepared = self._prepare(evaluation)
+        policies = self.policies()
+        prepared = self._prepare(evaluation, policies)
         if isinstance(prepared, Decision):
             return prepared
-        return self._evaluate([prepared])[0]
+        return self._evaluate_group(policies[1].policy_set, [prepared])[0]
 
     def decide_many(self, request: EvaluationsRequest) -> list[Decision]:
         """AuthZEN §7: decide in order, stopping early as the semantic asks.
@@ -157,15 +161,16 @@ class PolicyDecisionPoint:
         evaluated together, one Cedar call per group sharing principals and resource.
         """
         self.status.sync()
+        policies = self.policies()
         semantic = request.semantic
         prepared: list[Decision | _Pending] = []
         for evaluation in request.evaluations:
-            item = self._prepare(evaluation)
+            item = self._prepare(evaluation, policies)
             prepared.append(item)
             if isinstance(item, Decision) and _stops(semantic, item):
                 break
         pending = [item for item in prepared if isinstance(item, _Pending)]
-        answers = iter(self._evaluate(pending) if pending else ())
+        answers = iter(self._evaluate(policies[1].policy_set, pending))
         decisions: list[Decision] = []
         for item in prepared:
             decision = item if isinstance(item, Decision) else next(answers)
@@ -198,7 +203,9 @@ class PolicyDecisionPoint:
         """Group-committing writer for decision events (see :mod:`._decision_log`)."""
         return self._log
 
-    def _prepare(self, evaluation: Evaluation) -> Decision | _Pending:
+    def _prepare(
+        self, evaluation: Evaluation, policies: tuple[int, CompiledPolicies]
+    ) -> Decision | _Pending:
         """Live status checks, then the cache; what is left is Cedar's to answer."""
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:
             return _deny("subject_type_unsupported")
@@ -230,53 +237,61 @@ class PolicyDecisionPoint:
             if info is None:
                 return _deny("subject_unknown")
             principals.append(info)
-        # Agents (and services) never exceed their owner's rights.
-        for info in list(principals):
-            if info.owner_id and all(p.id != info.owner_id for p in principals):
-                owner = status.identity_synced(info.owner_id)
+        # Everyone whose row becomes a Cedar entity: the principals and their owners.
+        members = {info.id: info for info in principals}
+        # Agents (and services) never exceed their owner's rights: owners are principals too.
+        for info in tuple(principals):
+            owner_id = info.owner_id
+            if owner_id and owner_id not in members:
+                owner = status.identity_synced(owner_id)
                 if owner is None:
                     return _deny("owner_unknown")
                 principals.append(owner)
+                members[owner_id] = owner
         for info in principals:
             if not info.is_active:
                 return _deny("subject_not_active" if info.id == subject.id else "owner_not_active")
-
-        # Everyone whose row becomes a Cedar entity: the principals and their owners.
-        members = {info.id: info for info in principals}
-        for info in principals:
-            if info.owner_id and info.owner_id not in members:
-                owner = status.identity_synced(info.owner_id)
+        for info in principals[len(chain) :]:
+            owner_id = info.owner_id
+            if owner_id and owner_id not in members:
+                owner = status.identity_synced(owner_id)
                 if owner is not None:
-                    members[owner.id] = owner
+                    members[owner_id] = owner
         target_id: str | None = None
         target: IdentityInfo | None = None
         if _RESOURCE_TYPES.get(evaluation.resource_type.lower()) == "Identity":
             target_id = self._resolve(evaluation.resource_id)
             target = status.identity_synced(target_id) if target_id else None
         rows: _Rows = (*members.values(), target_id, target)
-        key = _cache_key(evaluation, chain)
-        generation = self._generation
+        # The key is every request input Cedar sees (the raw token aside: ``chain`` is
+        # what it means); the identity rows are checked against ``rows`` on a hit.
+        context_json = _context_json(context, chain[1:])
+        properties = evaluation.resource_properties
+        key = (
+            chain,
+            evaluation.action,
+            evaluation.resource_type,
+            evaluation.resource_id,
+            _canonical(properties) if properties else "",
+            context_json,
+        )
+        generation, compiled = policies
         cached = self._cache.get(key)
         if cached is not None and cached[0] == generation and cached[1] == rows:
             return cached[2]
 
-        base = self._base(tuple(members.values()))
+        base = self._base(members)
         if target is not None:
             resource_uid = {"type": _IDENTITY, "id": target.id}
-            delta = "" if target.id in members else self._entity_json(target)
         else:
-            resource, extra = _resource_entity(evaluation)
-            resource_uid = resource["uid"]
-            delta = ",".join(json.dumps(e) for e in (*extra, resource))
-        cedar_context = {k: _cedar_value(v) for k, v in context.items() if k != "token"}
-        cedar_context = {k: v for k, v in cedar_context.items() if v is not None}
-        delegated_for = chain[1:]
-        if delegated_for:
-            cedar_context["delegated"] = True
-            cedar_context["on_behalf_of"] = {
-                "__entity": {"type": _IDENTITY, "id": delegated_for[-1]}
-            }
-        context_json = json.dumps(cedar_context)
+            resource_uid = _resource_uid(evaluation)
+        if not compiled.reads_resource:
+            # No statement looks past the resource's type and id: Cedar needs no entity.
+            delta = ""
+        elif target is not None:
+            delta = self._entity_json(target) if target.id not in members else ""
+        else:
+            delta = _resource_entities(evaluation, resource_uid)
         action = {"type": _ACTION, "id": evaluation.action}
         requests = [
             {
@@ -287,58 +302,47 @@ class PolicyDecisionPoint:
             }
             for info in principals
         ]
+        delegated_for = chain[1:]
         return _Pending(
             key, rows, generation, tuple(principals), delegated_for, base, delta, requests
         )
 
-    def _evaluate(self, pending: Sequence[_Pending]) -> list[Decision]:
+    def _evaluate(self, policies: cedarpy.PolicySet, pending: Sequence[_Pending]) -> list[Decision]:
         """Cedar's answers for ``pending``, one call per group with the same entities."""
-        policies = self.policy_set()
-        groups: dict[tuple[int, str], list[int]] = {}
-        for index, item in enumerate(pending):
-            groups.setdefault((id(item.base), item.delta), []).append(index)
-        decisions: list[Decision | None] = [None] * len(pending)
-        for members in groups.values():
-            first = pending[members[0]]
-            try:
-                entities = (
-                    first.base.with_added_json_str(f"[{first.delta}]")
-                    if first.delta
-                    else first.base
-                )
-            except ValueError:
-                for index in members:
-                    decisions[index] = _deny("evaluation_error")
-                continue
-            try:
-                results = cedarpy.is_authorized_batch(
-                    [r for index in members for r in pending[index].requests], policies, entities
-                )
-            except ValueError:
-                if len(members) == 1:
-                    decisions[members[0]] = _deny("evaluation_error")
-                    continue
-                # One bad request fails the whole call; find it by asking one at a time.
-                results = []
-                for index in members:
-                    try:
-                        results += cedarpy.is_authorized_batch(
-                            pending[index].requests, policies, entities
-                        )
-                    except ValueError:
-                        results += [None] * len(pending[index].requests)
-            offset = 0
-            for index in members:
-                item = pending[index]
-                count = len(item.requests)
-                decisions[index] = self._remember(item, results[offset : offset + count])
-                offset += count
-        return [d for d in decisions if d is not None]
+        groups: dict[tuple[int, str], list[_Pending]] = {}
+        for item in pending:
+            groups.setdefault((id(item.base), item.delta), []).append(item)
+        answers: dict[int, Decision] = {}
+        for group in groups.values():
+            answers.update(zip(map(id, group), self._evaluate_group(policies, group), strict=True))
+        return [answers[id(item)] for item in pending]
 
-    def _remember(self, item: _Pending, results: Sequence[Any]) -> Decision:
-        if any(result is None for result in results):
-            return _deny("evaluation_error")
-        decision = _conclude(item.principals, item.delegated_for, results)
+    def _evaluate_group(
+        self, policies: cedarpy.PolicySet, group: Sequence[_Pending]
+    ) -> list[Decision]:
+        """Evaluate questions that share principals' entities and resource in one call."""
+        first = group[0]
+        try:
+            entities = (
+                first.base.with_added_json_str(f"[{first.delta}]") if first.delta else first.base
+            )
+        except ValueError:
+            return [_deny("evaluation_error")] * len(group)
+        if len(group) == 1:
+            requests = first.requests
+        else:
+            requests = [request for item in group for request in item.requests]
+        answers = authorize(requests, policies, entities)
+        decisions = []
+        offset = 0
+        for item in group:
+            count = len(item.requests)
+            decisions.append(self._remember(item, answers[offset : offset + count]))
+            offset += count
+        return decisions
+
+    def _remember(self, item: _Pending, answers: Sequence[Answer]) -> Decision:
+        decision = _conclude(item.principals, item.delegated_for, answers)
         with self._lock:
             if self._generation == item.generation:
                 if len(self._cache) >= _CACHE_LIMIT:
@@ -362,17 +366,18 @@ class PolicyDecisionPoint:
             self._names[ref] = found  # names and emails are unique and never reassigned
         return found
 
-    def _base(self, members: tuple[IdentityInfo, ...]) -> cedarpy.Entities:
+    def _base(self, members: dict[str, IdentityInfo]) -> cedarpy.Entities:
         """The identities' entities, parsed by Cedar once per version of their rows."""
-        ids = tuple(info.id for info in members)
+        ids = tuple(members)
+        rows = tuple(members.values())
         cached = self._bases.get(ids)
-        if cached is not None and cached[0] == members:
+        if cached is not None and cached[0] == rows:
             return cached[1]
-        text = "[" + ",".join(self._entity_json(info) for info in members) + "]"
+        text = "[" + ",".join(self._entity_json(info) for info in rows) + "]"
         handle = cedarpy.Entities.from_json_str(text)
         if len(self._bases) >= _BASE_LIMIT:
             self._bases = {}
-        self._bases[ids] = (members, handle)
+        self._bases[ids] = (rows, handle)
         return handle
 
     def _entity_json(self, info: IdentityInfo) -> str:
@@ -394,64 +399,66 @@ def _stops(semantic: str, decision: Decision) -> bool:
     return False
 
 
-def _cache_key(evaluation: Evaluation, chain: tuple[str, ...]) -> tuple[Any, ...]:
-    """Every request input Cedar sees (the raw token aside: ``chain`` is what it means)."""
-    context = evaluation.context
-    if "token" in context:
-        context = {k: v for k, v in context.items() if k != "token"}
-    properties = evaluation.resource_properties
-    extra = _canonical(properties) + _canonical(context) if properties or context else ""
-    return (chain, evaluation.action, evaluation.resource_type, evaluation.resource_id, extra)
-
-
 # Built once: json.dumps() with any non-default option builds a new encoder per call.
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 
 
 def _conclude(
-    principals: Sequence[IdentityInfo], delegated_for: tuple[str, ...], results: Sequence[Any]
+    principals: Sequence[IdentityInfo], delegated_for: tuple[str, ...], answers: Sequence[Answer]
 ) -> Decision:
-    first = results[0]
+    for answer in answers:
+        if answer.failed:
+            return _deny("evaluation_error")
+    first = answers[0]
     if not first.allowed:
-        reasons = _reasons(first)
-        return Decision(False, "forbidden" if reasons else "no_policy_permits", reasons)
-    for info, result in zip(principals[1:], results[1:], strict=True):
-        if not result.allowed:
+        return Decision(False, "forbidden" if first.reasons else "no_policy_permits", first.reasons)
+    for info, answer in zip(principals[1:], answers[1:], strict=True):
+        if not answer.allowed:
             return Decision(
                 False,
                 "delegator_denied" if info.id in delegated_for else "owner_denied",
-                _reasons(result),
+                answer.reasons,
             )
-    return Decision(True, "permitted", _reasons(first))
+    return Decision(True, "permitted", first.reasons)
 
 
-def _reasons(result: Any) -> tuple[str, ...]:
-    # Cedar reports the determining policies in no particular order; sort them so the
-    # same question always gets the same answer.
-    return tuple(sorted(result.diagnostics.reasons))
-
-
-def _resource_entity(evaluation: Evaluation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A non-identity resource (or an identity Limen does not know) as a Cedar entity."""
+def _resource_uid(evaluation: Evaluation) -> dict[str, str]:
+    """A non-identity resource's (or an unknown identity's) Cedar uid."""
     kind = _RESOURCE_TYPES.get(evaluation.resource_type.lower())
-    properties = _cedar_value(evaluation.resource_properties) or {}
-    extra: list[dict[str, Any]] = []
-    if kind is None:
-        attrs = {"type": evaluation.resource_type, "properties": properties}
+    if kind is None or kind == "Identity":
         kind = "Resource"
-    elif kind == "Identity":
-        attrs = {"type": "identity", "properties": properties}
-        kind = "Resource"
-    else:
-        attrs = {"properties": properties}
+    return {"type": f"{NAMESPACE}::{kind}", "id": evaluation.resource_id}
+
+
+def _resource_entities(evaluation: Evaluation, uid: dict[str, str]) -> str:
+    """The JSON of the entities :func:`_resource_uid` names: the resource, and an item's
+    vault (its parent)."""
+    properties = evaluation.resource_properties
+    attrs: dict[str, Any] = {"properties": _cedar_value(properties) if properties else {}}
+    if uid["type"] == f"{NAMESPACE}::Resource":
+        known = _RESOURCE_TYPES.get(evaluation.resource_type.lower()) == "Identity"
+        attrs["type"] = "identity" if known else evaluation.resource_type
+    entities = []
     parents = []
-    vault = evaluation.resource_properties.get("vault")
-    if kind == "Item" and isinstance(vault, str):
-        parent = {"type": f"{NAMESPACE}::Vault", "id": vault}
-        parents.append(parent)
-        extra.append({"uid": parent, "attrs": {}, "parents": []})
-    uid = {"type": f"{NAMESPACE}::{kind}", "id": evaluation.resource_id}
-    return {"uid": uid, "attrs": attrs, "parents": parents}, extra
+    vault = properties.get("vault")
+    if uid["type"] == f"{NAMESPACE}::Item" and isinstance(vault, str):
+        parents.append({"type": f"{NAMESPACE}::Vault", "id": vault})
+        entities.append({"uid": parents[0], "attrs": {}, "parents": []})
+    entities.append({"uid": uid, "attrs": attrs, "parents": parents})
+    return _dumps(entities)[1:-1]
+
+
+def _context_json(context: dict[str, Any], delegated_for: tuple[str, ...]) -> str:
+    """The request's context as Cedar sees it: the PEP's context, the raw token aside,
+    and who a delegated subject acts for."""
+    cedar_context = _cedar_value({k: v for k, v in context.items() if k != "token"})
+    if delegated_for:
+        cedar_context["delegated"] = True
+        cedar_context["on_behalf_of"] = {"__entity": {"type": _IDENTITY, "id": delegated_for[-1]}}
+    return _canonical(cedar_context)
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _identity_entity(info: IdentityInfo) -> dict[str, Any]:
@@ -470,7 +477,7 @@ def _identity_entity(info: IdentityInfo) -> dict[str, Any]:
 
 def _cedar_value(value: Any) -> Any:
     """JSON from a PEP as a Cedar value: no floats or nulls in Cedar, no ``__`` escapes."""
-    if isinstance(value, bool | int | str):
+    if isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
         return str(value)

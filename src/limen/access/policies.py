@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import cedarpy
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from limen.store.models import Policy, utcnow
 __all__ = [
     "DEFAULT_POLICIES",
     "MAX_POLICY_BYTES",
+    "CompiledPolicies",
     "Statement",
     "add_policy",
     "compile_policies",
@@ -156,9 +157,19 @@ def _index(policy_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def compile_policies(policies: Sequence[tuple[str, str]]) -> cedarpy.PolicySet:
+@dataclass(frozen=True, slots=True)
+class CompiledPolicies:
+    """The stored policies as one Cedar policy set, and what evaluating it needs."""
+
+    policy_set: cedarpy.PolicySet
+    reads_resource: bool
+    """Whether any statement can see more of the resource than its type and id (its
+    attributes or ancestors). If none can, Cedar needs no entity for the resource."""
+
+
+def compile_policies(policies: Sequence[tuple[str, str]]) -> CompiledPolicies:
     """One Cedar policy set from ``(name, text)`` pairs; statement ids ``<name>#<n>``."""
-    combined: dict[str, object] = {}
+    combined: dict[str, Any] = {}
     for name, text in policies:
         try:
             document = json.loads(cedarpy.policies_to_json_str(text))
@@ -169,9 +180,50 @@ def compile_policies(policies: Sequence[tuple[str, str]]) -> cedarpy.PolicySet:
             start=1,
         ):
             combined[f"{name}#{number}"] = body
-    return cedarpy.PolicySet.from_json_str(
+    policy_set = cedarpy.PolicySet.from_json_str(
         json.dumps({"staticPolicies": combined, "templates": {}, "templateLinks": []})
     )
+    return CompiledPolicies(policy_set, any(map(_reads_resource, combined.values())))
+
+
+_RESOURCE: Final = {"Var": "resource"}
+
+
+def _reads_resource(policy: dict[str, Any]) -> bool:
+    """Whether a statement (Cedar's JSON form) can see the resource's attributes or
+    ancestors. Only a scope of ``resource``, ``resource == E`` or ``resource is T``, and
+    conditions that use ``resource`` only in ``==``, ``!=`` or a plain ``is``, cannot:
+    those compare the resource's type and id, which are in the request itself. Anything
+    else (``.``, ``has``, ``in``, passing ``resource`` into any other expression) counts
+    as reading it."""
+    scope = policy.get("resource", {})
+    if scope.get("op") not in ("All", "==", "is") or "in" in scope:
+        return True
+    return any(_uses_resource(condition.get("body")) for condition in policy.get("conditions", ()))
+
+
+def _uses_resource(node: Any) -> bool:
+    """Whether ``node`` uses ``resource`` other than in ``==``, ``!=`` or a plain ``is``."""
+    if isinstance(node, list):
+        return any(_uses_resource(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if node == _RESOURCE:
+        return True
+    for operator, operands in node.items():
+        if operator in ("==", "!=") and isinstance(operands, dict):
+            if any(_uses_resource(side) for side in operands.values() if side != _RESOURCE):
+                return True
+        elif (
+            operator == "is"
+            and isinstance(operands, dict)
+            and operands.get("left") == _RESOURCE
+            and "in" not in operands
+        ):
+            continue
+        elif _uses_resource(operands):
+            return True
+    return False
 
 
 def add_policy(
