@@ -97,3 +97,14 @@ def test_a_statement_that_can_see_more_than_type_and_id_reads_the_resource(
 ) -> None:
     quiet = ("quiet", "permit (principal, action, resource);")
     assert compile_policies([quiet, ("p", statement)]).reads_resource
+
+
+def test_cedar_is_given_the_context_only_when_a_statement_names_it() -> None:
+    assert not compile_policies([*DEFAULT_POLICIES.items()]).reads_context
+    named = (
+        "p",
+        'forbid (principal, action, resource) when { context has ip && principal.kind == "x" };',
+    )
+    assert compile_policies([*DEFAULT_POLICIES.items(), named]).reads_context
+    nested = ("p", WHEN + "{ [context].contains(context) };")
+    assert compile_policies([nested]).reads_context

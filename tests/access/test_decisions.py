@@ -176,7 +176,7 @@ def test_cedar_gets_the_resource_entity_whenever_a_statement_reads_it(
     assert read({"type": "queue", "id": "orders"})["reason"] == "permitted"
 
 
-def test_type_and_id_alone_decide_and_a_context_cedar_cannot_read_is_an_error(
+def test_type_and_id_alone_decide_and_cedar_reads_the_context_only_when_a_statement_does(
     client: TestClient, admin_headers: dict[str, str], make_identity: Any
 ) -> None:
     make_identity("alice")
@@ -200,6 +200,18 @@ def test_type_and_id_alone_decide_and_a_context_cedar_cannot_read_is_an_error(
 
     assert call("deploy")["context"] == {"reason": "permitted", "policies": ["deploy#1"]}
     assert call("shell")["context"] == {"reason": "no_policy_permits"}
-    # Cedar's integers are 64-bit: it cannot evaluate this context at all, so it says no.
-    answer = call("deploy", {"risk": 10**30})
-    assert answer == {"decision": False, "context": {"reason": "evaluation_error"}}
+    # Cedar's integers are 64-bit: it cannot read this context. While no statement names
+    # the context, Cedar is not given it; once one does, Cedar cannot evaluate, so: no.
+    huge = {"risk": 10**30}
+    assert call("deploy", huge)["decision"] is True
+    _put(
+        client,
+        admin_headers,
+        "risk",
+        "forbid (principal, action, resource)\nwhen { context has risk && context.risk > 50 };\n",
+    )
+    assert call("deploy", {"risk": 90})["context"] == {
+        "reason": "forbidden",
+        "policies": ["risk#1"],
+    }
+    assert call("deploy", huge) == {"decision": False, "context": {"reason": "evaluation_error"}}

@@ -18,8 +18,11 @@ the status view holds, so an identity change invalidates exactly what it affects
 
 Cedar is called with pre-parsed handles: the policy set is compiled once per policy
 change; the principals' entities are parsed once per version of their rows and the
-resource is added per decision as a small delta. A batch (``decide_many``) evaluates
-the questions that share principals and resource in one Cedar call.
+resource is added per decision as a small delta. Cedar is given only what some statement
+can see: no resource entity while every statement looks at just the resource's type and
+id, and no context while none names ``context`` (see :class:`CompiledPolicies`). A batch
+(``decide_many``) evaluates the questions that share principals and resource in one
+Cedar call.
 """
 
 from __future__ import annotations
@@ -263,9 +266,11 @@ class PolicyDecisionPoint:
             target_id = self._resolve(evaluation.resource_id)
             target = status.identity_synced(target_id) if target_id else None
         rows: _Rows = (*members.values(), target_id, target)
+        generation, compiled = policies
         # The key is every request input Cedar sees (the raw token aside: ``chain`` is
         # what it means); the identity rows are checked against ``rows`` on a hit.
-        context_json = _context_json(context, chain[1:])
+        # When no statement names the context, Cedar is not given one.
+        context_json = _context_json(context, chain[1:]) if compiled.reads_context else None
         properties = evaluation.resource_properties
         key = (
             chain,
@@ -275,7 +280,6 @@ class PolicyDecisionPoint:
             _canonical(properties) if properties else "",
             context_json,
         )
-        generation, compiled = policies
         cached = self._cache.get(key)
         if cached is not None and cached[0] == generation and cached[1] == rows:
             return cached[2]
@@ -292,15 +296,14 @@ class PolicyDecisionPoint:
             delta = self._entity_json(target) if target.id not in members else ""
         else:
             delta = _resource_entities(evaluation, resource_uid)
-        action = {"type": _ACTION, "id": evaluation.action}
+        question: dict[str, Any] = {
+            "action": {"type": _ACTION, "id": evaluation.action},
+            "resource": resource_uid,
+        }
+        if context_json is not None:
+            question["context"] = context_json
         requests = [
-            {
-                "principal": {"type": _IDENTITY, "id": info.id},
-                "action": action,
-                "resource": resource_uid,
-                "context": context_json,
-            }
-            for info in principals
+            {"principal": {"type": _IDENTITY, "id": info.id}, **question} for info in principals
         ]
         delegated_for = chain[1:]
         return _Pending(

@@ -165,6 +165,8 @@ class CompiledPolicies:
     reads_resource: bool
     """Whether any statement can see more of the resource than its type and id (its
     attributes or ancestors). If none can, Cedar needs no entity for the resource."""
+    reads_context: bool
+    """Whether any statement names ``context``. If none does, Cedar needs no context."""
 
 
 def compile_policies(policies: Sequence[tuple[str, str]]) -> CompiledPolicies:
@@ -183,10 +185,23 @@ def compile_policies(policies: Sequence[tuple[str, str]]) -> CompiledPolicies:
     policy_set = cedarpy.PolicySet.from_json_str(
         json.dumps({"staticPolicies": combined, "templates": {}, "templateLinks": []})
     )
-    return CompiledPolicies(policy_set, any(map(_reads_resource, combined.values())))
+    return CompiledPolicies(
+        policy_set,
+        reads_resource=any(map(_reads_resource, combined.values())),
+        reads_context=any(_names(policy, _CONTEXT) for policy in combined.values()),
+    )
 
 
 _RESOURCE: Final = {"Var": "resource"}
+_CONTEXT: Final = {"Var": "context"}
+
+
+def _names(node: Any, variable: dict[str, str]) -> bool:
+    if isinstance(node, list):
+        return any(_names(item, variable) for item in node)
+    if isinstance(node, dict):
+        return node == variable or any(_names(value, variable) for value in node.values())
+    return False
 
 
 def _reads_resource(policy: dict[str, Any]) -> bool:
