@@ -454,7 +454,9 @@ def _resource_entities(evaluation: Evaluation, uid: dict[str, str]) -> str:
 def _context_json(context: dict[str, Any], delegated_for: tuple[str, ...]) -> str:
     """The request's context as Cedar sees it: the PEP's context, the raw token aside,
     and who a delegated subject acts for."""
-    cedar_context = _cedar_value({k: v for k, v in context.items() if k != "token"})
+    if "token" in context:
+        context = {k: v for k, v in context.items() if k != "token"}
+    cedar_context = _cedar_value(context)
     if delegated_for:
         cedar_context["delegated"] = True
         cedar_context["on_behalf_of"] = {"__entity": {"type": _IDENTITY, "id": delegated_for[-1]}}
@@ -485,10 +487,12 @@ def _cedar_value(value: Any) -> Any:
     if isinstance(value, float):
         return str(value)
     if isinstance(value, list):
-        return [v for v in (_cedar_value(item) for item in value) if v is not None]
+        return [v for v in map(_cedar_value, value) if v is not None]
     if isinstance(value, dict):
-        converted = {
-            str(k): _cedar_value(v) for k, v in value.items() if not str(k).startswith("__")
-        }
-        return {k: v for k, v in converted.items() if v is not None}
+        converted = {}
+        for key, item in value.items():
+            name = str(key)
+            if not name.startswith("__") and (item_value := _cedar_value(item)) is not None:
+                converted[name] = item_value
+        return converted
     return None
