@@ -197,6 +197,7 @@ _CONTEXT: Final = {"Var": "context"}
 
 
 def _names(node: Any, variable: dict[str, str]) -> bool:
+    """Whether ``variable`` occurs anywhere in ``node`` (Cedar's JSON form)."""
     if isinstance(node, list):
         return any(_names(item, variable) for item in node)
     if isinstance(node, dict):
