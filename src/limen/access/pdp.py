@@ -331,10 +331,7 @@ class PolicyDecisionPoint:
             )
         except ValueError:
             return [_deny("evaluation_error")] * len(group)
-        if len(group) == 1:
-            requests = first.requests
-        else:
-            requests = [request for item in group for request in item.requests]
+        requests = [request for item in group for request in item.requests]
         answers = authorize(requests, policies, entities)
         decisions = []
         offset = 0
@@ -448,7 +445,7 @@ def _resource_entities(evaluation: Evaluation, uid: dict[str, str]) -> str:
         parents.append({"type": f"{NAMESPACE}::Vault", "id": vault})
         entities.append({"uid": parents[0], "attrs": {}, "parents": []})
     entities.append({"uid": uid, "attrs": attrs, "parents": parents})
-    return _dumps(entities)[1:-1]
+    return _canonical(entities)[1:-1]
 
 
 def _context_json(context: dict[str, Any], delegated_for: tuple[str, ...]) -> str:
@@ -461,9 +458,6 @@ def _context_json(context: dict[str, Any], delegated_for: tuple[str, ...]) -> st
         cedar_context["delegated"] = True
         cedar_context["on_behalf_of"] = {"__entity": {"type": _IDENTITY, "id": delegated_for[-1]}}
     return _canonical(cedar_context)
-
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _identity_entity(info: IdentityInfo) -> dict[str, Any]:
