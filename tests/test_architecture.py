@@ -55,3 +55,19 @@ def test_public_packages_list_what_they_export() -> None:
         if unlisted:
             missing.append(f"{init.relative_to(SRC)}: {sorted(unlisted)}")
     assert missing == []
+
+
+def test_migrations_form_one_history_named_after_their_revisions() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(SRC / "store" / "migrations"))
+    script = ScriptDirectory.from_config(config)
+    assert len(script.get_heads()) == 1
+    misnamed = [
+        f"{Path(rev.path).name} holds {rev.revision}"
+        for rev in script.walk_revisions()
+        if Path(rev.path).stem != rev.revision
+    ]
+    assert misnamed == []

@@ -306,7 +306,7 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(None, partial(work, *args))
 
     def migrate(self) -> None:
-        """Apply every pending Alembic migration (all heads)."""
+        """Apply every pending Alembic migration."""
         try:
             with self.engine.begin() as connection:
                 if self.backend == "postgresql":
@@ -315,7 +315,7 @@ class Database:
                         sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                     )
                 config = _alembic_config(connection)
-                command.upgrade(config, "heads")
+                command.upgrade(config, "head")
         except (OperationalError, DBAPIError) as exc:
             raise Unavailable(f"cannot migrate the database: {_short(exc)}") from exc
 
