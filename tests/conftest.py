@@ -129,7 +129,9 @@ def database_url(
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url)
+    """Settings on a free port: ``live_server`` listens there, so the installation's public
+    URL (the issuer of its tokens, ``http://127.0.0.1:<port>``) is where it is reached."""
+    return Settings(data_dir=tmp_path, database_url=database_url, port=free_port())
 
 
 @pytest.fixture
@@ -174,9 +176,9 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serve(app: Any) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free loopback port in a thread."""
-    port = free_port()
+def serve(app: Any, *, port: int | None = None) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn on a loopback port (a free one by default) in a thread."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = _ThreadServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -194,8 +196,8 @@ def serve(app: Any) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def live_server(app: Any) -> Iterator[LiveServer]:
-    with serve(app) as live:
+def live_server(app: Any, settings: Settings) -> Iterator[LiveServer]:
+    with serve(app, port=settings.port) as live:
         yield live
 
 

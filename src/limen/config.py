@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
 
+    public_url: str | None = None
+    """The URL clients reach this installation at (``https://limen.example.com``): the
+    issuer of its tokens, the audience of tokens for its own API, and every URL its
+    metadata advertises. Unset: ``http://<host>:<port>``. Never taken from a request."""
+
+    ssf_allowed_hosts: str | None = None
+    """Comma-separated host names or addresses that Shared Signals push receivers may be
+    at even though they are loopback, link-local or private (unset: none may be)."""
+
     log_level: str = "info"
 
     access_log: bool = False
@@ -79,6 +88,31 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError("must be an http(s) URL such as https://limen.example.com")
+        return value.rstrip("/")
+
+    @property
+    def resolved_public_url(self) -> str:
+        """:attr:`public_url`, or the listen address."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

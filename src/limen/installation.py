@@ -54,10 +54,13 @@ def initialise(
     key_file: Path | None,
     admin_name: str = "admin",
     admin_email: str | None = None,
+    issue_token: bool = True,
 ) -> InitResult:
     """Bring the database to the current schema and create what a new installation needs.
 
-    Safe to call on every start: an existing installation is left as it is.
+    Safe to call on every start: an existing installation is left as it is. Without
+    ``issue_token`` the first admin gets no token (``limen server`` initialising a new
+    installation: a token printed by a server would land in its logs).
     """
     if key_file is not None:
         create_key_file(key_file)
@@ -79,9 +82,11 @@ def initialise(
             display_name="Administrator",
             roles=["admin"],
         )
-        _, raw = identity.issue_api_token(
-            uow, actor, admin, purpose="admin", scopes=ADMIN_SCOPES, name="first admin token"
-        )
+        raw = None
+        if issue_token:
+            _, raw = identity.issue_api_token(
+                uow, actor, admin, purpose="admin", scopes=ADMIN_SCOPES, name="first admin token"
+            )
         record(
             uow.session,
             actor,

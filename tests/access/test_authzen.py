@@ -77,7 +77,7 @@ def test_spec_example_evaluation(
     nobody = {**body, "subject": {"type": "user", "id": "mallory"}}
     assert _evaluate(client, admin_headers, nobody)["context"]["reason"] == "subject_unknown"
     # Every decision is an event.
-    with client.app.state.db.unit_of_work(readonly=True) as uow:
+    with client.app.state.services.db.unit_of_work(readonly=True) as uow:
         outcomes = uow.session.scalars(
             sa.select(Event.outcome).where(Event.action == "access.evaluate").order_by(Event.seq)
         ).all()
@@ -206,7 +206,11 @@ def test_delegated_and_revoked_tokens_in_the_request(
 
 
 def test_authentication_scope_metadata_and_limits(
-    client: TestClient, admin_headers: dict[str, str], world: None, make_client: Any
+    client: TestClient,
+    admin_headers: dict[str, str],
+    world: None,
+    make_client: Any,
+    settings: Any,
 ) -> None:
     body = {
         "subject": {"type": "user", "id": "alice"},
@@ -226,10 +230,11 @@ def test_authentication_scope_metadata_and_limits(
     assert r.status_code == 200
 
     meta = client.get("/.well-known/authzen-configuration").json()
+    public = settings.resolved_public_url  # configuration, not the address the request used
     assert meta == {
-        "policy_decision_point": "http://limen.test",
-        "access_evaluation_endpoint": "http://limen.test/access/v1/evaluation",
-        "access_evaluations_endpoint": "http://limen.test/access/v1/evaluations",
+        "policy_decision_point": public,
+        "access_evaluation_endpoint": f"{public}/access/v1/evaluation",
+        "access_evaluations_endpoint": f"{public}/access/v1/evaluations",
     }
 
     malformed = client.post(

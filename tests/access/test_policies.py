@@ -43,7 +43,7 @@ def test_policy_lifecycle_over_http(client: TestClient, admin_headers: dict[str,
     )
     assert r.status_code == 200, r.text
     names = [p["name"] for p in client.get("/v1/policies", headers=admin_headers).json()["items"]]
-    assert names == ["limen.status", "limen.admins", "vault-readers"]
+    assert names == ["limen.status", "limen.admins", "limen-admin", "vault-readers"]
     ok = client.post("/v1/policies/validate", json={"text": text}, headers=admin_headers)
     assert ok.json() == {"valid": True, "statements": 1}
     assert client.delete("/v1/policies/vault-readers", headers=admin_headers).status_code == 204
@@ -73,7 +73,12 @@ def test_policy_cli(cli: Any, installed: Any, tmp_path: Path, make_identity: Any
     assert cli("policy", "add", "tools", str(good)).exit_code == 4  # exists: use --replace
     assert cli("policy", "add", "tools", str(good), "--replace").exit_code == 0
     listed = json.loads(cli("policy", "list", "--json").stdout)
-    assert [p["name"] for p in listed["items"]] == ["limen.status", "limen.admins", "tools"]
+    assert [p["name"] for p in listed["items"]] == [
+        "limen.status",
+        "limen.admins",
+        "limen-admin",
+        "tools",
+    ]
 
     permit = cli(
         "policy",

@@ -59,7 +59,7 @@ def test_identity_filter_includes_what_was_done_on_its_behalf(
 ) -> None:
     from limen.audit import Actor, record
 
-    app_db = client.app.state.db  # type: ignore[attr-defined]
+    app_db = client.app.state.services.db  # type: ignore[attr-defined]
     alice = client.post(
         "/v1/identities",
         json={"kind": "human", "name": "alice", "email": "alice@example.com"},

@@ -138,7 +138,7 @@ def test_suspend_is_idempotent_and_reactivation_does_not_revive_tokens(
 def test_cascade_suspends_a_humans_agents_and_reactivation_undoes_only_that(
     client: TestClient, db: Database, partner: dict[str, str], base: str, admin_headers: Any
 ) -> None:
-    bob = _identity(db, kind="human", name="bob", email="bob@example.com")
+    bob = _identity(db, kind="human", name="bob", email="bob@example.com", roles=["viewer"])
     bots = [_identity(db, kind="agent", name=f"bob-bot-{n}", owner="bob") for n in range(3)]
     already = _identity(db, kind="agent", name="bob-old-bot", owner="bob")
     client.post(f"{base}/agents/{already}:suspend", headers=partner)

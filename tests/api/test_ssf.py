@@ -141,11 +141,13 @@ def bearer(url: str, credentials: tuple[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def limen(settings: Settings, db: Database) -> Iterator[str]:
-    """A Limen node on a free port with a fast-retrying transmitter."""
-    app = create_app(settings, database=db)
-    app.state.ssf_tuning = FAST
-    with serve(app) as live:
+def limen(settings: Settings, db: Database, *, first: bool = True) -> Iterator[str]:
+    """A Limen node with a fast-retrying transmitter that may push to this host's test
+    receivers (LIMEN_SSF_ALLOWED_HOSTS). The first listens at the installation's public
+    URL; another node of it (``first=False``) on a free port."""
+    allowed = settings.model_copy(update={"ssf_allowed_hosts": "127.0.0.1"})
+    app = create_app(allowed, database=db, ssf_tuning=FAST)
+    with serve(app, port=settings.port if first else None) as live:
         yield live.url
 
 
@@ -453,7 +455,7 @@ def test_two_nodes_push_each_set_once(
     try:
         with (
             limen(settings, db) as url,
-            limen(settings, second),
+            limen(settings, second, first=False),
             Receiver(f"{url}/.well-known/jwks.json") as receiver,
         ):
             http = httpx.Client(base_url=url, headers=bearer(url, siem))

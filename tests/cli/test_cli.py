@@ -133,11 +133,15 @@ def test_version_and_info(cli: Any, settings: Any, backend: str) -> None:
 
 
 def test_admin_token_command_issues_a_working_token(cli: Any, db: Any) -> None:
-    from limen.identity import authenticate
+    from limen import identity
 
     cli("init", "--json")
     issued = json.loads(cli("admin-token", "--json").stdout)["admin_token"]
-    with db.unit_of_work(readonly=True) as uow:
-        actor = authenticate(uow.session, issued)
+    view = identity.StatusView(db)
+    try:
+        with db.unit_of_work(readonly=True) as uow:
+            actor = identity.authenticate(identity.OpaqueTokens(view), uow.session, issued)
+    finally:
+        view.close()
     assert actor.name == "admin"
     assert actor.has_scope("identities:write")

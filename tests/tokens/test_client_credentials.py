@@ -68,10 +68,11 @@ def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_clien
     )
     assert c.secret is None
     endpoint = f"{live_server.url}/oauth2/token"
+    audience = endpoint
     with OAuth2Client(
         c.client_id,
         key,
-        token_endpoint_auth_method=PrivateKeyJWT(endpoint, alg="EdDSA"),
+        token_endpoint_auth_method=PrivateKeyJWT(audience, alg="EdDSA"),
     ) as oauth:
         token = oauth.fetch_token(endpoint, grant_type="client_credentials")
     assert token["scope"] == "builds:write"
@@ -81,7 +82,7 @@ def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_clien
     claims = {
         "iss": c.client_id,
         "sub": c.client_id,
-        "aud": endpoint,
+        "aud": audience,
         "exp": int(now) + 60,
         "jti": "once",
     }
@@ -118,7 +119,7 @@ def test_wrong_secret_unknown_client_and_no_credentials_are_invalid_client(
     r = client.post("/oauth2/token", data={"grant_type": "client_credentials"})
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     # Every failure is in the event log, without the secret.
-    with client.app.state.db.unit_of_work(readonly=True) as uow:
+    with client.app.state.services.db.unit_of_work(readonly=True) as uow:
         rows = uow.session.scalars(
             sa.select(Event).where(Event.action == "oauth.client.authenticate")
         ).all()
@@ -153,7 +154,10 @@ def test_a_suspended_identity_gets_no_token_and_its_tokens_stop_working(
     assert client.get("/v1/identities", headers=bearer).status_code == 401
     assert grant(client, c).status_code == 401
     client.post("/v1/identities/svc/reactivate", headers=admin_headers)
-    assert client.get("/v1/identities", headers=bearer).status_code == 200
+    # The token issued before the suspension stays dead; the client gets a new one.
+    assert client.get("/v1/identities", headers=bearer).status_code == 401
+    fresh = {"Authorization": f"Bearer {grant(client, c).json()['access_token']}"}
+    assert client.get("/v1/identities", headers=fresh).status_code == 200
 
 
 def test_oversized_token_request_is_refused(client: TestClient) -> None:

@@ -11,7 +11,6 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from limen.api.oauth import token_service
 from limen.store.models import utcnow
 from limen.tokens import InvalidAccessToken, introspect
 
@@ -28,7 +27,7 @@ def _quiet_joserfc() -> Any:
 
 @pytest.fixture
 def people(make_identity: Any, make_client: Any) -> dict[str, Any]:
-    make_identity("alice", email="alice@example.com")
+    make_identity("alice", email="alice@example.com", roles=["viewer"])
     make_identity("bob")
     make_identity("alice-bot", kind="agent", owner="alice")
     return {
@@ -137,7 +136,11 @@ def test_delegated_token_dies_with_either_party(
     httpx.post(f"{base}/v1/identities/alice/suspend", headers=admin)
     assert not active(delegated) and not active(human)
     httpx.post(f"{base}/v1/identities/alice/reactivate", headers=admin)
-    assert active(delegated)
+    # Issued before the suspension: never honoured again, whoever holds it.
+    assert not active(delegated) and not active(human)
+    human = _token(base, people["alice"]).json()["access_token"]
+    delegated = _exchange(base, people["bot"], human).json()["access_token"]
+    assert active(delegated) and active(human)
     httpx.post(f"{base}/v1/identities/alice-bot/suspend", headers=admin)
     assert not active(delegated) and active(human)
 
@@ -163,7 +166,11 @@ def test_an_agents_own_token_is_inactive_while_its_owner_is_suspended(
     # Introspection agrees with the PDP: an agent has no more rights than its owner.
     assert not active(own) and not may_use_the_api(own)
     httpx.post(f"{base}/v1/identities/alice/reactivate", headers=admin)
-    assert active(own) and may_use_the_api(own)
+    # Her suspension cut off what was issued on her authority before it, her agents'
+    # tokens too; the agent's client gets a new one.
+    assert not active(own) and not may_use_the_api(own)
+    fresh = _token(base, people["bot"]).json()["access_token"]
+    assert active(fresh) and may_use_the_api(fresh)
 
 
 def test_introspection_and_revocation(
@@ -256,7 +263,7 @@ def test_wrong_audience_and_expiry(live_server: Any, people: dict[str, Any], app
     bearer = {"Authorization": f"Bearer {foreign}"}
     assert httpx.get(f"{base}/v1/identities", headers=bearer).status_code == 401
     # … and a resource server checking its own audience accepts it, another does not.
-    service = token_service(app)
+    service = app.state.services.tokens
     assert service.verify(foreign, audience="https://api.example.com/").aud == (
         "https://api.example.com/",
     )
@@ -284,7 +291,7 @@ def test_metadata_and_key_rotation(live_server: Any, people: dict[str, Any], app
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
 
     before = _token(base, people["alice"]).json()["access_token"]
-    service = token_service(app)
+    service = app.state.services.tokens
     old_kid = service.keys.current_kid()
     from limen.audit import Actor
 
@@ -303,6 +310,7 @@ def test_metadata_and_key_rotation(live_server: Any, people: dict[str, Any], app
         ).status_code
         == 200
     )
-    # Once every token the old key signed has expired, it is no longer published.
-    later = utcnow() + timedelta(minutes=7)
+    # Once every token the old key may have signed has expired (partner tokens live 15
+    # minutes), it is no longer published.
+    later = utcnow() + timedelta(minutes=16)
     assert [k["kid"] for k in service.keys.jwks(now=later)["keys"]] == [new_kid]

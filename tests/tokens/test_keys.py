@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from limen.api.oauth import token_service
 from limen.audit import Actor
 from limen.keyfile import read_key_file
 from limen.store import Database
@@ -75,7 +74,7 @@ def test_a_token_verified_before_vouches_for_no_altered_copy(
     make_identity("deploy-bot", kind="service")
     c = make_client("deploy-bot", ["tools:call"])
     raw = grant(client, c).json()["access_token"]
-    service = token_service(client.app)
+    service = client.app.state.services.tokens
     for _ in range(2):  # the second time, the signature check may be remembered
         assert service.verify(raw).sub == c.identity_id
 

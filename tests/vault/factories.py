@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from limen import access, identity
 from limen.audit import Actor
+from limen.audit.durable import event_writer
 from limen.config import Settings
+from limen.services import Services
 from limen.store import Database
-from limen.vault import KeyFileSource, Keyring, VaultService, service_accounts
+from limen.vault import Keyring, VaultService, service_accounts
+
+
+def vault_with(db: Database, keyring: Keyring) -> VaultService:
+    """A vault service with another keyring (a stranger's key, a passphrase)."""
+    guard = access.Guard(db, status=lambda: identity.StatusView(db), events=event_writer(db))
+    return VaultService(db, keyring, authorizer=guard)
 
 
 def vault_service(db: Database, settings: Settings) -> VaultService:
-    return VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    """The vault service a process on ``settings`` would build (with its guard)."""
+    return Services.open(settings, database=db).vault
 
 
 def issue_token(db: Database, name: str, *grants: str, **kwargs: Any) -> str:

@@ -23,6 +23,7 @@ from limen.vault import (
     VaultService,
     WrongKey,
 )
+from tests.vault.factories import vault_with
 
 SECRET = "correct-horse-battery-staple-91"  # limen:allow (made up; tests look for it)
 
@@ -78,14 +79,12 @@ def test_a_wrong_key_fails_with_a_clear_error(
     from limen.keyfile import create_key_file
 
     create_key_file(other_root)
-    stranger = VaultService(db, Keyring(db, KeyFileSource(other_root)))
+    stranger = vault_with(db, Keyring(db, KeyFileSource(other_root)))
     with pytest.raises(WrongKey) as wrong:
         _value(stranger)
     assert "is not the key the vault is sealed with" in wrong.value.detail
     with pytest.raises(WrongKey):
-        VaultService(db, Keyring(db, PassphraseSource("guess"))).list_items(
-            Actor.operator(), "prod"
-        )
+        vault_with(db, Keyring(db, PassphraseSource("guess"))).list_items(Actor.operator(), "prod")
 
 
 def test_rotation_rewraps_keys_keeps_data_and_retires_the_old_key(
@@ -114,39 +113,39 @@ def test_rotation_rewraps_keys_keeps_data_and_retires_the_old_key(
             assert row.wrapped_key != wrapped and row.kek_id == result.new_kid
     assert _value(vaults) == SECRET
     # Another process (a fresh keyring) picks the new key file up.
-    assert _value(VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))) == (
+    assert _value(vault_with(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))) == (
         SECRET
     )
     # The old KEK (the root-derived one) no longer opens anything.
     with pytest.raises(WrongKey):
-        _value(VaultService(db, Keyring(db, KeyFileSource(old_root))))
+        _value(vault_with(db, Keyring(db, KeyFileSource(old_root))))
     assert item_id
 
 
 def test_passphrase_keys_rotate_to_a_new_passphrase(
     db: Database, installed: InitResult, settings: Settings
 ) -> None:
-    vaults = VaultService(db, Keyring(db, PassphraseSource("first passphrase")))
+    vaults = vault_with(db, Keyring(db, PassphraseSource("first passphrase")))
     _store(vaults)
     assert _value(vaults) == SECRET
     result = vaults.keyring.rotate(Actor.operator(), new_passphrase="second passphrase")
     assert result.key_file is None and result.rewrapped == 1
-    assert _value(VaultService(db, Keyring(db, PassphraseSource("second passphrase")))) == SECRET
+    assert _value(vault_with(db, Keyring(db, PassphraseSource("second passphrase")))) == SECRET
     with pytest.raises(WrongKey):
-        _value(VaultService(db, Keyring(db, PassphraseSource("first passphrase"))))
+        _value(vault_with(db, Keyring(db, PassphraseSource("first passphrase"))))
     with pytest.raises(WrongKey):
-        _value(VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file))))
+        _value(vault_with(db, Keyring(db, KeyFileSource(settings.resolved_key_file))))
 
 
 def test_a_process_that_cached_the_old_key_seals_new_writes_under_the_new_one(
     vaults: VaultService, db: Database, settings: Settings
 ) -> None:
     _store(vaults, "before")  # this "server" has now cached the first KEK
-    operator_cli = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    operator_cli = vault_with(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
     rotated = operator_cli.keyring.rotate(Actor.operator())
     _store(vaults, "after")  # written by the server after the CLI rotated the key
     with db.unit_of_work(readonly=True) as uow:
         kids = set(uow.session.scalars(sa.select(VaultItemVersion.kek_id)))
     assert kids == {rotated.new_kid}
-    fresh = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    fresh = vault_with(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
     assert _value(fresh, "before") == _value(fresh, "after") == SECRET

@@ -41,12 +41,12 @@ from limen.access._decision_log import DecisionLog, record_decision
 from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest
 from limen.access.policies import DEFAULT_POLICIES, CompiledPolicies, compile_policies
 from limen.access.schema import NAMESPACE
-from limen.access.status import POLICIES_TOPIC, IdentityInfo, StatusView
 from limen.audit import Actor
-from limen.errors import LimenError
+from limen.errors import LimenError, Unavailable
+from limen.identity.status import POLICIES_TOPIC, IdentityInfo, StatusView
 from limen.ids import is_id
 from limen.store import Database, UnitOfWork
-from limen.store.models import Identity, Policy
+from limen.store.models import Policy
 
 __all__ = ["Decision", "PolicyDecisionPoint", "TokenChain"]
 
@@ -113,49 +113,64 @@ class PolicyDecisionPoint:
         self._policies: tuple[int, CompiledPolicies] | None = None
         self._generation = 0
         self._cache: dict[tuple[Any, ...], tuple[int, _Rows, Decision]] = {}
-        self._names: dict[str, str] = {}
         self._entities: dict[str, tuple[IdentityInfo, str]] = {}
         self._bases: dict[tuple[str, ...], tuple[tuple[IdentityInfo, ...], cedarpy.Entities]] = {}
         self._log = DecisionLog(db)
         status.on_change(self._on_change)
+        self._load_policies()
 
     # -- state ---------------------------------------------------------------------
 
     def _on_change(self, topic: str, _ident: str | None) -> None:
         # Status changes need nothing here: status is checked live, and a cached Cedar
         # answer is only used while the identity rows it was computed from are current.
+        # A policy change is compiled here, in the thread that heard of it, so that no
+        # decision waits on the database.
         if topic == POLICIES_TOPIC:
-            with self._lock:
-                self._generation += 1
-                self._policies = None
-                self._cache = {}
+            self._load_policies()
+
+    def _load_policies(self) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._cache = {}
+        with self._db.unit_of_work(readonly=True) as uow:
+            stored = [
+                (p.name, p.text)
+                for p in uow.session.scalars(sa.select(Policy).where(Policy.realm == "access"))
+            ]
+        compiled = compile_policies([*DEFAULT_POLICIES.items(), *sorted(stored)])
+        with self._lock:
+            if self._generation == generation:
+                self._policies = generation, compiled
 
     def policies(self) -> tuple[int, CompiledPolicies]:
         """The policy set, compiled, and the generation it is; a decision uses one pair
         throughout, so what it caches is keyed on the policies it was computed with."""
         current = self._policies
-        if current is None:
-            with self._lock:
-                generation = self._generation
-            with self._db.unit_of_work(readonly=True) as uow:
-                stored = [(p.name, p.text) for p in uow.session.scalars(sa.select(Policy))]
-            current = generation, compile_policies([*DEFAULT_POLICIES.items(), *sorted(stored)])
-            with self._lock:
-                if self._generation == generation:
-                    self._policies = current
+        while current is None:  # a change is being compiled right now
+            self._load_policies()
+            current = self._policies
         return current
 
     # -- deciding ------------------------------------------------------------------
 
     def decide(self, evaluation: Evaluation) -> Decision:
-        """Decide one evaluation; never raises for a bad subject or resource (it denies)."""
-        # One catch-up per decision; every read below sees the same, current state.
-        self.status.sync()
+        """Decide one evaluation; never raises for a bad subject or resource (it denies).
+
+        Raises :class:`~limen.errors.Unavailable` rather than permit while status cannot
+        be confirmed current (a denial stands whatever else changed meanwhile).
+        """
         policies = self.policies()
         prepared = self._prepare(evaluation, policies)
         if isinstance(prepared, Decision):
-            return prepared
-        return self._evaluate_group(policies[1].policy_set, [prepared])[0]
+            return self._confirmed(prepared)
+        return self._confirmed(self._evaluate_group(policies[1].policy_set, [prepared])[0])
+
+    def _confirmed(self, decision: Decision) -> Decision:
+        if decision.allowed and not self.status.is_current():
+            raise Unavailable("identity status cannot be confirmed right now; retry shortly")
+        return decision
 
     def decide_many(self, request: EvaluationsRequest) -> list[Decision]:
         """AuthZEN §7: decide in order, stopping early as the semantic asks.
@@ -163,7 +178,6 @@ class PolicyDecisionPoint:
         Status checks and the cache run per evaluation; what is left for Cedar is
         evaluated together, one Cedar call per group sharing principals and resource.
         """
-        self.status.sync()
         policies = self.policies()
         semantic = request.semantic
         prepared: list[Decision | _Pending] = []
@@ -177,7 +191,7 @@ class PolicyDecisionPoint:
         decisions: list[Decision] = []
         for item in prepared:
             decision = item if isinstance(item, Decision) else next(answers)
-            decisions.append(decision)
+            decisions.append(self._confirmed(decision))
             if _stops(semantic, decision):
                 break
         return decisions
@@ -214,7 +228,7 @@ class PolicyDecisionPoint:
             return _deny("subject_type_unsupported")
         status = self.status
         subject_id = self._resolve(evaluation.subject_id)
-        subject = status.identity_synced(subject_id) if subject_id else None
+        subject = status.identity(subject_id) if subject_id else None
         if subject is None:
             return _deny("subject_unknown")
 
@@ -226,17 +240,19 @@ class PolicyDecisionPoint:
                 return _deny("token_invalid")
             try:
                 chain = self._token_chain(token)
+            except Unavailable:
+                raise
             except LimenError:
                 return _deny("token_invalid")
             if chain[0] != subject.id:
                 return _deny("token_subject_mismatch")
         token_id = context.get("token_id")
-        if isinstance(token_id, str) and status.is_token_revoked_synced(token_id):
+        if isinstance(token_id, str) and status.is_token_revoked(token_id):
             return _deny("token_revoked")
 
         principals: list[IdentityInfo] = [subject]
         for identity_id in chain[1:]:
-            info = status.identity_synced(identity_id)
+            info = status.identity(identity_id)
             if info is None:
                 return _deny("subject_unknown")
             principals.append(info)
@@ -246,25 +262,25 @@ class PolicyDecisionPoint:
         for info in tuple(principals):
             owner_id = info.owner_id
             if owner_id and owner_id not in members:
-                owner = status.identity_synced(owner_id)
+                owner = status.identity(owner_id)
                 if owner is None:
                     return _deny("owner_unknown")
                 principals.append(owner)
                 members[owner_id] = owner
         for info in principals:
-            if not info.is_active:
+            if status.standing_of(info) is not None:
                 return _deny("subject_not_active" if info.id == subject.id else "owner_not_active")
         for info in principals[len(chain) :]:
             owner_id = info.owner_id
             if owner_id and owner_id not in members:
-                owner = status.identity_synced(owner_id)
+                owner = status.identity(owner_id)
                 if owner is not None:
                     members[owner_id] = owner
         target_id: str | None = None
         target: IdentityInfo | None = None
         if _RESOURCE_TYPES.get(evaluation.resource_type.lower()) == "Identity":
             target_id = self._resolve(evaluation.resource_id)
-            target = status.identity_synced(target_id) if target_id else None
+            target = status.identity(target_id) if target_id else None
         rows: _Rows = (*members.values(), target_id, target)
         generation, compiled = policies
         # The key is every request input Cedar sees (the raw token aside: ``chain`` is
@@ -351,20 +367,7 @@ class PolicyDecisionPoint:
         return decision
 
     def _resolve(self, ref: str) -> str | None:
-        if is_id(ref):
-            return ref
-        cached = self._names.get(ref)
-        if cached is not None:
-            return cached
-        with self._db.unit_of_work(readonly=True) as uow:
-            found = uow.session.scalar(
-                sa.select(Identity.id).where(
-                    sa.or_(Identity.name == ref, Identity.email == ref.lower())
-                )
-            )
-        if found is not None and len(self._names) < _CACHE_LIMIT:
-            self._names[ref] = found  # names and emails are unique and never reassigned
-        return found
+        return ref if is_id(ref) else self.status.resolve(ref)
 
     def _base(self, members: dict[str, IdentityInfo]) -> cedarpy.Entities:
         """The identities' entities, parsed by Cedar once per version of their rows."""

@@ -21,16 +21,18 @@ import cedarpy
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from limen.access.admin import ADMIN_POLICY, ADMIN_POLICY_NAME, ADMIN_SCHEMA
 from limen.access.errors import PolicyError, PolicyExists, PolicyNotFound
 from limen.access.schema import SCHEMA
-from limen.access.status import POLICIES_TOPIC
 from limen.audit import Actor, record
 from limen.store import UnitOfWork
 from limen.store.models import Policy, utcnow
 
 __all__ = [
+    "BUILTIN_POLICIES",
     "DEFAULT_POLICIES",
     "MAX_POLICY_BYTES",
+    "REALMS",
     "CompiledPolicies",
     "Statement",
     "add_policy",
@@ -59,6 +61,16 @@ DEFAULT_POLICIES: Final[dict[str, str]] = {
         'when { principal.roles.contains("admin") };\n'
     ),
 }
+
+
+REALMS: Final = ("access", "admin")
+"""``access``: decisions PEPs ask for (AuthZEN); ``admin``: Limen's own operations (roles)."""
+
+BUILTIN_POLICIES: Final[dict[str, tuple[str, str]]] = {
+    **{name: ("access", text) for name, text in DEFAULT_POLICIES.items()},
+    ADMIN_POLICY_NAME: ("admin", ADMIN_POLICY),
+}
+"""Every built-in policy: name → (realm, text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +119,8 @@ def split_statements(text: str) -> list[Statement]:
     return statements
 
 
-def validate_policy(text: str, *, schema: bool = True) -> list[Statement]:
-    """Parse ``text`` and (by default) validate it against Limen's schema.
+def validate_policy(text: str, *, schema: bool = True, realm: str = "access") -> list[Statement]:
+    """Parse ``text`` and (by default) validate it against the realm's schema.
 
     Raises :class:`PolicyError` naming the line of the first problem.
     """
@@ -129,8 +141,10 @@ def validate_policy(text: str, *, schema: bool = True) -> list[Statement]:
             raise PolicyError(f"line {line}: {exc}", line=line) from None
     if not statements:
         raise PolicyError("the policy holds no statement", line=1)
+    if realm not in REALMS:
+        raise PolicyError(f"unknown realm {realm!r}; use one of {', '.join(REALMS)}")
     if schema:
-        result = cedarpy.validate_policies(text, SCHEMA)
+        result = cedarpy.validate_policies(text, ADMIN_SCHEMA if realm == "admin" else SCHEMA)
         if not result.validation_passed:
             first = result.errors[0]
             index = _index(first.policy_id)
@@ -251,20 +265,29 @@ def add_policy(
     description: str | None = None,
     replace: bool = False,
     validate: bool = True,
+    realm: str = "access",
 ) -> Policy:
-    """Store a policy after validating it; every node reloads its policy set on commit."""
-    if not _NAME.match(name or "") or name in DEFAULT_POLICIES:
+    """Store a policy after validating it; every node reloads its policy set on commit.
+
+    ``realm="admin"`` policies govern Limen's own operations (they define roles); they
+    are always validated, since a typo there would silently grant or withhold rights.
+    """
+    if not _NAME.match(name or "") or name in BUILTIN_POLICIES or name.startswith("limen"):
         raise PolicyError(
             "policy names are 1-100 lowercase letters, digits, '.', '_' or '-' and may not be a "
-            "built-in policy's name"
+            "built-in policy's name or start with 'limen'"
         )
-    validate_policy(text, schema=validate)
+    validate_policy(text, schema=validate or realm == "admin", realm=realm)
     session = uow.session
     existing = session.scalar(sa.select(Policy).where(Policy.name == name))
     if existing is not None and not replace:
         raise PolicyExists(f"a policy named {name!r} exists; use replace to change it")
+    if existing is not None and existing.realm != realm:
+        raise PolicyExists(
+            f"a policy named {name!r} exists in the {existing.realm} realm; remove it first"
+        )
     if existing is None:
-        policy = Policy(name=name, text=text, description=description)
+        policy = Policy(name=name, text=text, description=description, realm=realm)
         session.add(policy)
         action = "policy.create"
     else:
@@ -281,9 +304,12 @@ def add_policy(
         resource_type="policy",
         resource_id=policy.id,
         resource_name=name,
-        context={"statements": len(split_statements(text)), "validated": validate},
+        context={
+            "statements": len(split_statements(text)),
+            "validated": validate or realm == "admin",
+            "realm": realm,
+        },
     )
-    uow.publish(POLICIES_TOPIC, {"name": name})
     return policy
 
 
@@ -298,7 +324,6 @@ def remove_policy(uow: UnitOfWork, actor: Actor, name: str) -> None:
         resource_id=policy.id,
         resource_name=name,
     )
-    uow.publish(POLICIES_TOPIC, {"name": name})
 
 
 def get_policy(session: Session, name: str) -> Policy:

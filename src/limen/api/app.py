@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -18,14 +20,14 @@ from limen.api import (
     identities,
     oauth,
     partners,
+    personal_tokens,
     policies,
     ssf,
 )
-from limen.api.deps import Authenticator, api_token_authenticator
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
-from limen.audit.durable import event_writer
 from limen.config import Settings
+from limen.services import Services
 from limen.store import Database
 
 __all__ = ["ROUTERS", "create_app"]
@@ -33,6 +35,7 @@ __all__ = ["ROUTERS", "create_app"]
 ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
+ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
@@ -54,32 +57,31 @@ HOT_PATHS = (
 )
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    ssf_tuning: dict[str, Any] | None = None,
+) -> FastAPI:
     """Build the app for ``settings``.
 
     The schema must be current (``limen server`` initialises before it serves). Pass
     ``database`` to share one that the caller owns; it is then not disposed on shutdown.
+    Everything the routes use is built once, in the lifespan, as one
+    :class:`~limen.services.Services` (``app.state.services``).
     """
-    db = database or Database(settings.resolved_database_url)
-    owns_db = database is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db.broadcaster.start()
-        ssf.start_transmitter(app)
-        events_api.start_audit_worker(app)
+        services = Services.open(settings, database=database, ssf_tuning=ssf_tuning)
+        await asyncio.to_thread(services.start)
+        app.state.services = services
         try:
             yield
         finally:
-            events_api.stop_audit_worker(app)
-            ssf.stop_transmitter(app)
-            event_writer(db).close()
-            if db.backend == "postgresql":
-                await db.close_async()
-            if owns_db:
-                db.dispose()
-            else:
-                db.broadcaster.stop()
+            await asyncio.to_thread(services.close_background)
+            await services.db.close_async()
+            await asyncio.to_thread(services.close)
 
     app = FastAPI(
         title="Limen",
@@ -87,18 +89,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         summary="Secure every identity — people, services and AI agents — in one place.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.authenticators: list[Authenticator] = [api_token_authenticator]
-    app.state.error_renderers: list[tuple[str, ErrorRenderer]] = []
-    app.state.error_renderers += [(p, connect.connect_error) for p in connect.ERROR_PREFIXES]
-    app.state.authenticators.append(oauth.jwt_authenticator)
-    app.state.error_renderers.append((oauth.ERROR_PREFIX, oauth.render_oauth_error))
-    events_api_errors = [(p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES]
-    app.state.error_renderers += events_api_errors
-    app.state.error_renderers.append((ssf.ERROR_PREFIX, ssf.render_ssf_error))
-    app.state.error_renderers.append((partners.OAUTH_PREFIX, oauth.render_oauth_error))
-    app.state.error_renderers.append((partners.ERROR_PREFIX, partners.render_partner_error))
+    app.state.error_renderers: list[tuple[str, ErrorRenderer]] = [
+        *((p, connect.connect_error) for p in connect.ERROR_PREFIXES),
+        (oauth.ERROR_PREFIX, oauth.render_oauth_error),
+        *((p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES),
+        (ssf.ERROR_PREFIX, ssf.render_ssf_error),
+        (partners.OAUTH_PREFIX, oauth.render_oauth_error),
+        (partners.ERROR_PREFIX, partners.render_partner_error),
+    ]
     install_problem_handlers(app)
     _add_routes(app, ROUTERS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

@@ -10,48 +10,32 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from limen import access, tokens
-from limen.api.deps import built_once, current_actor, status_view
-from limen.api.oauth import issuer_of, token_service
-from limen.api.routing import Route
+from limen import access
+from limen.api.deps import current_actor, services_of
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
-from limen.errors import Denied
 
-__all__ = ["pdp", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["access"], route_class=Route)
 
 
 async def _evaluator(request: Request) -> Actor:
-    """The caller, with the ``access:evaluate`` scope.
+    """The caller, if the guard lets it ask for decisions (``access.evaluate``).
 
     One dependency rather than a chain of them: each level of dependency solving costs a
     share of a decision. A PEP's JWT verifies in memory; an opaque ``limen_`` token costs
-    one indexed read (see ``Database.run`` for where it runs).
+    one indexed read the first time.
     """
     actor = await current_actor(request)
-    if not actor.has_scope("access:evaluate"):
-        raise Denied("this token lacks the 'access:evaluate' scope")
+    await services_of(request).guard.authorize_async(actor, "access.evaluate")
     return actor
 
 
 Evaluator = Annotated[Actor, Depends(_evaluator)]
-
-
-def pdp(app: FastAPI) -> access.PolicyDecisionPoint:
-    """The app's policy decision point, sharing the app's status view."""
-    return built_once(app, "pdp", lambda: _build_pdp(app))
-
-
-def _build_pdp(app: FastAPI) -> access.PolicyDecisionPoint:
-    def chain(raw: str) -> tuple[str, ...]:
-        claims = token_service(app).verify(raw, audience=tokens.ANY_AUDIENCE)
-        return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
-
-    return access.PolicyDecisionPoint(app.state.db, status=status_view(app), token_chain=chain)
 
 
 async def _json(request: Request) -> Any:
@@ -72,11 +56,11 @@ async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> No
     await point.log.written(entries)
 
 
-@router.post("/access/v1/evaluation")
+@router.post("/access/v1/evaluation", openapi_extra=guarded("access.evaluate"))
 async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §6: one decision."""
     parsed = access.parse_evaluation(await _json(request))
-    point = pdp(request.app)
+    point = services_of(request).pdp
     # Deciding is CPU work of microseconds (the status view and policy set are in
     # memory), so it runs here rather than paying a thread hop; recording is batched.
     decision = point.decide(parsed)
@@ -84,11 +68,11 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     return JSONResponse(decision.to_authzen(), headers=_headers(request))
 
 
-@router.post("/access/v1/evaluations")
+@router.post("/access/v1/evaluations", openapi_extra=guarded("access.evaluate"))
 async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §7: many decisions with shared defaults and an evaluation semantic."""
     parsed = access.parse_evaluations(await _json(request))
-    point = pdp(request.app)
+    point = services_of(request).pdp
     decisions = point.decide_many(parsed)
     await _recorded(
         point, [(actor, e, d) for e, d in zip(parsed.evaluations, decisions, strict=False)]
@@ -97,7 +81,7 @@ async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
     return JSONResponse(body, headers=_headers(request))
 
 
-@router.get("/.well-known/authzen-configuration")
+@router.get("/.well-known/authzen-configuration", openapi_extra=PUBLIC)
 def configuration(request: Request) -> JSONResponse:
     """AuthZEN PDP metadata."""
-    return JSONResponse(access.pdp_metadata(issuer_of(request)))
+    return JSONResponse(access.pdp_metadata(services_of(request).settings.resolved_public_url))

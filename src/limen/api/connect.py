@@ -17,8 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from limen.api.deps import ActorDep, built_once
-from limen.api.routing import Route
+from limen.api.deps import ActorDep, services_of
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.api.schemas.connect import (
     ItemIn,
     VaultCreate,
@@ -29,16 +29,9 @@ from limen.api.schemas.connect import (
     summary_document,
     vault_document,
 )
-from limen.config import Settings
-from limen.vault import (
-    KeyFileSource,
-    Keyring,
-    PassphraseSource,
-    VaultService,
-    parse_filter,
-)
+from limen.vault import VaultService, parse_filter
 
-__all__ = ["ERROR_PREFIXES", "connect_error", "router", "vault_service"]
+__all__ = ["ERROR_PREFIXES", "connect_error", "router"]
 
 router = APIRouter(tags=["vault (1Password Connect)"], route_class=Route)
 
@@ -50,38 +43,23 @@ def connect_error(status: int, code: str, detail: str | None) -> Response:
     return JSONResponse({"status": status, "message": detail or code}, status_code=status)
 
 
-def keyring_for(settings: Settings, db: Any) -> Keyring:
-    """The vault keyring for these settings: passphrase if one is set, else the key file."""
-    if settings.key_passphrase is not None:
-        return Keyring(db, PassphraseSource(settings.key_passphrase.get_secret_value()))
-    return Keyring(db, KeyFileSource(settings.resolved_key_file))
-
-
 def vault_service(request: Request) -> VaultService:
-    """One service (and so one derived KEK) per app, built on first use."""
-    state = request.app.state
-    return built_once(
-        request.app,
-        "vault_service",
-        lambda: VaultService(
-            state.db,
-            keyring_for(state.settings, state.db),
-            reuse_seconds=state.settings.vault_reuse_seconds,
-        ),
-    )
+    return services_of(request).vault
 
 
 def _json(document: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(document, status_code=status)
 
 
-@router.get("/heartbeat", include_in_schema=True, response_class=PlainTextResponse)
+@router.get(
+    "/heartbeat", include_in_schema=True, response_class=PlainTextResponse, openapi_extra=PUBLIC
+)
 async def heartbeat() -> PlainTextResponse:
     """Connect's liveness probe: a plain-text ``.``, no authentication."""
     return PlainTextResponse(".")
 
 
-@router.get("/v1/vaults")
+@router.get("/v1/vaults", openapi_extra=guarded("vault.read"))
 def list_vaults(request: Request, actor: ActorDep, filter: str | None = None) -> JSONResponse:
     """Vaults this token may read; ``filter=name eq "payments"``."""
     parsed = parse_filter(filter, ("name",))
@@ -89,7 +67,7 @@ def list_vaults(request: Request, actor: ActorDep, filter: str | None = None) ->
     return _json([vault_document(v) for v in vaults])
 
 
-@router.post("/v1/vaults", status_code=201)
+@router.post("/v1/vaults", status_code=201, openapi_extra=guarded("vault.create"))
 def create_vault(request: Request, actor: ActorDep, body: VaultCreate) -> JSONResponse:
     vault = vault_service(request).create_vault(
         actor, body.name, description=body.description, max_secret_age_days=body.max_secret_age_days
@@ -97,12 +75,12 @@ def create_vault(request: Request, actor: ActorDep, body: VaultCreate) -> JSONRe
     return _json(vault_document(vault), 201)
 
 
-@router.get("/v1/vaults/{vault_id}")
+@router.get("/v1/vaults/{vault_id}", openapi_extra=guarded("vault.read"))
 def get_vault(request: Request, actor: ActorDep, vault_id: str) -> JSONResponse:
     return _json(vault_document(vault_service(request).get_vault(actor, vault_id)))
 
 
-@router.get("/v1/vaults/{vault_id}/items")
+@router.get("/v1/vaults/{vault_id}/items", openapi_extra=guarded("vault.read"))
 def list_items(
     request: Request, actor: ActorDep, vault_id: str, filter: str | None = None
 ) -> JSONResponse:
@@ -113,19 +91,19 @@ def list_items(
     return _json([summary_document(i) for i in items])
 
 
-@router.post("/v1/vaults/{vault_id}/items")
+@router.post("/v1/vaults/{vault_id}/items", openapi_extra=guarded("vault.item.write"))
 def create_item(request: Request, actor: ActorDep, vault_id: str, body: ItemIn) -> JSONResponse:
     item = vault_service(request).create_item(actor, vault_id, body.to_draft())
     return _json(item_document(item))
 
 
-@router.get("/v1/vaults/{vault_id}/items/{item_id}")
+@router.get("/v1/vaults/{vault_id}/items/{item_id}", openapi_extra=guarded("vault.item.read"))
 async def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
     item = await vault_service(request).get_item_async(actor, vault_id, item_id)
     return _json(item_document(item))
 
 
-@router.put("/v1/vaults/{vault_id}/items/{item_id}")
+@router.put("/v1/vaults/{vault_id}/items/{item_id}", openapi_extra=guarded("vault.item.write"))
 def replace_item(
     request: Request, actor: ActorDep, vault_id: str, item_id: str, body: ItemIn
 ) -> JSONResponse:
@@ -133,7 +111,7 @@ def replace_item(
     return _json(item_document(item))
 
 
-@router.patch("/v1/vaults/{vault_id}/items/{item_id}")
+@router.patch("/v1/vaults/{vault_id}/items/{item_id}", openapi_extra=guarded("vault.item.write"))
 def patch_item(
     request: Request,
     actor: ActorDep,
@@ -148,13 +126,17 @@ def patch_item(
     return _json(item_document(item))
 
 
-@router.delete("/v1/vaults/{vault_id}/items/{item_id}", status_code=204)
+@router.delete(
+    "/v1/vaults/{vault_id}/items/{item_id}",
+    status_code=204,
+    openapi_extra=guarded("vault.item.write"),
+)
 def delete_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> Response:
     vault_service(request).delete_item(actor, vault_id, item_id)
     return Response(status_code=204)
 
 
-@router.get("/v1/vaults/{vault_id}/items/{item_id}/files")
+@router.get("/v1/vaults/{vault_id}/items/{item_id}/files", openapi_extra=guarded("vault.read"))
 def list_files(
     request: Request,
     actor: ActorDep,
@@ -173,7 +155,9 @@ def list_files(
     return _json(documents)
 
 
-@router.get("/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}")
+@router.get(
+    "/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}", openapi_extra=guarded("vault.read")
+)
 def get_file(
     request: Request,
     actor: ActorDep,
@@ -189,7 +173,10 @@ def get_file(
     return _json(file_document(service.file_info(actor, vault_id, item_id, file_id)))
 
 
-@router.get("/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}/content")
+@router.get(
+    "/v1/vaults/{vault_id}/items/{item_id}/files/{file_id}/content",
+    openapi_extra=guarded("vault.item.read"),
+)
 def get_file_content(
     request: Request, actor: ActorDep, vault_id: str, item_id: str, file_id: str
 ) -> Response:
@@ -201,7 +188,7 @@ def get_file_content(
     )
 
 
-@router.get("/v1/activity")
+@router.get("/v1/activity", openapi_extra=guarded("event.read"))
 def activity(
     request: Request,
     actor: ActorDep,

@@ -1,61 +1,46 @@
-"""FastAPI plumbing: the database, the authenticated actor, scope checks."""
+"""FastAPI plumbing: the services, the authenticated actor, request context.
+
+Routes get everything through :data:`ServicesDep` (the app's one
+:class:`~limen.services.Services`, built in its lifespan) and the caller through
+:data:`ActorDep`. Whether the caller may do what it asks is the domain services' to
+decide (they ask the guard); routes check nothing themselves.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
 from limen import identity
-from limen.access import StatusView
 from limen.audit import Actor
-from limen.config import Settings
-from limen.errors import Denied, Unauthenticated
+from limen.errors import Unauthenticated
+from limen.services import Services
 from limen.store import Database
 
 __all__ = [
     "ActorDep",
-    "Authenticator",
-    "DatabaseDep",
-    "SettingsDep",
-    "api_token_authenticator",
+    "ServicesDep",
     "bearer_token",
-    "built_once",
     "current_actor",
-    "get_actor",
-    "require_scope",
-    "status_view",
-    "verified_tokens",
+    "request_context",
+    "services_of",
+    "with_request_context",
 ]
 
-_T = TypeVar("_T")
 
-# Reentrant: building one part of the app may ask for another (the PDP needs the view).
-_build_lock = threading.RLock()
-
-
-class Authenticator(Protocol):
-    """Turns a raw bearer token into an :class:`Actor`, or returns ``None`` if not its kind."""
-
-    def __call__(self, db: Database, raw: str, request: Request) -> Actor | None: ...
+def services_of(request: Request) -> Services:
+    return request.app.state.services
 
 
-# Dependencies that do no I/O are async: a sync dependency costs a thread-pool hop per
-# request, which on one worker is a measurable share of a small request's time.
-async def get_database(request: Request) -> Database:
-    return request.app.state.db
+# Async: a sync dependency costs a thread-pool hop per request.
+async def get_services(request: Request) -> Services:
+    return request.app.state.services
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def bearer_token(request: Request) -> str:
@@ -76,85 +61,39 @@ def request_context(request: Request) -> dict[str, str]:
     return context
 
 
-def built_once(app: FastAPI, name: str, build: Callable[[], _T]) -> _T:
-    """``app.state.<name>``, made by ``build()`` the first time it is asked for, once even
-    when several threads ask at the same moment."""
-    value = getattr(app.state, name, None)
-    if value is None:
-        with _build_lock:
-            value = getattr(app.state, name, None)
-            if value is None:
-                value = build()
-                setattr(app.state, name, value)
-    return value
-
-
-def status_view(app: FastAPI) -> StatusView:
-    """The app's live status view (shared by token checks, the token service and the PDP)."""
-    return built_once(app, "status_view", lambda: StatusView(app.state.db))
-
-
-def verified_tokens(app: FastAPI) -> identity.VerifiedTokens:
-    """The opaque tokens this app has looked up and may use again (see its docstring)."""
-    return built_once(app, "verified_tokens", lambda: identity.VerifiedTokens(status_view(app)))
-
-
-def api_token_authenticator(db: Database, raw: str, request: Request) -> Actor | None:
-    """Limen's opaque ``limen_…`` tokens (admin, service account, events feed)."""
-    if not raw.startswith(identity.TOKEN_PREFIX):
-        return None
-    verified = verified_tokens(request.app)
-    stale: list[str] = []
-    actor = verified.actor(raw, on_stale=stale.append)
-    if actor is None:
-        with db.reading() as reader:
-            actor = identity.authenticate(reader, raw, on_stale=stale.append, verified=verified)
-    if stale:
-        _touch(db, stale[0])
-    return actor
-
-
-def get_actor(request: Request, db: DatabaseDep) -> Actor:
-    """The authenticated caller; every route but health and public metadata depends on it."""
-    raw = bearer_token(request)
-    for authenticate in request.app.state.authenticators:
-        actor = authenticate(db, raw, request)
-        if actor is not None:
-            return _with_request_context(actor, request)
-    raise identity.InvalidToken("the bearer token is not valid")
-
-
-def _with_request_context(actor: Actor, request: Request) -> Actor:
+def with_request_context(actor: Actor, request: Request) -> Actor:
     return replace(actor, context={**actor.context, **request_context(request)})
 
 
 async def current_actor(request: Request) -> Actor:
-    db: Database = request.app.state.db
+    """The authenticated caller: an opaque ``limen_`` token or one of Limen's JWTs.
+
+    Both are checked against the status view in memory; an opaque token's row is read
+    once per process (awaited, so the loop serves others meanwhile).
+    """
+    services = services_of(request)
     raw = bearer_token(request)
     if raw.startswith(identity.TOKEN_PREFIX):
-        # An opaque token is checked from memory once read (VerifiedTokens); the read is
-        # one indexed lookup, on PostgreSQL awaited on the loop, on SQLite made right
-        # here (see Database.run).
-        if db.backend == "postgresql":
-            actor = await _opaque_token_actor(db, raw, verified_tokens(request.app))
-            return _with_request_context(actor, request)
-        return await db.run(get_actor, request, db)
-    # Limen's JWTs verify in memory against the live status view: no thread hop to pay.
-    return get_actor(request, db)
-
-
-async def _opaque_token_actor(db: Database, raw: str, verified: identity.VerifiedTokens) -> Actor:
-    """:func:`api_token_authenticator` on the event loop, for PostgreSQL."""
-    stale: list[str] = []
-    actor = verified.actor(raw, on_stale=stale.append)
-    if actor is None:
-        async with db.reading_async() as reader:
-            actor = await identity.authenticate_async(
-                reader, raw, on_stale=stale.append, verified=verified
-            )
-    if stale:  # every few minutes per token: a write, so in a thread
-        await asyncio.to_thread(_touch, db, stale[0])
-    return actor
+        stale: list[str] = []
+        tokens = services.opaque_tokens
+        step = tokens.begin(raw, on_stale=stale.append)
+        if isinstance(step, identity.Pending):
+            row = await services.db.first(identity.TOKEN_ROW, token_hash=step.token_hash)
+            if row is not None:  # its identity may be a moment old, made on another node
+                await services.status.ensure_async((row.identity_id,))
+            step = tokens.finish(step, row, on_stale=stale.append)
+        if stale:  # every few minutes per token: a write, so in a thread
+            await asyncio.to_thread(_touch, services.db, stale[0])
+        return with_request_context(step, request)
+    if raw.count(".") == 2 and raw.startswith("eyJ"):
+        # Only tokens for Limen's own API (``aud`` = issuer): one minted for another
+        # resource is refused, as RFC 8707 intends. Verified in memory.
+        service = services.tokens
+        claims = service.authentic(raw)
+        await services.status.ensure_async((claims.sub, *claims.actors))
+        claims = service.verify(raw)
+        return with_request_context(service.actor_for(claims), request)
+    raise identity.InvalidToken("the bearer token is not valid")
 
 
 def _touch(db: Database, token_id: str) -> None:
@@ -163,15 +102,3 @@ def _touch(db: Database, token_id: str) -> None:
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
-
-
-def require_scope(scope: str) -> Callable[..., Awaitable[Actor]]:
-    """A dependency that yields the actor if its token grants ``scope``, else 403."""
-
-    async def check(actor: ActorDep) -> Actor:
-        if not actor.has_scope(scope):
-            raise Denied(f"this token lacks the {scope!r} scope")
-        return actor
-
-    check.__name__ = f"require_{scope.replace(':', '_')}"
-    return check

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from limen.api.deps import DatabaseDep, require_scope
-from limen.api.routing import Route
-from limen.audit import Actor
+from limen.api.deps import ActorDep, ServicesDep
+from limen.api.routing import Route, guarded
+from limen.audit import Resource
 from limen.discovery import ReportedFinding, ReportedIdentity, ingest
 
 __all__ = ["router"]
@@ -59,13 +59,10 @@ class ReportOut(BaseModel):
     findings: int
 
 
-@router.post("/reports", response_model=ReportOut)
-def report(
-    body: ReportIn,
-    db: DatabaseDep,
-    actor: Annotated[Actor, Depends(require_scope("discovery:write"))],
-) -> ReportOut:
-    with db.unit_of_work() as uow:
+@router.post("/reports", response_model=ReportOut, openapi_extra=guarded("discovery.report"))
+def report(body: ReportIn, services: ServicesDep, actor: ActorDep) -> ReportOut:
+    services.guard.authorize(actor, "discovery.report", Resource("finding"))
+    with services.db.unit_of_work() as uow:
         result = ingest(
             uow,
             actor,

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from limen import identity as identities
-from limen.api.deps import DatabaseDep, require_scope
+from limen.api.deps import ActorDep, ServicesDep
 from limen.api.events_api import link_now
-from limen.api.routing import Route
+from limen.api.routing import Route, guarded
 from limen.api.schemas.events import EventList, EventPublic
-from limen.audit import Actor, EventFilter, list_events
+from limen.audit import Actor, EventFilter, EventReader
 from limen.audit.documents import event_document
 from limen.store import Database
 
@@ -32,11 +32,10 @@ def _filters(db: Database, identity: str | None, **fields: object) -> EventFilte
     return EventFilter(identity=identity_id, **fields)  # type: ignore[arg-type]
 
 
-@router.get("", response_model=EventList)
+@router.get("", response_model=EventList, openapi_extra=guarded("event.read"))
 def read_events(
-    request: Request,
-    db: DatabaseDep,
-    actor: Annotated[Actor, Depends(require_scope("events:read"))],
+    services: ServicesDep,
+    actor: ActorDep,
     identity: Annotated[
         str | None,
         Query(description="Id, name or email: its own events and all done on its behalf."),
@@ -53,6 +52,8 @@ def read_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Annotated[Literal["json", "jsonl"], Query(description="jsonl: export all")] = "json",
 ) -> EventList | StreamingResponse:
+    db = services.db
+    reader = services.event_log
     filters = _filters(
         db,
         identity,
@@ -65,24 +66,25 @@ def read_events(
         since=since,
         until=until,
     )
-    link_now(request, db)
+    link_now(services)
     if format == "jsonl":
         # Validate the first page now, so bad input is a 422, not a broken stream.
-        with db.unit_of_work(readonly=True) as uow:
-            list_events(uow.session, filters, after=cursor, limit=1)
-        return StreamingResponse(_export(db, filters, cursor), media_type="application/x-ndjson")
-    with db.unit_of_work(readonly=True) as uow:
-        page = list_events(uow.session, filters, after=cursor, limit=limit)
-        return EventList(
-            items=[EventPublic.from_domain(e) for e in page.events], next_cursor=page.next_cursor
+        reader.search(actor, filters, after=cursor, limit=1)
+        return StreamingResponse(
+            _export(reader, actor, filters, cursor), media_type="application/x-ndjson"
         )
+    page = reader.search(actor, filters, after=cursor, limit=limit)
+    return EventList(
+        items=[EventPublic.from_domain(e) for e in page.events], next_cursor=page.next_cursor
+    )
 
 
-def _export(db: Database, filters: EventFilter, cursor: str | None) -> Iterator[bytes]:
+def _export(
+    reader: EventReader, actor: Actor, filters: EventFilter, cursor: str | None
+) -> Iterator[bytes]:
     while True:
-        with db.unit_of_work(readonly=True) as uow:
-            page = list_events(uow.session, filters, after=cursor, limit=1000)
-            lines = [json.dumps(event_document(e)) + "\n" for e in page.events]
+        page = reader.search(actor, filters, after=cursor, limit=1000)
+        lines = [json.dumps(event_document(e)) + "\n" for e in page.events]
         yield "".join(lines).encode()
         if page.next_cursor is None:
             return

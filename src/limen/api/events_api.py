@@ -8,8 +8,6 @@ features. Tokens come from ``limen events-token create --features …`` and carr
 
 Errors use the Events API's own body, ``{"Error": {"Message": …}}``.
 
-This module also owns the node's audit worker (linking, checkpoints, sinks), started and
-stopped by the app's lifespan.
 """
 
 from __future__ import annotations
@@ -18,29 +16,20 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from limen import installation
-from limen.api.deps import ActorDep, DatabaseDep
-from limen.api.routing import Route
-from limen.audit import Actor, AuditKeys, link_pending
-from limen.audit.feed import FEATURES, Feature, FeedCursor, read_feed
-from limen.audit.worker import AuditWorker
-from limen.errors import Denied, LimenError
-from limen.store import Database
+from limen.api.deps import ActorDep, ServicesDep
+from limen.api.routing import Route, guarded
+from limen.audit import Actor, link_pending
+from limen.audit.feed import FEATURES, Feature, FeedCursor
+from limen.errors import Denied
+from limen.services import Services
 from limen.store.models import ApiToken
 
-__all__ = [
-    "ERROR_PREFIXES",
-    "audit_keys",
-    "events_api_error",
-    "link_now",
-    "router",
-    "start_audit_worker",
-    "stop_audit_worker",
-]
+__all__ = ["ERROR_PREFIXES", "events_api_error", "link_now", "router"]
 
 log = logging.getLogger("limen.api")
 
@@ -54,42 +43,15 @@ def events_api_error(status: int, code: str, detail: str | None) -> Response:
     return JSONResponse({"Error": {"Message": detail or code}}, status_code=status)
 
 
-def audit_keys(app: FastAPI) -> AuditKeys | None:
-    """This node's audit keys, read once from the key file; ``None`` if it is unreadable."""
-    if getattr(app.state, "audit_keys", None) is None:
-        try:
-            app.state.audit_keys = AuditKeys.from_key_file(app.state.settings.resolved_key_file)
-        except LimenError:
-            return None
-    return app.state.audit_keys
-
-
-def link_now(request: Request, db: Database) -> None:
+def link_now(services: Services) -> None:
     """Link what is pending so a reader sees events appended a moment ago.
 
     Best effort: if another node is linking right now (PostgreSQL), it will finish the job,
     and what it has not linked yet is served on the next poll — never skipped.
     """
-    keys = audit_keys(request.app)
+    keys = services.audit_keys
     if keys is not None:
-        link_pending(db, keys.chain, wait=False)
-
-
-def start_audit_worker(app: FastAPI) -> None:
-    keys = audit_keys(app)
-    if keys is None:
-        log.warning("the audit worker is not running: the key file cannot be read")
-        return
-    worker = AuditWorker(app.state.db, keys)
-    worker.start()
-    app.state.audit_worker = worker
-
-
-def stop_audit_worker(app: FastAPI) -> None:
-    worker = getattr(app.state, "audit_worker", None)
-    if worker is not None:
-        worker.stop()
-        app.state.audit_worker = None
+        link_pending(services.db, keys.chain, wait=False)
 
 
 class ResetCursor(BaseModel):
@@ -122,15 +84,9 @@ class Introspection(BaseModel):
     account_uuid: str
 
 
-def _require(actor: Actor, feature: Feature) -> None:
-    if not actor.has_scope(f"events:{feature}"):
-        raise Denied(f"this token lacks the {feature} feature")
-
-
 def _serve(
-    request: Request, db: Database, actor: Actor, feature: Feature, body: CursorRequest | None
+    services: Services, actor: Actor, feature: Feature, body: CursorRequest | None
 ) -> FeedResponse:
-    _require(actor, feature)
     body = body or CursorRequest()
     if body.cursor:
         cursor = FeedCursor.decode(body.cursor, feature)
@@ -138,47 +94,42 @@ def _serve(
         cursor = FeedCursor.reset(
             feature, limit=body.limit, start_time=body.start_time, end_time=body.end_time
         )
-    link_now(request, db)
-    with db.unit_of_work(readonly=True) as uow:
+    link_now(services)
+    with services.db.unit_of_work(readonly=True) as uow:
         account = installation.account_id(uow.session)
-        page = read_feed(uow.session, cursor, account_id=account)
+    page = services.event_log.feed(actor, feature, cursor, account_id=account)
     return FeedResponse(items=list(page.items), cursor=page.cursor.encode(), has_more=page.has_more)
 
 
 FeedBody = Annotated[CursorRequest | None, Body()]
 
 
-@router.post("/auditevents", response_model=FeedResponse)
-def auditevents(
-    request: Request, db: DatabaseDep, actor: ActorDep, body: FeedBody = None
-) -> FeedResponse:
+@router.post("/auditevents", response_model=FeedResponse, openapi_extra=guarded("event.read"))
+def auditevents(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
     """Audit events: every action that is not an item usage or a sign-in attempt."""
-    return _serve(request, db, actor, "auditevents", body)
+    return _serve(services, actor, "auditevents", body)
 
 
-@router.post("/itemusages", response_model=FeedResponse)
-def itemusages(
-    request: Request, db: DatabaseDep, actor: ActorDep, body: FeedBody = None
-) -> FeedResponse:
+@router.post("/itemusages", response_model=FeedResponse, openapi_extra=guarded("event.read"))
+def itemusages(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
     """Item usages: every read of a secret from the vault."""
-    return _serve(request, db, actor, "itemusages", body)
+    return _serve(services, actor, "itemusages", body)
 
 
-@router.post("/signinattempts", response_model=FeedResponse)
-def signinattempts(
-    request: Request, db: DatabaseDep, actor: ActorDep, body: FeedBody = None
-) -> FeedResponse:
+@router.post("/signinattempts", response_model=FeedResponse, openapi_extra=guarded("event.read"))
+def signinattempts(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
     """Sign-in attempts: identities authenticating to get tokens, successful or not."""
-    return _serve(request, db, actor, "signinattempts", body)
+    return _serve(services, actor, "signinattempts", body)
 
 
-@router.get("/auth/introspect", response_model=Introspection)
-def introspect(db: DatabaseDep, actor: ActorDep) -> Introspection:
+@router.get("/auth/introspect", response_model=Introspection, openapi_extra=guarded("event.read"))
+def introspect(services: ServicesDep, actor: ActorDep) -> Introspection:
     """The calling token's id, issue time and features."""
     features = [f for f in FEATURES if actor.has_scope(f"events:{f}")]
     if not features:
         raise Denied("this token has no Events API feature")
-    with db.unit_of_work(readonly=True) as uow:
+    services.guard.authorize(actor, "event.read", scopes=[f"events:{f}" for f in features])
+    with services.db.unit_of_work(readonly=True) as uow:
         account = installation.account_id(uow.session)
         token = uow.session.get(ApiToken, actor.token_id) if actor.token_id else None
         issued = token.created_at if token is not None else None

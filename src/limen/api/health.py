@@ -6,16 +6,17 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from limen import __version__
-from limen.api.deps import DatabaseDep
-from limen.api.routing import Route
+from limen.api.deps import ServicesDep
+from limen.api.routing import PUBLIC, Route
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"], route_class=Route)
 
 
-@router.get("/health")
-async def health(db: DatabaseDep) -> JSONResponse:
+@router.get("/health", openapi_extra=PUBLIC)
+async def health(services: ServicesDep) -> JSONResponse:
+    db = services.db
     reachable = await db.run(db.ping)
     body = {
         "status": "ok" if reachable else "unavailable",

@@ -2,96 +2,119 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from limen import identity, respond
-from limen.api.deps import DatabaseDep, require_scope
-from limen.api.routing import Route
-from limen.api.schemas.identities import IdentityCreate, IdentityList, IdentityPublic, StatusChange
-from limen.audit import Actor
-from limen.store import Database
+from limen.api.deps import ActorDep, ServicesDep
+from limen.api.routing import Route, guarded
+from limen.api.schemas.identities import (
+    IdentityCreate,
+    IdentityList,
+    IdentityPublic,
+    IdentityUpdate,
+    StatusChange,
+)
+from limen.identity import UNCHANGED
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/identities", tags=["identities"], route_class=Route)
 
-Reader = Annotated[Actor, Depends(require_scope("identities:read"))]
-Writer = Annotated[Actor, Depends(require_scope("identities:write"))]
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=IdentityPublic,
+    openapi_extra=guarded("identity.create"),
+)
+def create_identity(body: IdentityCreate, services: ServicesDep, actor: ActorDep) -> IdentityPublic:
+    created = services.directory.create(
+        actor,
+        kind=body.kind,
+        name=body.name,
+        email=body.email,
+        display_name=body.display_name,
+        owner=body.owner,
+        roles=body.roles,
+        attributes=body.attributes,
+    )
+    return IdentityPublic.from_domain(created)
 
 
-@router.post("", status_code=201, response_model=IdentityPublic)
-def create_identity(body: IdentityCreate, db: DatabaseDep, actor: Writer) -> IdentityPublic:
-    with db.unit_of_work() as uow:
-        created = identity.create(
-            uow,
-            actor,
-            kind=body.kind,
-            name=body.name,
-            email=body.email,
-            display_name=body.display_name,
-            owner=body.owner,
-            roles=body.roles,
-            attributes=body.attributes,
-        )
-        return IdentityPublic.from_domain(created)
-
-
-@router.get("", response_model=IdentityList)
+@router.get("", response_model=IdentityList, openapi_extra=guarded("identity.read"))
 def list_identities(
-    db: DatabaseDep,
-    actor: Reader,
+    services: ServicesDep,
+    actor: ActorDep,
     kind: str | None = None,
     status: str | None = None,
     owner: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IdentityList:
-    with db.unit_of_work(readonly=True) as uow:
-        page = identity.list_identities(
-            uow.session, kind=kind, status=status, owner=owner, after=cursor, limit=limit
-        )
-        return IdentityList(
-            items=[IdentityPublic.from_domain(i) for i in page.identities],
-            next_cursor=page.next_cursor,
-        )
+    page = services.directory.list(
+        actor, kind=kind, status=status, owner=owner, after=cursor, limit=limit
+    )
+    return IdentityList(
+        items=[IdentityPublic.from_domain(i) for i in page.identities],
+        next_cursor=page.next_cursor,
+    )
 
 
-@router.get("/{ref}", response_model=IdentityPublic)
-def get_identity(ref: str, db: DatabaseDep, actor: Reader) -> IdentityPublic:
-    with db.unit_of_work(readonly=True) as uow:
-        return IdentityPublic.from_domain(identity.get(uow.session, ref))
+@router.get("/{ref}", response_model=IdentityPublic, openapi_extra=guarded("identity.read"))
+def get_identity(ref: str, services: ServicesDep, actor: ActorDep) -> IdentityPublic:
+    return IdentityPublic.from_domain(services.directory.get(actor, ref))
 
 
-@router.post("/{ref}/suspend", response_model=IdentityPublic)
+@router.patch("/{ref}", response_model=IdentityPublic, openapi_extra=guarded("identity.update"))
+def update_identity(
+    ref: str, body: IdentityUpdate, services: ServicesDep, actor: ActorDep
+) -> IdentityPublic:
+    """Change the display name, email, roles, owner or attributes; omitted fields stay."""
+    given = body.model_fields_set
+    updated = services.directory.update(
+        actor,
+        ref,
+        display_name=body.display_name if "display_name" in given else UNCHANGED,
+        email=body.email if "email" in given else UNCHANGED,
+        roles=body.roles if "roles" in given and body.roles is not None else UNCHANGED,
+        owner=body.owner if "owner" in given else UNCHANGED,
+        attributes=body.attributes if "attributes" in given else UNCHANGED,
+    )
+    return IdentityPublic.from_domain(updated)
+
+
+@router.delete("/{ref}", status_code=204, openapi_extra=guarded("identity.delete"))
+async def delete_identity(
+    ref: str, services: ServicesDep, actor: ActorDep, reason: str | None = None
+) -> Response:
+    """Deprovision: suspend what it owns, revoke what it holds, keep its history."""
+    await run_in_threadpool(services.responder.deprovision, actor, ref, reason=reason)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{ref}/suspend", response_model=IdentityPublic, openapi_extra=guarded("identity.suspend")
+)
 def suspend_identity(
-    ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
+    ref: str, services: ServicesDep, actor: ActorDep, body: StatusChange | None = None
 ) -> IdentityPublic:
-    return _change_status(respond.contain, db, actor, ref, body)
+    done = services.responder.contain(
+        actor, ref, reason=body.reason if body else None, cascade=bool(body and body.cascade)
+    )
+    return IdentityPublic.from_domain(done.identity)
 
 
-@router.post("/{ref}/reactivate", response_model=IdentityPublic)
+@router.post(
+    "/{ref}/reactivate",
+    response_model=IdentityPublic,
+    openapi_extra=guarded("identity.reactivate"),
+)
 def reactivate_identity(
-    ref: str, db: DatabaseDep, actor: Writer, body: StatusChange | None = None
+    ref: str, services: ServicesDep, actor: ActorDep, body: StatusChange | None = None
 ) -> IdentityPublic:
-    return _change_status(respond.release, db, actor, ref, body)
-
-
-def _change_status(
-    change: Callable[..., respond.Contained],
-    db: Database,
-    actor: Actor,
-    ref: str,
-    body: StatusChange | None,
-) -> IdentityPublic:
-    with db.unit_of_work() as uow:
-        done = change(
-            uow,
-            actor,
-            ref,
-            reason=body.reason if body else None,
-            cascade=bool(body and body.cascade),
-        )
-        return IdentityPublic.from_domain(done.identity)
+    done = services.responder.release(
+        actor, ref, reason=body.reason if body else None, cascade=bool(body and body.cascade)
+    )
+    return IdentityPublic.from_domain(done.identity)

@@ -1,7 +1,8 @@
 """The OAuth 2.0 authorization server over HTTP: token, introspection, revocation, metadata, JWKS.
 
 A thin shell over :mod:`limen.tokens`. Errors on ``/oauth2/`` are rendered as RFC 6749
-§5.2 ``{"error", "error_description"}`` (see :func:`render_oauth_error`).
+§5.2 ``{"error", "error_description"}`` (see :func:`render_oauth_error`). The issuer and
+every URL the metadata names come from ``LIMEN_PUBLIC_URL``, never from the request.
 """
 
 from __future__ import annotations
@@ -9,32 +10,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from limen import tokens
-from limen.api.deps import (
-    _with_request_context,
-    built_once,
-    get_actor,
-    request_context,
-    status_view,
-)
-from limen.api.routing import Route
+from limen import identity, tokens
+from limen.api.deps import bearer_token, current_actor, request_context, services_of
+from limen.api.deps import with_request_context as _with_request_context
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
-from limen.audit.durable import Write, event_writer
-from limen.errors import Denied, LimenError, Unavailable
-from limen.keyfile import read_key_file
-from limen.store import Database
+from limen.audit.durable import Write
+from limen.errors import LimenError
+from limen.services import Services
 
-__all__ = [
-    "ERROR_PREFIX",
-    "jwt_authenticator",
-    "render_oauth_error",
-    "router",
-    "token_service",
-]
+__all__ = ["ERROR_PREFIX", "form_of", "render_oauth_error", "router"]
 
 router = APIRouter(tags=["oauth"], route_class=Route)
 
@@ -53,6 +42,7 @@ _OAUTH_ERRORS = {
     "invalid-target": "invalid_target",
     "unsupported-token-type": "unsupported_token_type",
     "invalid-token": "invalid_token",
+    "token-expired": "invalid_token",
     "content-too-large": "invalid_request",
 }
 
@@ -61,6 +51,9 @@ def render_oauth_error(status: int, code: str, detail: str | None) -> Response:
     """RFC 6749 §5.2 error body for ``/oauth2/`` paths."""
     if status >= 500:
         error = "temporarily_unavailable" if status == 503 else "server_error"
+    elif status == 403 and code == "denied":
+        # A bearer caller the guard refused: RFC 6750 §3.1 insufficient_scope.
+        error = "insufficient_scope"
     else:
         error = _OAUTH_ERRORS.get(code, "invalid_request")
         status = 401 if error in ("invalid_client", "invalid_token") else 400
@@ -70,50 +63,7 @@ def render_oauth_error(status: int, code: str, detail: str | None) -> Response:
     return JSONResponse(body, status_code=status, headers=_NO_STORE)
 
 
-# -- wiring: one token service per app, built on first use ---------------------------
-
-
-def token_service(app: FastAPI) -> tokens.TokenService:
-    """The app's :class:`limen.tokens.TokenService` (keys opened with the root key file)."""
-    return built_once(app, "tokens", lambda: _build_token_service(app))
-
-
-def _build_token_service(app: FastAPI) -> tokens.TokenService:
-    settings = app.state.settings
-    if settings.key_passphrase is not None and settings.key_file is None:
-        raise Unavailable(
-            "token signing needs the root key file; passphrase-only setups are "
-            "not supported by the token service yet"
-        )
-    db: Database = app.state.db
-    keys = tokens.SigningKeys(
-        db,
-        root_key=read_key_file(settings.resolved_key_file),
-        max_token_ttl=settings.access_token_ttl,
-    )
-    return tokens.TokenService(
-        db, keys=keys, status=status_view(app), ttl=settings.access_token_ttl
-    )
-
-
-def issuer_of(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def jwt_authenticator(db: Database, raw: str, request: Request) -> Actor | None:
-    """Limen's JWT access tokens as bearer tokens on every route.
-
-    Only tokens for Limen's own API (``aud`` = issuer) are accepted here; a token minted
-    for another resource is refused, as RFC 8707 intends.
-    """
-    if raw.count(".") != 2 or not raw.startswith("eyJ"):
-        return None
-    service = token_service(request.app)
-    claims = service.verify(raw)
-    return service.actor_for(claims)
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
+async def form_of(request: Request) -> dict[str, list[str]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != _FORM:
         raise tokens.InvalidRequest(f"send the parameters as {_FORM} (RFC 6749 §3.2)")
@@ -121,24 +71,42 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_qs(body, keep_blank_values=False, max_num_fields=50)
 
 
-def _caller(request: Request, form: dict[str, list[str]], scope: str) -> tuple[str | None, Actor]:
-    """Authenticate an introspection or revocation caller: a client, or a scoped bearer."""
+def _one_token(form: dict[str, list[str]]) -> str:
+    raw = form.get("token") or []
+    if len(raw) != 1:
+        raise tokens.InvalidRequest("send exactly one token parameter")
+    return raw[0]
+
+
+async def _caller(
+    request: Request, services: Services, action: str, *, token: str | None = None
+) -> tuple[str | None, Actor]:
+    """Authenticate an introspection or revocation caller: a client, or a bearer the
+    guard allows ``action`` (or, for revocation, the token's own holder)."""
     authorization = request.headers.get("authorization")
     if authorization and authorization.split(" ", 1)[0].lower() == "bearer":
-        actor = get_actor(request, request.app.state.db)
-        if not actor.has_scope(scope):
-            raise Denied(f"this token lacks the {scope!r} scope")
+        actor = await current_actor(request)
+        if token is None or bearer_token(request) != token:
+            await services.guard.authorize_async(actor, action)
         return None, actor
+    form = await form_of(request)
     credentials = tokens.credentials_from(authorization, form)
-    db: Database = request.app.state.db
-    with db.reading() as reader:
-        client, identity = tokens.authenticate_client(
-            reader, credentials, token_endpoint=f"{issuer_of(request)}/oauth2/token"
-        )
+    endpoint = tokens.TokenEndpoint(services.tokens)
+
+    def authenticate() -> tuple[tokens.AuthenticatedClient, tokens.ClientIdentity]:
+        with services.db.reading() as reader:
+            return tokens.authenticate_client(
+                reader,
+                credentials,
+                status=services.status,
+                token_endpoints=(endpoint.url, services.tokens.issuer),
+            )
+
+    client, holder = await run_in_threadpool(authenticate)
     actor = Actor(
-        kind=str(identity.kind),
-        name=identity.name,
-        identity_id=identity.id,
+        kind=str(holder.kind),
+        name=holder.name,
+        identity_id=holder.id,
         channel="oauth",
         context={"client_id": client.client_id},
     )
@@ -148,100 +116,110 @@ def _caller(request: Request, form: dict[str, list[str]], scope: str) -> tuple[s
 # -- routes ----------------------------------------------------------------------------
 
 
-@router.post("/oauth2/token")
+@router.post("/oauth2/token", openapi_extra=PUBLIC)
 async def token(request: Request) -> JSONResponse:
     """RFC 6749 §3.2 token endpoint: ``client_credentials`` and RFC 8693 token exchange."""
-    form = await _form(request)
-    service = token_service(request.app)
-    issuer = issuer_of(request)
+    form = await form_of(request)
+    services = services_of(request)
+    endpoint = tokens.TokenEndpoint(services.tokens)
+    context = request_context(request)
+    authorization = request.headers.get("authorization")
+    db = services.db
 
-    if service.db.backend != "sqlite":
+    if db.backend != "sqlite":
         # On PostgreSQL the whole grant, its lookups and its event's commit, runs in one
         # thread: concurrent grants commit in parallel there (see TokenEndpoint._commit).
         def handle() -> dict[str, Any]:
-            credentials = tokens.credentials_from(request.headers.get("authorization"), form)
-            return tokens.TokenEndpoint(service).handle(
-                form,
-                credentials,
-                issuer=issuer,
-                token_endpoint=f"{issuer}/oauth2/token",
-                context=request_context(request),
-            )
+            credentials = tokens.credentials_from(authorization, form)
+            return endpoint.handle(form, credentials, context=context)
 
         return JSONResponse(await run_in_threadpool(handle), headers=_NO_STORE)
 
     refusals: list[Write] = []
 
     def run() -> tuple[tokens.IssuedToken, Write]:
-        credentials = tokens.credentials_from(request.headers.get("authorization"), form)
-        return tokens.TokenEndpoint(service).prepare(
-            form,
-            credentials,
-            issuer=issuer,
-            token_endpoint=f"{issuer}/oauth2/token",
-            context=request_context(request),
-            refusals=refusals,
-        )
+        credentials = tokens.credentials_from(authorization, form)
+        return endpoint.prepare(form, credentials, context=context, refusals=refusals)
 
-    writer = event_writer(service.db)
     try:
         # Reads and a signature, done right here (see Database.run); the event goes to
         # the one writer, as SQLite's writers queue on one lock.
-        issued, write = await service.db.run(run)
+        issued, write = await db.run(run)
     except LimenError:
         if refusals:
-            await writer.written(refusals)
+            await services.events.written(refusals)
         raise
     # The token leaves only once its event is committed, together with whatever other
     # requests' events this turn of the loop gathered.
-    await writer.written([write])
+    await services.events.written([write])
     return JSONResponse(issued.to_response(), headers=_NO_STORE)
 
 
-@router.post("/oauth2/introspect")
+@router.post("/oauth2/introspect", openapi_extra=guarded("token.introspect"))
 async def introspect(request: Request) -> JSONResponse:
     """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now."""
-    form = await _form(request)
-
-    def run() -> dict[str, Any]:
-        _caller(request, form, "tokens:introspect")
-        raw = form.get("token") or []
-        if len(raw) != 1:
-            raise tokens.InvalidRequest("send exactly one token parameter")
-        return tokens.introspect(token_service(request.app), raw[0])
-
-    return JSONResponse(await run_in_threadpool(run), headers=_NO_STORE)
+    services = services_of(request)
+    form = await form_of(request)
+    await _caller(request, services, "token.introspect")
+    raw = _one_token(form)
+    if raw.startswith(identity.TOKEN_PREFIX):
+        return JSONResponse(await _introspect_opaque(services, raw), headers=_NO_STORE)
+    return JSONResponse(tokens.introspect(services.tokens, raw), headers=_NO_STORE)
 
 
-@router.post("/oauth2/revoke")
+async def _introspect_opaque(services: Services, raw: str) -> dict[str, Any]:
+    """RFC 7662 §2.2 for one of Limen's opaque tokens."""
+    try:
+        step = services.opaque_tokens.begin(raw)
+        if isinstance(step, identity.Pending):
+            row = await services.db.first(identity.TOKEN_ROW, token_hash=step.token_hash)
+            step = services.opaque_tokens.finish(step, row)
+    except identity.InvalidToken:
+        return {"active": False}
+    body: dict[str, Any] = {
+        "active": True,
+        "token_type": "Bearer",
+        "scope": " ".join(sorted(step.scopes)),
+        "sub": step.identity_id,
+        "username": step.name,
+        "iss": services.tokens.issuer,
+        "jti": step.token_id,
+    }
+    return body
+
+
+@router.post("/oauth2/revoke", openapi_extra=guarded("token.revoke"))
 async def revoke(request: Request) -> Response:
-    """RFC 7009 §2: 200 with an empty body whether or not the token was valid."""
-    form = await _form(request)
+    """RFC 7009 §2: 200 with an empty body whether or not the token was valid.
+
+    Works for every token Limen issued, JWT or opaque, whatever its identity's status.
+    A client may revoke the tokens issued to it; a bearer the guard allows to revoke
+    tokens may revoke any; anyone may revoke the very token they present.
+    """
+    services = services_of(request)
+    form = await form_of(request)
+    raw = _one_token(form)
+    client_id, actor = await _caller(request, services, "token.revoke", token=raw)
+    hints = form.get("token_type_hint") or [None]
 
     def run() -> None:
-        client_id, actor = _caller(request, form, "tokens:revoke")
-        raw = form.get("token") or []
-        if len(raw) != 1:
-            raise tokens.InvalidRequest("send exactly one token parameter")
-        hints = form.get("token_type_hint") or [None]
-        service = token_service(request.app)
-        with service.db.unit_of_work() as uow:
+        with services.db.unit_of_work() as uow:
             tokens.revoke_token(
-                uow, service, actor, raw[0], token_type_hint=hints[0], client_id=client_id
+                uow, services.tokens, actor, raw, token_type_hint=hints[0], client_id=client_id
             )
 
     await run_in_threadpool(run)
     return Response(status_code=200, headers=_NO_STORE)
 
 
-@router.get("/.well-known/oauth-authorization-server")
+@router.get("/.well-known/oauth-authorization-server", openapi_extra=PUBLIC)
 def metadata(request: Request) -> JSONResponse:
     """RFC 8414 §3 authorization server metadata."""
-    return JSONResponse(tokens.server_metadata(issuer_of(request)))
+    return JSONResponse(tokens.server_metadata(services_of(request).tokens.issuer))
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", openapi_extra=PUBLIC)
 def jwks(request: Request) -> JSONResponse:
     """The signing keys' public halves (RFC 7517 §5), including recently retired ones."""
-    document = token_service(request.app).keys.jwks()
+    document = services_of(request).signing_keys.jwks()
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=60"})

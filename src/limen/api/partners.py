@@ -14,7 +14,8 @@ Limen adds the same for machine identities, which 1Password's API lacks: ``…/a
 and ``…/services``, whose objects also carry ``kind`` and ``owner``; and
 ``cascade=true`` on ``:suspend``/``:reactivate`` for a human's machines.
 
-Scopes: ``users:read``, ``users:suspend``, ``users:reactivate`` (for all three collections).
+Scopes: ``users:read``, ``users:suspend``, ``users:reactivate`` (for all three collections);
+the guard decides, as for every route.
 The kill switch lives here too (``/v1/killswitch``), since partners pull it.
 """
 
@@ -25,7 +26,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -34,9 +34,9 @@ from starlette.concurrency import run_in_threadpool
 
 from limen import installation, respond, tokens
 from limen.api import oauth
-from limen.api.deps import DatabaseDep, built_once, request_context, require_scope
+from limen.api.deps import ActorDep, ServicesDep, request_context, services_of
 from limen.api.problems import problem_response
-from limen.api.routing import Route
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
@@ -47,10 +47,6 @@ __all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_
 
 router = APIRouter(prefix="/v1beta1", tags=["users api for partners"], route_class=Route)
 killswitch_router = APIRouter(prefix="/v1/killswitch", tags=["kill switch"], route_class=Route)
-
-Reader = Annotated[Actor, Depends(require_scope("users:read"))]
-Suspender = Annotated[Actor, Depends(require_scope("users:suspend"))]
-Reactivator = Annotated[Actor, Depends(require_scope("users:reactivate"))]
 
 OAUTH_PREFIX = "/v1beta1/users/oauth2/"
 """Errors under this prefix are RFC 6749 §5.2 bodies, as on ``/oauth2/``."""
@@ -142,12 +138,11 @@ async def _this_account(request: Request, account_id: str) -> str:
 
     An installation's account id never changes, so it is read once per app.
     """
-    state = request.app.state
-    account: str | None = getattr(state, "account_id", None)
+    services = services_of(request)
+    account = services.__dict__.get("account_id")
     if account is None:
-        db = state.db
-        account = await db.run(_read_account, db)
-        state.account_id = account
+        account = await services.db.run(_read_account, services.db)
+        services.__dict__["account_id"] = account
     # Account ids are case-insensitive base32, like 1Password's.
     if account_id.strip().lower() != account:
         raise respond.AccountNotFound(f"no account {account_id!r} here; see `limen info`")
@@ -214,8 +209,8 @@ def _note(
 
 def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
     def list_identities(
-        db: DatabaseDep,
-        actor: Reader,
+        services: ServicesDep,
+        actor: ActorDep,
         account: Account,
         filter: Annotated[str | None, Query(max_length=100)] = None,
         max_page_size: Annotated[int | None, Query()] = None,
@@ -226,16 +221,16 @@ def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
             raise InvalidInput(f"max_page_size must be between 1 and {MAX_PAGE_SIZE}")
         status = collection.parse_filter(filter)
         after = _decode_page_token(page_token, collection.name, status) if page_token else None
-        with db.unit_of_work() as uow:
-            page = respond.list_directory(
-                uow.session, kind=collection.kind, status=status, after=after, limit=size
-            )
-            results = [collection.render(account, i) for i in page.identities]
-            token = (
-                _encode_page_token(collection.name, status, page.identities[-1])
-                if page.more and page.identities
-                else None
-            )
+        page = services.responder.directory(
+            actor, kind=collection.kind, status=status, after=after, limit=size
+        )
+        results = [collection.render(account, i) for i in page.identities]
+        token = (
+            _encode_page_token(collection.name, status, page.identities[-1])
+            if page.more and page.identities
+            else None
+        )
+        with services.db.unit_of_work() as uow:
             _note(uow, actor, "list", collection, filter=filter or "", count=len(results))
         return ListUsersResponse(results=results, next_page_token=token)
 
@@ -244,40 +239,30 @@ def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
 
 
 def _get_route(collection: _Collection) -> Callable[..., PartnerUser]:
-    def get_identity(identity_id: str, db: DatabaseDep, actor: Reader, account: Account):
-        with db.unit_of_work() as uow:
-            found = respond.find(uow.session, identity_id, kind=str(collection.kind))
+    def get_identity(identity_id: str, services: ServicesDep, actor: ActorDep, account: Account):
+        found = services.responder.find(actor, identity_id, kind=str(collection.kind))
+        with services.db.unit_of_work() as uow:
             _note(uow, actor, "get", collection, id=found.id)
-            return collection.render(account, found)
+        return collection.render(account, found)
 
     get_identity.__name__ = f"get_{collection.noun}"
     return get_identity
-
-
-_STATUS_CHANGES = {
-    "suspend": (respond.contain, "users:suspend"),
-    "reactivate": (respond.release, "users:reactivate"),
-}
 
 
 def _status_route(
     collection: _Collection, verb: Literal["suspend", "reactivate"]
 ) -> Callable[..., PartnerUser]:
     """``…/{id}:suspend`` or ``…/{id}:reactivate``: contain or release, note it, answer."""
-    change, scope = _STATUS_CHANGES[verb]
 
     def change_status(
         identity_id: str,
-        db: DatabaseDep,
-        actor: Actor = Depends(require_scope(scope)),
+        services: ServicesDep,
+        actor: ActorDep,
         account: str = Depends(_this_account),
         cascade: bool = False,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> PartnerUser:
-        with db.unit_of_work() as uow:
-            done = change(
-                uow, actor, identity_id, kind=str(collection.kind), reason=reason, cascade=cascade
-            )
+        def note(uow: UnitOfWork, done: respond.Contained) -> None:
             # Only a suspension revokes tokens; a reactivation never restores them.
             revoked = {"revoked_tokens": done.revoked_tokens} if verb == "suspend" else {}
             _note(
@@ -290,7 +275,17 @@ def _status_route(
                 cascaded=[i.id for i in done.cascaded],
                 **revoked,
             )
-            return collection.render(account, done.identity)
+
+        change = services.responder.contain if verb == "suspend" else services.responder.release
+        done = change(
+            actor,
+            identity_id,
+            kind=str(collection.kind),
+            reason=reason,
+            cascade=cascade,
+            note=note,
+        )
+        return collection.render(account, done.identity)
 
     change_status.__name__ = f"{verb}_{collection.noun}"
     return change_status
@@ -299,66 +294,23 @@ def _status_route(
 # -- OAuth: the partner's own token and revocation endpoints ------------------------
 
 
-def _partner_tokens(request: Request) -> tokens.TokenService:
-    """A token service sharing the app's keys and status view, with partner lifetimes."""
-    app = request.app
-
-    def build() -> tokens.TokenService:
-        base = oauth.token_service(app)
-        return tokens.TokenService(
-            base.db, keys=base.keys, status=base.status, ttl=respond.PARTNER_TOKEN_TTL
-        )
-
-    return built_once(app, "partner_tokens", build)
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != _FORM:
-        raise tokens.InvalidRequest(f"send the parameters as {_FORM} (RFC 6749 §3.2)")
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=False, max_num_fields=50)
-
-
-@router.post("/users/oauth2/token")
+@router.post("/users/oauth2/token", openapi_extra=PUBLIC)
 async def partner_token(request: Request) -> JSONResponse:
-    """Client credentials grant for partners (HTTP Basic); a 900-second bearer token.
-
-    1Password's endpoint takes ``scope=openid`` or nothing, meaning the client's own
-    scopes; Limen also accepts a subset of the client's scopes to narrow the token.
-    """
-    form = await _form(request)
-    service = _partner_tokens(request)
-    issuer = oauth.issuer_of(request)
-    endpoint = f"{issuer}{OAUTH_PREFIX}token"
+    """Client credentials grant for partners (HTTP Basic); a 900-second bearer token."""
+    form = await oauth.form_of(request)
+    services = services_of(request)
+    endpoint = respond.PartnerTokenEndpoint(services.partner_tokens)
+    context = {**request_context(request), "surface": "users-api"}
+    authorization = request.headers.get("authorization")
 
     def run() -> dict[str, Any]:
-        grant = form.get("grant_type") or []
-        if grant != ["client_credentials"]:
-            if not grant:
-                raise tokens.InvalidRequest("grant_type is required")
-            raise tokens.UnsupportedGrantType("partners use grant_type=client_credentials")
-        asked = form.get("scope") or []
-        if asked == ["openid"]:
-            form.pop("scope")
-        credentials = tokens.credentials_from(request.headers.get("authorization"), form)
-        with service.db.reading() as reader:
-            _, holder = tokens.authenticate_client(reader, credentials, token_endpoint=endpoint)
-        # Fail closed: only partner integrations get the longer partner lifetime.
-        if not respond.is_partner(holder):
-            raise tokens.UnauthorizedClient("this endpoint is for partner integrations")
-        return tokens.TokenEndpoint(service).handle(
-            form,
-            credentials,
-            issuer=issuer,
-            token_endpoint=endpoint,
-            context={**request_context(request), "surface": "users-api"},
-        )
+        credentials = tokens.credentials_from(authorization, form)
+        return endpoint.handle(form, credentials, context=context)
 
     return JSONResponse(await run_in_threadpool(run), headers=_NO_STORE)
 
 
-@router.post("/users/oauth2/revoke")
+@router.post("/users/oauth2/revoke", openapi_extra=guarded("token.revoke"))
 async def partner_revoke(request: Request) -> Response:
     """RFC 7009 revocation with the partner's client credentials; 200 whatever the token."""
     return await oauth.revoke(request)
@@ -373,6 +325,7 @@ for _c in COLLECTIONS:
         response_model=ListUsersResponse,
         response_model_exclude_none=True,
         summary=f"List {_c.name}",
+        openapi_extra=guarded("identity.read"),
     )
     # The :verb routes come before the plain one: ``{identity_id}`` would otherwise
     # swallow ``abc:suspend`` as an id on a GET.
@@ -383,6 +336,7 @@ for _c in COLLECTIONS:
         response_model=PartnerUser,
         response_model_exclude_none=True,
         summary=f"Suspend a {_c.noun}",
+        openapi_extra=guarded("identity.suspend"),
     )
     router.add_api_route(
         _base + "/{identity_id}:reactivate",
@@ -391,6 +345,7 @@ for _c in COLLECTIONS:
         response_model=PartnerUser,
         response_model_exclude_none=True,
         summary=f"Reactivate a {_c.noun}",
+        openapi_extra=guarded("identity.reactivate"),
     )
     router.add_api_route(
         _base + "/{identity_id}",
@@ -399,6 +354,7 @@ for _c in COLLECTIONS:
         response_model=PartnerUser,
         response_model_exclude_none=True,
         summary=f"Get a {_c.noun}",
+        openapi_extra=guarded("identity.read"),
     )
 
 
@@ -423,50 +379,53 @@ class KillSwitchPublic(BaseModel):
     left_alone: list[str] | None = None
 
 
-@killswitch_router.get("", response_model=list[KillSwitchPublic])
-def kill_switches(db: DatabaseDep, actor: Reader) -> list[KillSwitchPublic]:
-    with db.unit_of_work(readonly=True) as uow:
-        return [
-            KillSwitchPublic(
-                id=switch.id,
-                kind=switch.target_kind or "",
-                engaged=True,
-                reason=switch.reason,
-                engaged_at=switch.engaged_at,
-                engaged_by=switch.engaged_by,
-                held=held,
-            )
-            for switch, held in respond.engaged_kill_switches(uow.session)
-        ]
-
-
-@killswitch_router.post("/engage", response_model=KillSwitchPublic)
-def engage(body: KillSwitchRequest, db: DatabaseDep, actor: Suspender) -> KillSwitchPublic:
-    with db.unit_of_work() as uow:
-        switch, suspended = respond.engage(uow, actor, kind=body.kind, reason=body.reason)
-        return KillSwitchPublic(
+@killswitch_router.get(
+    "", response_model=list[KillSwitchPublic], openapi_extra=guarded("killswitch.read")
+)
+def kill_switches(services: ServicesDep, actor: ActorDep) -> list[KillSwitchPublic]:
+    return [
+        KillSwitchPublic(
             id=switch.id,
             kind=switch.target_kind or "",
             engaged=True,
             reason=switch.reason,
             engaged_at=switch.engaged_at,
             engaged_by=switch.engaged_by,
-            suspended=suspended,
+            held=held,
         )
+        for switch, held in services.responder.kill_switches(actor)
+    ]
 
 
-@killswitch_router.post("/disengage", response_model=KillSwitchPublic)
-def disengage(body: KillSwitchRequest, db: DatabaseDep, actor: Reactivator) -> KillSwitchPublic:
-    with db.unit_of_work() as uow:
-        switch, back, left = respond.disengage(uow, actor, kind=body.kind, reason=body.reason)
-        return KillSwitchPublic(
-            id=switch.id,
-            kind=switch.target_kind or "",
-            engaged=False,
-            reason=switch.reason,
-            engaged_at=switch.engaged_at,
-            engaged_by=switch.engaged_by,
-            released_at=switch.released_at,
-            reactivated=back,
-            left_alone=left,
-        )
+@killswitch_router.post(
+    "/engage", response_model=KillSwitchPublic, openapi_extra=guarded("killswitch.engage")
+)
+def engage(body: KillSwitchRequest, services: ServicesDep, actor: ActorDep) -> KillSwitchPublic:
+    switch, suspended = services.responder.engage(actor, kind=body.kind, reason=body.reason)
+    return KillSwitchPublic(
+        id=switch.id,
+        kind=switch.target_kind or "",
+        engaged=True,
+        reason=switch.reason,
+        engaged_at=switch.engaged_at,
+        engaged_by=switch.engaged_by,
+        suspended=suspended,
+    )
+
+
+@killswitch_router.post(
+    "/disengage", response_model=KillSwitchPublic, openapi_extra=guarded("killswitch.disengage")
+)
+def disengage(body: KillSwitchRequest, services: ServicesDep, actor: ActorDep) -> KillSwitchPublic:
+    switch, back, left = services.responder.disengage(actor, kind=body.kind, reason=body.reason)
+    return KillSwitchPublic(
+        id=switch.id,
+        kind=switch.target_kind or "",
+        engaged=False,
+        reason=switch.reason,
+        engaged_at=switch.engaged_at,
+        engaged_by=switch.engaged_by,
+        released_at=switch.released_at,
+        reactivated=back,
+        left_alone=left,
+    )

@@ -1,24 +1,19 @@
-"""Native policy API: ``/v1/policies`` (Cedar), scopes ``policies:read`` / ``policies:write``."""
+"""Native policy API: ``/v1/policies`` (Cedar, both realms: ``access`` and ``admin``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from limen import access
-from limen.api.deps import DatabaseDep, require_scope
-from limen.api.routing import Route
-from limen.audit import Actor
-from limen.store.models import Policy
+from limen.api.deps import ActorDep, ServicesDep
+from limen.api.routing import Route, guarded
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=Route)
-
-Reader = Annotated[Actor, Depends(require_scope("policies:read"))]
-Writer = Annotated[Actor, Depends(require_scope("policies:write"))]
 
 
 class PolicyWrite(BaseModel):
@@ -27,7 +22,11 @@ class PolicyWrite(BaseModel):
     text: str = Field(min_length=1, max_length=64 * 1024, description="Cedar policy text.")
     description: str | None = Field(default=None, max_length=1000)
     validate_schema: bool = Field(
-        default=True, alias="validate", description="Validate against Limen's Cedar schema."
+        default=True, alias="validate", description="Validate against the realm's schema."
+    )
+    realm: Literal["access", "admin"] = Field(
+        default="access",
+        description="access: decisions for PEPs; admin: roles for Limen's own operations.",
     )
 
 
@@ -35,17 +34,25 @@ class PolicyCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=64 * 1024)
+    realm: Literal["access", "admin"] = "access"
 
 
 class PolicyPublic(BaseModel):
     name: str
+    realm: str
     description: str | None
     text: str
     builtin: bool = False
 
     @classmethod
-    def from_domain(cls, policy: Policy) -> PolicyPublic:
-        return cls(name=policy.name, description=policy.description, text=policy.text)
+    def from_domain(cls, entry: access.PolicyEntry) -> PolicyPublic:
+        return cls(
+            name=entry.name,
+            realm=entry.realm,
+            description=entry.description,
+            text=entry.text,
+            builtin=entry.builtin,
+        )
 
 
 class PolicyList(BaseModel):
@@ -57,48 +64,44 @@ class Validation(BaseModel):
     statements: int
 
 
-@router.get("", response_model=PolicyList)
-def list_policies(db: DatabaseDep, actor: Reader) -> PolicyList:
-    with db.unit_of_work(readonly=True) as uow:
-        stored = [PolicyPublic.from_domain(p) for p in access.list_policies(uow.session)]
-    builtin = [
-        PolicyPublic(name=name, description="built in", text=text, builtin=True)
-        for name, text in access.DEFAULT_POLICIES.items()
-    ]
-    return PolicyList(items=builtin + stored)
+@router.get("", response_model=PolicyList, openapi_extra=guarded("policy.read"))
+def list_policies(
+    services: ServicesDep, actor: ActorDep, realm: Literal["access", "admin"] | None = None
+) -> PolicyList:
+    entries = services.policies.list(actor, realm=realm)
+    return PolicyList(items=[PolicyPublic.from_domain(e) for e in entries])
 
 
-@router.get("/{name}", response_model=PolicyPublic)
-def get_policy(name: str, db: DatabaseDep, actor: Reader) -> PolicyPublic:
-    with db.unit_of_work(readonly=True) as uow:
-        return PolicyPublic.from_domain(access.get_policy(uow.session, name))
+@router.get("/{name}", response_model=PolicyPublic, openapi_extra=guarded("policy.read"))
+def get_policy(name: str, services: ServicesDep, actor: ActorDep) -> PolicyPublic:
+    return PolicyPublic.from_domain(services.policies.get(actor, name))
 
 
-@router.put("/{name}", response_model=PolicyPublic)
-def put_policy(name: str, body: PolicyWrite, db: DatabaseDep, actor: Writer) -> PolicyPublic:
+@router.put("/{name}", response_model=PolicyPublic, openapi_extra=guarded("policy.write"))
+def put_policy(
+    name: str, body: PolicyWrite, services: ServicesDep, actor: ActorDep
+) -> PolicyPublic:
     """Create or replace a policy; 422 names the line of the first problem."""
-    with db.unit_of_work() as uow:
-        policy = access.add_policy(
-            uow,
-            actor,
-            name=name,
-            text=body.text,
-            description=body.description,
-            replace=True,
-            validate=body.validate_schema,
-        )
-        return PolicyPublic.from_domain(policy)
+    entry = services.policies.put(
+        actor,
+        name,
+        body.text,
+        description=body.description,
+        replace=True,
+        validate=body.validate_schema,
+        realm=body.realm,
+    )
+    return PolicyPublic.from_domain(entry)
 
 
-@router.delete("/{name}", status_code=204)
-def delete_policy(name: str, db: DatabaseDep, actor: Writer) -> Response:
-    with db.unit_of_work() as uow:
-        access.remove_policy(uow, actor, name)
+@router.delete("/{name}", status_code=204, openapi_extra=guarded("policy.write"))
+def delete_policy(name: str, services: ServicesDep, actor: ActorDep) -> Response:
+    services.policies.remove(actor, name)
     return Response(status_code=204)
 
 
-@router.post("/validate", response_model=Validation)
-def validate(body: PolicyCheck, actor: Reader) -> Validation:
+@router.post("/validate", response_model=Validation, openapi_extra=guarded("policy.read"))
+def validate(body: PolicyCheck, services: ServicesDep, actor: ActorDep) -> Validation:
     """Parse and validate without storing."""
-    statements = access.validate_policy(body.text)
-    return Validation(valid=True, statements=len(statements))
+    statements = services.policies.validate(actor, body.text, realm=body.realm)
+    return Validation(valid=True, statements=statements)

@@ -28,7 +28,18 @@ from starlette.responses import Response
 from starlette.routing import Match, request_response
 from starlette.types import Scope
 
-__all__ = ["Route"]
+__all__ = ["PUBLIC", "Route", "guarded"]
+
+
+def guarded(*actions: str) -> dict[str, Any]:
+    """``openapi_extra`` of a route: the guard's actions (``limen.access.ACTIONS``) it
+    asks for. The route-by-role test holds every route to what it declares here."""
+    return {"x-limen-actions": list(actions)}
+
+
+PUBLIC: dict[str, Any] = {"x-limen-public": True}
+"""``openapi_extra`` of a route that is public by design (health, metadata, the token
+endpoint and others that authenticate their caller themselves, as their RFC says)."""
 
 
 class Route(APIRoute):

@@ -16,30 +16,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from limen.api.deps import DatabaseDep, built_once, require_scope
+from limen.api.deps import ServicesDep, current_actor, services_of
 from limen.api.problems import problem_response
-from limen.api.routing import Route
-from limen.audit import Actor
+from limen.api.routing import PUBLIC, Route, guarded
+from limen.audit import Actor, Resource
 from limen.errors import InvalidInput
-from limen.keyfile import read_key_file
 from limen.respond import ssf
+from limen.services import Services
 from limen.store.models import SsfStream
 
-__all__ = [
-    "ERROR_PREFIX",
-    "render_ssf_error",
-    "router",
-    "start_transmitter",
-    "stop_transmitter",
-    "transmitter",
-]
+__all__ = ["ERROR_PREFIX", "render_ssf_error", "router"]
 
 router = APIRouter(tags=["shared signals"], route_class=Route)
 
-Receiver = Annotated[Actor, Depends(require_scope("ssf:manage"))]
+
+async def _receiver(request: Request) -> Actor:
+    """The caller, if the guard lets it manage its streams (``ssf.stream``)."""
+    actor = await current_actor(request)
+    await services_of(request).guard.authorize_async(actor, "ssf.stream", Resource("ssf_stream"))
+    return actor
+
+
+Receiver = Annotated[Actor, Depends(_receiver)]
+STREAMS = guarded("ssf.stream")
 JSONBody = Annotated[dict[str, Any], Body()]
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -52,62 +53,19 @@ def render_ssf_error(status: int, code: str, detail: str | None) -> Response:
     return problem_response(400 if status == 422 else status, code=code, detail=detail)
 
 
-def issuer_of(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def _issuer(services: Services) -> str:
+    return services.settings.resolved_public_url
 
 
-def transmitter(app: FastAPI) -> ssf.Transmitter:
-    """The app's transmitter, signing with the token service's keys; built on first use."""
-
-    def build() -> ssf.Transmitter:
-        from limen.api.oauth import token_service
-
-        keys = token_service(app).keys
-        return ssf.Transmitter(app.state.db, signer=keys, sealer=_sealer(app), **_tuning(app))
-
-    return built_once(app, "ssf", build)
+def _allowed_hosts(services: Services) -> frozenset[str]:
+    raw = services.settings.ssf_allowed_hosts or ""
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
-def _sealer(app: FastAPI) -> ssf.HeaderSealer | None:
-    """Seals receivers' push credentials under the root key file; None without one."""
-    sealer = getattr(app.state, "ssf_sealer", None)
-    if sealer is None:
-        path = app.state.settings.resolved_key_file
-        if not path.exists():
-            return None
-        sealer = ssf.HeaderSealer(read_key_file(path))
-        app.state.ssf_sealer = sealer
-    return sealer
-
-
-def _tuning(app: FastAPI) -> dict[str, Any]:
-    # Tests and benchmarks shorten the intervals through app.state.ssf_tuning.
-    return dict(getattr(app.state, "ssf_tuning", {}) or {})
-
-
-def start_transmitter(app: FastAPI) -> None:
-    """Start the delivery worker (lifespan). Without a signing key it stays off, and says so."""
-    try:
-        transmitter(app).start()
-    except Exception:
-        import logging
-
-        logging.getLogger("limen.api").warning(
-            "the Shared Signals transmitter is not running", exc_info=True
-        )
-
-
-def stop_transmitter(app: FastAPI) -> None:
-    current = getattr(app.state, "ssf", None)
-    if current is not None:
-        current.stop()
-        app.state.ssf = None
-
-
-def _config(stream: SsfStream, request: Request) -> dict[str, Any]:
+def _config(stream: SsfStream, services: Services) -> dict[str, Any]:
     delivery: dict[str, Any] = {"method": stream.delivery_method}
     if stream.delivery_method == ssf.POLL:
-        delivery["endpoint_url"] = f"{issuer_of(request)}/ssf/poll/{stream.id}"
+        delivery["endpoint_url"] = f"{_issuer(services)}/ssf/poll/{stream.id}"
     else:
         delivery["endpoint_url"] = stream.endpoint_url
         # The authorization header is the receiver's secret; it is never read back.
@@ -125,10 +83,10 @@ def _config(stream: SsfStream, request: Request) -> dict[str, Any]:
     return document
 
 
-@router.get("/.well-known/ssf-configuration")
+@router.get("/.well-known/ssf-configuration", openapi_extra=PUBLIC)
 def configuration(request: Request) -> dict[str, Any]:
     """Transmitter configuration metadata (SSF 1.0 §7.1)."""
-    issuer = issuer_of(request)
+    issuer = _issuer(services_of(request))
     return {
         "spec_version": "1_0",
         "issuer": issuer,
@@ -142,60 +100,70 @@ def configuration(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/ssf/streams", status_code=201)
+@router.post("/ssf/streams", status_code=201, openapi_extra=STREAMS)
 def create_stream(
-    body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver, response: Response
+    body: JSONBody, services: ServicesDep, actor: Receiver, response: Response
 ) -> dict[str, Any]:
-    with db.unit_of_work() as uow:
+    with services.db.unit_of_work() as uow:
         stream = ssf.create_stream(
             uow,
             actor,
             body,
-            issuer=issuer_of(request),
+            issuer=_issuer(services),
             audience=actor.identity_id or actor.name,
-            sealer=_sealer(request.app),
+            sealer=services.ssf_sealer,
+            allowed_hosts=_allowed_hosts(services),
         )
-        document = _config(stream, request)
+        document = _config(stream, services)
     response.headers.update(_NO_STORE)
     return document
 
 
-@router.get("/ssf/streams", response_model=None)
+@router.get("/ssf/streams", response_model=None, openapi_extra=STREAMS)
 def read_streams(
-    request: Request,
-    db: DatabaseDep,
+    services: ServicesDep,
     actor: Receiver,
     response: Response,
     stream_id: str | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     response.headers.update(_NO_STORE)
-    with db.unit_of_work(readonly=True) as uow:
+    with services.db.unit_of_work(readonly=True) as uow:
         if stream_id is not None:
-            return _config(ssf.get_stream(uow.session, actor, stream_id), request)
-        return [_config(s, request) for s in ssf.list_streams(uow.session, actor)]
+            return _config(ssf.get_stream(uow.session, actor, stream_id), services)
+        return [_config(s, services) for s in ssf.list_streams(uow.session, actor)]
 
 
-@router.patch("/ssf/streams")
-def update_stream(
-    body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver
-) -> dict[str, Any]:
-    with db.unit_of_work() as uow:
-        stream = ssf.update_stream(uow, actor, body, replace=False, sealer=_sealer(request.app))
-        return _config(stream, request)
+@router.patch("/ssf/streams", openapi_extra=STREAMS)
+def update_stream(body: JSONBody, services: ServicesDep, actor: Receiver) -> dict[str, Any]:
+    with services.db.unit_of_work() as uow:
+        stream = ssf.update_stream(
+            uow,
+            actor,
+            body,
+            replace=False,
+            sealer=services.ssf_sealer,
+            allowed_hosts=_allowed_hosts(services),
+        )
+        return _config(stream, services)
 
 
-@router.put("/ssf/streams")
-def replace_stream(
-    body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver
-) -> dict[str, Any]:
-    with db.unit_of_work() as uow:
-        stream = ssf.update_stream(uow, actor, body, replace=True, sealer=_sealer(request.app))
-        return _config(stream, request)
+@router.put("/ssf/streams", openapi_extra=STREAMS)
+def replace_stream(body: JSONBody, services: ServicesDep, actor: Receiver) -> dict[str, Any]:
+    with services.db.unit_of_work() as uow:
+        stream = ssf.update_stream(
+            uow,
+            actor,
+            body,
+            replace=True,
+            sealer=services.ssf_sealer,
+            allowed_hosts=_allowed_hosts(services),
+        )
+        return _config(stream, services)
 
 
-@router.delete("/ssf/streams", status_code=204)
-def delete_stream(db: DatabaseDep, actor: Receiver, stream_id: str = Query()) -> Response:
-    with db.unit_of_work() as uow:
+@router.delete("/ssf/streams", status_code=204, openapi_extra=STREAMS)
+def delete_stream(services: ServicesDep, actor: Receiver, stream_id: str = Query()) -> Response:
+    with services.db.unit_of_work() as uow:
         ssf.delete_stream(uow, actor, stream_id)
     return Response(status_code=204)
 
@@ -207,18 +175,18 @@ def _status(stream: SsfStream) -> dict[str, Any]:
     return document
 
 
-@router.get("/ssf/status")
-def read_status(db: DatabaseDep, actor: Receiver, stream_id: str = Query()) -> dict[str, Any]:
-    with db.unit_of_work(readonly=True) as uow:
+@router.get("/ssf/status", openapi_extra=STREAMS)
+def read_status(services: ServicesDep, actor: Receiver, stream_id: str = Query()) -> dict[str, Any]:
+    with services.db.unit_of_work(readonly=True) as uow:
         return _status(ssf.get_stream(uow.session, actor, stream_id))
 
 
-@router.post("/ssf/status")
-def update_status(body: JSONBody, db: DatabaseDep, actor: Receiver) -> dict[str, Any]:
+@router.post("/ssf/status", openapi_extra=STREAMS)
+def update_status(body: JSONBody, services: ServicesDep, actor: Receiver) -> dict[str, Any]:
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("reason must be a string")
-    with db.unit_of_work() as uow:
+    with services.db.unit_of_work() as uow:
         stream = ssf.set_status(
             uow,
             actor,
@@ -229,19 +197,17 @@ def update_status(body: JSONBody, db: DatabaseDep, actor: Receiver) -> dict[str,
         return _status(stream)
 
 
-@router.post("/ssf/verify", status_code=204)
-def verify(body: JSONBody, request: Request, db: DatabaseDep, actor: Receiver) -> Response:
-    with db.unit_of_work() as uow:
+@router.post("/ssf/verify", status_code=204, openapi_extra=STREAMS)
+def verify(body: JSONBody, services: ServicesDep, actor: Receiver) -> Response:
+    with services.db.unit_of_work() as uow:
         ssf.request_verification(
             uow, actor, str(body.get("stream_id") or ""), state=body.get("state")
         )
-    current = getattr(request.app.state, "ssf", None)
-    if current is not None:
-        current.wake()
+    services.transmitter.wake()
     return Response(status_code=204)
 
 
-@router.post("/ssf/poll/{stream_id}")
+@router.post("/ssf/poll/{stream_id}", openapi_extra=STREAMS)
 async def poll(stream_id: str, request: Request, actor: Receiver) -> dict[str, Any]:
     """RFC 8936 §2.4: acknowledge with ``ack``/``setErrs``; receive up to ``maxEvents``."""
     try:
@@ -259,9 +225,7 @@ async def poll(stream_id: str, request: Request, actor: Receiver) -> dict[str, A
         raise InvalidInput("ack must be an array of jti strings")
     if not isinstance(set_errs, dict) or not all(isinstance(v, dict) for v in set_errs.values()):
         raise InvalidInput("setErrs must map jti to {err, description}")
-    sender = transmitter(request.app)
-    return await run_in_threadpool(
-        sender.poll,
+    return await services_of(request).transmitter.poll(
         actor,
         stream_id,
         max_events=max_events,

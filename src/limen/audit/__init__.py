@@ -5,7 +5,7 @@ appended events in batches; ``create_checkpoint`` signs the head; ``verify`` che
 """
 
 from limen.audit._keys import AuditKeys
-from limen.audit.actor import Actor
+from limen.audit.actor import Actor, Authorizer, Resource
 from limen.audit.chain import link_pending
 from limen.audit.checkpoints import (
     SignedCheckpoint,
@@ -23,6 +23,7 @@ from limen.audit.errors import (
     SinkNotFound,
 )
 from limen.audit.log import EventFilter, EventPage, Outcome, RecordedEvent, list_events, record
+from limen.audit.reader import EventReader
 from limen.audit.retention import PruneResult, prune
 from limen.audit.verify import Problem, VerifyReport, verify
 
@@ -30,15 +31,18 @@ __all__ = [
     "Actor",
     "AuditKeyUnavailable",
     "AuditKeys",
+    "Authorizer",
     "CheckpointRequired",
     "EventFilter",
     "EventPage",
+    "EventReader",
     "InvalidCheckpoint",
     "InvalidCursor",
     "Outcome",
     "Problem",
     "PruneResult",
     "RecordedEvent",
+    "Resource",
     "SignedCheckpoint",
     "SinkExists",
     "SinkNotFound",

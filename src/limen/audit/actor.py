@@ -1,12 +1,15 @@
-"""Who is acting: the identity, the chain it acts on behalf of, and how it reached us."""
+"""Who is acting (the identity, the chain it acts on behalf of, how it reached us), what it
+acts on, and the one question every operation asks before it acts (:class:`Authorizer`,
+answered by :class:`limen.access.Guard`)."""
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Actor"]
+__all__ = ["Actor", "Authorizer", "Resource"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +49,63 @@ class Actor:
             return True
         family = scope.split(":", 1)[0]
         return f"{family}:*" in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What an operation acts on, as its event records it: ``type`` (``identity``,
+    ``vault``, ``item``, ``policy``, …), ``id`` and ``name`` when it has them, and an
+    item's ``vault`` id."""
+
+    type: str
+    id: str | None = None
+    name: str | None = None
+    vault: str | None = None
+
+
+class Authorizer(Protocol):
+    """May ``actor`` do ``action`` (one of ``limen.access.ACTIONS``) on ``resource``?
+
+    Returns if so; otherwise records the refusal as a ``denied`` event and raises
+    :class:`~limen.errors.Denied`. ``scopes`` replaces the scopes the action accepts
+    (for scope grammars that depend on the resource, like the vault's).
+    """
+
+    def authorize(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+    ) -> None: ...
+
+    async def authorize_async(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+    ) -> None: ...
+
+    def allows(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+    ) -> bool: ...
+
+    def refusal(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+    ) -> str | None:
+        """Why :meth:`authorize` would refuse, or ``None``; nothing is recorded (for a
+        caller that records the refusal in an event of its own)."""
+        ...

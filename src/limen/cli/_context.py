@@ -13,9 +13,18 @@ from rich.console import Console
 from limen.config import Settings
 from limen.identity import NotInitialised
 from limen.installation import prepare_data_dir
+from limen.services import Services
 from limen.store import Database
 
-__all__ = ["CliState", "emit_json", "err_console", "open_database", "out_console", "state"]
+__all__ = [
+    "CliState",
+    "emit_json",
+    "err_console",
+    "open_database",
+    "out_console",
+    "services",
+    "state",
+]
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -26,8 +35,12 @@ class CliState:
     settings: Settings
     debug: bool = False
     _db: Database | None = field(default=None, repr=False)
+    _services: Services | None = field(default=None, repr=False)
 
     def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
         if self._db is not None:
             self._db.dispose()
             self._db = None
@@ -61,6 +74,15 @@ def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
     cli._db = db
     ctx.find_root().call_on_close(cli.close)
     return db
+
+
+def services(ctx: typer.Context) -> Services:
+    """This command's :class:`~limen.services.Services` on the configured database: built
+    once, and only the parts the command uses."""
+    cli = state(ctx)
+    if cli._services is None:
+        cli._services = Services.open(cli.settings, database=open_database(ctx))
+    return cli._services
 
 
 def _default(value: Any) -> Any:

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from limen import identity, tokens
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, out_console, services
 from limen.errors import InvalidInput
 from limen.store.models import OAuthClient
 
@@ -62,19 +61,17 @@ def create(
 ) -> None:
     """Register a client; its secret is printed once and never again."""
     jwks = _read_jwks(jwks_file)
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        who = identity.get(uow.session, identity_ref)
-        client, secret = tokens.register_client(
-            uow,
-            Actor.operator(),
-            who,
-            scopes=[s for s in scopes.split(",") if s.strip()],
-            auth_method=auth_method,
-            name=name or who.name,
-            jwks=jwks,
-        )
-        document = client_document(client, identity_name=who.name)
+    operator = Actor.operator()
+    who = services(ctx).directory.get(operator, identity_ref)
+    client, secret = services(ctx).clients.register(
+        operator,
+        who.id,
+        scopes=[s for s in scopes.split(",") if s.strip()],
+        auth_method=auth_method,
+        name=name or who.name,
+        jwks=jwks,
+    )
+    document = client_document(client, identity_name=who.name)
     document["client_secret"] = secret
     if as_json:
         emit_json(document)
@@ -97,12 +94,8 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List clients (never their secrets)."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        owner = identity.get(uow.session, identity_ref).id if identity_ref else None
-        rows = tokens.list_clients(uow.session, identity_id=owner)
-        names = {i: identity.get(uow.session, i).name for i in {r.identity_id for r in rows}}
-        documents = [client_document(r, identity_name=names[r.identity_id]) for r in rows]
+    rows = services(ctx).clients.list(Actor.operator(), identity_ref=identity_ref)
+    documents = [client_document(client, identity_name=name) for client, name in rows]
     if as_json:
         emit_json({"items": documents})
         return
@@ -125,10 +118,8 @@ def revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a client: it authenticates no more and its tokens stop working at once."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        client = tokens.revoke_client(uow, Actor.operator(), client_id)
-        document = client_document(client)
+    client = services(ctx).clients.revoke(Actor.operator(), client_id)
+    document = client_document(client)
     if as_json:
         emit_json(document)
     else:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 from rich.table import Column, Table
 
-from limen import identity as identities
-from limen import respond
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, out_console, services
 from limen.errors import InvalidInput
 from limen.store.models import Identity
 
@@ -61,7 +60,10 @@ def create(
     owner: Annotated[str | None, typer.Option(help="Owning human (id, name or email).")] = None,
     email: Annotated[str | None, typer.Option(help="Email address (humans).")] = None,
     display_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    role: Annotated[list[str] | None, typer.Option(help="Role to grant (admin).")] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="Role to grant: admin, security-operator, auditor, viewer, or your own."),
+    ] = None,
     attributes: Annotated[
         str | None, typer.Option(help='Attributes as a JSON object, e.g. \'{"team": "infra"}\'.')
     ] = None,
@@ -69,19 +71,16 @@ def create(
 ) -> None:
     """Create an identity."""
     attrs = _parse_attributes(attributes)
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        created = identities.create(
-            uow,
-            Actor.operator(),
-            kind=kind,
-            name=name,
-            email=email,
-            display_name=display_name,
-            owner=owner,
-            roles=role or [],
-            attributes=attrs,
-        )
+    created = services(ctx).directory.create(
+        Actor.operator(),
+        kind=kind,
+        name=name,
+        email=email,
+        display_name=display_name,
+        owner=owner,
+        roles=role or [],
+        attributes=attrs,
+    )
     _print_one(created, as_json)
 
 
@@ -96,12 +95,10 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List identities."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        page = identities.list_identities(
-            uow.session, kind=kind, status=status, owner=owner, after=cursor, limit=limit
-        )
-        names = {i.id: i.name for i in page.identities}
+    page = services(ctx).directory.list(
+        Actor.operator(), kind=kind, status=status, owner=owner, after=cursor, limit=limit
+    )
+    names = {i.id: i.name for i in page.identities}
     if as_json:
         emit_json(
             {
@@ -114,6 +111,7 @@ def list_(
         Column("id", no_wrap=True, min_width=26),
         Column("kind", no_wrap=True),
         Column("name", no_wrap=True),
+        Column("email", overflow="fold"),
         Column("owner", overflow="fold"),
         Column("status", no_wrap=True),
         Column("created", overflow="fold"),
@@ -123,6 +121,7 @@ def list_(
             item.id,
             str(item.kind),
             item.name,
+            item.email or "",
             names.get(item.owner_id or "", item.owner_id or ""),
             str(item.status),
             item.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -139,10 +138,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one identity."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        found = identities.get(uow.session, ref)
-    _print_one(found, as_json)
+    _print_one(services(ctx).directory.get(Actor.operator(), ref), as_json)
 
 
 @app.command()
@@ -156,9 +152,9 @@ def suspend(
     as_json: JsonFlag = False,
 ) -> None:
     """Suspend an identity and revoke its tokens: nothing it holds is honoured from now on."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        contained = respond.contain(uow, Actor.operator(), ref, reason=reason, cascade=cascade)
+    contained = services(ctx).responder.contain(
+        Actor.operator(), ref, reason=reason, cascade=cascade
+    )
     _print_one(contained.identity, as_json)
 
 
@@ -174,10 +170,86 @@ def reactivate(
     as_json: JsonFlag = False,
 ) -> None:
     """Reactivate a suspended identity (its revoked tokens stay revoked)."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        released = respond.release(uow, Actor.operator(), ref, reason=reason, cascade=cascade)
+    released = services(ctx).responder.release(
+        Actor.operator(), ref, reason=reason, cascade=cascade
+    )
     _print_one(released.identity, as_json)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    display_name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    email: Annotated[str | None, typer.Option(help="New email ('' clears it).")] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="The roles it holds from now on (repeat; replaces the old ones)."),
+    ] = None,
+    no_roles: Annotated[bool, typer.Option("--no-roles", help="Take every role away.")] = False,
+    owner: Annotated[str | None, typer.Option(help="New owning human (id, name or email).")] = None,
+    attributes: Annotated[
+        str | None, typer.Option(help="Attributes as a JSON object (replaces the old ones).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an identity's display name, email, roles, owner or attributes."""
+    if role and no_roles:
+        raise InvalidInput("give --role or --no-roles, not both")
+    changes: dict[str, Any] = {}
+    if display_name is not None:
+        changes["display_name"] = display_name
+    if email is not None:
+        changes["email"] = email or None
+    if role or no_roles:
+        changes["roles"] = list(role or [])
+    if owner is not None:
+        changes["owner"] = owner
+    if attributes is not None:
+        changes["attributes"] = _parse_attributes(attributes)
+    if not changes:
+        raise InvalidInput(
+            "nothing to change: give --display-name, --email, --role, --no-roles, --owner "
+            "or --attributes"
+        )
+    _print_one(services(ctx).directory.update(Actor.operator(), ref, **changes), as_json)
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deprovision an identity: suspend the agents and services it owns, revoke its tokens
+    and clients, keep its history. It cannot be reactivated."""
+    found = services(ctx).directory.get(Actor.operator(), ref)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                f"deprovisioning {found.name!r} cannot be undone; pass --yes to confirm"
+            )
+        typer.confirm(
+            f"Deprovision {found.kind} {found.name!r}: suspend what it owns and revoke its "
+            "credentials, for good?",
+            abort=True,
+        )
+    done = services(ctx).responder.deprovision(Actor.operator(), found.id, reason=reason)
+    if as_json:
+        emit_json(
+            {
+                **identity_document(done.identity),
+                "cascaded": [i.id for i in done.cascaded],
+                "revoked_tokens": done.revoked_tokens,
+            }
+        )
+        return
+    out_console.print(
+        f"deprovisioned {done.identity.name}: {len(done.cascaded)} owned identities "
+        f"suspended, {done.revoked_tokens} tokens revoked"
+    )
 
 
 def _parse_attributes(raw: str | None) -> dict[str, Any] | None:

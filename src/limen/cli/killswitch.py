@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from limen import respond
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, out_console, services
 
 __all__ = ["app"]
 
@@ -33,9 +32,7 @@ def engage(
     as_json: JsonFlag = False,
 ) -> None:
     """Suspend every active identity of KIND now."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        switch, suspended = respond.engage(uow, Actor.operator(), kind=kind, reason=reason)
+    switch, suspended = services(ctx).responder.engage(Actor.operator(), kind=kind, reason=reason)
     if as_json:
         emit_json({"id": switch.id, "kind": switch.target_kind, "suspended": suspended})
         return
@@ -52,9 +49,9 @@ def disengage(
     as_json: JsonFlag = False,
 ) -> None:
     """Reactivate what the kill switch suspended, unless someone changed it since."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        switch, back, left = respond.disengage(uow, Actor.operator(), kind=kind, reason=reason)
+    switch, back, left = services(ctx).responder.disengage(
+        Actor.operator(), kind=kind, reason=reason
+    )
     if as_json:
         emit_json(
             {"id": switch.id, "kind": switch.target_kind, "reactivated": back, "left_alone": left}
@@ -69,9 +66,7 @@ def disengage(
 @app.command()
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the engaged kill switches."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        engaged = respond.engaged_kill_switches(uow.session)
+    engaged = services(ctx).responder.kill_switches(Actor.operator())
     documents = [
         {
             "id": switch.id,

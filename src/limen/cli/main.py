@@ -13,6 +13,7 @@ from limen.cli import audit, events, identity, killswitch, run, scan, setup, vau
 from limen.cli import client as client_cli
 from limen.cli import partner as partner_cli
 from limen.cli import policy as policy_cli
+from limen.cli import token as token_cli
 from limen.cli._context import CliState
 from limen.cli._errors import LimenGroup, fail
 from limen.config import Settings
@@ -78,6 +79,7 @@ app.add_typer(killswitch.app, name="killswitch")
 app.add_typer(partner_cli.app, name="partner")
 audit.register(app)
 app.add_typer(client_cli.app, name="client")
+app.add_typer(token_cli.app, name="token")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(vault.vault_app, name="vault")
 app.add_typer(vault.item_app, name="item")

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from limen import installation, respond
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, open_database, out_console, services
 
 __all__ = ["app"]
 
@@ -53,11 +53,10 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a partner; prints its client id and secret once."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        row, client, secret = respond.register_partner(
-            uow, Actor.operator(), name, scopes=scopes.split(",")
-        )
+    row, client, secret = services(ctx).responder.register_partner(
+        Actor.operator(), name, scopes=scopes.split(",")
+    )
+    with open_database(ctx).unit_of_work(readonly=True) as uow:
         account = installation.account_id(uow.session)
     document = {
         "partner": row.name,
@@ -80,9 +79,7 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List partners and their OAuth clients."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        documents = [_document(p) for p in respond.list_partners(uow.session)]
+    documents = [_document(p) for p in services(ctx).responder.list_partners(Actor.operator())]
     if as_json:
         emit_json(documents)
         return
@@ -106,10 +103,7 @@ def revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke every client of a partner; its tokens stop working at once."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        partner = respond.revoke_partner(uow, Actor.operator(), name)
-        document = _document(partner)
+    document = _document(services(ctx).responder.revoke_partner(Actor.operator(), name))
     if as_json:
         emit_json(document)
         return

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from limen import access
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, out_console, services
 from limen.errors import InvalidInput
 
 __all__ = ["app"]
@@ -21,6 +21,10 @@ app = typer.Typer(help="Manage Cedar policies and test decisions.", no_args_is_h
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 FileArg = Annotated[Path, typer.Argument(help="Cedar policy file ('-' for stdin).")]
+RealmOption = Annotated[
+    str,
+    typer.Option(help="access (decisions for PEPs) or admin (roles for Limen's own operations)."),
+]
 
 
 def _read(path: Path) -> str:
@@ -46,59 +50,88 @@ def add(
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Check against Limen's schema.")
     ] = True,
+    realm: RealmOption = "access",
     as_json: JsonFlag = False,
 ) -> None:
-    """Validate and store a policy; running servers pick it up at once."""
+    """Validate and store a policy; running servers pick it up at once.
+
+    ``--realm admin`` policies govern Limen's own operations: they define roles (see
+    ``limen policy show limen-admin``)."""
     text = _read(file)
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        policy = access.add_policy(
-            uow,
-            Actor.operator(),
-            name=name,
-            text=text,
-            description=description,
-            replace=replace,
-            validate=validate,
-        )
-        document = {"name": policy.name, "description": policy.description, "text": policy.text}
+    entry = services(ctx).policies.put(
+        Actor.operator(),
+        name,
+        text,
+        description=description,
+        replace=replace,
+        validate=validate,
+        realm=realm,
+    )
     if as_json:
-        emit_json(document)
+        emit_json(_document(entry))
     else:
-        out_console.print(f"stored policy {name}")
+        realm_note = " (admin realm: roles for Limen's own operations)" if realm == "admin" else ""
+        out_console.print(f"stored policy {name}{realm_note}")
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_(
+    ctx: typer.Context,
+    realm: Annotated[
+        str | None, typer.Option(help="Only this realm: access or admin.", show_default=False)
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """List the built-in and stored policies."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        stored = [
-            {"name": p.name, "description": p.description, "text": p.text, "builtin": False}
-            for p in access.list_policies(uow.session)
-        ]
-    builtin = [
-        {"name": n, "description": "built in", "text": t, "builtin": True}
-        for n, t in access.DEFAULT_POLICIES.items()
-    ]
-    items = builtin + stored
+    if realm is not None and realm not in access.REALMS:
+        raise InvalidInput(f"--realm is one of {', '.join(access.REALMS)}")
+    items = [_document(e) for e in services(ctx).policies.list(Actor.operator(), realm=realm)]
     if as_json:
         emit_json({"items": items})
         return
-    table = Table("name", "statements", "description")
+    table = Table("name", "realm", "statements", "description")
     for item in items:
         table.add_row(
             item["name"],
-            str(item["text"].count(";")),
+            item["realm"],
+            str(len(access.split_statements(item["text"]))),
             item["description"] or "",
         )
     out_console.print(table)
 
 
 @app.command()
-def validate(ctx: typer.Context, file: FileArg, as_json: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Policy name, e.g. limen-admin.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a policy's Cedar text (built-in ones too)."""
+    entry = services(ctx).policies.get(Actor.operator(), name)
+    if as_json:
+        emit_json(_document(entry))
+    else:
+        typer.echo(entry.text, nl=not entry.text.endswith("\n"))
+
+
+def _document(entry: access.PolicyEntry) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "realm": entry.realm,
+        "description": entry.description,
+        "text": entry.text,
+        "builtin": entry.builtin,
+    }
+
+
+@app.command()
+def validate(
+    ctx: typer.Context, file: FileArg, realm: RealmOption = "access", as_json: JsonFlag = False
+) -> None:
     """Parse and validate a policy file against Limen's schema; errors name the line."""
-    statements = access.validate_policy(_read(file))
+    if realm not in access.REALMS:
+        raise InvalidInput(f"--realm is one of {', '.join(access.REALMS)}")
+    statements = access.validate_policy(_read(file), realm=realm)
     if as_json:
         emit_json({"valid": True, "statements": len(statements)})
     else:
@@ -108,9 +141,7 @@ def validate(ctx: typer.Context, file: FileArg, as_json: JsonFlag = False) -> No
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Policy name.")]) -> None:
     """Delete a stored policy."""
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        access.remove_policy(uow, Actor.operator(), name)
+    services(ctx).policies.remove(Actor.operator(), name)
     out_console.print(f"removed policy {name}")
 
 
@@ -142,12 +173,7 @@ def test(
     if properties:
         request["resource"]["properties"] = _object(properties, "--properties")
     evaluation = access.parse_evaluation(request)
-    db = open_database(ctx)
-    view = access.StatusView(db)
-    try:
-        decision = access.PolicyDecisionPoint(db, status=view).decide(evaluation)
-    finally:
-        view.close()
+    decision = services(ctx).pdp.decide(evaluation)
     if as_json:
         emit_json(decision.to_authzen())
     else:

@@ -21,13 +21,21 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.
 
 
 def _initialise(
-    ctx: typer.Context, admin_name: str = "admin", admin_email: str | None = None
+    ctx: typer.Context,
+    admin_name: str = "admin",
+    admin_email: str | None = None,
+    *,
+    issue_token: bool = True,
 ) -> InitResult:
     settings = state(ctx).settings
     db = open_database(ctx, create=True)
     key_file = None if settings.key_passphrase else settings.resolved_key_file
     return installation.initialise(
-        db, key_file=key_file, admin_name=admin_name, admin_email=admin_email
+        db,
+        key_file=key_file,
+        admin_name=admin_name,
+        admin_email=admin_email,
+        issue_token=issue_token,
     )
 
 
@@ -69,13 +77,25 @@ def server(
     from limen.api import create_app
 
     settings = state(ctx).settings
-    result = _initialise(ctx)
+    if host or port:
+        settings = settings.model_copy(
+            update={"host": host or settings.host, "port": port or settings.port}
+        )
+        state(ctx).settings = settings
+    # A server never prints a token: its output goes to service logs.
+    result = _initialise(ctx, issue_token=False)
     if result.created:
-        err_console.print(f"Initialised Limen in {settings.data_dir}")
-        err_console.print("Admin token (shown once, store it now):")
-        typer.echo(result.admin_token)
-    host = host or settings.host
-    port = port or settings.port
+        err_console.print(
+            f"Initialised Limen in {settings.data_dir}. Get an admin token on this host with "
+            "`limen admin-token` (printed once, to your terminal)."
+        )
+    host = settings.host
+    port = settings.port
+    if settings.public_url is None and host in ("0.0.0.0", "::"):
+        err_console.print(
+            f"note: tokens name {settings.resolved_public_url} as their issuer; set "
+            "LIMEN_PUBLIC_URL to the URL clients reach this server at"
+        )
     app = create_app(settings, database=open_database(ctx))
     err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
     uvicorn.run(

@@ -17,16 +17,14 @@ from rich.table import Table
 
 from limen import vault as vaults
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console, state
+from limen.cli._context import emit_json, open_database, out_console, services
+from limen.durations import parse_duration
 from limen.errors import InvalidInput
 from limen.vault import (
     Field,
     FileInfo,
     ItemDraft,
     ItemView,
-    KeyFileSource,
-    Keyring,
-    PassphraseSource,
     Recipe,
     Section,
     Url,
@@ -44,16 +42,6 @@ for _app in (vault_app, item_app, service_account_app):
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 VaultOpt = Annotated[str, typer.Option("--vault", help="Vault name or id.")]
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90d``, ``12h``, ``2w``, ``30m``, ``45s``."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise InvalidInput(f"{text!r} is not a duration like 30d, 12h, 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def _days(text: str | None) -> int | None:
@@ -67,19 +55,7 @@ def _days(text: str | None) -> int | None:
 
 def vault_service(ctx: typer.Context) -> VaultService:
     """The vault service for this invocation, with the configured key-encryption key."""
-    cli = state(ctx)
-    cached = getattr(cli, "_vault_service", None)
-    if cached is not None:
-        return cached
-    settings = cli.settings
-    db = open_database(ctx)
-    if settings.key_passphrase is not None:
-        source: Any = PassphraseSource(settings.key_passphrase.get_secret_value())
-    else:
-        source = KeyFileSource(settings.resolved_key_file)
-    service = VaultService(db, Keyring(db, source))
-    cli._vault_service = service  # type: ignore[attr-defined]
-    return service
+    return services(ctx).vault
 
 
 # -- documents ----------------------------------------------------------------------------

@@ -1,32 +1,43 @@
-"""Opaque bearer tokens: issue once, store only a hash, authenticate every request.
+"""Opaque bearer tokens (admin, personal, service account, events feed, partner):
+issue once, store only a hash, check every request against the live status view.
 
 Tokens carry 256 random bits, so a single SHA-256 is the right hash: there is nothing to
 brute-force, and looking a token up by its hash leaks no timing about other tokens.
+
+Checking a token is split so that the same code serves a thread and an event loop:
+:meth:`OpaqueTokens.begin` answers from memory when it has seen the token before, or
+says which row to read; the caller reads it (:data:`TOKEN_ROW`, through whatever
+connection suits it) and hands it to :meth:`OpaqueTokens.finish`. :func:`authenticate`
+does both in one call for callers that may block.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
-from limen.identity.errors import InvalidToken
-from limen.store import AsyncReader, Lookup, Reader, UnitOfWork
-from limen.store.models import ApiToken, Identity, IdentityStatus, utcnow
+from limen.errors import Unavailable
+from limen.identity.errors import InvalidToken, TokenExpired
+from limen.identity.status import StatusView
+from limen.store import Lookup, Reader, UnitOfWork
+from limen.store.models import ApiToken, Identity, utcnow
 
 __all__ = [
     "TOKEN_PREFIX",
-    "StatusChanges",
-    "VerifiedTokens",
+    "TOKEN_ROW",
+    "OpaqueTokens",
+    "Pending",
     "authenticate",
-    "authenticate_async",
+    "find_token",
     "hash_token",
     "issue_api_token",
     "revoke_api_token",
@@ -37,6 +48,7 @@ __all__ = [
 TOKEN_PREFIX = "limen_"  # noqa: S105 - a prefix, not a secret
 # Writing last_used_at on every request would turn reads into writes; minutes are enough.
 _TOUCH_INTERVAL = timedelta(minutes=5)
+_KEEP_LIMIT = 10_000
 
 
 def hash_token(raw: str) -> str:
@@ -63,6 +75,7 @@ def issue_api_token(
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
+        created_at=utcnow(),
     )
     uow.session.add(token)
     uow.flush()
@@ -78,8 +91,13 @@ def issue_api_token(
     return token, raw
 
 
-def revoke_api_token(uow: UnitOfWork, actor: Actor, token_id: str) -> ApiToken | None:
-    """Revoke a token by id; idempotent. Returns ``None`` if there is no such token."""
+def revoke_api_token(
+    uow: UnitOfWork, actor: Actor, token_id: str, *, reason: str | None = None
+) -> ApiToken | None:
+    """Revoke a token by id; idempotent. Returns ``None`` if there is no such token.
+
+    Every process hears of it (the status view's hook publishes the change).
+    """
     token = uow.session.get(ApiToken, token_id)
     if token is None:
         return None
@@ -92,18 +110,27 @@ def revoke_api_token(uow: UnitOfWork, actor: Actor, token_id: str) -> ApiToken |
             resource_type="api_token",
             resource_id=token.id,
             resource_name=token.name or token.purpose,
+            reason=reason,
+            context={"identity_id": token.identity_id, "purpose": token.purpose},
         )
-        uow.publish("token.revoked", {"id": token.id})
     return token
+
+
+def find_token(session: Session, raw: str) -> ApiToken | None:
+    """The stored token a raw ``limen_…`` value stands for, whatever its state."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    return session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
 
 
 def touch_if_stale(uow: UnitOfWork, token_id: str, *, now: datetime | None = None) -> None:
     """Note that a token was used, at most once per few minutes per token.
 
-    Kept apart from :func:`authenticate` so that authenticating stays a pure read.
+    Kept apart from authentication so that authenticating stays a pure read. A Core
+    statement: only ``last_used_at`` changes, which no status depends on.
     """
     now = now or utcnow()
-    uow.session.execute(
+    uow.session.connection().execute(
         sa.update(ApiToken)
         .where(
             ApiToken.id == token_id,
@@ -123,168 +150,144 @@ def tokens_of(session: Session, identity_id: str) -> Sequence[ApiToken]:
     )
 
 
-# Built once, and columns rather than entities: this runs on every authenticated request,
-# where composing the statement and loading two ORM objects cost more than the query.
-_AUTHENTICATE = Lookup(
+TOKEN_ROW: Final = Lookup(
     sa.select(
         ApiToken.id,
+        ApiToken.identity_id,
         ApiToken.scopes,
+        ApiToken.created_at,
         ApiToken.revoked_at,
         ApiToken.expires_at,
         ApiToken.last_used_at,
-        Identity.id.label("identity_id"),
-        Identity.kind,
-        Identity.name,
-        Identity.status,
-    )
-    .join(Identity, Identity.id == ApiToken.identity_id)
-    .where(ApiToken.token_hash == sa.bindparam("token_hash"))
+    ).where(ApiToken.token_hash == sa.bindparam("token_hash"))
 )
+"""The row :meth:`OpaqueTokens.finish` needs; bind ``token_hash`` (``Pending.token_hash``)."""
 
 
-class StatusChanges(Protocol):
-    """What tells a cache that a token may have stopped being good: the status view
-    (:class:`limen.access.StatusView`), whose ``version`` moves on every revocation and
-    every identity status change, wherever it was made."""
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A token seen for the first time: read its row (:data:`TOKEN_ROW`), then finish."""
 
-    version: int
-
-    def sync(self) -> None: ...
+    token_hash: str
 
 
-class VerifiedTokens:
-    """Token rows read recently, used again while no revocation or status change came.
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    row: Any
+    used_at: datetime | None
+    """When the token was last noted as used (the row's, or since, this process's)."""
 
-    Without it every request pays a token lookup, on PostgreSQL a network round trip and
-    about a fifth of a vault read's time. A valid token's row stops being good in only
-    three ways: the token is revoked, its identity's status changes, or it expires. The
-    first two always publish a status message that moves the status view's ``version``: on
-    this node before the change's own response leaves, on other nodes through
-    LISTEN/NOTIFY (with the view's periodic re-read as the backstop), from another process
-    on SQLite at the view's next sync, which every lookup here starts with. Expiry is
-    checked on every use. So a row is used again only while the version is the one read
-    before the row was; after any change every token is read afresh.
+
+class OpaqueTokens:
+    """Checks opaque tokens against the status view, keeping the rows it has read.
+
+    A token's row never changes in a way that matters here except by revocation, which
+    the status view hears of on every process; expiry is checked on each use, the
+    identity's standing (status, owner, cut-off, kill switch) is the view's. So a row
+    read once is good for as long as the process lives.
     """
 
-    def __init__(self, changes: StatusChanges, *, limit: int = 4096) -> None:
-        self._changes = changes
-        self._limit = limit
-        self._rows: dict[str, _Kept] = {}
+    def __init__(self, status: StatusView) -> None:
+        self.status = status
+        self._kept: dict[str, _Kept] = {}
+        self._lock = threading.Lock()
 
-    def version(self) -> int:
-        """Catch up with changes; the version a row read from now on is kept under."""
-        self._changes.sync()
-        return self._changes.version
-
-    def actor(
+    def begin(
         self,
         raw: str,
         *,
         channel: str = "api",
         now: datetime | None = None,
         on_stale: Callable[[str], None] | None = None,
-    ) -> Actor | None:
-        """:func:`authenticate` from a kept row, or ``None`` if the token must be read."""
+    ) -> Actor | Pending:
+        """The actor, if this token's row was read before; else what to read."""
         token_hash = _token_hash(raw)
-        kept = self._rows.get(token_hash)
-        if kept is None or kept.version != self.version():
-            return None
-        return _actor(kept, token_hash, self, channel=channel, now=now, on_stale=on_stale)
+        kept = self._kept.get(token_hash)
+        if kept is None:
+            return Pending(token_hash)
+        return self._accept(token_hash, kept, channel=channel, now=now, on_stale=on_stale)
 
-    def keep(self, token_hash: str, kept: _Kept) -> None:
-        if len(self._rows) >= self._limit and token_hash not in self._rows:
-            self._rows = {}
-        self._rows[token_hash] = kept
+    def finish(
+        self,
+        pending: Pending,
+        row: Any | None,
+        *,
+        channel: str = "api",
+        now: datetime | None = None,
+        on_stale: Callable[[str], None] | None = None,
+    ) -> Actor:
+        """The actor for the row read for ``pending`` (``None``: no such token)."""
+        if row is None:
+            raise InvalidToken("the bearer token is not valid")
+        kept = _Kept(row, row.last_used_at)
+        with self._lock:
+            if len(self._kept) >= _KEEP_LIMIT:
+                self._kept = {}
+            self._kept[pending.token_hash] = kept
+        return self._accept(pending.token_hash, kept, channel=channel, now=now, on_stale=on_stale)
 
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    version: int
-    """The status view's version when the row was read."""
-    row: Any
-    used_at: datetime | None
-    """When the token was last noted as used (the row's, or since, this node's touch)."""
+    def _accept(
+        self,
+        token_hash: str,
+        kept: _Kept,
+        *,
+        channel: str,
+        now: datetime | None,
+        on_stale: Callable[[str], None] | None,
+    ) -> Actor:
+        now = now or utcnow()
+        row = kept.row
+        if row.revoked_at is not None:
+            raise InvalidToken("the bearer token is not valid")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise TokenExpired("the bearer token has expired")
+        status = self.status
+        why = status.refusal(
+            (row.identity_id,), issued_at=row.created_at.timestamp(), token_id=row.id
+        )
+        if why == "stale":
+            raise Unavailable("identity status cannot be confirmed right now; retry shortly")
+        if why is not None:
+            error = InvalidToken("the bearer token is not valid")
+            error.reason = why  # type: ignore[attr-defined]
+            raise error
+        info = status.identity(row.identity_id)
+        assert info is not None  # refusal() checked it exists
+        # Report, do not write: callers authenticate inside read-only work.
+        if kept.used_at is None or now - kept.used_at > _TOUCH_INTERVAL:
+            if on_stale is not None:
+                on_stale(row.id)
+            self._kept[token_hash] = _Kept(row, now)
+        return Actor(
+            kind=info.kind,
+            name=info.name,
+            identity_id=info.id,
+            token_id=row.id,
+            scopes=frozenset(row.scopes or ()),
+            channel=channel,
+        )
 
 
 def authenticate(
+    tokens: OpaqueTokens,
     source: Reader | Session,
     raw: str,
     *,
     channel: str = "api",
     now: datetime | None = None,
     on_stale: Callable[[str], None] | None = None,
-    verified: VerifiedTokens | None = None,
 ) -> Actor:
-    """Turn a bearer token into the acting identity, or raise :class:`InvalidToken`.
-
-    The identity's status is read with the token, so a suspension is honoured by the very
-    next request. Given ``verified``, a valid token's row is kept there for
-    :meth:`VerifiedTokens.actor`. ``on_stale(token_id)`` is called when the token's
-    last-used time is due an update (see :func:`touch_if_stale`).
-    """
-    token_hash = _token_hash(raw)
-    version = verified.version() if verified is not None else 0
-    row = _AUTHENTICATE.first(source, token_hash=token_hash)
-    kept = _Kept(version, row, row.last_used_at if row is not None else None)
-    return _actor(kept, token_hash, verified, channel=channel, now=now, on_stale=on_stale)
-
-
-async def authenticate_async(
-    source: AsyncReader,
-    raw: str,
-    *,
-    channel: str = "api",
-    now: datetime | None = None,
-    on_stale: Callable[[str], None] | None = None,
-    verified: VerifiedTokens | None = None,
-) -> Actor:
-    """:func:`authenticate` on an event loop (``Database.reading_async``)."""
-    token_hash = _token_hash(raw)
-    version = verified.version() if verified is not None else 0
-    row = await _AUTHENTICATE.first_async(source, token_hash=token_hash)
-    kept = _Kept(version, row, row.last_used_at if row is not None else None)
-    return _actor(kept, token_hash, verified, channel=channel, now=now, on_stale=on_stale)
+    """Turn a bearer token into the acting identity, or raise :class:`InvalidToken`
+    (:class:`TokenExpired`), or :class:`~limen.errors.Unavailable` while status cannot be
+    confirmed. Reads the token's row through ``source`` the first time only."""
+    step = tokens.begin(raw, channel=channel, now=now, on_stale=on_stale)
+    if isinstance(step, Actor):
+        return step
+    row = TOKEN_ROW.first(source, token_hash=step.token_hash)
+    return tokens.finish(step, row, channel=channel, now=now, on_stale=on_stale)
 
 
 def _token_hash(raw: str) -> str:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         raise InvalidToken("the bearer token is not valid")
     return hash_token(raw)
-
-
-def _actor(
-    kept: _Kept,
-    token_hash: str,
-    verified: VerifiedTokens | None,
-    *,
-    channel: str,
-    now: datetime | None,
-    on_stale: Callable[[str], None] | None,
-) -> Actor:
-    now = now or utcnow()
-    row = kept.row
-    if row is None:
-        raise InvalidToken("the bearer token is not valid")
-    if (
-        row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= now)
-        or row.status is not IdentityStatus.ACTIVE
-    ):
-        raise InvalidToken("the bearer token is not valid")
-    # Report, do not write: callers authenticate inside a read-only transaction, where a
-    # write is rolled back and, on SQLite, fails with "database is locked" whenever another
-    # request is committing.
-    stale = kept.used_at is None or now - kept.used_at > _TOUCH_INTERVAL
-    if stale and on_stale is not None:
-        on_stale(row.id)
-    if verified is not None:
-        # Noted as used now, so a kept row reports stale once per interval, like the table.
-        verified.keep(token_hash, _Kept(kept.version, row, now) if stale else kept)
-    return Actor(
-        kind=str(row.kind),
-        name=row.name,
-        identity_id=row.identity_id,
-        token_id=row.id,
-        scopes=frozenset(row.scopes),
-        channel=channel,
-    )

@@ -12,6 +12,7 @@ __all__ = [
     "LastAdmin",
     "NotInitialised",
     "StatusConflict",
+    "TokenExpired",
 ]
 
 
@@ -58,3 +59,9 @@ class NotInitialised(InvalidInput):
     """This data directory or database has not been initialised yet."""
 
     code = "not-initialised"
+
+
+class TokenExpired(InvalidToken):
+    """The bearer token was valid but its lifetime has ended; get a new one."""
+
+    code = "token-expired"

@@ -1,9 +1,18 @@
-"""Identities and their lifecycle: create, look up, list, suspend, reactivate."""
+"""Identities and their lifecycle: create, look up, list, update, suspend, reactivate,
+deprovision.
+
+Every status change that takes an identity out of service (suspension, deprovisioning)
+also sets its ``tokens_valid_after`` cut-off: whatever was issued to it, or on its
+behalf, before that moment is never honoured again, even once it is reactivated.
+Nothing here announces changes: the status view's session hook does, for every row.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,24 +32,33 @@ from limen.identity.errors import (
 )
 from limen.ids import is_id
 from limen.store import UnitOfWork
-from limen.store.models import Identity, IdentityKind, IdentityStatus, utcnow
+from limen.store.models import Identity, IdentityKind, IdentityStatus, Policy, utcnow
 
 __all__ = [
-    "STATUS_TOPIC",
+    "BUILTIN_ROLES",
+    "UNCHANGED",
     "IdentityPage",
     "create",
+    "deprovision",
     "get",
+    "known_roles",
     "list_identities",
     "reactivate",
     "suspend",
+    "update",
 ]
 
-STATUS_TOPIC = "identity.status"
-"""Published after commit whenever an identity's status changes; payload ``{"id", "status"}``."""
+BUILTIN_ROLES = ("admin", "security-operator", "auditor", "viewer")
+"""Roles Limen's built-in administrative policy knows (``limen policy show limen-admin``)."""
+UNCHANGED: Any = object()
+"""For :func:`update`: leave this field as it is."""
 
-KNOWN_ROLES = frozenset({"admin"})
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+\- ]{0,199}$")
+# Letters of any script and digits first; then also . _ @ + - and spaces.
+_NAME = re.compile(r"^[^\W_][\w.@+\- ]{0,199}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ROLE = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+_ROLE_IN_POLICY = re.compile(r"roles\s*\.\s*contains\s*\(\s*\"([^\"]{1,64})\"\s*\)")
+MAX_ATTRIBUTES_BYTES = 16 * 1024
 
 
 def create(
@@ -59,35 +77,14 @@ def create(
     """Create an identity; an agent must name its owning human (by id, name or email)."""
     session = uow.session
     identity_kind = _parse_kind(kind)
-    name = (name or "").strip()
-    if not _NAME.match(name):
-        raise InvalidIdentity(
-            "name must be 1-200 characters: letters, digits, and . _ @ + - or space, "
-            "starting with a letter or digit"
-        )
-    if email is not None:
-        email = email.strip().lower()
-        if not _EMAIL.match(email):
-            raise InvalidIdentity(f"{email!r} is not an email address")
-    role_list = sorted(set(roles))
-    unknown = set(role_list) - KNOWN_ROLES
-    if unknown:
-        raise InvalidIdentity(f"unknown role {sorted(unknown)[0]!r}; known roles: admin")
-    if role_list and identity_kind is not IdentityKind.HUMAN:
-        raise InvalidIdentity("only humans can hold roles")
-    if attributes is not None and not isinstance(attributes, dict):
-        raise InvalidIdentity("attributes must be a JSON object")
+    name = _valid_name(name)
+    email = _valid_email(email)
+    role_list = _valid_roles(session, roles, identity_kind)
+    attributes = _valid_attributes(attributes)
 
     owner_row: Identity | None = None
     if owner:
-        try:
-            owner_row = get(session, owner)
-        except IdentityNotFound:
-            raise InvalidIdentity(f"owner {owner!r} does not exist") from None
-        if owner_row.kind is not IdentityKind.HUMAN:
-            raise InvalidIdentity(f"owner {owner!r} is a {owner_row.kind}; owners must be humans")
-        if identity_kind is IdentityKind.HUMAN:
-            raise InvalidIdentity("humans do not have owners")
+        owner_row = _valid_owner(session, owner, identity_kind)
     elif identity_kind is IdentityKind.AGENT and managed:
         # Discovered (unmanaged) agents are found before anyone has claimed them.
         raise InvalidIdentity("an agent must name its owning human with --owner / owner")
@@ -177,8 +174,91 @@ def list_identities(
     return IdentityPage(rows, cursor)
 
 
+def update(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    *,
+    display_name: str | None = UNCHANGED,
+    email: str | None = UNCHANGED,
+    roles: Iterable[str] = UNCHANGED,
+    owner: str | None = UNCHANGED,
+    attributes: dict[str, Any] | None = UNCHANGED,
+) -> Identity:
+    """Change what an identity is described by; fields left :data:`UNCHANGED` stay.
+
+    A new owner also sets the cut-off: what the identity held under its old owner's
+    authority is not carried over to the new one's.
+    """
+    session = uow.session
+    identity = get(session, ref)
+    if identity.status is IdentityStatus.DEPROVISIONED:
+        raise StatusConflict(f"{identity.name!r} is deprovisioned and cannot be changed")
+    changes: dict[str, Any] = {}
+    if display_name is not UNCHANGED:
+        value = (display_name or "").strip() or None
+        if value is not None and len(value) > 200:
+            raise InvalidIdentity("display name is limited to 200 characters")
+        changes["display_name"] = value
+    if email is not UNCHANGED:
+        value = _valid_email(email)
+        if value and session.scalar(
+            sa.select(Identity.id).where(Identity.email == value, Identity.id != identity.id)
+        ):
+            raise IdentityExists(f"an identity with email {value!r} already exists")
+        changes["email"] = value
+    if roles is not UNCHANGED:
+        role_list = _valid_roles(session, roles, identity.kind)
+        if (
+            identity.is_admin
+            and "admin" not in role_list
+            and identity.is_active
+            and _active_admins(session) <= 1
+        ):
+            raise LastAdmin(f"{identity.name!r} is the last active admin; make another admin first")
+        changes["roles"] = role_list
+    if owner is not UNCHANGED:
+        if identity.kind is IdentityKind.HUMAN:
+            if owner:
+                raise InvalidIdentity("humans do not have owners")
+        elif not owner:
+            if identity.kind is IdentityKind.AGENT:
+                raise InvalidIdentity("an agent must have an owning human")
+            changes["owner_id"] = None
+        else:
+            changes["owner_id"] = _valid_owner(session, owner, identity.kind).id
+    if attributes is not UNCHANGED:
+        changes["attributes"] = _valid_attributes(attributes) or {}
+    changed = {k: v for k, v in changes.items() if getattr(identity, k) != v}
+    if not changed:
+        return identity
+    for key, value in changed.items():
+        setattr(identity, key, value)
+    if "owner_id" in changed:
+        identity.tokens_valid_after = utcnow()
+    uow.flush()
+    record(
+        session,
+        actor,
+        "identity.update",
+        resource_type="identity",
+        resource_id=identity.id,
+        resource_name=identity.name,
+        # Which fields changed, and the new roles and owner; attribute values may be
+        # anything an operator typed, so only their names are recorded.
+        context={
+            "changed": sorted(changed),
+            **({"roles": changed["roles"]} if "roles" in changed else {}),
+            **({"owner_id": changed["owner_id"]} if "owner_id" in changed else {}),
+            **({"attributes": sorted(changed["attributes"])} if "attributes" in changed else {}),
+        },
+    )
+    return identity
+
+
 def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
-    """Suspend an identity: from the commit on, nothing it holds is honoured.
+    """Suspend an identity: from the commit on, nothing it holds is honoured, and nothing
+    issued to it (or on its behalf) before the commit ever is again.
 
     Idempotent: suspending a suspended identity changes nothing and records nothing.
     """
@@ -190,6 +270,22 @@ def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = Non
     if identity.is_admin and _active_admins(uow.session) <= 1:
         raise LastAdmin(f"{identity.name!r} is the last active admin; make another admin first")
     return _set_status(uow, actor, identity, IdentityStatus.SUSPENDED, reason, "identity.suspend")
+
+
+def deprovision(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
+    """Take an identity out of service for good; its history stays. Idempotent.
+
+    What it owns and holds is the caller's to handle (``respond.deprovision`` suspends
+    its machines and revokes its credentials).
+    """
+    identity = get(uow.session, ref)
+    if identity.status is IdentityStatus.DEPROVISIONED:
+        return identity
+    if identity.is_admin and identity.is_active and _active_admins(uow.session) <= 1:
+        raise LastAdmin(f"{identity.name!r} is the last active admin; make another admin first")
+    return _set_status(
+        uow, actor, identity, IdentityStatus.DEPROVISIONED, reason, "identity.deprovision"
+    )
 
 
 def reactivate(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
@@ -211,9 +307,12 @@ def _set_status(
     action: str,
 ) -> Identity:
     previous = identity.status
+    now = utcnow()
     identity.status = status
     identity.status_reason = reason
-    identity.status_changed_at = utcnow()
+    identity.status_changed_at = now
+    if status is not IdentityStatus.ACTIVE:
+        identity.tokens_valid_after = now
     uow.flush()
     record(
         uow.session,
@@ -225,8 +324,85 @@ def _set_status(
         reason=reason,
         context={"kind": str(identity.kind), "from": str(previous), "to": str(status)},
     )
-    uow.publish(STATUS_TOPIC, {"id": identity.id, "status": str(status)})
     return identity
+
+
+def known_roles(session: Session) -> list[str]:
+    """The built-in roles and every role an administrative policy names."""
+    roles = set(BUILTIN_ROLES)
+    for text in session.scalars(sa.select(Policy.text).where(Policy.realm == "admin")):
+        roles.update(_ROLE_IN_POLICY.findall(text))
+    return sorted(roles)
+
+
+def _valid_name(name: str) -> str:
+    name = unicodedata.normalize("NFC", (name or "").strip())
+    if not _NAME.match(name):
+        raise InvalidIdentity(
+            "name must be 1-200 characters: letters (of any script), digits, and . _ @ + - "
+            "or space, starting with a letter or digit"
+        )
+    return name
+
+
+def _valid_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    email = email.strip().lower()
+    if not email:
+        return None
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise InvalidIdentity(f"{email[:100]!r} is not an email address")
+    return email
+
+
+def _valid_roles(session: Session, roles: Iterable[str], kind: IdentityKind) -> list[str]:
+    if isinstance(roles, str):
+        roles = [roles]
+    role_list = sorted({str(role).strip() for role in roles if str(role).strip()})
+    if role_list and kind is not IdentityKind.HUMAN:
+        raise InvalidIdentity(
+            "only humans hold roles; agents and services act within the scopes their "
+            "credentials were granted, and never beyond their owner's roles"
+        )
+    if not role_list:
+        return []
+    known = known_roles(session)
+    for role in role_list:
+        if not _ROLE.match(role) or role not in known:
+            raise InvalidIdentity(
+                f"unknown role {role[:64]!r}; known roles: {', '.join(known)} "
+                "(an administrative policy can define more: see docs/security-model.md)"
+            )
+    return role_list
+
+
+def _valid_attributes(attributes: Any) -> dict[str, Any] | None:
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict):
+        raise InvalidIdentity("attributes must be a JSON object")
+    try:
+        size = len(json.dumps(attributes, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError):
+        raise InvalidIdentity("attributes must be plain JSON") from None
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise InvalidIdentity(f"attributes are limited to {MAX_ATTRIBUTES_BYTES} bytes of JSON")
+    return attributes
+
+
+def _valid_owner(session: Session, owner: str, kind: IdentityKind) -> Identity:
+    try:
+        owner_row = get(session, owner)
+    except IdentityNotFound:
+        raise InvalidIdentity(f"owner {owner[:200]!r} does not exist") from None
+    if owner_row.kind is not IdentityKind.HUMAN:
+        raise InvalidIdentity(f"owner {owner!r} is a {owner_row.kind}; owners must be humans")
+    if kind is IdentityKind.HUMAN:
+        raise InvalidIdentity("humans do not have owners")
+    if owner_row.status is IdentityStatus.DEPROVISIONED:
+        raise InvalidIdentity(f"owner {owner!r} is deprovisioned")
+    return owner_row
 
 
 def _active_admins(session: Session) -> int:

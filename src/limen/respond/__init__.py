@@ -8,6 +8,7 @@ from limen.respond.containment import (
     KILL_SWITCH_KINDS,
     Contained,
     contain,
+    deprovision,
     disengage,
     engage,
     engaged_kill_switches,
@@ -26,11 +27,13 @@ from limen.respond.partners import (
     PARTNER_SCOPES,
     PARTNER_TOKEN_TTL,
     Partner,
+    PartnerTokenEndpoint,
     is_partner,
     list_partners,
     register_partner,
     revoke_partner,
 )
+from limen.respond.responder import Responder
 
 __all__ = [
     "KILL_SWITCH_KINDS",
@@ -42,9 +45,12 @@ __all__ = [
     "InvalidStream",
     "KillSwitchNotEngaged",
     "Partner",
+    "PartnerTokenEndpoint",
+    "Responder",
     "StreamNotFound",
     "WrongKind",
     "contain",
+    "deprovision",
     "disengage",
     "engage",
     "engaged_kill_switches",

@@ -8,8 +8,15 @@ every node). This module adds what an incident responder needs around it:
   ``cascade`` it also suspends the machine identities the human owns, and remembers
   exactly which ones, so :func:`release` with ``cascade`` reactivates those and no others.
 - :func:`engage` / :func:`disengage`: the kill switch suspends every active identity of
-  one machine kind at once, and disengaging reverses what it did, and only that. It does
-  not revoke tokens, so that disengaging restores everything it stopped.
+  one machine kind at once (and, while engaged, holds any identity of that kind that
+  appears: the status view refuses them too), and disengaging reactivates what it
+  suspended, and only that. Like every suspension it cuts off what those identities
+  held: after disengaging, clients get new tokens and opaque tokens must be reissued.
+  Registered partners (``limen partner create``) and the identity that engaged the
+  switch are spared.
+- :func:`deprovision` takes an identity out of service for good: it is marked
+  ``deprovisioned``, the machines it owns are suspended (a cascade), and its API tokens
+  and OAuth clients are revoked; its history stays.
 
 Every step is an event naming the actor (the partner, the operator).
 """
@@ -23,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen import identity as identities
+from limen import tokens
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
@@ -35,6 +43,8 @@ from limen.store.models import (
     Identity,
     IdentityKind,
     IdentityStatus,
+    OAuthClient,
+    Partner,
     utcnow,
 )
 
@@ -42,6 +52,7 @@ __all__ = [
     "KILL_SWITCH_KINDS",
     "Contained",
     "contain",
+    "deprovision",
     "disengage",
     "engage",
     "engaged_kill_switches",
@@ -189,7 +200,11 @@ def engage(
     containment = _engaged(uow.session, target_kind)
     if containment is None:
         containment = Containment(
-            kind=KILL_SWITCH, target_kind=str(target_kind), reason=reason, engaged_by=actor.name
+            kind=KILL_SWITCH,
+            target_kind=str(target_kind),
+            reason=reason,
+            engaged_by=actor.name,
+            engaged_by_id=actor.identity_id,
         )
         uow.session.add(containment)
         uow.flush()
@@ -198,11 +213,13 @@ def engage(
         .where(Identity.kind == target_kind, Identity.status == IdentityStatus.ACTIVE)
         .order_by(Identity.created_at, Identity.id)
     ).all()
+    partners = set(uow.session.scalars(sa.select(Partner.identity_id)))
+    spare = {containment.engaged_by_id, actor.identity_id} - {None}
     why = f"kill switch ({target_kind})" + (f": {reason}" if reason else "")
     suspended: list[str] = []
     spared: list[str] = []
     for candidate in candidates:
-        if candidate.id == actor.identity_id or (candidate.attributes or {}).get("partner"):
+        if candidate.id in spare or candidate.id in partners:
             spared.append(candidate.id)
             continue
         identities.suspend(uow, actor, candidate.id, reason=why)
@@ -249,6 +266,31 @@ def disengage(
         },
     )
     return containment, [i.id for i in reactivated], left
+
+
+def deprovision(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Contained:
+    """Take an identity out of service for good: suspend the machines it owns (a
+    cascade), revoke its API tokens and OAuth clients, and mark it ``deprovisioned``.
+    Idempotent; its history stays. Raises :class:`~limen.identity.LastAdmin` rather
+    than leave no active admin."""
+    lowered = (ref or "").strip().lower()
+    target = identities.get(uow.session, lowered if is_id(lowered) else ref)
+    if target.status is IdentityStatus.DEPROVISIONED:
+        return Contained(target)
+    result = Contained(target)
+    if target.status is IdentityStatus.ACTIVE:
+        result = contain(uow, actor, target.id, reason=reason, cascade=True)
+    else:
+        result.revoked_tokens = _revoke(uow, actor, _live_tokens(uow.session, target))
+    clients = uow.session.scalars(
+        sa.select(OAuthClient.client_id).where(
+            OAuthClient.identity_id == target.id, OAuthClient.revoked_at.is_(None)
+        )
+    ).all()
+    for client_id in clients:
+        tokens.revoke_client(uow, actor, client_id)
+    result.identity = identities.deprovision(uow, actor, target.id, reason=reason)
+    return result
 
 
 def engaged_kill_switches(session: Session) -> Sequence[tuple[Containment, int]]:

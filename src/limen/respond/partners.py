@@ -1,9 +1,11 @@
 """Partner integrations: a security tool registered as a service identity with an OAuth client.
 
-A partner (SOAR, SIEM, intrusion detection) is an identity of kind ``service`` with the
-attribute ``partner: true``, holding ``client_secret_basic`` OAuth clients registered
-through :mod:`limen.tokens`. Its scopes are limited to what a response tool needs, so a
-leaked partner secret can suspend identities and read the directory, never read secrets.
+A partner (SOAR, SIEM, intrusion detection) is an identity of kind ``service`` with a
+partner registration (a ``partners`` row, which only :func:`register_partner` writes:
+nothing an identity's own attributes say makes it one), holding ``client_secret_basic``
+OAuth clients registered through :mod:`limen.tokens`. Its scopes are limited to what a
+response tool needs, so a leaked partner secret can suspend identities and read the
+directory, never read secrets.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.respond.errors import WrongKind
 from limen.store import UnitOfWork
-from limen.store.models import Identity, IdentityKind, OAuthClient
+from limen.store.models import Identity, OAuthClient
+from limen.store.models import Partner as PartnerRow
 
 __all__ = [
     "PARTNER_SCOPES",
     "PARTNER_TOKEN_TTL",
     "Partner",
+    "PartnerTokenEndpoint",
     "is_partner",
     "list_partners",
     "register_partner",
@@ -45,8 +49,9 @@ class Partner:
     clients: Sequence[OAuthClient]
 
 
-def is_partner(row: Identity | tokens.ClientIdentity) -> bool:
-    return row.kind is IdentityKind.SERVICE and bool((row.attributes or {}).get("partner"))
+def is_partner(session: Session, identity_id: str) -> bool:
+    """Whether ``identity_id`` is a registered partner."""
+    return session.get(PartnerRow, identity_id) is not None
 
 
 def register_partner(
@@ -67,15 +72,10 @@ def register_partner(
     try:
         row = identities.get(uow.session, name)
     except identities.IdentityNotFound:
-        row = identities.create(
-            uow,
-            actor,
-            kind="service",
-            name=name,
-            display_name=name,
-            attributes={"partner": True},
-        )
-    if not is_partner(row):
+        row = identities.create(uow, actor, kind="service", name=name, display_name=name)
+        uow.session.add(PartnerRow(identity_id=row.id, created_by=actor.name))
+        uow.flush()
+    if not is_partner(uow.session, row.id):
         raise identities.IdentityExists(f"{name!r} already names an identity that is not a partner")
     client, secret = tokens.register_client(
         uow, actor, row, scopes=wanted, auth_method="client_secret_basic", name=name
@@ -94,22 +94,18 @@ def register_partner(
 
 
 def list_partners(session: Session) -> list[Partner]:
-    services = session.scalars(
+    rows = session.scalars(
         sa.select(Identity)
-        .where(Identity.kind == IdentityKind.SERVICE)
+        .join(PartnerRow, PartnerRow.identity_id == Identity.id)
         .order_by(Identity.created_at, Identity.id)
     ).all()
-    return [
-        Partner(row, tokens.list_clients(session, identity_id=row.id))
-        for row in services
-        if is_partner(row)
-    ]
+    return [Partner(row, tokens.list_clients(session, identity_id=row.id)) for row in rows]
 
 
 def revoke_partner(uow: UnitOfWork, actor: Actor, ref: str) -> Partner:
     """Revoke every OAuth client of a partner: its secrets and the tokens they got stop working."""
     row = identities.get(uow.session, ref)
-    if not is_partner(row):
+    if not is_partner(uow.session, row.id):
         raise WrongKind(f"no partner {ref!r}")
     clients = tokens.list_clients(uow.session, identity_id=row.id)
     revoked = [
@@ -127,3 +123,30 @@ def revoke_partner(uow: UnitOfWork, actor: Actor, ref: str) -> Partner:
         context={"partner": row.name, "revoked_clients": revoked},
     )
     return Partner(row, tokens.list_clients(uow.session, identity_id=row.id))
+
+
+class PartnerTokenEndpoint(tokens.TokenEndpoint):
+    """``/v1beta1/users/oauth2/token``: the client credentials grant, for partners only.
+
+    1Password's endpoint takes ``scope=openid`` or nothing, meaning the client's own
+    scopes; a subset of the client's scopes narrows the token. Tokens live
+    :data:`PARTNER_TOKEN_TTL` (the token service it is given says so).
+    """
+
+    GRANTS = (tokens.ClientCredentialsGrant,)
+
+    def __init__(self, partner_tokens: tokens.TokenService) -> None:
+        super().__init__(partner_tokens, path="/v1beta1/users/oauth2/token")
+
+    def admit(self, identity: tokens.ClientIdentity) -> None:
+        # Fail closed: only registered partners get the longer partner lifetime.
+        if not identity.partner:
+            raise tokens.UnauthorizedClient("this endpoint is for partner integrations")
+
+    def prepare(self, form, credentials, **kwargs):  # type: ignore[no-untyped-def,override]
+        grant = list(form.get("grant_type") or [])
+        if grant and grant != ["client_credentials"]:
+            raise tokens.UnsupportedGrantType("partners use grant_type=client_credentials")
+        if list(form.get("scope") or []) == ["openid"]:
+            form = {k: v for k, v in form.items() if k != "scope"}
+        return super().prepare(form, credentials, **kwargs)

@@ -1,9 +1,23 @@
-"""Status changes reach every Limen node: in process, and across nodes via LISTEN/NOTIFY.
+"""Change notices reach every Limen process: in process at once, and across processes.
 
-A producer publishes inside its unit of work. On PostgreSQL the NOTIFY is part of the
-transaction, so other nodes hear of a change exactly when it commits and never of one
-that rolled back. Subscribers on the publishing node are called right after the commit;
-each node's listener thread calls its own subscribers for changes made elsewhere.
+A producer publishes inside its unit of work, so a notice exists exactly when its change
+committed. Subscribers on the publishing process are called right after the commit,
+before the producer's answer leaves. Other processes hear of it through the database:
+
+- PostgreSQL: ``NOTIFY`` is part of the transaction. Each node keeps one ``LISTEN``
+  connection in a thread that calls its subscribers.
+- SQLite: a notice is a row of ``store_notices`` written in the transaction. A thread
+  asks SQLite every few milliseconds whether anyone committed (``PRAGMA data_version``)
+  and, if so, reads the notices after the last one it saw.
+
+Either way the broadcaster knows **how current** it is: :attr:`current_as_of` is a moment
+(``time.monotonic()``) such that every change committed anywhere before it has been
+delivered here. On PostgreSQL a node proves this with a beat, a NOTIFY of its own every
+:data:`BEAT_SECONDS`: notifications arrive in commit order, so when its own beat comes
+back, everything committed before the beat was sent has arrived. A node whose feed is
+down stops moving ``current_as_of``; callers that must not act on stale state
+(:meth:`is_current`) fail closed. When the feed comes back, :meth:`on_resync` callbacks
+re-read what they keep before the node counts as current again.
 """
 
 from __future__ import annotations
@@ -11,26 +25,36 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
 
-__all__ = ["Broadcaster", "Subscriber"]
+__all__ = ["BEAT_SECONDS", "Broadcaster", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[dict[str, Any]], None]
+Subscriber = Callable[[Any], None]
+
+BEAT_SECONDS: Final = 0.05
+"""How often a node proves its change feed is live (PostgreSQL) or polls it (SQLite)."""
+_RECONNECT_MAX_SECONDS: Final = 0.5
+_NOTICE_KEEP_SECONDS: Final = 600.0
 
 # The channel is named after what the connection is, not after how its URL is spelt: two
 # nodes that reach one database by other host names, ports or options must hear each
 # other. NOTIFY is already confined to one database, and the schema keeps installations
 # that share a database (test schemas) apart.
 _CHANNEL = "'limen_' || md5(current_schema())"
+_INSERT_NOTICE = sa.text(
+    "INSERT INTO store_notices (node, topic, payload, created_at) "
+    "VALUES (:node, :topic, :payload, :created_at)"
+)
 
 
 class Broadcaster:
@@ -39,15 +63,27 @@ class Broadcaster:
         self._url = url
         self._postgres = url.startswith("postgresql")
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+        self._resync: list[Callable[[], None]] = []
+        self._lost: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
-        # Whether this node hears other nodes' changes right now, and a count that moves
-        # whenever that starts or stops: anything learnt from the database under one count
-        # may have missed a change once the count has moved.
+        """Set once the feed is up (or there is nothing to listen to)."""
         self.listening = False
+        """Whether this process hears other processes' changes right now."""
         self.epoch = 0
+        """Moves whenever :attr:`listening` changes: anything learnt from the database
+        under one epoch may have missed a change once the epoch has moved."""
+        self.current_as_of: float | None = None
+        """Every change committed anywhere before this ``time.monotonic()`` moment has
+        been delivered here; ``None`` while the feed has never been up."""
+        self.reachable = True
+        """``False`` while the feed cannot reach the database (the database is down)."""
+        self._beat = 0
+        self._beats_sent: dict[int, float] = {}
+
+    # -- subscribing -----------------------------------------------------------------
 
     def subscribe(self, topic: str, callback: Subscriber) -> None:
         with self._lock:
@@ -58,21 +94,52 @@ class Broadcaster:
             if callback in self._subscribers[topic]:
                 self._subscribers[topic].remove(callback)
 
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the feed's thread) whenever the feed (re)starts, before
+        the process counts as current: re-read anything kept from the database, since
+        changes made while the feed was down were never announced here."""
+        with self._lock:
+            self._resync.append(callback)
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the feed loses the database (e.g. to drop pooled
+        connections that died with it)."""
+        with self._lock:
+            self._lost.append(callback)
+
+    def is_current(self, max_age: float) -> bool:
+        """Whether every change committed more than ``max_age`` seconds ago is known here."""
+        current = self.current_as_of
+        return current is not None and time.monotonic() - current <= max_age
+
+    # -- publishing ------------------------------------------------------------------
+
     def send_in_transaction(self, connection: sa.Connection, topic: str, payload: Any) -> None:
-        """Queue a NOTIFY that PostgreSQL delivers only if the transaction commits."""
-        if not self._postgres:
-            return
+        """Queue a notice that other processes receive only if the transaction commits."""
         message = json.dumps({"node": self.node_id, "topic": topic, "payload": payload})
-        # On the driver's cursor, in the connection's transaction: a status change waits on
-        # this, and a Core execution costs several times the statement itself.
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(f"SELECT pg_notify({_CHANNEL}, %s)", (message,))
-        finally:
-            cursor.close()
+        if self._postgres:
+            # On the driver's cursor, in the connection's transaction: a status change
+            # waits on this, and a Core execution costs several times the statement.
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(f"SELECT pg_notify({_CHANNEL}, %s)", (message,))
+            finally:
+                cursor.close()
+            return
+        from limen.store.models.base import utcnow
+
+        connection.execute(
+            _INSERT_NOTICE,
+            {
+                "node": self.node_id,
+                "topic": topic,
+                "payload": json.dumps(payload),
+                "created_at": utcnow().replace(tzinfo=None).isoformat(sep=" "),
+            },
+        )
 
     def deliver(self, topic: str, payload: Any) -> None:
-        """Call this node's subscribers of ``topic``; a failing one does not stop the rest."""
+        """Call this process's subscribers of ``topic``; a failing one does not stop the rest."""
         with self._lock:
             callbacks = list(self._subscribers.get(topic, ()))
         for callback in callbacks:
@@ -81,13 +148,22 @@ class Broadcaster:
             except Exception:
                 log.exception("subscriber of %s failed", topic)
 
+    # -- the feed --------------------------------------------------------------------
+
     def start(self) -> None:
-        """Start listening for other nodes' changes (PostgreSQL only)."""
-        if not self._postgres or self._thread is not None:
+        """Start hearing other processes' changes (idempotent)."""
+        if self._thread is not None:
+            return
+        database = None if self._postgres else make_url(self._url).database
+        if not self._postgres and (not database or database == ":memory:"):
+            # One process, one connection's worth of database: nobody else to hear.
+            self._set_current(time.monotonic())
+            self._set_listening(True)
             self.ready.set()
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._listen, name="limen-listen", daemon=True)
+        target = self._listen if self._postgres else self._poll
+        self._thread = threading.Thread(target=target, name="limen-feed", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -96,6 +172,8 @@ class Broadcaster:
             self._thread.join(timeout=5)
             self._thread = None
         self._set_listening(False)
+        self.ready.clear()
+        self.current_as_of = None
 
     def _set_listening(self, listening: bool) -> None:
         # In this order: a reader that takes the epoch, then sees ``listening``, never
@@ -103,6 +181,38 @@ class Broadcaster:
         if self.listening != listening:
             self.listening = listening
             self.epoch += 1
+
+    def _set_current(self, moment: float) -> None:
+        if self.current_as_of is None or moment > self.current_as_of:
+            self.current_as_of = moment
+
+    def _call_resync(self) -> None:
+        with self._lock:
+            callbacks = list(self._resync)
+        for callback in callbacks:
+            callback()  # a failure means we are not current: the caller reconnects
+
+    def _call_lost(self) -> None:
+        with self._lock:
+            callbacks = list(self._lost)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a handler of a lost database connection failed")
+
+    def _feed_down(self, error: BaseException, delay: float) -> None:
+        was_up = self.listening or self.reachable
+        self._set_listening(False)
+        self.reachable = False
+        if was_up:
+            log.warning("lost the change feed (%s); reconnecting", _short(error))
+            self._call_lost()
+        else:
+            log.debug("change feed still down: %s", _short(error))
+        self._stop.wait(delay)
+
+    # PostgreSQL ----------------------------------------------------------------------
 
     def _conninfo(self) -> str:
         url = make_url(self._url).set(drivername="postgresql")
@@ -114,31 +224,138 @@ class Broadcaster:
         import psycopg
         from psycopg import sql
 
-        backoff = 0.1
+        backoff = 0.05
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+                with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=2) as conn:
                     channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self.reachable = True
+                    # Listening from here on; what committed before is re-read.
+                    started = time.monotonic()
+                    self._call_resync()
+                    self._set_current(started)
                     self._set_listening(True)
                     self.ready.set()
-                    backoff = 0.1
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=0.5):
-                            self._dispatch(note.payload)
-            except psycopg.Error:
-                self._set_listening(False)  # now, not after the back-off below
-                log.warning("lost the LISTEN connection; reconnecting", exc_info=True)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                    backoff = 0.05
+                    self._beat_loop(conn, channel)
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                self._feed_down(exc, backoff)
+                backoff = min(backoff * 2, _RECONNECT_MAX_SECONDS)
+        self._set_listening(False)
+
+    def _beat_loop(self, conn: Any, channel: str) -> None:
+        next_beat = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                self._beat += 1
+                self._beats_sent[self._beat] = now
+                beat = json.dumps({"node": self.node_id, "beat": self._beat})
+                conn.execute("SELECT pg_notify(%s, %s)", (channel, beat))
+                next_beat = now + BEAT_SECONDS
+            for note in conn.notifies(timeout=max(0.0, next_beat - time.monotonic())):
+                self._dispatch(note.payload)
+
+    # SQLite --------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        import sqlite3
+
+        database = make_url(self._url).database
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                connection = sqlite3.connect(database, timeout=5, check_same_thread=False)
+            except sqlite3.Error as exc:
+                self._feed_down(exc, backoff)
+                continue
+            try:
+                self._poll_on(connection)
+            except sqlite3.Error as exc:
+                if self._stop.is_set():
+                    break
+                self._feed_down(exc, backoff)
+                backoff = min(backoff * 2, _RECONNECT_MAX_SECONDS)
             finally:
-                self._set_listening(False)
+                connection.close()
+        self._set_listening(False)
+
+    def _poll_on(self, connection: Any) -> None:
+        started = time.monotonic()
+        last = connection.execute("SELECT coalesce(max(seq), 0) FROM store_notices").fetchone()[0]
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        self.reachable = True
+        self._call_resync()
+        self._set_current(started)
+        self._set_listening(True)
+        self.ready.set()
+        next_prune = started + 60.0
+        while not self._stop.wait(BEAT_SECONDS):
+            tick = time.monotonic()
+            now_version = connection.execute("PRAGMA data_version").fetchone()[0]
+            if now_version != version:
+                version = now_version
+                rows = connection.execute(
+                    "SELECT seq, node, topic, payload FROM store_notices WHERE seq > ? "
+                    "ORDER BY seq",
+                    (last,),
+                ).fetchall()
+                for seq, node, topic, payload in rows:
+                    last = seq
+                    if node != self.node_id:
+                        self.deliver(topic, _loads(payload))
+            self._set_current(tick)
+            if tick >= next_prune:
+                next_prune = tick + 60.0
+                self._prune(connection)
+
+    def _prune(self, connection: Any) -> None:
+        from datetime import timedelta
+
+        from limen.store.models.base import utcnow
+
+        cutoff = (utcnow() - timedelta(seconds=_NOTICE_KEEP_SECONDS)).replace(tzinfo=None)
+        try:
+            with connection:
+                connection.execute(
+                    "DELETE FROM store_notices WHERE created_at < ? "
+                    "AND seq < (SELECT max(seq) FROM store_notices)",
+                    (cutoff.isoformat(sep=" "),),
+                )
+        except Exception as exc:  # a busy database: try again next time
+            log.debug("could not prune old notices: %s", _short(exc))
+
+    # --------------------------------------------------------------------------------
 
     def _dispatch(self, raw: str) -> None:
-        try:
-            message = json.loads(raw)
-        except ValueError:
+        message = _loads(raw)
+        if not isinstance(message, dict):
             return
-        if not isinstance(message, dict) or message.get("node") == self.node_id:
+        if message.get("node") == self.node_id:
+            beat = message.get("beat")
+            if isinstance(beat, int):
+                sent = self._beats_sent.pop(beat, None)
+                # Notifications arrive in commit order: all before the beat are in.
+                if sent is not None:
+                    self._set_current(sent)
+                for old in [b for b in self._beats_sent if b < beat]:
+                    del self._beats_sent[old]
             return
-        self.deliver(message.get("topic", ""), message.get("payload"))
+        if "beat" in message:
+            return
+        self.deliver(str(message.get("topic", "")), message.get("payload"))
+
+
+def _loads(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

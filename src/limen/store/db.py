@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
-from limen.store.lookup import AsyncReader, Reader
+from limen.store.lookup import AsyncReader, Lookup, Reader
 
 __all__ = ["Database", "UnitOfWork"]
 
@@ -36,6 +36,8 @@ _MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
 _MIGRATION_LOCK_KEY = 0x4C494D454E
 _UNIT_OF_WORK = "limen.unit_of_work"
+# Ids (26 characters) and a value each per notice: well under NOTIFY's 8,000 bytes.
+_NOTICE_CHUNK = 100
 
 
 class UnitOfWork:
@@ -50,6 +52,7 @@ class UnitOfWork:
         self._broadcaster = broadcaster
         self._after_commit: list[Callable[[], None]] = []
         self._published: set[str] = set()
+        self._collected: dict[str, dict[str, Any]] = {}
         session.info[_UNIT_OF_WORK] = self
 
     @staticmethod
@@ -70,6 +73,25 @@ class UnitOfWork:
         if topic not in self._published:
             self._published.add(topic)
             self.publish(topic, None)
+
+    def collect(self, topic: str, key: str, value: Any = None) -> None:
+        """Note that ``key`` changed; one notice per topic is published just before commit,
+        ``{"ids": {key: value, …}}`` (in chunks that fit a NOTIFY).
+
+        For session hooks that see every flush: a transaction that changes a thousand
+        rows sends a handful of notices, not a thousand.
+        """
+        self._collected.setdefault(topic, {})[key] = value
+
+    def _publish_collected(self) -> None:
+        self.flush()  # what the last flush's hooks collect is published too
+        if not self._collected:
+            return
+        collected, self._collected = self._collected, {}
+        for topic, changed in collected.items():
+            items = list(changed.items())
+            for start in range(0, len(items), _NOTICE_CHUNK):
+                self.publish(topic, {"ids": dict(items[start : start + _NOTICE_CHUNK])})
 
     def flush(self) -> None:
         """Write pending changes now, turning constraint violations into :class:`Conflict`."""
@@ -117,6 +139,7 @@ class Database:
         try:
             yield uow
             if not readonly:
+                uow._publish_collected()
                 session.commit()
         except IntegrityError as exc:
             session.rollback()
@@ -291,6 +314,15 @@ class Database:
             return self.engine.raw_connection()
         except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
+
+    async def first(self, lookup: Lookup, /, **parameters: Any) -> Any | None:
+        """``lookup.first(…)`` from a coroutine, through whatever suits this database:
+        an asyncio connection on PostgreSQL, the local file right here on SQLite."""
+        if self.backend == "postgresql":
+            async with self.reading_async() as reader:
+                return await lookup.first_async(reader, **parameters)
+        with self.reading() as reader:
+            return lookup.first(reader, **parameters)
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
         """Run ``work(*args)``, which uses this database, from a coroutine without stalling

@@ -12,6 +12,7 @@ from limen.tokens.clients import (
     AuthenticatedClient,
     ClientCredentials,
     ClientIdentity,
+    Clients,
     authenticate_client,
     get_client,
     list_clients,
@@ -34,6 +35,7 @@ from limen.tokens.errors import (
 )
 from limen.tokens.keys import KEYS_TOPIC, SigningKeys
 from limen.tokens.rfc6749 import TokenEndpoint, credentials_from
+from limen.tokens.rfc6749.grants.client_credentials import ClientCredentialsGrant
 from limen.tokens.rfc7009 import revoke_token
 from limen.tokens.rfc7662 import introspect
 from limen.tokens.rfc8414 import server_metadata
@@ -51,8 +53,10 @@ __all__ = [
     "AccessTokenClaims",
     "AuthenticatedClient",
     "ClientCredentials",
+    "ClientCredentialsGrant",
     "ClientIdentity",
     "ClientNotFound",
+    "Clients",
     "InvalidAccessToken",
     "InvalidClient",
     "InvalidGrant",

@@ -2,8 +2,9 @@
 
 Client authentication methods (RFC 6749 §2.3, OpenID Connect Core §9):
 ``client_secret_basic``, ``client_secret_post`` and ``private_key_jwt`` (RFC 7523 §2.2).
-The identity behind a client is checked on every use: a suspended identity's clients
-authenticate no more.
+The identity behind a client is checked on every use, against the status view: a
+suspended identity's clients (or a suspended owner's machines' clients) authenticate no
+more.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from limen.audit import Actor, record
-from limen.store import Lookup, Reader, UnitOfWork
-from limen.store.models import Identity, IdentityKind, IdentityStatus, OAuthClient, utcnow
+from limen.audit import Actor, Authorizer, Resource, record
+from limen.errors import Unavailable
+from limen.identity.status import CLIENT_REVOKED_TOPIC, StatusView
+from limen.store import Database, Lookup, Reader, UnitOfWork
+from limen.store.models import Identity, IdentityKind, OAuthClient, utcnow
 from limen.tokens.errors import ClientNotFound, InvalidClient, InvalidRequest
 from limen.tokens.rfc7523 import (
     assertion_subject,
@@ -38,6 +41,7 @@ __all__ = [
     "AuthenticatedClient",
     "ClientCredentials",
     "ClientIdentity",
+    "Clients",
     "authenticate_client",
     "get_client",
     "list_clients",
@@ -48,32 +52,22 @@ __all__ = [
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
 AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 CLIENT_SECRET_PREFIX: Final = "limen_cs_"  # noqa: S105 - a prefix, not a secret
-CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 §3.3 scope-token
 # A secret's hash is computed even for unknown clients, so both answers take as long.
 _DUMMY_HASH = hashlib.sha256(b"no such client").hexdigest()
 # Built once, from the tables' columns rather than the ORM entities, and run as a lookup:
 # this runs on every grant, where composing the statement, loading two ORM objects and
 # the session around them cost more than the query.
-_CLIENTS = OAuthClient.__table__.c
-_IDENTITIES = Identity.__table__.c
-_CLIENT_AND_IDENTITY: Final = Lookup(
+_CLIENT: Final = Lookup(
     sa.select(
-        _CLIENTS.client_id,
-        _CLIENTS.auth_method,
-        _CLIENTS.secret_hash,
-        _CLIENTS.jwks,
-        _CLIENTS.scopes,
-        _CLIENTS.revoked_at,
-        _IDENTITIES.id.label("identity_id"),
-        _IDENTITIES.kind,
-        _IDENTITIES.name,
-        _IDENTITIES.owner_id,
-        _IDENTITIES.status,
-        _IDENTITIES.attributes,
-    )
-    .join_from(OAuthClient.__table__, Identity.__table__, _IDENTITIES.id == _CLIENTS.identity_id)
-    .where(_CLIENTS.client_id == sa.bindparam("client_id"))
+        OAuthClient.client_id,
+        OAuthClient.identity_id,
+        OAuthClient.auth_method,
+        OAuthClient.secret_hash,
+        OAuthClient.jwks,
+        OAuthClient.scopes,
+        OAuthClient.revoked_at,
+    ).where(OAuthClient.client_id == sa.bindparam("client_id"))
 )
 
 
@@ -91,13 +85,14 @@ class ClientCredentials:
 
 @dataclass(frozen=True, slots=True)
 class ClientIdentity:
-    """The identity an authenticated client acts as, as read when it authenticated."""
+    """The identity an authenticated client acts as, as the status view knows it."""
 
     id: str
     kind: IdentityKind
     name: str
     owner_id: str | None
     attributes: Mapping[str, Any]
+    partner: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +191,7 @@ def list_clients(session: Session, *, identity_id: str | None = None) -> Sequenc
 def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
     """Revoke a client: it authenticates no more and the tokens it holds stop working.
 
-    Idempotent. Every node hears of it through ``oauth.client.revoked``.
+    Idempotent. Every node hears of it (the status view's hook publishes the change).
     """
     client = get_client(uow.session, client_id)
     if client.revoked_at is None:
@@ -209,7 +204,6 @@ def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
             resource_id=client.client_id,
             resource_name=client.name,
         )
-        uow.publish(CLIENT_REVOKED_TOPIC, {"id": client.client_id})
     return client
 
 
@@ -217,15 +211,19 @@ def authenticate_client(
     reader: Reader | Session,
     credentials: ClientCredentials,
     *,
-    token_endpoint: str,
+    status: StatusView,
+    token_endpoints: Sequence[str],
     now: datetime | None = None,
 ) -> tuple[AuthenticatedClient, ClientIdentity]:
     """Authenticate a client by the method it registered; raise :class:`InvalidClient`.
 
-    The client's identity must be active. ``token_endpoint`` is the audience a
-    ``private_key_jwt`` assertion must name (RFC 7523 §3). Every failure is the same
-    ``invalid_client``, so callers cannot probe which client ids exist. Reads one row,
-    through ``reader`` (``Database.reading()``) or a unit of work's session.
+    The client's identity must be in good standing (active, its owner too, not held by a
+    kill switch), as the status view says; while the view cannot vouch for that,
+    :class:`~limen.errors.Unavailable`. ``token_endpoints`` are what a
+    ``private_key_jwt`` assertion's ``aud`` may name (RFC 7523 §3). Every failure is the
+    same ``invalid_client``, so callers cannot probe which client ids exist; its
+    ``reason`` says why, for the audit trail. Reads one row, through ``reader``
+    (``Database.reading()``) or a unit of work's session.
     """
     now = now or utcnow()
     client_id = credentials.client_id
@@ -237,7 +235,7 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
     if not client_id or len(client_id) > 64:
         raise InvalidClient("client authentication failed")
-    row = _CLIENT_AND_IDENTITY.first(reader, client_id=client_id)
+    row = _CLIENT.first(reader, client_id=client_id)
     if row is None:
         if credentials.client_secret is not None:
             hmac.compare_digest(_hash_secret(credentials.client_secret), _DUMMY_HASH)
@@ -249,7 +247,7 @@ def authenticate_client(
             credentials.client_assertion,
             row.jwks or {},
             client_id=row.client_id,
-            audience=token_endpoint,
+            audiences=token_endpoints,
             now=now,
         )
     else:
@@ -263,21 +261,98 @@ def authenticate_client(
             raise InvalidClient("client authentication failed")
         if not hmac.compare_digest(_hash_secret(secret), row.secret_hash or _DUMMY_HASH):
             raise InvalidClient("client authentication failed")
-    if row.revoked_at is not None or row.status is not IdentityStatus.ACTIVE:
-        raise InvalidClient("client authentication failed")
+    if row.revoked_at is not None:
+        raise _refused("client revoked")
+    status.ensure((row.identity_id,))  # made a moment ago on another node?
+    why = status.refusal((row.identity_id,), client_id=row.client_id)
+    if why == "stale":
+        raise Unavailable("identity status cannot be confirmed right now; retry shortly")
+    if why is not None:
+        raise _refused(why)
+    info = status.identity(row.identity_id)
+    assert info is not None  # refusal() checked it exists
     return (
         AuthenticatedClient(client_id=row.client_id, scopes=tuple(row.scopes or ())),
         ClientIdentity(
-            id=row.identity_id,
-            kind=row.kind,
-            name=row.name,
-            owner_id=row.owner_id,
-            attributes=row.attributes or {},
+            id=info.id,
+            kind=IdentityKind(info.kind),
+            name=info.name,
+            owner_id=info.owner_id,
+            attributes=info.attributes,
+            partner=info.partner,
         ),
     )
+
+
+def _refused(reason: str) -> InvalidClient:
+    error = InvalidClient("client authentication failed")
+    error.reason = reason  # type: ignore[attr-defined]
+    return error
 
 
 def _validate_jwks(jwks: dict[str, Any] | None) -> dict[str, Any]:
     if jwks is None:
         raise InvalidRequest("private_key_jwt clients must register their public keys (jwks)")
     return validate_client_jwks(jwks)
+
+
+class Clients:
+    """Register, list and revoke OAuth clients on behalf of an actor (asks the guard)."""
+
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self._db = db
+        self._guard = authorizer
+
+    def register(
+        self,
+        actor: Actor,
+        identity_ref: str,
+        *,
+        scopes: Iterable[str],
+        auth_method: str = "client_secret_basic",
+        name: str | None = None,
+        jwks: dict[str, Any] | None = None,
+    ) -> tuple[OAuthClient, str | None]:
+        from limen import identity as identities
+
+        with self._db.unit_of_work(readonly=True) as uow:
+            holder = identities.get(uow.session, identity_ref)
+        self._guard.authorize(actor, "client.create", Resource("identity", holder.id, holder.name))
+        with self._db.unit_of_work() as uow:
+            return register_client(
+                uow,
+                actor,
+                identities.get(uow.session, holder.id),
+                scopes=scopes,
+                auth_method=auth_method,
+                name=name,
+                jwks=jwks,
+            )
+
+    def list(
+        self, actor: Actor, *, identity_ref: str | None = None
+    ) -> list[tuple[OAuthClient, str]]:
+        """Clients (with their identity's name), oldest first."""
+        from limen import identity as identities
+
+        self._guard.authorize(actor, "client.read", Resource("oauth_client"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            identity_id = identities.get(uow.session, identity_ref).id if identity_ref else None
+            clients = list_clients(uow.session, identity_id=identity_id)
+            names = dict(
+                uow.session.execute(
+                    sa.select(Identity.id, Identity.name).where(
+                        Identity.id.in_({c.identity_id for c in clients})
+                    )
+                ).all()
+            )
+        return [(client, names.get(client.identity_id, "")) for client in clients]
+
+    def revoke(self, actor: Actor, client_id: str) -> OAuthClient:
+        with self._db.unit_of_work(readonly=True) as uow:
+            found = get_client(uow.session, client_id)
+        self._guard.authorize(
+            actor, "client.revoke", Resource("oauth_client", found.client_id, found.name)
+        )
+        with self._db.unit_of_work() as uow:
+            return revoke_client(uow, actor, found.client_id)

@@ -1,9 +1,13 @@
 """Issue, verify and revoke JWT access tokens, with status checked on every verification.
 
-A token is valid only while its signature verifies, it has not expired, its ``jti`` and
-its client are not revoked, and its subject and every actor in its ``act`` chain are
-active. Status comes from :class:`limen.access.StatusView`, which is exact on every node,
-so a revocation or suspension is honoured by the very next verification.
+A token is valid only while its signature verifies, it names this installation as its
+issuer, it has not expired, its ``jti`` and its client are not revoked, and its subject
+and every actor in its ``act`` chain (and their owners) are in good standing and were
+not cut off after it was issued. Standing comes from :class:`limen.identity.StatusView`,
+current on every node, so a revocation or suspension is honoured by the next
+verification, and a token issued before a suspension never works again.
+
+The issuer is configuration (``LIMEN_PUBLIC_URL``), never a request header.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from limen.access.status import TOKEN_REVOKED_TOPIC, StatusView
 from limen.audit import Actor, record
 from limen.audit.durable import Write
+from limen.errors import Unavailable
+from limen.identity.status import StatusView, token_date
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import OAuthClient, RevokedToken, utcnow
@@ -74,12 +79,21 @@ class TokenService:
     """Issues and checks access tokens for one installation."""
 
     def __init__(
-        self, db: Database, *, keys: SigningKeys, status: StatusView, ttl: timedelta
+        self,
+        db: Database,
+        *,
+        keys: SigningKeys,
+        status: StatusView,
+        ttl: timedelta,
+        issuer: str,
     ) -> None:
         self.db = db
         self.keys = keys
         self.status = status
         self.ttl = ttl
+        self.issuer = issuer.rstrip("/")
+        """This installation's identifier in every token (``iss``; the ``aud`` of tokens
+        for Limen's own API): ``LIMEN_PUBLIC_URL``."""
         self._verified: dict[bytes, tuple[int, AccessTokenClaims]] = {}
         keys.retain_for(ttl)
 
@@ -91,8 +105,7 @@ class TokenService:
         subject: str,
         client: AuthenticatedClient | OAuthClient,
         scope: tuple[str, ...],
-        audience: tuple[str, ...],
-        issuer: str,
+        audience: tuple[str, ...] | None = None,
         act: dict[str, Any] | None = None,
         action: str = "token.issue",
         context: dict[str, Any] | None = None,
@@ -105,7 +118,6 @@ class TokenService:
             client=client,
             scope=scope,
             audience=audience,
-            issuer=issuer,
             act=act,
             action=action,
             context=context,
@@ -121,8 +133,7 @@ class TokenService:
         subject: str,
         client: AuthenticatedClient | OAuthClient,
         scope: tuple[str, ...],
-        audience: tuple[str, ...],
-        issuer: str,
+        audience: tuple[str, ...] | None = None,
         act: dict[str, Any] | None = None,
         action: str = "token.issue",
         context: dict[str, Any] | None = None,
@@ -135,12 +146,14 @@ class TokenService:
         grants' events together).
         """
         now = now or utcnow()
-        iat = int(now.timestamp())
+        chain = (subject, *_act_ids(act))
+        # Never dated before a cut-off of anyone it acts as or for: see token_date.
+        iat = token_date(now.timestamp(), self.status.cut_off(chain))
         lifetime = int(self.ttl.total_seconds())
         claims = AccessTokenClaims(
-            iss=issuer,
+            iss=self.issuer,
             sub=subject,
-            aud=audience,
+            aud=audience or (self.issuer,),
             client_id=client.client_id,
             jti=new_id(),
             iat=iat,
@@ -185,22 +198,25 @@ class TokenService:
         :data:`ANY_AUDIENCE` accepts any. The raised error says only "not valid"; its
         ``reason`` attribute says why, for the audit trail.
         """
-        claims = self._authentic(raw)
+        claims = self.authentic(raw)
         moment = (now or utcnow()).timestamp()
         if check_expiry and claims.exp <= moment:
-            raise _invalid("expired")
+            error = InvalidAccessToken("the access token has expired")
+            error.reason = "expired"  # type: ignore[attr-defined]
+            raise error
         if claims.iat > moment + _CLOCK_SKEW:
             raise _invalid("issued in the future")
         if audience is None:
-            if claims.iss not in claims.aud:
+            if self.issuer not in claims.aud:
                 raise _invalid("audience is another resource")
         elif audience != ANY_AUDIENCE and audience not in claims.aud:
             raise _invalid("wrong audience")
         self.check_status(claims)
         return claims
 
-    def _authentic(self, raw: str) -> AccessTokenClaims:
-        """The claims of a token whose signature we checked, remembered by its digest.
+    def authentic(self, raw: str) -> AccessTokenClaims:
+        """The claims of a token we issued (signature and issuer checked, nothing else),
+        remembered by its digest; raises :class:`InvalidAccessToken`.
 
         A PEP or API client presents the same token for many requests; its signature
         (tens of microseconds of Ed25519) is checked once. What it says is fixed by the
@@ -214,28 +230,28 @@ class TokenService:
             return known[1]
         _, values = self.keys.verify_jwt(raw, typ=TYP)
         claims = AccessTokenClaims.from_jwt(values)
+        if claims.iss != self.issuer:
+            raise _invalid("another issuer")
         if len(self._verified) >= _VERIFIED_LIMIT:
             self._verified = {}
         self._verified[digest] = (generation, claims)
         return claims
 
     def check_status(self, claims: AccessTokenClaims) -> None:
-        status = self.status
-        status.sync()  # once; the reads below then see one current state
-        if status.is_token_revoked_synced(claims.jti):
-            raise _invalid("revoked")
-        if status.is_client_revoked_synced(claims.client_id):
-            raise _invalid("client revoked")
-        for identity_id in (claims.sub, *claims.actors):
-            info = status.identity_synced(identity_id)
-            if info is None or not info.is_active:
-                raise _invalid("identity not active")
-            # As in the PDP: an agent (or owned service) has no more rights than its
-            # owner, so its tokens die while the owner is suspended.
-            if info.owner_id is not None:
-                owner = status.identity_synced(info.owner_id)
-                if owner is None or not owner.is_active:
-                    raise _invalid("owner not active")
+        """Refuse a token whose subject, actors or their owners may not act now, or that
+        was issued before any of them was cut off; or whose ``jti`` or client is revoked.
+        An agent (or owned service) has no more rights than its owner, so its tokens die
+        while the owner is suspended, as in the PDP."""
+        why = self.status.refusal(
+            (*claims.actors, claims.sub),
+            issued_at=claims.iat,
+            token_id=claims.jti,
+            client_id=claims.client_id,
+        )
+        if why == "stale":
+            raise Unavailable("identity status cannot be confirmed right now; retry shortly")
+        if why is not None:
+            raise _invalid(why)
 
     def actor_for(self, claims: AccessTokenClaims, *, channel: str = "api") -> Actor:
         """The :class:`Actor` a token stands for: the current actor, on behalf of the rest."""
@@ -254,8 +270,7 @@ class TokenService:
         )
 
     def _describe(self, identity_id: str) -> dict[str, Any]:
-        # Only the kind and name, which never change: no need to catch up with status.
-        info = self.status.identity_synced(identity_id)
+        info = self.status.identity(identity_id)
         if info is None:
             return {"id": identity_id, "kind": "unknown", "name": identity_id}
         return {"id": info.id, "kind": info.kind, "name": info.name}
@@ -265,7 +280,7 @@ class TokenService:
     ) -> bool:
         """Revoke one token by ``jti``; idempotent. Returns ``False`` if it already was.
 
-        Every node hears of it through ``token.revoked`` (``{"id", "exp"}``).
+        Every node hears of it (the status view's hook publishes the new row).
         """
         if uow.session.get(RevokedToken, claims.jti) is not None:
             return False
@@ -288,8 +303,15 @@ class TokenService:
             reason=reason,
             context={"client_id": claims.client_id, "sub": claims.sub},
         )
-        uow.publish(TOKEN_REVOKED_TOPIC, {"id": claims.jti, "exp": expires_at.isoformat()})
         return True
+
+
+def _act_ids(act: dict[str, Any] | None) -> list[str]:
+    ids = []
+    while isinstance(act, dict) and act.get("sub"):
+        ids.append(str(act["sub"]))
+        act = act.get("act")
+    return ids
 
 
 def _invalid(reason: str) -> InvalidAccessToken:

@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from limen.audit import Actor, Outcome, record
+from limen.audit import Actor, Authorizer, Outcome, Resource, record
 from limen.audit.durable import commit_now, event_writer
 from limen.errors import InvalidInput
 from limen.ids import is_id, new_id
@@ -157,10 +157,23 @@ def parse_filter(expression: str | None, allowed: Sequence[str]) -> tuple[str, s
 class VaultService:
     """Everything the API and the CLI do with vaults goes through here."""
 
-    def __init__(self, db: Database, keyring: Keyring, *, reuse_seconds: float = 5.0) -> None:
-        """``reuse_seconds``: see :class:`~limen.vault._kept_reads.KeptReads` (0: never)."""
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        *,
+        authorizer: Authorizer,
+        reuse_seconds: float = 5.0,
+    ) -> None:
+        """``reuse_seconds``: see :class:`~limen.vault._kept_reads.KeptReads` (0: never).
+
+        Every operation checks the actor's token against the vault's scope grammar
+        (:mod:`limen.vault.scopes`) and then asks ``authorizer`` (the guard), which
+        bounds a person by their roles and a machine by its owner's.
+        """
         self.db = db
         self.keyring = keyring
+        self._guard = authorizer
         self._reuse_seconds = reuse_seconds
         # SQLite has one writer at a time and its busy handler waits by sleeping (up to
         # 100 ms a try); queueing this process's writers on a lock instead keeps
@@ -221,6 +234,7 @@ class VaultService:
                 _vault_view(v, counts.get(v.id, 0))
                 for v in uow.session.scalars(query)
                 if can(actor, v.id, "read")
+                and self._guard.allows(actor, "vault.read", Resource("vault", v.id), scopes=())
             ]
 
     def get_vault(self, actor: Actor, ref: str) -> VaultView:
@@ -379,7 +393,13 @@ class VaultService:
             return None
         item = rows[0]
         vault_id, vault_name = item.vault_id, item.vault_name
-        if item.file_count or not can(actor, vault_id, "read"):
+        if (
+            item.file_count
+            or not can(actor, vault_id, "read")
+            or not self._guard.allows(
+                actor, "vault.item.read", Resource("item", item.id, vault=vault_id), scopes=()
+            )
+        ):
             return None
         sealed = Sealed(item.ciphertext, item.wrapped_key, item.kek_id)
         kek = kek_for(sealed)
@@ -622,6 +642,7 @@ class VaultService:
     def report(self, actor: Actor, *, now: datetime | None = None) -> list[PolicyEntry]:
         """Every live item under a rotation policy, oldest secret first."""
         require_admin(actor)
+        self._guard.authorize(actor, "vault.report", Resource("vault"), scopes=())
         now = now or utcnow()
         with self.db.unit_of_work(readonly=True) as uow:
             session = uow.session
@@ -666,6 +687,7 @@ class VaultService:
         ``/v1/activity`` feed.
         """
         require_admin(actor)
+        self._guard.authorize(actor, "event.read", Resource("vault"), scopes=())
         if not 1 <= limit <= 1000 or offset < 0:
             raise InvalidInput("limit is 1-1000 and offset is not negative")
         is_vault_event = Event.action.startswith("vault.", autoescape=True)
@@ -720,6 +742,15 @@ class VaultService:
                         refusal = VaultAccessDenied(
                             f"this token may not {permission} vault {vault.name!r}"
                         )
+                if refusal is None:
+                    denied = self._guard.refusal(
+                        actor,
+                        _GUARD_ACTIONS[action],
+                        Resource("vault", vault.id, vault.name) if vault else Resource("vault"),
+                        scopes=(),
+                    )
+                    if denied is not None:
+                        refusal = VaultAccessDenied(denied)
                 if refusal is None:
                     yield uow
                     return
@@ -884,6 +915,23 @@ class _BrokenSeal(Exception):
     def __init__(self, vault_id: str, item_id: str, name: str) -> None:
         super().__init__(name)
         self.vault_id, self.item_id, self.name = vault_id, item_id, name
+
+
+# The vault's own event names, and the guard's action each one is.
+_GUARD_ACTIONS: Final = {
+    "vault.create": "vault.create",
+    "vault.read": "vault.read",
+    "vault.update": "vault.update",
+    "vault.item.list": "vault.read",
+    "vault.file.list": "vault.read",
+    "vault.item.read": "vault.item.read",
+    "vault.secret.read": "vault.item.read",
+    "vault.file.read": "vault.item.read",
+    "vault.item.create": "vault.item.write",
+    "vault.item.update": "vault.item.write",
+    "vault.item.delete": "vault.item.write",
+    "vault.file.create": "vault.item.write",
+}
 
 
 def can_admin(actor: Actor) -> bool:
@@ -1060,6 +1108,11 @@ def _editor(actor: Actor) -> str:
     return actor.identity_id or actor.name
 
 
+MAX_SECRET_AGE_DAYS: Final = 36_500
+
+
 def _check_age(days: int | None) -> None:
-    if days is not None and days < 1:
-        raise InvalidInput("the maximum secret age is at least one day")
+    if days is not None and not 1 <= days <= MAX_SECRET_AGE_DAYS:
+        raise InvalidInput(
+            f"the maximum secret age is between 1 and {MAX_SECRET_AGE_DAYS} days (100 years)"
+        )

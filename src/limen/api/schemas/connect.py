@@ -118,7 +118,7 @@ class ItemIn(_Connect):
     tags: list[str] | None = None
     sections: list[SectionIn] | None = None
     fields: list[FieldIn] | None = None
-    max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1)
+    max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1, le=36_500)
 
     def to_draft(self) -> ItemDraft:
         return ItemDraft(
@@ -138,7 +138,7 @@ class VaultCreate(_Connect):
 
     name: str
     description: str | None = None
-    max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1)
+    max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1, le=36_500)
 
 
 def timestamp(moment: datetime) -> str:

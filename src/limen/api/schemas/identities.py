@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from limen.store.models import Identity
 
-__all__ = ["IdentityCreate", "IdentityList", "IdentityPublic", "StatusChange"]
+__all__ = ["IdentityCreate", "IdentityList", "IdentityPublic", "IdentityUpdate", "StatusChange"]
 
 
 class IdentityCreate(BaseModel):
@@ -22,6 +22,18 @@ class IdentityCreate(BaseModel):
     owner: str | None = Field(default=None, description="Owning human: id, name or email.")
     roles: list[str] = Field(default_factory=list, max_length=10)
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class IdentityUpdate(BaseModel):
+    """Only the fields sent change; ``null`` clears one (an agent keeps an owner)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    owner: str | None = Field(default=None, description="Owning human: id, name or email.")
+    roles: list[str] | None = Field(default=None, max_length=10)
+    attributes: dict[str, Any] | None = None
 
 
 class StatusChange(BaseModel):

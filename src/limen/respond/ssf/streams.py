@@ -8,9 +8,8 @@ is scoped to that identity, so one receiver never sees another's streams.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from limen.audit import Actor, record
 from limen.ids import new_id
 from limen.respond.errors import InvalidStream, StreamNotFound
 from limen.respond.ssf._credentials import HeaderSealer
+from limen.respond.ssf._targets import check_push_target
 from limen.respond.ssf.events import EVENTS_SUPPORTED, VERIFICATION, set_claims
 from limen.store import UnitOfWork
 from limen.store.models import Event, SsfCursor, SsfOutbox, SsfStream, utcnow
@@ -55,7 +55,12 @@ def events_delivered(stream: SsfStream) -> list[str]:
 
 
 def _apply(
-    stream: SsfStream, body: dict[str, Any], *, replace: bool, sealer: HeaderSealer | None
+    stream: SsfStream,
+    body: dict[str, Any],
+    *,
+    replace: bool,
+    sealer: HeaderSealer | None,
+    allowed_hosts: Collection[str],
 ) -> None:
     if replace or "delivery" in body:
         delivery = body.get("delivery") or {}
@@ -68,9 +73,9 @@ def _apply(
         stream.delivery_method = method
         if method == PUSH:
             url = delivery.get("endpoint_url")
-            parts = urlsplit(url) if isinstance(url, str) else None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            if not isinstance(url, str) or len(url) > 2000:
                 raise InvalidStream("push delivery needs an http(s) delivery.endpoint_url")
+            check_push_target(url, allowed_hosts=allowed_hosts)
             stream.endpoint_url = url
             header = delivery.get("authorization_header")
             if header is not None and (not isinstance(header, str) or len(header) > 4096):
@@ -114,6 +119,7 @@ def create_stream(
     issuer: str,
     audience: str,
     sealer: HeaderSealer | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> SsfStream:
     """Create a stream (§8.1.1.1). Without ``events_requested`` a stream asks for all.
 
@@ -126,7 +132,13 @@ def create_stream(
         id=new_id(), receiver_id=receiver, iss=issuer, aud=[audience], status="enabled"
     )
     body = {"events_requested": list(EVENTS_SUPPORTED), **body}
-    _apply(stream, {"delivery": None, **body}, replace=False, sealer=sealer)
+    _apply(
+        stream,
+        {"delivery": None, **body},
+        replace=False,
+        sealer=sealer,
+        allowed_hosts=allowed_hosts,
+    )
     uow.session.add(stream)
     _ensure_cursor(uow.session)
     uow.flush()
@@ -166,12 +178,13 @@ def update_stream(
     *,
     replace: bool,
     sealer: HeaderSealer | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> SsfStream:
     """PATCH (§8.1.1.3) or PUT (§8.1.1.4) a stream's receiver-supplied properties."""
     stream = get_stream(uow.session, actor, str(body.get("stream_id") or ""))
     _check_transmitter_supplied(stream, body)
     changes = {k: v for k, v in body.items() if k in _RECEIVER_SUPPLIED}
-    _apply(stream, changes, replace=replace, sealer=sealer)
+    _apply(stream, changes, replace=replace, sealer=sealer, allowed_hosts=allowed_hosts)
     stream.updated_at = utcnow()
     uow.flush()
     record(

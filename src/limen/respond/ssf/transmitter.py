@@ -11,10 +11,11 @@ changes (a kill switch) goes out in one round.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -22,8 +23,10 @@ import httpx
 
 from limen.audit import Actor, record
 from limen.errors import Unavailable
+from limen.respond.errors import InvalidStream
 from limen.respond.ssf import outbox, rfc8935
 from limen.respond.ssf._credentials import HeaderSealer
+from limen.respond.ssf._targets import check_push_target
 from limen.respond.ssf.streams import get_stream
 from limen.store import Database
 from limen.store.models import Identity, utcnow
@@ -33,7 +36,11 @@ __all__ = ["PollResult", "Signer", "Transmitter"]
 log = logging.getLogger(__name__)
 
 SET_TYP = "secevent+jwt"
-_WAKE_TOPICS = ("identity.status", "token.revoked", "oauth.client.revoked")
+_WAKE_TOPICS = ("identity.changed", "token.revoked", "oauth.client.revoked")
+# Long polls waiting at once per receiver; more return at once (RFC 8936 lets a
+# transmitter answer a long poll early) instead of piling up.
+_POLLS_PER_RECEIVER = 2
+_POLL_INTERVAL = 0.1
 
 
 class Signer(Protocol):
@@ -62,8 +69,13 @@ class Transmitter:
         lease: timedelta = timedelta(seconds=30),
         keep: timedelta = timedelta(days=7),
         client: httpx.Client | None = None,
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self._db = db
+        self.allowed_hosts = frozenset(allowed_hosts)
+        """Hosts push receivers may be at although they are private (see _targets)."""
+        self._polling: dict[str, int] = {}
+        self._polling_lock = threading.Lock()
         self._signer = signer
         self._sealer = sealer
         self._idle = idle_interval
@@ -145,19 +157,31 @@ class Transmitter:
         return bool(added or leases)
 
     def _deliver(self, lease: outbox.Lease) -> None:
-        token = self._signer.sign_jwt(lease.claims, typ=SET_TYP)
-        authorization = None
-        if lease.authorization_header is not None:
-            if self._sealer is None:
-                raise Unavailable("no root key to open the receiver's push credential with")
-            authorization = self._sealer.open(lease.stream_id, lease.authorization_header)
-        result = rfc8935.push(
-            self._client,
-            lease.endpoint_url,
-            token,
-            authorization=authorization,
-            timeout=self._push_timeout,
-        )
+        try:
+            check_push_target(lease.endpoint_url, allowed_hosts=self.allowed_hosts)
+        except InvalidStream as refused:
+            result = rfc8935.PushResult(False, permanent=True, error=refused.detail)
+        else:
+            token = self._signer.sign_jwt(lease.claims, typ=SET_TYP)
+            authorization = None
+            if lease.authorization_header is not None:
+                if self._sealer is None:
+                    raise Unavailable("no root key to open the receiver's push credential with")
+                authorization = self._sealer.open(lease.stream_id, lease.authorization_header)
+            result = rfc8935.push(
+                self._client,
+                lease.endpoint_url,
+                token,
+                authorization=authorization,
+                timeout=self._push_timeout,
+            )
+        if not result.delivered:
+            log.warning(
+                "could not push a SET to stream %s (%s): %s",
+                lease.stream_id,
+                "giving up" if result.permanent else "will retry",
+                result.error,
+            )
         retry_at = None
         retryable = not result.delivered and not result.permanent
         if retryable and lease.attempts + 1 < self._max_attempts:
@@ -184,7 +208,7 @@ class Transmitter:
                 actor=actor,
             )
 
-    def poll(
+    async def poll(
         self,
         actor: Actor,
         stream_id: str,
@@ -197,30 +221,71 @@ class Transmitter:
     ) -> PollResult:
         """RFC 8936 §2.4: acknowledge, then return waiting SETs (long-polling up to ``wait``).
 
-        The call is an ``ssf.poll`` event naming the receiver, with what it acknowledged
-        and what it was given.
+        While it waits, a poll holds no thread: each look at the outbox is a short piece
+        of work in the thread pool. A receiver has at most a couple of polls waiting at
+        once; beyond that a poll is answered at once. The call is an ``ssf.poll`` event
+        naming the receiver, with what it acknowledged and what it was given.
         """
+        settled = await asyncio.to_thread(self._acknowledge, actor, stream_id, ack, set_errs)
+        receiver = actor.identity_id or actor.name
+        with self._polling_lock:
+            waiting_now = self._polling.get(receiver, 0)
+            may_wait = not return_immediately and waiting_now < _POLLS_PER_RECEIVER
+            if may_wait:
+                self._polling[receiver] = waiting_now + 1
+        try:
+            deadline = time.monotonic() + (wait if may_wait else 0)
+            while True:
+                sets, more = await asyncio.to_thread(self._waiting, actor, stream_id, max_events)
+                if sets or more or max_events <= 0 or time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(_POLL_INTERVAL)
+        finally:
+            if may_wait:
+                with self._polling_lock:
+                    self._polling[receiver] -= 1
+                    if not self._polling[receiver]:
+                        del self._polling[receiver]
+        await asyncio.to_thread(self._record_poll, actor, stream_id, settled, set_errs, sets, more)
+        return PollResult(sets=sets, moreAvailable=more)
+
+    def _acknowledge(
+        self,
+        actor: Actor,
+        stream_id: str,
+        ack: Sequence[str],
+        set_errs: Mapping[str, Mapping[str, Any]] | None,
+    ) -> int:
         with self._db.unit_of_work() as uow:
             stream = get_stream(uow.session, actor, stream_id)
-            settled = outbox.acknowledge(uow, stream, ack=ack, set_errs=set_errs)
-        deadline = time.monotonic() + (0 if return_immediately else wait)
-        while True:
-            # A poll need not wait for the worker: bring the outbox up to date first
-            # (after a cheap read, so an idle long poll does not keep taking the write lock).
-            with self._db.unit_of_work(readonly=True) as uow:
-                behind = outbox.has_work(uow.session)
-            if behind:
-                with self._db.unit_of_work() as uow:
-                    outbox.fan_out(uow)
-            with self._db.unit_of_work(readonly=True) as uow:
-                stream = get_stream(uow.session, actor, stream_id)
-                rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
-                waiting = [(row.jti, dict(row.claims)) for row in rows]
-            # Signed outside the transaction: the first signature may create the key.
-            sets = {jti: self._signer.sign_jwt(claims, typ=SET_TYP) for jti, claims in waiting}
-            if sets or more or max_events <= 0 or time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
+            return outbox.acknowledge(uow, stream, ack=ack, set_errs=set_errs)
+
+    def _waiting(
+        self, actor: Actor, stream_id: str, max_events: int
+    ) -> tuple[dict[str, str], bool]:
+        # A poll need not wait for the worker: bring the outbox up to date first
+        # (after a cheap read, so an idle long poll does not keep taking the write lock).
+        with self._db.unit_of_work(readonly=True) as uow:
+            behind = outbox.has_work(uow.session)
+        if behind:
+            with self._db.unit_of_work() as uow:
+                outbox.fan_out(uow)
+        with self._db.unit_of_work(readonly=True) as uow:
+            stream = get_stream(uow.session, actor, stream_id)
+            rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
+            waiting = [(row.jti, dict(row.claims)) for row in rows]
+        # Signed outside the transaction: the first signature may create the key.
+        return {jti: self._signer.sign_jwt(claims, typ=SET_TYP) for jti, claims in waiting}, more
+
+    def _record_poll(
+        self,
+        actor: Actor,
+        stream_id: str,
+        settled: int,
+        set_errs: Mapping[str, Mapping[str, Any]] | None,
+        sets: dict[str, str],
+        more: bool,
+    ) -> None:
         with self._db.unit_of_work() as uow:
             record(
                 uow.session,
@@ -236,4 +301,3 @@ class Transmitter:
                     "more_available": more,
                 },
             )
-        return PollResult(sets=sets, moreAvailable=more)

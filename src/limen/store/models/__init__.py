@@ -5,8 +5,9 @@ from limen.store.models.api_token import ApiToken
 from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
 from limen.store.models.base import Base, utcnow
 from limen.store.models.event import Event
-from limen.store.models.identity import Identity, IdentityKind, IdentityStatus
+from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, Partner
 from limen.store.models.installation import Installation
+from limen.store.models.notice import StoreNotice
 from limen.store.models.respond import (
     Containment,
     ContainmentMember,
@@ -31,12 +32,14 @@ __all__ = [
     "IdentityStatus",
     "Installation",
     "OAuthClient",
+    "Partner",
     "Policy",
     "RevokedToken",
     "SigningKey",
     "SsfCursor",
     "SsfOutbox",
     "SsfStream",
+    "StoreNotice",
     "Vault",
     "VaultFile",
     "VaultItem",

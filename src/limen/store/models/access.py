@@ -21,6 +21,8 @@ class Policy(Base):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+    realm: Mapped[str] = mapped_column(String(16), default="access")
+    """``access``: decisions for PEPs (AuthZEN); ``admin``: Limen's own operations (roles)."""
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

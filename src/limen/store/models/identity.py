@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from limen.ids import new_id
 from limen.store.models.base import Base, utcnow
 
-__all__ = ["Identity", "IdentityKind", "IdentityStatus"]
+__all__ = ["Identity", "IdentityKind", "IdentityStatus", "Partner"]
 
 
 class IdentityKind(enum.StrEnum):
@@ -56,6 +56,9 @@ class Identity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     status_changed_at: Mapped[datetime | None]
+    tokens_valid_after: Mapped[datetime | None]
+    """The cut-off: a token issued to, or on behalf of, this identity before this moment
+    is never honoured again. Set by every suspension, containment and deprovisioning."""
 
     @property
     def is_active(self) -> bool:
@@ -64,3 +67,15 @@ class Identity(Base):
     @property
     def is_admin(self) -> bool:
         return "admin" in (self.roles or [])
+
+
+class Partner(Base):
+    """A registered partner integration (SOAR, SIEM, XDR): a service identity that only
+    ``limen partner create`` makes. Kill switches spare partners; nothing an identity's
+    own attributes say can make it one."""
+
+    __tablename__ = "partners"
+
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -34,6 +34,8 @@ class Containment(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     engaged_at: Mapped[datetime] = mapped_column(default=utcnow)
     engaged_by: Mapped[str] = mapped_column(String(200))
+    engaged_by_id: Mapped[str | None] = mapped_column(String(26))
+    """The identity that engaged a kill switch: spared by it, so it can release it."""
     released_at: Mapped[datetime | None]
     released_by: Mapped[str | None] = mapped_column(String(200))
 

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
 from limen.audit.durable import Write, commit_now, event_writer
-from limen.errors import LimenError
+from limen.errors import LimenError, Unavailable
+from limen.ids import is_id
 from limen.store.models import utcnow
-from limen.tokens.clients import ClientCredentials, authenticate_client
+from limen.tokens.clients import ClientCredentials, ClientIdentity, authenticate_client
 from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from limen.tokens.rfc6749.authentication import _one
 from limen.tokens.rfc6749.grants.client_credentials import ClientCredentialsGrant
@@ -30,17 +31,17 @@ class TokenEndpoint:
 
     GRANTS = (ClientCredentialsGrant, TokenExchangeGrant)
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, *, path: str = "/oauth2/token") -> None:
         self.tokens = tokens
         self.grant_types = tuple(g.GRANT_TYPE for g in self.GRANTS)
+        self.url = tokens.issuer + path
+        """This endpoint's URL: what a ``private_key_jwt`` assertion's ``aud`` names."""
 
     def handle(
         self,
         form: Mapping[str, Sequence[str]],
         credentials: ClientCredentials,
         *,
-        issuer: str,
-        token_endpoint: str,
         context: dict[str, Any] | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
@@ -48,16 +49,12 @@ class TokenEndpoint:
 
         Returns once the issuance event is committed.
         """
-        issued, write = self.prepare(
-            form,
-            credentials,
-            issuer=issuer,
-            token_endpoint=token_endpoint,
-            context=context,
-            now=now,
-        )
+        issued, write = self.prepare(form, credentials, context=context, now=now)
         self._commit([write])
         return issued.to_response()
+
+    def admit(self, identity: ClientIdentity) -> None:
+        """A hook for endpoints that serve only some clients (raise to refuse)."""
 
     def _commit(self, writes: list[Write]) -> None:
         """Commit event writes before returning, from a thread that may block.
@@ -77,8 +74,6 @@ class TokenEndpoint:
         form: Mapping[str, Sequence[str]],
         credentials: ClientCredentials,
         *,
-        issuer: str,
-        token_endpoint: str,
         context: dict[str, Any] | None = None,
         now: datetime | None = None,
         refusals: list[Write] | None = None,
@@ -107,8 +102,13 @@ class TokenEndpoint:
             # requests' events instead of taking the write lock for a transaction of its own.
             with db.reading() as reader:
                 client, identity = authenticate_client(
-                    reader, credentials, token_endpoint=token_endpoint, now=now
+                    reader,
+                    credentials,
+                    status=self.tokens.status,
+                    token_endpoints=(self.url, self.tokens.issuer),
+                    now=now,
                 )
+                self.admit(identity)
                 actor = Actor(
                     kind=str(identity.kind),
                     name=identity.name,
@@ -116,12 +116,14 @@ class TokenEndpoint:
                     channel="oauth",
                     context={"client_id": client.client_id, **(context or {})},
                 )
-                return grant(self.tokens).grant(
-                    actor, client, identity, form, issuer=issuer, now=now
-                )
+                return grant(self.tokens).grant(actor, client, identity, form, now=now)
+        except Unavailable:
+            raise  # nothing was refused: the answer is "try again"
         except LimenError as exc:
-            # Its reason may say more than the response does (never a secret).
-            who = (credentials.client_id or "unknown")[:64]
+            # Its reason may say more than the response does (never a secret). Only what
+            # has the shape of a client id is recorded as one: people paste secrets into
+            # the wrong field, and the trail must not keep them.
+            who = credentials.client_id if is_id(credentials.client_id or "") else "unknown"
             refused = Actor(
                 kind="oauth_client",
                 name=f"client:{who}",

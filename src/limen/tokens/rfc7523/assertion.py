@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -63,9 +64,18 @@ def assertion_subject(assertion: str, assertion_type: str | None) -> str:
 
 
 def verify_client_assertion(
-    assertion: str, jwks: dict[str, Any], *, client_id: str, audience: str, now: datetime
+    assertion: str,
+    jwks: dict[str, Any],
+    *,
+    client_id: str,
+    audiences: Sequence[str],
+    now: datetime,
 ) -> None:
-    """Check signature, ``iss``/``sub``, ``aud``, ``exp`` and one-time ``jti``."""
+    """Check signature, ``iss``/``sub``, ``aud``, ``exp`` and one-time ``jti``.
+
+    ``audiences``: what ``aud`` may name, the token endpoint's URL or the issuer
+    (RFC 7523 §3: "the token endpoint URL of the authorization server MAY be used").
+    """
     moment = now.timestamp()
     try:
         with warnings.catch_warnings():
@@ -75,13 +85,13 @@ def verify_client_assertion(
         raise InvalidClient("client authentication failed") from None
     claims = token.claims
     aud = claims.get("aud")
-    audiences = aud if isinstance(aud, list) else [aud]
+    named = aud if isinstance(aud, list) else [aud]
     exp = claims.get("exp")
     jti = claims.get("jti")
     if (
         claims.get("iss") != client_id
         or claims.get("sub") != client_id
-        or audience not in audiences
+        or not any(audience in named for audience in audiences)
         or not isinstance(exp, int | float)
         or exp + _LEEWAY < moment
         or exp - moment > _MAX_LIFETIME

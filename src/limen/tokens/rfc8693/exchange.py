@@ -54,7 +54,6 @@ class TokenExchangeGrant:
         identity: ClientIdentity,
         form: Mapping[str, Sequence[str]],
         *,
-        issuer: str,
         now: datetime,
     ) -> tuple[IssuedToken, Write]:
         subject_token = _one(form, "subject_token")
@@ -91,7 +90,7 @@ class TokenExchangeGrant:
                 raise InvalidGrant("the actor_token is not the authenticated client's")
 
         human = self.tokens.status.identity(subject.sub)
-        if human is None or not human.is_active:
+        if human is None:
             raise InvalidGrant("the subject_token is not valid")
         delegating = identity.id != subject.sub
         if delegating and identity.owner_id != subject.sub:
@@ -119,7 +118,7 @@ class TokenExchangeGrant:
                 act["act"] = subject.act
         elif subject.act:
             act = subject.act
-        audience = audiences_for(list(form.get("resource") or ()), issuer=issuer)
+        audience = audiences_for(list(form.get("resource") or ()), issuer=self.tokens.issuer)
         delegated_actor = Actor(
             kind=actor.kind,
             name=actor.name,
@@ -135,7 +134,6 @@ class TokenExchangeGrant:
             client=client,
             scope=scope,
             audience=audience,
-            issuer=issuer,
             act=act,
             action="token.exchange",
             context={"grant_type": GRANT_TYPE, "subject_jti": subject.jti},

@@ -41,7 +41,6 @@ class ClientCredentialsGrant:
         identity: ClientIdentity,
         form: Mapping[str, Sequence[str]],
         *,
-        issuer: str,
         now: datetime,
     ) -> tuple[IssuedToken, Write]:
         allowed = set(client.scopes)
@@ -53,14 +52,13 @@ class ClientCredentialsGrant:
             extra = sorted(set(asked) - allowed)
             raise InvalidScope(f"this client may not be granted {' '.join(extra)[:200]}")
         scope = asked if asked is not None else tuple(sorted(allowed))
-        audience = audiences_for(list(form.get("resource") or ()), issuer=issuer)
+        audience = audiences_for(list(form.get("resource") or ()), issuer=self.tokens.issuer)
         return self.tokens.mint(
             actor,
             subject=identity.id,
             client=client,
             scope=scope,
             audience=audience,
-            issuer=issuer,
             context={"grant_type": self.GRANT_TYPE},
             now=now,
         )

@@ -1,0 +1,145 @@
+"""Containment as the shells use it: every call asks the guard first, then acts in one
+unit of work (see :mod:`limen.respond.containment` and :mod:`limen.respond.partners`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from limen import identity as identities
+from limen.audit import Actor, Authorizer, Resource
+from limen.respond import containment, partners
+from limen.respond.containment import Contained
+from limen.respond.directory import DirectoryPage, list_directory
+from limen.store import Database, UnitOfWork
+from limen.store.models import Containment, Identity, IdentityKind, IdentityStatus, OAuthClient
+
+__all__ = ["Note", "Responder"]
+
+Note = Callable[[UnitOfWork, Contained], None]
+"""Records a surface's own event in the same unit of work as the change."""
+
+
+class Responder:
+    """Suspend, reactivate, deprovision, kill switches and partners, for an actor."""
+
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self._db = db
+        self._guard = authorizer
+
+    def directory(
+        self,
+        actor: Actor,
+        *,
+        kind: IdentityKind,
+        status: IdentityStatus | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 25,
+    ) -> DirectoryPage:
+        """The partners' directory: active and suspended identities of one kind."""
+        self._guard.authorize(actor, "identity.read", Resource("identity"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return list_directory(uow.session, kind=kind, status=status, after=after, limit=limit)
+
+    def find(self, actor: Actor, ref: str, *, kind: str | None = None) -> Identity:
+        """One identity of the partners' directory (deprovisioned ones are not found)."""
+        target = self._target(ref, kind)
+        self._guard.authorize(actor, "identity.read", Resource("identity", target.id, target.name))
+        return target
+
+    def _target(self, ref: str, kind: str | None) -> Identity:
+        with self._db.unit_of_work(readonly=True) as uow:
+            return containment.find(uow.session, ref, kind=kind)
+
+    def contain(
+        self,
+        actor: Actor,
+        ref: str,
+        *,
+        kind: str | None = None,
+        reason: str | None = None,
+        cascade: bool = False,
+        note: Note | None = None,
+    ) -> Contained:
+        """Suspend an identity, revoke its tokens, and with ``cascade`` its machines.
+
+        ``note(uow, done)`` may record more in the same transaction (a surface's own event).
+        """
+        target = self._target(ref, kind)
+        self._guard.authorize(
+            actor, "identity.suspend", Resource("identity", target.id, target.name)
+        )
+        with self._db.unit_of_work() as uow:
+            done = containment.contain(
+                uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
+            )
+            if note is not None:
+                note(uow, done)
+            return done
+
+    def release(
+        self,
+        actor: Actor,
+        ref: str,
+        *,
+        kind: str | None = None,
+        reason: str | None = None,
+        cascade: bool = False,
+        note: Note | None = None,
+    ) -> Contained:
+        target = self._target(ref, kind)
+        self._guard.authorize(
+            actor, "identity.reactivate", Resource("identity", target.id, target.name)
+        )
+        with self._db.unit_of_work() as uow:
+            done = containment.release(
+                uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
+            )
+            if note is not None:
+                note(uow, done)
+            return done
+
+    def deprovision(self, actor: Actor, ref: str, *, reason: str | None = None) -> Contained:
+        with self._db.unit_of_work(readonly=True) as uow:
+            target = identities.get(uow.session, ref)
+        self._guard.authorize(
+            actor, "identity.delete", Resource("identity", target.id, target.name)
+        )
+        with self._db.unit_of_work() as uow:
+            return containment.deprovision(uow, actor, target.id, reason=reason)
+
+    def engage(
+        self, actor: Actor, *, kind: str, reason: str | None = None
+    ) -> tuple[Containment, list[str]]:
+        self._guard.authorize(actor, "killswitch.engage", Resource("kill_switch", name=kind))
+        with self._db.unit_of_work() as uow:
+            return containment.engage(uow, actor, kind=kind, reason=reason)
+
+    def disengage(
+        self, actor: Actor, *, kind: str, reason: str | None = None
+    ) -> tuple[Containment, list[str], list[str]]:
+        self._guard.authorize(actor, "killswitch.disengage", Resource("kill_switch", name=kind))
+        with self._db.unit_of_work() as uow:
+            return containment.disengage(uow, actor, kind=kind, reason=reason)
+
+    def kill_switches(self, actor: Actor) -> Sequence[tuple[Containment, int]]:
+        self._guard.authorize(actor, "killswitch.read", Resource("kill_switch"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return containment.engaged_kill_switches(uow.session)
+
+    def register_partner(
+        self, actor: Actor, name: str, *, scopes: Iterable[str]
+    ) -> tuple[Identity, OAuthClient, str]:
+        self._guard.authorize(actor, "partner.create", Resource("partner", name=name))
+        with self._db.unit_of_work() as uow:
+            return partners.register_partner(uow, actor, name, scopes=scopes)
+
+    def list_partners(self, actor: Actor) -> list[partners.Partner]:
+        self._guard.authorize(actor, "partner.read", Resource("partner"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return partners.list_partners(uow.session)
+
+    def revoke_partner(self, actor: Actor, ref: str) -> partners.Partner:
+        self._guard.authorize(actor, "partner.revoke", Resource("partner", name=ref))
+        with self._db.unit_of_work() as uow:
+            return partners.revoke_partner(uow, actor, ref)

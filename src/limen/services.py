@@ -1,0 +1,235 @@
+"""The composition root: everything a Limen process needs, built once from its Settings.
+
+The API builds one :class:`Services` in its lifespan (:meth:`Services.start` builds every
+part there, before the first request) and hands it to routers through one dependency;
+the CLI builds one per command, and only the parts that command touches are made (a
+command run by the operator never builds the status view, the token service or the
+PDP). Nothing else keeps process-wide objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from limen import access, identity, respond, tokens
+from limen.audit import AuditKeys, EventReader
+from limen.audit.durable import EventWriter, event_writer
+from limen.config import Settings
+from limen.errors import LimenError, Unavailable
+from limen.keyfile import read_key_file
+from limen.respond import ssf
+from limen.store import Database
+from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
+
+__all__ = ["Services"]
+
+log = logging.getLogger("limen")
+
+
+@dataclass(eq=False)
+class Services:
+    """One installation's parts, wired together. Build with :meth:`open`."""
+
+    settings: Settings
+    db: Database
+    owns_db: bool = True
+    ssf_tuning: dict[str, Any] = field(default_factory=dict)
+    """Shorter SSF intervals for tests and benchmarks."""
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        database: Database | None = None,
+        ssf_tuning: dict[str, Any] | None = None,
+    ) -> Services:
+        db = database or Database(settings.resolved_database_url)
+        return cls(settings, db, owns_db=database is None, ssf_tuning=dict(ssf_tuning or {}))
+
+    # -- what every request may need ------------------------------------------------------
+
+    @cached_property
+    def events(self) -> EventWriter:
+        """The group-committing writer of events that are a request's only write."""
+        return event_writer(self.db)
+
+    @cached_property
+    def status(self) -> identity.StatusView:
+        """Who may act right now (starts the change feed)."""
+        return identity.StatusView(self.db)
+
+    @cached_property
+    def guard(self) -> access.Guard:
+        return access.Guard(self.db, status=lambda: self.status, events=self.events)
+
+    @cached_property
+    def opaque_tokens(self) -> identity.OpaqueTokens:
+        return identity.OpaqueTokens(self.status)
+
+    @cached_property
+    def signing_keys(self) -> tokens.SigningKeys:
+        settings = self.settings
+        if settings.key_passphrase is not None and settings.key_file is None:
+            raise Unavailable(
+                "token signing needs the root key file; passphrase-only setups are "
+                "not supported by the token service yet"
+            )
+        return tokens.SigningKeys(
+            self.db,
+            root_key=read_key_file(settings.resolved_key_file),
+            max_token_ttl=settings.access_token_ttl,
+        )
+
+    @cached_property
+    def tokens(self) -> tokens.TokenService:
+        """OAuth access tokens for this installation (issuer ``LIMEN_PUBLIC_URL``)."""
+        return tokens.TokenService(
+            self.db,
+            keys=self.signing_keys,
+            status=self.status,
+            ttl=self.settings.access_token_ttl,
+            issuer=self.settings.resolved_public_url,
+        )
+
+    @cached_property
+    def partner_tokens(self) -> tokens.TokenService:
+        """The same keys and status, with the partner API's longer lifetime."""
+        return tokens.TokenService(
+            self.db,
+            keys=self.signing_keys,
+            status=self.status,
+            ttl=respond.PARTNER_TOKEN_TTL,
+            issuer=self.settings.resolved_public_url,
+        )
+
+    @cached_property
+    def pdp(self) -> access.PolicyDecisionPoint:
+        def chain(raw: str) -> tuple[str, ...]:
+            claims = self.tokens.verify(raw, audience=tokens.ANY_AUDIENCE)
+            return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
+
+        return access.PolicyDecisionPoint(self.db, status=self.status, token_chain=chain)
+
+    # -- domain services: each asks the guard ---------------------------------------------
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        settings = self.settings
+        if settings.key_passphrase is not None:
+            return Keyring(self.db, PassphraseSource(settings.key_passphrase.get_secret_value()))
+        return Keyring(self.db, KeyFileSource(settings.resolved_key_file))
+
+    @cached_property
+    def vault(self) -> VaultService:
+        return VaultService(
+            self.db,
+            self.keyring,
+            authorizer=self.guard,
+            reuse_seconds=self.settings.vault_reuse_seconds,
+        )
+
+    @cached_property
+    def directory(self) -> identity.Directory:
+        return identity.Directory(self.db, self.guard)
+
+    @cached_property
+    def responder(self) -> respond.Responder:
+        return respond.Responder(self.db, self.guard)
+
+    @cached_property
+    def api_tokens(self) -> identity.ApiTokens:
+        return identity.ApiTokens(self.db, self.guard)
+
+    @cached_property
+    def clients(self) -> tokens.Clients:
+        return tokens.Clients(self.db, self.guard)
+
+    @cached_property
+    def policies(self) -> access.PolicyService:
+        return access.PolicyService(self.db, self.guard)
+
+    @cached_property
+    def event_log(self) -> EventReader:
+        return EventReader(self.db, self.guard)
+
+    # -- background work (the server) -----------------------------------------------------
+
+    @cached_property
+    def audit_keys(self) -> AuditKeys | None:
+        """The chain's keys from the key file; ``None`` if it cannot be read."""
+        try:
+            return AuditKeys.from_key_file(self.settings.resolved_key_file)
+        except LimenError:
+            return None
+
+    @cached_property
+    def ssf_sealer(self) -> ssf.HeaderSealer | None:
+        """Seals receivers' push credentials under the root key; ``None`` without one."""
+        path = self.settings.resolved_key_file
+        if not path.exists():
+            return None
+        return ssf.HeaderSealer(read_key_file(path))
+
+    @cached_property
+    def transmitter(self) -> ssf.Transmitter:
+        return ssf.Transmitter(
+            self.db,
+            signer=self.signing_keys,
+            sealer=self.ssf_sealer,
+            allowed_hosts=_hosts(self.settings.ssf_allowed_hosts),
+            **self.ssf_tuning,
+        )
+
+    def start(self) -> None:
+        """Build every part a server uses, and start its background work."""
+        from limen.audit.worker import AuditWorker
+
+        self.db.broadcaster.start()
+        for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
+            getattr(self, part)
+        try:
+            self.tokens.keys.current_kid()
+            for part in ("partner_tokens", "pdp"):
+                getattr(self, part)
+        except LimenError as exc:
+            log.warning("the token service is not available: %s", exc.detail)
+            self.__dict__.setdefault("pdp", access.PolicyDecisionPoint(self.db, status=self.status))
+        try:
+            self.transmitter.start()
+        except LimenError as exc:
+            log.warning("the Shared Signals transmitter is not running: %s", exc.detail)
+        keys = self.audit_keys
+        if keys is None:
+            log.warning("the audit worker is not running: the key file cannot be read")
+        else:
+            self.__dict__["audit_worker"] = worker = AuditWorker(self.db, keys)
+            worker.start()
+
+    def close_background(self) -> None:
+        """Stop background work (the server's shutdown, before the database goes)."""
+        worker = self.__dict__.pop("audit_worker", None)
+        if worker is not None:
+            worker.stop()
+        sender = self.__dict__.pop("transmitter", None)
+        if sender is not None:
+            sender.stop()
+        self.events.close()
+
+    def close(self) -> None:
+        """Stop everything and release the database (if these services own it)."""
+        self.close_background()
+        view = self.__dict__.get("status")
+        if view is not None:
+            view.close()
+        if self.owns_db:
+            self.db.dispose()
+        else:
+            self.db.broadcaster.stop()
+
+
+def _hosts(raw: str | None) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in (raw or "").split(",") if h.strip())
