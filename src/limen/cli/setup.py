@@ -91,7 +91,7 @@ def server(
         )
     host = settings.host
     port = settings.port
-    if settings.public_url is None and host in ("0.0.0.0", "::"):
+    if settings.public_url is None and host in ("0.0.0.0", "::"):  # noqa: S104 - a comparison, not a bind
         err_console.print(
             f"note: tokens name {settings.resolved_public_url} as their issuer; set "
             "LIMEN_PUBLIC_URL to the URL clients reach this server at"
