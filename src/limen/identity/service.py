@@ -32,7 +32,15 @@ from limen.identity.errors import (
 )
 from limen.ids import is_id
 from limen.store import UnitOfWork
-from limen.store.models import Identity, IdentityKind, IdentityStatus, Policy, utcnow
+from limen.store.models import (
+    Containment,
+    ContainmentMember,
+    Identity,
+    IdentityKind,
+    IdentityStatus,
+    Policy,
+    utcnow,
+)
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -73,8 +81,13 @@ def create(
     roles: Iterable[str] = (),
     attributes: dict[str, Any] | None = None,
     managed: bool = True,
+    spare_from_kill_switch: bool = False,
 ) -> Identity:
-    """Create an identity; an agent must name its owning human (by id, name or email)."""
+    """Create an identity; an agent must name its owning human (by id, name or email).
+
+    While a kill switch covers its kind, a new identity starts suspended and held by the
+    switch (released with it), unless ``spare_from_kill_switch`` (a partner's).
+    """
     session = uow.session
     identity_kind = _parse_kind(kind)
     name = _valid_name(name)
@@ -105,8 +118,22 @@ def create(
         managed=managed,
         status=IdentityStatus.ACTIVE,
     )
+    switch = None if spare_from_kill_switch else _engaged_switch(session, identity_kind)
+    if switch is not None:
+        identity.status = IdentityStatus.SUSPENDED
+        identity.status_reason = f"kill switch ({identity_kind}) engaged"
+        identity.status_changed_at = identity.tokens_valid_after = utcnow()
     session.add(identity)
     uow.flush()
+    if switch is not None:
+        session.add(
+            ContainmentMember(
+                containment_id=switch,
+                identity_id=identity.id,
+                suspended_at=identity.status_changed_at,
+            )
+        )
+        uow.flush()
     record(
         session,
         actor,
@@ -325,6 +352,16 @@ def _set_status(
         context={"kind": str(identity.kind), "from": str(previous), "to": str(status)},
     )
     return identity
+
+
+def _engaged_switch(session: Session, kind: IdentityKind) -> str | None:
+    return session.scalar(
+        sa.select(Containment.id).where(
+            Containment.kind == "kill-switch",
+            Containment.target_kind == str(kind),
+            Containment.released_at.is_(None),
+        )
+    )
 
 
 def known_roles(session: Session) -> list[str]:

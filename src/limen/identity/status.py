@@ -22,9 +22,10 @@ feed comes back the view re-reads everything before it counts as current again.
 
 A credential issued at moment *t* for a chain of identities (the current actor, then
 whoever it acts for) is honoured only if, for each of them **and each one's owner**: the
-identity exists, is ``active``, is not held by an engaged kill switch (partners and the
-identity that engaged the switch are spared), and *t* is not before its
-``tokens_valid_after`` cut-off; and the token itself and its client are not revoked.
+identity exists, is ``active``, and *t* is not before its ``tokens_valid_after`` cut-off;
+and the token itself and its client are not revoked. (A kill switch suspends the
+identities it covers, and an identity created while one is engaged starts suspended, so
+its hold is their status.)
 """
 
 from __future__ import annotations
@@ -234,9 +235,6 @@ class StatusView:
     def _standing(self, info: IdentityInfo, issued_at: float | None) -> str | None:
         if info.status != "active":
             return info.status  # "suspended" or "deprovisioned"
-        switch = self._switches.get(info.kind)
-        if switch is not None and not info.partner and info.id != switch.engaged_by_id:
-            return "kill switch engaged"
         if (
             issued_at is not None
             and info.tokens_valid_after is not None

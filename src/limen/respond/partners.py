@@ -72,7 +72,9 @@ def register_partner(
     try:
         row = identities.get(uow.session, name)
     except identities.IdentityNotFound:
-        row = identities.create(uow, actor, kind="service", name=name, display_name=name)
+        row = identities.create(
+            uow, actor, kind="service", name=name, display_name=name, spare_from_kill_switch=True
+        )
         uow.session.add(PartnerRow(identity_id=row.id, created_by=actor.name))
         uow.flush()
     if not is_partner(uow.session, row.id):
