@@ -218,7 +218,8 @@ class VaultService:
             return _vault_view(vault, 0)
 
     def list_vaults(self, actor: Actor, *, name: str | None = None) -> list[VaultView]:
-        """Vaults the actor may read, by name."""
+        """Vaults the actor may read, by name (asking the guard once for listing at all)."""
+        self._guard.authorize(actor, "vault.read", Resource("vault"), scopes=())
         with self.db.unit_of_work(readonly=True) as uow:
             counts = dict(
                 uow.session.execute(
