@@ -106,7 +106,7 @@ def _decide_each(pdp: access.PolicyDecisionPoint, items: list[Any]) -> list[floa
 
 
 def in_process(db: Database, n: int) -> dict[str, float]:
-    view = access.StatusView(db)
+    view = identity.StatusView(db)
     pdp = access.PolicyDecisionPoint(db, status=view)
     repeated = access.parse_evaluation(evaluation())
     assert pdp.decide(repeated).allowed
@@ -232,7 +232,7 @@ def suspension_to_deny(
 ) -> tuple[list[float], list[float]]:
     """Per round, milliseconds from the suspension's commit to the first denial on
     ``deciding``, and the suspension's own transaction time (the caller's wait)."""
-    view = access.StatusView(deciding)
+    view = identity.StatusView(deciding)
     pdp = access.PolicyDecisionPoint(deciding, status=view)
     question = access.parse_evaluation(evaluation("alice-bot"))
     to_deny, commits = [], []

@@ -36,7 +36,7 @@ from _postgres import scratch_schema
 from _table import print_table
 from pdp import load, server
 
-from limen import access, identity, tokens
+from limen import identity, tokens
 from limen.audit import Actor
 from limen.installation import initialise
 from limen.keyfile import create_key_file, read_key_file
@@ -61,7 +61,7 @@ def service(db: Database, key_file: Path) -> tokens.TokenService:
         db, root_key=read_key_file(key_file), max_token_ttl=timedelta(minutes=5)
     )
     return tokens.TokenService(
-        db, keys=keys, status=access.StatusView(db), ttl=timedelta(minutes=5)
+        db, keys=keys, status=identity.StatusView(db), ttl=timedelta(minutes=5), issuer=ISSUER
     )
 
 
@@ -71,10 +71,10 @@ def in_process_grants(svc: tokens.TokenService, client_id: str, secret: str, n: 
     credentials = tokens.ClientCredentials(
         client_id=client_id, client_secret=secret, method="client_secret_basic"
     )
-    endpoint.handle(form, credentials, issuer=ISSUER, token_endpoint=ISSUER + "/oauth2/token")
+    endpoint.handle(form, credentials)
     start = time.perf_counter()
     for _ in range(n):
-        endpoint.handle(form, credentials, issuer=ISSUER, token_endpoint=ISSUER + "/oauth2/token")
+        endpoint.handle(form, credentials)
     return n / (time.perf_counter() - start)
 
 
@@ -114,12 +114,7 @@ def issue(svc: tokens.TokenService, client_id: str, secret: str, n: int) -> list
         client_id=client_id, client_secret=secret, method="client_secret_basic"
     )
     return [
-        endpoint.handle(
-            {"grant_type": ["client_credentials"]},
-            credentials,
-            issuer=ISSUER,
-            token_endpoint=ISSUER + "/oauth2/token",
-        )["access_token"]
+        endpoint.handle({"grant_type": ["client_credentials"]}, credentials)["access_token"]
         for _ in range(n)
     ]
 

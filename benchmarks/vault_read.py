@@ -40,8 +40,9 @@ from _postgres import scratch_schema
 from limen.audit import Actor, record
 from limen.config import Settings
 from limen.installation import initialise
+from limen.services import Services
 from limen.store import Database
-from limen.vault import Field, ItemDraft, KeyFileSource, Keyring, VaultService, service_accounts
+from limen.vault import Field, ItemDraft, VaultService, service_accounts
 
 TARGET_IN_PROCESS_P50_MS = 1.0
 TARGET_HTTP_RPS = 2000.0
@@ -50,7 +51,7 @@ TARGET_HTTP_RPS = 2000.0
 def _prepare(settings: Settings, items: int) -> tuple[str, list[str], str, VaultService, Database]:
     db = Database(settings.resolved_database_url)
     initialise(db, key_file=settings.resolved_key_file)
-    service = VaultService(db, Keyring(db, KeyFileSource(settings.resolved_key_file)))
+    service = Services.open(settings, database=db).vault
     op = Actor.operator()
     vault = service.create_vault(op, "bench")
     item_ids = [

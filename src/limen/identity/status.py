@@ -31,6 +31,8 @@ its hold is their status.)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
 import itertools
 import math
 import threading
@@ -67,7 +69,10 @@ __all__ = [
 ]
 
 IDENTITY_CHANGED_TOPIC: Final = "identity.changed"
-"""``{"ids": {id: null, …}}``: these identities' rows (or partner registrations) changed."""
+"""``{"ids": {id: change, …}}``: these identities' rows (or partner registrations) changed.
+A change says the new ``status``, ``tokens_valid_after`` and ``owner_id`` when the
+transaction wrote them (a receiver applies those at once) and ``reload: true`` when
+anything else changed (the receiver re-reads the row)."""
 TOKEN_REVOKED_TOPIC: Final = "token.revoked"  # noqa: S105 - a topic name
 """``{"ids": {token id or jti: expiry or null, …}}``."""
 CLIENT_REVOKED_TOPIC: Final = "oauth.client.revoked"
@@ -341,7 +346,39 @@ class StatusView:
             listener(topic, ident)
 
     def _on_identities(self, payload: Any) -> None:
-        self.refresh(_ids(payload))
+        changes = _ids_with_values(payload)
+        reload = [i for i, c in changes.items() if not isinstance(c, dict) or c.get("reload")]
+        # What a suspension changes is in the notice itself: applied before anything is
+        # read, so that it is enforced without waiting on the database.
+        applied = self._apply(
+            {i: c for i, c in changes.items() if isinstance(c, dict) and i not in reload}
+        )
+        self.refresh([*reload, *(i for i in changes if i not in applied and i not in reload)])
+
+    def _apply(self, changes: dict[str, dict[str, Any]]) -> set[str]:
+        """Apply the standing fields notices carry; the ids it could apply them to."""
+        if not changes:
+            return set()
+        ticket = next(self._tickets)
+        applied = set()
+        with self._lock:
+            for identity_id, change in changes.items():
+                info = self._identities.get(identity_id)
+                if info is None or self._applied.get(identity_id, 0) > ticket:
+                    continue
+                fields: dict[str, Any] = {}
+                if "status" in change:
+                    fields["status"] = str(change["status"])
+                if "tokens_valid_after" in change:
+                    fields["tokens_valid_after"] = change["tokens_valid_after"]
+                if "owner_id" in change:
+                    fields["owner_id"] = change["owner_id"]
+                self._identities[identity_id] = dataclasses.replace(info, **fields)
+                self._applied[identity_id] = ticket
+                applied.add(identity_id)
+        for identity_id in applied:
+            self._changed(IDENTITY_CHANGED_TOPIC, identity_id)
+        return applied
 
     def _on_tokens(self, payload: Any) -> None:
         changed = _ids_with_values(payload)
@@ -462,18 +499,8 @@ def _switch_rows(session: Session) -> dict[str, _Switch]:
 
 # -- change notices, published by whatever writes a status-bearing row ---------------
 
-_IDENTITY_FIELDS: Final = frozenset(
-    {
-        "kind",
-        "name",
-        "email",
-        "status",
-        "owner_id",
-        "roles",
-        "attributes",
-        "tokens_valid_after",
-    }
-)
+_STANDING_FIELDS: Final = ("status", "tokens_valid_after", "owner_id")
+_OTHER_FIELDS: Final = ("kind", "name", "email", "roles", "attributes")
 
 
 @sa.event.listens_for(Session, "after_flush")
@@ -494,10 +521,21 @@ def _changed(row: Any, names: Iterable[str]) -> bool:
 
 def _collect(uow: UnitOfWork, row: Any, *, created_or_deleted: bool) -> None:
     if isinstance(row, Identity):
-        if created_or_deleted or _changed(row, _IDENTITY_FIELDS):
-            uow.collect(IDENTITY_CHANGED_TOPIC, row.id)
+        if created_or_deleted or _changed(row, _OTHER_FIELDS):
+            uow.collect(IDENTITY_CHANGED_TOPIC, row.id, {"reload": True})
+            return
+        # Only what this transaction wrote: the row object may hold stale columns that
+        # another transaction changed meanwhile.
+        state = sa.inspect(row)
+        change = {
+            name: _plain(getattr(row, name))
+            for name in _STANDING_FIELDS
+            if state.attrs[name].history.has_changes()
+        }
+        if change:
+            uow.collect(IDENTITY_CHANGED_TOPIC, row.id, change)
     elif isinstance(row, Partner):
-        uow.collect(IDENTITY_CHANGED_TOPIC, row.identity_id)
+        uow.collect(IDENTITY_CHANGED_TOPIC, row.identity_id, {"reload": True})
     elif isinstance(row, RevokedToken):
         if created_or_deleted:
             uow.collect(TOKEN_REVOKED_TOPIC, row.jti, row.expires_at.timestamp())
@@ -513,6 +551,13 @@ def _collect(uow: UnitOfWork, row: Any, *, created_or_deleted: bool) -> None:
             uow.collect(KILL_SWITCH_TOPIC, row.id)
     elif isinstance(row, Policy):
         uow.collect(POLICIES_TOPIC, row.name)
+
+
+def _plain(value: Any) -> Any:
+    """A standing field as a notice carries it (JSON): datetimes as POSIX timestamps."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return str(value) if isinstance(value, enum.Enum) else value
 
 
 _TABLES: Final = {

@@ -76,12 +76,17 @@ class UnitOfWork:
 
     def collect(self, topic: str, key: str, value: Any = None) -> None:
         """Note that ``key`` changed; one notice per topic is published just before commit,
-        ``{"ids": {key: value, …}}`` (in chunks that fit a NOTIFY).
+        ``{"ids": {key: value, …}}`` (in chunks that fit a NOTIFY). Dict values noted
+        for one key in several flushes are merged, later ones winning.
 
         For session hooks that see every flush: a transaction that changes a thousand
         rows sends a handful of notices, not a thousand.
         """
-        self._collected.setdefault(topic, {})[key] = value
+        changed = self._collected.setdefault(topic, {})
+        old = changed.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            value = {**old, **value}
+        changed[key] = value
 
     def _publish_collected(self) -> None:
         self.flush()  # what the last flush's hooks collect is published too
