@@ -45,10 +45,19 @@ class FindingIn(BaseModel):
     owner: str | None = Field(default=None, max_length=320)
 
 
+class MachineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Host name of the scanner.")
+    owner: str | None = Field(default=None, max_length=320, description="Its user.")
+    scope: str | None = Field(default=None, max_length=4000, description="What was scanned.")
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     origin: str | None = Field(default=None, max_length=200, description="Host or CI job.")
+    machine: MachineIn | None = None
     identities: list[IdentityIn] = Field(default_factory=list, max_length=5000)
     findings: list[FindingIn] = Field(default_factory=list, max_length=20000)
 

@@ -5,37 +5,80 @@ compiled into one Hyperscan database; sources (files, git history, staged change
 machine's credential and agent files) feed blobs to it on every core; findings become a
 shadow-identity inventory keyed by fingerprints, never by secrets.
 
-Public door for ``cli/``, ``api/`` and other packages; the rest is internal.
+``run(ScanOptions) -> ScanOutcome`` is the whole scan; ``cli/scan.py`` only renders it.
+
+Public door for ``cli/``, ``api/`` and other packages; the rest is internal. The names
+that need the database (the server side of ``--report``) or an HTTP client are loaded on
+first use, so that a scan in a pre-commit hook imports neither.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from limen.discovery.baseline import Baseline
 from limen.discovery.engine import ALLOW_MARKER, Engine, Match
 from limen.discovery.errors import BaselineError, RemediationError, RuleError, ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint, redact
-from limen.discovery.intake import IntakeResult, ReportedFinding, ReportedIdentity, ingest
 from limen.discovery.inventory import DiscoveredIdentity, build_inventory
-from limen.discovery.outputs import FORMATS, OutputFormat, render
+from limen.discovery.outputs import FORMATS, OutputFormat, printable, render
 from limen.discovery.remediation import (
+    AppliedFix,
     FilePatch,
     Remediator,
     Reporter,
+    VaultRemediator,
     apply_patch,
     file_format,
     plan_patch,
+    undo_patch,
 )
-from limen.discovery.reporting import HttpReporter
 from limen.discovery.ruleset import Rule, expand_example, load_rules
+from limen.discovery.runner import (
+    FixOptions,
+    FixOutcome,
+    ReportOptions,
+    ScanOptions,
+    ScanOutcome,
+    default_cache_dir,
+    default_data_dir,
+    run,
+    undo_fix,
+)
 from limen.discovery.scanner import Scanner, ScanResult, ScanStats
 from limen.discovery.sources import Blob, ScanSource
 from limen.discovery.sources.endpoint import EndpointSource
 from limen.discovery.sources.files import FileSource
 from limen.discovery.sources.git_history import GitHistorySource, StagedSource
 
+if TYPE_CHECKING:
+    from limen.discovery.intake import IntakeResult, ReportedFinding, ReportedIdentity, ingest
+    from limen.discovery.reporting import HttpReporter
+
+_LAZY = {
+    "HttpReporter": "limen.discovery.reporting",
+    "IntakeResult": "limen.discovery.intake",
+    "ReportedFinding": "limen.discovery.intake",
+    "ReportedIdentity": "limen.discovery.intake",
+    "ingest": "limen.discovery.intake",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'limen.discovery' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "ALLOW_MARKER",
     "FORMATS",
+    "AppliedFix",
     "Baseline",
     "BaselineError",
     "Blob",
@@ -46,6 +89,8 @@ __all__ = [
     "FilePatch",
     "FileSource",
     "Finding",
+    "FixOptions",
+    "FixOutcome",
     "GitHistorySource",
     "HttpReporter",
     "IntakeResult",
@@ -53,25 +98,35 @@ __all__ = [
     "OutputFormat",
     "RemediationError",
     "Remediator",
+    "ReportOptions",
     "ReportedFinding",
     "ReportedIdentity",
     "Reporter",
     "Rule",
     "RuleError",
     "ScanError",
+    "ScanOptions",
+    "ScanOutcome",
     "ScanResult",
     "ScanSource",
     "ScanStats",
     "Scanner",
     "StagedSource",
+    "VaultRemediator",
     "apply_patch",
     "build_inventory",
+    "default_cache_dir",
+    "default_data_dir",
     "expand_example",
     "file_format",
     "fingerprint",
     "ingest",
     "load_rules",
     "plan_patch",
+    "printable",
     "redact",
     "render",
+    "run",
+    "undo_fix",
+    "undo_patch",
 ]
