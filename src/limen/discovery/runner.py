@@ -21,28 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from limen.discovery.baseline import Baseline
 from limen.discovery.engine import Engine
-from limen.discovery.errors import RemediationError, ScanError
+from limen.discovery.errors import ScanError
 from limen.discovery.findings import Finding
-from limen.discovery.fix_journal import FixJournal
 from limen.discovery.inventory import DiscoveredIdentity, build_inventory
-from limen.discovery.remediation import (
-    AppliedFix,
-    FilePatch,
-    VaultRemediator,
-    apply_patch,
-    file_format,
-    plan_patch,
-    undo_patch,
-)
 from limen.discovery.ruleset import Rule, load_rules
 from limen.discovery.scanner import Progress, Scanner, ScanResult
 from limen.discovery.sources.base import ScanSource
 from limen.errors import InvalidInput
 
+# Baselines, fixes and reports are imported where they are used: a plain scan (a
+# pre-commit hook) should not pay for them.
 if TYPE_CHECKING:
     from limen.audit import Actor
+    from limen.discovery.remediation import AppliedFix, FilePatch
     from limen.vault import VaultService
 
     OpenVault = Callable[[], tuple[VaultService, Actor]]
@@ -182,12 +174,17 @@ def run(options: ScanOptions) -> ScanOutcome:
     """Run one scan as ``options`` say; raise a :class:`~limen.errors.LimenError` if it cannot."""
     _check(options)
     with _named_files():
-        rules = load_rules()
+        cache_dir = options.cache_dir or default_cache_dir()
+        rules = load_rules(cache_dir=cache_dir)
         if options.rule_files:
             rules = [*rules, *load_rules(options.rule_files)]
-        baseline = Baseline.load(options.baseline) if options.baseline else None
+        baseline = None
+        if options.baseline is not None or options.write_baseline is not None:
+            from limen.discovery.baseline import Baseline
+
+            baseline = Baseline.load(options.baseline) if options.baseline else None
         data_dir = options.data_dir or default_data_dir()
-        engine = Engine.cached(rules, cache_dir=options.cache_dir or default_cache_dir())
+        engine = Engine.cached(rules, cache_dir=cache_dir)
         sources = _sources(options)
         scanner = Scanner(
             engine,
@@ -218,6 +215,9 @@ def undo_fix(*, data_dir: Path | None, open_vault: OpenVault) -> list[Path]:
     Each secret is read back from the vault. A file changed since the fix is refused and
     the record kept, so nothing is restored half-way without saying so.
     """
+    from limen.discovery.fix_journal import FixJournal
+    from limen.discovery.remediation import VaultRemediator, undo_patch
+
     journal = FixJournal(data_dir or default_data_dir())
     record = journal.latest()
     if record is None:
@@ -338,6 +338,15 @@ def _scope(options: ScanOptions) -> str:
 
 
 def _fix(outcome: ScanOutcome, fix: FixOptions, data_dir: Path) -> None:
+    from limen.discovery.errors import RemediationError
+    from limen.discovery.fix_journal import FixJournal
+    from limen.discovery.remediation import (
+        VaultRemediator,
+        apply_patch,
+        file_format,
+        plan_patch,
+    )
+
     by_path: dict[str, list[Finding]] = {}
     for finding in outcome.findings:
         if finding.source not in ("file", "endpoint") or file_format(finding.path) is None:

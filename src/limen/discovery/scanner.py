@@ -11,7 +11,6 @@ over the size limit are counted, and the unusual ones are reported as warnings.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import sys
@@ -128,6 +127,8 @@ class Scanner:
         elif sys.platform == "linux" and all(b.data is None for b in head):
             self._scan_forked(head, blobs, result, progress)
         else:
+            import multiprocessing
+
             context = multiprocessing.get_context("spawn")
             with context.Pool(
                 self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
@@ -155,6 +156,8 @@ class Scanner:
         it shares two cores with two workers. Git blobs carry their bytes and take the
         streaming path instead.
         """
+        import multiprocessing
+
         blobs = [*head, *rest]
         if any(b.data is not None for b in blobs):
             context = multiprocessing.get_context("fork")
