@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Final
 
 from limen.discovery.engine import Engine
+from limen.discovery.errors import ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
 from limen.discovery.sources.base import Blob, ScanSource
 
@@ -307,7 +308,12 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
     if data.find(b"\0", 0, _BINARY_SNIFF) >= 0:
         outcome.status = "binary"
         return outcome
-    matches = engine.scan(data)
+    try:
+        matches = engine.scan(data)
+    except ScanError as exc:
+        # One blob the engine cannot take must not cost the rest of the tree.
+        outcome.status, outcome.detail = "unreadable", exc.detail
+        return outcome
     if not matches:
         return outcome
     outcome.hits = [_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches]
