@@ -40,7 +40,7 @@ class FindingIn(BaseModel):
     provider: str = Field(max_length=100)
     location: str = Field(max_length=1000)
     fingerprint: str = Field(min_length=8, max_length=128)
-    source: Literal["file", "git", "staged", "endpoint"] = "file"
+    source: Literal["file", "git", "staged", "endpoint", "browser"] = "file"
     commit: str | None = Field(default=None, max_length=64)
     owner: str | None = Field(default=None, max_length=320)
 

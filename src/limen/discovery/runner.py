@@ -90,7 +90,7 @@ class ScanOptions:
     git: bool = False
     staged: bool = False
     endpoint: bool = False
-    browsers: bool = False
+    browsers: bool = True
     no_ignore: bool = False
     max_size: int = 10 * 1000 * 1000
     baseline: Path | None = None

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from limen.discovery.engine import Engine
 from limen.discovery.errors import ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
 from limen.discovery.sources.base import Blob, ScanSource
+
+if TYPE_CHECKING:
+    from limen.discovery.sources.browsers import Fact
 
 __all__ = ["ScanResult", "ScanStats", "Scanner"]
 
@@ -140,6 +143,10 @@ class Scanner:
             agents = getattr(source, "agents", None)
             if callable(agents):
                 result.agents.extend(agents(warn))
+            # Credentials seen without reading a value (browser cookies, saved logins).
+            facts = getattr(source, "facts", None)
+            if callable(facts):
+                result.findings.extend(self._fact(fact) for fact in facts(warn))
         result.findings.sort(key=lambda f: (f.path, f.commit or "", f.line, f.column, f.rule_id))
         return result
 
@@ -200,6 +207,20 @@ class Scanner:
             if progress is not None:
                 progress(stats.blobs, stats.bytes)
 
+    def _fact(self, fact: Fact) -> Finding:
+        return Finding(
+            rule_id=fact.rule_id,
+            provider=fact.provider,
+            description=fact.description,
+            path=fact.path,
+            line=1,
+            column=1,
+            secret=fact.shown,
+            fingerprint=fingerprint(fact.material.hex(), key=self.fingerprint_key),
+            source="browser",
+            detail=fact.detail,
+        )
+
     def _finding(self, outcome: _Outcome, hit: _Hit) -> Finding:
         rule = self._rules[hit.rule_id]
         blob = outcome.blob
@@ -217,6 +238,7 @@ class Scanner:
             author=blob.author,
             owner=blob.author or outcome.owner,
             seen_at=blob.seen_at or outcome.mtime,
+            detail=blob.detail,
         )
 
 

@@ -80,6 +80,7 @@ def finding_dict(finding: Finding, *, show_secrets: bool) -> dict[str, Any]:
         "seen_at": finding.seen_at,
         "fingerprint": finding.fingerprint,
         "secret": finding.secret if show_secrets else finding.redacted,
+        **({"detail": dict(finding.detail)} if finding.detail else {}),
     }
 
 
