@@ -1,16 +1,32 @@
-"""``POST /v1/discovery/reports``: where ``limen scan --report`` sends what it found."""
+"""Discovery over HTTP: where ``limen scan --report`` sends what it found, and the fleet.
+
+- ``POST /v1/discovery/reports``: a scan's inventory (``discovery:write``; enrolment
+  tokens from ``limen fleet token create`` have only that scope). A report that names its
+  machine also updates that machine's exposures and resolves what it no longer finds.
+- ``GET /v1/discovery/machines`` and ``GET /v1/discovery/exposures``: the fleet inventory
+  (``discovery:read``).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from limen.api.deps import DatabaseDep, require_scope
 from limen.api.routing import Route
 from limen.audit import Actor
-from limen.discovery import ReportedFinding, ReportedIdentity, ingest
+from limen.discovery import (
+    ReportedExposure,
+    ReportedFinding,
+    ReportedIdentity,
+    ingest,
+    list_exposures,
+    list_machines,
+    record_report,
+)
 
 __all__ = ["router"]
 
@@ -66,6 +82,47 @@ class ReportOut(BaseModel):
     created: list[str]
     updated: list[str]
     findings: int
+    machine_id: str | None = None
+    opened: int = 0
+    resolved: int = 0
+
+
+class MachineOut(BaseModel):
+    id: str
+    fleet: str
+    name: str
+    owner: str | None
+    first_seen: datetime
+    last_seen: datetime
+    reports: int
+    open_exposures: int
+
+
+class MachineList(BaseModel):
+    items: list[MachineOut]
+
+
+class ExposureOut(BaseModel):
+    id: str
+    machine: str
+    fleet: str
+    owner: str | None
+    fingerprint: str
+    rule_id: str
+    provider: str
+    location: str
+    source: str
+    status: Literal["open", "resolved"]
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+
+
+class ExposureList(BaseModel):
+    items: list[ExposureOut]
+
+
+Reader = Annotated[Actor, Depends(require_scope("discovery:read"))]
 
 
 @router.post("/reports", response_model=ReportOut)
@@ -84,4 +141,49 @@ def report(
             ],
             findings=[ReportedFinding(**f.model_dump()) for f in body.findings],
         )
-    return ReportOut(created=result.created, updated=result.updated, findings=result.findings)
+        machine = None
+        if body.machine is not None:
+            machine = record_report(
+                uow,
+                actor,
+                machine=body.machine.name,
+                owner=body.machine.owner,
+                scope=body.machine.scope,
+                exposures=[
+                    ReportedExposure(
+                        fingerprint=f.fingerprint,
+                        rule_id=f.rule_id,
+                        provider=f.provider,
+                        location=f.location,
+                        source=f.source,
+                    )
+                    for f in body.findings
+                ],
+            )
+    return ReportOut(
+        created=result.created,
+        updated=result.updated,
+        findings=result.findings,
+        machine_id=machine.machine_id if machine else None,
+        opened=machine.opened if machine else 0,
+        resolved=machine.resolved if machine else 0,
+    )
+
+
+@router.get("/machines", response_model=MachineList)
+def machines(db: DatabaseDep, actor: Reader) -> MachineList:
+    with db.unit_of_work(readonly=True) as uow:
+        rows = list_machines(uow.session)
+    return MachineList(items=[MachineOut(**row) for row in rows])  # type: ignore[arg-type]
+
+
+@router.get("/exposures", response_model=ExposureList)
+def exposures(
+    db: DatabaseDep,
+    actor: Reader,
+    machine: Annotated[str | None, Query(max_length=200)] = None,
+    include_resolved: bool = False,
+) -> ExposureList:
+    with db.unit_of_work(readonly=True) as uow:
+        rows = list_exposures(uow.session, machine=machine, include_resolved=include_resolved)
+    return ExposureList(items=[ExposureOut(**row) for row in rows])  # type: ignore[arg-type]

@@ -14,13 +14,23 @@ loaded on first use, so that a scan in a pre-commit hook imports neither the dat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from limen.discovery.baseline import Baseline
     from limen.discovery.engine import ALLOW_MARKER, Engine, Match
     from limen.discovery.errors import BaselineError, RemediationError, RuleError, ScanError
     from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint, redact
+    from limen.discovery.fleet import (
+        ENROLMENT_SCOPES,
+        Enrolment,
+        MachineReport,
+        ReportedExposure,
+        enrol,
+        list_exposures,
+        list_machines,
+        record_report,
+    )
     from limen.discovery.intake import IntakeResult, ReportedFinding, ReportedIdentity, ingest
     from limen.discovery.inventory import DiscoveredIdentity, build_inventory
     from limen.discovery.outputs import FORMATS, OutputFormat, printable, render
@@ -57,6 +67,14 @@ if TYPE_CHECKING:
 # Every public name, and the module that defines it: each is imported on first use, so
 # ``from limen.discovery import run`` loads the scanner and not the fix or report machinery.
 _LAZY = {
+    "ENROLMENT_SCOPES": "limen.discovery.fleet",
+    "Enrolment": "limen.discovery.fleet",
+    "MachineReport": "limen.discovery.fleet",
+    "ReportedExposure": "limen.discovery.fleet",
+    "enrol": "limen.discovery.fleet",
+    "list_exposures": "limen.discovery.fleet",
+    "list_machines": "limen.discovery.fleet",
+    "record_report": "limen.discovery.fleet",
     "ALLOW_MARKER": "limen.discovery.engine",
     "AppliedFix": "limen.discovery.remediation",
     "apply_patch": "limen.discovery.remediation",
@@ -113,7 +131,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'limen.discovery' has no attribute {name!r}")
@@ -126,6 +144,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALLOW_MARKER",
+    "ENROLMENT_SCOPES",
     "FORMATS",
     "AppliedFix",
     "Baseline",
@@ -135,6 +154,7 @@ __all__ = [
     "DiscoveredIdentity",
     "EndpointSource",
     "Engine",
+    "Enrolment",
     "FilePatch",
     "FileSource",
     "Finding",
@@ -143,11 +163,13 @@ __all__ = [
     "GitHistorySource",
     "HttpReporter",
     "IntakeResult",
+    "MachineReport",
     "Match",
     "OutputFormat",
     "RemediationError",
     "Remediator",
     "ReportOptions",
+    "ReportedExposure",
     "ReportedFinding",
     "ReportedIdentity",
     "Reporter",
@@ -166,13 +188,17 @@ __all__ = [
     "build_inventory",
     "default_cache_dir",
     "default_data_dir",
+    "enrol",
     "expand_example",
     "file_format",
     "fingerprint",
     "ingest",
+    "list_exposures",
+    "list_machines",
     "load_rules",
     "plan_patch",
     "printable",
+    "record_report",
     "redact",
     "render",
     "run",
