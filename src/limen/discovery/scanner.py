@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 from limen.discovery.engine import Engine
 from limen.discovery.errors import ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
+from limen.discovery.risky_files import risky_rule, risky_rules, risky_secret
 from limen.discovery.sources.base import Blob, ScanSource
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Scanner:
         self.fingerprint_key = fingerprint_key
         self.max_size = max_size
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        self._rules = {r.id: r for r in engine.rules}
+        self._rules = {r.id: r for r in (*engine.rules, *risky_rules())}
 
     def scan(
         self, sources: Sequence[ScanSource], *, progress: Progress | None = None
@@ -308,7 +309,7 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
                 outcome.status = "large"
                 outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
                 return outcome
-            if st.st_size > _READ_WHOLE:
+            if st.st_size > _READ_WHOLE and risky_rule(os.path.basename(blob.path)) is None:
                 # Sniff first: large binaries are common and reading them whole is waste.
                 head = os.read(fd, _BINARY_SNIFF)
                 if b"\0" in head:
@@ -327,8 +328,16 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
         outcome.detail = f"over the {max_size}-byte limit"
         return outcome
     outcome.size = len(data)
+    risky = risky_rule(os.path.basename(blob.path)) if data else None
+    if risky is not None:
+        # Reported whatever the content: keystores are binary, histories hold tokens in
+        # shapes no rule knows.
+        outcome.hits.append(_Hit(risky, 1, 1, risky_secret(data)))
     if data.find(b"\0", 0, _BINARY_SNIFF) >= 0:
         outcome.status = "binary"
+        if outcome.hits:
+            outcome.status = "ok"
+            _stamp(outcome, st)
         return outcome
     try:
         matches = engine.scan(data)
@@ -336,13 +345,16 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
         # One blob the engine cannot take must not cost the rest of the tree.
         outcome.status, outcome.detail = "unreadable", exc.detail
         return outcome
-    if not matches:
-        return outcome
-    outcome.hits = [_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches]
+    outcome.hits.extend(_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches)
+    if outcome.hits:
+        _stamp(outcome, st)
+    return outcome
+
+
+def _stamp(outcome: _Outcome, st: os.stat_result | None) -> None:
     if st is not None:
         outcome.owner = _owner(st.st_uid)
         outcome.mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(timespec="seconds")
-    return outcome
 
 
 def _read_all(fd: int, limit: int, expected: int) -> bytes:
