@@ -200,3 +200,17 @@ def test_firefox_profiles_local_storage_cookies_and_saved_logins(
     assert by_rule["browser-session-cookie"].provider == "Slack"
     logins = by_rule["browser-saved-logins"]
     assert dict(logins.detail)["count"] == "2" and "console.example.org" in logins.path
+
+
+def test_the_browser_example_in_the_docs(browser_home: tuple[Path, dict[str, str], str]) -> None:
+    import os
+
+    from .test_docs import DOCS, block, run
+
+    home, _, origin = browser_home
+    (home / "src").mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIMEN_")}
+    env.update(HOME=str(home), LIMEN_DATA_DIR=str(home / "data"))
+    done = run(block(DOCS, "## Browser caches"), cwd=home, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"chromium Default local storage {origin} slack-client-token" in done.stdout
