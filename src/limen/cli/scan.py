@@ -28,7 +28,14 @@ from limen.errors import InvalidInput, LimenError
 
 if TYPE_CHECKING:
     from limen.audit import Actor
-    from limen.discovery import FilePatch, Finding, ScanOutcome, ScanResult
+    from limen.discovery import (
+        FilePatch,
+        Finding,
+        FixOptions,
+        ScanOptions,
+        ScanOutcome,
+        ScanResult,
+    )
     from limen.vault import VaultService
 
 __all__ = ["main", "register", "scan"]
@@ -160,33 +167,41 @@ def scan(
         if undo_fix:
             _undo(ctx, as_json=fmt == "json", quiet=quiet)
             raise typer.Exit(EXIT_CLEAN)
-        code = _scan(
-            ctx,
-            paths=paths or [],
+        if fmt not in _FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
+        if (dry_run or yes) and not fix:
+            raise InvalidInput("--dry-run and --yes go with --fix")
+        from limen import discovery
+
+        options = discovery.ScanOptions(
+            paths=tuple(paths or ()),
             git=git,
             staged=staged,
             endpoint=endpoint,
             browsers=not no_browsers,
             no_ignore=no_ignore,
             max_size=_parse_size(max_size),
-            fmt=fmt,
-            output=output,
-            show_secrets=show_secrets,
-            exit_code=exit_code,
             baseline=baseline,
             write_baseline=write_baseline,
-            rule_files=rules or [],
+            rule_files=tuple(rules or ()),
             jobs=jobs,
-            quiet=quiet,
-            report=report,
-            server=server,
-            token=token,
-            machine=machine,
-            fix=fix,
-            dry_run=dry_run,
-            yes=yes,
-            vault=vault,
+            data_dir=_data_dir(ctx),
+            report=discovery.ReportOptions(
+                server=server or "",
+                token=token or "",
+                origin=_origin(),
+                machine=machine or _hostname(),
+                owner=_user(),
+            )
+            if report
+            else None,
+            fix=_fix_options(ctx, vault=vault, dry_run=dry_run, yes=yes, show=show_secrets)
+            if fix
+            else None,
         )
+        outcome = _run_with_progress(options, quiet=quiet)
+        _show(outcome, fmt=fmt, output=output, show_secrets=show_secrets, quiet=quiet)
+        code = EXIT_CLEAN if outcome.clean else exit_code
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
@@ -209,84 +224,24 @@ def scan(
     raise typer.Exit(code)
 
 
-def _scan(
-    ctx: typer.Context,
-    *,
-    paths: list[Path],
-    git: bool,
-    staged: bool,
-    endpoint: bool,
-    browsers: bool,
-    no_ignore: bool,
-    max_size: int,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
-    exit_code: int,
-    baseline: Path | None,
-    write_baseline: Path | None,
-    rule_files: list[Path],
-    jobs: int | None,
-    quiet: bool,
-    report: bool,
-    server: str | None,
-    token: str | None,
-    machine: str | None,
-    fix: bool,
-    dry_run: bool,
-    yes: bool,
-    vault: str,
-) -> int:
-    from limen import discovery
-
-    if fmt not in _FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
-    if (dry_run or yes) and not fix:
-        raise InvalidInput("--dry-run and --yes go with --fix")
-    fix_options = None
-    if fix:
-        fix_options = _fix_options(ctx, vault=vault, dry_run=dry_run, yes=yes, show=show_secrets)
-    report_options = None
-    if report:
-        report_options = discovery.ReportOptions(
-            server=server or "",
-            token=token or "",
-            origin=_origin(),
-            machine=machine or _hostname(),
-            owner=_user(),
-        )
-    options = discovery.ScanOptions(
-        paths=tuple(paths),
-        git=git,
-        staged=staged,
-        endpoint=endpoint,
-        browsers=browsers,
-        no_ignore=no_ignore,
-        max_size=max_size,
-        baseline=baseline,
-        write_baseline=write_baseline,
-        rule_files=tuple(rule_files),
-        jobs=jobs,
-        data_dir=_data_dir(ctx),
-        report=report_options,
-        fix=fix_options,
-    )
-    outcome = _run_with_progress(options, quiet=quiet)
+def _show(
+    outcome: ScanOutcome, *, fmt: str, output: Path | None, show_secrets: bool, quiet: bool
+) -> None:
+    """Render the outcome: data on stdout (or ``output``), everything else on stderr."""
     _render(outcome, fmt=fmt, output=output, show_secrets=show_secrets)
     _warnings(outcome.result)
     if not quiet:
         _summary(outcome)
     if outcome.report is not None and not quiet:
         answer = outcome.report
+        created, updated = answer.get("created") or [], answer.get("updated") or []
         typer.echo(
-            f"reported to {server}: {len(answer.get('created', []))} new and "  # type: ignore[arg-type]
-            f"{len(answer.get('updated', []))} known unmanaged identities, "  # type: ignore[arg-type]
-            f"{answer.get('findings', 0)} findings"
+            f"reported: {len(created)} new and {len(updated)} known unmanaged "  # type: ignore[arg-type]
+            f"identities, {answer.get('findings', 0)} findings"
             + (f", {answer['resolved']} resolved" if answer.get("resolved") else ""),
             err=True,
         )
     _fix_messages(outcome, show_secrets=show_secrets)
-    return EXIT_CLEAN if outcome.clean else exit_code
 
 
 def _render(outcome: ScanOutcome, *, fmt: str, output: Path | None, show_secrets: bool) -> None:
@@ -313,7 +268,9 @@ def _render(outcome: ScanOutcome, *, fmt: str, output: Path | None, show_secrets
         sys.stdout.flush()
 
 
-def _fix_options(ctx: typer.Context, *, vault: str, dry_run: bool, yes: bool, show: bool) -> object:
+def _fix_options(
+    ctx: typer.Context, *, vault: str, dry_run: bool, yes: bool, show: bool
+) -> FixOptions:
     from limen.discovery import FixOptions
 
     if dry_run:
@@ -406,13 +363,13 @@ def _user() -> str | None:
         return None
 
 
-def _run_with_progress(options: object, *, quiet: bool) -> ScanOutcome:
+def _run_with_progress(options: ScanOptions, *, quiet: bool) -> ScanOutcome:
     from dataclasses import replace
 
     from limen.discovery import run
 
     if quiet or not sys.stderr.isatty():
-        return run(options)  # type: ignore[arg-type]
+        return run(options)
     # Rich is imported only for terminal output: CI and hook runs start faster without it.
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -431,7 +388,7 @@ def _run_with_progress(options: object, *, quiet: bool) -> ScanOutcome:
         def progress(blobs: int, size: int) -> None:
             bar.update(task, blobs=blobs, mb=size / 1e6)
 
-        return run(replace(options, progress=progress))  # type: ignore[type-var]
+        return run(replace(options, progress=progress))
 
 
 def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) -> str:

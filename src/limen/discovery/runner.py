@@ -331,7 +331,8 @@ def _report(
 def _scope(options: ScanOptions) -> str:
     """What this scan covered; a later scan of the same scope resolves what it no longer finds."""
     if options.endpoint:
-        return "endpoint"
+        roots = ",".join(sorted(str(Path(p).absolute()) for p in options.paths))
+        return f"endpoint:{roots or 'home'}"
     kind = "git" if options.git else "staged" if options.staged else "files"
     places = ",".join(sorted(str(Path(p).absolute()) for p in options.paths)) or str(Path.cwd())
     return f"{kind}:{places}"

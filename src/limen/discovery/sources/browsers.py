@@ -169,7 +169,8 @@ class BrowserSource:
                     db, "SELECT host_key, name, value, encrypted_value FROM cookies", warn
                 )
                 for host, cookie, value, encrypted in rows:
-                    self._cookie(profile, db, host, cookie, value or encrypted or b"")
+                    material = value.encode() if isinstance(value, str) and value else encrypted
+                    self._cookie(profile, db, str(host), str(cookie), bytes(material or b""))
                 return
 
     def _chromium_logins(self, profile: _Profile, warn: Warn) -> None:
@@ -302,7 +303,8 @@ def _session(db: Path, warn: Warn) -> dict[str, list[str]]:
     maps: dict[str, str] = {}
     for key, value in entries:
         if key.startswith(b"namespace-"):
-            origin = key.decode("utf-8", "replace").split("-", 6)[-1]
+            # namespace-<id>-<origin>: the id has no hyphen, the origin may.
+            origin = key.decode("utf-8", "replace").split("-", 2)[-1]
             maps[value.decode("ascii", "replace")] = origin.rstrip("/")
     by_origin: dict[str, list[str]] = {}
     for key, value in entries:
