@@ -1,4 +1,4 @@
-"""Moving secrets out of config files: exact rewrites, re-parsed, atomic, with backups."""
+"""Moving secrets out of config files: exact rewrites, re-parsed, atomic, undoable, no backups."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from limen.discovery import (
+    AppliedFix,
     Engine,
     FileSource,
     Finding,
@@ -18,6 +19,7 @@ from limen.discovery import (
     Scanner,
     apply_patch,
     plan_patch,
+    undo_patch,
 )
 
 
@@ -37,12 +39,16 @@ def scan(engine: Engine, path: Path) -> list[Finding]:
     return Scanner(engine, fingerprint_key=b"k" * 32, jobs=1).scan([FileSource([path])]).findings
 
 
-def fix(engine: Engine, path: Path) -> tuple[MemoryVault, Path]:
+def fix(engine: Engine, path: Path) -> tuple[MemoryVault, AppliedFix]:
     vault = MemoryVault()
     findings = scan(engine, path)
     assert findings
     patch = plan_patch(path, [(f, vault.store(f)) for f in findings])
     return vault, apply_patch(patch)
+
+
+def resolver(vault: MemoryVault):
+    return lambda reference: vault.items[reference.split("/")[3]]
 
 
 @pytest.mark.parametrize(
@@ -63,18 +69,55 @@ def test_rewrites_each_format_and_keeps_the_rest(
     original = template.format(gh=token)
     path.write_text(original)
     path.chmod(0o640)
-    vault, backup = fix(engine, path)
-    after = path.read_text()
+    vault, applied = fix(engine, path)
     (reference,) = [f"limen://test/{k}/credential" for k in vault.items]
     assert list(vault.items.values()) == [token]
-    assert token not in after and reference in after
-    assert after == original.replace(token, reference)  # nothing else moved
-    assert backup.read_text() == original
-    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    written = Path(applied.target)
+    after = written.read_text()
+    if name == ".env":
+        # .env files keep their name and hold the reference, for `limen run --env-file`.
+        assert written == path
+        assert after == original.replace(token, reference)  # nothing else moved
+    else:
+        # The application reads structured files itself: they become templates that
+        # `limen inject` renders back into exactly the original, and the original is gone
+        # and git-ignored.
+        assert written == path.with_name(name + ".tpl") and not path.exists()
+        assert after == original.replace(token, "{{ " + reference + " }}")
+        assert (tmp_path / ".gitignore").read_text() == f"/{name}\n"
+        assert stat.S_IMODE(written.stat().st_mode) == 0o640
     if load is not None:
-        load(after)
-    assert scan(engine, path) == []
+        load(original.replace(token, reference))
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640
+    # No plaintext copy anywhere: the vault holds the only one.
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and token in p.read_text()]
+    assert leftovers == []
+    assert scan(engine, tmp_path) == []
+    restored = undo_patch(applied, resolver(vault))
+    assert restored == path and path.read_text() == original
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_undo_refuses_a_file_changed_since_the_fix(tmp_path: Path, engine: Engine, secret) -> None:
+    path = tmp_path / ".env"
+    path.write_text(secret("TOKEN=ghp_$[github-token]\n"))
+    vault, applied = fix(engine, path)
+    path.write_text(path.read_text() + "MORE=1\n")
+    with pytest.raises(RemediationError, match="changed since the fix"):
+        undo_patch(applied, resolver(vault))
+    assert "MORE=1" in path.read_text()
+
+
+def test_undo_accepts_a_copy_rendered_by_inject(tmp_path: Path, engine: Engine, secret) -> None:
+    path = tmp_path / "config.yaml"
+    original = secret("token: ghp_$[github-token]\n")
+    path.write_text(original)
+    vault, applied = fix(engine, path)
+    path.write_text(original)  # what `limen inject -i config.yaml.tpl -o config.yaml` writes
+    undo_patch(applied, resolver(vault))
+    assert path.read_text() == original and not Path(applied.target).exists()
+    assert not (tmp_path / ".gitignore").exists()
 
 
 def test_two_secrets_on_one_line(tmp_path: Path, engine: Engine, secret) -> None:

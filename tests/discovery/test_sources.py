@@ -187,3 +187,52 @@ def test_endpoint_scans_credentials_and_lists_agents(
     assert github.env_names == ("GITHUB_PERSONAL_ACCESS_TOKEN",)
     assert any(".mcp.json" in w for w in result.warnings)
     assert os.path.basename(result.findings[0].path)
+
+
+def test_risky_files_are_findings_whatever_their_content(tmp_path: Path, engine) -> None:
+    from limen.discovery import FileSource, Scanner
+
+    (tmp_path / "release.jks").write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + bytes(64))
+    (tmp_path / "deploy.ppk").write_text("PuTTY-User-Key-File-3: ssh-ed25519\n")
+    (tmp_path / ".bash_history").write_text("ls\ncd src\n")
+    (tmp_path / "prod.tfstate").write_text('{"version": 4}\n')
+    (tmp_path / "nightly-dump.sql").write_text("-- PostgreSQL database dump\n")
+    (tmp_path / "schema.sql").write_text("CREATE TABLE t (id int);\n")  # not a dump
+    (tmp_path / "empty.p12").write_bytes(b"")  # nothing in it, nothing to report
+    result = Scanner(engine, fingerprint_key=b"k" * 32, jobs=1).scan([FileSource([tmp_path])])
+    found = {Path(f.path).name: f.rule_id for f in result.findings}
+    assert found == {
+        "release.jks": "risky-java-keystore",
+        "deploy.ppk": "risky-putty-key",
+        ".bash_history": "risky-shell-history",
+        "prod.tfstate": "risky-terraform-state",
+        "nightly-dump.sql": "risky-database-dump",
+    }
+    assert all(f.secret.startswith("sha256:") for f in result.findings)
+
+
+def test_more_agent_and_developer_places(tmp_path: Path, secret) -> None:
+    from limen.discovery import EndpointSource
+
+    home = tmp_path / "home"
+    (home / ".aws/sso/cache").mkdir(parents=True)
+    (home / ".aws/sso/cache/abc.json").write_text('{"accessToken": "x"}')
+    (home / ".config/github-copilot").mkdir(parents=True)
+    (home / ".config/github-copilot/apps.json").write_text("{}")
+    (home / ".config/opencode").mkdir(parents=True)
+    (home / ".config/opencode/opencode.json").write_text(
+        '{"mcp": {"linear": {"type": "remote", "url": "https://mcp.linear.app/sse",'
+        ' "headers": {"Authorization": "Bearer x"}}}}'
+    )
+    (home / ".config/goose").mkdir(parents=True)
+    (home / ".config/goose/config.yaml").write_text(
+        "extensions:\n  github:\n    cmd: npx\n    args: [-y, '@mcp/github']\n"
+        "    envs: {GITHUB_TOKEN: x}\n"
+    )
+    source = EndpointSource(home, roots=[tmp_path / "none"])
+    paths = {Path(b.path).relative_to(home).as_posix() for b in source.blobs(lambda _: None)}
+    assert {".aws/sso/cache/abc.json", ".config/github-copilot/apps.json"} <= paths
+    agents = {(a.tool, a.name): a for a in source.agents(lambda _: None)}
+    assert agents[("opencode", "linear")].env_names == ("Authorization",)
+    assert agents[("goose", "github")].command == "npx -y @mcp/github"
+    assert agents[("goose", "github")].env_names == ("GITHUB_TOKEN",)

@@ -112,6 +112,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "vault.item.write": ActionSpec("secrets", (), "write and delete items"),
     # discovery and signals
     "discovery.report": ActionSpec("use", ("discovery:write",), "report scan findings"),
+    "discovery.read": ActionSpec(
+        "view", ("discovery:read",), "see the fleet's machines and exposures"
+    ),
     "ssf.stream": ActionSpec("use", ("ssf:manage",), "manage one's own SSF streams"),
 }
 

@@ -1,34 +1,121 @@
-"""The ``limen`` command: the root app, global options and the sub-command groups."""
+"""The ``limen`` command: the root app, global options and the sub-command groups.
+
+Sub-command modules are imported when their command runs, not when ``limen`` starts:
+``limen --version`` loads Typer and nothing else, ``limen scan`` loads the scanner and
+not the database, the vault or the API. :data:`_COMMANDS` names, in the order ``--help``
+lists them, the module that defines each command and how it is attached.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-from pydantic import ValidationError
 
 from limen import __version__
-from limen.cli import audit, events, identity, killswitch, run, scan, setup, vault
-from limen.cli import client as client_cli
-from limen.cli import partner as partner_cli
-from limen.cli import policy as policy_cli
-from limen.cli import token as token_cli
-from limen.cli._context import CliState
+from limen.cli._coercion import convert_plainly
 from limen.cli._errors import LimenGroup, fail
-from limen.config import Settings
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from limen.cli._context import CliState
+
+__all__ = ["RootOptions", "app", "load_state", "main"]
+
+# name -> (module, attribute): a ``register(app)`` function, or a Typer sub-app.
+_COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "init": ("limen.cli.setup", "register"),
+    "server": ("limen.cli.setup", "register"),
+    "info": ("limen.cli.setup", "register"),
+    "admin-token": ("limen.cli.setup", "register"),
+    "read": ("limen.cli.run", "register"),
+    "run": ("limen.cli.run", "register"),
+    "inject": ("limen.cli.run", "register"),
+    "scan": ("limen.cli.scan", "register"),
+    "db": ("limen.cli.setup", "register"),
+    "identity": ("limen.cli.identity", "app"),
+    "events": ("limen.cli.events", "app"),
+    "killswitch": ("limen.cli.killswitch", "app"),
+    "partner": ("limen.cli.partner", "app"),
+    "audit": ("limen.cli.audit", "register"),
+    "events-token": ("limen.cli.audit", "register"),
+    "sink": ("limen.cli.audit", "register"),
+    "client": ("limen.cli.client", "app"),
+    "policy": ("limen.cli.policy", "app"),
+    "vault": ("limen.cli.vault", "vault_app"),
+    "item": ("limen.cli.vault", "item_app"),
+    "service-account": ("limen.cli.vault", "service_account_app"),
+    "fleet": ("limen.cli.fleet", "app"),
+    "token": ("limen.cli.token", "app"),
+}
+
+# Commands that build the settings only if they need them (``scan --fix`` does), and
+# convert their options without pydantic: importing it alone takes longer than a whole
+# scan of a small folder.
+_FAST: Final = frozenset({"scan"})
+
+
+class _LazyGroup(LimenGroup):
+    """The root group: commands are built from their module the first time they are asked for."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        convert_plainly(self, ctx)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in _FAST and command is not None:
+            convert_plainly(command, ctx)
+        return name, command, rest
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _COMMANDS:
+            command = _load(cmd_name)
+            self.commands[cmd_name] = command
+        return command
+
+
+def _load(name: str) -> Any:
+    """Build command ``name`` exactly as ``app.add_typer``/``register(app)`` would."""
+    module_name, attribute = _COMMANDS[name]
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        target(holder)
+
+    @holder.callback()
+    def _holder() -> None:
+        """Only here so Typer builds a group even for one command."""
+
+    return typer.main.get_group(holder).commands[name]
+
 
 app = typer.Typer(
     name="limen",
-    cls=LimenGroup,
+    cls=_LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Limen: secure every identity — people, services and AI agents — in one place.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@dataclass
+class RootOptions:
+    """The global options, kept as given until a command asks for the settings."""
+
+    data_dir: Path | None
+    database_url: str | None
+    debug: bool = False
 
 
 def _version(value: bool) -> None:
@@ -58,34 +145,41 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
+    options = RootOptions(data_dir=data_dir, database_url=database_url, debug=debug)
+    ctx.obj = options
+    if ctx.invoked_subcommand not in _FAST:
+        ctx.obj = _state(options)
+
+
+def load_state(ctx: typer.Context) -> CliState:
+    """The command's :class:`CliState`, building the settings now if they were deferred."""
+    from limen.cli._context import CliState
+
+    root_ctx = ctx.find_root()
+    if isinstance(root_ctx.obj, RootOptions):
+        root_ctx.obj = _state(root_ctx.obj)
+    assert isinstance(root_ctx.obj, CliState)
+    return root_ctx.obj
+
+
+def _state(options: RootOptions) -> CliState:
+    from pydantic import ValidationError
+
+    from limen.cli._context import CliState
+    from limen.config import Settings
+
     overrides: dict[str, object] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if database_url:
-        overrides["database_url"] = database_url
+    if options.data_dir is not None:
+        overrides["data_dir"] = options.data_dir
+    if options.database_url:
+        overrides["database_url"] = options.database_url
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise fail(f"invalid setting LIMEN_{where.upper()}: {first.get('msg')}", 2) from None
-    ctx.obj = CliState(settings=settings, debug=debug)
-
-
-setup.register(app)
-app.add_typer(identity.app, name="identity")
-app.add_typer(events.app, name="events")
-app.add_typer(killswitch.app, name="killswitch")
-app.add_typer(partner_cli.app, name="partner")
-audit.register(app)
-app.add_typer(client_cli.app, name="client")
-app.add_typer(token_cli.app, name="token")
-app.add_typer(policy_cli.app, name="policy")
-app.add_typer(vault.vault_app, name="vault")
-app.add_typer(vault.item_app, name="item")
-app.add_typer(vault.service_account_app, name="service-account")
-run.register(app)
-scan.register(app)
+    return CliState(settings=settings, debug=options.debug)
 
 
 def main() -> None:

@@ -1,5 +1,8 @@
 """``limen scan``: find exposed credentials and the shadow identities behind them.
 
+The scan itself is :func:`limen.discovery.run`; this module parses options into
+:class:`~limen.discovery.ScanOptions` and renders the :class:`~limen.discovery.ScanOutcome`.
+
 Exit codes are part of the contract, because CI jobs and pre-commit hooks act on them:
 
 - ``0``: nothing found (after the baseline and ``limen:allow`` markers);
@@ -14,48 +17,35 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import platformdirs
 import typer
 
-from limen.discovery import (
-    FORMATS,
-    Baseline,
-    DiscoveredIdentity,
-    EndpointSource,
-    Engine,
-    FilePatch,
-    FileSource,
-    Finding,
-    GitHistorySource,
-    HttpReporter,
-    RemediationError,
-    Scanner,
-    ScanResult,
-    ScanSource,
-    StagedSource,
-    apply_patch,
-    build_inventory,
-    file_format,
-    load_rules,
-    plan_patch,
-    render,
-)
 from limen.errors import InvalidInput, LimenError
+
+if TYPE_CHECKING:
+    from limen.audit import Actor
+    from limen.discovery import (
+        FilePatch,
+        Finding,
+        FixOptions,
+        ScanOptions,
+        ScanOutcome,
+        ScanResult,
+    )
+    from limen.vault import VaultService
 
 __all__ = ["main", "register", "scan"]
 
 EXIT_CLEAN = 0
 EXIT_ERROR = 2
-_KEY_FILE = "scan-fingerprint.key"
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$")
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
 _MAX_WARNINGS_SHOWN = 20
+_FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 
 
 def register(app: typer.Typer) -> None:
@@ -66,13 +56,16 @@ def register(app: typer.Typer) -> None:
 def main() -> None:
     """``python -m limen.cli.scan``: the scanner alone, for CI jobs and pre-commit hooks.
 
-    The full ``limen`` command imports the server's packages (database, vault, API); a
-    hook that runs on every commit should not wait for them. Same options, same exit
-    codes; only ``--fix`` needs the full command.
+    Same options, same exit codes as ``limen scan``; only ``--fix`` and ``--undo-fix``,
+    which need the vault, need the full command.
     """
+    from limen.cli._coercion import convert_plainly
+
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     register(app)
-    app(prog_name="limen scan")
+    command = typer.main.get_command(app)
+    convert_plainly(command, typer.Context(command, info_name="limen scan"))
+    command(prog_name="limen scan")
 
 
 def scan(
@@ -149,34 +142,66 @@ def scan(
     vault: Annotated[
         str, typer.Option("--vault", help="With --fix: the vault that receives the secrets.")
     ] = "discovered",
+    undo_fix: Annotated[
+        bool,
+        typer.Option(
+            "--undo-fix", help="Undo the last --fix: put the secrets back from the vault."
+        ),
+    ] = False,
+    no_browsers: Annotated[
+        bool,
+        typer.Option("--no-browsers", help="With --endpoint: leave browser profiles alone."),
+    ] = False,
+    machine: Annotated[
+        str | None,
+        typer.Option(
+            "--machine",
+            envvar="LIMEN_MACHINE",
+            help="With --report: this machine's name in the fleet (default: host name).",
+        ),
+    ] = None,
 ) -> None:
     """Find exposed credentials, AI-agent configs and the shadow identities behind them."""
+    fmt = "json" if json_output else fmt.lower()
     try:
-        code = _run(
-            ctx,
-            paths=paths or [],
+        if undo_fix:
+            _undo(ctx, as_json=fmt == "json", quiet=quiet)
+            raise typer.Exit(EXIT_CLEAN)
+        if fmt not in _FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
+        if (dry_run or yes) and not fix:
+            raise InvalidInput("--dry-run and --yes go with --fix")
+        from limen import discovery
+
+        options = discovery.ScanOptions(
+            paths=tuple(paths or ()),
             git=git,
             staged=staged,
             endpoint=endpoint,
+            browsers=not no_browsers,
             no_ignore=no_ignore,
             max_size=_parse_size(max_size),
-            fmt="json" if json_output else fmt.lower(),
-            output=output,
-            show_secrets=show_secrets,
-            exit_code=exit_code,
-            baseline_path=baseline,
+            baseline=baseline,
             write_baseline=write_baseline,
-            rule_files=rules or [],
+            rule_files=tuple(rules or ()),
             jobs=jobs,
-            quiet=quiet,
-            report=report,
-            server=server,
-            token=token,
-            fix=fix,
-            dry_run=dry_run,
-            yes=yes,
-            vault=vault,
+            data_dir=_data_dir(ctx),
+            report=discovery.ReportOptions(
+                server=server or "",
+                token=token or "",
+                origin=_origin(),
+                machine=machine or _hostname(),
+                owner=_user(),
+            )
+            if report
+            else None,
+            fix=_fix_options(ctx, vault=vault, dry_run=dry_run, yes=yes, show=show_secrets)
+            if fix
+            else None,
         )
+        outcome = _run_with_progress(options, quiet=quiet)
+        _show(outcome, fmt=fmt, output=output, show_secrets=show_secrets, quiet=quiet)
+        code = EXIT_CLEAN if outcome.clean else exit_code
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
@@ -185,13 +210,7 @@ def scan(
     except LimenError as exc:
         if _debug(ctx):
             raise
-        typer.echo(f"limen: {exc.detail}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
-    except OSError as exc:
-        if _debug(ctx):
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"limen: {where}{exc.strerror or exc.__class__.__name__}", err=True)
+        typer.echo(f"limen: {_safe(exc.detail)}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         # The scanner's exit codes are a contract: a bug must still exit 2, not 1 or 70.
@@ -205,258 +224,152 @@ def scan(
     raise typer.Exit(code)
 
 
-def _run(
-    ctx: typer.Context,
-    *,
-    paths: list[Path],
-    git: bool,
-    staged: bool,
-    endpoint: bool,
-    no_ignore: bool,
-    max_size: int,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
-    exit_code: int,
-    baseline_path: Path | None,
-    write_baseline: Path | None,
-    rule_files: list[Path],
-    jobs: int | None,
-    quiet: bool,
-    report: bool,
-    server: str | None,
-    token: str | None,
-    fix: bool,
-    dry_run: bool,
-    yes: bool,
-    vault: str,
-) -> int:
-    if fmt not in (*FORMATS, "table"):
-        raise InvalidInput(f"unknown format {fmt!r}; use table, json, jsonl, sarif or csv")
-    if jobs is not None and jobs < 1:
-        raise InvalidInput("--jobs must be at least 1")
-    if report and not (server and token):
-        raise InvalidInput("--report needs --server URL and --token (or LIMEN_SERVER/LIMEN_TOKEN)")
-    if (dry_run or yes) and not fix:
-        raise InvalidInput("--dry-run and --yes go with --fix")
-    if fix and not dry_run and getattr(ctx.find_root().obj, "settings", None) is None:
-        raise InvalidInput("--fix needs the vault: run it as `limen scan --fix`")
+def _show(
+    outcome: ScanOutcome, *, fmt: str, output: Path | None, show_secrets: bool, quiet: bool
+) -> None:
+    """Render the outcome: data on stdout (or ``output``), everything else on stderr."""
+    _render(outcome, fmt=fmt, output=output, show_secrets=show_secrets)
+    _warnings(outcome.result)
+    if not quiet:
+        _summary(outcome)
+    if outcome.report is not None and not quiet:
+        answer = outcome.report
+        created, updated = answer.get("created") or [], answer.get("updated") or []
+        typer.echo(
+            f"reported: {len(created)} new and {len(updated)} known unmanaged "  # type: ignore[arg-type]
+            f"identities, {answer.get('findings', 0)} findings"
+            + (f", {answer['resolved']} resolved" if answer.get("resolved") else ""),
+            err=True,
+        )
+    _fix_messages(outcome, show_secrets=show_secrets)
 
-    rule_set = load_rules()
-    if rule_files:
-        rule_set = [*rule_set, *load_rules(rule_files)]
-    baseline = Baseline.load(baseline_path) if baseline_path else None
-    data_dir = _data_dir(ctx)
-    engine = Engine.cached(
-        rule_set, cache_dir=Path(platformdirs.user_cache_dir("limen", appauthor=False))
-    )
-    sources = _sources(
-        paths, git=git, staged=staged, endpoint=endpoint, no_ignore=no_ignore, max_size=max_size
-    )
-    scanner = Scanner(
-        engine, fingerprint_key=_fingerprint_key(data_dir), max_size=max_size, jobs=jobs
-    )
-    result = _scan_with_progress(scanner, sources, quiet=quiet)
 
-    findings = baseline.filter(result.findings) if baseline else list(result.findings)
-    if write_baseline is not None:
-        existing = Baseline.load(write_baseline) if write_baseline.exists() else Baseline.empty()
-        existing.with_findings(result.findings).save(write_baseline)
-    identities = build_inventory(findings, result.agents)
+def _render(outcome: ScanOutcome, *, fmt: str, output: Path | None, show_secrets: bool) -> None:
+    from limen.discovery import render
 
     if fmt == "table":
-        text = _table(findings, show_secrets=show_secrets, to_file=output is not None)
+        text = _table(outcome.findings, show_secrets=show_secrets, to_file=output is not None)
     else:
         text = render(
             fmt,  # type: ignore[arg-type]
-            result=result,
-            findings=findings,
-            identities=identities,
-            rules=rule_set,
+            result=outcome.result,
+            findings=outcome.findings,
+            identities=outcome.identities,
+            rules=outcome.rules,
             show_secrets=show_secrets,
         )
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"{output}: cannot write ({exc.strerror})") from None
     elif text:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    _warnings(result)
-    if not quiet:
-        _summary(result, findings, identities_count=len(identities))
-    if report:
-        assert server and token
-        _report(server, token, findings, identities, quiet=quiet)
-    if fix:
-        fixed = _fix(
-            ctx, findings, vault=vault, dry_run=dry_run, yes=yes, show_secrets=show_secrets
-        )
-        findings = [f for f in findings if (f.path, f.line, f.column) not in fixed]
-    return exit_code if findings else EXIT_CLEAN
+
+def _fix_options(
+    ctx: typer.Context, *, vault: str, dry_run: bool, yes: bool, show: bool
+) -> FixOptions:
+    from limen.discovery import FixOptions
+
+    if dry_run:
+        return FixOptions(vault=vault, dry_run=True)
+    if _root_obj(ctx) is None:
+        raise InvalidInput("--fix needs the vault: run it as `limen scan --fix`")
+    confirm = None
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise InvalidInput(
+                "--fix asks before changing each file, and there is no terminal to ask on: "
+                "pass --yes to apply without asking, or --dry-run to see the diff"
+            )
+
+        def confirm(patch: FilePatch) -> bool:
+            typer.echo(_safe(patch.diff(show_secrets=show)), err=True, nl=False)
+            where = f" (becomes {patch.target.name})" if patch.is_template else ""
+            return typer.confirm(
+                f"Move the secrets of {_safe(str(patch.path))}{where} into vault {vault!r}?",
+                err=True,
+            )
+
+    return FixOptions(vault=vault, open_vault=lambda: _open_vault(ctx), confirm=confirm)
 
 
-def _report(
-    server: str,
-    token: str,
-    findings: Sequence[Finding],
-    identities: Sequence[DiscoveredIdentity],
-    *,
-    quiet: bool,
-) -> None:
-    reporter = HttpReporter(server, token, origin=_origin())
-    reporter.report(findings, identities)
-    if not quiet and reporter.last_response is not None:
-        answer = reporter.last_response
-        typer.echo(
-            f"reported to {server}: {len(answer.get('created', []))} new and "
-            f"{len(answer.get('updated', []))} known unmanaged identities, "
-            f"{answer.get('findings', 0)} findings",
-            err=True,
-        )
+def _open_vault(ctx: typer.Context) -> tuple[VaultService, Actor]:
+    from limen.audit import Actor
+    from limen.cli.main import load_state
+    from limen.cli.vault import vault_service
+
+    load_state(ctx)
+    return vault_service(ctx), Actor.operator()
+
+
+def _fix_messages(outcome: ScanOutcome, *, show_secrets: bool) -> None:
+    for fixed in outcome.fixes:
+        where = _safe(fixed.path)
+        if fixed.status == "planned" and fixed.patch is not None:
+            typer.echo(_safe(fixed.patch.diff(show_secrets=show_secrets)), err=True, nl=False)
+        elif fixed.status == "refused":
+            typer.echo(f"limen: fix: {where}: {_safe(fixed.detail)}", err=True)
+        elif fixed.status == "fixed" and fixed.patch is not None:
+            if fixed.patch.is_template:
+                target = _safe(str(fixed.patch.target))
+                typer.echo(
+                    f"limen: fixed {where}: now the template {target} (git-ignored original; "
+                    f"render it with `limen inject -i {target} -o {where}`)",
+                    err=True,
+                )
+            else:
+                typer.echo(
+                    f"limen: fixed {where} (run with `limen run --env-file {where} -- …`)",
+                    err=True,
+                )
+    if outcome.fix_id:
+        typer.echo("limen: `limen scan --undo-fix` puts the secrets back", err=True)
+
+
+def _undo(ctx: typer.Context, *, as_json: bool, quiet: bool) -> None:
+    from limen.discovery import undo_fix
+
+    if _root_obj(ctx) is None:
+        raise InvalidInput("--undo-fix needs the vault: run it as `limen scan --undo-fix`")
+    restored = undo_fix(data_dir=_data_dir(ctx), open_vault=lambda: _open_vault(ctx))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"restored": [str(p) for p in restored]}, indent=2))
+    elif not quiet:
+        for path in restored:
+            typer.echo(f"limen: restored {_safe(str(path))}", err=True)
 
 
 def _origin() -> str:
+    return os.environ.get("CI_JOB_URL") or os.environ.get("GITHUB_REPOSITORY") or _hostname()
+
+
+def _hostname() -> str:
     import socket
 
-    return (
-        os.environ.get("CI_JOB_URL") or os.environ.get("GITHUB_REPOSITORY") or socket.gethostname()
-    )
+    return socket.gethostname()
 
 
-class _VaultRemediator:
-    """Stores each distinct secret once, as an API_CREDENTIAL item in one vault."""
+def _user() -> str | None:
+    import getpass
 
-    FIELD = "credential"
-
-    def __init__(self, ctx: typer.Context, vault: str) -> None:
-        from limen.audit import Actor
-        from limen.cli.vault import vault_service
-        from limen.vault import VaultNotFound
-
-        self._actor = Actor.operator()
-        self._service = vault_service(ctx)
-        self.vault = vault
-        try:
-            self._service.get_vault(self._actor, vault)
-        except VaultNotFound:
-            self._service.create_vault(
-                self._actor, vault, description="Secrets moved here by `limen scan --fix`."
-            )
-
-    @staticmethod
-    def title(finding: Finding) -> str:
-        # The fingerprint keeps titles unique per secret without revealing it.
-        return f"{finding.rule_id}-{finding.fingerprint[:12]}"
-
-    @classmethod
-    def reference(cls, vault: str, finding: Finding) -> str:
-        from limen.vault import Reference
-
-        return str(Reference(vault=vault, item=cls.title(finding), field=cls.FIELD))
-
-    def store(self, finding: Finding) -> str:
-        from limen.vault import Field, ItemDraft, new_field_id
-
-        title = self.title(finding)
-        # A listing, not get_item: checking that the item exists must not decrypt it and
-        # record a secret read.
-        if not self._service.list_items(self._actor, self.vault, title=title):
-            draft = ItemDraft(
-                title=title,
-                category="API_CREDENTIAL",
-                tags=["limen-scan", finding.provider],
-                fields=[
-                    Field(
-                        id=new_field_id(),
-                        type="CONCEALED",
-                        label=self.FIELD,
-                        value=finding.secret,
-                    )
-                ],
-            )
-            self._service.create_item(self._actor, self.vault, draft)
-        return self.reference(self.vault, finding)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
-def _fix(
-    ctx: typer.Context,
-    findings: Sequence[Finding],
-    *,
-    vault: str,
-    dry_run: bool,
-    yes: bool,
-    show_secrets: bool,
-) -> set[tuple[str, int, int]]:
-    """Move secrets into the vault and rewrite their files; return what was fixed."""
-    by_path: dict[str, list[Finding]] = {}
-    for finding in findings:
-        if finding.source not in ("file", "endpoint") or file_format(finding.path) is None:
-            typer.echo(f"limen: fix: {finding.location}: not a rewritable config file", err=True)
-            continue
-        by_path.setdefault(finding.path, []).append(finding)
-    patches: list[tuple[FilePatch, list[Finding]]] = []
-    for path, group in by_path.items():
-        replacements = [(f, _VaultRemediator.reference(vault, f)) for f in group]
-        try:
-            patches.append((plan_patch(Path(path), replacements), group))
-        except RemediationError as exc:
-            typer.echo(f"limen: fix: {exc.detail}", err=True)
-    if dry_run:
-        for patch, _ in patches:
-            typer.echo(patch.diff(show_secrets=show_secrets), err=True, nl=False)
-        return set()
-    if not patches:
-        return set()
-    remediator = _VaultRemediator(ctx, vault)
-    fixed: set[tuple[str, int, int]] = set()
-    for patch, group in patches:
-        if not yes:
-            typer.echo(patch.diff(show_secrets=show_secrets), err=True, nl=False)
-            if not typer.confirm(
-                f"Move {len(group)} secret(s) from {patch.path} into vault {vault!r}?",
-                err=True,
-            ):
-                continue
-        # Secrets go into the vault first: if that fails, no file has changed yet.
-        for finding in group:
-            remediator.store(finding)
-        backup = apply_patch(patch)
-        typer.echo(f"limen: fixed {patch.path} (backup: {backup})", err=True)
-        fixed.update((f.path, f.line, f.column) for f in group)
-    return fixed
+def _run_with_progress(options: ScanOptions, *, quiet: bool) -> ScanOutcome:
+    from dataclasses import replace
 
+    from limen.discovery import run
 
-def _sources(
-    paths: list[Path],
-    *,
-    git: bool,
-    staged: bool,
-    endpoint: bool,
-    no_ignore: bool,
-    max_size: int,
-) -> list[ScanSource]:
-    if sum((git, staged, endpoint)) > 1:
-        raise InvalidInput("choose one of --git, --staged and --endpoint")
-    if endpoint:
-        return [EndpointSource(Path.home(), roots=paths)]
-    targets = paths or [Path.cwd()]
-    # A mistyped path must not pass as a clean scan: a missing *argument* is an error,
-    # while unreadable files found inside a tree are warnings and the scan goes on.
-    missing = [str(p) for p in targets if not os.path.lexists(p)]
-    if missing:
-        raise InvalidInput(f"no such file or directory: {', '.join(missing)}")
-    if git:
-        return [GitHistorySource(p, max_size=max_size) for p in targets]
-    if staged:
-        return [StagedSource(p) for p in targets]
-    return [FileSource(targets, no_ignore=no_ignore)]
-
-
-def _scan_with_progress(
-    scanner: Scanner, sources: Sequence[ScanSource], *, quiet: bool
-) -> ScanResult:
     if quiet or not sys.stderr.isatty():
-        return scanner.scan(sources)
+        return run(options)
     # Rich is imported only for terminal output: CI and hook runs start faster without it.
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -475,7 +388,7 @@ def _scan_with_progress(
         def progress(blobs: int, size: int) -> None:
             bar.update(task, blobs=blobs, mb=size / 1e6)
 
-        return scanner.scan(sources, progress=progress)
+        return run(replace(options, progress=progress))
 
 
 def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) -> str:
@@ -483,6 +396,7 @@ def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) ->
         return ""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{len(findings)} finding(s)", title_justify="left")
     table.add_column("provider")
@@ -491,12 +405,13 @@ def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) ->
     table.add_column("secret", overflow="fold")
     table.add_column("owner")
     for f in findings:
+        # Text, not markup: a file named "[red]x" must print as it is named.
         table.add_row(
-            f.provider,
-            f.rule_id,
-            f.location,
-            f.secret if show_secrets else f.redacted,
-            f.owner or "",
+            Text(_safe(f.provider)),
+            Text(f.rule_id),
+            Text(_safe(f.location)),
+            Text(_safe(f.secret) if show_secrets else _safe(f.redacted)),
+            Text(_safe(f.owner or "")),
         )
     # Piped or written to a file, rows must not fold at 80 columns.
     wide = to_file or not sys.stdout.isatty()
@@ -508,31 +423,48 @@ def _table(findings: Sequence[Finding], *, show_secrets: bool, to_file: bool) ->
 
 def _warnings(result: ScanResult) -> None:
     for warning in result.warnings[:_MAX_WARNINGS_SHOWN]:
-        typer.echo(f"limen: warning: {warning}", err=True)
+        typer.echo(f"limen: warning: {_safe(warning)}", err=True)
     hidden = len(result.warnings) - _MAX_WARNINGS_SHOWN
     if hidden > 0:
         typer.echo(f"limen: warning: … and {hidden} more", err=True)
 
 
-def _summary(result: ScanResult, findings: Sequence[Finding], *, identities_count: int) -> None:
+def _summary(outcome: ScanOutcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    result = outcome.result
     err = Console(stderr=True)
     stats = result.stats
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("scanned", f"{stats.blobs} files, {stats.bytes / 1e6:.1f} MB")
-    table.add_row("skipped", f"{stats.skipped_binary} binary, {stats.skipped_large} too large")
-    table.add_row("findings", str(len(findings)))
-    hidden = len(result.findings) - len(findings)
-    if hidden:
-        table.add_row("in baseline", str(hidden))
-    table.add_row("identities", str(identities_count))
+    skipped = f"{stats.skipped_binary} binary, {stats.skipped_large} too large"
+    if stats.unreadable:
+        skipped += f", {stats.unreadable} unreadable"
+    table.add_row("skipped", skipped)
+    table.add_row("findings", str(len(outcome.findings)))
+    if outcome.baselined:
+        table.add_row("in baseline", str(outcome.baselined))
+    if outcome.fixed:
+        table.add_row("moved to the vault", str(outcome.fixed))
+    table.add_row("identities", str(len(outcome.identities)))
     if result.agents:
         table.add_row("agents / MCP servers", str(len(result.agents)))
     err.print(table)
+
+
+def _safe(text: str) -> str:
+    """``text`` fit for a terminal or a UTF-8 file.
+
+    File names are attacker-controlled: escape sequences in them must not reach the
+    terminal, and names that are not valid UTF-8 (carried as surrogate escapes) must not
+    crash the output. Both are shown as backslash escapes instead.
+    """
+    from limen.discovery import printable
+
+    return printable(text)
 
 
 def _parse_size(text: str) -> int:
@@ -545,43 +477,22 @@ def _parse_size(text: str) -> int:
     return int(float(number) * factor)
 
 
-def _data_dir(ctx: typer.Context) -> Path:
-    settings = getattr(ctx.find_root().obj, "settings", None)
+def _root_obj(ctx: typer.Context) -> object | None:
+    return ctx.find_root().obj
+
+
+def _data_dir(ctx: typer.Context) -> Path | None:
+    """The data directory the root command was given, if any; discovery knows the default."""
+    obj = _root_obj(ctx)
+    settings = getattr(obj, "settings", None)
     if settings is not None:
         return Path(settings.data_dir)
-    env = os.environ.get("LIMEN_DATA_DIR")
-    return Path(env) if env else Path(platformdirs.user_data_dir("limen", appauthor=False))
-
-
-def _fingerprint_key(data_dir: Path) -> bytes:
-    """This installation's fingerprint key, created on first use.
-
-    A stable key lets the inventory recognise the same credential across scans; when
-    the data directory is not writable (a CI runner), a per-run key still groups the
-    findings of this run.
-    """
-    path = data_dir / _KEY_FILE
-    try:
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-    except OSError:
-        pass
-    key = secrets.token_bytes(32)
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-    except FileExistsError:
-        return path.read_bytes()
-    except OSError:
-        pass
-    return key
+    given = getattr(obj, "data_dir", None)
+    return Path(given).expanduser().absolute() if given is not None else None
 
 
 def _debug(ctx: typer.Context) -> bool:
-    return bool(getattr(ctx.find_root().obj, "debug", False))
+    return bool(getattr(_root_obj(ctx), "debug", False))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Hyperscan errors never leave this module: they become :class:`ScanError`.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from collections.abc import Sequence
@@ -142,6 +143,8 @@ class Engine:
         reported: list[tuple[int, int]] = []
         try:
             self._db.scan(data, match_event_handler=_on_match, context=reported)
+        except hyperscan.ScanTerminated:
+            pass  # _on_match stopped it past the cap: the overflow path below takes over
         except hyperscan.error as exc:
             raise ScanError(f"the matching engine failed: {exc}") from None
         if not reported:
@@ -267,12 +270,20 @@ def _most_specific(candidates: list[Match]) -> list[Match]:
             m.start - m.end,
         ),
     )
+    # Kept spans never overlap, so sorted by start they are sorted by end too: a new
+    # candidate only needs checking against its two neighbours (a file of tens of
+    # thousands of candidates must not cost a comparison with every kept one).
+    starts: list[int] = []
     kept: list[Match] = []
     for match in ordered:
-        if all(match.end <= k.start or match.start >= k.end for k in kept):
-            kept.append(match)
-    kept.sort(key=lambda m: (m.start, m.rule.id))
-    return kept
+        index = bisect.bisect_right(starts, match.start)
+        if index > 0 and kept[index - 1].end > match.start:
+            continue
+        if index < len(kept) and kept[index].start < match.end:
+            continue
+        starts.insert(index, match.start)
+        kept.insert(index, match)
+    return kept  # in order of position, as the spans do not overlap
 
 
 class _LineIndex:
@@ -280,11 +291,17 @@ class _LineIndex:
 
     def __init__(self, data: bytes) -> None:
         self._data = data
+        self._last = (0, 1)  # (offset, its line): lookups mostly move forward
 
     def position(self, offset: int) -> tuple[int, int]:
         # bytes.count and rfind run at memory speed; findings are rare enough per blob
-        # that an index of every line start would cost more than it saves.
-        line = self._data.count(b"\n", 0, offset) + 1
+        # that an index of every line start would cost more than it saves. Counting on
+        # from the previous lookup keeps a blob with thousands of findings linear.
+        since, line = self._last
+        if offset < since:
+            since, line = 0, 1
+        line += self._data.count(b"\n", since, offset)
+        self._last = (offset, line)
         return line, offset - (self._data.rfind(b"\n", 0, offset) + 1) + 1
 
     def allowed(self, start: int, end: int) -> bool:

@@ -9,7 +9,7 @@ from typing import Literal
 
 __all__ = ["DiscoveredAgent", "Finding", "SourceKind", "fingerprint", "redact"]
 
-SourceKind = Literal["file", "git", "staged", "endpoint"]
+SourceKind = Literal["file", "git", "staged", "endpoint", "browser"]
 
 
 def fingerprint(secret: str, *, key: bytes) -> str:
@@ -48,6 +48,9 @@ class Finding:
     owner: str | None = None
     # ISO 8601: commit time for history, modification time for files.
     seen_at: str | None = None
+    # Where inside the place, for places that are not plain files: browser, profile,
+    # store and origin of a browser finding.
+    detail: tuple[tuple[str, str], ...] = ()
 
     @property
     def redacted(self) -> str:

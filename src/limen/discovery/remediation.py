@@ -1,18 +1,26 @@
-"""Remediation: move a found secret into the vault and leave a reference in its place.
+"""Remediation: move a found secret into the vault and leave something that resolves.
 
-The vault side is a seam (:class:`Remediator`): the CLI plugs in the vault service, tests
-plug in an in-memory store. This module owns the file side, which must never corrupt or
-lose a file:
+The vault side is a seam (:class:`Remediator`): ``limen scan --fix`` plugs in
+:class:`VaultRemediator`, tests may plug in any other store. This module owns the file
+side, which must leave a project that still runs and must never corrupt or lose a file:
 
-1. the secret is replaced by its ``limen://vault/item/field`` reference at the exact line
-   and column the scanner reported, leaving every other byte as it was;
-2. the new text is parsed with the format's own parser (``.env``, INI, YAML, JSON, TOML)
-   and must parse, must contain the reference and must no longer contain the secret;
-3. a backup (``<file>.limen-bak``) is written, then the new text goes to a temporary file
-   in the same directory, is flushed to disk and atomically renamed over the original,
-   keeping its permissions.
+- ``.env`` files keep their name; each secret becomes its ``limen://vault/item/field``
+  reference, which ``limen run --env-file .env -- CMD`` resolves into the child's
+  environment.
+- Structured files (INI, YAML, JSON, TOML) are read by the application itself, which
+  cannot resolve a reference. They become templates: ``config.yaml`` moves to
+  ``config.yaml.tpl`` with ``{{ limen://… }}`` where the secret was, and ``config.yaml``
+  is added to the ``.gitignore`` beside it, so that ``limen inject -i config.yaml.tpl -o
+  config.yaml`` renders exactly the original file (mode 0600) when the application needs it.
 
-Any check that fails leaves the file untouched and raises :class:`RemediationError`.
+Every rewrite is checked before anything changes: the secret must sit at the exact line
+and column the scanner reported, and the file with the reference in place of the secret
+must parse with the format's own parser, hold the reference as a value and no longer
+hold the secret. New text goes to a temporary file in the same directory, is flushed and
+renamed into place, keeping the original's permissions. No plaintext backup is written:
+the secret is in the vault before any file changes, and :func:`undo_patch` restores the
+file from the vault, guided by an :class:`AppliedFix` record that holds no secret.
+
 :class:`Reporter` is the seam for handing results to a Limen server.
 """
 
@@ -20,31 +28,38 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import hashlib
 import json
 import os
-import shutil
 import tempfile
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from limen.discovery.errors import RemediationError
 from limen.discovery.findings import Finding, redact
 from limen.discovery.inventory import DiscoveredIdentity
 
+if TYPE_CHECKING:
+    from limen.audit import Actor
+    from limen.vault import VaultService
+
 __all__ = [
-    "BACKUP_SUFFIX",
+    "TEMPLATE_SUFFIX",
+    "AppliedFix",
     "FilePatch",
     "Remediator",
     "Reporter",
+    "VaultRemediator",
     "apply_patch",
     "file_format",
     "plan_patch",
+    "undo_patch",
 ]
 
-BACKUP_SUFFIX: Final = ".limen-bak"
+TEMPLATE_SUFFIX: Final = ".tpl"
 
 
 class Remediator(Protocol):
@@ -82,13 +97,24 @@ def file_format(path: str | Path) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class FilePatch:
-    """The planned rewrite of one file: its old and new text and what was replaced."""
+    """The planned rewrite of one file: its old text, the new text and where it goes.
+
+    ``target`` is ``path`` itself for ``.env`` files and ``path`` + ``.tpl`` for
+    structured files, whose original is then removed and git-ignored.
+    """
 
     path: Path
+    target: Path
     fmt: str
     before: str = field(repr=False)
     after: str = field(repr=False)
+    placeholders: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def is_template(self) -> bool:
+        """Whether the file becomes a ``{{ limen://… }}`` template beside the original."""
+        return self.target != self.path
 
     def diff(self, *, show_secrets: bool = False) -> str:
         """A unified diff; the replaced secrets are redacted unless asked."""
@@ -101,9 +127,40 @@ class FilePatch:
                 before.splitlines(keepends=True),
                 after.splitlines(keepends=True),
                 fromfile=f"{self.path}",
-                tofile=f"{self.path} (fixed)",
+                tofile=f"{self.target}",
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedFix:
+    """What :func:`apply_patch` changed, enough to undo it with the vault; no secret."""
+
+    path: str
+    target: str
+    mode: int
+    after_sha256: str
+    placeholders: tuple[str, ...]
+    ignored: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppliedFix:
+        """Read back :meth:`to_dict`; raise :class:`RemediationError` if malformed."""
+        try:
+            return cls(
+                path=str(data["path"]),
+                target=str(data["target"]),
+                mode=int(data["mode"]),
+                after_sha256=str(data["after_sha256"]),
+                placeholders=tuple(str(p) for p in data["placeholders"]),
+                ignored=bool(data.get("ignored", False)),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise RemediationError("the record of an earlier fix is damaged") from None
 
 
 def plan_patch(path: Path, replacements: Sequence[tuple[Finding, str]]) -> FilePatch:
@@ -119,7 +176,42 @@ def plan_patch(path: Path, replacements: Sequence[tuple[Finding, str]]) -> FileP
         before = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RemediationError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    lines = before.splitlines(keepends=True)
+    template = fmt != "env"
+    target = path.with_name(path.name + TEMPLATE_SUFFIX) if template else path
+    if template and target.exists():
+        raise RemediationError(f"{target} exists already; move it away and fix again")
+    checked = _replace(path, before, replacements, lambda ref: ref)
+    after = _replace(
+        path,
+        before,
+        replacements,
+        (lambda ref: f"{{{{ {ref} }}}}") if template else (lambda ref: ref),
+    )
+    secrets = tuple({f.secret for f, _ in replacements})
+    # The check runs on the text as the application will read it once rendered with the
+    # reference in place of the value: the structure must survive the substitution.
+    _check(path, fmt, before, checked, secrets, [ref for _, ref in replacements])
+    placeholders = tuple(
+        dict.fromkeys((f"{{{{ {ref} }}}}" if template else ref) for _, ref in replacements)
+    )
+    return FilePatch(
+        path=path,
+        target=target,
+        fmt=fmt,
+        before=before,
+        after=after,
+        placeholders=placeholders,
+        secrets=secrets,
+    )
+
+
+def _replace(
+    path: Path,
+    text: str,
+    replacements: Sequence[tuple[Finding, str]],
+    shape: Callable[[str], str],
+) -> str:
+    lines = text.splitlines(keepends=True)
     # Right to left within a line, so earlier columns stay valid.
     ordered = sorted(replacements, key=lambda r: (r[0].line, r[0].column), reverse=True)
     for finding, reference in ordered:
@@ -132,38 +224,183 @@ def plan_patch(path: Path, replacements: Sequence[tuple[Finding, str]]) -> FileP
                 f"{path}:{finding.line}: the file changed since the scan; scan again"
             )
         line = lines[index]
-        lines[index] = line[:start] + reference + line[start + len(finding.secret) :]
-    after = "".join(lines)
-    secrets = tuple({f.secret for f, _ in replacements})
-    _check(path, fmt, before, after, secrets, [ref for _, ref in replacements])
-    return FilePatch(path=path, fmt=fmt, before=before, after=after, secrets=secrets)
+        lines[index] = line[:start] + shape(reference) + line[start + len(finding.secret) :]
+    return "".join(lines)
 
 
-def apply_patch(patch: FilePatch) -> Path:
-    """Write ``patch`` atomically after backing the original up; return the backup path."""
+def apply_patch(patch: FilePatch) -> AppliedFix:
+    """Write ``patch`` atomically; for a template, remove and git-ignore the original."""
     path = patch.path
-    backup = path.with_name(path.name + BACKUP_SUFFIX)
     try:
         if path.read_text(encoding="utf-8") != patch.before:
             raise RemediationError(f"{path}: the file changed since it was planned; scan again")
-        shutil.copy2(path, backup)
         mode = path.stat().st_mode & 0o7777
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(patch.after)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomic(patch.target, patch.after, mode)
+        ignored = False
+        if patch.is_template:
+            ignored = _ignore(path)
+            path.unlink()
     except OSError as exc:
         raise RemediationError(f"{path}: cannot rewrite ({exc.strerror})") from None
-    # The backup holds the secret: keep it as private as the original, or more.
-    os.chmod(backup, 0o600)
-    return backup
+    return AppliedFix(
+        path=str(path),
+        target=str(patch.target),
+        mode=mode,
+        after_sha256=_sha256(patch.after),
+        placeholders=patch.placeholders,
+        ignored=ignored,
+    )
+
+
+def undo_patch(applied: AppliedFix, resolve: Callable[[str], str]) -> Path:
+    """Put the original file back, each reference resolved by ``resolve``; return its path.
+
+    Refuses (:class:`RemediationError`) when the fixed file changed since the fix: the
+    secrets are still in the vault, and ``limen read`` shows each one.
+    """
+    path, target = Path(applied.path), Path(applied.target)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RemediationError(f"{target}: cannot read ({exc.__class__.__name__})") from None
+    if _sha256(text) != applied.after_sha256:
+        raise RemediationError(
+            f"{target}: changed since the fix; restore it by hand (`limen read` each reference)"
+        )
+    for placeholder in sorted(applied.placeholders, key=len, reverse=True):
+        reference = placeholder.removeprefix("{{ ").removesuffix(" }}")
+        text = text.replace(placeholder, resolve(reference))
+    # A copy rendered by `limen inject` is the same text; anything else is someone's work.
+    if target != path and os.path.lexists(path) and _read(path) != text:
+        raise RemediationError(f"{path}: exists again and differs; move it away to undo the fix")
+    try:
+        _write_atomic(path, text, applied.mode)
+        if target != path:
+            target.unlink()
+            if applied.ignored:
+                _unignore(path)
+    except OSError as exc:
+        raise RemediationError(f"{path}: cannot restore ({exc.strerror})") from None
+    return path
+
+
+def _write_atomic(path: Path, text: str, mode: int) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ignore_line(path: Path) -> str:
+    # Anchored to the .gitignore's own directory, so only this file is ignored.
+    return "/" + path.name.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def _ignore(path: Path) -> bool:
+    """Add ``path`` to the .gitignore beside it; False if it was listed already."""
+    ignore = path.parent / ".gitignore"
+    line = _ignore_line(path)
+    try:
+        existing = ignore.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        existing = ""
+    if line in existing.splitlines():
+        return False
+    separator = "" if not existing or existing.endswith("\n") else "\n"
+    with open(ignore, "a", encoding="utf-8") as handle:
+        handle.write(f"{separator}{line}\n")
+    return True
+
+
+def _unignore(path: Path) -> None:
+    ignore = path.parent / ".gitignore"
+    try:
+        lines = ignore.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    line = _ignore_line(path)
+    kept = [raw for raw in lines if raw.rstrip("\n") != line]
+    if not "".join(kept).strip():
+        ignore.unlink()
+    else:
+        ignore.write_text("".join(kept), encoding="utf-8")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class VaultRemediator:
+    """Stores each distinct secret once, as an ``API_CREDENTIAL`` item in one vault."""
+
+    FIELD: Final = "credential"
+
+    def __init__(self, service: VaultService, actor: Actor, vault: str) -> None:
+        from limen.vault import VaultNotFound
+
+        self._actor = actor
+        self._service = service
+        self.vault = vault
+        try:
+            service.get_vault(actor, vault)
+        except VaultNotFound:
+            service.create_vault(
+                actor, vault, description="Secrets moved here by `limen scan --fix`."
+            )
+
+    @staticmethod
+    def title(finding: Finding) -> str:
+        """The item title: the rule and a fingerprint prefix, unique per secret."""
+        return f"{finding.rule_id}-{finding.fingerprint[:12]}"
+
+    @classmethod
+    def reference(cls, vault: str, finding: Finding) -> str:
+        """The ``limen://`` reference the finding's secret is stored under."""
+        from limen.vault import Reference
+
+        return str(Reference(vault=vault, item=cls.title(finding), field=cls.FIELD))
+
+    def store(self, finding: Finding) -> str:
+        """Create the item unless it exists; return the reference either way."""
+        from limen.vault import Field, ItemDraft, new_field_id
+
+        title = self.title(finding)
+        # A listing, not get_item: checking that the item exists must not decrypt it and
+        # record a secret read.
+        if not self._service.list_items(self._actor, self.vault, title=title):
+            draft = ItemDraft(
+                title=title,
+                category="API_CREDENTIAL",
+                tags=["limen-scan", finding.provider],
+                fields=[
+                    Field(
+                        id=new_field_id(),
+                        type="CONCEALED",
+                        label=self.FIELD,
+                        value=finding.secret,
+                    )
+                ],
+            )
+            self._service.create_item(self._actor, self.vault, draft)
+        return self.reference(self.vault, finding)
+
+    def resolve(self, reference: str) -> str:
+        """The secret a reference points at (recorded as a ``vault.secret.read``)."""
+        return self._service.resolve(self._actor, reference, purpose="undo-fix").value
 
 
 def _check(

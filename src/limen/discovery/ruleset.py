@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import string
 import tomllib
@@ -101,8 +102,12 @@ def _compile_cached(pattern: str) -> re.Pattern[bytes]:
     return compiled
 
 
-def load_rules(paths: Iterable[Path] | None = None) -> list[Rule]:
+def load_rules(paths: Iterable[Path] | None = None, *, cache_dir: Path | None = None) -> list[Rule]:
     """Load and check rule files: the bundled ones, or the TOML files in ``paths``.
+
+    With ``cache_dir``, the bundled rules are kept there as JSON keyed by a digest of the
+    TOML text: parsing TOML is a fifth of a small scan's start-up, reading JSON is not
+    (``benchmarks/startup.py``). Any cache problem falls back to parsing.
 
     Raises :class:`RuleError` naming the file and rule when anything is malformed.
     """
@@ -112,17 +117,23 @@ def load_rules(paths: Iterable[Path] | None = None) -> list[Rule]:
         # directly avoids importlib.resources, whose import alone costs a CLI start-up.
         for entry in sorted(_BUNDLED.glob("*.toml")):
             sources.append((entry.name, entry.read_text(encoding="utf-8")))
+        if cache_dir is not None:
+            return _cached(sources, Path(cache_dir))
     else:
         for path in paths:
             try:
                 sources.append((str(path), Path(path).read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 raise RuleError(f"cannot read rule file {path}: {exc.__class__.__name__}") from None
+    return _check_all(sources, check_patterns=paths is not None)
+
+
+def _check_all(sources: list[tuple[str, str]], *, check_patterns: bool) -> list[Rule]:
     rules: list[Rule] = []
     seen: set[str] = set()
     for name, text in sources:
         # Bundled patterns are compiled by the test suite; user files are checked now.
-        for rule in _parse_file(name, text, check_patterns=paths is not None):
+        for rule in _parse_file(name, text, check_patterns=check_patterns):
             if rule.id in seen:
                 raise RuleError(f"{name}: rule id {rule.id!r} is defined twice")
             seen.add(rule.id)
@@ -130,6 +141,35 @@ def load_rules(paths: Iterable[Path] | None = None) -> list[Rule]:
     if not rules:
         raise RuleError("no rules loaded")
     return rules
+
+
+def _cached(sources: list[tuple[str, str]], cache_dir: Path) -> list[Rule]:
+    digest = zlib.crc32("\0".join(f"{n}\1{t}" for n, t in sources).encode())
+    path = cache_dir / f"rules-{digest:08x}-{len(sources)}.json"
+    try:
+        return [_from_dict(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    rules = _check_all(sources, check_patterns=False)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps([_to_dict(r) for r in rules]), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return rules
+
+
+def _to_dict(rule: Rule) -> dict[str, object]:
+    return {f: getattr(rule, f) for f in Rule.__dataclass_fields__}
+
+
+def _from_dict(entry: dict[str, object]) -> Rule:
+    values = dict(entry)
+    for name in ("keywords", "examples", "negative_examples"):
+        values[name] = tuple(values[name])  # type: ignore[arg-type]
+    return Rule(**values)  # type: ignore[arg-type]
 
 
 def _parse_file(name: str, text: str, *, check_patterns: bool) -> list[Rule]:

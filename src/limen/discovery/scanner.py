@@ -11,7 +11,6 @@ over the size limit are counted, and the unusual ones are reported as warnings.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import sys
@@ -19,11 +18,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from limen.discovery.engine import Engine
+from limen.discovery.errors import ScanError
 from limen.discovery.findings import DiscoveredAgent, Finding, fingerprint
+from limen.discovery.risky_files import risky_rule, risky_rules, risky_secret
 from limen.discovery.sources.base import Blob, ScanSource
+
+if TYPE_CHECKING:
+    from limen.discovery.sources.browsers import Fact
 
 __all__ = ["ScanResult", "ScanStats", "Scanner"]
 
@@ -109,7 +113,7 @@ class Scanner:
         self.fingerprint_key = fingerprint_key
         self.max_size = max_size
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        self._rules = {r.id: r for r in engine.rules}
+        self._rules = {r.id: r for r in (*engine.rules, *risky_rules())}
 
     def scan(
         self, sources: Sequence[ScanSource], *, progress: Progress | None = None
@@ -128,6 +132,8 @@ class Scanner:
         elif sys.platform == "linux" and all(b.data is None for b in head):
             self._scan_forked(head, blobs, result, progress)
         else:
+            import multiprocessing
+
             context = multiprocessing.get_context("spawn")
             with context.Pool(
                 self.jobs, initializer=_init_worker, initargs=(self.engine, self.max_size)
@@ -138,6 +144,10 @@ class Scanner:
             agents = getattr(source, "agents", None)
             if callable(agents):
                 result.agents.extend(agents(warn))
+            # Credentials seen without reading a value (browser cookies, saved logins).
+            facts = getattr(source, "facts", None)
+            if callable(facts):
+                result.findings.extend(self._fact(fact) for fact in facts(warn))
         result.findings.sort(key=lambda f: (f.path, f.commit or "", f.line, f.column, f.rule_id))
         return result
 
@@ -155,6 +165,8 @@ class Scanner:
         it shares two cores with two workers. Git blobs carry their bytes and take the
         streaming path instead.
         """
+        import multiprocessing
+
         blobs = [*head, *rest]
         if any(b.data is not None for b in blobs):
             context = multiprocessing.get_context("fork")
@@ -196,6 +208,20 @@ class Scanner:
             if progress is not None:
                 progress(stats.blobs, stats.bytes)
 
+    def _fact(self, fact: Fact) -> Finding:
+        return Finding(
+            rule_id=fact.rule_id,
+            provider=fact.provider,
+            description=fact.description,
+            path=fact.path,
+            line=1,
+            column=1,
+            secret=fact.shown,
+            fingerprint=fingerprint(fact.material.hex(), key=self.fingerprint_key),
+            source="browser",
+            detail=fact.detail,
+        )
+
     def _finding(self, outcome: _Outcome, hit: _Hit) -> Finding:
         rule = self._rules[hit.rule_id]
         blob = outcome.blob
@@ -213,6 +239,7 @@ class Scanner:
             author=blob.author,
             owner=blob.author or outcome.owner,
             seen_at=blob.seen_at or outcome.mtime,
+            detail=blob.detail,
         )
 
 
@@ -282,7 +309,7 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
                 outcome.status = "large"
                 outcome.detail = f"{st.st_size} bytes is over the {max_size}-byte limit"
                 return outcome
-            if st.st_size > _READ_WHOLE:
+            if st.st_size > _READ_WHOLE and risky_rule(os.path.basename(blob.path)) is None:
                 # Sniff first: large binaries are common and reading them whole is waste.
                 head = os.read(fd, _BINARY_SNIFF)
                 if b"\0" in head:
@@ -301,17 +328,33 @@ def _scan_blob(engine: Engine, blob: Blob, max_size: int) -> _Outcome:
         outcome.detail = f"over the {max_size}-byte limit"
         return outcome
     outcome.size = len(data)
+    risky = risky_rule(os.path.basename(blob.path)) if data else None
+    if risky is not None:
+        # Reported whatever the content: keystores are binary, histories hold tokens in
+        # shapes no rule knows.
+        outcome.hits.append(_Hit(risky, 1, 1, risky_secret(data)))
     if data.find(b"\0", 0, _BINARY_SNIFF) >= 0:
         outcome.status = "binary"
+        if outcome.hits:
+            outcome.status = "ok"
+            _stamp(outcome, st)
         return outcome
-    matches = engine.scan(data)
-    if not matches:
+    try:
+        matches = engine.scan(data)
+    except ScanError as exc:
+        # One blob the engine cannot take must not cost the rest of the tree.
+        outcome.status, outcome.detail = "unreadable", exc.detail
         return outcome
-    outcome.hits = [_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches]
+    outcome.hits.extend(_Hit(m.rule.id, m.line, m.column, m.secret) for m in matches)
+    if outcome.hits:
+        _stamp(outcome, st)
+    return outcome
+
+
+def _stamp(outcome: _Outcome, st: os.stat_result | None) -> None:
     if st is not None:
         outcome.owner = _owner(st.st_uid)
         outcome.mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(timespec="seconds")
-    return outcome
 
 
 def _read_all(fd: int, limit: int, expected: int) -> bytes:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from limen.discovery.outputs.formats import FORMATS, OutputFormat, finding_dict, render
+from limen.discovery.outputs.formats import (
+    FORMATS,
+    OutputFormat,
+    finding_dict,
+    printable,
+    render,
+)
 
-__all__ = ["FORMATS", "OutputFormat", "finding_dict", "render"]
+__all__ = ["FORMATS", "OutputFormat", "finding_dict", "printable", "render"]

@@ -18,7 +18,7 @@ from limen.discovery.inventory import DiscoveredIdentity
 from limen.discovery.ruleset import Rule
 from limen.discovery.scanner import ScanResult
 
-__all__ = ["FORMATS", "OutputFormat", "finding_dict", "render"]
+__all__ = ["FORMATS", "OutputFormat", "finding_dict", "printable", "render"]
 
 OutputFormat = Literal["json", "jsonl", "sarif", "csv"]
 FORMATS: Final = ("json", "jsonl", "sarif", "csv")
@@ -40,6 +40,30 @@ _CSV_FIELDS: Final = (
 )
 
 
+def printable(text: str) -> str:
+    """``text`` with everything a terminal or a UTF-8 file cannot take shown as escapes.
+
+    File names come from whoever wrote the tree: control characters (ANSI escape
+    sequences, bidi overrides) must not reach a terminal, and bytes that are not UTF-8,
+    which Python carries as surrogate escapes, must not crash a UTF-8 writer. Newlines are
+    kept so that multi-line text (a diff) stays readable; each line is escaped.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch.isprintable() or ch == "\n":
+            out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
 def finding_dict(finding: Finding, *, show_secrets: bool) -> dict[str, Any]:
     """A JSON-ready mapping for one finding, the secret redacted unless asked."""
     return {
@@ -56,6 +80,7 @@ def finding_dict(finding: Finding, *, show_secrets: bool) -> dict[str, Any]:
         "seen_at": finding.seen_at,
         "fingerprint": finding.fingerprint,
         "secret": finding.secret if show_secrets else finding.redacted,
+        **({"detail": dict(finding.detail)} if finding.detail else {}),
     }
 
 
@@ -91,7 +116,10 @@ def render(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        # CSV is read by people and spreadsheets: names that are not text become escapes.
+        writer.writerows(
+            {k: printable(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows
+        )
         return buffer.getvalue()
     if fmt == "sarif":
         return json.dumps(_sarif(findings, rules, show_secrets=show_secrets), indent=2) + "\n"

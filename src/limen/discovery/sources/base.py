@@ -30,6 +30,7 @@ class Blob:
     commit: str | None = None
     author: str | None = None
     seen_at: str | None = None
+    detail: tuple[tuple[str, str], ...] = ()
 
 
 class ScanSource(Protocol):

@@ -6,7 +6,8 @@ credentials (AWS, gcloud, Azure), ``~/.kube/config``, ``~/.docker/config.json``,
 private keys in ``~/.ssh``.
 
 AI agents and MCP servers configured for Claude Desktop, Claude Code, Cursor, VS Code,
-Windsurf, Codex CLI, Gemini CLI and Continue are also *listed*, each as a
+Windsurf, Codex CLI, Gemini CLI, Continue, Zed, Cline, Roo Code, opencode, Goose, Amazon Q,
+LM Studio and Qwen Code are also *listed*, each as a
 :class:`~limen.discovery.findings.DiscoveredAgent`, whether or not its entry holds a
 secret: an MCP server acts with its user's credentials, so it is an identity to govern.
 """
@@ -53,8 +54,42 @@ CREDENTIAL_FILES: Final = (
     ".config/doctl/config.yaml",
     ".codex/auth.json",
     ".gemini/.env",
+    ".gemini/oauth_creds.json",
+    ".claude/.credentials.json",
+    ".config/github-copilot/hosts.json",
+    ".config/github-copilot/apps.json",
+    ".aws/sso/cache/*.json",
+    ".aws/cli/cache/*.json",
+    ".config/gcloud/credentials.db",
+    ".config/gcloud/legacy_credentials/*/adc.json",
+    ".config/gcloud/legacy_credentials/*/.boto",
+    ".azure/msal_token_cache.bin",
+    ".oci/config",
+    ".databrickscfg",
+    ".vault-token",
+    ".fly/config.yml",
+    ".config/hcloud/cli.toml",
+    ".config/stripe/config.toml",
+    ".terraformrc",
+    ".cargo/credentials.toml",
+    ".cargo/credentials",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".config/composer/auth.json",
+    ".yarnrc.yml",
+    ".config/pip/pip.conf",
+    ".pip/pip.conf",
+    ".config/helm/repositories.yaml",
+    ".aider.conf.yml",
+    ".env.aider",
+    ".config/goose/config.yaml",
+    ".config/opencode/opencode.json",
+    ".config/zed/settings.json",
+    ".mem0/config.json",
+    ".letta/settings.json",
 )
-"""Files under the home directory that commonly hold credentials."""
+"""Files under the home directory that commonly hold credentials (``*`` matches a name)."""
 
 AGENT_CONFIGS: Final = (
     ("claude-desktop", ".config/Claude/claude_desktop_config.json"),
@@ -73,6 +108,20 @@ AGENT_CONFIGS: Final = (
     ("gemini-cli", ".gemini/settings.json"),
     ("continue", ".continue/config.json"),
     ("continue", ".continue/config.yaml"),
+    ("zed", ".config/zed/settings.json"),
+    (
+        "cline",
+        ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+    ),
+    (
+        "roo-code",
+        ".config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+    ),
+    ("opencode", ".config/opencode/opencode.json"),
+    ("goose", ".config/goose/config.yaml"),
+    ("amazon-q", ".aws/amazonq/mcp.json"),
+    ("lm-studio", ".lmstudio/mcp.json"),
+    ("qwen-code", ".qwen/settings.json"),
 )
 """(tool, path under home) of agent and MCP configuration files."""
 
@@ -127,6 +176,9 @@ class EndpointSource:
 
     def _candidates(self, warn: Warn) -> Iterator[Path]:
         for rel in CREDENTIAL_FILES:
+            if "*" in rel:
+                yield from (p for p in sorted(self.home.glob(rel)) if p.is_file())
+                continue
             path = self.home / rel
             if path.is_file():
                 yield path
@@ -203,11 +255,13 @@ def _parse_agent_config(tool: str, path: Path, warn: Warn) -> list[DiscoveredAge
         return []
     owner = _owner(path)
     servers: list[tuple[str, Any]] = []
-    for key in ("mcpServers", "servers", "mcp_servers", "context_servers"):
+    # Claude and Cursor say mcpServers, VS Code servers, Codex mcp_servers, Zed
+    # context_servers, Goose extensions; opencode keeps its servers straight under mcp.
+    for key in ("mcpServers", "servers", "mcp_servers", "context_servers", "extensions"):
         servers.extend(_entries(data.get(key)))
     mcp = data.get("mcp")
     if isinstance(mcp, dict):
-        servers.extend(_entries(mcp.get("servers")))
+        servers.extend(_entries(mcp.get("servers", mcp)))
     projects = data.get("projects")
     if isinstance(projects, dict):  # Claude Code keeps per-project servers in ~/.claude.json
         for project in projects.values():
@@ -217,11 +271,11 @@ def _parse_agent_config(tool: str, path: Path, warn: Warn) -> list[DiscoveredAge
     for name, entry in servers:
         if not isinstance(entry, dict):
             continue
-        command = entry.get("command")
+        command = entry.get("command") or entry.get("cmd")
         args = entry.get("args")
         if isinstance(command, str) and isinstance(args, list):
             command = " ".join([command, *(str(a) for a in args)])
-        env = entry.get("env")
+        env = entry.get("env") or entry.get("envs") or entry.get("environment")
         headers = entry.get("headers")
         names = [
             *(env if isinstance(env, dict) else {}),

@@ -89,12 +89,32 @@ def _git_listed(root: Path) -> list[str] | None:
 
 
 def _walk(root: str, *, respect_ignore: bool, warn: Warn) -> Iterator[str]:
+    """Every file under ``root``, depth first in name order, without recursion.
+
+    ``os.walk`` recurses once per directory level (before Python 3.12), so a tree nested
+    a thousand deep would stop the scan with ``RecursionError``; an explicit stack has no
+    such limit. Symlinked directories are not followed, so links cannot loop.
+    """
     specs: list[tuple[str, pathspec.PathSpec]] = []
-
-    def on_error(exc: OSError) -> None:
-        warn(f"{exc.filename}: cannot list ({exc.strerror})")
-
-    for here, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
+    # (directory, number of ignore specs in force when it was reached)
+    stack: list[tuple[str, int]] = [(root, 0)]
+    while stack:
+        here, depth = stack.pop()
+        del specs[depth:]  # specs of folders we have left no longer apply
+        try:
+            with os.scandir(here) as entries:
+                listing = list(entries)
+        except OSError as exc:
+            warn(f"{exc.filename or here}: cannot list ({exc.strerror})")
+            continue
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        for entry in listing:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
         if ".git" in dirnames:
             dirnames.remove(".git")
         if respect_ignore:
@@ -108,11 +128,12 @@ def _walk(root: str, *, respect_ignore: bool, warn: Warn) -> Iterator[str]:
                 except OSError as exc:
                     warn(f"{ignore_file}: cannot read ({exc.strerror})")
             if specs:
-                dirnames[:] = [d for d in dirnames if not _ignored(here, d, specs, is_dir=True)]
+                dirnames = [d for d in dirnames if not _ignored(here, d, specs, is_dir=True)]
                 filenames = [f for f in filenames if not _ignored(here, f, specs, is_dir=False)]
-        dirnames.sort()
         for name in sorted(filenames):
             yield os.path.join(here, name)
+        # Reversed onto the stack, so that folders come off it in name order.
+        stack.extend((os.path.join(here, d), len(specs)) for d in sorted(dirnames, reverse=True))
 
 
 def _ignored(
