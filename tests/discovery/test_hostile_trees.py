@@ -38,10 +38,18 @@ def test_deeply_nested_folders_do_not_overflow(scan_cli, tmp_path: Path, secret)
         deep = deep / "d"
         deep.mkdir()
     (deep / ".env").write_text(secret("GITHUB_TOKEN=ghp_$[github-token]\n"))
-    code, out, err = scan_cli(tree, "--json")
-    assert code == 1, err
-    (finding,) = json.loads(out)["findings"]
-    assert finding["path"].endswith("/d/d/.env")
+    try:
+        code, out, err = scan_cli(tree, "--json")
+        assert code == 1, err
+        (finding,) = json.loads(out)["findings"]
+        assert finding["path"].endswith("/d/d/.env")
+    finally:
+        # pytest removes old temporary folders recursively, and a thousand levels
+        # overflow that: take the tree down here, deepest first.
+        (deep / ".env").unlink()
+        while deep != tree:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def _hostile_names(tree: Path, secret) -> list[str]:
