@@ -15,6 +15,7 @@ from limen.audit.checkpoints import (
     load_checkpoints,
 )
 from limen.audit.errors import (
+    AuditKeyMismatch,
     AuditKeyUnavailable,
     CheckpointRequired,
     InvalidCheckpoint,
@@ -22,12 +23,22 @@ from limen.audit.errors import (
     SinkExists,
     SinkNotFound,
 )
-from limen.audit.log import EventFilter, EventPage, Outcome, RecordedEvent, list_events, record
-from limen.audit.retention import PruneResult, prune
+from limen.audit.keycheck import check_key
+from limen.audit.log import (
+    EventFilter,
+    EventPage,
+    Outcome,
+    RecordedEvent,
+    list_events,
+    newest_events,
+    record,
+)
+from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
 from limen.audit.verify import Problem, VerifyReport, verify
 
 __all__ = [
     "Actor",
+    "AuditKeyMismatch",
     "AuditKeyUnavailable",
     "AuditKeys",
     "CheckpointRequired",
@@ -37,18 +48,22 @@ __all__ = [
     "InvalidCursor",
     "Outcome",
     "Problem",
+    "PrunePlan",
     "PruneResult",
     "RecordedEvent",
     "SignedCheckpoint",
     "SinkExists",
     "SinkNotFound",
     "VerifyReport",
+    "check_key",
     "create_checkpoint",
     "export_checkpoints",
     "link_pending",
     "list_checkpoints",
     "list_events",
     "load_checkpoints",
+    "newest_events",
+    "plan_prune",
     "prune",
     "record",
     "verify",
