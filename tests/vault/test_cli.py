@@ -77,7 +77,7 @@ def test_items_are_created_read_edited_versioned_and_deleted(
 
     listed = _json(cli("item", "list", "--vault", "payments", "--json"))
     assert [i["title"] for i in listed] == ["stripe"]
-    _ok(cli("item", "delete", "stripe", "--vault", "payments"))
+    _ok(cli("item", "delete", "stripe", "--vault", "payments", "--yes"))
     missing = cli("item", "get", "stripe", "--vault", "payments")
     assert missing.exit_code == 3 and "has no item 'stripe'" in missing.stderr
 
@@ -191,7 +191,7 @@ def test_rotation_policy_report_and_key_rotation(
     assert entries[0].age_days >= 119 and entries[0].max_age_days == 90
     assert set(entries[0].readers) == {"admin", "reporting"}
 
-    rotated = _json(cli("vault", "rotate-key", "--json"))
+    rotated = _json(cli("vault", "rotate-key", "--yes", "--json"))
     assert rotated["rewrapped"] == 1 and rotated["key_file"].endswith("vault-kek.key")
     assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
     table = _ok(cli("vault", "report", "--all")).stdout
@@ -203,7 +203,9 @@ def test_passphrase_derived_key_rotates_to_a_new_passphrase(
 ) -> None:
     monkeypatch.setenv("LIMEN_KEY_PASSPHRASE", "correct horse")
     _setup(cli)
-    rotated = cli("vault", "rotate-key", "--new-passphrase", "--json", input="battery\nbattery\n")
+    rotated = cli(
+        "vault", "rotate-key", "--new-passphrase", "--yes", "--json", input="battery\nbattery\n"
+    )
     assert json.loads(rotated.stdout[rotated.stdout.index("{") :])["key_file"] is None
     stale = cli("read", "limen://payments/stripe/credential")
     assert stale.exit_code == 6 and "check LIMEN_KEY_PASSPHRASE" in stale.stderr

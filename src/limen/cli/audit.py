@@ -22,12 +22,14 @@ from limen.audit import (
     list_checkpoints,
     list_events,
     load_checkpoints,
+    plan_prune,
     prune,
     verify,
 )
 from limen.audit.documents import event_document
 from limen.audit.feed_tokens import issue_events_token
 from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, remove_sink
+from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, state
 from limen.errors import InvalidInput
 from limen.store import Database
@@ -224,13 +226,30 @@ def search(
 def prune_(
     ctx: typer.Context,
     before: Annotated[str, typer.Option(help="Delete events older than this (ISO 8601).")],
+    reason: ReasonOption = None,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete old events, only as far as a signed checkpoint covers them."""
+    """Delete old events, only as far as a signed checkpoint covers them (asks first)."""
     moment = _parse_time(before, "--before")
     assert moment is not None
     db, keys = _linked(ctx)
-    result = prune(db, keys, Actor.operator(), before=moment)
+    plan = plan_prune(db, keys, before=moment)
+    if plan.checkpoint_id is not None:
+        reason = require_reason(reason, yes=yes)
+        confirm(
+            f"delete {plan.events} events for good (positions {plan.from_position}-"
+            f"{plan.through_position})",
+            yes=yes,
+            details=[
+                f"up to signed checkpoint {plan.checkpoint_id}, from which verification "
+                "then starts",
+                "keep an exported copy first if you may need them (limen audit search --jsonl)",
+            ],
+        )
+    result = prune(
+        db, keys, Actor.operator(), before=moment, reason=reason, through=plan.through_position
+    )
     link_pending(db, keys.chain)
     if as_json:
         emit_json(

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from limen import vault as vaults
 from limen.audit import Actor
+from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, state
 from limen.errors import InvalidInput
 from limen.vault import (
@@ -384,13 +385,29 @@ def vault_rotate_key(
             "--new-passphrase", help="Prompt for a new passphrase (passphrase-derived keys)."
         ),
     ] = False,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Re-wrap every data key under a new key-encryption key; the old key stops working."""
+    keyring = vault_service(ctx).keyring
+    current = keyring.current().kid
+    source = keyring.source
+    if isinstance(source, KeyFileSource):
+        then = (
+            f"the new key is written to {source.vault_key_file}; "
+            "copy it to every node and into your backups"
+        )
+    else:
+        then = "then restart every server with the new LIMEN_KEY_PASSPHRASE"
+    confirm(
+        f"re-wrap every data key under a new key-encryption key (now {current})",
+        yes=yes,
+        details=["the current key stops opening anything", then],
+    )
     passphrase = None
     if new_passphrase:
         passphrase = typer.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
-    result = vault_service(ctx).keyring.rotate(Actor.operator(), new_passphrase=passphrase)
+    result = keyring.rotate(Actor.operator(), new_passphrase=passphrase)
     document = {
         "old_key_id": result.old_kid,
         "new_key_id": result.new_kid,
@@ -560,9 +577,20 @@ def item_delete(
     ctx: typer.Context,
     item: Annotated[str, typer.Argument(help="Item title or id.")],
     vault: VaultOpt,
+    yes: YesFlag = False,
 ) -> None:
-    """Move an item to the trash."""
-    vault_service(ctx).delete_item(Actor.operator(), vault, item)
+    """Move an item to the trash (asks first; --yes without a terminal)."""
+    service = vault_service(ctx)
+    versions = service.item_versions(Actor.operator(), vault, item)
+    confirm(
+        f"delete item {item!r} from vault {vault!r}",
+        yes=yes,
+        details=[
+            f"its {len(versions)} version(s) leave every read, list and limen:// reference",
+            "programs that read it fail from now on",
+        ],
+    )
+    service.delete_item(Actor.operator(), vault, item)
     out_console.print(f"Deleted {item}", markup=False)
 
 
