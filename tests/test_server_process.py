@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,21 +94,27 @@ def test_two_nodes_on_one_postgresql_see_each_others_changes(
     env_a = {"LIMEN_DATA_DIR": str(tmp_path / "a"), "LIMEN_DATABASE_URL": database_url}
     env_b = {"LIMEN_DATA_DIR": str(tmp_path / "b"), "LIMEN_DATABASE_URL": database_url}
     log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
-    with limen_server(env_a, log_a) as (url_a, _), limen_server(env_b, log_b) as (url_b, _):
-        token = _token_from(log_a)
-        assert "limen_" not in log_b.read_text()
-        headers = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(
-            f"{url_a}/v1/identities",
-            json={"kind": "service", "name": "ci-runner"},
-            headers=headers,
-            timeout=5,
-        )
-        assert created.status_code == 201
-        seen = httpx.get(f"{url_b}/v1/identities/ci-runner", headers=headers, timeout=5)
-        assert seen.status_code == 200
-        assert seen.json()["id"] == created.json()["id"]
+    with limen_server(env_a, log_a) as (url_a, _):
+        # Every node needs the installation's key file (README: "Give every node the same
+        # key file"); a node without it refuses to start rather than make a new one.
+        (tmp_path / "b").mkdir(mode=0o700)
+        shutil.copy2(tmp_path / "a" / "limen.key", tmp_path / "b" / "limen.key")
+        with limen_server(env_b, log_b) as (url_b, _):
+            token = _token_from(log_a)
+            assert "limen_" not in log_b.read_text()
+            headers = {"Authorization": f"Bearer {token}"}
+            created = httpx.post(
+                f"{url_a}/v1/identities",
+                json={"kind": "service", "name": "ci-runner"},
+                headers=headers,
+                timeout=5,
+            )
+            assert created.status_code == 201
+            seen = httpx.get(f"{url_b}/v1/identities/ci-runner", headers=headers, timeout=5)
+            assert seen.status_code == 200
+            assert seen.json()["id"] == created.json()["id"]
 
-        httpx.post(f"{url_b}/v1/identities/ci-runner/suspend", headers=headers, timeout=5)
-        on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
-        assert on_a.json()["status"] == "suspended"
+            httpx.post(f"{url_b}/v1/identities/ci-runner/suspend", headers=headers, timeout=5)
+            on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
+            assert on_a.json()["status"] == "suspended"
+

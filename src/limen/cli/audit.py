@@ -16,6 +16,7 @@ from limen.audit import (
     Actor,
     AuditKeys,
     EventFilter,
+    check_key,
     create_checkpoint,
     export_checkpoints,
     link_pending,
@@ -50,7 +51,12 @@ def register(root: typer.Typer) -> None:
 
 
 def _keys(ctx: typer.Context) -> AuditKeys:
-    return AuditKeys.from_key_file(state(ctx).settings.resolved_key_file)
+    """The audit keys, once checked to be the ones the trail was written with: a wrong
+    key must never link, sign or derive a sink's secret."""
+    path = state(ctx).settings.resolved_key_file
+    keys = AuditKeys.from_key_file(path)
+    check_key(open_database(ctx), keys, key_file=path)
+    return keys
 
 
 def _linked(ctx: typer.Context) -> tuple[Database, AuditKeys]:

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from limen import vault as vaults
-from limen.audit import Actor
+from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, state
 from limen.errors import InvalidInput
@@ -77,7 +77,11 @@ def vault_service(ctx: typer.Context) -> VaultService:
     if settings.key_passphrase is not None:
         source: Any = PassphraseSource(settings.key_passphrase.get_secret_value())
     else:
-        source = KeyFileSource(settings.resolved_key_file)
+        # A key file from elsewhere would seal new items under a key the installation
+        # does not know; the audit trail says whether this one is the installation's.
+        path = settings.resolved_key_file
+        check_key(db, AuditKeys.from_key_file(path), key_file=path)
+        source = KeyFileSource(path)
     service = VaultService(db, Keyring(db, source))
     cli._vault_service = service  # type: ignore[attr-defined]
     return service
