@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,3 +120,25 @@ def test_two_nodes_on_one_postgresql_see_each_others_changes(
             on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
             assert on_a.json()["status"] == "suspended"
 
+
+def test_a_busy_port_is_one_line_and_exit_6_before_anything_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = subprocess.run(
+            [sys.executable, "-m", "limen", "server", "--port", str(port)],
+            env={**os.environ, "LIMEN_DATA_DIR": str(data)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert started.returncode == 6
+    assert started.stdout == ""
+    assert started.stderr.splitlines() == [
+        f"limen: port {port} on 127.0.0.1 is already in use: stop what listens there, or "
+        "choose another port with --port or LIMEN_PORT"
+    ]
+    assert not data.exists()  # the port was checked before anything was initialised
