@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from limen import access, tokens
 from limen.api.deps import built_once, current_actor, status_view
 from limen.api.oauth import issuer_of, token_service
+from limen.api.problems import malformed_json
 from limen.api.routing import Route
 from limen.audit import Actor
 from limen.errors import Denied
@@ -55,10 +56,13 @@ def _build_pdp(app: FastAPI) -> access.PolicyDecisionPoint:
 
 
 async def _json(request: Request) -> Any:
+    body = await request.body()
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise access.InvalidEvaluation(malformed_json(exc.msg, exc.doc, exc.pos)) from None
     except ValueError:
-        raise access.InvalidEvaluation("the request body is not JSON") from None
+        raise access.InvalidEvaluation("the request body is not UTF-8 JSON") from None
 
 
 def _headers(request: Request) -> dict[str, str]:
