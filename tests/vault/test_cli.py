@@ -215,3 +215,25 @@ def test_passphrase_derived_key_rotates_to_a_new_passphrase(
     script = "import os; print(sorted(k for k in os.environ if k.startswith('LIMEN_')))"
     child = _ok(cli("run", "--", sys.executable, "-c", script)).stdout
     assert "LIMEN_DATA_DIR" in child and "LIMEN_KEY_PASSPHRASE" not in child
+
+
+def test_run_exits_like_a_shell_and_a_bad_reference_names_its_variable(
+    cli: Any, installed: InitResult, tmp_path: Any
+) -> None:
+    _setup(cli)
+    missing = cli("run", "--", "no-such-command-anywhere")
+    assert missing.exit_code == 127
+    assert missing.stderr == "limen: no-such-command-anywhere: command not found\n"
+    not_a_program = cli("run", "--", str(tmp_path))
+    assert not_a_program.exit_code == 126
+    assert not_a_program.stderr.startswith(f"limen: {tmp_path}: cannot execute")
+
+    env_file = tmp_path / "app.env"
+    env_file.write_text("STRIPE_KEY=limen://payments/strpe/credential\n")
+    typo = cli("run", "--env-file", str(env_file), "--", sys.executable, "-c", "pass")
+    assert typo.exit_code == 3
+    assert typo.stderr == (
+        f"limen: STRIPE_KEY (from {env_file}): vault 'payments' has no item 'strpe'\n"
+    )
+    assert SECRET not in typo.stdout + typo.stderr
+
