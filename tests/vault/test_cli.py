@@ -237,3 +237,13 @@ def test_run_exits_like_a_shell_and_a_bad_reference_names_its_variable(
     )
     assert SECRET not in typo.stdout + typo.stderr
 
+
+def test_vault_report_with_nothing_overdue_says_so(cli: Any, installed: InitResult) -> None:
+    assert _ok(cli("vault", "report")).stdout.startswith("No item has a rotation policy")
+    _setup(cli)  # a fresh item in a vault with a 90-day policy
+    report = " ".join(_ok(cli("vault", "report")).stdout.split())  # as wrapped for any width
+    assert report == (
+        "Nothing is overdue: all 1 item(s) under a rotation policy are younger than it "
+        "allows (--all lists them)."
+    )
+    assert "stripe" in _ok(cli("vault", "report", "--all")).stdout

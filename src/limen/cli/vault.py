@@ -347,6 +347,7 @@ def vault_report(
 ) -> None:
     """Items whose secrets are older than their rotation policy allows."""
     entries = vault_service(ctx).report(Actor.operator())
+    under_policy = len(entries)
     if not show_all:
         entries = [e for e in entries if e.out_of_policy]
     if as_json:
@@ -366,6 +367,18 @@ def vault_report(
                 for e in entries
             ]
         )
+        return
+    if not entries:
+        if under_policy == 0:
+            sentence = (
+                "No item has a rotation policy (limen vault policy VAULT --max-age 90d sets one)."
+            )
+        else:
+            sentence = (
+                f"Nothing is overdue: all {under_policy} item(s) under a rotation policy "
+                "are younger than it allows (--all lists them)."
+            )
+        out_console.print(sentence, markup=False)
         return
     table = Table("vault", "item", "age", "max age", "last rotated", "who can read")
     for e in entries:
