@@ -379,7 +379,18 @@ def sink_deliver(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         total += count
         if count == 0:
             break
+    with db.unit_of_work(readonly=True) as uow:
+        failing = [s for s in list_sinks(uow.session) if s.last_error]
     if as_json:
-        emit_json({"delivered": total})
+        emit_json(
+            {
+                "delivered": total,
+                "failing": [{"name": s.name, "last_error": s.last_error} for s in failing],
+            }
+        )
     else:
         out_console.print(f"delivered {total} events")
+        for sink in failing:
+            typer.echo(f"limen: sink {sink.name}: {sink.last_error}", err=True)
+    if failing:
+        raise typer.Exit(1)
