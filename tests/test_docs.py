@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
-import select
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,6 +181,8 @@ class Session:
             text=True,
             start_new_session=True,  # the story and all it starts are one process group
         )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
         self._send(
             "set -u -o pipefail -E\n"
             'trap \'echo "exit $? from: $BASH_COMMAND" >> "$__story_failures"\' ERR\n'
@@ -209,19 +212,22 @@ class Session:
         return code, out.read_text(errors="replace"), failures.read_text()
 
     def _wait_for(self, marker: str, out: Path) -> int:
-        assert self.shell.stdout is not None
-        deadline = time.monotonic() + UNIT_SECONDS
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.shell.stdout], [], [], 5)
-            if not ready:
-                continue
-            line = self.shell.stdout.readline()
-            if not line:
+        while True:
+            try:
+                line = self.lines.get(timeout=UNIT_SECONDS)
+            except queue.Empty:
+                raise AssertionError(f"still running after {UNIT_SECONDS} s") from None
+            if line is None:
                 printed = out.read_text(errors="replace") if out.exists() else ""
                 raise AssertionError(f"the shell ended (set -u?); it printed:\n{printed}")
             if line.startswith(marker):
                 return int(line.split()[-1])
-        raise AssertionError(f"still running after {UNIT_SECONDS} s")
+
+    def _read(self) -> None:
+        assert self.shell.stdout is not None
+        for line in self.shell.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # the shell ended
 
     def close(self) -> None:
         """Stop the shell and everything the story started (the server, too)."""

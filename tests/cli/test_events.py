@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -61,16 +62,23 @@ def test_newest_shows_the_latest_events_oldest_of_them_first(
     assert cli("events", "list", "--newest", "--cursor", "c1").exit_code == 2
 
 
-def _line_with(stream: Any, text: str, seen: list[str]) -> str:
-    """Read lines until one contains ``text`` (what a person watching would wait for)."""
+def _line_with(lines: queue.Queue[str], text: str, seen: list[str]) -> str:
+    """Wait for a printed line containing ``text`` (as a person watching would)."""
     while True:
-        ready, _, _ = select.select([stream], [], [], 60)
-        assert ready, f"nothing printed; so far: {seen}"
-        line = stream.readline()
-        assert line, f"the command ended; it printed: {seen}"
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError(f"nothing more printed; so far: {seen}") from None
         seen.append(line)
         if text in line:
             return line
+
+
+def _lines_of(stream: Any) -> queue.Queue[str]:
+    """Every line ``stream`` prints, as it prints it (read on a thread of its own)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -89,9 +97,10 @@ def test_follow_prints_new_events_as_they_come(
     seen: list[str] = []
     try:
         assert follower.stdout is not None
-        _line_with(follower.stdout, '"tool.call"', seen)
+        printed = _lines_of(follower.stdout)
+        _line_with(printed, '"tool.call"', seen)
         assert cli("identity", "create", "--kind", "service", "--name", "late-job").exit_code == 0
-        line = _line_with(follower.stdout, "late-job", seen)
+        line = _line_with(printed, "late-job", seen)
         assert json.loads(line)["action"] == "identity.create"
         assert sum('"tool.call"' in s for s in seen) == 1  # nothing is printed twice
     finally:
