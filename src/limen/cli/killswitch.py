@@ -28,7 +28,7 @@ _SHOWN = 10
 
 def _kind(kind: str) -> str:
     if kind not in respond.KILL_SWITCH_KINDS:
-        raise InvalidInput(f"--kind must be {' or '.join(respond.KILL_SWITCH_KINDS)}")
+        raise InvalidInput(f"--kind must be {' or '.join(sorted(respond.KILL_SWITCH_KINDS))}")
     return kind
 
 
