@@ -114,3 +114,17 @@ def test_a_parse_error_names_its_line_after_comments() -> None:
     with pytest.raises(PolicyError) as raised:
         validate_policy(text)
     assert raised.value.detail == "line 7: unexpected token `}`"
+
+
+def test_a_missing_semicolon_names_the_line_where_it_is_missing() -> None:
+    text = (
+        "permit (principal, action, resource)\n"  # 1
+        "// risk is 0-100\n"  # 2
+        "when { principal.risk < 50 }\n"  # 3
+        "\n"  # 4
+    )
+    with pytest.raises(PolicyError) as raised:
+        validate_policy(text)
+    assert raised.value.detail == (
+        "line 3: missing ';' at the end (the statement starting on line 1)"
+    )

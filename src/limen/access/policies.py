@@ -119,9 +119,13 @@ def validate_policy(text: str, *, schema: bool = True) -> list[Statement]:
     statements = split_statements(text)
     for statement in statements:
         if not statement.text.rstrip().endswith(";"):
-            raise PolicyError(
-                f"line {statement.line}: statement does not end with ';'", line=statement.line
-            )
+            # Point at where the ';' is missing: the statement's last line of code.
+            offsets = _code_offsets(statement.text)
+            end = statement.line + statement.text.count("\n", offsets[0], offsets[-1])
+            starts = ""
+            if end > statement.line:
+                starts = f" (the statement starting on line {statement.line})"
+            raise PolicyError(f"line {end}: missing ';' at the end{starts}", line=end)
         try:
             cedarpy.PolicySet.from_str(statement.text)
         except ValueError as exc:
