@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,21 +107,49 @@ def test_two_nodes_on_one_postgresql_see_each_others_changes(
     env_a = {"LIMEN_DATA_DIR": str(tmp_path / "a"), "LIMEN_DATABASE_URL": database_url}
     env_b = {"LIMEN_DATA_DIR": str(tmp_path / "b"), "LIMEN_DATABASE_URL": database_url}
     log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
-    with limen_server(env_a, log_a) as (url_a, _), limen_server(env_b, log_b) as (url_b, _):
-        token = _admin_token(env_a)
-        assert "limen_" not in log_a.read_text() + log_b.read_text()
-        headers = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(
-            f"{url_a}/v1/identities",
-            json={"kind": "service", "name": "ci-runner"},
-            headers=headers,
-            timeout=5,
-        )
-        assert created.status_code == 201
-        seen = httpx.get(f"{url_b}/v1/identities/ci-runner", headers=headers, timeout=5)
-        assert seen.status_code == 200
-        assert seen.json()["id"] == created.json()["id"]
+    with limen_server(env_a, log_a) as (url_a, _):
+        # Every node needs the installation's key file (README: "Give every node the same
+        # key file"); a node without it refuses to start rather than make a new one.
+        (tmp_path / "b").mkdir(mode=0o700)
+        shutil.copy2(tmp_path / "a" / "limen.key", tmp_path / "b" / "limen.key")
+        with limen_server(env_b, log_b) as (url_b, _):
+            token = _admin_token(env_a)
+            assert "limen_" not in log_a.read_text() + log_b.read_text()
+            headers = {"Authorization": f"Bearer {token}"}
+            created = httpx.post(
+                f"{url_a}/v1/identities",
+                json={"kind": "service", "name": "ci-runner"},
+                headers=headers,
+                timeout=5,
+            )
+            assert created.status_code == 201
+            seen = httpx.get(f"{url_b}/v1/identities/ci-runner", headers=headers, timeout=5)
+            assert seen.status_code == 200
+            assert seen.json()["id"] == created.json()["id"]
 
-        httpx.post(f"{url_b}/v1/identities/ci-runner/suspend", headers=headers, timeout=5)
-        on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
-        assert on_a.json()["status"] == "suspended"
+            httpx.post(f"{url_b}/v1/identities/ci-runner/suspend", headers=headers, timeout=5)
+            on_a = httpx.get(f"{url_a}/v1/identities/ci-runner", headers=headers, timeout=5)
+            assert on_a.json()["status"] == "suspended"
+
+
+def test_a_busy_port_is_one_line_and_exit_6_before_anything_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = subprocess.run(
+            [sys.executable, "-m", "limen", "server", "--port", str(port)],
+            env={**os.environ, "LIMEN_DATA_DIR": str(data)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert started.returncode == 6
+    assert started.stdout == ""
+    assert started.stderr.splitlines() == [
+        f"limen: port {port} on 127.0.0.1 is already in use: stop what listens there, or "
+        "choose another port with --port or LIMEN_PORT"
+    ]
+    assert not data.exists()  # the port was checked before anything was initialised

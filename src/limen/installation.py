@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen import identity
-from limen.audit import Actor, record
+from limen.audit import Actor, AuditKeys, check_key, record
 from limen.errors import Unavailable
 from limen.identity.errors import NotInitialised
 from limen.ids import new_id
@@ -58,17 +58,29 @@ def initialise(
 ) -> InitResult:
     """Bring the database to the current schema and create what a new installation needs.
 
-    Safe to call on every start: an existing installation is left as it is. Without
-    ``issue_token`` the first admin gets no token (``limen server`` initialising a new
-    installation: a token printed by a server would land in its logs).
+    Safe to call on every start: an existing installation is left as it is, and its key
+    file must be there and be its own (:class:`limen.audit.AuditKeyMismatch`, or
+    :class:`limen.errors.Unavailable` for a missing one). A key file is written only for
+    a new installation, and never over an existing file. Without ``issue_token`` the
+    first admin gets no token (``limen server`` initialising a new installation: a token
+    printed by a server would land in its logs).
     """
-    if key_file is not None:
-        create_key_file(key_file)
     db.migrate()
     actor = Actor.system("limen init")
+    with db.unit_of_work(readonly=True) as uow:
+        existing = uow.session.scalar(sa.select(Installation))
+        if existing is not None:
+            admin = _first_admin(uow.session)
+            result = InitResult(existing.account_id, admin.id if admin else "", None, False)
+    if existing is not None:
+        if key_file is not None:
+            check_key(db, AuditKeys.from_key_file(key_file), key_file=key_file)
+        return result
+    if key_file is not None:
+        create_key_file(key_file)
     with db.unit_of_work() as uow:
         installation = uow.session.scalar(sa.select(Installation))
-        if installation is not None:
+        if installation is not None:  # another process initialised it meanwhile
             admin = _first_admin(uow.session)
             return InitResult(installation.account_id, admin.id if admin else "", None, False)
         installation = Installation(id=1, account_id=new_id())

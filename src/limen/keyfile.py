@@ -10,13 +10,14 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from typing import Final
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from limen.errors import InvalidInput, Unavailable
 
-__all__ = ["KEY_BYTES", "create_key_file", "derive_key", "read_key_file"]
+__all__ = ["KEY_BYTES", "RESTORE_HINT", "create_key_file", "derive_key", "read_key_file"]
 
 KEY_BYTES = 32
 
@@ -35,12 +36,22 @@ def create_key_file(path: Path) -> bool:
     return True
 
 
+RESTORE_HINT: Final = "see 'Back up and restore' in the README"
+
+
 def read_key_file(path: Path) -> bytes:
-    """Read the root key; clear errors for a missing, unreadable or malformed file."""
+    """Read the root key; clear errors for a missing, unreadable or malformed file.
+
+    A missing key is never replaced by a new one here or anywhere else: what the old key
+    sealed and signed would then read as tampered with. The errors say to restore it.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise Unavailable(f"key file {path} does not exist; run `limen init`") from None
+        raise Unavailable(
+            f"key file {path} does not exist: restore it from your backup, or point "
+            f"LIMEN_KEY_FILE at it ({RESTORE_HINT})"
+        ) from None
     except OSError as exc:
         raise Unavailable(f"cannot read key file {path}: {exc.strerror}") from None
     try:
@@ -48,7 +59,10 @@ def read_key_file(path: Path) -> bytes:
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        raise InvalidInput(f"key file {path} is not a Limen key file")
+        raise InvalidInput(
+            f"key file {path} is not a Limen key file (32 bytes, base64): restore it from "
+            f"your backup ({RESTORE_HINT})"
+        )
     return key
 
 

@@ -24,15 +24,20 @@ def free_port() -> int:
 
 @contextmanager
 def server_process(
-    env: Mapping[str, str], *, output: Path | None = None, start_timeout: float = 60.0
+    env: Mapping[str, str],
+    *,
+    output: Path | None = None,
+    start_timeout: float = 60.0,
+    port: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``limen server`` in a child process, with exactly ``env``, on a free loopback port.
+    """``limen server`` in a child process, with exactly ``env``, on a loopback port
+    (``port``, or a free one).
 
     Yields its base URL and the process once ``/health`` answers 200, and stops it on exit.
     Its output goes to ``output`` if given, else nowhere; a server that does not start
     raises :class:`RuntimeError` with that output.
     """
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)]
     if output is None:
         process = subprocess.Popen(

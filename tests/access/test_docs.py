@@ -12,7 +12,7 @@ DOC = Path(__file__).parents[2] / "docs" / "policy.md"
 
 def test_policy_doc_example(cli: Any, installed: Any, make_identity: Any, tmp_path: Path) -> None:
     text = DOC.read_text(encoding="utf-8")
-    cedar = re.search(r"```cedar\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+    cedar = re.search(r"```cedar[^\n]*\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
     (tmp_path / "agents.cedar").write_text(cedar)
     console = re.search(r"```console\n(\$ limen policy validate agents.cedar.*?)```", text, re.S)
     assert console is not None

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+
+from limen.access import PolicyError, validate_policy
 
 MALFORMED = """// two statements; the second is broken on line 6
 permit (principal, action == Limen::Action::"read", resource is Limen::Vault);
@@ -101,3 +104,32 @@ def test_policy_cli(cli: Any, installed: Any, tmp_path: Path, make_identity: Any
     )
     assert deny.exit_code == 1 and deny.stdout.startswith("deny: no_policy_permits")
     assert cli("policy", "remove", "tools").exit_code == 0
+
+
+def test_a_parse_error_names_its_line_after_comments() -> None:
+    text = (
+        "// Agents may call tools.\n"  # 1
+        "permit (principal, action, resource);\n"  # 2
+        "\n"  # 3
+        "// A second statement, with } in a comment\n"  # 4
+        "// and one more comment line.\n"  # 5
+        "forbid (principal, action, resource)\n"  # 6
+        'when { context.ip == "}" && };\n'  # 7
+    )
+    with pytest.raises(PolicyError) as raised:
+        validate_policy(text)
+    assert raised.value.detail == "line 7: unexpected token `}`"
+
+
+def test_a_missing_semicolon_names_the_line_where_it_is_missing() -> None:
+    text = (
+        "permit (principal, action, resource)\n"  # 1
+        "// risk is 0-100\n"  # 2
+        "when { principal.risk < 50 }\n"  # 3
+        "\n"  # 4
+    )
+    with pytest.raises(PolicyError) as raised:
+        validate_policy(text)
+    assert raised.value.detail == (
+        "line 3: missing ';' at the end (the statement starting on line 1)"
+    )

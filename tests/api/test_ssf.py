@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 import warnings
@@ -31,7 +32,7 @@ from limen.respond import ssf
 from limen.respond.ssf import outbox
 from limen.store import Database
 from limen.store.models import Event, SsfOutbox, SsfStream, utcnow
-from limen.testing import free_port
+from limen.testing import free_port, server_process
 from tests.conftest import serve
 from tests.respond._waiting import wait_for
 
@@ -475,3 +476,41 @@ def test_two_nodes_push_each_set_once(
         assert sorted(subjects) == sorted(jobs)
     finally:
         second.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failed_push_is_in_the_server_log_without_credentials(
+    db: Database,
+    settings: Settings,
+    siem: tuple[str, str],
+    admin_headers: dict[str, str],
+    tmp_path: Any,
+) -> None:
+    port = free_port()  # nothing listens there: the receiver is down
+    endpoint = f"http://127.0.0.1:{port}/events?token=receiver-query-credential"
+    log = tmp_path / "server.log"
+    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir)}
+    _identity(db, kind="service", name="victim")
+    with server_process(env, output=log) as (url, _):
+        created = httpx.post(
+            f"{url}/ssf/streams",
+            headers=bearer(url, siem),
+            json={
+                "delivery": {
+                    "method": ssf.PUSH,
+                    "endpoint_url": endpoint,
+                    "authorization_header": RECEIVER_AUTH,
+                },
+                "events_requested": [ssf.ACCOUNT_DISABLED],
+            },
+        )
+        assert created.status_code == 201, created.text
+        suspended = httpx.post(f"{url}/v1/identities/victim/suspend", headers=admin_headers)
+        assert suspended.status_code == 200
+        wait_for(lambda: "Shared Signals push" in log.read_text())
+    printed = log.read_text()
+    line = next(text for text in printed.splitlines() if "Shared Signals push" in text)
+    assert f"to 127.0.0.1:{port} " in line
+    assert "failed, attempt 1: receiver unreachable (ConnectError); retrying at" in line
+    assert "receiver-query-credential" not in printed
+    assert RECEIVER_AUTH.split()[1] not in printed

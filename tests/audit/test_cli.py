@@ -44,7 +44,11 @@ def test_search_prune_tokens_and_sinks(cli: Any, installed: InitResult, tmp_path
     refused = cli("audit", "prune", "--before", "2999-01-01T00:00:00Z")
     assert refused.exit_code == 4 and "checkpoint" in refused.stderr
     cli("audit", "checkpoint")
-    pruned = json.loads(cli("audit", "prune", "--before", "2999-01-01", "--json").stdout)
+    pruned = json.loads(
+        cli(
+            "audit", "prune", "--before", "2999-01-01", "--reason", "retention", "--yes", "--json"
+        ).stdout
+    )
     assert pruned["deleted"] == 5 and pruned["through_position"] == 5
     assert json.loads(cli("audit", "verify", "--json").stdout)["ok"] is True
 

@@ -235,3 +235,26 @@ def test_an_unreachable_nats_server_is_a_retry_not_a_loss(db: Database, keys: Au
         sink = get_sink(uow.session, "bus")
     assert sink.failures == 1 and sink.delivered_through == 0
     assert "NATS JetStream unavailable" in (sink.last_error or "")
+
+
+def test_a_failing_sink_worker_shows_in_sink_list(cli: Any, db: Database, tmp_path: Path) -> None:
+    assert cli("init").exit_code == 0
+    target = tmp_path / "archive.jsonl"
+    assert cli("sink", "add", "archive", "--kind", "jsonl", "--target", str(target)).exit_code == 0
+    # A sink row as another version of Limen left it: its configuration lacks what this
+    # version's worker needs, so the worker itself fails (not the destination).
+    import sqlalchemy as sa
+
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_sinks SET config = :c"), {"c": "{}"})
+
+    delivered = cli("sink", "deliver")
+    assert delivered.exit_code == 1
+    assert delivered.stderr.splitlines() == [
+        "limen: sink archive: the sink worker failed (KeyError); the server log has the details"
+    ]
+    [sink] = json.loads(cli("sink", "list", "--json").stdout)["items"]
+    assert sink["failures"] == 1
+    assert sink["last_error"].startswith("the sink worker failed (KeyError)")
+    assert sink["pending"] > 0 and sink["next_attempt_at"] is not None
+    assert not target.exists()

@@ -145,3 +145,16 @@ def test_admin_token_command_issues_a_working_token(cli: Any, db: Any) -> None:
         view.close()
     assert actor.name == "admin"
     assert actor.has_scope("identities:write")
+
+
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(cli: Any) -> None:
+    cli("init", "--json")
+    plain = cli("identity", "show", "nobody")
+    debug = cli("--debug", "identity", "show", "nobody")
+    assert plain.exit_code == debug.exit_code == 3
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert (
+        debug.stderr.strip().splitlines()[-1]
+        == plain.stderr.strip()
+        == ("limen: no identity 'nobody'")
+    )

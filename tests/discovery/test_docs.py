@@ -1,4 +1,5 @@
-"""The examples in docs/scan.md and the README's scan section run as written."""
+"""The --fix and fleet examples in docs/scan.md leave what they promise (the docs story test
+runs every block too, in order; these check the results in detail)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "scan.md"
-README = ROOT / "README.md"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("limen") is None, reason="the limen command is not installed"
@@ -80,7 +80,7 @@ def test_the_fix_example_runs_and_undoes(tmp_path: Path) -> None:
 def test_the_fleet_example_fills_the_inventory(
     tmp_path: Path, live_server: Any, installed: Any, settings: Any, secret: Any
 ) -> None:
-    extra = {"LIMEN_SERVER": live_server.url, "LIMEN_DATA_DIR": str(settings.data_dir)}
+    extra = {"LIMEN_URL": live_server.url, "LIMEN_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         extra["LIMEN_DATABASE_URL"] = settings.database_url
     env = environment(tmp_path, **extra)
@@ -91,32 +91,3 @@ def test_the_fleet_example_fills_the_inventory(
     (exposure,) = json.loads((tmp_path / "exposures.json").read_text())["items"]
     assert exposure["machine"] == socket.gethostname()
     assert exposure["rule_id"] == "github-pat-classic" and exposure["status"] == "open"
-
-
-def test_the_readme_pre_commit_hook_blocks_a_staged_secret(tmp_path: Path, secret: Any) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    env = environment(tmp_path)
-    env.update(
-        GIT_AUTHOR_NAME="A",
-        GIT_AUTHOR_EMAIL="a@example.org",
-        GIT_COMMITTER_NAME="A",
-        GIT_COMMITTER_EMAIL="a@example.org",
-        GIT_CONFIG_GLOBAL=os.devnull,
-    )
-    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
-    assert (
-        run(block(README, "## Finding exposed credentials", 1), cwd=repo, env=env).returncode == 0
-    )
-    (repo / "app.py").write_text("print('hello')\n")
-    subprocess.run(["git", "add", "."], cwd=repo, env=env, check=True)
-    clean = subprocess.run(["git", "commit", "-qm", "clean"], cwd=repo, env=env, check=False)
-    assert clean.returncode == 0
-    (repo / "deploy.env").write_text(secret("TOKEN=glpat-$[base62:20]\n"))
-    subprocess.run(["git", "add", "."], cwd=repo, env=env, check=True)
-    blocked = subprocess.run(
-        ["git", "commit", "-qm", "oops"], cwd=repo, env=env, capture_output=True, check=False
-    )
-    assert blocked.returncode != 0
-    log = subprocess.run(["git", "log", "--oneline"], cwd=repo, env=env, capture_output=True)
-    assert len(log.stdout.splitlines()) == 1

@@ -32,7 +32,7 @@ def test_engage_and_disengage_from_the_cli(cli: Any, db: Database, installed: In
         identity.suspend(uow, Actor.system("test"), "agent-0", reason="leaked key")
 
     engaged = cli(
-        "killswitch", "engage", "--kind", "agent", "--reason", "prompt injection", "--json"
+        "killswitch", "engage", "--kind", "agent", "--reason", "prompt injection", "--yes", "--json"
     )
     assert engaged.exit_code == 0, engaged.stderr
     document = json.loads(engaged.stdout)
@@ -51,7 +51,9 @@ def test_engage_and_disengage_from_the_cli(cli: Any, db: Database, installed: In
         identity.reactivate(uow, Actor.system("test"), "agent-2")
         identity.suspend(uow, Actor.system("test"), "agent-2", reason="separate incident")
 
-    released = cli("killswitch", "disengage", "--kind", "agent", "--json")
+    released = cli(
+        "killswitch", "disengage", "--kind", "agent", "--reason", "fixed", "--yes", "--json"
+    )
     assert released.exit_code == 0, released.stderr
     result = json.loads(released.stdout)
     assert result["reactivated"] == [agents[1]]
@@ -59,7 +61,7 @@ def test_engage_and_disengage_from_the_cli(cli: Any, db: Database, installed: In
     assert [_status(db, a) for a in agents] == ["suspended", "active", "suspended"]
     assert json.loads(cli("killswitch", "status", "--json").stdout) == []
 
-    again = cli("killswitch", "disengage", "--kind", "agent")
+    again = cli("killswitch", "disengage", "--kind", "agent", "--reason", "fixed", "--yes")
     assert again.exit_code == 4
     assert "no kill switch is engaged" in again.stderr
     human = cli("killswitch", "engage", "--kind", "human")

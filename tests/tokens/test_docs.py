@@ -18,7 +18,7 @@ def test_tokens_doc_example(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    code = re.search(r"```python[^\n]*\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     assert code is not None
     make_identity("deploy-bot", kind="service")
     c = make_client("deploy-bot", ["secrets:read", "tools:call"])

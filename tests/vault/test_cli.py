@@ -77,7 +77,7 @@ def test_items_are_created_read_edited_versioned_and_deleted(
 
     listed = _json(cli("item", "list", "--vault", "payments", "--json"))
     assert [i["title"] for i in listed] == ["stripe"]
-    _ok(cli("item", "delete", "stripe", "--vault", "payments"))
+    _ok(cli("item", "delete", "stripe", "--vault", "payments", "--yes"))
     missing = cli("item", "get", "stripe", "--vault", "payments")
     assert missing.exit_code == 3 and "has no item 'stripe'" in missing.stderr
 
@@ -191,7 +191,7 @@ def test_rotation_policy_report_and_key_rotation(
     assert entries[0].age_days >= 119 and entries[0].max_age_days == 90
     assert set(entries[0].readers) == {"admin", "reporting"}
 
-    rotated = _json(cli("vault", "rotate-key", "--json"))
+    rotated = _json(cli("vault", "rotate-key", "--yes", "--json"))
     assert rotated["rewrapped"] == 1 and rotated["key_file"].endswith("vault-kek.key")
     assert _ok(cli("read", "limen://payments/stripe/credential")).stdout.strip() == SECRET
     table = _ok(cli("vault", "report", "--all")).stdout
@@ -203,7 +203,9 @@ def test_passphrase_derived_key_rotates_to_a_new_passphrase(
 ) -> None:
     monkeypatch.setenv("LIMEN_KEY_PASSPHRASE", "correct horse")
     _setup(cli)
-    rotated = cli("vault", "rotate-key", "--new-passphrase", "--json", input="battery\nbattery\n")
+    rotated = cli(
+        "vault", "rotate-key", "--new-passphrase", "--yes", "--json", input="battery\nbattery\n"
+    )
     assert json.loads(rotated.stdout[rotated.stdout.index("{") :])["key_file"] is None
     stale = cli("read", "limen://payments/stripe/credential")
     assert stale.exit_code == 6 and "check LIMEN_KEY_PASSPHRASE" in stale.stderr
@@ -213,3 +215,35 @@ def test_passphrase_derived_key_rotates_to_a_new_passphrase(
     script = "import os; print(sorted(k for k in os.environ if k.startswith('LIMEN_')))"
     child = _ok(cli("run", "--", sys.executable, "-c", script)).stdout
     assert "LIMEN_DATA_DIR" in child and "LIMEN_KEY_PASSPHRASE" not in child
+
+
+def test_run_exits_like_a_shell_and_a_bad_reference_names_its_variable(
+    cli: Any, installed: InitResult, tmp_path: Any
+) -> None:
+    _setup(cli)
+    missing = cli("run", "--", "no-such-command-anywhere")
+    assert missing.exit_code == 127
+    assert missing.stderr == "limen: no-such-command-anywhere: command not found\n"
+    not_a_program = cli("run", "--", str(tmp_path))
+    assert not_a_program.exit_code == 126
+    assert not_a_program.stderr.startswith(f"limen: {tmp_path}: cannot execute")
+
+    env_file = tmp_path / "app.env"
+    env_file.write_text("STRIPE_KEY=limen://payments/strpe/credential\n")
+    typo = cli("run", "--env-file", str(env_file), "--", sys.executable, "-c", "pass")
+    assert typo.exit_code == 3
+    assert typo.stderr == (
+        f"limen: STRIPE_KEY (from {env_file}): vault 'payments' has no item 'strpe'\n"
+    )
+    assert SECRET not in typo.stdout + typo.stderr
+
+
+def test_vault_report_with_nothing_overdue_says_so(cli: Any, installed: InitResult) -> None:
+    assert _ok(cli("vault", "report")).stdout.startswith("No item has a rotation policy")
+    _setup(cli)  # a fresh item in a vault with a 90-day policy
+    report = " ".join(_ok(cli("vault", "report")).stdout.split())  # as wrapped for any width
+    assert report == (
+        "Nothing is overdue: all 1 item(s) under a rotation policy are younger than it "
+        "allows (--all lists them)."
+    )
+    assert "stripe" in _ok(cli("vault", "report", "--all")).stdout

@@ -20,7 +20,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "vault.md"
 def _example(name: str, language: str) -> str:
     text = DOC.read_text(encoding="utf-8")
     match = re.search(
-        rf"<!-- example:{name} -->\s*```{language}\n(.*?)```\s*<!-- /example -->", text, re.DOTALL
+        rf"<!-- example:{name} -->\s*```{language}[^\n]*\n(.*?)```\s*<!-- /example -->",
+        text,
+        re.DOTALL,
     )
     assert match, f"docs/vault.md has no example {name!r}"
     return match.group(1)

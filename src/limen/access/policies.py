@@ -131,9 +131,13 @@ def validate_policy(text: str, *, schema: bool = True, realm: str = "access") ->
     statements = split_statements(text)
     for statement in statements:
         if not statement.text.rstrip().endswith(";"):
-            raise PolicyError(
-                f"line {statement.line}: statement does not end with ';'", line=statement.line
-            )
+            # Point at where the ';' is missing: the statement's last line of code.
+            offsets = _code_offsets(statement.text)
+            end = statement.line + statement.text.count("\n", offsets[0], offsets[-1])
+            starts = ""
+            if end > statement.line:
+                starts = f" (the statement starting on line {statement.line})"
+            raise PolicyError(f"line {end}: missing ';' at the end{starts}", line=end)
         try:
             cedarpy.PolicySet.from_str(statement.text)
         except ValueError as exc:
@@ -155,15 +159,48 @@ def validate_policy(text: str, *, schema: bool = True, realm: str = "access") ->
 
 
 def _refine_line(statement: Statement, message: str) -> int:
-    """Point at the unexpected token's line when Cedar names the token."""
+    """Point at the unexpected token's line when Cedar names the token.
+
+    Cedar's parser messages carry no position. The statement's text starts right after
+    the previous ``;``, so it may open with blank lines and ``//`` comments before the
+    line the statement starts on; only code (not comments or strings) is searched for
+    the token, and lines are counted from the statement's first line of code.
+    """
     match = re.search(r"unexpected token `([^`]+)`", message)
-    if match:
-        position = statement.text.rfind(match.group(1))
-        if position >= 0:
-            leading = len(statement.text) - len(statement.text.lstrip())
-            skipped = statement.text[:leading].count("\n")
-            return statement.line - skipped + statement.text[:position].count("\n")
-    return statement.line
+    if not match:
+        return statement.line
+    token, text = match.group(1), statement.text
+    offsets = _code_offsets(text)
+    found = next((start for start in reversed(offsets) if text.startswith(token, start)), None)
+    if found is None:
+        return statement.line
+    return statement.line + text.count("\n", offsets[0], found)
+
+
+def _code_offsets(text: str) -> list[int]:
+    """Offsets, in order, of the characters of ``text`` that are code: not whitespace, and
+    not inside a ``//`` comment or a string (a string's opening quote counts as code)."""
+    offsets: list[int] = []
+    i = 0
+    in_string = False
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_string = False
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif ch == '"':
+            in_string = True
+            offsets.append(i)
+        elif not ch.isspace():
+            offsets.append(i)
+        i += 1
+    return offsets
 
 
 def _index(policy_id: str) -> int | None:

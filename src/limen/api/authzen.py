@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from limen import access
 from limen.api.deps import current_actor, services_of
+from limen.api.problems import malformed_json
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
 
@@ -39,10 +40,13 @@ Evaluator = Annotated[Actor, Depends(_evaluator)]
 
 
 async def _json(request: Request) -> Any:
+    body = await request.body()
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise access.InvalidEvaluation(malformed_json(exc.msg, exc.doc, exc.pos)) from None
     except ValueError:
-        raise access.InvalidEvaluation("the request body is not JSON") from None
+        raise access.InvalidEvaluation("the request body is not UTF-8 JSON") from None
 
 
 def _headers(request: Request) -> dict[str, str]:

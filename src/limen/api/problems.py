@@ -20,6 +20,7 @@ __all__ = [
     "PROBLEM_TYPE_BASE",
     "ErrorRenderer",
     "install_problem_handlers",
+    "malformed_json",
     "problem_response",
     "render_error",
     "status_for",
@@ -134,15 +135,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def malformed_json(reason: str, document: str | bytes, position: int) -> str:
+    """Say where and why a request body is not JSON, never quoting the body itself."""
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return f"the request body is not valid JSON: {reason} at line {line}, column {column}"
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character offset where a field name would be; say where
+            # (line, column) and what the parser expected instead.
+            position = next((p for p in error.get("loc", ()) if isinstance(p, int)), 0)
+            reason = (error.get("ctx") or {}).get("error", "malformed")
+            detail = malformed_json(str(reason), exc.body or "", position)
+            problems.append({"field": "body", "message": detail})
+            continue
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         # Never echo the offending input back: it may be a secret someone pasted.
         problems.append({"field": location or "body", "message": error.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
+    if first["message"].startswith("the request body is not valid JSON"):
+        detail = first["message"]
     return render_error(request, 422, code="invalid-input", detail=detail, errors=problems)
 
 

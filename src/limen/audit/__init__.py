@@ -15,6 +15,7 @@ from limen.audit.checkpoints import (
     load_checkpoints,
 )
 from limen.audit.errors import (
+    AuditKeyMismatch,
     AuditKeyUnavailable,
     CheckpointRequired,
     InvalidCheckpoint,
@@ -22,13 +23,23 @@ from limen.audit.errors import (
     SinkExists,
     SinkNotFound,
 )
-from limen.audit.log import EventFilter, EventPage, Outcome, RecordedEvent, list_events, record
+from limen.audit.keycheck import check_key
+from limen.audit.log import (
+    EventFilter,
+    EventPage,
+    Outcome,
+    RecordedEvent,
+    list_events,
+    newest_events,
+    record,
+)
 from limen.audit.reader import EventReader
-from limen.audit.retention import PruneResult, prune
+from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
 from limen.audit.verify import Problem, VerifyReport, verify
 
 __all__ = [
     "Actor",
+    "AuditKeyMismatch",
     "AuditKeyUnavailable",
     "AuditKeys",
     "Authorizer",
@@ -40,6 +51,7 @@ __all__ = [
     "InvalidCursor",
     "Outcome",
     "Problem",
+    "PrunePlan",
     "PruneResult",
     "RecordedEvent",
     "Resource",
@@ -47,12 +59,15 @@ __all__ = [
     "SinkExists",
     "SinkNotFound",
     "VerifyReport",
+    "check_key",
     "create_checkpoint",
     "export_checkpoints",
     "link_pending",
     "list_checkpoints",
     "list_events",
     "load_checkpoints",
+    "newest_events",
+    "plan_prune",
     "prune",
     "record",
     "verify",

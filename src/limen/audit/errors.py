@@ -5,6 +5,7 @@ from __future__ import annotations
 from limen.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 __all__ = [
+    "AuditKeyMismatch",
     "AuditKeyUnavailable",
     "CheckpointRequired",
     "InvalidCheckpoint",
@@ -18,6 +19,12 @@ class AuditKeyUnavailable(Unavailable):
     """The key file that keys the chain and signs checkpoints cannot be read."""
 
     code = "audit-key-unavailable"
+
+
+class AuditKeyMismatch(Unavailable):
+    """The key file is readable but is not the key the audit trail was signed with."""
+
+    code = "audit-key-mismatch"
 
 
 class InvalidCursor(InvalidInput):

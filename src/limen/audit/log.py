@@ -25,7 +25,15 @@ from limen.errors import InvalidInput
 from limen.store import Database
 from limen.store.models import Event, utcnow
 
-__all__ = ["EventFilter", "EventPage", "Outcome", "RecordedEvent", "list_events", "record"]
+__all__ = [
+    "EventFilter",
+    "EventPage",
+    "Outcome",
+    "RecordedEvent",
+    "list_events",
+    "newest_events",
+    "record",
+]
 
 
 class Outcome(enum.StrEnum):
@@ -253,6 +261,10 @@ class EventFilter:
 class EventPage:
     events: Sequence[Event]
     next_cursor: str | None
+    """Where the next page starts; ``None`` when this page reached the end of the log."""
+    end_cursor: str | None = None
+    """Continues after this page's last event, even at the end of the log: what a reader
+    following the log (``limen events list --follow``) asks with next."""
 
 
 def list_events(
@@ -286,13 +298,42 @@ def list_events(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    if not (more and rows):
-        return EventPage(rows, None)
+    end = _cursor_after(rows, position) if rows else after
+    return EventPage(rows, end if more and rows else None, end)
+
+
+def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -> EventPage:
+    """The ``limit`` newest events that match, oldest of them first (as ``tail`` shows a
+    file's last lines); ``end_cursor`` continues after the newest, for following."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be between 1 and 1000")
+    conditions = _conditions(session, filters)
+    # Unlinked events are the newest of all (the chainer links in order of seq).
+    rows = list(
+        session.scalars(
+            sa.select(Event)
+            .where(Event.chain_pos.is_(None), *conditions)
+            .order_by(Event.seq.desc())
+            .limit(limit)
+        )
+    )
+    if len(rows) < limit:
+        rows += session.scalars(
+            sa.select(Event)
+            .where(Event.chain_pos.is_not(None), *conditions)
+            .order_by(Event.chain_pos.desc())
+            .limit(limit - len(rows))
+        )
+    rows.reverse()
+    return EventPage(rows, None, _cursor_after(rows, 0) if rows else None)
+
+
+def _cursor_after(rows: Sequence[Event], position: int) -> str:
     last = rows[-1]
     if last.chain_pos is not None:
-        return EventPage(rows, f"c{last.chain_pos}")
+        return f"c{last.chain_pos}"
     last_linked = max((r.chain_pos for r in rows if r.chain_pos is not None), default=position)
-    return EventPage(rows, f"c{last_linked}.{last.seq}")
+    return f"c{last_linked}.{last.seq}"
 
 
 def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement[bool]]:

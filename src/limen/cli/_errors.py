@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import Any
 
 import typer
@@ -43,20 +44,24 @@ class LimenGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except errors.LimenError as exc:
-            if _debug(ctx):
-                raise
+            _traceback_if_debugging(ctx)
             raise fail(exc.detail, exit_code_for(exc)) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as exc:
-            if _debug(ctx):
-                raise
+            _traceback_if_debugging(ctx)
             raise fail(
                 f"internal error ({type(exc).__name__}); run with --debug for details",
                 EXIT_INTERNAL,
             ) from None
+
+
+def _traceback_if_debugging(ctx: Any) -> None:
+    """With --debug, print the traceback too; the exit code stays the one scripts rely on."""
+    if _debug(ctx):
+        traceback.print_exc(file=sys.stderr)
 
 
 def _debug(ctx: Any) -> bool:

@@ -16,18 +16,21 @@ from limen.audit import (
     Actor,
     AuditKeys,
     EventFilter,
+    check_key,
     create_checkpoint,
     export_checkpoints,
     link_pending,
     list_checkpoints,
     list_events,
     load_checkpoints,
+    plan_prune,
     prune,
     verify,
 )
 from limen.audit.documents import event_document
 from limen.audit.feed_tokens import issue_events_token
 from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, remove_sink
+from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, state
 from limen.errors import InvalidInput
 from limen.store import Database
@@ -48,7 +51,12 @@ def register(root: typer.Typer) -> None:
 
 
 def _keys(ctx: typer.Context) -> AuditKeys:
-    return AuditKeys.from_key_file(state(ctx).settings.resolved_key_file)
+    """The audit keys, once checked to be the ones the trail was written with: a wrong
+    key must never link, sign or derive a sink's secret."""
+    path = state(ctx).settings.resolved_key_file
+    keys = AuditKeys.from_key_file(path)
+    check_key(open_database(ctx), keys, key_file=path)
+    return keys
 
 
 def _linked(ctx: typer.Context) -> tuple[Database, AuditKeys]:
@@ -224,13 +232,30 @@ def search(
 def prune_(
     ctx: typer.Context,
     before: Annotated[str, typer.Option(help="Delete events older than this (ISO 8601).")],
+    reason: ReasonOption = None,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete old events, only as far as a signed checkpoint covers them."""
+    """Delete old events, only as far as a signed checkpoint covers them (asks first)."""
     moment = _parse_time(before, "--before")
     assert moment is not None
     db, keys = _linked(ctx)
-    result = prune(db, keys, Actor.operator(), before=moment)
+    plan = plan_prune(db, keys, before=moment)
+    if plan.checkpoint_id is not None:
+        reason = require_reason(reason, yes=yes)
+        confirm(
+            f"delete {plan.events} events for good (positions {plan.from_position}-"
+            f"{plan.through_position})",
+            yes=yes,
+            details=[
+                f"up to signed checkpoint {plan.checkpoint_id}, from which verification "
+                "then starts",
+                "keep an exported copy first if you may need them (limen audit search --jsonl)",
+            ],
+        )
+    result = prune(
+        db, keys, Actor.operator(), before=moment, reason=reason, through=plan.through_position
+    )
     link_pending(db, keys.chain)
     if as_json:
         emit_json(
@@ -354,7 +379,18 @@ def sink_deliver(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         total += count
         if count == 0:
             break
+    with db.unit_of_work(readonly=True) as uow:
+        failing = [s for s in list_sinks(uow.session) if s.last_error]
     if as_json:
-        emit_json({"delivered": total})
+        emit_json(
+            {
+                "delivered": total,
+                "failing": [{"name": s.name, "last_error": s.last_error} for s in failing],
+            }
+        )
     else:
         out_console.print(f"delivered {total} events")
+        for sink in failing:
+            typer.echo(f"limen: sink {sink.name}: {sink.last_error}", err=True)
+    if failing:
+        raise typer.Exit(1)

@@ -1,21 +1,30 @@
-"""``limen events list``: read the event log back."""
+"""``limen events list``: read the event log back, the oldest or the newest, or follow it."""
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Column, Table
 
-from limen.audit import EventFilter, list_events
+from limen import identity
+from limen.audit import EventFilter, list_events, newest_events
 from limen.audit.documents import event_document
 from limen.cli._context import emit_json, open_database, out_console
 from limen.errors import InvalidInput
+from limen.ids import is_id
+from limen.store import Database
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Read the event log.", no_args_is_help=True)
+
+FOLLOW_INTERVAL = 1.0
+"""Seconds between looks at the log while following it."""
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -29,10 +38,28 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
         ) from None
 
 
+def _actor_id(db: Database, ref: str | None) -> str | None:
+    """The id of the identity named by id, name or email.
+
+    An id that names no identity (any more) is used as it is: its events outlive it.
+    """
+    if ref is None:
+        return None
+    with db.unit_of_work(readonly=True) as uow:
+        try:
+            return identity.get(uow.session, ref).id
+        except identity.IdentityNotFound:
+            if is_id(ref):
+                return ref
+            raise
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    actor: Annotated[str | None, typer.Option(help="Only events by this identity id.")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Only events by this identity (id, name or email).")
+    ] = None,
     action: Annotated[
         str | None, typer.Option(help="Action, or a family like 'identity.*'.")
     ] = None,
@@ -43,11 +70,26 @@ def list_(
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size.")] = 100,
     cursor: Annotated[str | None, typer.Option(help="Continue after this cursor.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    newest: Annotated[
+        bool, typer.Option("--newest", help="The newest LIMIT events instead of the oldest.")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Show the newest, then each new event as it comes (Ctrl-C ends)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON document (with --follow, one per event)."),
+    ] = False,
 ) -> None:
-    """List events, oldest first."""
+    """List events, oldest first (--newest: the latest ones; --follow: keep watching)."""
+    if cursor and (newest or follow):
+        raise InvalidInput("--cursor pages from the oldest; leave it out with --newest or --follow")
+    db = open_database(ctx)
     filters = EventFilter(
-        actor_id=actor,
+        actor_id=_actor_id(db, actor),
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,
@@ -55,12 +97,15 @@ def list_(
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
     )
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        page = list_events(uow.session, filters, after=cursor, limit=limit)
-        documents = [event_document(e) for e in page.events]
+    shown = _read(db, filters, cursor=cursor, limit=limit, newest=newest or follow)
+    if follow:
+        _follow(db, filters, shown, as_json=as_json)
+        return
     if as_json:
-        emit_json({"items": documents, "next_cursor": page.next_cursor})
+        emit_json({"items": shown.documents, "next_cursor": shown.next_cursor})
+        return
+    if not shown.documents:
+        out_console.print("No events match." if cursor is None else "No more events.")
         return
     # Actions and ids are what people grep for: never cut them with an ellipsis.
     table = Table(
@@ -71,16 +116,60 @@ def list_(
         Column("outcome", no_wrap=True),
         Column("reason", overflow="fold"),
     )
-    for doc in documents:
-        resource = doc["resource"]
-        table.add_row(
-            doc["occurred_at"][:19].replace("T", " "),
-            f"{doc['actor']['name']} ({doc['actor']['kind']})",
-            doc["action"],
-            f"{resource['type'] or ''}:{resource['name'] or resource['id'] or ''}",
-            doc["outcome"],
-            doc["reason"] or "",
-        )
+    for doc in shown.documents:
+        table.add_row(*_cells(doc))
     out_console.print(table)
-    if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+    if shown.next_cursor:
+        out_console.print(f"more: --cursor {shown.next_cursor}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    documents: list[dict[str, Any]]
+    next_cursor: str | None
+    end_cursor: str | None
+
+
+def _read(
+    db: Database,
+    filters: EventFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+    newest: bool = False,
+) -> _Shown:
+    with db.unit_of_work(readonly=True) as uow:
+        if newest:
+            page = newest_events(uow.session, filters, limit=limit)
+        else:
+            page = list_events(uow.session, filters, after=cursor, limit=limit)
+        documents = [event_document(e) for e in page.events]
+    return _Shown(documents, page.next_cursor, page.end_cursor)
+
+
+def _cells(doc: dict[str, Any]) -> tuple[str, ...]:
+    resource = doc["resource"]
+    return (
+        doc["occurred_at"][:19].replace("T", " "),
+        f"{doc['actor']['name']} ({doc['actor']['kind']})",
+        doc["action"],
+        f"{resource['type'] or ''}:{resource['name'] or resource['id'] or ''}",
+        doc["outcome"],
+        doc["reason"] or "",
+    )
+
+
+def _follow(db: Database, filters: EventFilter, shown: _Shown, *, as_json: bool) -> None:
+    """Print events as they are appended, like ``tail -f``, until interrupted."""
+    try:
+        while True:
+            for doc in shown.documents:
+                if as_json:
+                    typer.echo(json.dumps(doc))
+                else:
+                    typer.echo("  ".join(cell for cell in _cells(doc) if cell))
+            cursor = shown.end_cursor
+            time.sleep(FOLLOW_INTERVAL)
+            shown = _read(db, filters, cursor=cursor, limit=1000)
+    except KeyboardInterrupt:
+        return

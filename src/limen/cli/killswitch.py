@@ -7,8 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from limen import identity, respond
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
+from limen.cli._context import emit_json, open_database, out_console, services
+from limen.errors import InvalidInput
+from limen.store import Database
 
 __all__ = ["app"]
 
@@ -19,9 +23,33 @@ app = typer.Typer(
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 KindOption = Annotated[str, typer.Option("--kind", help="agent or service.")]
-ReasonOption = Annotated[
-    str | None, typer.Option("--reason", help="Why (recorded in the event log).")
-]
+_SHOWN = 10
+
+
+def _kind(kind: str) -> str:
+    if kind not in respond.KILL_SWITCH_KINDS:
+        raise InvalidInput(f"--kind must be {' or '.join(sorted(respond.KILL_SWITCH_KINDS))}")
+    return kind
+
+
+def _would_suspend(db: Database, kind: str) -> list[str]:
+    """Names of the identities engaging now would suspend (partners are spared)."""
+    names: list[str] = []
+    after = None
+    with db.unit_of_work(readonly=True) as uow:
+        while True:
+            page = identity.list_identities(
+                uow.session, kind=kind, status="active", after=after, limit=1000
+            )
+            names += [i.name for i in page.identities if not respond.is_partner(uow.session, i.id)]
+            if page.next_cursor is None:
+                return names
+            after = page.next_cursor
+
+
+def _listed(names: list[str]) -> list[str]:
+    more = len(names) - _SHOWN
+    return [*names[:_SHOWN], *([f"… and {more} more"] if more > 0 else [])]
 
 
 @app.command()
@@ -29,9 +57,19 @@ def engage(
     ctx: typer.Context,
     kind: KindOption = "agent",
     reason: ReasonOption = None,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Suspend every active identity of KIND now."""
+    """Suspend every active identity of KIND now (asks first; --yes without a terminal)."""
+    kind = _kind(kind)
+    db = open_database(ctx)
+    reason = require_reason(reason, yes=yes)
+    names = _would_suspend(db, kind)
+    confirm(
+        f"engage the kill switch and suspend {len(names)} active {kind}(s)",
+        yes=yes,
+        details=[*_listed(names), "disengaging reactivates exactly these"],
+    )
     switch, suspended = services(ctx).responder.engage(Actor.operator(), kind=kind, reason=reason)
     if as_json:
         emit_json({"id": switch.id, "kind": switch.target_kind, "suspended": suspended})
@@ -46,9 +84,25 @@ def disengage(
     ctx: typer.Context,
     kind: KindOption = "agent",
     reason: ReasonOption = None,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Reactivate what the kill switch suspended, unless someone changed it since."""
+    kind = _kind(kind)
+    db = open_database(ctx)
+    with db.unit_of_work(readonly=True) as uow:
+        held = next(
+            (n for s, n in respond.engaged_kill_switches(uow.session) if s.target_kind == kind),
+            None,
+        )
+    if held is None:
+        raise respond.KillSwitchNotEngaged(f"no kill switch is engaged for {kind}s")
+    reason = require_reason(reason, yes=yes)
+    confirm(
+        f"disengage the kill switch for {kind}s and reactivate up to {held} {kind}(s)",
+        yes=yes,
+        details=["those whose status someone changed since the switch are left as they are"],
+    )
     switch, back, left = services(ctx).responder.disengage(
         Actor.operator(), kind=kind, reason=reason
     )

@@ -20,13 +20,16 @@ import typer
 
 from limen.audit import Actor
 from limen.cli._context import emit_json
+from limen.cli._errors import fail
 from limen.cli.vault import vault_service
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, LimenError
 from limen.vault import SCHEME, Masker, render
 
 __all__ = ["register"]
 
 _WITHHELD = frozenset({"LIMEN_KEY_PASSPHRASE"})
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_RUN = 126
 
 
 def read(
@@ -73,14 +76,23 @@ def run(
         raise InvalidInput("name a command to run after --, e.g. limen run -- ./deploy.sh")
     # The child gets the references it asked for, never the key that unlocks the vault.
     environment = {k: v for k, v in os.environ.items() if k not in _WITHHELD}
+    origin = dict.fromkeys(environment, "the environment")
     for path in env_file or []:
-        environment.update(_read_env_file(path))
+        values = _read_env_file(path)
+        environment.update(values)
+        origin.update(dict.fromkeys(values, str(path)))
     service = vault_service(ctx)
     actor = Actor.operator()
     resolved: dict[str, str] = {}
     for name, value in sorted(environment.items()):
         if value.strip().startswith(SCHEME):
-            resolved[name] = service.resolve(actor, value.strip(), purpose="run").value
+            try:
+                resolved[name] = service.resolve(actor, value.strip(), purpose="run").value
+            except LimenError as exc:
+                # Same error, same exit code; it also names the variable that held the
+                # reference and where that came from, so the right line gets fixed.
+                exc.detail = f"{name} (from {origin[name]}): {exc.detail}"
+                raise
     environment.update(resolved)
     code = _spawn(command, environment, None if no_masking else set(resolved.values()))
     raise typer.Exit(code)
@@ -145,12 +157,15 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 def _spawn(command: list[str], environment: dict[str, str], secrets: set[str] | None) -> int:
     pipe = subprocess.PIPE if secrets is not None else None
+    # A shell's exit codes: 127 when the command does not exist, 126 when it cannot run.
     try:
         child = subprocess.Popen(command, env=environment, stdout=pipe, stderr=pipe)
     except FileNotFoundError:
-        raise InvalidInput(f"command not found: {command[0]}") from None
-    except PermissionError:
-        raise InvalidInput(f"cannot execute {command[0]}") from None
+        raise fail(f"{command[0]}: command not found", EXIT_NOT_FOUND) from None
+    except (PermissionError, IsADirectoryError):
+        raise fail(f"{command[0]}: cannot execute (permission denied)", EXIT_CANNOT_RUN) from None
+    except OSError as exc:
+        raise fail(f"{command[0]}: cannot execute ({exc.strerror})", EXIT_CANNOT_RUN) from None
     previous = _forward_signals(child)
     try:
         if secrets is not None:

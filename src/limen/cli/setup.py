@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from rich.table import Table
 from limen import __version__, installation
 from limen.audit import Actor
 from limen.cli._context import emit_json, err_console, open_database, out_console, state
+from limen.errors import Unavailable
 from limen.installation import InitResult
 
 __all__ = ["register"]
@@ -82,6 +85,9 @@ def server(
             update={"host": host or settings.host, "port": port or settings.port}
         )
         state(ctx).settings = settings
+    host = settings.host
+    port = settings.port
+    listener = _listen(host, port)
     # A server never prints a token: its output goes to service logs.
     result = _initialise(ctx, issue_token=False)
     if result.created:
@@ -89,8 +95,6 @@ def server(
             f"Initialised Limen in {settings.data_dir}. Get an admin token on this host with "
             "`limen admin-token` (printed once, to your terminal)."
         )
-    host = settings.host
-    port = settings.port
     if settings.public_url is None and host in ("0.0.0.0", "::"):  # noqa: S104 - a comparison, not a bind
         err_console.print(
             f"note: tokens name {settings.resolved_public_url} as their issuer; set "
@@ -98,7 +102,7 @@ def server(
         )
     app = create_app(settings, database=open_database(ctx))
     err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -107,6 +111,33 @@ def server(
         proxy_headers=settings.forwarded_allow_ips is not None,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    running = uvicorn.Server(config)
+    running.run(sockets=[listener])
+    if not running.started:
+        raise Unavailable("the server did not start; the lines above say why")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else happens.
+
+    A port that is taken is then one line and exit 6 before the data directory is touched
+    or a banner printed, and no other process can take the port between the check and
+    the server starting on it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Unavailable(
+                f"port {port} on {host} is already in use: stop what listens there, or "
+                "choose another port with --port or LIMEN_PORT"
+            ) from None
+        raise Unavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:

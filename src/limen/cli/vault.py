@@ -16,8 +16,9 @@ import typer
 from rich.table import Table
 
 from limen import vault as vaults
-from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console, services
+from limen.audit import Actor, AuditKeys, check_key
+from limen.cli._confirm import YesFlag, confirm
+from limen.cli._context import emit_json, open_database, out_console, services, state
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
 from limen.vault import (
@@ -25,6 +26,7 @@ from limen.vault import (
     FileInfo,
     ItemDraft,
     ItemView,
+    KeyFileSource,
     Recipe,
     Section,
     Url,
@@ -55,6 +57,13 @@ def _days(text: str | None) -> int | None:
 
 def vault_service(ctx: typer.Context) -> VaultService:
     """The vault service for this invocation, with the configured key-encryption key."""
+    cli = state(ctx)
+    settings = cli.settings
+    if settings.key_passphrase is None:
+        # A key file from elsewhere would seal new items under a key the installation
+        # does not know; the audit trail says whether this one is the installation's.
+        path = settings.resolved_key_file
+        check_key(open_database(ctx), AuditKeys.from_key_file(path), key_file=path)
     return services(ctx).vault
 
 
@@ -318,6 +327,7 @@ def vault_report(
 ) -> None:
     """Items whose secrets are older than their rotation policy allows."""
     entries = vault_service(ctx).report(Actor.operator())
+    under_policy = len(entries)
     if not show_all:
         entries = [e for e in entries if e.out_of_policy]
     if as_json:
@@ -337,6 +347,18 @@ def vault_report(
                 for e in entries
             ]
         )
+        return
+    if not entries:
+        if under_policy == 0:
+            sentence = (
+                "No item has a rotation policy (limen vault policy VAULT --max-age 90d sets one)."
+            )
+        else:
+            sentence = (
+                f"Nothing is overdue: all {under_policy} item(s) under a rotation policy "
+                "are younger than it allows (--all lists them)."
+            )
+        out_console.print(sentence, markup=False)
         return
     table = Table("vault", "item", "age", "max age", "last rotated", "who can read")
     for e in entries:
@@ -360,13 +382,29 @@ def vault_rotate_key(
             "--new-passphrase", help="Prompt for a new passphrase (passphrase-derived keys)."
         ),
     ] = False,
+    yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Re-wrap every data key under a new key-encryption key; the old key stops working."""
+    keyring = vault_service(ctx).keyring
+    current = keyring.current().kid
+    source = keyring.source
+    if isinstance(source, KeyFileSource):
+        then = (
+            f"the new key is written to {source.vault_key_file}; "
+            "copy it to every node and into your backups"
+        )
+    else:
+        then = "then restart every server with the new LIMEN_KEY_PASSPHRASE"
+    confirm(
+        f"re-wrap every data key under a new key-encryption key (now {current})",
+        yes=yes,
+        details=["the current key stops opening anything", then],
+    )
     passphrase = None
     if new_passphrase:
         passphrase = typer.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
-    result = vault_service(ctx).keyring.rotate(Actor.operator(), new_passphrase=passphrase)
+    result = keyring.rotate(Actor.operator(), new_passphrase=passphrase)
     document = {
         "old_key_id": result.old_kid,
         "new_key_id": result.new_kid,
@@ -536,9 +574,20 @@ def item_delete(
     ctx: typer.Context,
     item: Annotated[str, typer.Argument(help="Item title or id.")],
     vault: VaultOpt,
+    yes: YesFlag = False,
 ) -> None:
-    """Move an item to the trash."""
-    vault_service(ctx).delete_item(Actor.operator(), vault, item)
+    """Move an item to the trash (asks first; --yes without a terminal)."""
+    service = vault_service(ctx)
+    versions = service.item_versions(Actor.operator(), vault, item)
+    confirm(
+        f"delete item {item!r} from vault {vault!r}",
+        yes=yes,
+        details=[
+            f"its {len(versions)} version(s) leave every read, list and limen:// reference",
+            "programs that read it fail from now on",
+        ],
+    )
+    service.delete_item(Actor.operator(), vault, item)
     out_console.print(f"Deleted {item}", markup=False)
 
 

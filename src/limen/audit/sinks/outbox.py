@@ -248,50 +248,67 @@ def _deliver_one(db: Database, keys: AuditKeys, sink_id: str, *, now: datetime, 
             return 0
         sink = uow.session.get(AuditSink, sink_id)
         assert sink is not None
-        events = list(
-            uow.session.scalars(
-                sa.select(Event)
-                .where(Event.chain_pos.is_not(None), Event.chain_pos > sink.delivered_through)
-                .order_by(Event.chain_pos)
-                .limit(BATCH)
-            )
-        )
-        documents: Sequence[dict[str, Any]] = [event_document(e) for e in events]
-        target = _build(sink, keys)
         failures = sink.failures
-    if not documents:
-        _release(db, sink_id, owner, values={})
-        return 0
     try:
+        documents = _next_batch(db, sink_id)
+        if not documents:
+            _release(db, sink_id, owner, values={})
+            return 0
+        with db.unit_of_work(readonly=True) as uow:
+            row = uow.session.get(AuditSink, sink_id)
+            assert row is not None
+            target = _build(row, keys)
         target.deliver(documents)
     except SinkFailure as exc:
-        backoff = min(timedelta(seconds=0.5) * (2**failures), MAX_BACKOFF)
-        log.warning("audit sink %s: %s; retrying in %ss", sink_id, exc, backoff.total_seconds())
+        error = str(exc)
+        log.warning("audit sink %s: %s; retrying", sink_id, error)
+    except Exception as exc:
+        # Not the destination refusing but the worker itself failing (a sink written by
+        # another version, a module gone after an upgrade under a running server). It is
+        # counted and shown like any failure, so `limen sink list` says that something
+        # is wrong instead of showing a queue that silently grows.
+        error = f"the sink worker failed ({type(exc).__name__}); the server log has the details"
+        log.exception("audit sink %s: delivery failed", sink_id)
+    else:
+        last = documents[-1]["chain_position"]
         _release(
             db,
             sink_id,
             owner,
             values={
-                "failures": AuditSink.failures + 1,
-                "last_error": str(exc)[:500],
-                "next_attempt_at": now + backoff,
+                "delivered_through": last,
+                "delivered_count": AuditSink.delivered_count + len(documents),
+                "failures": 0,
+                "last_error": None,
+                "next_attempt_at": None,
             },
         )
-        return 0
-    last = documents[-1]["chain_position"]
+        return len(documents)
+    backoff = min(timedelta(seconds=0.5) * (2**failures), MAX_BACKOFF)
     _release(
         db,
         sink_id,
         owner,
         values={
-            "delivered_through": last,
-            "delivered_count": AuditSink.delivered_count + len(documents),
-            "failures": 0,
-            "last_error": None,
-            "next_attempt_at": None,
+            "failures": AuditSink.failures + 1,
+            "last_error": error[:500],
+            "next_attempt_at": now + backoff,
         },
     )
-    return len(documents)
+    return 0
+
+
+def _next_batch(db: Database, sink_id: str) -> Sequence[dict[str, Any]]:
+    with db.unit_of_work(readonly=True) as uow:
+        sink = uow.session.get(AuditSink, sink_id)
+        assert sink is not None
+        events = uow.session.scalars(
+            sa.select(Event)
+            .where(Event.chain_pos.is_not(None), Event.chain_pos > sink.delivered_through)
+            .order_by(Event.chain_pos)
+            .limit(BATCH)
+        )
+        return [event_document(e) for e in events]
 
 
 def _release(db: Database, sink_id: str, owner: str, *, values: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -175,18 +176,26 @@ class Transmitter:
                 authorization=authorization,
                 timeout=self._push_timeout,
             )
-        if not result.delivered:
-            log.warning(
-                "could not push a SET to stream %s (%s): %s",
-                lease.stream_id,
-                "giving up" if result.permanent else "will retry",
-                result.error,
-            )
         retry_at = None
         retryable = not result.delivered and not result.permanent
         if retryable and lease.attempts + 1 < self._max_attempts:
             delay = min(self._backoff_max, self._backoff_base * 2**lease.attempts)
             retry_at = utcnow() + timedelta(seconds=delay)
+        if not result.delivered:
+            # Operators read the server's log before the event log: say it there too.
+            # Only the receiver's host and port: a push URL may carry a credential in its
+            # user info or query.
+            log.warning(
+                "Shared Signals push of SET %s to %s (stream %s) failed, attempt %d: %s; %s",
+                lease.jti,
+                _host(lease.endpoint_url),
+                lease.stream_id,
+                lease.attempts + 1,
+                result.error,
+                f"retrying at {retry_at.isoformat(timespec='seconds')}"
+                if retry_at
+                else "not sending it again",
+            )
         with self._db.unit_of_work() as uow:
             receiver = uow.session.get(Identity, lease.receiver_id)
             actor = self._actor
@@ -301,3 +310,13 @@ class Transmitter:
                     "more_available": more,
                 },
             )
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "the receiver"
+    return f"{host}:{port}" if port else host
