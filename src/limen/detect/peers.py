@@ -1,0 +1,123 @@
+"""Which values each peer group has established: what makes a first touch ordinary.
+
+A peer group is an owner with the agents and services it owns, a class of agents or
+services, or a team of humans (see ``registry``). A value (a resource, a tool, a network…)
+that another member of one of an identity's groups already uses is the ordinary way new
+work arrives — a new project, an agent upgrade rolled out to its class, a migration —
+and costs the identity far less surprise than one no peer ever touched.
+
+The index is derived data: :meth:`PeerIndex.rebuild` makes it again from the members'
+baselines, so it needs no storage of its own and any node can rebuild it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["ORG_GROUP", "PeerIndex"]
+
+ORG_GROUP = "org"
+"""The group every identity belongs to: values anyone in the organisation established."""
+
+_GROUP_LIMIT = 16384
+_SIGHTING_LIMIT = 4096
+# A value several peers started using within this window is a roll-out, not an intrusion.
+_SIGHTING_WINDOW = 86400.0
+_SIGHTING_MEMBERS = 2
+
+
+class PeerIndex:
+    """For each group, how many members have established each (dimension, value)."""
+
+    __slots__ = ("_groups", "_sightings")
+
+    def __init__(self) -> None:
+        self._groups: dict[str, dict[str, int]] = {}
+        # group -> token -> {member: last time it used the value, established or not}
+        self._sightings: dict[str, dict[str, dict[str, float]]] = {}
+
+    def add(self, groups: Iterable[str], dim: str, value: str) -> None:
+        """One more member of each of ``groups`` has established ``value``."""
+        token = f"{dim}\x1f{value}"
+        for group in groups:
+            members = self._groups.get(group)
+            if members is None:
+                members = self._groups[group] = {}
+            members[token] = members.get(token, 0) + 1
+            if len(members) > _GROUP_LIMIT:
+                _shrink(members)
+
+    def sight(self, groups: Iterable[str], dim: str, value: str, *, member: str, ts: float) -> None:
+        """``member`` used ``value`` before establishing it (a first use, maybe a roll-out)."""
+        token = f"{dim}\x1f{value}"
+        for group in groups:
+            if group == ORG_GROUP:
+                continue
+            tokens = self._sightings.get(group)
+            if tokens is None:
+                tokens = self._sightings[group] = {}
+            members = tokens.get(token)
+            if members is None:
+                if len(tokens) >= _SIGHTING_LIMIT:
+                    _expire(tokens, ts)
+                members = tokens[token] = {}
+            members[member] = ts
+            if len(members) > 2 * _SIGHTING_MEMBERS:
+                del members[min(members, key=members.__getitem__)]
+
+    def support(
+        self, groups: Iterable[str], dim: str, value: str, *, member: str = "", ts: float = 0.0
+    ) -> tuple[str, int] | None:
+        """The closest group in which some member uses ``value``, and how many do.
+
+        Besides members that established the value, a group supports it when at least two
+        *other* members started using it within the last day: a change rolled out to
+        the group (an upgrade, a migration, a new project) before anyone learned it.
+        """
+        token = f"{dim}\x1f{value}"
+        for group in groups:
+            members = self._groups.get(group)
+            if members is not None:
+                count = members.get(token, 0)
+                if count:
+                    return group, count
+            tokens = self._sightings.get(group)
+            if tokens is not None:
+                sighted = tokens.get(token)
+                if sighted:
+                    recent = sum(
+                        1
+                        for other, last in sighted.items()
+                        if other != member and ts - last <= _SIGHTING_WINDOW
+                    )
+                    if recent >= _SIGHTING_MEMBERS:
+                        return group, recent
+        return None
+
+    def clear(self) -> None:
+        self._groups.clear()
+        self._sightings.clear()
+
+    def __len__(self) -> int:
+        return sum(len(members) for members in self._groups.values())
+
+
+def _expire(tokens: dict[str, dict[str, float]], ts: float) -> None:
+    stale = [
+        token
+        for token, members in tokens.items()
+        if not members or ts - max(members.values()) > _SIGHTING_WINDOW
+    ]
+    for token in stale:
+        del tokens[token]
+    if len(tokens) >= _SIGHTING_LIMIT:
+        for token in list(tokens)[: _SIGHTING_LIMIT // 4]:
+            del tokens[token]
+
+
+def _shrink(members: dict[str, int]) -> None:
+    # Keep the values most members share; a value held by one member of a huge group
+    # says little about what is ordinary for the others.
+    keep = sorted(members.items(), key=lambda item: item[1], reverse=True)[: _GROUP_LIMIT // 2]
+    members.clear()
+    members.update(keep)
