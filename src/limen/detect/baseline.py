@@ -21,8 +21,9 @@ Everything here is per identity, online and bounded:
 - **From where at once** — another provider or client used minutes before, against how
   often it does that; two countries further apart than a flight could cover in between.
 
-Evidence is grouped (what, tools, where, device, when, volume, …) and each group is
-capped, so correlated signals (a new country is also a new network) count once, while
+Evidence is grouped (what it does and to what, where, device, when, volume, …) and each
+group is capped, so correlated signals (a new country is also a new network; a new tool
+is also a new sequence and often a new kind of resource) count once, while
 independent ones add up: a new country alone is travel, a new country at 3 a.m. with a new
 client is not. Learning is damped by the event's own score: an event that raised an alert
 teaches nothing until a person marks the alert a false positive.
@@ -39,15 +40,15 @@ if TYPE_CHECKING:
     from limen.detect.observation import Observation
     from limen.detect.peers import PeerIndex
 
-__all__ = ["DIMENSIONS", "Baseline", "Evidence"]
+__all__ = ["DIMENSIONS", "GROUP_CAPS", "MACHINE_CAPS", "Baseline", "Evidence"]
 
 # Dimensions of "what it uses": name, cap on values kept, evidence group.
 DIMENSIONS: Final[tuple[tuple[str, int, str], ...]] = (
     ("res", 192, "target"),
     ("rtype", 24, "target"),
     ("act", 48, "target"),
-    ("step", 48, "tools"),
-    ("seq", 160, "tools"),
+    ("step", 48, "target"),
+    ("seq", 160, "target"),
     ("net", 24, "location"),
     ("asn", 12, "location"),
     ("cty", 12, "location"),
@@ -83,6 +84,10 @@ _UNSHARED: Final = 1.3
 # After a client upgrade (a new version of a known client), new tools are expected.
 _UPGRADE_WINDOW: Final = 3 * 86400.0
 _UPGRADE_DISCOUNT: Final = 0.5
+_RELOCATION_EVENTS: Final = 8
+_RELOCATION_SECONDS: Final = 600.0
+# Uses of a resource kind before its own first-use rate replaces the organisation's.
+_KIND_HISTORY: Final = 20.0
 # Sequences restart after this much idle time.
 _SEQ_GAP: Final = 1800.0
 _ESTABLISHED: Final = 1.0
@@ -109,7 +114,6 @@ _MATURE_SECONDS: Final = 86400.0
 
 GROUP_CAPS: Final[dict[str, float]] = {
     "target": 7.0,
-    "tools": 4.0,
     "location": 4.0,
     "device": 3.0,
     "time": 3.0,
@@ -119,9 +123,13 @@ GROUP_CAPS: Final[dict[str, float]] = {
     "travel": 8.0,
     "standing": 9.0,
 }
+MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
+"""Caps for agents and services: a machine's network is part of what it is, while people
+move (travel, home, phone). A machine's whole group moving together (a migration) is
+peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
 # Within a group the strongest signal counts fully and the others by this share.
-_GROUP_REST: Final = {"target": 0.5, "tools": 0.5, "location": 0.25, "device": 0.0, "volume": 0.5}
+_GROUP_REST: Final = {"target": 0.5, "location": 0.25, "device": 0.0, "volume": 0.5}
 
 
 class Evidence:
@@ -140,7 +148,9 @@ class Evidence:
         if nats > 0.0:
             self.items.append((code, group, nats, facts))
 
-    def combine(self, accepted: dict[str, float], now: float) -> float:
+    def combine(
+        self, accepted: dict[str, float], now: float, *, caps: dict[str, float] = GROUP_CAPS
+    ) -> float:
         """Sum the capped groups; reasons a person accepted count a fifth."""
         groups: dict[str, list[float]] = {}
         for index, (code, group, nats, facts) in enumerate(self.items):
@@ -154,7 +164,7 @@ class Evidence:
             top = max(values)
             rest = _GROUP_REST.get(group, 1.0)
             value = top + rest * (sum(values) - top) if len(values) > 1 else top
-            total += min(GROUP_CAPS[group], value)
+            total += min(caps[group], value)
         self.total = total
         return total
 
@@ -196,6 +206,7 @@ class Baseline:
         "recent_n",
         "recent_ts",
         "refused",
+        "relocation",
         "seen",
         "settled_country",
         "settled_ts",
@@ -246,6 +257,8 @@ class Baseline:
         self.pending_hour = 0
         self.pending_clean = True
         self.upgrade_ts = 0.0
+        # A machine seen only from one new place for a while has moved: [place, since, n].
+        self.relocation: list[Any] = ["", 0.0, 0]
 
     # -- scoring -------------------------------------------------------------------
 
@@ -257,6 +270,7 @@ class Baseline:
         peers: PeerIndex,
         offset_hours: float,
         member: str = "",
+        machine: bool = False,
     ) -> Evidence:
         """Evidence that ``obs`` is unlike this identity; moves the present-time trackers.
 
@@ -278,9 +292,11 @@ class Baseline:
             novel[index] = True
             floor = _NOVELTY_FLOOR
             if index == _RES:
-                # A resource of a kind it never used is judged by its first-use rate over
-                # every kind.
-                counts = self.novel_res.get(obs.resource_type) or self.novel[_RES]
+                # A resource of a kind it hardly used is judged by how often resources of
+                # that kind are new to anyone: a new file is common, a new database is not.
+                counts = self.novel_res.get(obs.resource_type)
+                if counts is None or counts[0] < _KIND_HISTORY:
+                    counts = peers.kind_novelty(obs.resource_type) or self.novel[_RES]
                 floor = _RESOURCE_FLOOR
             else:
                 counts = self.novel[index]
@@ -314,6 +330,8 @@ class Baseline:
                 facts["seen"] = n
             evidence.add(_NEW_CODE[index], _GROUP_OF[name], surprise, facts)
 
+        if machine:
+            self._follow_relocation(obs, evidence)
         self._move_trackers(obs, novel[_RES])
         if mature:
             self._assess_time(obs, evidence, offset_hours)
@@ -321,6 +339,29 @@ class Baseline:
         self._assess_refusals(obs, evidence)
         self._assess_whereabouts(obs, evidence, novel)
         return evidence
+
+    def _follow_relocation(self, obs: Observation, evidence: Evidence) -> None:
+        """Discount a new place once a machine has worked only from there for a while.
+
+        A migration moves all of a machine's traffic and the old place falls silent; an
+        intruder's traffic runs beside the real one, and each event from an established
+        place starts the count again.
+        """
+        novel = evidence.novel
+        relocation = self.relocation
+        if not (novel[_NET] or novel[_ASN]):
+            if obs.net or obs.asn:
+                relocation[0], relocation[2] = "", 0
+            return
+        place = f"{obs.asn}|{obs.net}"
+        if relocation[0] != place:
+            relocation[0], relocation[1], relocation[2] = place, obs.ts, 0
+        relocation[2] += 1
+        if relocation[2] >= _RELOCATION_EVENTS and obs.ts - relocation[1] >= _RELOCATION_SECONDS:
+            items = evidence.items
+            for index, (code, group, nats, facts) in enumerate(items):
+                if group == "location":
+                    items[index] = (code, group, nats * 0.2, facts)
 
     def _values(self, obs: Observation) -> tuple[str, ...]:
         step = obs.step
@@ -563,6 +604,7 @@ class Baseline:
                 counts = self.novel_res.get(obs.resource_type)
                 if counts is None:
                     counts = self.novel_res[obs.resource_type] = [0.0, 0.0]
+                peers.count_kind(obs.resource_type, first=novel[_RES], weight=weight)
             else:
                 counts = self.novel[index]
             counts[0] += weight
@@ -719,6 +761,7 @@ class Baseline:
             "accepted": self.accepted,
             "pending": [*self.pending, self.pending_hour, int(self.pending_clean)],
             "upgrade": self.upgrade_ts,
+            "relocation": self.relocation,
         }
 
     @classmethod
@@ -772,6 +815,8 @@ class Baseline:
         baseline.pending = [float(x) for x in pending]
         baseline.pending_hour, baseline.pending_clean = int(hour), bool(clean)
         baseline.upgrade_ts = float(state["upgrade"])
+        place, since, count = state["relocation"]
+        baseline.relocation = [str(place), float(since), int(count)]
         return baseline
 
     def peer_values(self) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from limen.detect.alerts import Alert, Episodes
-from limen.detect.baseline import Baseline, Evidence
+from limen.detect.baseline import GROUP_CAPS, MACHINE_CAPS, Baseline, Evidence
 from limen.detect.errors import AlertNotFound
 from limen.detect.observation import Observation, observe
 from limen.detect.peers import PeerIndex
@@ -143,10 +143,16 @@ class Detector:
         if baseline is None:
             baseline = self.baselines[key] = Baseline()
         evidence = baseline.assess(
-            obs, groups=info.groups, peers=self.peers, offset_hours=info.utc_offset, member=key
+            obs,
+            groups=info.groups,
+            peers=self.peers,
+            offset_hours=info.utc_offset,
+            member=key,
+            machine=info.kind in _MACHINES,
         )
         self._standing(obs, info, evidence)
-        nats = evidence.combine(baseline.accepted, obs.ts)
+        caps = MACHINE_CAPS if info.kind in _MACHINES else GROUP_CAPS
+        nats = evidence.combine(baseline.accepted, obs.ts, caps=caps)
         score = 1.0 - math.exp(-nats / self.config.scale)
         config = self.config
         if learn:
@@ -328,6 +334,7 @@ class Detector:
         return dirty
 
 
+_MACHINES: Final = frozenset({"agent", "service"})
 _LIFECYCLE: Final = frozenset(
     {"identity.suspend", "identity.reactivate", "identity.deprovision", "identity.delete"}
 )

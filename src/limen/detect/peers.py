@@ -29,9 +29,12 @@ _SIGHTING_MEMBERS = 2
 class PeerIndex:
     """For each group, how many members have established each (dimension, value)."""
 
-    __slots__ = ("_groups", "_sightings")
+    __slots__ = ("_groups", "_kinds", "_sightings")
 
     def __init__(self) -> None:
+        # resource kind -> [uses, first uses] over everyone: how often a kind of resource
+        # is new to whoever touches it (files often, databases rarely).
+        self._kinds: dict[str, list[float]] = {}
         self._groups: dict[str, dict[str, int]] = {}
         # group -> token -> {member: last time it used the value, established or not}
         self._sightings: dict[str, dict[str, dict[str, float]]] = {}
@@ -94,7 +97,24 @@ class PeerIndex:
                         return group, recent
         return None
 
+    def count_kind(self, kind: str, *, first: bool, weight: float) -> None:
+        """Someone used a resource of ``kind`` (for the first time, if ``first``)."""
+        counts = self._kinds.get(kind)
+        if counts is None:
+            counts = self._kinds[kind] = [0.0, 0.0]
+        counts[0] += weight
+        if first:
+            counts[1] += weight
+        if counts[0] > 20000.0:
+            counts[0] *= 0.5
+            counts[1] *= 0.5
+
+    def kind_novelty(self, kind: str) -> list[float] | None:
+        """[uses, first uses] of resources of ``kind`` across the organisation."""
+        return self._kinds.get(kind)
+
     def clear(self) -> None:
+        self._kinds.clear()
         self._groups.clear()
         self._sightings.clear()
 

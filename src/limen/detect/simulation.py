@@ -241,6 +241,8 @@ class _Override:
     volume: float = 1.0
     extra: list[tuple[str, str, str]] | None = None
     """Extra (action, type, id) choices used from start to end (a new project)."""
+    first_use: float = math.inf
+    """When the human first used one of ``extra`` (its agents follow after that)."""
 
 
 @dataclass(slots=True)
@@ -607,6 +609,7 @@ class _Builder:
                 place = override.place
         if override is not None and override.extra and rng.random() < 0.4:
             action, rtype, rid = rng.choice(override.extra)
+            override.first_use = min(override.first_use, t)
         elif rng.random() < self.p.explore:
             action, rtype, rid = (
                 "doc.read",
@@ -741,7 +744,7 @@ class _Builder:
             extra is not None
             and extra.extra
             and rng.random() < 0.35
-            and t > extra.start + 2 * _HOUR
+            and t > extra.first_use + 1800
         ):
             _, rtype, rid = rng.choice(extra.extra)
             if rtype in ("repo", "db"):
