@@ -261,6 +261,11 @@ class _Human:
     weights: list[float]
     overrides: list[_Override] = field(default_factory=list)
     active_until: float = math.inf
+    flights: list[tuple[float, float]] = field(default_factory=list)
+    """Times in the air: neither the human nor agents on its machine act."""
+
+    def flying(self, t: float) -> bool:
+        return any(lo <= t < hi for lo, hi in self.flights)
 
 
 @dataclass(slots=True)
@@ -594,7 +599,7 @@ class _Builder:
         self, human: _Human, t: float, session: str, remote: bool, benign: str | None = None
     ) -> None:
         rng = self.rng
-        if t >= human.active_until:
+        if t >= human.active_until or human.flying(t):
             return
         override = self._override(human.overrides, t)
         place = human.home if remote else human.office
@@ -676,7 +681,7 @@ class _Builder:
 
     def agent_session(self, agent: _Agent, t: float, steps: int, benign: str | None = None) -> None:
         rng = self.rng
-        if t >= agent.active_until:
+        if t >= agent.active_until or (agent.place is None and agent.owner.flying(t)):
             return
         chain = _CHAINS[agent.cls]
         step = "^"
@@ -740,12 +745,7 @@ class _Builder:
     def agent_target(self, agent: _Agent, tool: str, t: float) -> tuple[str, str]:
         rng = self.rng
         extra = self._override(agent.owner.overrides, t)
-        if (
-            extra is not None
-            and extra.extra
-            and rng.random() < 0.35
-            and t > extra.first_use + 1800
-        ):
+        if extra is not None and extra.extra and rng.random() < 0.35 and t > extra.first_use + 1800:
             _, rtype, rid = rng.choice(extra.extra)
             if rtype in ("repo", "db"):
                 return rtype, rid
@@ -940,6 +940,10 @@ def _benign(builder: _Builder, kind: str, used: set[str]) -> None:
         human.overrides.append(
             _TaggedOverride(episode.id, start=start, end=end, place=place, shift=shift, volume=0.7)
         )
+        # The flights out and back: no activity for as long as the journey takes.
+        hours = (geography.distance_km(home, country) or 5000.0) / 800.0 + 3.0
+        human.flights.append((start - hours * _HOUR, start))
+        human.flights.append((end, end + hours * _HOUR))
     elif kind == "new-project":
         free_teams = [k for k in range(len(_TEAMS)) if f"team:{k}" not in used]
         team = rng.choice(free_teams or list(range(len(_TEAMS))))
