@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from limen import __version__
-from limen.cli import audit, events, identity, killswitch, run, scan, setup, vault
+from limen.cli import audit, detect, events, identity, killswitch, run, scan, setup, vault
 from limen.cli import client as client_cli
 from limen.cli import partner as partner_cli
 from limen.cli import policy as policy_cli
@@ -84,6 +84,7 @@ app.add_typer(vault.item_app, name="item")
 app.add_typer(vault.service_account_app, name="service-account")
 run.register(app)
 scan.register(app)
+app.add_typer(detect.app, name="detect")
 
 
 def main() -> None:

@@ -24,9 +24,13 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from limen.detect.registry import IdentityInfo, Registry, describe
+
+if TYPE_CHECKING:
+    from limen.audit import Actor
+    from limen.store import UnitOfWork
 
 __all__ = [
     "ATTACK_KINDS",
@@ -35,7 +39,9 @@ __all__ = [
     "IdentitySpec",
     "SimulationParameters",
     "Trace",
+    "register",
     "simulate",
+    "small",
 ]
 
 ATTACK_KINDS: Final = (
@@ -1291,7 +1297,7 @@ def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
             other.active_until = suspended_at
         builder.emit(
             suspended_at,
-            "admin",
+            "secops.admin",
             "human",
             "identity.suspend",
             "identity",
@@ -1472,11 +1478,11 @@ def simulate(
     builder.specs.insert(
         0,
         IdentitySpec(
-            name="admin",
+            name="secops.admin",
             kind="human",
             owner=None,
             attributes={"team": "security"},
-            email="admin@example.com",
+            email="secops.admin@example.com",
         ),
     )
     used: set[str] = set()
@@ -1547,3 +1553,31 @@ def small(**changes: Any) -> SimulationParameters:
         benign_per_kind=1,
     )
     return replace(base, **changes)
+
+
+def register(uow: UnitOfWork, actor: Actor, identities: Iterable[IdentitySpec]) -> int:
+    """Create the organisation's identities in the store (owners first); returns how many.
+
+    Identities that already exist by name are left as they are.
+    """
+    from limen import identity
+
+    specs = sorted(identities, key=lambda spec: spec.owner is not None)
+    created = 0
+    for spec in specs:
+        try:
+            identity.get(uow.session, spec.name)
+            continue
+        except identity.IdentityNotFound:
+            pass
+        identity.create(
+            uow,
+            actor,
+            kind=spec.kind,
+            name=spec.name,
+            email=spec.email,
+            owner=spec.owner,
+            attributes=dict(spec.attributes),
+        )
+        created += 1
+    return created
