@@ -84,6 +84,8 @@ _UNSHARED: Final = 1.3
 # After a client upgrade (a new version of a known client), new tools are expected.
 _UPGRADE_WINDOW: Final = 3 * 86400.0
 _UPGRADE_DISCOUNT: Final = 0.5
+# Nats of first-use surprise at which a value teaches nothing (at least a tenth).
+_SLOW_LEARNING: Final = 4.0
 _RELOCATION_EVENTS: Final = 8
 _RELOCATION_SECONDS: Final = 600.0
 # Uses of a resource kind before its own first-use rate replaces the organisation's.
@@ -135,10 +137,13 @@ _GROUP_REST: Final = {"target": 0.5, "location": 0.25, "device": 0.0, "volume": 
 class Evidence:
     """The evidence one event produced: per-group totals and the reasons behind them."""
 
-    __slots__ = ("items", "novel", "total", "values")
+    __slots__ = ("items", "novel", "surprising", "total", "values")
 
     def __init__(self) -> None:
         self.values: tuple[str, ...] = ()
+        # Dimensions whose first use was evidence (not routine), and how much: what
+        # peers are told of, and what is learned more slowly.
+        self.surprising: dict[int, float] = {}
         # (code, group, nats, facts)
         self.items: list[tuple[str, str, float, dict[str, Any]]] = []
         self.novel: list[bool] = [False] * len(DIMENSIONS)
@@ -329,6 +334,7 @@ class Baseline:
             elif index == _ACT:
                 facts["seen"] = n
             evidence.add(_NEW_CODE[index], _GROUP_OF[name], surprise, facts)
+            evidence.surprising[index] = surprise
 
         if machine:
             self._follow_relocation(obs, evidence)
@@ -458,7 +464,7 @@ class Baseline:
             if self.novel_rate > limit:
                 evidence.add(
                     "novel-burst",
-                    "target",
+                    "volume",
                     2.0 * math.log2(self.novel_rate / limit),
                     {"count": self.novel_rate, "peak": self.novel_peak},
                 )
@@ -578,9 +584,9 @@ class Baseline:
         self._fold_peaks(ts, clean=weight >= 0.5)
         novel = evidence.novel
         if groups and member:
-            for index, value in enumerate(evidence.values):
-                if novel[index] and value:
-                    peers.sight(groups, DIMENSIONS[index][0], value, member=member, ts=ts)
+            values = evidence.values
+            for index in evidence.surprising:
+                peers.sight(groups, DIMENSIONS[index][0], values[index], member=member, ts=ts)
         if weight <= 0.0:
             return
         if not self.n:
@@ -593,10 +599,15 @@ class Baseline:
         for index, value in enumerate(values):
             if not value:
                 continue
+            table = self.seen[index]
+            before = table.get(value, 0.0)
+            # Only a value's very first sighting counts as a first use: a value still
+            # being learned must not make first uses look common.
+            first = before == 0.0
             if index == _RES:
                 overall = self.novel[_RES]
                 overall[0] += weight
-                if novel[_RES]:
+                if first:
                     overall[1] += weight
                 if overall[0] > _AGE_AT:
                     overall[0] *= 0.5
@@ -604,18 +615,21 @@ class Baseline:
                 counts = self.novel_res.get(obs.resource_type)
                 if counts is None:
                     counts = self.novel_res[obs.resource_type] = [0.0, 0.0]
-                peers.count_kind(obs.resource_type, first=novel[_RES], weight=weight)
+                peers.count_kind(obs.resource_type, first=first, weight=weight)
             else:
                 counts = self.novel[index]
             counts[0] += weight
-            if novel[index]:
+            if first:
                 counts[1] += weight
             if counts[0] > _AGE_AT:
                 counts[0] *= 0.5
                 counts[1] *= 0.5
-            table = self.seen[index]
-            before = table.get(value, 0.0)
-            after = before + weight
+            surprise = evidence.surprising.get(index)
+            if surprise is None:
+                after = before + weight
+            else:
+                # A surprising first use teaches less: it must recur to become normal.
+                after = before + weight * max(0.1, 1.0 - surprise / _SLOW_LEARNING)
             table[value] = after
             if before < _ESTABLISHED <= after:
                 if groups:

@@ -19,17 +19,19 @@ __all__ = ["ORG_GROUP", "PeerIndex"]
 ORG_GROUP = "org"
 """The group every identity belongs to: values anyone in the organisation established."""
 
-_GROUP_LIMIT = 16384
-_SIGHTING_LIMIT = 4096
+_GROUP_LIMIT = 2048
+_ORG_LIMIT = 8192
+_SIGHTING_LIMIT = 1024
 # A value several peers started using within this window is a roll-out, not an intrusion.
 _SIGHTING_WINDOW = 86400.0
 _SIGHTING_MEMBERS = 2
+_SWEEP_EVERY = 3600.0
 
 
 class PeerIndex:
     """For each group, how many members have established each (dimension, value)."""
 
-    __slots__ = ("_groups", "_kinds", "_sightings")
+    __slots__ = ("_groups", "_kinds", "_sightings", "_swept")
 
     def __init__(self) -> None:
         # resource kind -> [uses, first uses] over everyone: how often a kind of resource
@@ -38,6 +40,7 @@ class PeerIndex:
         self._groups: dict[str, dict[str, int]] = {}
         # group -> token -> {member: last time it used the value, established or not}
         self._sightings: dict[str, dict[str, dict[str, float]]] = {}
+        self._swept = 0.0
 
     def add(self, groups: Iterable[str], dim: str, value: str) -> None:
         """One more member of each of ``groups`` has established ``value``."""
@@ -47,12 +50,15 @@ class PeerIndex:
             if members is None:
                 members = self._groups[group] = {}
             members[token] = members.get(token, 0) + 1
-            if len(members) > _GROUP_LIMIT:
-                _shrink(members)
+            limit = _ORG_LIMIT if group == ORG_GROUP else _GROUP_LIMIT
+            if len(members) > limit:
+                _shrink(members, limit)
 
     def sight(self, groups: Iterable[str], dim: str, value: str, *, member: str, ts: float) -> None:
         """``member`` used ``value`` before establishing it (a first use, maybe a roll-out)."""
         token = f"{dim}\x1f{value}"
+        if ts - self._swept > _SWEEP_EVERY:
+            self._sweep(ts)
         for group in groups:
             if group == ORG_GROUP:
                 continue
@@ -67,6 +73,15 @@ class PeerIndex:
             members[member] = ts
             if len(members) > 2 * _SIGHTING_MEMBERS:
                 del members[min(members, key=members.__getitem__)]
+
+    def _sweep(self, ts: float) -> None:
+        """Forget sightings older than the roll-out window."""
+        self._swept = ts
+        for group in list(self._sightings):
+            tokens = self._sightings[group]
+            _expire(tokens, ts)
+            if not tokens:
+                del self._sightings[group]
 
     def support(
         self, groups: Iterable[str], dim: str, value: str, *, member: str = "", ts: float = 0.0
@@ -135,9 +150,9 @@ def _expire(tokens: dict[str, dict[str, float]], ts: float) -> None:
             del tokens[token]
 
 
-def _shrink(members: dict[str, int]) -> None:
+def _shrink(members: dict[str, int], limit: int) -> None:
     # Keep the values most members share; a value held by one member of a huge group
     # says little about what is ordinary for the others.
-    keep = sorted(members.items(), key=lambda item: item[1], reverse=True)[: _GROUP_LIMIT // 2]
+    keep = sorted(members.items(), key=lambda item: item[1], reverse=True)[: limit * 3 // 4]
     members.clear()
     members.update(keep)
