@@ -84,6 +84,9 @@ _UNSHARED: Final = 1.3
 # After a client upgrade (a new version of a known client), new tools are expected.
 _UPGRADE_WINDOW: Final = 3 * 86400.0
 _UPGRADE_DISCOUNT: Final = 0.5
+# A lone first use recurring on this many days becomes normal (see _habituate).
+_HABIT_DAYS: Final = 3
+_HABIT_LIMIT: Final = 64
 # Nats of first-use surprise at which a value teaches nothing (at least a tenth).
 _SLOW_LEARNING: Final = 4.0
 _RELOCATION_EVENTS: Final = 8
@@ -124,6 +127,7 @@ GROUP_CAPS: Final[dict[str, float]] = {
     "refusals": 8.0,
     "travel": 8.0,
     "standing": 9.0,
+    "episode": 20.0,
 }
 MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
 """Caps for agents and services: a machine's network is part of what it is, while people
@@ -188,6 +192,7 @@ class Baseline:
         "day_peak",
         "first_ts",
         "footprints",
+        "habits",
         "home_country",
         "hours",
         "last_ts",
@@ -262,6 +267,8 @@ class Baseline:
         self.pending_hour = 0
         self.pending_clean = True
         self.upgrade_ts = 0.0
+        # First uses that keep recurring on their own: "dim\x1fvalue" -> [last day, days].
+        self.habits: dict[str, list[int]] = {}
         # A machine seen only from one new place for a while has moved: [place, since, n].
         self.relocation: list[Any] = ["", 0.0, 0]
 
@@ -583,10 +590,12 @@ class Baseline:
         self._remember_present(obs, footprint)
         self._fold_peaks(ts, clean=weight >= 0.5)
         novel = evidence.novel
-        if groups and member:
+        if evidence.surprising:
             values = evidence.values
-            for index in evidence.surprising:
-                peers.sight(groups, DIMENSIONS[index][0], values[index], member=member, ts=ts)
+            if groups and member:
+                for index in evidence.surprising:
+                    peers.sight(groups, DIMENSIONS[index][0], values[index], member=member, ts=ts)
+            self._habituate(evidence, ts, groups=groups, peers=peers)
         if weight <= 0.0:
             return
         if not self.n:
@@ -676,6 +685,40 @@ class Baseline:
             if not novel[_CTY] or weight >= 0.5:
                 self.settled_country = obs.country
                 self.settled_ts = ts
+
+    def _habituate(
+        self, evidence: Evidence, ts: float, *, groups: tuple[str, ...], peers: PeerIndex
+    ) -> None:
+        """Make a first use normal once it recurred, alone, on several days.
+
+        A lone surprise (nothing else about the event was unusual) that keeps coming back
+        day after day is a new habit — a monthly report, a new tool in a workflow — and
+        would otherwise alert for ever. An intruder's first uses come with other
+        evidence (volume, place, hour, refusals…) or stop within a day.
+        """
+        groups_seen = {group for _, group, _, _ in evidence.items}
+        if len(groups_seen) != 1:
+            return
+        day = int(ts // 86400)
+        values = evidence.values
+        habits = self.habits
+        for index in evidence.surprising:
+            key = f"{index}\x1f{values[index]}"
+            habit = habits.get(key)
+            if habit is None:
+                if len(habits) >= _HABIT_LIMIT:
+                    del habits[min(habits, key=lambda k: habits[k][0])]
+                habit = habits[key] = [day, 1]
+            elif habit[0] != day:
+                habit[0] = day
+                habit[1] += 1
+            if habit[1] >= _HABIT_DAYS:
+                del habits[key]
+                table = self.seen[index]
+                if table.get(values[index], 0.0) < _ESTABLISHED:
+                    table[values[index]] = _ESTABLISHED
+                    if groups:
+                        peers.add(groups, DIMENSIONS[index][0], values[index])
 
     def _fold_peaks(self, ts: float, *, clean: bool) -> None:
         """Track this hour's rates; when the hour ends clean, they may raise the peaks.
@@ -776,6 +819,7 @@ class Baseline:
             "pending": [*self.pending, self.pending_hour, int(self.pending_clean)],
             "upgrade": self.upgrade_ts,
             "relocation": self.relocation,
+            "habits": self.habits,
         }
 
     @classmethod
@@ -831,6 +875,7 @@ class Baseline:
         baseline.upgrade_ts = float(state["upgrade"])
         place, since, count = state["relocation"]
         baseline.relocation = [str(place), float(since), int(count)]
+        baseline.habits = {str(k): [int(d), int(n)] for k, (d, n) in state["habits"].items()}
         return baseline
 
     def peer_values(self) -> list[tuple[str, str]]:

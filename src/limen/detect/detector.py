@@ -35,6 +35,8 @@ from limen.detect.registry import IdentityInfo, Registry
 __all__ = ["DetectConfig", "Detector", "Verdict", "partition_of"]
 
 _STANDING_NATS: Final = 9.0
+# The share of an alerted session's score its later events inherit.
+_SESSION_SHARE: Final = 0.95
 _ACCEPT_SECONDS: Final = 30 * 86400.0
 # Reasons a false-positive mark cannot teach through counts: it accepts them instead.
 _ACCEPTABLE: Final = frozenset(
@@ -126,6 +128,8 @@ class Detector:
         self.clock = 0.0
         """The latest event time seen."""
         self._dirty: set[str] = set()
+        # identity -> session marker -> (score of the alert it carried, last suspicious time)
+        self._sessions: dict[str, dict[str, tuple[float, float]]] = {}
 
     # -- scoring -------------------------------------------------------------------
 
@@ -153,8 +157,9 @@ class Detector:
         self._standing(obs, info, evidence)
         caps = MACHINE_CAPS if info.kind in _MACHINES else GROUP_CAPS
         nats = evidence.combine(baseline.accepted, obs.ts, caps=caps)
-        score = 1.0 - math.exp(-nats / self.config.scale)
         config = self.config
+        score = 1.0 - math.exp(-nats / config.scale)
+        score = self._follow_session(key, obs, score, evidence)
         if learn:
             if score <= config.learn_threshold:
                 weight = 1.0
@@ -194,6 +199,44 @@ class Detector:
             verdict.closed = closed
             verdict.alert = self.episodes.open.get(key)
         return verdict
+
+    def _follow_session(self, key: str, obs: Observation, score: float, evidence: Evidence) -> float:
+        """An event in the same session (or, without one, the same network and client) as
+        an event that raised an alert minutes ago belongs to the same episode.
+
+        The session inherits most of the alert's score until ``episode_gap`` passes
+        without an event suspicious on its own; the real owner's other sessions do not.
+        """
+        config = self.config
+        marker = f"s:{obs.session}" if obs.session else f"f:{obs.asn}|{obs.net}|{obs.ua}"
+        sessions = self._sessions.get(key)
+        if score >= config.alert_threshold:
+            if sessions is None:
+                sessions = self._sessions[key] = {}
+            held = sessions.get(marker)
+            sessions[marker] = (max(score, held[0]) if held else score, obs.ts)
+            if len(sessions) > 8:
+                del sessions[min(sessions, key=lambda m: sessions[m][1])]
+            return score
+        if sessions is None:
+            return score
+        held = sessions.get(marker)
+        if held is None:
+            return score
+        if obs.ts - held[1] > config.episode_gap:
+            del sessions[marker]
+            return score
+        if score >= config.join_threshold:
+            sessions[marker] = (held[0], obs.ts)
+        inherited = _SESSION_SHARE * held[0]
+        if inherited <= score:
+            return score
+        nats = -config.scale * math.log(1.0 - inherited) - evidence.total
+        evidence.items.append(
+            ("alerted-session", "episode", nats, {"score": held[0], "minutes": (obs.ts - held[1]) / 60})
+        )
+        evidence.total += nats
+        return inherited
 
     def _standing(self, obs: Observation, info: IdentityInfo, evidence: Evidence) -> None:
         """Acting while suspended, or for someone who is: no baseline needed to judge that."""

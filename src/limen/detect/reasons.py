@@ -36,6 +36,7 @@ CODES: Final[dict[str, str]] = {
     "refusals": "many recent requests refused",
     "owner-inactive": "acts for an owner who is suspended or deprovisioned",
     "actor-inactive": "the identity itself is suspended or deprovisioned",
+    "alerted-session": "the same session as events that raised an alert minutes before",
 }
 """Every reason code and what it means in one line."""
 
@@ -155,6 +156,11 @@ def explain(code: str, facts: dict[str, Any], *, kind: str, offset_hours: float 
         )
     if code == "owner-inactive":
         return f"acts for {facts.get('owner')}, who is {facts.get('status')}"
+    if code == "alerted-session":
+        return (
+            f"same session as events that raised an alert (score {facts.get('score', 0):.2f}) "
+            f"{facts.get('minutes', 0):.0f} min before"
+        )
     if code == "actor-inactive":
         return f"{who} is {facts.get('status')} yet still acts"
     return CODES.get(code, code)
