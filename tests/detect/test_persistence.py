@@ -62,9 +62,7 @@ def test_a_node_loads_only_its_partitions(db: Database, trained: tuple) -> None:
     with db.unit_of_work(readonly=True) as uow:
         loaded = load_baselines(uow.session, node, partitions=mine)
         stored = dict(
-            uow.session.execute(
-                sa.select(DetectBaseline.subject, DetectBaseline.partition)
-            ).all()
+            uow.session.execute(sa.select(DetectBaseline.subject, DetectBaseline.partition)).all()
         )
     expected = {k for k in detector.baselines if partition_of(k, partitions) in mine}
     assert loaded == len(expected) and set(node.baselines) == expected

@@ -37,6 +37,7 @@ __all__ = ["DetectConfig", "Detector", "Verdict", "partition_of"]
 _STANDING_NATS: Final = 9.0
 # The share of an alerted session's score its later events inherit.
 _SESSION_SHARE: Final = 0.95
+_PLACE_DIMENSIONS: Final = (5, 6, 8)  # net, asn, ua: see baseline.DIMENSIONS
 _ACCEPT_SECONDS: Final = 30 * 86400.0
 # Reasons a false-positive mark cannot teach through counts: it accepts them instead.
 _ACCEPTABLE: Final = frozenset(
@@ -200,17 +201,26 @@ class Detector:
             verdict.alert = self.episodes.open.get(key)
         return verdict
 
-    def _follow_session(self, key: str, obs: Observation, score: float, evidence: Evidence) -> float:
+    def _follow_session(
+        self, key: str, obs: Observation, score: float, evidence: Evidence
+    ) -> float:
         """An event in the same session (or, without one, the same network and client) as
         an event that raised an alert minutes ago belongs to the same episode.
 
         The session inherits most of the alert's score until ``episode_gap`` passes
         without an event suspicious on its own; the real owner's other sessions do not.
+        Without a session id, only an unfamiliar network or client marks one: the usual
+        place is shared with the identity's real work.
         """
         config = self.config
-        marker = f"s:{obs.session}" if obs.session else f"f:{obs.asn}|{obs.net}|{obs.ua}"
+        if obs.session:
+            marker = f"s:{obs.session}"
+        else:
+            marker = f"f:{obs.asn}|{obs.net}|{obs.ua}"
         sessions = self._sessions.get(key)
         if score >= config.alert_threshold:
+            if not obs.session and not any(evidence.novel[i] for i in _PLACE_DIMENSIONS):
+                return score
             if sessions is None:
                 sessions = self._sessions[key] = {}
             held = sessions.get(marker)
@@ -233,7 +243,12 @@ class Detector:
             return score
         nats = -config.scale * math.log(1.0 - inherited) - evidence.total
         evidence.items.append(
-            ("alerted-session", "episode", nats, {"score": held[0], "minutes": (obs.ts - held[1]) / 60})
+            (
+                "alerted-session",
+                "episode",
+                nats,
+                {"score": held[0], "minutes": (obs.ts - held[1]) / 60},
+            )
         )
         evidence.total += nats
         return inherited
