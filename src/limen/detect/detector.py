@@ -213,10 +213,7 @@ class Detector:
         place is shared with the identity's real work.
         """
         config = self.config
-        if obs.session:
-            marker = f"s:{obs.session}"
-        else:
-            marker = f"f:{obs.asn}|{obs.net}|{obs.ua}"
+        marker = f"s:{obs.session}" if obs.session else f"f:{obs.asn}|{obs.net}|{obs.ua}"
         sessions = self._sessions.get(key)
         if score >= config.alert_threshold:
             if not obs.session and not any(evidence.novel[i] for i in _PLACE_DIMENSIONS):
