@@ -127,6 +127,7 @@ GROUP_CAPS: Final[dict[str, float]] = {
     "refusals": 8.0,
     "travel": 8.0,
     "standing": 9.0,
+    "scrape": 7.0,
     "episode": 20.0,
 }
 MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
@@ -471,7 +472,7 @@ class Baseline:
             if self.novel_rate > limit:
                 evidence.add(
                     "novel-burst",
-                    "volume",
+                    "scrape",
                     2.0 * math.log2(self.novel_rate / limit),
                     {"count": self.novel_rate, "peak": self.novel_peak},
                 )
@@ -605,6 +606,7 @@ class Baseline:
         values = evidence.values
         if novel[_UA] and not novel[_UAF] and values[_UA]:
             self.upgrade_ts = ts
+        bursting = 1.5 * self.novel_peak + 2.0
         for index, value in enumerate(values):
             if not value:
                 continue
@@ -614,10 +616,13 @@ class Baseline:
             # being learned must not make first uses look common.
             first = before == 0.0
             if index == _RES:
+                # First uses in a burst of them count as one: a scrape must not teach
+                # that new resources are common.
+                first_weight = weight if self.novel_rate <= bursting else weight * 0.1
                 overall = self.novel[_RES]
                 overall[0] += weight
                 if first:
-                    overall[1] += weight
+                    overall[1] += first_weight
                 if overall[0] > _AGE_AT:
                     overall[0] *= 0.5
                     overall[1] *= 0.5
@@ -627,9 +632,10 @@ class Baseline:
                 peers.count_kind(obs.resource_type, first=first, weight=weight)
             else:
                 counts = self.novel[index]
+                first_weight = weight
             counts[0] += weight
             if first:
-                counts[1] += weight
+                counts[1] += first_weight
             if counts[0] > _AGE_AT:
                 counts[0] *= 0.5
                 counts[1] *= 0.5
