@@ -328,10 +328,12 @@ def evaluate(
             f"{default.rate:>6.2f}"
         )
     (_, ap_ours, p_ours, _), (_, ap_naive, p_naive, _) = rows
-    out(
-        f"ratio to naive: AP x{ap_ours / ap_naive:.1f}, episodes detected "
-        f"x{(p_ours.detected / max(1, p_naive.detected)):.1f}"
+    episodes_ratio = (
+        f"x{p_ours.detected / p_naive.detected:.1f}"
+        if p_naive.detected
+        else f"{p_ours.detected} against none"
     )
+    out(f"ratio to naive: AP x{ap_ours / ap_naive:.1f}, episodes detected {episodes_ratio}")
     if details:
         by_kind: dict[str, list[str]] = defaultdict(list)
         for episode in trace.attacks:

@@ -67,8 +67,12 @@ class Alert:
         return severity_of(self.score)
 
     def top_reasons(self, limit: int = _REASONS_SHOWN) -> list[Reason]:
-        """The strongest reasons first."""
-        return sorted(self.reasons.values(), key=lambda r: r.weight, reverse=True)[:limit]
+        """The strongest reasons first; "same session as an alert" after every other."""
+        return sorted(
+            self.reasons.values(),
+            key=lambda r: (r.code != "alerted-session", r.weight),
+            reverse=True,
+        )[:limit]
 
     def to_document(self) -> dict[str, Any]:
         """The replay output line (``docs/detect.md``)."""

@@ -607,11 +607,29 @@ class Baseline:
         if novel[_UA] and not novel[_UAF] and values[_UA]:
             self.upgrade_ts = ts
         bursting = 1.5 * self.novel_peak + 2.0
+        seen = self.seen
+        novel_counts = self.novel
         for index, value in enumerate(values):
             if not value:
                 continue
-            table = self.seen[index]
+            table = seen[index]
             before = table.get(value, 0.0)
+            if before >= _ESTABLISHED and index:
+                # The common case, kept short: a known value of any dimension but resources.
+                after = before + weight
+                table[value] = after
+                counts = novel_counts[index]
+                counts[0] += weight
+                if counts[0] > _AGE_AT:
+                    counts[0] *= 0.5
+                    counts[1] *= 0.5
+                if (
+                    index == _CTY
+                    and value != self.home_country
+                    and after > table.get(self.home_country, 0.0)
+                ):
+                    self.home_country = value
+                continue
             # Only a value's very first sighting counts as a first use: a value still
             # being learned must not make first uses look common.
             first = before == 0.0
