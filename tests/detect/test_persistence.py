@@ -79,3 +79,41 @@ def test_an_unreadable_baseline_is_refused(db: Database, trained: tuple) -> None
         )
     with db.unit_of_work(readonly=True) as uow, pytest.raises(InvalidBaseline):
         load_baselines(uow.session, Detector(detector.registry))
+
+
+def test_the_registry_follows_the_identity_table(db: Database, installed: object) -> None:
+    from limen import identity
+    from limen.audit import Actor
+    from limen.detect import Registry
+
+    with db.unit_of_work() as uow:
+        owner = identity.create(
+            uow,
+            Actor.operator(),
+            kind="human",
+            name="ada",
+            email="ada@example.com",
+            attributes={"team": "core", "tz": "Asia/Tokyo"},
+        )
+        agent = identity.create(
+            uow,
+            Actor.operator(),
+            kind="agent",
+            name="ada-bot",
+            owner="ada",
+            attributes={"class": "coding"},
+        )
+        owner_id, agent_id = owner.id, agent.id
+    with db.unit_of_work(readonly=True) as uow:
+        registry = Registry.load(uow.session)
+    info = registry.find(None, "ada-bot")
+    assert info is not None and info.key == agent_id and info.owner == owner_id
+    assert info.groups == (f"owner:{owner_id}", "class:agent:coding", "org")
+    assert registry.find(None, "ada@example.com").utc_offset == 9.0
+
+    with db.unit_of_work() as uow:
+        identity.suspend(uow, Actor.operator(), "ada")
+    with db.unit_of_work(readonly=True) as uow:
+        assert registry.refresh(uow.session, owner_id).status == "suspended"
+        assert registry.refresh(uow.session, "0" * 26) is None
+    assert registry.get(owner_id).status == "suspended"

@@ -23,6 +23,16 @@ from limen.store.models import Identity
 
 __all__ = ["IdentityInfo", "Registry", "describe"]
 
+_COLUMNS = sa.select(
+    Identity.id,
+    Identity.name,
+    Identity.email,
+    Identity.kind,
+    Identity.owner_id,
+    Identity.status,
+    Identity.attributes,
+    Identity.managed,
+)
 _TEAM_KEYS = ("team", "department", "group")
 _CLASS_KEYS = ("class", "agent_class", "service_class", "agent_type", "type")
 _TZ_KEYS = ("tz", "timezone", "time_zone")
@@ -70,33 +80,35 @@ class Registry:
     @classmethod
     def load(cls, session: Session) -> Registry:
         """Every identity in the store, with owners resolved to their ids."""
-        rows = session.execute(
-            sa.select(
-                Identity.id,
-                Identity.name,
-                Identity.email,
-                Identity.kind,
-                Identity.owner_id,
-                Identity.status,
-                Identity.attributes,
-                Identity.managed,
-            )
-        ).all()
         registry = cls()
-        for row in rows:
-            info = describe(
-                key=row.id,
-                name=row.name,
-                kind=str(row.kind),
-                owner=row.owner_id,
-                status=str(row.status),
-                attributes=row.attributes or {},
-                managed=row.managed,
-            )
-            registry.add(info)
-            if row.email:
-                registry._by_name.setdefault(row.email, info)
+        for row in session.execute(_COLUMNS).all():
+            registry._adopt(row)
         return registry
+
+    def refresh(self, session: Session, identity_id: str) -> IdentityInfo | None:
+        """Read one identity again (created, or its owner, status or attributes changed).
+
+        Returns its new entry, or ``None`` if it no longer exists (the old entry stays:
+        its events may still be scored).
+        """
+        row = session.execute(_COLUMNS.where(Identity.id == identity_id)).first()
+        return self._adopt(row) if row is not None else None
+
+    def _adopt(self, row: Any) -> IdentityInfo:
+        info = describe(
+            key=row.id,
+            name=row.name,
+            kind=str(row.kind),
+            owner=row.owner_id,
+            status=str(row.status),
+            attributes=row.attributes or {},
+            managed=row.managed,
+        )
+        self.add(info)
+        self._by_name[info.name] = info
+        if row.email:
+            self._by_name[row.email] = info
+        return info
 
     def add(self, info: IdentityInfo) -> None:
         if not info.groups:
