@@ -10,7 +10,8 @@ empty baseline, and prints, on the test period:
   detected when an alert of one of its identities overlaps its events within 5 minutes;
   alerts of one identity less than 5 minutes apart count once), sweeping the alert score;
 - median time to detect (event time from an episode's first malicious event to the alert);
-- replay throughput on one core, scoring p99, memory and stored state per identity;
+- replay throughput on one core (and split by partition over one and two processes),
+  scoring p99, memory and stored state per identity;
 - the same for a naive baseline in the same run (a per-identity novelty counter over
   (action, resource)) and the ratio to it.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import os
 import statistics
 import sys
 import time
@@ -242,6 +244,37 @@ def throughput(trace: Trace, lines: list[bytes]) -> tuple[float, float]:
     return max(rates), min(rates)
 
 
+def _replay_share(trace: Trace, lines: list[bytes]) -> None:
+    replay(read_events(lines), registry=trace.registry(), write=io.BytesIO().write)
+
+
+def partitioned_throughput(trace: Trace, lines: list[bytes], nodes: int) -> float:
+    """Events/s when ``nodes`` processes each score the identities of their partitions.
+
+    Each process is a node holding every ``nodes``-th partition (``partition_of``), as
+    the live server will split identities; its peer index only knows its own identities.
+    """
+    import multiprocessing
+
+    from limen.detect import partition_of
+
+    registry = trace.registry()
+    shares: list[list[bytes]] = [[] for _ in range(nodes)]
+    for line, document in zip(lines, trace.events, strict=True):
+        actor = document["actor"]
+        info = registry.find(actor.get("id"), actor.get("name"))
+        key = info.key if info is not None else f"actor:{actor.get('name')}"
+        shares[partition_of(key, 64) % nodes].append(line)
+    context = multiprocessing.get_context("fork")
+    start = time.perf_counter()
+    workers = [context.Process(target=_replay_share, args=(trace, share)) for share in shares]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return len(lines) / (time.perf_counter() - start)
+
+
 def deep_size(obj: object, seen: set[int]) -> int:
     stack = [obj]
     total = 0
@@ -364,6 +397,11 @@ def evaluate(
         out(
             f"replay throughput (parse, score, write; one core): {best:,.0f} events/s "
             f"(slowest of 2 runs {worst:,.0f})"
+        )
+        one, two = (partitioned_throughput(trace, lines, n) for n in (1, 2))
+        out(
+            f"partitioned replay, one process per node: 1 node {one:,.0f} events/s, "
+            f"2 nodes {two:,.0f} events/s (x{two / one:.2f}; {os.cpu_count()} CPUs, shared)"
         )
         detector = Detector(trace.registry())
         for obs in observations:
