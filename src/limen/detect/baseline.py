@@ -136,7 +136,7 @@ move (travel, home, phone). A machine's whole group moving together (a migration
 peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
 # Within a group the strongest signal counts fully and the others by this share.
-_GROUP_REST: Final = {"target": 0.5, "location": 0.25, "device": 0.0, "volume": 0.5}
+_GROUP_REST: Final = {"target": 0.5, "location": 0.5, "device": 0.0, "volume": 0.5}
 
 
 class Evidence:
@@ -296,7 +296,12 @@ class Baseline:
         values = evidence.values = self._values(obs)
         novel = evidence.novel
         seen = self.seen
-        upgraded = ts - self.upgrade_ts <= _UPGRADE_WINDOW if self.upgrade_ts else False
+        upgraded = (bool(self.upgrade_ts) and ts - self.upgrade_ts <= _UPGRADE_WINDOW) or (
+            # This very event comes from a new version of a client it knows.
+            bool(obs.ua)
+            and seen[_UA].get(obs.ua, 0.0) < _ESTABLISHED
+            and seen[_UAF].get(obs.ua_family, 0.0) >= _ESTABLISHED
+        )
         for index, value in enumerate(values):
             if not value:
                 continue
@@ -591,6 +596,8 @@ class Baseline:
         self._remember_present(obs, footprint)
         self._fold_peaks(ts, clean=weight >= 0.5)
         novel = evidence.novel
+        if novel[_UA] and not novel[_UAF] and evidence.values[_UA]:
+            self.upgrade_ts = ts
         if evidence.surprising:
             values = evidence.values
             if groups and member:
@@ -604,8 +611,6 @@ class Baseline:
         self.n += weight
         self.last_ts = ts
         values = evidence.values
-        if novel[_UA] and not novel[_UAF] and values[_UA]:
-            self.upgrade_ts = ts
         bursting = 1.5 * self.novel_peak + 2.0
         seen = self.seen
         novel_counts = self.novel
