@@ -209,7 +209,6 @@ class Baseline:
         "pending",
         "pending_clean",
         "pending_hour",
-        "prev_step",
         "prev_ts",
         "rate",
         "rate_peak",
@@ -221,6 +220,7 @@ class Baseline:
         "seen",
         "settled_country",
         "settled_ts",
+        "steps",
         "travel_hits",
         "travel_n",
         "upgrade_ts",
@@ -234,8 +234,11 @@ class Baseline:
         self.novel: list[list[float]] = [[0.0, 0.0] for _ in DIMENSIONS]
         self.novel_res: dict[str, list[float]] = {}
         self.hours: list[float] = [0.0] * 48
-        self.prev_step = ""
         self.prev_ts = 0.0
+        # The last step of each recent session (or network and client, without one):
+        # a sequence is read within one stream, so an intruder's steps do not break the
+        # real owner's.
+        self.steps: dict[str, list[Any]] = {}
         self.clock = 0.0
         self.rate = 0.0
         self.rate_peak = 0.0
@@ -384,8 +387,9 @@ class Baseline:
 
     def _values(self, obs: Observation) -> tuple[str, ...]:
         step = obs.step
-        if self.prev_step and obs.ts - self.prev_ts <= _SEQ_GAP:
-            seq = f"{self.prev_step}>{step}"
+        previous = self.steps.get(_stream(obs))
+        if previous is not None and obs.ts - previous[1] <= _SEQ_GAP:
+            seq = f"{previous[0]}>{step}"
         else:
             seq = f"^>{step}"
         return (
@@ -781,8 +785,11 @@ class Baseline:
 
     def _remember_present(self, obs: Observation, footprint: str) -> None:
         """What describes now, learned or not: the last step, where it acts from."""
-        self.prev_step = obs.step
         self.prev_ts = obs.ts
+        steps = self.steps
+        steps[_stream(obs)] = [obs.step, obs.ts]
+        if len(steps) > 4:
+            del steps[min(steps, key=lambda k: steps[k][1])]
         if footprint != "|":
             prints = self.footprints
             prints[footprint] = obs.ts
@@ -827,7 +834,7 @@ class Baseline:
             "novel": self.novel,
             "novel_res": self.novel_res,
             "hours": [round(h, 3) for h in self.hours],
-            "prev": self.prev_step,
+            "steps": self.steps,
             "rates": [
                 self.rate,
                 self.rate_peak,
@@ -876,7 +883,7 @@ class Baseline:
         baseline.hours = [float(h) for h in state["hours"]]
         if len(baseline.hours) != 48:
             raise ValueError("baseline hour histogram must have 48 bins")
-        baseline.prev_step = str(state["prev"])
+        baseline.steps = {str(k): [str(step), float(t)] for k, (step, t) in state["steps"].items()}
         (
             baseline.rate,
             baseline.rate_peak,
@@ -913,6 +920,10 @@ class Baseline:
         for (name, _, _), table in zip(DIMENSIONS, self.seen, strict=True):
             pairs.extend((name, value) for value, weight in table.items() if weight >= _ESTABLISHED)
         return pairs
+
+
+def _stream(obs: Observation) -> str:
+    return obs.session or f"{obs.asn or obs.net}|{obs.ua_family}"
 
 
 def _rounded(table: dict[str, float]) -> dict[str, float]:
