@@ -93,7 +93,7 @@ def simulate_(
     if register_identities:
         db = open_database(ctx)
         with db.unit_of_work() as uow:
-            created = register(uow, Actor.operator(), trace.identities)
+            created = register(uow, Actor.operator(), identities=trace.identities)
     with output.open("wb") as sink:
         for document in trace.events:
             sink.write(json.dumps(document, separators=(",", ":")).encode() + b"\n")

@@ -138,7 +138,7 @@ class Detector:
         """Score one event document (or observation), learn from it, merge alerts."""
         obs = event if isinstance(event, Observation) else observe(event)
         registry = self.registry
-        if obs.action in _LIFECYCLE:
+        if obs.action in _LIFECYCLE and obs.outcome == "success":
             registry.apply_status_event(
                 obs.action, obs.resource.partition(":")[2], obs.resource_name
             )

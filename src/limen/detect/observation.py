@@ -94,10 +94,6 @@ class Observation:
         self.country = country
         self.asn = asn
 
-    @property
-    def refused(self) -> bool:
-        return self.outcome == "denied"
-
 
 def observe(document: Mapping[str, Any], *, fallback_id: str = "") -> Observation:
     """Read an event document; raise :class:`InvalidEventDocument` if it cannot be scored."""

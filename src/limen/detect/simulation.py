@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTACK_KINDS",
     "BENIGN_KINDS",
+    "VARIANT",
     "Episode",
     "IdentitySpec",
     "SimulationParameters",
@@ -1535,12 +1536,6 @@ def _finish(builder: _Builder) -> Trace:
     )
 
 
-def episodes_of(trace: Trace, kinds: Iterable[str]) -> list[Episode]:
-    """The episodes of the given kinds."""
-    wanted = set(kinds)
-    return [episode for episode in trace.episodes if episode.kind in wanted]
-
-
 def small(**changes: Any) -> SimulationParameters:
     """Parameters for a small organisation: one episode of each kind, for tests."""
     base = SimulationParameters(
@@ -1555,7 +1550,7 @@ def small(**changes: Any) -> SimulationParameters:
     return replace(base, **changes)
 
 
-def register(uow: UnitOfWork, actor: Actor, identities: Iterable[IdentitySpec]) -> int:
+def register(uow: UnitOfWork, actor: Actor, *, identities: Iterable[IdentitySpec]) -> int:
     """Create the organisation's identities in the store (owners first); returns how many.
 
     Identities that already exist by name are left as they are.
