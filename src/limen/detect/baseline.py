@@ -563,11 +563,7 @@ class Baseline:
         if footprint != "|":
             unfamiliar = novel[_ASN] or novel[_NET] or novel[_UAF]
             if unfamiliar:
-                other = None
-                for seen_print, last in self.footprints.items():
-                    if seen_print != footprint and ts - last <= _FOOTPRINT_WINDOW:
-                        other = (seen_print, last)
-                        break
+                other = self._interleaved(footprint, ts)
                 if other is not None:
                     habit = (self.concurrent + 0.5) / (self.concurrent_n + 10.0)
                     nats = -math.log(habit) - 1.5
@@ -577,6 +573,21 @@ class Baseline:
                         nats,
                         {"other": other[0].replace("|", " / "), "minutes": (ts - other[1]) / 60},
                     )
+
+    def _interleaved(self, footprint: str, ts: float) -> tuple[str, float] | None:
+        """Another place or client used between this one's last use and now, within minutes.
+
+        Interleaving (A, B, A) is two parties at once; a switch (A, A, B, B) is someone
+        moving, so the first use of a new place is never "concurrent" by itself.
+        """
+        prints = self.footprints
+        mine = prints.get(footprint)
+        if mine is None or ts - mine > _FOOTPRINT_WINDOW:
+            return None
+        for other, last in prints.items():
+            if other != footprint and last > mine:
+                return other, last
+        return None
 
     # -- learning ------------------------------------------------------------------
 
@@ -594,9 +605,7 @@ class Baseline:
         """Make ``obs`` part of normal by ``weight`` (0: learn nothing, 1: fully)."""
         ts = obs.ts
         footprint = f"{obs.asn or obs.net}|{obs.ua_family}"
-        concurrent = any(
-            p != footprint and ts - last <= _FOOTPRINT_WINDOW for p, last in self.footprints.items()
-        )
+        concurrent = self._interleaved(footprint, ts) is not None
         self._remember_present(obs, footprint)
         self._fold_peaks(ts, clean=weight >= 0.5)
         novel = evidence.novel
