@@ -356,6 +356,7 @@ class Detector:
             baseline.raise_peaks(rate=rate, novel=novel, byte_rate=byte_rate, day=day)
         until = max([self.clock] + [obs.ts for obs in observations]) + _ACCEPT_SECONDS
         baseline.accept(sorted(codes & _ACCEPTABLE), until=until)
+        self._sessions.pop(key, None)
         self._dirty.add(key)
         return key
 
