@@ -89,8 +89,9 @@ class PeerIndex:
         """The closest group in which some member uses ``value``, and how many do.
 
         Besides members that established the value, a group supports it when at least two
-        *other* members started using it within the last day: a change rolled out to
-        the group (an upgrade, a migration, a new project) before anyone learned it.
+        *other* members (one, in an owner's circle) started using it within the last day:
+        a change rolled out to the group (an upgrade, a migration, a new project) before
+        anyone learned it.
         """
         token = f"{dim}\x1f{value}"
         for group in groups:
@@ -108,7 +109,10 @@ class PeerIndex:
                         for other, last in sighted.items()
                         if other != member and ts - last <= _SIGHTING_WINDOW
                     )
-                    if recent >= _SIGHTING_MEMBERS:
+                    # In an owner's circle one other member suffices: an agent following
+                    # its owner onto something new is delegation doing its job.
+                    needed = 1 if group.startswith("owner:") else _SIGHTING_MEMBERS
+                    if recent >= needed:
                         return group, recent
         return None
 
