@@ -138,6 +138,7 @@ def test_the_documented_nginx_configuration_in_front_of_limen(tmp_path: Path) ->
     token = json.loads(subprocess.run(init, env=env, check=True, capture_output=True).stdout)
     env["LIMEN_FORWARDED_ALLOW_IPS"] = "127.0.0.1"
     public = f"https://127.0.0.1:{public_port}"
+    env["LIMEN_PUBLIC_URL"] = public  # as the documented command sets it
     trust = ssl.create_default_context(cafile=str(ca))
     transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS, verify=trust)
     with (

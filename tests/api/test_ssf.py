@@ -489,7 +489,11 @@ def test_a_failed_push_is_in_the_server_log_without_credentials(
     port = free_port()  # nothing listens there: the receiver is down
     endpoint = f"http://127.0.0.1:{port}/events?token=receiver-query-credential"
     log = tmp_path / "server.log"
-    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir)}
+    env = {
+        **os.environ,
+        "LIMEN_DATA_DIR": str(settings.data_dir),
+        "LIMEN_SSF_ALLOWED_HOSTS": "127.0.0.1",
+    }
     _identity(db, kind="service", name="victim")
     with server_process(env, output=log) as (url, _):
         created = httpx.post(

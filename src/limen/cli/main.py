@@ -49,6 +49,7 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "service-account": ("limen.cli.vault", "service_account_app"),
     "fleet": ("limen.cli.fleet", "app"),
     "token": ("limen.cli.token", "app"),
+    "detect": ("limen.cli.detect", "app"),
 }
 
 # Commands that build the settings only if they need them (``scan --fix`` does), and

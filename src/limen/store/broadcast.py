@@ -82,6 +82,7 @@ class Broadcaster:
         """``False`` while the feed cannot reach the database (the database is down)."""
         self._beat = 0
         self._beats_sent: dict[int, float] = {}
+        self._sqlite_poll: _SqlitePoll | None = None
 
     # -- subscribing -----------------------------------------------------------------
 
@@ -108,9 +109,16 @@ class Broadcaster:
             self._lost.append(callback)
 
     def is_current(self, max_age: float) -> bool:
-        """Whether every change committed more than ``max_age`` seconds ago is known here."""
+        """Whether every change committed more than ``max_age`` seconds ago is known here.
+
+        On SQLite a process whose poller is late (a busy interpreter) polls right here
+        instead of failing: the notices are in the database file it has open anyway.
+        """
         current = self.current_as_of
-        return current is not None and time.monotonic() - current <= max_age
+        if current is not None and time.monotonic() - current <= max_age:
+            return True
+        poll = self._sqlite_poll
+        return bool(poll is not None and self.listening and poll.tick(blocking=False))
 
     # -- publishing ------------------------------------------------------------------
 
@@ -285,32 +293,23 @@ class Broadcaster:
 
     def _poll_on(self, connection: Any) -> None:
         started = time.monotonic()
-        last = connection.execute("SELECT coalesce(max(seq), 0) FROM store_notices").fetchone()[0]
-        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        poll = _SqlitePoll(self, connection)
         self.reachable = True
         self._call_resync()
         self._set_current(started)
+        self._sqlite_poll = poll
         self._set_listening(True)
         self.ready.set()
         next_prune = started + 60.0
-        while not self._stop.wait(BEAT_SECONDS):
-            tick = time.monotonic()
-            now_version = connection.execute("PRAGMA data_version").fetchone()[0]
-            if now_version != version:
-                version = now_version
-                rows = connection.execute(
-                    "SELECT seq, node, topic, payload FROM store_notices WHERE seq > ? "
-                    "ORDER BY seq",
-                    (last,),
-                ).fetchall()
-                for seq, node, topic, payload in rows:
-                    last = seq
-                    if node != self.node_id:
-                        self.deliver(topic, _loads(payload))
-            self._set_current(tick)
-            if tick >= next_prune:
-                next_prune = tick + 60.0
-                self._prune(connection)
+        try:
+            while not self._stop.wait(BEAT_SECONDS):
+                poll.tick(blocking=True)
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + 60.0
+                    with poll.lock:
+                        self._prune(connection)
+        finally:
+            self._sqlite_poll = None
 
     def _prune(self, connection: Any) -> None:
         from datetime import timedelta
@@ -347,6 +346,48 @@ class Broadcaster:
         if "beat" in message:
             return
         self.deliver(str(message.get("topic", "")), message.get("payload"))
+
+
+class _SqlitePoll:
+    """One look at a SQLite file for notices committed since the last look."""
+
+    def __init__(self, broadcaster: Broadcaster, connection: Any) -> None:
+        self.lock = threading.Lock()
+        self._broadcaster = broadcaster
+        self._connection = connection
+        self._last = connection.execute(
+            "SELECT coalesce(max(seq), 0) FROM store_notices"
+        ).fetchone()[0]
+        self._version = connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def tick(self, *, blocking: bool) -> bool:
+        """Deliver what committed since the last tick; ``False`` if it could not look
+        (without ``blocking``, another tick under way for more than a moment)."""
+        if not self.lock.acquire(timeout=-1 if blocking else 0.1):
+            return False
+        try:
+            tick = time.monotonic()
+            connection = self._connection
+            version = connection.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._version = version
+                rows = connection.execute(
+                    "SELECT seq, node, topic, payload FROM store_notices WHERE seq > ? "
+                    "ORDER BY seq",
+                    (self._last,),
+                ).fetchall()
+                broadcaster = self._broadcaster
+                for seq, node, topic, payload in rows:
+                    self._last = seq
+                    if node != broadcaster.node_id:
+                        broadcaster.deliver(topic, _loads(payload))
+            self._broadcaster._set_current(tick)
+            return True
+        except Exception as exc:  # the poller thread will say so and reconnect
+            log.debug("could not look for notices: %s", _short(exc))
+            return False
+        finally:
+            self.lock.release()
 
 
 def _loads(raw: str) -> Any:

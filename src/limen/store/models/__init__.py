@@ -4,6 +4,7 @@ from limen.store.models.access import Policy
 from limen.store.models.api_token import ApiToken
 from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
 from limen.store.models.base import Base, utcnow
+from limen.store.models.detect import DetectBaseline
 from limen.store.models.discovery import FleetExposure, FleetMachine
 from limen.store.models.event import Event
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, Partner
@@ -27,6 +28,7 @@ __all__ = [
     "Base",
     "Containment",
     "ContainmentMember",
+    "DetectBaseline",
     "Event",
     "FleetExposure",
     "FleetMachine",
