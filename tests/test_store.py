@@ -217,7 +217,7 @@ def test_connections_dropped_under_the_loop_cost_at_most_one_clear_failure(
                     async with db.reading_async() as reader:
                         assert (await _ANSWER.first_async(reader, one=1)).answer == 42
                 except Unavailable as exc:
-                    assert str(exc) == "the database cannot be reached"
+                    assert str(exc).startswith("the database cannot be reached")
                     failures += 1
             return failures
         finally:
@@ -274,7 +274,7 @@ def test_a_connection_dropped_while_busy_costs_at_most_one_clear_failure(
             try:
                 query(dropped_pool)
             except Unavailable as exc:
-                assert str(exc) == "the database cannot be reached"
+                assert str(exc).startswith("the database cannot be reached")
                 failures += 1
         # And the pool serves the other kind of query afterwards.
         _through_a_unit_of_work(dropped_pool)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     at even though they are loopback, link-local or private (unset: none may be)."""
 
     log_level: str = "info"
+
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one line per event with time, level and logger; ``json``: one JSON object
+    per line, for a log shipper."""
 
     access_log: bool = False
     """Log a line per HTTP request. Off by default: every secret read, decision and change

@@ -38,6 +38,8 @@ class Services:
     owns_db: bool = True
     ssf_tuning: dict[str, Any] = field(default_factory=dict)
     """Shorter SSF intervals for tests and benchmarks."""
+    schema_current: bool = True
+    """Whether every migration this code knows has been applied (checked at start)."""
 
     @classmethod
     def open(
@@ -188,6 +190,12 @@ class Services:
         """Build every part a server uses, and start its background work."""
         from limen.audit.worker import AuditWorker
 
+        try:
+            self.schema_current = not self.db.pending_migrations()
+        except Exception as exc:  # the database is down: readiness says so anyway
+            log.warning("could not check the schema: %s", exc)
+        if not self.schema_current:
+            log.warning("the database schema is behind this version: run `limen db upgrade`")
         self.db.broadcaster.start()
         for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
             getattr(self, part)

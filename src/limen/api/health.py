@@ -1,6 +1,16 @@
-"""``GET /health``: liveness and database reachability, no authentication."""
+"""Health for load balancers and orchestrators, no authentication.
+
+- ``GET /health`` — liveness: 200 while this process answers requests. Its body also says
+  whether the database answers (the 1Password Connect health shape), for people.
+- ``GET /ready`` — readiness: 200 only while this node can serve correctly: the database
+  answers, its change feed is current (so no decision rests on stale status), the schema
+  is current, and the audit writer keeps up; 503 with each check otherwise. Point a load
+  balancer's health check here.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -13,24 +23,53 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["health"], route_class=Route)
 
+# Event writes the writer thread may hold before the node counts as falling behind.
+_WRITER_BACKLOG = 5_000
+_PING_SECONDS = 1.0
+
+
+async def _reachable(services: ServicesDep) -> bool:
+    db = services.db
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(db.ping), _PING_SECONDS)
+    except TimeoutError:
+        return False
+
 
 @router.get("/health", openapi_extra=PUBLIC)
 async def health(services: ServicesDep) -> JSONResponse:
-    db = services.db
-    reachable = await db.run(db.ping)
+    """Liveness: this process answers. (Readiness, to route traffic by: ``/ready``.)"""
+    reachable = await _reachable(services)
+    backend = services.db.backend
     body = {
-        "status": "ok" if reachable else "unavailable",
+        "status": "ok",
         "version": __version__,
-        "database": {"backend": db.backend, "reachable": reachable},
+        "database": {"backend": backend, "reachable": reachable},
         # The 1Password Connect health shape (``name``, ``version``, ``dependencies``), so
         # Connect clients' health checks work too.
         "name": "Limen",
         "dependencies": [
             {
-                "service": db.backend,
+                "service": backend,
                 "status": "ACTIVE" if reachable else "UNAVAILABLE",
                 "message": "connected" if reachable else "the database cannot be reached",
             }
         ],
     }
-    return JSONResponse(body, status_code=200 if reachable else 503)
+    return JSONResponse(body)
+
+
+@router.get("/ready", openapi_extra=PUBLIC)
+async def ready(services: ServicesDep) -> JSONResponse:
+    """Readiness: every check must pass for this node to take traffic."""
+    reachable = await _reachable(services)
+    checks = {
+        "database": reachable,
+        "change_feed": services.status.is_current(),
+        "schema": services.schema_current,
+        "audit_writer": services.events.backlog < _WRITER_BACKLOG,
+    }
+    ok = all(checks.values())
+    body = {"status": "ready" if ok else "unavailable", "version": __version__, "checks": checks}
+    headers = None if ok else {"Retry-After": "1"}
+    return JSONResponse(body, status_code=200 if ok else 503, headers=headers)

@@ -116,7 +116,12 @@ def problem_response(
 async def _limen_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.LimenError)
     status = status_for(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif status == 503:
+        # The database blinked or status cannot be confirmed: worth retrying soon.
+        headers = {"Retry-After": "1"}
     return render_error(
         request, status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers
     )

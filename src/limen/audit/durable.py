@@ -52,6 +52,11 @@ class EventWriter:
             asyncio.AbstractEventLoop, list[tuple[Sequence[Write], asyncio.Future[None]]]
         ] = {}
 
+    @property
+    def backlog(self) -> int:
+        """Event writes queued for the writer thread and not yet committed (about)."""
+        return self._queue.qsize()
+
     def submit(self, writes: Sequence[Write], done: Done) -> None:
         """Queue ``writes``; ``done(error)`` is called from the writer thread after commit."""
         if self._thread is None:

@@ -15,6 +15,7 @@ from limen.audit import Actor
 from limen.cli._context import emit_json, err_console, open_database, out_console, state
 from limen.errors import Unavailable
 from limen.installation import InitResult
+from limen.logs import configure_logging
 
 __all__ = ["register"]
 
@@ -102,10 +103,12 @@ def server(
         )
     app = create_app(settings, database=open_database(ctx))
     err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
+    configure_logging(settings.log_level, settings.log_format)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        log_config=None,  # configure_logging's handler and format, not uvicorn's own
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         proxy_headers=settings.forwarded_allow_ips is not None,

@@ -48,8 +48,11 @@ class Responder:
         return target
 
     def _target(self, ref: str, kind: str | None) -> Identity:
-        with self._db.unit_of_work(readonly=True) as uow:
-            return containment.find(uow.session, ref, kind=kind)
+        def find() -> Identity:
+            with self._db.unit_of_work(readonly=True) as uow:
+                return containment.find(uow.session, ref, kind=kind)
+
+        return self._db.retrying(find)
 
     def contain(
         self,
@@ -69,13 +72,19 @@ class Responder:
         self._guard.authorize(
             actor, "identity.suspend", Resource("identity", target.id, target.name)
         )
-        with self._db.unit_of_work() as uow:
-            done = containment.contain(
-                uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
-            )
-            if note is not None:
-                note(uow, done)
-            return done
+
+        def change() -> Contained:
+            with self._db.unit_of_work() as uow:
+                done = containment.contain(
+                    uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
+                )
+                if note is not None:
+                    note(uow, done)
+                return done
+
+        # Idempotent: a connection found dead on the way is retried once, so a SOAR's
+        # first suspension after a database restart does not fail.
+        return self._db.retrying(change)
 
     def release(
         self,
@@ -91,13 +100,17 @@ class Responder:
         self._guard.authorize(
             actor, "identity.reactivate", Resource("identity", target.id, target.name)
         )
-        with self._db.unit_of_work() as uow:
-            done = containment.release(
-                uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
-            )
-            if note is not None:
-                note(uow, done)
-            return done
+
+        def change() -> Contained:
+            with self._db.unit_of_work() as uow:
+                done = containment.release(
+                    uow, actor, target.id, kind=kind, reason=reason, cascade=cascade
+                )
+                if note is not None:
+                    note(uow, done)
+                return done
+
+        return self._db.retrying(change)
 
     def deprovision(self, actor: Actor, ref: str, *, reason: str | None = None) -> Contained:
         with self._db.unit_of_work(readonly=True) as uow:

@@ -214,10 +214,12 @@ class Broadcaster:
         self._set_listening(False)
         self.reachable = False
         if was_up:
-            log.warning("lost the change feed (%s); reconnecting", _short(error))
+            log.warning("lost the change feed: %s; reconnecting", _short(error))
             self._call_lost()
         else:
-            log.debug("change feed still down: %s", _short(error))
+            log.warning(
+                "the change feed is still down: %s; retrying in %.2f s", _short(error), delay
+            )
         self._stop.wait(delay)
 
     # PostgreSQL ----------------------------------------------------------------------
@@ -238,6 +240,8 @@ class Broadcaster:
                 with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=2) as conn:
                     channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    if not self.reachable:
+                        log.warning("the change feed is back: catching up")
                     self.reachable = True
                     # Listening from here on; what committed before is re-read.
                     started = time.monotonic()

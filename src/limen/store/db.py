@@ -24,13 +24,16 @@ from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
 from limen.store.lookup import AsyncReader, Lookup, Reader
 
-__all__ = ["Database", "UnitOfWork"]
+__all__ = ["Database", "StaleConnection", "UnitOfWork"]
 
 T = TypeVar("T")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL connections for lookups made on an event loop, per loop.
 _ASYNC_POOL_SIZE = 10
+# How long a request waits for a pooled connection (or a new one) before it answers 503:
+# a database that does not answer must not hold requests for the pool's 30 s default.
+_CHECKOUT_SECONDS = 2.0
 # As many as the pool would keep: more are only ever in use at once in a burst.
 _MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
@@ -38,6 +41,11 @@ _MIGRATION_LOCK_KEY = 0x4C494D454E
 _UNIT_OF_WORK = "limen.unit_of_work"
 # Ids (26 characters) and a value each per notice: well under NOTIFY's 8,000 bytes.
 _NOTICE_CHUNK = 100
+
+
+class StaleConnection(Unavailable):
+    """A pooled connection turned out to be dead (the database restarted or the backend
+    was killed): the request may be retried once on a fresh connection."""
 
 
 class UnitOfWork:
@@ -124,8 +132,26 @@ class Database:
         self.broadcaster = Broadcaster(url)
         # SQLite: connections for autocommit() not in use; list pop and append are atomic.
         self._idle_connections: list[Any] = []
-        # PostgreSQL: asyncio connection pools for reading_async, one per event loop.
-        self._async_pools: dict[asyncio.AbstractEventLoop, Any] = {}
+        # PostgreSQL: asyncio connection pools for reading_async, one per event loop, and
+        # the generation of pools: a lost database makes every pooled connection suspect.
+        self._async_pools: dict[asyncio.AbstractEventLoop, tuple[int, Any]] = {}
+        self._pool_generation = 0
+        self._closing_pools: set[asyncio.Task[Any]] = set()
+        self.broadcaster.on_lost(self._drop_pooled_connections)
+
+    def _drop_pooled_connections(self) -> None:
+        """The change feed lost the database: pooled connections are presumed dead, so the
+        first requests after it returns get fresh ones instead of failing on stale ones."""
+        if self.backend != "postgresql":
+            return
+        self._pool_generation += 1
+        self.engine.dispose(close=False)
+
+    def _check_reachable(self) -> None:
+        """Fail at once while the change feed knows the database is down (it retries
+        every half second, and says so as soon as the database answers again)."""
+        if not self.broadcaster.reachable:
+            raise Unavailable("the database cannot be reached; retry shortly")
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -135,6 +161,7 @@ class Database:
         writers queue on the busy timeout instead of failing when a read lock cannot be
         upgraded.
         """
+        self._check_reachable()
         factory = self._sessions if readonly else self._write_sessions
         try:
             session = factory()
@@ -151,7 +178,9 @@ class Database:
             raise Conflict("that conflicts with an existing record") from exc
         except OperationalError as exc:
             session.rollback()
-            raise Unavailable("the database cannot be reached") from exc
+            if exc.connection_invalidated:
+                raise StaleConnection("the database cannot be reached; retry shortly") from exc
+            raise Unavailable("the database cannot be reached; retry shortly") from exc
         except BaseException:
             session.rollback()
             raise
@@ -197,9 +226,12 @@ class Database:
         """
         if self.backend != "postgresql":
             raise RuntimeError("asyncio connections are for PostgreSQL; SQLite reads inline")
-        pool = self._async_pools.get(asyncio.get_running_loop())
-        if pool is None:
-            pool = await self._open_async_pool()
+        self._check_reachable()
+        kept = self._async_pools.get(asyncio.get_running_loop())
+        if kept is None or kept[0] != self._pool_generation:
+            pool = await self._open_async_pool(stale=kept[1] if kept else None)
+        else:
+            pool = kept[1]
         from psycopg_pool import PoolTimeout
 
         try:
@@ -211,17 +243,18 @@ class Database:
             finally:
                 await pool.putconn(connection)
         except PoolTimeout as exc:
-            raise Unavailable("the database cannot be reached") from exc
+            raise Unavailable("the database cannot be reached; retry shortly") from exc
         except self._dbapi.OperationalError as exc:
             # The pool discards this connection on its way back; the others are presumed
             # dead too (a server restart or failover) until checked, as in autocommit().
             await pool.check()
-            raise Unavailable("the database cannot be reached") from exc
+            raise StaleConnection("the database cannot be reached; retry shortly") from exc
 
-    async def _open_async_pool(self) -> Any:
+    async def _open_async_pool(self, *, stale: Any = None) -> Any:
         from psycopg_pool import AsyncConnectionPool
 
         loop = asyncio.get_running_loop()
+        generation = self._pool_generation
         # The very arguments the engine's own connections get (host, options, adapters).
         _, arguments = self.engine.dialect.create_connect_args(self.engine.url)
         pool = AsyncConnectionPool(
@@ -229,21 +262,31 @@ class Database:
             kwargs={**arguments, "autocommit": True},
             min_size=1,
             max_size=_ASYNC_POOL_SIZE,
-            timeout=30,
+            timeout=_CHECKOUT_SECONDS,
             open=False,
             name="limen-lookups",
         )
-        await pool.open()
-        existing = self._async_pools.setdefault(loop, pool)
-        if existing is not pool:  # another request of this loop opened one meanwhile
-            await pool.close()
-        return existing
+        await pool.open(wait=False)
+        kept = self._async_pools.get(loop)
+        if kept is not None and kept[1] is not stale:  # another request replaced it meanwhile
+            self._closing(loop, pool.close())
+            return kept[1]
+        self._async_pools[loop] = (generation, pool)
+        if stale is not None:
+            self._closing(loop, stale.close(timeout=0))
+        return pool
+
+    def _closing(self, loop: asyncio.AbstractEventLoop, closing: Any) -> None:
+        """Close a pool in the background, keeping the task until it is done."""
+        task = loop.create_task(closing)
+        self._closing_pools.add(task)
+        task.add_done_callback(self._closing_pools.discard)
 
     async def close_async(self) -> None:
         """Close this event loop's pool of :meth:`reading_async` (the app's shutdown)."""
-        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.close()
+        kept = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if kept is not None:
+            await kept[1].close()
 
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[Any]:
@@ -258,6 +301,7 @@ class Database:
         return cost more than an indexed lookup, and its lock would be shared by the
         event loop and the event writer's thread.
         """
+        self._check_reachable()
         if self.backend == "sqlite":
             idle = self._idle_connections
             try:
@@ -297,6 +341,7 @@ class Database:
                 # one are presumed dead (a server restart or failover).
                 pooled.invalidate(exc)
                 self.engine.dispose()
+                raise StaleConnection("the database cannot be reached; retry shortly") from exc
             if isinstance(exc, self._dbapi.OperationalError):
                 raise Unavailable("the database cannot be reached") from exc
             raise
@@ -320,12 +365,30 @@ class Database:
         except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
 
+    def retrying(self, work: Callable[[], T]) -> T:
+        """``work()``, once more if a pooled connection turned out to be dead on the way.
+
+        Only for idempotent work (reads, and changes that are no-ops when repeated, like
+        a suspension): a connection that died under it had not committed anything.
+        """
+        try:
+            return work()
+        except StaleConnection:
+            return work()
+
     async def first(self, lookup: Lookup, /, **parameters: Any) -> Any | None:
         """``lookup.first(…)`` from a coroutine, through whatever suits this database:
         an asyncio connection on PostgreSQL, the local file right here on SQLite."""
         if self.backend == "postgresql":
-            async with self.reading_async() as reader:
-                return await lookup.first_async(reader, **parameters)
+            # A lookup is idempotent: a connection that died in the pool (the database
+            # restarted, a backend was killed) costs one retry on a fresh one, not an error.
+            for attempt in (1, 2):
+                try:
+                    async with self.reading_async() as reader:
+                        return await lookup.first_async(reader, **parameters)
+                except StaleConnection:
+                    if attempt == 2:
+                        raise
         with self.reading() as reader:
             return lookup.first(reader, **parameters)
 
@@ -416,7 +479,13 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
         # pragmas again, which costs more than the query it was opened for.
         kwargs.update(pool_size=20, max_overflow=20)
     else:
-        kwargs.update(pool_size=20, max_overflow=20)
+        # A database that does not answer fails a request in seconds, not the pool's 30.
+        kwargs.update(
+            pool_size=20,
+            max_overflow=20,
+            pool_timeout=_CHECKOUT_SECONDS,
+            connect_args={"connect_timeout": 2},  # libpq's least
+        )
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -425,7 +494,7 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
     return engine
 
 
-_PING_IF_IDLE_FOR_S = 5.0
+_PING_IF_IDLE_FOR_S = 1.0
 
 
 def _ping_idle_connections(engine: Engine) -> None:

@@ -16,7 +16,12 @@ from limen.audit.durable import Write, commit_now, event_writer
 from limen.errors import LimenError, Unavailable
 from limen.ids import is_id
 from limen.store.models import utcnow
-from limen.tokens.clients import ClientCredentials, ClientIdentity, authenticate_client
+from limen.tokens.clients import (
+    AuthenticatedClient,
+    ClientCredentials,
+    ClientIdentity,
+    authenticate_client,
+)
 from limen.tokens.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from limen.tokens.rfc6749.authentication import _one
 from limen.tokens.rfc6749.grants.client_credentials import ClientCredentialsGrant
@@ -97,26 +102,31 @@ class TokenEndpoint:
         # Make the first signing key now, not inside a write transaction: on SQLite a
         # second writer would wait on the first.
         self.tokens.keys.current_kid()
-        try:
+
+        def authenticated() -> tuple[AuthenticatedClient, ClientIdentity]:
             # Only reads: the grant's one write, its event, is group-committed with other
             # requests' events instead of taking the write lock for a transaction of its own.
             with db.reading() as reader:
-                client, identity = authenticate_client(
+                return authenticate_client(
                     reader,
                     credentials,
                     status=self.tokens.status,
                     token_endpoints=(self.url, self.tokens.issuer),
                     now=now,
                 )
-                self.admit(identity)
-                actor = Actor(
-                    kind=str(identity.kind),
-                    name=identity.name,
-                    identity_id=identity.id,
-                    channel="oauth",
-                    context={"client_id": client.client_id, **(context or {})},
-                )
-                return grant(self.tokens).grant(actor, client, identity, form, now=now)
+
+        try:
+            # A read: retried once on a connection found dead (a restarted database).
+            client, identity = db.retrying(authenticated)
+            self.admit(identity)
+            actor = Actor(
+                kind=str(identity.kind),
+                name=identity.name,
+                identity_id=identity.id,
+                channel="oauth",
+                context={"client_id": client.client_id, **(context or {})},
+            )
+            return grant(self.tokens).grant(actor, client, identity, form, now=now)
         except Unavailable:
             raise  # nothing was refused: the answer is "try again"
         except LimenError as exc:
