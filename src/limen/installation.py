@@ -74,10 +74,13 @@ def initialise(
             result = InitResult(existing.account_id, admin.id if admin else "", None, False)
     if existing is not None:
         if key_file is not None:
-            check_key(db, AuditKeys.from_key_file(key_file), key_file=key_file)
+            keys = AuditKeys.from_key_file(key_file)
+            check_key(db, keys, key_file=key_file)
+            keys.attach(db)
         return result
     if key_file is not None:
         create_key_file(key_file)
+        AuditKeys.from_key_file(key_file).attach(db)
     with db.unit_of_work() as uow:
         installation = uow.session.scalar(sa.select(Installation))
         if installation is not None:  # another process initialised it meanwhile

@@ -50,7 +50,11 @@ class Services:
         ssf_tuning: dict[str, Any] | None = None,
     ) -> Services:
         db = database or Database(settings.resolved_database_url)
-        return cls(settings, db, owns_db=database is None, ssf_tuning=dict(ssf_tuning or {}))
+        services = cls(settings, db, owns_db=database is None, ssf_tuning=dict(ssf_tuning or {}))
+        keys = services.audit_keys
+        if keys is not None:
+            keys.attach(db)  # every event this process writes is sealed
+        return services
 
     # -- what every request may need ------------------------------------------------------
 

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,9 @@ from limen.audit import (
     verify,
 )
 from limen.audit.actor import Actor
-from limen.audit.chain import canonical_sql, compute_link
+from limen.audit.chain import RECORDED_FIELDS, compute_link
 from limen.store import Database
-from limen.store.models import utcnow
+from limen.store.models import Event, utcnow
 from tests.audit.conftest import append, ids_by_position, linked, tamper
 
 
@@ -38,22 +38,43 @@ def test_an_untouched_chain_verifies(db: Database, keys: AuditKeys) -> None:
     assert report.warnings  # no checkpoint yet: truncation would go unnoticed
 
 
+def _canonical(row: sa.Row) -> str:
+    """An event's canonical form as docs/audit.md spells it: each recorded field in order
+    as ``<length>:<text>``, ``-`` for NULL, times as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    texts = []
+    for name, value in zip(RECORDED_FIELDS, row, strict=True):
+        if value is not None and name == "occurred_at":
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        texts.append("-" if value is None else f"{len(value)}:{value}")
+    return "".join(texts)
+
+
+_RECORDED = sa.select(
+    *(
+        sa.cast(getattr(Event, name), sa.Text)
+        if name in ("delegation", "context")
+        else getattr(Event, name)
+        for name in RECORDED_FIELDS
+    )
+)
+
+
 def test_links_follow_the_documented_formula(db: Database, keys: AuditKeys) -> None:
     """An auditor with the chain key can recompute every link from docs/audit.md alone:
     link(n) = HMAC-SHA256(key, link(n-1) ‖ n ‖ "|" ‖ id of event n-1 ‖ "|" ‖ canonical n)."""
     linked(db, keys, 30)
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                f"SELECT chain_pos, id, link, {canonical_sql(db.backend)} FROM events "  # noqa: S608
-                "WHERE chain_pos IS NOT NULL ORDER BY chain_pos"
-            )
+    with db.unit_of_work(readonly=True) as uow:
+        rows = uow.session.execute(
+            _RECORDED.add_columns(Event.chain_pos, Event.link)
+            .where(Event.chain_pos.is_not(None))
+            .order_by(Event.chain_pos)
         ).all()
     previous, previous_id = bytes(32), ""
-    for position, event_id, link, canon in rows:
-        message = previous + f"{position}|{previous_id}|{canon}".encode()
+    for row in rows:
+        *recorded, position, link = row
+        message = previous + f"{position}|{previous_id}|{_canonical(recorded)}".encode()
         assert hmac.new(keys.chain, message, hashlib.sha256).digest() == link, position
-        previous, previous_id = link, event_id
+        previous, previous_id = link, recorded[0]
     assert len(rows) >= 30
 
 
@@ -258,16 +279,19 @@ def test_a_chain_rewritten_with_the_key_is_caught_by_an_exported_checkpoint(
     export_checkpoints([checkpoint], tmp_path)
     # Someone who also stole the key edits event 10 and recomputes every later link.
     tamper(db, ("UPDATE events SET reason = 'rewritten' WHERE chain_pos = 10", {}))
-    with db.engine.begin() as conn:
-        rows = conn.execute(
-            sa.text(
-                f"SELECT chain_pos, chain_prev_id, {canonical_sql(db.backend)} FROM events "  # noqa: S608
-                "WHERE chain_pos >= 10 ORDER BY chain_pos"
-            )
+    with db.unit_of_work(readonly=True) as uow:
+        rows = uow.session.execute(
+            _RECORDED.add_columns(Event.chain_pos, Event.chain_prev_id)
+            .where(Event.chain_pos >= 10)
+            .order_by(Event.chain_pos)
         ).all()
+    with db.engine.begin() as conn:
         previous = conn.execute(sa.text("SELECT link FROM events WHERE chain_pos = 9")).scalar_one()
-        for position, prev_id, canon in rows:
-            previous = compute_link(keys.chain, bytes(previous), position, prev_id, canon)
+        for row in rows:
+            *recorded, position, prev_id = row
+            previous = compute_link(
+                keys.chain, bytes(previous), position, prev_id, _canonical(recorded)
+            )
             conn.execute(
                 sa.text("UPDATE events SET link = :link WHERE chain_pos = :pos"),
                 {"link": previous, "pos": position},

@@ -23,10 +23,12 @@ from limen.store import Database
 WRITER = textwrap.dedent(
     """
     import sys
-    from limen.audit import Actor, record
+    from pathlib import Path
+    from limen.audit import Actor, AuditKeys, record
     from limen.store import Database
 
     db = Database(sys.argv[1])
+    AuditKeys.from_key_file(Path(sys.argv[3])).attach(db)  # as every Limen process does
     actor = Actor(kind="service", name="crash-writer")
     with open(sys.argv[2], "a") as committed:
         while True:
@@ -49,6 +51,7 @@ CHAINER = textwrap.dedent(
 
     db = Database(sys.argv[1])
     keys = AuditKeys.from_key_file(Path(sys.argv[2]))
+    keys.attach(db)
     while True:
         link_pending(db, keys.chain, batch=200)
     """
@@ -62,7 +65,11 @@ def test_kill_9_loses_no_committed_event_and_the_chain_verifies(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     logs = [tmp_path / f"committed-{n}.txt" for n in range(2)]
     processes = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, str(log)], env=env) for log in logs
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, str(log), str(settings.resolved_key_file)],
+            env=env,
+        )
+        for log in logs
     ]
     # Two chainers, as two server processes would run them, take turns on the head lock.
     processes += [

@@ -16,19 +16,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from limen.audit.errors import AuditKeyUnavailable
 from limen.errors import LimenError
 from limen.keyfile import derive_key, read_key_file
+from limen.store import Database
 
 __all__ = ["AuditKeys", "public_key_text"]
 
 CHAIN_LABEL = "limen audit chain v1"
+SEAL_LABEL = "limen audit seal v1"
 CHECKPOINT_LABEL = "limen audit checkpoint v1"
 SINK_LABEL = "limen audit sink v1 "
 
 
 @dataclass(frozen=True, slots=True)
 class AuditKeys:
-    """``chain`` keys the HMAC links; ``signing`` signs checkpoints."""
+    """``chain`` keys the HMAC links; ``seal`` seals each row Limen writes; ``signing``
+    signs checkpoints."""
 
     chain: bytes
+    seal: bytes
     signing: Ed25519PrivateKey
     _root: bytes
 
@@ -36,6 +40,7 @@ class AuditKeys:
     def from_root(cls, root: bytes) -> AuditKeys:
         return cls(
             chain=derive_key(root, CHAIN_LABEL),
+            seal=derive_key(root, SEAL_LABEL),
             signing=Ed25519PrivateKey.from_private_bytes(derive_key(root, CHECKPOINT_LABEL)),
             _root=root,
         )
@@ -50,6 +55,10 @@ class AuditKeys:
     @property
     def public_key(self) -> str:
         return public_key_text(self.signing)
+
+    def attach(self, db: Database) -> None:
+        """Let ``db`` seal the event rows it writes (the key stays in memory only)."""
+        db.event_seal_key = self.seal
 
     def sink_secret(self, sink_id: str) -> bytes:
         """The HMAC secret a webhook sink signs with: derived, so never stored."""

@@ -18,17 +18,26 @@ visible strictly in order and without gaps: a reader that pages by position (the
 Events-API feed, sinks, verification) can never skip an event; a late ``seq`` 100 is
 simply linked in the next batch, after 101.
 
-The canonical event is the database's own JSON rendering of the event's fields in a fixed
-order (``json_array`` on SQLite, ``json_build_array`` on PostgreSQL, times as UTC text).
-Letting the database render it keeps verification fast: Python only hashes one string
-per event. A chain is therefore verified on the backend it was written on.
+The canonical event is each field, in a fixed order, as ``<length>:<text>`` (``-`` for
+NULL; times as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``, JSON columns as their stored text).
+Both backends render it in SQL, identically, so verification stays fast (Python only
+hashes one string per event) and a chain verifies on either backend after a copy. Links
+before ``audit_chain_head.portable_from`` (written by earlier versions) cover the
+backend's own JSON rendering instead, and verify only on the backend that wrote them.
+
+The chainer links only rows it can vouch for: each row Limen's writers insert carries a
+**seal**, an HMAC of its canonical form under a key derived from the root key file
+(``audit.seal_key``). A row without a valid seal (inserted behind Limen's back) is never
+linked: it is quarantined, and verification reports it as tampering.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -40,12 +49,20 @@ __all__ = [
     "GENESIS",
     "RECORDED_FIELDS",
     "ChainMac",
+    "Quarantined",
     "compute_link",
     "head",
     "link_pending",
+    "linked_form_sql",
     "message_chunks",
     "message_sql",
+    "portable_sql",
+    "portable_text",
+    "seal",
+    "vouched",
 ]
+
+log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
 """The "previous link" of the event at position 1."""
@@ -68,8 +85,40 @@ RECORDED_FIELDS = (
 )
 
 
+def portable_sql(backend: str) -> str:
+    """SQL that renders an event row's portable canonical form (the same on every backend,
+    and what :func:`portable_text` computes in Python)."""
+    parts = []
+    for name in RECORDED_FIELDS:
+        if name == "occurred_at":
+            value = (
+                "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+                if backend == "postgresql"
+                else "CAST(occurred_at AS TEXT)"
+            )
+        else:
+            value = f"CAST({name} AS TEXT)"
+        parts.append(
+            f"CASE WHEN {name} IS NULL THEN '-' "
+            f"ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
+        )
+    return " || ".join(parts)
+
+
+def portable_text(values: Sequence[Any]) -> str:
+    """The portable canonical form of a row given as its stored texts, in
+    :data:`RECORDED_FIELDS` order (times already as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    return "".join("-" if v is None else f"{len(v)}:{v}" for v in values)
+
+
+def seal(key: bytes, canon: str) -> bytes:
+    """The seal of a row whose canonical form is ``canon``."""
+    return hmac.digest(key, canon.encode(), "sha256")
+
+
 def canonical_sql(backend: str) -> str:
-    """SQL that renders an event row's canonical form as text."""
+    """SQL that renders an event row's canonical form as text, as earlier versions linked
+    it (the backend's JSON rendering): for links before ``portable_from``."""
     if backend == "postgresql":
         columns = [
             "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
@@ -79,6 +128,17 @@ def canonical_sql(backend: str) -> str:
         ]
         return f"json_build_array({', '.join(columns)})::text"
     return f"json_array({', '.join(RECORDED_FIELDS)})"
+
+
+def linked_form_sql(backend: str, portable_from: int) -> str:
+    """SQL for the canonical form a linked row's link covers: the portable form from
+    ``portable_from`` on, the backend's own rendering before it (older versions)."""
+    if portable_from <= 1:
+        return portable_sql(backend)
+    return (
+        f"CASE WHEN chain_pos < {int(portable_from)} THEN {canonical_sql(backend)} "
+        f"ELSE {portable_sql(backend)} END"
+    )
 
 
 def compute_link(
@@ -95,17 +155,31 @@ class Head:
     event_id: str | None
     link: bytes
     pruned_through: int
+    portable_from: int = 1
+    unsealed_through: int = 0
+
+
+_HEAD_COLUMNS = "position, event_id, link, pruned_through, portable_from, unsealed_through"
+
+
+def _head(row: Any) -> Head:
+    return Head(
+        int(row[0]),
+        row[1],
+        bytes(row[2]) if row[2] else GENESIS,
+        int(row[3]),
+        int(row[4]),
+        int(row[5]),
+    )
 
 
 def head(connection: sa.Connection) -> Head:
     row = connection.execute(
-        sa.text(
-            "SELECT position, event_id, link, pruned_through FROM audit_chain_head WHERE id = 1"
-        )
+        sa.text(f"SELECT {_HEAD_COLUMNS} FROM audit_chain_head WHERE id = 1")  # noqa: S608
     ).first()
     if row is None:
         return Head(0, None, GENESIS, 0)
-    return Head(int(row[0]), row[1], bytes(row[2]) if row[2] else GENESIS, int(row[3]))
+    return _head(row)
 
 
 def _lock_head(connection: sa.Connection, backend: str, *, wait: bool) -> Head | None:
@@ -135,14 +209,11 @@ def _lock_head(connection: sa.Connection, backend: str, *, wait: bool) -> Head |
     if backend == "postgresql":
         lock = " FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED"
     row = connection.execute(
-        sa.text(
-            "SELECT position, event_id, link, pruned_through FROM audit_chain_head WHERE id = 1"  # noqa: S608
-            + lock
-        )
+        sa.text(f"SELECT {_HEAD_COLUMNS} FROM audit_chain_head WHERE id = 1" + lock)  # noqa: S608
     ).first()
     if row is None:
         return None
-    return Head(int(row[0]), row[1], bytes(row[2]) if row[2] else GENESIS, int(row[3]))
+    return _head(row)
 
 
 def _db_now(backend: str) -> object:
@@ -151,20 +222,38 @@ def _db_now(backend: str) -> object:
     return now.replace(tzinfo=None) if backend == "sqlite" else now
 
 
+_PENDING = "chain_pos IS NULL AND quarantined_at IS NULL"
+
+
 def has_pending(db: Database) -> bool:
     with db.engine.connect() as connection:
         return (
             connection.execute(
-                sa.text("SELECT 1 FROM events WHERE chain_pos IS NULL LIMIT 1")
+                sa.text(f"SELECT 1 FROM events WHERE {_PENDING} LIMIT 1")  # noqa: S608
             ).first()
             is not None
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Rows the chainer would not link: (seq, id) of each."""
+
+    rows: list[tuple[int, str]]
+
+
 def link_pending(
-    db: Database, key: bytes, *, batch: int = 5000, wait: bool = True, limit: int | None = None
+    db: Database,
+    key: bytes,
+    *,
+    seal_key: bytes | None = None,
+    batch: int = 5000,
+    wait: bool = True,
+    limit: int | None = None,
 ) -> int:
-    """Link every committed, unchained event; return how many were linked.
+    """Link every committed, unchained event Limen can vouch for; return how many were
+    linked. Rows without a valid seal (under ``seal_key``, by default the key attached to
+    ``db``) are quarantined instead.
 
     ``wait=False`` returns at once if another chainer holds the lock (PostgreSQL) —
     the other one will link these events.
@@ -172,11 +261,12 @@ def link_pending(
     # Looking first keeps an idle pass from taking the write lock.
     if not has_pending(db):
         return 0
+    seal_key = seal_key or db.event_seal_key
     linked = 0
     while limit is None or linked < limit:
-        count = _link_batch(db, key, batch=batch, wait=wait)
+        count, seen = _link_batch(db, key, seal_key, batch=batch, wait=wait)
         linked += count
-        if count < batch:
+        if seen < batch:
             # Everything committed before this batch was read is linked now.
             break
     return linked
@@ -194,24 +284,42 @@ _UPDATE_PG = (
 )
 
 
-def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
+def _link_batch(
+    db: Database, key: bytes, seal_key: bytes | None, *, batch: int, wait: bool
+) -> tuple[int, int]:
+    """Link one batch; ``(linked, rows looked at)``."""
     with db.unit_of_work() as uow:
         connection = uow.session.connection()
         locked = _lock_head(connection, db.backend, wait=wait)
         if locked is None:
-            return 0
+            return 0, 0
         postgres = db.backend == "postgresql"
+        mark = "%s" if postgres else "?"
         # The driver's own cursor: rows as plain tuples, values bound, never formatted in.
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(
-                f"SELECT seq, id, {canonical_sql(db.backend)} FROM events "  # noqa: S608
-                f"WHERE chain_pos IS NULL ORDER BY seq LIMIT {'%s' if postgres else '?'}",
+                f"SELECT seq, id, {portable_sql(db.backend)}, seal FROM events "  # noqa: S608
+                f"WHERE {_PENDING} ORDER BY seq LIMIT {mark}",
                 (batch,),
             )
-            rows = cursor.fetchall()
+            found = cursor.fetchall()
+            if not found:
+                return 0, 0
+            rows, refused = vouched(found, seal_key, locked.unsealed_through)
+            if refused:
+                now = _db_now(db.backend)
+                cursor.executemany(
+                    f"UPDATE events SET quarantined_at = {mark} WHERE seq = {mark}",  # noqa: S608
+                    [(now, seq) for seq, _ in refused],
+                )
+                log.warning(
+                    "%d event row(s) carry no valid seal and were not linked (tampering?): %s",
+                    len(refused),
+                    ", ".join(event_id for _, event_id in refused[:10]),
+                )
             if not rows:
-                return 0
+                return 0, len(found)
             positions, prev_ids, links, seqs = _links(ChainMac(key), locked, rows)
             if postgres:
                 cursor.execute(_UPDATE_PG, (positions, prev_ids, links, seqs, min(seqs), max(seqs)))
@@ -233,7 +341,25 @@ def _link_batch(db: Database, key: bytes, *, batch: int, wait: bool) -> int:
                 "now": _db_now(db.backend),
             },
         )
-        return len(rows)
+        return len(rows), len(found)
+
+
+def vouched(
+    found: list[Any], seal_key: bytes | None, unsealed_through: int
+) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+    """Split ``(seq, id, canonical, seal)`` rows into those to link and those refused."""
+    rows: list[tuple[int, str, str]] = []
+    refused: list[tuple[int, str]] = []
+    for seq, event_id, canon, sealed in found:
+        if seq <= unsealed_through or (
+            seal_key is not None
+            and sealed is not None
+            and hmac.compare_digest(bytes(sealed), seal(seal_key, canon))
+        ):
+            rows.append((seq, event_id, canon))
+        else:
+            refused.append((seq, event_id))
+    return rows, refused
 
 
 def _links(
@@ -259,7 +385,7 @@ def _links(
     return positions, prev_ids, links, seqs
 
 
-def message_sql(backend: str, *, bounded: bool) -> str:
+def message_sql(backend: str, *, bounded: bool, portable_from: int = 1) -> str:
     """SELECT ``(position, link, message tail)`` after a position (and, if ``bounded``,
     up to one), in chain order.
 
@@ -267,7 +393,7 @@ def message_sql(backend: str, *, bounded: bool) -> str:
     (``"<position>|<previous id>|<canonical event>"``), assembled by the database so the
     verifier only hashes and compares.
     """
-    canon = canonical_sql(backend)
+    canon = linked_form_sql(backend, portable_from)
     if backend == "postgresql":
         tail = f"chain_pos::text || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
         marker = "%s"
@@ -282,7 +408,12 @@ def message_sql(backend: str, *, bounded: bool) -> str:
 
 
 def message_chunks(
-    connection: sa.Connection, backend: str, *, after: int, through: int | None = None
+    connection: sa.Connection,
+    backend: str,
+    *,
+    after: int,
+    through: int | None = None,
+    portable_from: int = 1,
 ) -> Iterator[list[tuple[int, bytes | None, str]]]:
     """The rows of :func:`message_sql`, streamed in lists of a few thousand."""
     raw = connection.connection.dbapi_connection
@@ -294,7 +425,7 @@ def message_chunks(
         cursor = raw.cursor()
     try:
         cursor.execute(
-            message_sql(backend, bounded=through is not None),
+            message_sql(backend, bounded=through is not None, portable_from=portable_from),
             (after,) if through is None else (after, through),
         )
         while rows := cursor.fetchmany(FETCH):

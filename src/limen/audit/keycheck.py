@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from limen.audit._keys import AuditKeys
-from limen.audit.chain import GENESIS, canonical_sql, compute_link
+from limen.audit.chain import GENESIS, compute_link, head, linked_form_sql
 from limen.audit.checkpoints import SignedCheckpoint
 from limen.audit.errors import AuditKeyMismatch
 from limen.store import Database
@@ -48,9 +48,10 @@ def _matches(db: Database, keys: AuditKeys) -> bool:
             # way nothing may be linked or signed with this key until a person looks.
             return SignedCheckpoint.from_row(newest).is_signed_by(keys.public_key)
         connection = session.connection()
+        form = linked_form_sql(db.backend, head(connection).portable_from)
         last = connection.execute(
             sa.text(
-                f"SELECT chain_pos, chain_prev_id, link, {canonical_sql(db.backend)} "  # noqa: S608
+                f"SELECT chain_pos, chain_prev_id, link, {form} "  # noqa: S608
                 "FROM events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1"
             )
         ).first()

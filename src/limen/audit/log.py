@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from limen.audit.actor import Actor
-from limen.audit.chain import RECORDED_FIELDS
+from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
-from limen.store import Database
+from limen.store import Database, UnitOfWork
 from limen.store.models import Event, utcnow
 
 __all__ = [
@@ -119,8 +119,9 @@ def _new_id() -> str:
     return (raw[:25].translate(_BASE32) + raw[25:].translate(_BASE32_LAST)).decode("ascii")
 
 
-# Every field the chain's link covers, in its order: what is recorded is what is linked.
-_COLUMNS = RECORDED_FIELDS
+# Every field the chain's link covers, in its order (what is recorded is what is linked),
+# and the row's seal.
+_COLUMNS = (*RECORDED_FIELDS, "seal")
 _INSERT = sa.text(
     f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
     f"VALUES ({', '.join(':' + name for name in _COLUMNS)})"
@@ -138,9 +139,20 @@ def _multi_row_insert(backend: str, rows: int) -> str:
     return f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)  # noqa: S608
 
 
+def _sealed(rows: Sequence[tuple[Any, ...]], key: bytes | None) -> list[tuple[Any, ...]]:
+    """The rows with their seal (``None`` without a key: the chainer will refuse them)."""
+    sealed = []
+    for row in rows:
+        text = (row[0], _sqlite_time(row[1]), *row[2:])
+        mark = seal(key, portable_text(text)) if key is not None else None
+        sealed.append((*row, mark))
+    return sealed
+
+
 def _insert_statements(
-    backend: str, rows: Sequence[tuple[Any, ...]]
+    backend: str, rows: Sequence[tuple[Any, ...]], key: bytes | None
 ) -> Iterator[tuple[str, list[Any]]]:
+    rows = _sealed(rows, key)
     if backend == "sqlite":
         # SQLite stores times as naive UTC text (see UTCDateTime).
         rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
@@ -149,8 +161,10 @@ def _insert_statements(
         yield _multi_row_insert(backend, len(chunk)), [v for r in chunk for v in r]
 
 
-def _insert_rows(cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    for sql, parameters in _insert_statements(backend, rows):
+def _insert_rows(
+    cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]], key: bytes | None
+) -> None:
+    for sql, parameters in _insert_statements(backend, rows, key):
         cursor.execute(sql, parameters)
 
 
@@ -160,12 +174,16 @@ def _write_pending(session: Session, *_: Any) -> None:
         return
     connection = session.connection()
     backend = connection.dialect.name
+    uow = UnitOfWork.of(session)
+    key = uow.database.event_seal_key if uow is not None else None
     if backend not in ("sqlite", "postgresql"):
-        connection.execute(_INSERT, [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
+        connection.execute(
+            _INSERT, [dict(zip(_COLUMNS, r, strict=True)) for r in _sealed(rows, key)]
+        )
         return
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        _insert_rows(cursor, backend, rows)
+        _insert_rows(cursor, backend, rows, key)
     finally:
         cursor.close()
 
@@ -186,12 +204,13 @@ def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
     with db.autocommit() as connection:
         cursor = connection.cursor()
         try:
+            key = db.event_seal_key
             if len(rows) <= _ROWS_PER_STATEMENT:
-                _insert_rows(cursor, db.backend, rows)
+                _insert_rows(cursor, db.backend, rows, key)
                 return
             cursor.execute("BEGIN IMMEDIATE" if db.backend == "sqlite" else "BEGIN")
             try:
-                _insert_rows(cursor, db.backend, rows)
+                _insert_rows(cursor, db.backend, rows, key)
             except BaseException:
                 with contextlib.suppress(Exception):  # the error that matters is the first
                     cursor.execute("ROLLBACK")
@@ -207,12 +226,13 @@ async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -
     if not rows:
         return
     async with db.connection_async() as connection:
+        key = db.event_seal_key
         if len(rows) <= _ROWS_PER_STATEMENT:
-            for sql, parameters in _insert_statements(db.backend, rows):
+            for sql, parameters in _insert_statements(db.backend, rows, key):
                 await connection.execute(sql, parameters)
             return
         async with connection.transaction():
-            for sql, parameters in _insert_statements(db.backend, rows):
+            for sql, parameters in _insert_statements(db.backend, rows, key):
                 await connection.execute(sql, parameters)
 
 

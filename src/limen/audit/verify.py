@@ -8,7 +8,9 @@ Reports the first bad event by id:
 * **deleted** — positions are missing; the chain names the missing event, because each
   event's link covers the id of its predecessor;
 * **truncated** — the log ends before a signed checkpoint (or the chain head) says it does;
-* **relinked** — the event at a checkpoint's position has a link other than the signed one.
+* **relinked** — the event at a checkpoint's position has a link other than the signed one;
+* **foreign** — a row Limen did not write (no valid seal) sits in the log: the chainer
+  never links one, so the chain alone would not show it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ import sqlalchemy as sa
 from limen.audit import _rangecheck
 from limen.audit._keys import AuditKeys
 from limen.audit._rangecheck import END, MISMATCH, SIGNED_OTHER, check_links
-from limen.audit.chain import GENESIS, head, message_chunks, message_sql
+from limen.audit.chain import (
+    GENESIS,
+    Head,
+    head,
+    message_chunks,
+    message_sql,
+    portable_sql,
+    vouched,
+)
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
 from limen.errors import Unavailable
 from limen.store import Database
@@ -170,10 +180,11 @@ def verify(
                 keys.chain,
                 whole,
                 by_position,
+                chain_head.portable_from,
             )
         else:
             checked, problem, last = _scan_in_processes(
-                connection, db, target, keys.chain, ranges, by_position
+                connection, db, target, keys.chain, ranges, by_position, chain_head.portable_from
             )
         if problem is None:
             ahead = [c for c in checkpoints if c.position > last]
@@ -194,6 +205,8 @@ def verify(
                     f"the log ends at position {last} but the chain head is at "
                     f"{chain_head.position} (event {chain_head.event_id})",
                 )
+        if problem is None:
+            problem = _foreign(connection, db.backend, keys, chain_head)
         if problem is None and not checkpoints:
             warnings.append("no signed checkpoint yet: a truncated tail cannot be detected")
     report = VerifyReport(
@@ -216,6 +229,35 @@ def verify(
                     .values(verified_at=utcnow())
                 )
     return report
+
+
+def _foreign(
+    connection: sa.Connection, backend: str, keys: AuditKeys, chain_head: Head
+) -> Problem | None:
+    """The first row Limen did not write: one the chainer quarantined, or one waiting to
+    be linked that it would quarantine."""
+    refused = connection.execute(
+        sa.text("SELECT id FROM events WHERE quarantined_at IS NOT NULL ORDER BY seq LIMIT 1")
+    ).first()
+    event_id = refused[0] if refused is not None else None
+    if event_id is None:
+        waiting = connection.execute(
+            sa.text(
+                f"SELECT seq, id, {portable_sql(backend)}, seal FROM events "  # noqa: S608
+                "WHERE chain_pos IS NULL AND quarantined_at IS NULL ORDER BY seq"
+            )
+        ).all()
+        _, foreign = vouched(list(waiting), keys.seal, chain_head.unsealed_through)
+        event_id = foreign[0][1] if foreign else None
+    if event_id is None:
+        return None
+    return Problem(
+        "foreign",
+        event_id,
+        0,
+        f"event {event_id} carries no valid seal: it was written to the database outside "
+        "Limen (or by a process without the installation's key file), and was never linked",
+    )
 
 
 def _failed(problem: Problem) -> VerifyReport:
@@ -276,9 +318,16 @@ def _scan(
     key: bytes,
     start: _Range,
     by_position: dict[int, SignedCheckpoint],
+    portable_from: int,
 ) -> tuple[int, Problem | None, int]:
     """Check the chain from ``start``; return (checked, first problem, last position)."""
-    chunks = message_chunks(connection, backend, after=start.after, through=start.through)
+    chunks = message_chunks(
+        connection,
+        backend,
+        after=start.after,
+        through=start.through,
+        portable_from=portable_from,
+    )
     try:
         last, stop = check_links(
             chunks,
@@ -385,12 +434,19 @@ def _driver_target(db: Database) -> str | None:
 
 
 def _start_range(
-    db: Database, target: str, key: bytes, start: _Range, signed: dict[int, bytes]
+    db: Database,
+    target: str,
+    key: bytes,
+    start: _Range,
+    signed: dict[int, bytes],
+    portable_from: int,
 ) -> subprocess.Popen[bytes]:
     job = {
         "backend": db.backend,
         "database": target,
-        "sql": message_sql(db.backend, bounded=start.through is not None),
+        "sql": message_sql(
+            db.backend, bounded=start.through is not None, portable_from=portable_from
+        ),
         "params": (start.after,) if start.through is None else (start.after, start.through),
         "key": key,
         "after": start.after,
@@ -435,14 +491,21 @@ def _scan_in_processes(
     key: bytes,
     ranges: list[_Range],
     by_position: dict[int, SignedCheckpoint],
+    portable_from: int,
 ) -> tuple[int, Problem | None, int]:
     """This process checks the first range while one process per other range checks
     that one; the first range (in chain order) that stopped is diagnosed here, and the
     processes checking later ranges are stopped: what they would find comes after it."""
-    processes = [_start_range(db, target, key, r, _signed(by_position, r)) for r in ranges[1:]]
+    processes = [
+        _start_range(db, target, key, r, _signed(by_position, r), portable_from) for r in ranges[1:]
+    ]
     try:
         chunks = message_chunks(
-            connection, db.backend, after=ranges[0].after, through=ranges[0].through
+            connection,
+            db.backend,
+            after=ranges[0].after,
+            through=ranges[0].through,
+            portable_from=portable_from,
         )
         try:
             first = check_links(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,9 +72,20 @@ def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
             )
     db = Database(settings.resolved_database_url)
     db.migrate()
+    _attach_audit_keys(db, settings)
     cli._db = db
     ctx.find_root().call_on_close(cli.close)
     return db
+
+
+def _attach_audit_keys(db: Database, settings: Settings) -> None:
+    """Seal the events this command writes, if the key file is here to seal them with
+    (without it the chainer refuses them, and the commands that need the key say so)."""
+    from limen.audit import AuditKeys
+    from limen.errors import LimenError
+
+    with contextlib.suppress(LimenError):
+        AuditKeys.from_key_file(settings.resolved_key_file).attach(db)
 
 
 def services(ctx: typer.Context) -> Services:

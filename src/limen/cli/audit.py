@@ -116,9 +116,10 @@ def verify_(
         problem = report.problem
         assert problem is not None
         if not as_json:
+            where = f"at position {problem.position}" if problem.position else "(never linked)"
             typer.echo(
                 f"limen: audit trail broken: {problem.kind} event {problem.event_id} "
-                f"at position {problem.position}: {problem.detail}",
+                f"{where}: {problem.detail}",
                 err=True,
             )
         raise typer.Exit(1)

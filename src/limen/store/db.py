@@ -55,9 +55,10 @@ class UnitOfWork:
     receivers) is queued with :meth:`after_commit`.
     """
 
-    def __init__(self, session: Session, broadcaster: Broadcaster) -> None:
+    def __init__(self, session: Session, database: Database) -> None:
         self.session = session
-        self._broadcaster = broadcaster
+        self.database = database
+        self._broadcaster = database.broadcaster
         self._after_commit: list[Callable[[], None]] = []
         self._published: set[str] = set()
         self._collected: dict[str, dict[str, Any]] = {}
@@ -130,6 +131,9 @@ class Database:
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.dbapi
         self.broadcaster = Broadcaster(url)
+        self.event_seal_key: bytes | None = None
+        """The key event rows are sealed with (derived from the root key file by whoever
+        holds it: the installation, the composition root). Never stored."""
         # SQLite: connections for autocommit() not in use; list pop and append are atomic.
         self._idle_connections: list[Any] = []
         # PostgreSQL: asyncio connection pools for reading_async, one per event loop, and
@@ -167,7 +171,7 @@ class Database:
             session = factory()
         except OperationalError as exc:
             raise Unavailable("the database cannot be reached") from exc
-        uow = UnitOfWork(session, self.broadcaster)
+        uow = UnitOfWork(session, self)
         try:
             yield uow
             if not readonly:

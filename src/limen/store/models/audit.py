@@ -27,6 +27,12 @@ class AuditChainHead(Base):
     link: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     pruned_through: Mapped[int] = mapped_column(_BIGINT, default=0)
     """Events at positions up to here were pruned under a signed checkpoint."""
+    portable_from: Mapped[int] = mapped_column(_BIGINT, default=1)
+    """Links from this position on cover the portable canonical form (the same on every
+    backend); those before it, the form of the backend they were written on."""
+    unsealed_through: Mapped[int] = mapped_column(_BIGINT, default=0)
+    """Events with ``seq`` up to here were written before rows were sealed: the chainer
+    links them unsealed. Any later row must carry a valid seal."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -58,6 +58,12 @@ class Event(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     chain_pos: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     """1, 2, 3…: the event's place in the hash chain; ``None`` until the chainer links it."""
+    seal: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """HMAC of the event's canonical form under a key only Limen's writers hold: the
+    chainer links only rows it can vouch for were written by Limen."""
+    quarantined_at: Mapped[datetime | None]
+    """Set by the chainer on a row it cannot vouch for (no valid seal): never linked, and
+    reported by verification as tampering."""
     chain_prev_id: Mapped[str | None] = mapped_column(String(26))
     """Id of the event at ``chain_pos - 1``, so a deleted event can be named by id."""
     link: Mapped[bytes | None] = mapped_column(LargeBinary(32))
