@@ -128,6 +128,28 @@ def database_url(
 
 
 @pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database on ``backend``, not migrated: its own PostgreSQL
+    schema, dropped afterwards, or a new SQLite file."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = _postgres_base_url()
+    if base is None:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} pointing at a reachable server")
+    schema = f"limen_empty_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        yield _schema_url(base, schema)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
     """Settings on a free port: ``live_server`` listens there, so the installation's public
     URL (the issuer of its tokens, ``http://127.0.0.1:<port>``) is where it is reached."""

@@ -86,13 +86,7 @@ class Settings(BaseSettings):
     @field_validator("database_url", mode="after")
     @classmethod
     def _normalise_driver(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        # Operators copy URLs from other tools; psycopg 3 is the driver we ship.
-        for prefix in ("postgres://", "postgresql://"):
-            if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix) :]
-        return value
+        return normalise_database_url(value) if value else None
 
     @field_validator("public_url", mode="after")
     @classmethod
@@ -131,3 +125,12 @@ class Settings(BaseSettings):
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``: the database family in use."""
         return "postgresql" if self.resolved_database_url.startswith("postgresql") else "sqlite"
+
+
+def normalise_database_url(value: str) -> str:
+    """``value`` with the driver Limen ships: operators copy URLs from other tools, which
+    write ``postgres://`` or ``postgresql://``; psycopg 3 is the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix) :]
+    return value

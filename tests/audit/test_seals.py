@@ -3,7 +3,6 @@ adopted into the chain; and a trail written before seals existed still verifies.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -103,26 +102,10 @@ def test_a_process_without_the_key_cannot_write_rows_that_get_linked(
 
 
 @pytest.fixture
-def unmigrated(backend: str, tmp_path: Path) -> Iterator[Database]:
-    if backend == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'old.db'}")
-        yield database
-        database.dispose()
-        return
-    base = os.environ.get("LIMEN_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("PostgreSQL tests need LIMEN_TEST_POSTGRES_URL pointing at a reachable server")
-    schema = f"limen_old_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    database = Database(f"{base}{separator}options=-csearch_path%3D{schema}")
+def unmigrated(empty_database_url: str) -> Iterator[Database]:
+    database = Database(empty_database_url)
     yield database
     database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def _write_the_old_way(db: Database, keys: AuditKeys, count: int, *, link: bool) -> None:

@@ -6,7 +6,7 @@ appended events in batches; ``create_checkpoint`` signs the head; ``verify`` che
 
 from limen.audit._keys import AuditKeys
 from limen.audit.actor import Actor, Authorizer, Resource
-from limen.audit.chain import link_pending
+from limen.audit.chain import link_pending, links_in_backend_form
 from limen.audit.checkpoints import (
     SignedCheckpoint,
     create_checkpoint,
@@ -63,6 +63,7 @@ __all__ = [
     "create_checkpoint",
     "export_checkpoints",
     "link_pending",
+    "links_in_backend_form",
     "list_checkpoints",
     "list_events",
     "load_checkpoints",

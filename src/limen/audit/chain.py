@@ -54,6 +54,7 @@ __all__ = [
     "head",
     "link_pending",
     "linked_form_sql",
+    "links_in_backend_form",
     "message_chunks",
     "message_sql",
     "portable_sql",
@@ -180,6 +181,20 @@ def head(connection: sa.Connection) -> Head:
     if row is None:
         return Head(0, None, GENESIS, 0)
     return _head(row)
+
+
+def links_in_backend_form(db: Database) -> int:
+    """How many linked events still carry a link over their backend's own rendering
+    (written by earlier builds): those verify only on the backend that wrote them."""
+    with db.engine.connect() as connection:
+        portable_from = head(connection).portable_from
+        if portable_from <= 1:
+            return 0
+        return int(
+            connection.execute(
+                sa.text("SELECT count(*) FROM events WHERE chain_pos < :p"), {"p": portable_from}
+            ).scalar_one()
+        )
 
 
 def _lock_head(connection: sa.Connection, backend: str, *, wait: bool) -> Head | None:

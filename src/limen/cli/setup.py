@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -13,13 +15,16 @@ from rich.table import Table
 from limen import __version__, installation
 from limen.audit import Actor
 from limen.cli._context import emit_json, err_console, open_database, out_console, state
-from limen.errors import Unavailable
+from limen.errors import InvalidInput, Unavailable
 from limen.installation import InitResult
 from limen.logs import configure_logging
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 __all__ = ["register"]
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and copies.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -189,6 +194,134 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending schema migrations."""
     open_database(ctx, create=True)
     out_console.print("Database schema is current.")
+
+
+@db_app.command("copy")
+def db_copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="<url>",
+            help="Database to copy into, e.g. postgresql://limen@db.internal/limen. It must "
+            "hold no Limen data; its schema is created here.",
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy this installation's database to another one (SQLite to PostgreSQL, or back),
+    then verify the audit trail on the copy. Stop the server first."""
+    from limen.audit import (
+        AuditKeys,
+        check_key,
+        link_pending,
+        links_in_backend_form,
+        record,
+        verify,
+    )
+    from limen.store import Database
+    from limen.store.copy import copy_database
+
+    settings = state(ctx).settings
+    source = open_database(ctx)
+    keys = AuditKeys.from_key_file(settings.resolved_key_file)
+    check_key(source, keys, key_file=settings.resolved_key_file)
+    target = Database(_database_url(to))
+    shown = target.engine.url.render_as_string(hide_password=True)
+    try:
+        old_form = links_in_backend_form(source)
+        if old_form and target.backend != source.backend:
+            raise InvalidInput(
+                f"the first {old_form} audit links were written by an earlier build in "
+                f"{source.backend}'s own form and would not verify on {target.backend}; "
+                "prune them first (limen audit checkpoint, then limen audit prune), or copy "
+                f"to another {source.backend} database"
+            )
+        with source.unit_of_work() as uow:
+            record(
+                uow.session,
+                Actor.operator(),
+                "database.copy",
+                resource_type="database",
+                resource_name=shown,
+            )
+        link_pending(source, keys.chain)
+        with _copy_progress(quiet=as_json) as progress:
+            report = copy_database(source, target, progress=progress)
+        keys.attach(target)
+        verified = verify(target, keys)
+    finally:
+        target.dispose()
+    document = {
+        "target": shown,
+        "rows": report.total,
+        "tables": report.rows,
+        "audit": verified.to_document(),
+    }
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo(f"copied {report.total} rows in {len(report.rows)} tables to {shown}")
+    if not verified.ok:
+        problem = verified.problem
+        assert problem is not None
+        if not as_json:
+            typer.echo(
+                f"limen: the audit trail does not verify on the copy: {problem.kind} event "
+                f"{problem.event_id}: {problem.detail}",
+                err=True,
+            )
+        raise typer.Exit(1)
+    if not as_json:
+        typer.echo(
+            f"audit trail verified on the copy: {verified.checked} events "
+            f"(positions {verified.first_position}-{verified.last_position})"
+        )
+        typer.echo(f"next: point LIMEN_DATABASE_URL at {shown} and start the server")
+
+
+@contextlib.contextmanager
+def _copy_progress(*, quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if quiet or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done)
+
+        yield advance
+
+
+def _database_url(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from limen.config import normalise_database_url
+
+    example = "e.g. postgresql://limen@db.internal/limen or sqlite:////var/lib/limen/copy.db"
+    try:
+        url = make_url(normalise_database_url(value))
+    except ArgumentError:
+        raise InvalidInput(f"--to {value!r} is not a database URL ({example})") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(
+            f"--to: Limen stores its data in PostgreSQL or SQLite, not "
+            f"{url.get_backend_name()!r} ({example})"
+        )
+    return url.render_as_string(hide_password=False)
 
 
 def _redacted_url(url: str) -> str:
