@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from limen.audit import Actor, EventFilter, list_events, record
+from limen.audit import Actor, AuditKeys, EventFilter, link_pending, list_events, record
 from limen.audit.durable import EventWriter
 from limen.store import Database
 from tests.audit.conftest import append
@@ -56,3 +58,25 @@ def test_the_event_writer_stores_a_large_batch_whole_and_in_order(
         page = list_events(uow.session, EventFilter(action="test.batch"), limit=1000)
     assert [e.id for e in page.events] == recorded
     assert [e.resource_id for e in page.events] == [str(n) for n in range(150)]
+
+
+def test_an_event_linked_while_the_log_is_listed_is_listed(db: Database, keys: AuditKeys) -> None:
+    """A listing shows linked events, then pending ones: an event the chainer links while
+    the listing runs must still be in it, once."""
+    (event_id,) = append(db, 1, action="test.race")
+    linked_meanwhile: list[int] = []
+    started = []
+
+    def link_after_the_first_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not started and "FROM events" in statement:
+            started.append(True)
+            linked_meanwhile.append(link_pending(db, keys.chain))
+
+    sa.event.listen(db.engine, "after_cursor_execute", link_after_the_first_read)
+    try:
+        with db.unit_of_work(readonly=True) as uow:
+            page = list_events(uow.session, EventFilter(action="test.race"))
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", link_after_the_first_read)
+    assert linked_meanwhile and linked_meanwhile[0] >= 1  # ours among them
+    assert [e.id for e in page.events] == [event_id]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
@@ -302,20 +302,25 @@ def list_events(
     position, seq = _decode_cursor(after) if after is not None else (0, None)
     conditions = _conditions(session, filters)
     chained = sa.select(Event).where(Event.chain_pos.is_not(None), Event.chain_pos > position)
-    pending = sa.select(Event).where(Event.chain_pos.is_(None))
+    pending = sa.select(Event).where(Event.chain_pos.is_(None), Event.quarantined_at.is_(None))
     if seq is not None:
         # Events shown while pending were shown by seq; do not show them again once linked.
         chained = chained.where(Event.seq > seq)
         pending = pending.where(Event.seq > seq)
+    # One statement, so one snapshot: as two, an event linked between them would be in
+    # neither (not yet linked for the first, no longer pending for the second).
+    both = sa.union_all(
+        sa.select(chained.where(*conditions).order_by(Event.chain_pos).limit(limit + 1).subquery()),
+        sa.select(pending.where(*conditions).order_by(Event.seq).limit(limit + 1).subquery()),
+    ).subquery()
+    found = aliased(Event, both)
     rows = list(
-        session.scalars(chained.where(*conditions).order_by(Event.chain_pos).limit(limit + 1))
-    )
-    if len(rows) <= limit:
-        rows += list(
-            session.scalars(
-                pending.where(*conditions).order_by(Event.seq).limit(limit + 1 - len(rows))
-            )
+        session.scalars(
+            sa.select(found)
+            .order_by(found.chain_pos.is_(None), found.chain_pos, found.seq)
+            .limit(limit + 1)
         )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     end = _cursor_after(rows, position) if rows else after
