@@ -28,10 +28,20 @@ from limen.api import create_app
 from limen.config import Settings
 from limen.installation import InitResult, initialise
 from limen.store import Database
+from limen.store.db import LOOP_IO
 from limen.testing import free_port
 
 POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_database_work_on_the_event_loop() -> Iterator[None]:
+    """Every test fails if a request handler (or anything on an event loop's thread)
+    does synchronous database work: other requests on that loop would wait for it."""
+    LOOP_IO["mode"] = "raise"
+    yield
+    LOOP_IO["mode"] = "warn"
 
 
 @pytest.fixture(autouse=True)

@@ -203,6 +203,7 @@ class Services:
         self.db.broadcaster.start()
         for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
             getattr(self, part)
+        self.guard.warm()  # its policies are in memory before the first request
         try:
             self.tokens.keys.current_kid()
             for part in ("partner_tokens", "pdp"):

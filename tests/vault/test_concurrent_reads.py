@@ -52,7 +52,7 @@ def test_every_concurrent_read_is_recorded_before_its_answer(
                 assert response.status_code == 200
                 assert response.json()["fields"][0]["value"] == "value-for-a-test"
                 # The event is committed before the secret leaves the server.
-                recorded_at_answer.append(len(_read_events(db)))
+                recorded_at_answer.append(len(await asyncio.to_thread(_read_events, db)))
 
     async def main() -> None:
         await asyncio.gather(*(reader(token) for token in tokens))

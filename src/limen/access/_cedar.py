@@ -2,8 +2,8 @@
 
 cedarpy's public ``is_authorized_batch`` normalises each request, then decodes every
 answer (a JSON text that also carries nine timing metrics) with the standard ``json``
-module into an ``AuthzResult``. For one uncached agent decision that wrapping cost about
-8 µs of 75 (``benchmarks/pdp.py``). The extension function it wraps takes the same
+module into an ``AuthzResult``: a tenth of an uncached agent decision
+(``benchmarks/pdp.py``). The extension function it wraps takes the same
 arguments and returns the same texts; here they are decoded with orjson into just what a
 decision needs. ``tests/access/test_cedar.py`` holds this to the public API's answers,
 and ``pyproject.toml`` pins cedarpy to the minor version this was written against.

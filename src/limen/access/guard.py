@@ -101,6 +101,12 @@ class Guard:
                     self._attach(view)
         return view
 
+    def warm(self) -> None:
+        """Read what deciding needs (the status view, the admin policies) now, so that
+        no decision ever reads the database."""
+        _ = self.status
+        self._current_policies()
+
     def _attach(self, view: StatusView) -> None:
         self._status = view
         view.on_change(self._on_change)

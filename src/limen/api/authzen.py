@@ -65,8 +65,8 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §6: one decision."""
     parsed = access.parse_evaluation(await _json(request))
     point = services_of(request).pdp
-    # Deciding is CPU work of microseconds (the status view and policy set are in
-    # memory), so it runs here rather than paying a thread hop; recording is batched.
+    # Deciding reads memory only (the status view and policy set), so it runs here
+    # rather than paying a thread hop (benchmarks/pdp.py); recording is batched.
     decision = point.decide(parsed)
     await _recorded(point, [(actor, parsed, decision)])
     return JSONResponse(decision.to_authzen(), headers=_headers(request))

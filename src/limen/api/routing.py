@@ -3,9 +3,9 @@
 FastAPI solves an endpoint's dependencies and validates its parameters on every request,
 inspecting each parameter's annotation again each time, inside two exit stacks. For an
 endpoint that needs none of it, one that takes the request, plain ``str`` path
-parameters and dependencies that themselves take only the request, this costs more than
-the work of a vault read or a decision: about a tenth of a millisecond, a quarter of a
-read's time on the event loop (measured in process, over ASGI).
+parameters and dependencies that themselves take only the request, that work is a large
+share of a vault read or a decision (``benchmarks/vault_read.py`` and
+``benchmarks/pdp.py`` show the difference).
 
 :class:`Route` keeps everything FastAPI builds from the endpoint (its OpenAPI entry,
 matching, 405s) and, for such an endpoint, replaces only the per-request handler with a
@@ -58,8 +58,8 @@ class Route(APIRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         # The app asks every route in turn until one matches, and FastAPI's full check
-        # costs a few microseconds per route even for a path that is plainly not its own:
-        # on a route listed late, a tenth of a millisecond. The path's pattern decides.
+        # does its whole scope bookkeeping even for a path that is plainly not its own,
+        # which adds up on a route listed late. The path's pattern decides.
         # (Behind a root path, Starlette's own check strips it first.)
         if (
             scope["type"] == "http"

@@ -73,6 +73,10 @@ def record(
     building ORM objects per event would cost more than everything else an append does.
     A rollback discards it with the rest of the transaction.
     """
+    uow = UnitOfWork.of(session)
+    if uow is not None and uow.readonly:
+        # It would be rolled back with the rest: an event that silently never was.
+        raise RuntimeError(f"{action!r} recorded in a read-only unit of work: open a writing one")
     event_id = _new_id()
     occurred_at = now or utcnow()
     outcome_text = str(outcome)

@@ -281,8 +281,9 @@ class _Range:
 
 
 MIN_PER_WORKER = {"sqlite": 100_000, "postgresql": 250_000}
-"""Below this many events per process, starting one costs more than it saves (a checking
-process starts in ~50 ms on SQLite; on PostgreSQL importing the driver takes longer)."""
+"""Below this many events per process, starting one costs more than it saves (on
+PostgreSQL importing the driver makes a checking process slower to start;
+``benchmarks/audit.py`` measures verification with several workers)."""
 
 
 def _ranges(

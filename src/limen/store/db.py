@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -24,7 +27,9 @@ from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
 from limen.store.lookup import AsyncReader, Lookup, Reader
 
-__all__ = ["Database", "StaleConnection", "UnitOfWork"]
+__all__ = ["Database", "LoopBlocked", "StaleConnection", "UnitOfWork"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -48,6 +53,11 @@ class StaleConnection(Unavailable):
     was killed): the request may be retried once on a fresh connection."""
 
 
+class LoopBlocked(RuntimeError):
+    """Synchronous database work was started on an event loop's thread: every other
+    request on that loop would wait for it."""
+
+
 class UnitOfWork:
     """One transaction: commit on a clean exit, roll back on any exception.
 
@@ -55,9 +65,11 @@ class UnitOfWork:
     receivers) is queued with :meth:`after_commit`.
     """
 
-    def __init__(self, session: Session, database: Database) -> None:
+    def __init__(self, session: Session, database: Database, *, readonly: bool = False) -> None:
         self.session = session
         self.database = database
+        self.readonly = readonly
+        """Nothing is committed: whatever is written is rolled back at the end."""
         self._broadcaster = database.broadcaster
         self._after_commit: list[Callable[[], None]] = []
         self._published: set[str] = set()
@@ -157,6 +169,12 @@ class Database:
         if not self.broadcaster.reachable:
             raise Unavailable("the database cannot be reached; retry shortly")
 
+    def _check_sync_use(self) -> None:
+        """Before synchronous database work: off the event loop, and reachable."""
+        if asyncio._get_running_loop() is not None:
+            _blocking_the_loop()
+        self._check_reachable()
+
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
         """Open a transaction.
@@ -165,13 +183,13 @@ class Database:
         writers queue on the busy timeout instead of failing when a read lock cannot be
         upgraded.
         """
-        self._check_reachable()
+        self._check_sync_use()
         factory = self._sessions if readonly else self._write_sessions
         try:
             session = factory()
         except OperationalError as exc:
             raise Unavailable("the database cannot be reached") from exc
-        uow = UnitOfWork(session, self)
+        uow = UnitOfWork(session, self, readonly=readonly)
         try:
             yield uow
             if not readonly:
@@ -214,9 +232,9 @@ class Database:
         """:meth:`reading` for a coroutine on PostgreSQL, without a thread.
 
         A lookup handed to the thread pool costs several times its own CPU in thread
-        hand-overs and waits for the interpreter lock (measured: 237 µs of CPU per query
-        through the executor, 64 µs from a pooled asyncio connection). On SQLite use
-        :meth:`reading`: a local lookup does not wait.
+        hand-overs and waits for the interpreter lock (``benchmarks/vault_read.py`` on
+        PostgreSQL shows it). SQLite has no asyncio driver: :meth:`first` and :meth:`run`
+        take its reads to a worker thread.
         """
         async with self.connection_async() as connection:
             yield AsyncReader(connection, self.engine.dialect)
@@ -305,7 +323,7 @@ class Database:
         return cost more than an indexed lookup, and its lock would be shared by the
         event loop and the event writer's thread.
         """
-        self._check_reachable()
+        self._check_sync_use()
         if self.backend == "sqlite":
             idle = self._idle_connections
             try:
@@ -393,20 +411,16 @@ class Database:
                 except StaleConnection:
                     if attempt == 2:
                         raise
+        return await self.run(self._first, lookup, parameters)
+
+    def _first(self, lookup: Lookup, parameters: dict[str, Any]) -> Any | None:
         with self.reading() as reader:
             return lookup.first(reader, **parameters)
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
-        """Run ``work(*args)``, which uses this database, from a coroutine without stalling
-        the event loop's other work.
-
-        On SQLite the work runs right here: reading the local file takes microseconds and,
-        in WAL mode, never waits on a lock, while a hop to a worker thread costs more than
-        the read. On PostgreSQL every statement waits on the network, so the work runs in
-        the loop's thread pool and other requests go on meanwhile.
-        """
-        if self.backend == "sqlite":
-            return work(*args)
+        """Run ``work(*args)``, which uses this database synchronously, from a coroutine:
+        in a worker thread, so the event loop goes on serving other requests meanwhile
+        (a SQLite read can wait on the disk, a PostgreSQL one on the network)."""
         return await asyncio.get_running_loop().run_in_executor(None, partial(work, *args))
 
     def migrate(self) -> None:
@@ -459,6 +473,32 @@ class Database:
         self.engine.dispose()
 
 
+LOOP_IO = {"mode": "warn"}
+"""What synchronous database work on an event loop's thread does: ``"warn"`` logs it
+(once per call site), ``"raise"`` raises :class:`LoopBlocked` (the test suite's mode)."""
+_warned_sites: set[tuple[str, int]] = set()
+_warned_lock = threading.Lock()
+
+
+def _blocking_the_loop() -> None:
+    if LOOP_IO["mode"] == "raise":
+        raise LoopBlocked("synchronous database work on the event loop's thread")
+    caller = next(
+        (
+            f
+            for f in reversed(traceback.extract_stack(limit=12))
+            if "/limen/store/" not in f.filename
+        ),
+        None,
+    )
+    site = (caller.filename, caller.lineno or 0) if caller else ("?", 0)
+    with _warned_lock:
+        if site in _warned_sites:
+            return
+        _warned_sites.add(site)
+    log.warning("synchronous database work on the event loop's thread at %s:%d", *site)
+
+
 def _alembic_config(connection: sa.Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
@@ -491,6 +531,12 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
             connect_args={"connect_timeout": 2},  # libpq's least
         )
     engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "checkout")
+    def _off_the_loop(*_: Any) -> None:
+        if asyncio._get_running_loop() is not None:
+            _blocking_the_loop()
+
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     else:

@@ -1,13 +1,14 @@
 """Lookups: the few SELECTs that run on nearly every request, straight on the driver.
 
-SQLAlchemy Core spends 40 to 60 µs on each execution (execution context, events, result
-metadata, connection wrapper), while SQLite answers an indexed lookup in a few
-microseconds; on a secret read or a token check that overhead was a quarter of the
-request. A :class:`Lookup` keeps what SQLAlchemy gives a query, the SQL for the dialect
-(compiled once), the bound values and the column types' conversions, and skips the
-per-execution machinery: rows come from the DB-API cursor of a pooled connection
-(:meth:`limen.store.Database.reading`) or, on PostgreSQL from a coroutine, of an asyncio
-connection (:meth:`limen.store.Database.reading_async`).
+SQLAlchemy Core builds an execution context, fires events, reads result metadata and
+wraps the connection on each execution, which costs many times what SQLite needs to
+answer an indexed lookup: on a secret read or a token check, a quarter of the request
+(``benchmarks/vault_read.py``, ``benchmarks/tokens.py``). A :class:`Lookup` keeps what
+SQLAlchemy gives a query, the SQL for the dialect (compiled once), the bound values and
+the column types' conversions, and skips the per-execution machinery: rows come from the
+DB-API cursor of a pooled connection (:meth:`limen.store.Database.reading`) or, on
+PostgreSQL from a coroutine, of an asyncio connection
+(:meth:`limen.store.Database.reading_async`).
 
 The same lookup runs through an ORM session or a Core connection too, so a function
 built on one works inside a unit of work as well.

@@ -218,8 +218,8 @@ class TokenService:
         """The claims of a token we issued (signature and issuer checked, nothing else),
         remembered by its digest; raises :class:`InvalidAccessToken`.
 
-        A PEP or API client presents the same token for many requests; its signature
-        (tens of microseconds of Ed25519) is checked once. What it says is fixed by the
+        A PEP or API client presents the same token for many requests; its Ed25519
+        signature is checked once (``benchmarks/tokens.py``). What it says is fixed by the
         signature, so remembering it is exact; expiry, audience and status are still
         checked on every use. A key-ring reload (rotation) forgets everything.
         """
