@@ -85,8 +85,10 @@ def test_an_event_linked_while_the_log_is_listed_is_listed(db: Database, keys: A
 def test_an_event_recorded_where_nothing_commits_is_an_error_not_a_silent_loss(
     db: Database,
 ) -> None:
-    with pytest.raises(RuntimeError, match="read-only unit of work"):
-        with db.unit_of_work(readonly=True) as uow:
-            record(uow.session, Actor.operator(), "test.readonly")
+    with (
+        pytest.raises(RuntimeError, match="read-only unit of work"),
+        db.unit_of_work(readonly=True) as uow,
+    ):
+        record(uow.session, Actor.operator(), "test.readonly")
     with db.unit_of_work(readonly=True) as uow:
         assert list_events(uow.session, EventFilter(action="test.readonly")).events == []
