@@ -93,6 +93,10 @@ def test_migrations_form_one_history_named_after_their_revisions() -> None:
         if Path(rev.path).stem != rev.revision
     ]
     assert misnamed == []
+    # Commands skip Alembic when the database is at the newest numbered file.
+    from limen.store.db import newest_migration
+
+    assert script.get_current_head() == newest_migration()
 
 
 def test_every_exported_name_exists() -> None:

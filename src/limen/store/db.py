@@ -11,13 +11,9 @@ import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
@@ -26,6 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
 from limen.store.lookup import AsyncReader, Lookup, Reader
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["Database", "LoopBlocked", "StaleConnection", "UnitOfWork"]
 
@@ -425,6 +424,8 @@ class Database:
 
     def migrate(self) -> None:
         """Apply every pending Alembic migration."""
+        if self._at_head():
+            return
         try:
             with self.engine.begin() as connection:
                 if self.backend == "postgresql":
@@ -432,13 +433,27 @@ class Database:
                     connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                     )
-                config = _alembic_config(connection)
-                command.upgrade(config, "head")
+                from alembic import command
+
+                command.upgrade(_alembic_config(connection), "head")
         except (OperationalError, DBAPIError) as exc:
             raise Unavailable(f"cannot migrate the database: {_short(exc)}") from exc
 
+    def _at_head(self) -> bool:
+        """Whether the schema is already at this code's newest migration, asked without
+        Alembic, so a command on a current database does not pay for importing it."""
+        try:
+            with self.engine.connect() as connection:
+                applied = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+                return applied.scalars().all() == [newest_migration()]
+        except DBAPIError:
+            return False  # no version table yet, or no database: migrate() says which
+
     def pending_migrations(self) -> set[str]:
         """Revision ids that exist in code but are not yet applied."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         with self.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
             script = ScriptDirectory.from_config(_alembic_config(connection))
@@ -499,7 +514,17 @@ def _blocking_the_loop() -> None:
     log.warning("synchronous database work on the event loop's thread at %s:%d", *site)
 
 
+def newest_migration() -> str:
+    """This code's head revision: migrations form one line and their files are named
+    after their revisions, numbered (``tests/test_architecture.py`` holds both)."""
+    return max(path.stem for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
 def _alembic_config(connection: sa.Connection) -> Config:
+    # Alembic (with Mako and Pygments behind it) is imported only where migrations are
+    # looked at: a command that reads a secret never needs it (benchmarks/startup.py).
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
