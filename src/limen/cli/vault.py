@@ -7,7 +7,6 @@ write is an event.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,8 +26,6 @@ from limen.vault import (
     ItemDraft,
     ItemView,
     KeyFileSource,
-    Recipe,
-    Section,
     Url,
     VaultService,
     VaultView,
@@ -144,106 +141,6 @@ def _print_item(view: ItemView, *, reveal: bool, as_json: bool) -> None:
     for info in view.files:
         table.add_row("file", f"{info.name} ({info.size} bytes, {info.id})")
     out_console.print(table, markup=False)
-
-
-# -- field assignments ----------------------------------------------------------------------
-
-_ASSIGNMENT = re.compile(
-    r"^(?:(?P<section>[^.=\[\]]+)\.)?(?P<label>[^.=\[\]]+)(?:\[(?P<type>[A-Za-z_]+)\])?=(?P<value>.*)$",
-    re.DOTALL,
-)
-_PURPOSES = {"username": "USERNAME", "password": "PASSWORD", "notesplain": "NOTES"}
-
-
-def parse_assignments(
-    assignments: list[str], sections: list[Section]
-) -> tuple[list[tuple[str | None, str, str | None, str]], list[Section]]:
-    """``[section.]label[[type]]=value`` statements, as 1Password's ``op`` accepts them."""
-    parsed = []
-    sections = list(sections)
-    for text in assignments:
-        match = _ASSIGNMENT.match(text)
-        if not match:
-            raise InvalidInput(
-                "fields are written [section.]label[[type]]=value, e.g. password[concealed]=…"
-            )
-        section_label = match.group("section")
-        section_id = None
-        if section_label:
-            existing = next(
-                (s for s in sections if s.label == section_label or s.id == section_label), None
-            )
-            if existing is None:
-                existing = Section(vaults.new_field_id(), section_label)
-                sections.append(existing)
-            section_id = existing.id
-        parsed.append((section_id, match.group("label"), match.group("type"), match.group("value")))
-    return parsed, sections
-
-
-def _apply_assignments(
-    fields: list[Field], sections: list[Section], assignments: list[str]
-) -> tuple[list[Field], list[Section]]:
-    parsed, sections = parse_assignments(assignments, sections)
-    fields = list(fields)
-    for section_id, label, field_type, value in parsed:
-        index = next(
-            (
-                i
-                for i, f in enumerate(fields)
-                if (f.label == label or f.id == label) and (section_id in (None, f.section_id))
-            ),
-            None,
-        )
-        if field_type and field_type.lower() == "delete":
-            if index is not None:
-                fields.pop(index)
-            continue
-        if index is not None:
-            current = fields[index]
-            fields[index] = Field(
-                id=current.id,
-                type=(field_type or current.type).upper(),
-                label=current.label,
-                value=value,
-                purpose=current.purpose,
-                section_id=current.section_id,
-            )
-            continue
-        purpose = _PURPOSES.get(label.lower(), "") if section_id is None else ""
-        default_type = "CONCEALED" if purpose == "PASSWORD" else "STRING"
-        fields.append(
-            Field(
-                id="",
-                type=(field_type or default_type).upper(),
-                label=label,
-                value=value,
-                purpose=purpose,
-                section_id=section_id,
-            )
-        )
-    return fields, sections
-
-
-def _generated(spec: str | None) -> Field | None:
-    """``--generate-password 32,letters,digits`` (length and character sets, any order)."""
-    if spec is None:
-        return None
-    length, sets = 32, []
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        if part.isdigit():
-            length = int(part)
-        else:
-            sets.append(part.upper())
-    recipe = Recipe(length=length, character_sets=tuple(sets) or Recipe().character_sets)
-    return Field(
-        id="password",
-        type="CONCEALED",
-        label="password",
-        purpose="PASSWORD",
-        generate=True,
-        recipe=recipe,
-    )
 
 
 # -- vault ----------------------------------------------------------------------------------
@@ -452,9 +349,9 @@ def item_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an item; field values are sealed before they are stored."""
-    fields, sections = _apply_assignments([], [], assignments or [])
-    generated = _generated(generate_password)
-    if generated is not None:
+    fields, sections = vaults.apply_assignments([], [], assignments or [])
+    if generate_password is not None:
+        generated = vaults.generated_password(generate_password)
         fields = [f for f in fields if f.purpose != "PASSWORD"] + [generated]
     draft = ItemDraft(
         title=title,
@@ -541,11 +438,11 @@ def item_edit(
     """Change an item; the result is a new version, the old one stays readable."""
 
     def change(draft: ItemDraft) -> ItemDraft:
-        fields, sections = _apply_assignments(
+        fields, sections = vaults.apply_assignments(
             list(draft.fields), list(draft.sections), assignments or []
         )
-        generated = _generated(generate_password)
-        if generated is not None:
+        if generate_password is not None:
+            generated = vaults.generated_password(generate_password)
             existing = next((f for f in fields if f.purpose == "PASSWORD"), None)
             fields = [f for f in fields if f is not existing] + [
                 Field(**{**_as_dict(generated), "id": existing.id if existing else "password"})

@@ -5,6 +5,12 @@ Public door for ``api/``, ``cli/`` and the other packages; everything not listed
 """
 
 from limen.vault import service_accounts
+from limen.vault.assignments import (
+    Assignment,
+    apply_assignments,
+    generated_password,
+    parse_assignments,
+)
 from limen.vault.content import (
     CATEGORIES,
     CONCEALED_TYPES,
@@ -64,6 +70,7 @@ __all__ = [
     "SCHEME",
     "VAULT_KEY_FILE_NAME",
     "AmbiguousReference",
+    "Assignment",
     "Field",
     "FieldNotFound",
     "FileInfo",
@@ -96,11 +103,14 @@ __all__ = [
     "VaultService",
     "VaultView",
     "WrongKey",
+    "apply_assignments",
     "can",
     "find_references",
     "generate",
+    "generated_password",
     "new_field_id",
     "open",
+    "parse_assignments",
     "parse_filter",
     "parse_reference",
     "references_in",
