@@ -179,15 +179,33 @@ def list_identities(
     """Identities oldest first, a page at a time (keyset pagination on creation time and id)."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
-    query = sa.select(Identity).order_by(Identity.created_at, Identity.id).limit(limit + 1)
+    query = sa.select(Identity)
     if kind:
         query = query.where(Identity.kind == _parse_kind(kind))
     if status:
         query = query.where(Identity.status == _parse_status(status))
     if owner:
         query = query.where(Identity.owner_id == get(session, owner).id)
-    if after:
-        created, last_id = _decode_cursor(after)
+    rows, more = oldest_first(
+        session, query, after=_decode_cursor(after) if after else None, limit=limit
+    )
+    cursor = _encode_cursor(rows[-1]) if more and rows else None
+    return IdentityPage(rows, cursor)
+
+
+def oldest_first(
+    session: Session,
+    query: sa.Select[tuple[Identity]],
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> tuple[list[Identity], bool]:
+    """One page of ``query``'s identities, oldest first, after the ``(created_at, id)``
+    of the previous page's last (keyset pagination: a page never shifts when identities
+    are added meanwhile); and whether more follow."""
+    query = query.order_by(Identity.created_at, Identity.id).limit(limit + 1)
+    if after is not None:
+        created, last_id = after
         query = query.where(
             sa.or_(
                 Identity.created_at > created,
@@ -195,10 +213,7 @@ def list_identities(
             )
         )
     rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = _encode_cursor(rows[-1]) if more and rows else None
-    return IdentityPage(rows, cursor)
+    return rows[:limit], len(rows) > limit
 
 
 def update(

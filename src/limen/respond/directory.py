@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from limen.identity import oldest_first
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = ["DirectoryPage", "list_directory"]
@@ -37,23 +38,10 @@ def list_directory(
     ``status`` is ``active``, ``suspended`` or ``None`` for both; ``after`` is the
     ``(created_at, id)`` of the last identity of the previous page.
     """
-    query = (
-        sa.select(Identity)
-        .where(Identity.kind == kind)
-        .order_by(Identity.created_at, Identity.id)
-        .limit(limit + 1)
-    )
+    query = sa.select(Identity).where(Identity.kind == kind)
     if status is None:
         query = query.where(Identity.status.in_([IdentityStatus.ACTIVE, IdentityStatus.SUSPENDED]))
     else:
         query = query.where(Identity.status == status)
-    if after is not None:
-        created, last_id = after
-        query = query.where(
-            sa.or_(
-                Identity.created_at > created,
-                sa.and_(Identity.created_at == created, Identity.id > last_id),
-            )
-        )
-    rows = list(session.scalars(query))
-    return DirectoryPage(rows[:limit], len(rows) > limit)
+    rows, more = oldest_first(session, query, after=after, limit=limit)
+    return DirectoryPage(rows, more)
