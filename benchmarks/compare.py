@@ -15,6 +15,7 @@ figures move with the load; the ratio of runs alternated within one run is what 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -40,12 +41,30 @@ def _run(checkout: Path, script: str, args: list[str]) -> dict[str, tuple[float,
         raise SystemExit(f"{checkout}: {script} failed:\n{done.stdout}\n{done.stderr}")
     figures: dict[str, tuple[float, str]] = {}
     for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            figures.update(_json_figures(line))
+            continue
         match = _ROW.match(line.strip())
         if match and not line.startswith("figure"):
             number = _NUMBER.match(match.group("measured"))
             if number:
                 value = float(number.group().replace(",", ""))
                 figures[match.group("figure")] = (value, match.group("unit") or "")
+    return figures
+
+
+def _json_figures(line: str) -> dict[str, tuple[float, str]]:
+    """A benchmark whose table has several figures per row (``vault_read.py``) also prints
+    them as one JSON object, ``{row: {figure: number}}``: each becomes "row figure"."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return {}
+    figures = {}
+    for row, values in document.items() if isinstance(document, dict) else ():
+        for figure, value in values.items() if isinstance(values, dict) else ():
+            if isinstance(value, (int, float)):
+                figures[f"{row} {figure}"] = (float(value), "")
     return figures
 
 
