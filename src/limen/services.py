@@ -12,17 +12,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limen import access, identity, respond, tokens
-from limen.audit import AuditKeys, EventReader
+from limen.audit import AuditKeys, EventReader, link_pending
 from limen.audit.durable import EventWriter, event_writer
 from limen.config import Settings
+from limen.detect.triage import Alerts
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
 from limen.respond import ssf
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
+
+if TYPE_CHECKING:
+    from limen.detect.live import LiveDetector
 
 __all__ = ["Services"]
 
@@ -147,6 +151,10 @@ class Services:
         return respond.Responder(self.db, self.guard)
 
     @cached_property
+    def alerts(self) -> Alerts:
+        return Alerts(self.db, self.guard)
+
+    @cached_property
     def api_tokens(self) -> identity.ApiTokens:
         return identity.ApiTokens(self.db, self.guard)
 
@@ -190,6 +198,19 @@ class Services:
             **self.ssf_tuning,
         )
 
+    @cached_property
+    def live_detector(self) -> LiveDetector:
+        """Scores every committed event (the server starts it; see ``docs/respond.md``)."""
+        from limen.detect.live import LiveDetector
+
+        keys = self.audit_keys
+
+        def link() -> None:
+            if keys is not None:
+                link_pending(self.db, keys.chain, wait=False)
+
+        return LiveDetector(self.db, link=link, on_alerts=None)
+
     def start(self) -> None:
         """Build every part a server uses, and start its background work."""
         from limen.audit.worker import AuditWorker
@@ -221,9 +242,14 @@ class Services:
         else:
             self.__dict__["audit_worker"] = worker = AuditWorker(self.db, keys)
             worker.start()
+        if self.settings.detect:
+            self.live_detector.start()
 
     def close_background(self) -> None:
         """Stop background work (the server's shutdown, before the database goes)."""
+        detector = self.__dict__.pop("live_detector", None)
+        if detector is not None:
+            detector.stop()
         worker = self.__dict__.pop("audit_worker", None)
         if worker is not None:
             worker.stop()

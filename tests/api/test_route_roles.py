@@ -164,6 +164,7 @@ def _world(db: Database) -> dict[str, Any]:
             "token_id": kept_id,
             "stream_id": "missing",
             "file_id": "missing",
+            "alert_id": "missing",
         },
     }
 
