@@ -22,6 +22,7 @@ from limen.detect.triage import Alerts
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
 from limen.respond import ssf
+from limen.respond.playbooks import PlaybookRunner, Playbooks
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 
@@ -151,6 +152,10 @@ class Services:
         return respond.Responder(self.db, self.guard)
 
     @cached_property
+    def playbooks(self) -> Playbooks:
+        return Playbooks(self.db, self.guard)
+
+    @cached_property
     def alerts(self) -> Alerts:
         return Alerts(self.db, self.guard)
 
@@ -209,7 +214,10 @@ class Services:
             if keys is not None:
                 link_pending(self.db, keys.chain, wait=False)
 
-        return LiveDetector(self.db, link=link, on_alerts=None)
+        runner = PlaybookRunner(
+            self.db, max_per_minute=self.settings.playbook_suspensions_per_minute
+        )
+        return LiveDetector(self.db, link=link, on_alerts=runner.act)
 
     def start(self) -> None:
         """Build every part a server uses, and start its background work."""

@@ -109,6 +109,12 @@ def test_a_bad_item_is_named_and_nothing_of_the_batch_is_kept(
     assert wrong_kind.status_code == 422
     assert "is a service, not a human" in wrong_kind.json()["detail"]
 
+    claimed = client.post(
+        "/v1/events", json={"events": [event(action="identity.suspend")]}, headers=headers
+    )
+    assert claimed.status_code == 422
+    assert "one of Limen's own actions" in claimed.json()["detail"]
+
     too_many = client.post("/v1/events", json={"events": [event()] * 1001}, headers=headers)
     assert too_many.status_code == 422
     assert too_many.json()["detail"].startswith("events:")

@@ -22,6 +22,7 @@ from limen.api import (
     oauth,
     partners,
     personal_tokens,
+    playbooks,
     policies,
     ssf,
 )
@@ -40,7 +41,7 @@ ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
-ROUTERS += [alerts.router]
+ROUTERS += [alerts.router, playbooks.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched

@@ -24,6 +24,7 @@ from limen.store import UnitOfWork
 __all__ = [
     "INGEST_KINDS",
     "MAX_BATCH",
+    "RESERVED_FAMILIES",
     "IngestResult",
     "ReportedActor",
     "ReportedEvent",
@@ -36,6 +37,16 @@ INGEST_KINDS: Final = ("human", "agent", "service")
 MAX_CONTEXT_BYTES: Final = 4096
 _FUTURE: Final = timedelta(minutes=5)
 _CHANNEL: Final = "ingest"
+# Limen's own record of what it did: a reporter cannot claim a suspension or an alert.
+RESERVED_FAMILIES: Final = (
+    "identity.",
+    "containment.",
+    "killswitch.",
+    "alert.",
+    "playbook.",
+    "threat.",
+    "audit.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,11 @@ def ingest(
         when = _utc(event.occurred_at)
         if when > moment + _FUTURE:
             raise InvalidInput(f"{where}.occurred_at: {when.isoformat()} is in the future")
+        if event.action.startswith(RESERVED_FAMILIES):
+            raise InvalidInput(
+                f"{where}.action: {event.action!r} is one of Limen's own actions; "
+                "report what happened in your own names (tool.call, db.query, …)"
+            )
         if event.outcome not in {o.value for o in Outcome}:
             raise InvalidInput(f"{where}.outcome: must be success, failure or denied")
         context = dict(event.context)

@@ -51,6 +51,7 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "token": ("limen.cli.token", "app"),
     "detect": ("limen.cli.detect", "app"),
     "alert": ("limen.cli.alert", "app"),
+    "playbook": ("limen.cli.playbook", "app"),
 }
 
 # Commands that build the settings only if they need them (``scan --fix`` does), and
