@@ -23,6 +23,7 @@ from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
 from limen.respond import ssf
 from limen.respond.playbooks import PlaybookRunner, Playbooks
+from limen.respond.threat import ThreatService, ThreatView
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 
@@ -82,6 +83,11 @@ class Services:
         return identity.OpaqueTokens(self.status)
 
     @cached_property
+    def threat_view(self) -> ThreatView:
+        """The threat level in memory (kept current by the change feed)."""
+        return ThreatView(self.db)
+
+    @cached_property
     def signing_keys(self) -> tokens.SigningKeys:
         settings = self.settings
         if settings.key_passphrase is not None and settings.key_file is None:
@@ -104,6 +110,7 @@ class Services:
             status=self.status,
             ttl=self.settings.access_token_ttl,
             issuer=self.settings.resolved_public_url,
+            lifetime_scale=self.threat_view.token_scale,
         )
 
     @cached_property
@@ -123,7 +130,12 @@ class Services:
             claims = self.tokens.verify(raw, audience=tokens.ANY_AUDIENCE)
             return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
 
-        return access.PolicyDecisionPoint(self.db, status=self.status, token_chain=chain)
+        return access.PolicyDecisionPoint(
+            self.db,
+            status=self.status,
+            token_chain=chain,
+            threat_level=lambda: self.threat_view.level,
+        )
 
     # -- domain services: each asks the guard ---------------------------------------------
 
@@ -150,6 +162,10 @@ class Services:
     @cached_property
     def responder(self) -> respond.Responder:
         return respond.Responder(self.db, self.guard)
+
+    @cached_property
+    def threat(self) -> ThreatService:
+        return ThreatService(self.db, self.guard)
 
     @cached_property
     def playbooks(self) -> Playbooks:
@@ -230,7 +246,15 @@ class Services:
         if not self.schema_current:
             log.warning("the database schema is behind this version: run `limen db upgrade`")
         self.db.broadcaster.start()
-        for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
+        for part in (
+            "status",
+            "guard",
+            "opaque_tokens",
+            "vault",
+            "directory",
+            "responder",
+            "threat_view",
+        ):
             getattr(self, part)
         self.guard.warm()  # its policies are in memory before the first request
         try:
@@ -272,6 +296,9 @@ class Services:
         view = self.__dict__.get("status")
         if view is not None:
             view.close()
+        threat = self.__dict__.get("threat_view")
+        if threat is not None:
+            threat.close()
         if self.owns_db:
             self.db.dispose()
         else:

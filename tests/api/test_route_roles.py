@@ -92,6 +92,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("PUT", "/v1/playbooks/{name}"): {"json": {"text": "actions: [notify]\nmode: dry-run"}},
     ("POST", "/v1/playbooks/{name}/test"): {"json": {"alert": "missing"}},
+    ("PUT", "/v1/threat-level"): {"json": {"level": "normal"}},
     ("POST", "/api/v2/auditevents"): {"json": {"limit": 1}},
     ("POST", "/api/v2/itemusages"): {"json": {"limit": 1}},
     ("POST", "/api/v2/signinattempts"): {"json": {"limit": 1}},

@@ -25,6 +25,7 @@ from limen.api import (
     playbooks,
     policies,
     ssf,
+    threat,
 )
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -41,7 +42,7 @@ ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
-ROUTERS += [alerts.router, playbooks.router]
+ROUTERS += [alerts.router, playbooks.router, threat.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched

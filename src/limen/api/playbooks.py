@@ -30,6 +30,7 @@ class PlaybookOut(BaseModel):
     match: dict[str, Any]
     actions: list[str]
     mode: str
+    threat_level: str
     created_by: str
     created_at: str
     updated_at: str

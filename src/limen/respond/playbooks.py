@@ -8,7 +8,8 @@ A playbook is a small YAML (or JSON) document::
       kinds: [agent, service]   # identity kinds (default: any)
       reasons: [owner-inactive] # any of these reason codes (default: any)
       identities: ["*-bot"]     # name patterns, shell-style (default: any)
-    actions: [suspend, notify]  # suspend | contain | notify
+    actions: [suspend, notify]  # suspend | contain | notify | raise-threat
+    threat_level: elevated      # what raise-threat raises the level to (default elevated)
     mode: live                  # or dry-run: record what it would do, change nothing
 
 The live detector hands every alert it raises to :meth:`PlaybookRunner.act` after the
@@ -20,7 +21,8 @@ playbook, the action and whether it was a dry run:
   node at once, with Shared Signals to receivers);
 - ``contain``: the same, and for a human, every agent and service it owns (a cascade);
 - ``notify``: only the ``playbook.run`` event, which every sink (webhook, NATS, file)
-  pushes to the SOC like any other event.
+  pushes to the SOC like any other event;
+- ``raise-threat``: raise the platform's threat level to ``threat_level`` (never lowers it).
 
 **The blast-radius guard.** Playbooks suspend at most ``max_per_minute`` identities in any
 minute (``LIMEN_PLAYBOOK_SUSPENSIONS_PER_MINUTE``, counted from the log, so across the
@@ -46,6 +48,7 @@ import yaml
 from limen.audit import Actor, Authorizer, Outcome, Resource, record
 from limen.errors import InvalidInput, NotFound
 from limen.respond import containment
+from limen.respond.threat import LEVELS, set_level
 from limen.store import Database
 from limen.store.models import DetectAlert, Event, Identity, IdentityStatus, Playbook
 
@@ -64,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACTIONS: Final = ("suspend", "contain", "notify")
+ACTIONS: Final = ("suspend", "contain", "notify", "raise-threat")
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 MODES: Final = ("live", "dry-run")
 _SUSPENDING: Final = frozenset({"suspend", "contain"})
@@ -89,6 +92,7 @@ class PlaybookSpec:
     identities: tuple[str, ...]
     actions: tuple[str, ...]
     mode: str
+    threat_level: str = "elevated"
 
     def matches(self, *, score: float, kind: str, reason_codes: Iterable[str], name: str) -> bool:
         if score < self.min_score:
@@ -110,6 +114,7 @@ class PlaybookSpec:
             },
             "actions": list(self.actions),
             "mode": self.mode,
+            "threat_level": self.threat_level,
         }
 
 
@@ -126,7 +131,7 @@ def parse_playbook(text: str) -> PlaybookSpec:
         raise InvalidInput(f"the playbook is not valid YAML{where}") from None
     if not isinstance(raw, Mapping):
         raise InvalidInput("a playbook is a mapping with match, actions and mode")
-    unknown = set(raw) - {"description", "match", "actions", "mode"}
+    unknown = set(raw) - {"description", "match", "actions", "mode", "threat_level"}
     if unknown:
         raise InvalidInput(f"unknown playbook field(s): {', '.join(sorted(map(str, unknown)))}")
     match = raw.get("match") or {}
@@ -158,6 +163,9 @@ def parse_playbook(text: str) -> PlaybookSpec:
     bad = [a for a in actions if a not in ACTIONS]
     if bad:
         raise InvalidInput(f"actions: {bad[0]!r} is not one of {', '.join(ACTIONS)}")
+    threat = raw.get("threat_level", "elevated")
+    if threat not in LEVELS[1:]:
+        raise InvalidInput(f"threat_level: one of {', '.join(LEVELS[1:])}")
     mode = raw.get("mode", "live")
     if mode not in MODES:
         raise InvalidInput("mode: live or dry-run")
@@ -172,6 +180,7 @@ def parse_playbook(text: str) -> PlaybookSpec:
         identities=_strings(match.get("identities"), "match.identities"),
         actions=actions,
         mode=mode,
+        threat_level=threat,
     )
 
 
@@ -198,6 +207,7 @@ def _spec(row: Playbook) -> PlaybookSpec:
         identities=tuple(match.get("identities") or ()),
         actions=tuple(document.get("actions") or ()),
         mode=row.mode,
+        threat_level=document.get("threat_level", "elevated"),
     )
 
 
@@ -384,6 +394,15 @@ class PlaybookRunner:
                     alert.identity_id,
                     reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
                     cascade=action == "contain",
+                )
+            if action == "raise-threat" and not dry:
+                context["threat_level"] = spec.threat_level
+                set_level(
+                    uow,
+                    actor,
+                    spec.threat_level,
+                    reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
+                    only_raise=True,
                 )
             record(
                 session,
