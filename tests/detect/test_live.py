@@ -95,6 +95,10 @@ def test_an_agent_acting_for_a_suspended_owner_raises_an_alert_that_people_handl
     ).json()["items"]
     assert [e["context"]["alert"] for e in raised] == [alert["id"]]
 
+    # Cedar sees the alert as the agent's risk (principal.risk), 0-100.
+    risky = client.get("/v1/identities/dana-bot", headers=admin_headers).json()
+    assert risky["attributes"]["risk"] == round(alert["score"] * 100)
+
     shown = cli("alert", "show", alert["id"], "--json")
     assert shown.exit_code == 0 and '"dana-bot"' in shown.stdout
     acked = client.post(
@@ -105,6 +109,8 @@ def test_an_agent_acting_for_a_suspended_owner_raises_an_alert_that_people_handl
     assert resolved.exit_code == 0, resolved.stderr
     assert '"resolved"' in resolved.stdout
     assert client.get("/v1/alerts?status=open", headers=admin_headers).json()["items"] == []
+    calm = client.get("/v1/identities/dana-bot", headers=admin_headers).json()
+    assert calm["attributes"]["risk"] == 0
     actions = [
         e["action"]
         for e in client.get(
@@ -112,6 +118,12 @@ def test_an_agent_acting_for_a_suspended_owner_raises_an_alert_that_people_handl
         ).json()["items"]
     ]
     assert actions == ["alert.raise", "alert.acknowledge", "alert.resolve"]
+    updates = client.get(
+        "/v1/events",
+        params={"action": "identity.update", "resource_id": alert["identity"]["id"]},
+        headers=admin_headers,
+    ).json()["items"]
+    assert [e["actor"]["name"] for e in updates] == ["limen-detect", "limen-detect"]
 
     missing = client.get("/v1/alerts/nope", headers=admin_headers)
     assert missing.status_code == 404

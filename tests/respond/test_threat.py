@@ -57,7 +57,7 @@ def test_the_level_tightens_decisions_and_token_lifetimes_on_every_change(
         )
         return grant.json()["expires_in"]
 
-    assert _decision(client, admin_headers) is True
+    assert _until(lambda: _decision(client, admin_headers), True) is True
     assert lifetime() == 300
 
     changed = cli("threat", "set", "high", "--reason", "credential leak", "--json")
@@ -93,11 +93,27 @@ def cli_name(cli: Any) -> str:
     return json.loads(listed.stdout)["items"][0]["actor"]["name"]
 
 
-def test_a_playbook_raises_the_level_and_never_lowers_it(
-    client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database
+def test_a_playbook_raises_the_level_and_cedar_sees_the_agents_risk(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database, tmp_path: Any
 ) -> None:
     gateway = reporter_headers(cli)
     agent_with_token(cli, "kit-bot", "kit")
+    (tmp_path / "risk.cedar").write_text(
+        'permit (principal, action == Limen::Action::"call", resource)\n'
+        "when { principal.risk < 50 };\n"
+    )
+    assert cli("policy", "add", "low-risk", str(tmp_path / "risk.cedar")).exit_code == 0
+    question = {
+        "subject": {"type": "identity", "id": "kit-bot"},
+        "action": {"name": "call"},
+        "resource": {"type": "tool", "id": "deploy"},
+    }
+
+    def permitted() -> bool:
+        answer = client.post("/access/v1/evaluation", json=question, headers=admin_headers)
+        return answer.json()["decision"]
+
+    assert _until(permitted, True) is True  # the policy reaches the app through the feed
     client.put(
         "/v1/playbooks/escalate",
         json={"text": "match: {min_score: 0.6}\nactions: [raise-threat]\nthreat_level: high"},
@@ -116,3 +132,4 @@ def test_a_playbook_raises_the_level_and_never_lowers_it(
     shown = client.get("/v1/threat-level", headers=admin_headers).json()
     assert shown["set_by"] == "playbook:escalate" and "alert" in shown["reason"]
     wait_status(client, admin_headers, "kit-bot", "active")  # it only raised the level
+    assert _until(permitted, False) is False

@@ -41,9 +41,9 @@ from limen.detect.persistence import load_baselines, save_baselines
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
-from limen.store.models import DetectAlert, DetectCursor, Event
+from limen.store.models import DetectAlert, DetectCursor, Event, Identity
 
-__all__ = ["LEASE_SECONDS", "LIVE_SECONDS", "LiveDetector", "RaisedAlert"]
+__all__ = ["LEASE_SECONDS", "LIVE_SECONDS", "LiveDetector", "RaisedAlert", "set_risk"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,28 @@ class RaisedAlert:
     reason_codes: tuple[str, ...]
     raised_at: datetime
     live: bool
+
+
+def raise_risk(uow: UnitOfWork, identity_id: str, score: float) -> None:
+    """Set the identity's ``risk`` attribute (0-100, what Cedar sees as ``principal.risk``)
+    to at least this alert's score."""
+    set_risk(uow, identity_id, round(score * 100), only_raise=True)
+
+
+def set_risk(uow: UnitOfWork, identity_id: str, risk: int, *, only_raise: bool = False) -> None:
+    from limen import identity  # identity records its events through audit, as we do
+
+    row = uow.session.get(Identity, identity_id)
+    if row is None or str(row.status) == "deprovisioned":
+        return
+    attributes = dict(row.attributes or {})
+    current = attributes.get("risk", 0)
+    if not isinstance(current, int | float) or isinstance(current, bool):
+        current = 0
+    if current == risk or (only_raise and current >= risk):
+        return
+    attributes["risk"] = risk
+    identity.update(uow, DETECTOR_ACTOR, identity_id, attributes=attributes)
 
 
 def alert_reasons(alert: Alert) -> list[dict[str, Any]]:
@@ -297,6 +319,8 @@ class LiveDetector:
                 "events": list(alert.event_ids[:20]),
             },
         )
+        if identity_id is not None:
+            raise_risk(uow, identity_id, alert.score)
         live = (now - row.raised_at) <= timedelta(seconds=LIVE_SECONDS)
         return RaisedAlert(
             id=alert.id,
@@ -322,6 +346,8 @@ class LiveDetector:
         row.first_at = _time(alert.first_ts)
         row.last_at = _time(alert.last_ts)
         row.closed = alert.closed
+        if row.identity_id is not None and row.status in ("open", "acknowledged"):
+            raise_risk(uow, row.identity_id, alert.score)
 
     # -- the lease ---------------------------------------------------------------------
 

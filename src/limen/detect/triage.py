@@ -125,6 +125,9 @@ class Alerts:
                 row.note = note
             if status == "false_positive" and previous != "false_positive":
                 row.teach_pending = True
+            if row.identity_id is not None:
+                uow.flush()
+                _settle_risk(uow, row.identity_id)
             record(
                 uow.session,
                 actor,
@@ -136,6 +139,19 @@ class Alerts:
             )
             uow.flush()
             return alert_document(row)
+
+
+def _settle_risk(uow: Any, identity_id: str) -> None:
+    """The identity's risk: the highest score of its alerts still open or acknowledged."""
+    from limen.detect.live import set_risk
+
+    highest = uow.session.scalar(
+        sa.select(sa.func.max(DetectAlert.score)).where(
+            DetectAlert.identity_id == identity_id,
+            DetectAlert.status.in_(("open", "acknowledged")),
+        )
+    )
+    set_risk(uow, identity_id, round((highest or 0.0) * 100))
 
 
 def _row(session: Any, alert_id: str) -> DetectAlert:
