@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     rows it looked up last, while it has heard of no vault write; 0 looks every item up,
     so that a read on one node always sees a write just committed on another."""
 
+    detect: bool = True
+    """Run the live detector on this server: score every committed event, raise alerts
+    and run the response playbooks (``docs/respond.md``). Off: events are only recorded."""
+
+    playbook_suspensions_per_minute: int = Field(default=5, ge=0)
+    """The blast-radius guard: at most this many identities suspended or contained by
+    playbooks in any minute, across the cluster; beyond it, the alert asks a person."""
+
     @field_validator("data_dir", "key_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

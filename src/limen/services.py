@@ -12,17 +12,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limen import access, identity, respond, tokens
-from limen.audit import AuditKeys, EventReader
+from limen.audit import AuditKeys, EventReader, link_pending
 from limen.audit.durable import EventWriter, event_writer
 from limen.config import Settings
+from limen.detect.triage import Alerts
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
 from limen.respond import ssf
+from limen.respond.playbooks import PlaybookRunner, Playbooks
+from limen.respond.threat import ThreatService, ThreatView
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
+
+if TYPE_CHECKING:
+    from limen.detect.live import LiveDetector
 
 __all__ = ["Services"]
 
@@ -77,6 +83,11 @@ class Services:
         return identity.OpaqueTokens(self.status)
 
     @cached_property
+    def threat_view(self) -> ThreatView:
+        """The threat level in memory (kept current by the change feed)."""
+        return ThreatView(self.db)
+
+    @cached_property
     def signing_keys(self) -> tokens.SigningKeys:
         settings = self.settings
         if settings.key_passphrase is not None and settings.key_file is None:
@@ -99,6 +110,7 @@ class Services:
             status=self.status,
             ttl=self.settings.access_token_ttl,
             issuer=self.settings.resolved_public_url,
+            lifetime_scale=self.threat_view.token_scale,
         )
 
     @cached_property
@@ -118,7 +130,12 @@ class Services:
             claims = self.tokens.verify(raw, audience=tokens.ANY_AUDIENCE)
             return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
 
-        return access.PolicyDecisionPoint(self.db, status=self.status, token_chain=chain)
+        return access.PolicyDecisionPoint(
+            self.db,
+            status=self.status,
+            token_chain=chain,
+            threat_level=lambda: self.threat_view.level,
+        )
 
     # -- domain services: each asks the guard ---------------------------------------------
 
@@ -145,6 +162,18 @@ class Services:
     @cached_property
     def responder(self) -> respond.Responder:
         return respond.Responder(self.db, self.guard)
+
+    @cached_property
+    def threat(self) -> ThreatService:
+        return ThreatService(self.db, self.guard)
+
+    @cached_property
+    def playbooks(self) -> Playbooks:
+        return Playbooks(self.db, self.guard)
+
+    @cached_property
+    def alerts(self) -> Alerts:
+        return Alerts(self.db, self.guard)
 
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:
@@ -190,6 +219,22 @@ class Services:
             **self.ssf_tuning,
         )
 
+    @cached_property
+    def live_detector(self) -> LiveDetector:
+        """Scores every committed event (the server starts it; see ``docs/respond.md``)."""
+        from limen.detect.live import LiveDetector
+
+        keys = self.audit_keys
+
+        def link() -> None:
+            if keys is not None:
+                link_pending(self.db, keys.chain, wait=False)
+
+        runner = PlaybookRunner(
+            self.db, max_per_minute=self.settings.playbook_suspensions_per_minute
+        )
+        return LiveDetector(self.db, link=link, on_alerts=runner.act)
+
     def start(self) -> None:
         """Build every part a server uses, and start its background work."""
         from limen.audit.worker import AuditWorker
@@ -201,7 +246,15 @@ class Services:
         if not self.schema_current:
             log.warning("the database schema is behind this version: run `limen db upgrade`")
         self.db.broadcaster.start()
-        for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
+        for part in (
+            "status",
+            "guard",
+            "opaque_tokens",
+            "vault",
+            "directory",
+            "responder",
+            "threat_view",
+        ):
             getattr(self, part)
         self.guard.warm()  # its policies are in memory before the first request
         try:
@@ -221,9 +274,14 @@ class Services:
         else:
             self.__dict__["audit_worker"] = worker = AuditWorker(self.db, keys)
             worker.start()
+        if self.settings.detect:
+            self.live_detector.start()
 
     def close_background(self) -> None:
         """Stop background work (the server's shutdown, before the database goes)."""
+        detector = self.__dict__.pop("live_detector", None)
+        if detector is not None:
+            detector.stop()
         worker = self.__dict__.pop("audit_worker", None)
         if worker is not None:
             worker.stop()
@@ -238,6 +296,9 @@ class Services:
         view = self.__dict__.get("status")
         if view is not None:
             view.close()
+        threat = self.__dict__.get("threat_view")
+        if threat is not None:
+            threat.close()
         if self.owns_db:
             self.db.dispose()
         else:

@@ -79,6 +79,20 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/ssf/status"): {"json": {"stream_id": "missing", "status": "enabled"}},
     ("POST", "/ssf/verify"): {"json": {"stream_id": "missing"}},
     ("POST", "/ssf/poll/{stream_id}"): {"json": {"returnImmediately": True}},
+    ("POST", "/v1/events"): {
+        "json": {
+            "events": [
+                {
+                    "occurred_at": "2026-12-01T09:30:00Z",
+                    "actor": {"name": "reported-{role}", "kind": "service"},
+                    "action": "db.query",
+                }
+            ]
+        }
+    },
+    ("PUT", "/v1/playbooks/{name}"): {"json": {"text": "actions: [notify]\nmode: dry-run"}},
+    ("POST", "/v1/playbooks/{name}/test"): {"json": {"alert": "missing"}},
+    ("PUT", "/v1/threat-level"): {"json": {"level": "normal"}},
     ("POST", "/api/v2/auditevents"): {"json": {"limit": 1}},
     ("POST", "/api/v2/itemusages"): {"json": {"limit": 1}},
     ("POST", "/api/v2/signinattempts"): {"json": {"limit": 1}},
@@ -153,6 +167,7 @@ def _world(db: Database) -> dict[str, Any]:
             "token_id": kept_id,
             "stream_id": "missing",
             "file_id": "missing",
+            "alert_id": "missing",
         },
     }
 

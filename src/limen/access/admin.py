@@ -103,6 +103,17 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "audit.prune": ActionSpec("manage", ("events:admin",), "prune the event log"),
     "sink.read": ActionSpec("view", ("sinks:read",), "list event sinks"),
     "sink.write": ActionSpec("manage", ("sinks:write",), "add and remove event sinks"),
+    # detection and response
+    "alert.read": ActionSpec("audit", ("alerts:read",), "see alerts"),
+    "alert.update": ActionSpec(
+        "respond", ("alerts:write",), "acknowledge, resolve and mark alerts false positives"
+    ),
+    "playbook.read": ActionSpec("view", ("playbooks:read",), "see response playbooks"),
+    "playbook.write": ActionSpec(
+        "manage", ("playbooks:write",), "add, change and remove response playbooks"
+    ),
+    "threat.read": ActionSpec("view", ("threat:read",), "see the threat level"),
+    "threat.write": ActionSpec("respond", ("threat:write",), "set the threat level"),
     # the vault (scopes follow the vault's grammar: the caller passes them)
     "vault.read": ActionSpec("view", (), "see vaults and item metadata"),
     "vault.create": ActionSpec("manage", (), "create vaults"),

@@ -104,11 +104,18 @@ class PolicyDecisionPoint:
     """Decides AuthZEN evaluations against the stored Cedar policies and live status."""
 
     def __init__(
-        self, db: Database, *, status: StatusView, token_chain: TokenChain | None = None
+        self,
+        db: Database,
+        *,
+        status: StatusView,
+        token_chain: TokenChain | None = None,
+        threat_level: Callable[[], str] | None = None,
     ) -> None:
         self._db = db
         self.status = status
         self._token_chain = token_chain
+        self._threat_level = threat_level
+        """The platform's threat level, in memory: Cedar sees it as ``context.threat_level``."""
         self._lock = threading.Lock()
         self._policies: tuple[int, CompiledPolicies] | None = None
         self._generation = 0
@@ -286,7 +293,11 @@ class PolicyDecisionPoint:
         # The key is every request input Cedar sees (the raw token aside: ``chain`` is
         # what it means); the identity rows are checked against ``rows`` on a hit.
         # When no statement names the context, Cedar is not given one.
-        context_json = _context_json(context, chain[1:]) if compiled.reads_context else None
+        context_json = None
+        if compiled.reads_context:
+            if self._threat_level is not None:
+                context = {**context, "threat_level": self._threat_level()}
+            context_json = _context_json(context, chain[1:])
         properties = evaluation.resource_properties
         key = (
             chain,

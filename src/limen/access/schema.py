@@ -7,7 +7,8 @@ https://docs.cedarpolicy.com/schema/human-readable-schema.html
 - ``Resource``: anything else a PEP asks about; its AuthZEN ``type`` is the ``type``
   attribute, its ``properties`` the ``properties`` record;
 - ``Context``: what the PEP sends as AuthZEN ``context`` (``ip``, ``tool``, …) plus what
-  Limen adds: ``delegated`` and ``on_behalf_of`` when a token's ``act`` chain is present.
+  Limen adds: ``delegated`` and ``on_behalf_of`` when a token's ``act`` chain is present,
+  and ``threat_level``, the platform's (``limen.respond.threat``).
   Optional attributes need a ``has`` test first, as Cedar's validator insists.
 
 Actions are the verbs Limen and AuthZEN examples use. Requests naming other actions are
@@ -64,6 +65,7 @@ SCHEMA: Final = f"""namespace {NAMESPACE} {{
     channel?: String,
     delegated?: Bool,
     on_behalf_of?: Identity,
+    threat_level?: String,
   }};
   entity Vault = {{ properties?: {{}} }};
   entity Item in [Vault] = {{ properties?: {{}} }};

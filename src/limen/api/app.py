@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from limen import __version__
 from limen.api import (
+    alerts,
     authzen,
     connect,
     discovery,
@@ -21,8 +22,10 @@ from limen.api import (
     oauth,
     partners,
     personal_tokens,
+    playbooks,
     policies,
     ssf,
+    threat,
 )
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
@@ -39,6 +42,7 @@ ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
+ROUTERS += [alerts.router, playbooks.router, threat.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched

@@ -1,4 +1,5 @@
-"""Native event log API: ``GET /v1/events`` with filters, as JSON pages or a JSON Lines export."""
+"""Native event log API: ``GET /v1/events`` with filters, as JSON pages or a JSON Lines
+export; ``POST /v1/events``: events reported from outside (scope ``events:write``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from limen import identity as identities
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.events_api import link_now
 from limen.api.routing import Route, guarded
-from limen.api.schemas.events import EventList, EventPublic
-from limen.audit import Actor, EventFilter, EventReader
+from limen.api.schemas.events import EventBatchIn, EventBatchOut, EventList, EventPublic
+from limen.audit import Actor, EventFilter, EventReader, Resource
 from limen.audit.documents import event_document
+from limen.audit.ingest import ReportedActor, ReportedEvent, ingest
 from limen.store import Database
 
 __all__ = ["router"]
@@ -89,3 +91,33 @@ def _export(
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+@router.post(
+    "", response_model=EventBatchOut, status_code=201, openapi_extra=guarded("event.write")
+)
+def report_events(body: EventBatchIn, services: ServicesDep, actor: ActorDep) -> EventBatchOut:
+    """Append up to 1,000 events reported by a gateway, proxy or SIEM, all or none.
+
+    Each is an event document as ``limen audit search --jsonl`` prints it. An actor Limen
+    does not know (by name) becomes an unmanaged identity of the kind the event names.
+    """
+    services.guard.authorize(actor, "event.write", Resource("event"))
+    reported = [
+        ReportedEvent(
+            occurred_at=item.occurred_at,
+            actor=ReportedActor(id=item.actor.id, name=item.actor.name, kind=item.actor.kind),
+            action=item.action,
+            delegation=[d.model_dump() for d in item.delegation],
+            resource_type=item.resource.type if item.resource else None,
+            resource_id=item.resource.id if item.resource else None,
+            resource_name=item.resource.name if item.resource else None,
+            outcome=item.outcome,
+            reason=item.reason,
+            context=item.context,
+        )
+        for item in body.events
+    ]
+    with services.db.unit_of_work() as uow:
+        result = ingest(uow, actor, reported)
+    return EventBatchOut(accepted=len(result.ids), ids=result.ids, shadow_identities=result.shadows)

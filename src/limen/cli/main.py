@@ -50,6 +50,9 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "fleet": ("limen.cli.fleet", "app"),
     "token": ("limen.cli.token", "app"),
     "detect": ("limen.cli.detect", "app"),
+    "alert": ("limen.cli.alert", "app"),
+    "playbook": ("limen.cli.playbook", "app"),
+    "threat": ("limen.cli.threat", "app"),
 }
 
 # Commands that build the settings only if they need them (``scan --fix`` does), and

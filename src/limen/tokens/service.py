@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -38,6 +39,8 @@ ANY_AUDIENCE: Final = "*"
 """Pass as ``audience`` to accept a token whatever it was minted for (token exchange)."""
 
 _CLOCK_SKEW = 60
+_SHORTEST = 30
+"""Seconds: no scale shortens a token's lifetime below this."""
 _VERIFIED_LIMIT = 20_000
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s#]+$")
 
@@ -86,11 +89,14 @@ class TokenService:
         status: StatusView,
         ttl: timedelta,
         issuer: str,
+        lifetime_scale: Callable[[], float] | None = None,
     ) -> None:
         self.db = db
         self.keys = keys
         self.status = status
         self.ttl = ttl
+        self._lifetime_scale = lifetime_scale
+        """The share of ``ttl`` tokens get right now (the threat level shortens it)."""
         self.issuer = issuer.rstrip("/")
         """This installation's identifier in every token (``iss``; the ``aud`` of tokens
         for Limen's own API): ``LIMEN_PUBLIC_URL``."""
@@ -150,6 +156,8 @@ class TokenService:
         # Never dated before a cut-off of anyone it acts as or for: see token_date.
         iat = token_date(now.timestamp(), self.status.cut_off(chain))
         lifetime = int(self.ttl.total_seconds())
+        if self._lifetime_scale is not None:
+            lifetime = max(min(lifetime, _SHORTEST), int(lifetime * self._lifetime_scale()))
         claims = AccessTokenClaims(
             iss=self.issuer,
             sub=subject,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from limen.store.models import Event
 
-__all__ = ["EventList", "EventPublic"]
+__all__ = [
+    "EventBatchIn",
+    "EventBatchOut",
+    "EventList",
+    "EventPublic",
+    "ReportedEventIn",
+]
 
 
 class EventPublic(BaseModel):
@@ -52,3 +58,70 @@ class EventPublic(BaseModel):
 class EventList(BaseModel):
     items: list[EventPublic]
     next_cursor: str | None
+
+
+class ReportedActorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    kind: Literal["human", "agent", "service"] | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> ReportedActorIn:
+        if not self.id and not self.name:
+            raise ValueError("the actor needs an id or a name")
+        return self
+
+
+class DelegateIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, max_length=200)
+    kind: str | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ReportedResourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = Field(default=None, max_length=100)
+    id: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, max_length=500)
+
+
+class ReportedEventIn(BaseModel):
+    """One event, in the shape ``limen audit search --jsonl`` prints.
+
+    The fields Limen assigns itself (``id``, ``seq``, ``chain_position``, ``link``,
+    ``token_id``) may be present, as in an exported line, and are ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    occurred_at: datetime
+    actor: ReportedActorIn
+    delegation: list[DelegateIn] = Field(default_factory=list, max_length=10)
+    action: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.:/-]*$")
+    resource: ReportedResourceIn | None = None
+    outcome: Literal["success", "failure", "denied"] = "success"
+    reason: str | None = Field(default=None, max_length=500)
+    context: dict[str, Any] = Field(default_factory=dict)
+    id: Any = None
+    seq: Any = None
+    chain_position: Any = None
+    link: Any = None
+    token_id: Any = None
+
+
+class EventBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ReportedEventIn] = Field(min_length=1, max_length=1000)
+
+
+class EventBatchOut(BaseModel):
+    accepted: int
+    ids: list[str]
+    shadow_identities: list[str]
+    """Names of the unmanaged identities created for actors Limen did not know."""

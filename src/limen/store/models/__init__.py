@@ -4,7 +4,7 @@ from limen.store.models.access import Policy
 from limen.store.models.api_token import ApiToken
 from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
 from limen.store.models.base import Base, utcnow
-from limen.store.models.detect import DetectBaseline
+from limen.store.models.detect import DetectAlert, DetectBaseline, DetectCursor
 from limen.store.models.discovery import FleetExposure, FleetMachine
 from limen.store.models.event import Event
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, Partner
@@ -13,9 +13,11 @@ from limen.store.models.notice import StoreNotice
 from limen.store.models.respond import (
     Containment,
     ContainmentMember,
+    Playbook,
     SsfCursor,
     SsfOutbox,
     SsfStream,
+    ThreatLevel,
 )
 from limen.store.models.tokens import OAuthClient, RevokedToken, SigningKey
 from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion, VaultKek
@@ -28,7 +30,9 @@ __all__ = [
     "Base",
     "Containment",
     "ContainmentMember",
+    "DetectAlert",
     "DetectBaseline",
+    "DetectCursor",
     "Event",
     "FleetExposure",
     "FleetMachine",
@@ -38,6 +42,7 @@ __all__ = [
     "Installation",
     "OAuthClient",
     "Partner",
+    "Playbook",
     "Policy",
     "RevokedToken",
     "SigningKey",
@@ -45,6 +50,7 @@ __all__ = [
     "SsfOutbox",
     "SsfStream",
     "StoreNotice",
+    "ThreatLevel",
     "Vault",
     "VaultFile",
     "VaultItem",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Float, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from limen.store.models.base import Base, utcnow
 
-__all__ = ["DetectBaseline"]
+__all__ = ["DetectAlert", "DetectBaseline", "DetectCursor"]
 
 
 class DetectBaseline(Base):
@@ -29,4 +30,55 @@ class DetectBaseline(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     learned_events: Mapped[float] = mapped_column(Float)
     last_event_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DetectAlert(Base):
+    """An alert the live detector raised: one episode of one identity, and its handling.
+
+    ``subject`` is the detector's key (see :class:`DetectBaseline`); ``identity_id`` is
+    set when it names an identity in the registry. Times ``first_at``, ``last_at`` and
+    ``raised_at`` are event times; ``status`` is what people made of it (``open``,
+    ``acknowledged``, ``false_positive``, ``resolved``). ``teach_pending`` asks the node
+    that scores the identity to learn the alert's events as normal (a false-positive mark
+    made on any node).
+    """
+
+    __tablename__ = "detect_alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    identity_id: Mapped[str | None] = mapped_column(String(32))
+    identity_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True, default="open")
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    raised_at: Mapped[datetime]
+    closed: Mapped[bool] = mapped_column(default=False)
+    teach_pending: Mapped[bool] = mapped_column(default=False, index=True)
+    handled_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DetectCursor(Base):
+    """Where the live detector is in the log (a chain position), and which node holds it.
+
+    One row per detector. The node whose lease is current scores; another takes over when
+    the lease lapses. Advanced in the same transaction as the alerts and baselines of the
+    events it covers, so each event is scored once.
+    """
+
+    __tablename__ = "detect_cursor"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from limen.ids import new_id
 from limen.store.models.base import Base, utcnow
 
-__all__ = ["Containment", "ContainmentMember", "SsfCursor", "SsfOutbox", "SsfStream"]
+__all__ = [
+    "Containment",
+    "ContainmentMember",
+    "Playbook",
+    "SsfCursor",
+    "SsfOutbox",
+    "SsfStream",
+    "ThreatLevel",
+]
 
 
 class Containment(Base):
@@ -117,3 +125,30 @@ class SsfCursor(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class Playbook(Base):
+    """A response playbook: which alerts it answers (``match``), what it does
+    (``actions``) and whether it acts or only says what it would (``mode``)."""
+
+    __tablename__ = "respond_playbooks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mode: Mapped[str] = mapped_column(String(20), default="live")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ThreatLevel(Base):
+    """The platform-wide threat level (one row): ``normal``, ``elevated``, ``high``,
+    ``critical``, who set it and why."""
+
+    __tablename__ = "respond_threat_level"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,213 @@
+"""Response playbooks, end to end over HTTP: an alert suspends an agent at machine speed,
+its tokens are refused, the blast-radius guard holds, and a dry run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from limen.api import create_app
+from limen.config import Settings
+from limen.store import Database
+from tests.api.test_events_ingest import reporter_headers
+from tests.detect.test_live import wait_alerts, wait_scored
+
+PLAYBOOK = """\
+description: contain agents that probe for rights
+match:
+  min_score: 0.6
+  kinds: [agent]
+  reasons: [refusals, new-resource]
+actions: [suspend, notify]
+"""
+
+
+def probing(name: str, *, history: int = 40) -> tuple[list[dict], list[dict]]:
+    """An agent's ordinary work, then a burst of refused requests for secrets."""
+    start = datetime.now(UTC) - timedelta(minutes=7 * history + 5)
+
+    def event(n: int, when: datetime, outcome: str, resource: str) -> dict[str, Any]:
+        return {
+            "occurred_at": when.isoformat(),
+            "actor": {"name": name, "kind": "agent"},
+            "action": "tool.call",
+            "resource": {"type": "db", "id": resource},
+            "outcome": outcome,
+            "context": {"ip": "10.1.2.3", "tool": "sql", "session": f"s{n // 20}"},
+        }
+
+    ordinary = [
+        event(n, start + timedelta(minutes=7 * n), "success", "analytics") for n in range(history)
+    ]
+    now = datetime.now(UTC) - timedelta(seconds=30)
+    probe = [event(n, now + timedelta(seconds=n), "denied", f"secret-{n}") for n in range(12)]
+    return ordinary, probe
+
+
+def agent_with_token(cli: Any, name: str, owner: str) -> dict[str, str]:
+    if cli("identity", "show", owner).exit_code != 0:
+        assert cli("identity", "create", "--kind", "human", "--name", owner).exit_code == 0
+    made = cli("identity", "create", "--kind", "agent", "--name", name, "--owner", owner)
+    assert made.exit_code == 0, made.stderr
+    issued = cli("token", "create", "--identity", name, "--scopes", "events:write", "--json")
+    return {"Authorization": f"Bearer {json.loads(issued.stdout)['token']}"}
+
+
+def wait_status(client: TestClient, headers: dict[str, str], name: str, status: str) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if client.get(f"/v1/identities/{name}", headers=headers).json()["status"] == status:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{name} is not {status}")
+
+
+def test_a_playbook_suspends_a_probing_agent_and_its_tokens_are_refused(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database, tmp_path: Any
+) -> None:
+    gateway = reporter_headers(cli)
+    bot = agent_with_token(cli, "fay-bot", "fay")
+    ping = {
+        "events": [
+            {
+                "occurred_at": "2026-12-01T00:00:00Z",
+                "actor": {"name": "fay-bot"},
+                "action": "self.check",
+            }
+        ]
+    }
+    assert client.post("/v1/events", json=ping, headers=bot).status_code == 201
+
+    (tmp_path / "probing.yaml").write_text(PLAYBOOK)
+    added = cli("playbook", "add", "contain-probing", str(tmp_path / "probing.yaml"), "--json")
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["mode"] == "live"
+    listed = client.get("/v1/playbooks", headers=admin_headers).json()["items"]
+    assert [(p["name"], p["actions"]) for p in listed] == [
+        ("contain-probing", ["suspend", "notify"])
+    ]
+
+    ordinary, probe = probing("fay-bot")
+    ids = client.post("/v1/events", json={"events": ordinary}, headers=gateway).json()["ids"]
+    wait_scored(db, ids)
+    assert client.get("/v1/identities/fay-bot", headers=admin_headers).json()["status"] == "active"
+    client.post("/v1/events", json={"events": probe}, headers=gateway)
+
+    wait_status(client, admin_headers, "fay-bot", "suspended")
+    (alert,) = wait_alerts(client, admin_headers)
+    runs = client.get(
+        "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
+    ).json()["items"]
+    assert [(e["context"]["action"], e["context"]["alert"]) for e in runs] == [
+        ("suspend", alert["id"]),
+        ("notify", alert["id"]),
+    ]
+    assert all(e["actor"]["name"] == "playbook:contain-probing" for e in runs)
+    suspension = client.get(
+        "/v1/events", params={"action": "identity.suspend"}, headers=admin_headers
+    ).json()["items"]
+    assert [e["actor"]["name"] for e in suspension] == ["playbook:contain-probing"]
+    assert alert["id"] in suspension[0]["reason"]
+
+    refused = client.post("/v1/events", json=ping, headers=bot)
+    assert refused.status_code == 401
+
+    tested = cli("playbook", "test", "contain-probing", "--alert", alert["id"], "--json")
+    assert json.loads(tested.stdout)["would"] == ["suspend", "notify"]
+
+
+@pytest.fixture
+def guarded_client(settings: Settings, db: Database, installed: Any) -> Iterator[TestClient]:
+    """An app whose playbooks may suspend one identity a minute."""
+    tight = settings.model_copy(update={"playbook_suspensions_per_minute": 1})
+    app = create_app(tight, database=db)
+    with TestClient(app, base_url="http://limen.test", raise_server_exceptions=False) as test:
+        yield test
+
+
+def test_the_blast_radius_guard_holds_and_asks_a_person(
+    guarded_client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database
+) -> None:
+    client = guarded_client
+    gateway = reporter_headers(cli)
+    for name in ("gil-bot", "hal-bot", "ivy-bot"):
+        agent_with_token(cli, name, "gil")
+    put = client.put(
+        "/v1/playbooks/contain-probing", json={"text": PLAYBOOK}, headers=admin_headers
+    )
+    assert put.status_code == 200, put.text
+    dry = client.put(
+        "/v1/playbooks/watch-probing",
+        json={"text": PLAYBOOK, "mode": "dry-run"},
+        headers=admin_headers,
+    )
+    assert dry.json()["mode"] == "dry-run"
+
+    history: list[dict] = []
+    attacks: list[dict] = []
+    for name in ("gil-bot", "hal-bot", "ivy-bot"):
+        ordinary, probe = probing(name)
+        history += ordinary
+        attacks += probe
+    wait_scored(
+        db, client.post("/v1/events", json={"events": history}, headers=gateway).json()["ids"]
+    )
+    sent = client.post("/v1/events", json={"events": attacks}, headers=gateway).json()["ids"]
+    wait_scored(db, sent)
+    alerts = wait_alerts(client, admin_headers, count=3)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        held = client.get(
+            "/v1/events", params={"action": "playbook.hold"}, headers=admin_headers
+        ).json()["items"]
+        if len(held) == 2:
+            break
+        time.sleep(0.05)
+
+    statuses = {
+        name: client.get(f"/v1/identities/{name}", headers=admin_headers).json()["status"]
+        for name in ("gil-bot", "hal-bot", "ivy-bot")
+    }
+    assert sorted(statuses.values()) == ["active", "active", "suspended"]
+    assert len(held) == 2
+    assert all(e["outcome"] == "denied" and "blast-radius guard" in e["reason"] for e in held)
+    asking = [
+        a for a in client.get("/v1/alerts", headers=admin_headers).json()["items"] if a["note"]
+    ]
+    assert sorted(a["identity"]["name"] for a in asking) == sorted(
+        name for name, status in statuses.items() if status == "active"
+    )
+    assert len(alerts) == 3
+    # The dry run recorded what it would have done for each, and changed nothing.
+    runs = client.get(
+        "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
+    ).json()["items"]
+    dry_runs = [e for e in runs if e["context"]["dry_run"]]
+    assert {e["resource"]["name"] for e in dry_runs} == {"gil-bot", "hal-bot", "ivy-bot"}
+
+
+def test_a_bad_playbook_is_refused_naming_the_field(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, tmp_path: Any
+) -> None:
+    bad = client.put(
+        "/v1/playbooks/x",
+        json={"text": "match: {min_score: 2}\nactions: [suspend]"},
+        headers=admin_headers,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"].startswith("match.min_score")
+    unknown = client.put(
+        "/v1/playbooks/x", json={"text": "actions: [delete-everyone]"}, headers=admin_headers
+    )
+    assert "'delete-everyone' is not one of suspend, contain, notify" in unknown.json()["detail"]
+    (tmp_path / "broken.yaml").write_text("actions: [suspend\n")
+    broken = cli("playbook", "add", "x", str(tmp_path / "broken.yaml"))
+    assert broken.exit_code != 0
+    assert "not valid YAML" in broken.stderr
+    assert client.get("/v1/playbooks/x", headers=admin_headers).status_code == 404
