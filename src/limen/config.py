@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     rows it looked up last, while it has heard of no vault write; 0 looks every item up,
     so that a read on one node always sees a write just committed on another."""
 
+    orphans: Literal["suspend", "transfer-to-manager", "keep"] = "suspend"
+    """When the identity provider deprovisions a person (SCIM ``active: false`` or
+    ``DELETE``), what becomes of the agents and services they own: ``suspend`` them,
+    ``transfer-to-manager`` (re-parent them to the person's manager from the enterprise
+    extension, or suspend them if there is none active), or ``keep`` them as they are."""
+
     @field_validator("data_dir", "key_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from limen import access, identity, respond, tokens
+from limen import access, identity, lifecycle, respond, tokens
 from limen.audit import AuditKeys, EventReader
 from limen.audit.durable import EventWriter, event_writer
 from limen.config import Settings
@@ -145,6 +145,10 @@ class Services:
     @cached_property
     def responder(self) -> respond.Responder:
         return respond.Responder(self.db, self.guard)
+
+    @cached_property
+    def provisioning(self) -> lifecycle.Provisioning:
+        return lifecycle.Provisioning(self.db, self.guard, orphans=self.settings.orphans)
 
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:

@@ -79,6 +79,16 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/ssf/status"): {"json": {"stream_id": "missing", "status": "enabled"}},
     ("POST", "/ssf/verify"): {"json": {"stream_id": "missing"}},
     ("POST", "/ssf/poll/{stream_id}"): {"json": {"returnImmediately": True}},
+    ("POST", "/scim/v2/Users"): {"json": {"userName": "scim-{role}"}},
+    ("PUT", "/scim/v2/Users/{user_id}"): {"json": {"userName": "scim-{role}"}},
+    ("PATCH", "/scim/v2/Users/{user_id}"): {
+        "json": {"Operations": [{"op": "replace", "value": {"active": False}}]}
+    },
+    ("POST", "/scim/v2/Groups"): {"json": {"displayName": "group-{role}"}},
+    ("PUT", "/scim/v2/Groups/{group_id}"): {"json": {"displayName": "group-{role}"}},
+    ("PATCH", "/scim/v2/Groups/{group_id}"): {
+        "json": {"Operations": [{"op": "add", "path": "members", "value": []}]}
+    },
     ("POST", "/api/v2/auditevents"): {"json": {"limit": 1}},
     ("POST", "/api/v2/itemusages"): {"json": {"limit": 1}},
     ("POST", "/api/v2/signinattempts"): {"json": {"limit": 1}},
@@ -153,6 +163,8 @@ def _world(db: Database) -> dict[str, Any]:
             "token_id": kept_id,
             "stream_id": "missing",
             "file_id": "missing",
+            "user_id": "missing",
+            "group_id": "missing",
         },
     }
 

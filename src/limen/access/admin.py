@@ -81,6 +81,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "client.read": ActionSpec("view", ("clients:read",), "list OAuth clients"),
     "client.create": ActionSpec("manage", ("clients:write",), "register OAuth clients"),
     "client.revoke": ActionSpec("respond", ("clients:write",), "revoke OAuth clients"),
+    "scim.provision": ActionSpec("manage", ("scim:write",), "provision people and groups (SCIM)"),
     "partner.read": ActionSpec("view", ("partners:read",), "list partners"),
     "partner.create": ActionSpec("manage", ("partners:write",), "register partners"),
     "partner.revoke": ActionSpec("respond", ("partners:write",), "revoke partners"),

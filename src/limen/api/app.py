@@ -22,6 +22,7 @@ from limen.api import (
     partners,
     personal_tokens,
     policies,
+    scim,
     ssf,
 )
 from limen.api.limits import BodySizeLimit
@@ -39,6 +40,7 @@ ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
+ROUTERS += [scim.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -94,6 +96,7 @@ def create_app(
         (oauth.ERROR_PREFIX, oauth.render_oauth_error),
         *((p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES),
         (ssf.ERROR_PREFIX, ssf.render_ssf_error),
+        (scim.ERROR_PREFIX, scim.render_scim_error),
         (partners.OAUTH_PREFIX, oauth.render_oauth_error),
         (partners.ERROR_PREFIX, partners.render_partner_error),
     ]

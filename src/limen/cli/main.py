@@ -50,6 +50,7 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "fleet": ("limen.cli.fleet", "app"),
     "token": ("limen.cli.token", "app"),
     "detect": ("limen.cli.detect", "app"),
+    "scim": ("limen.cli.scim", "app"),
 }
 
 # Commands that build the settings only if they need them (``scan --fix`` does), and
