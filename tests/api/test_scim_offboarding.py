@@ -198,3 +198,86 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     story = json.loads(shown.stdout)
     assert story[0]["orphans"] == orphans
     assert story[0]["needs_rotation"] == [item.id]
+
+
+def test_offboarding_on_one_node_is_honoured_by_another(
+    db: Database, settings: Settings, installed: InitResult
+) -> None:
+    """The identity provider talks to node A; a PEP asks node B. Node B hears of the
+    cut-off (NOTIFY on PostgreSQL, the log on SQLite) and refuses the delegated tokens."""
+    import httpx
+
+    from tests.conftest import serve
+    from tests.respond._waiting import wait_for
+
+    second = Database(settings.resolved_database_url)
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    try:
+        with (
+            serve(create_app(settings, database=db)) as node_a,
+            serve(create_app(settings, database=second)) as node_b,
+            httpx.Client(base_url=node_a.url) as a,
+            httpx.Client(base_url=node_b.url) as b,
+        ):
+            with db.unit_of_work() as uow:
+                holder = identity.create(uow, Actor.operator(), kind="service", name="scim-idp")
+                _, scim_token = identity.issue_api_token(
+                    uow, Actor.operator(), holder, purpose="scim", scopes=["scim:write"]
+                )
+            scim = {"Authorization": f"Bearer {scim_token}", "Content-Type": SCIM}
+            alice = a.post(
+                "/scim/v2/Users", json={"userName": "alice@example.com"}, headers=scim
+            ).json()
+            with db.unit_of_work() as uow:
+                bots = [
+                    identity.create(
+                        uow, Actor.operator(), kind="agent", name=f"bot-{n}", owner=alice["id"]
+                    ).id
+                    for n in range(2)
+                ]
+            a.put(
+                "/v1/policies/tools",
+                json={"text": 'permit(principal, action == Limen::Action::"call", resource);'},
+                headers=admin,
+            ).raise_for_status()
+
+            def token(credentials: tuple[str, str], **form: str) -> str:
+                r = a.post(
+                    "/oauth2/token",
+                    data={"grant_type": "client_credentials", **form},
+                    auth=credentials,
+                )
+                assert r.status_code == 200, r.text
+                return r.json()["access_token"]
+
+            human = token(_client(db, alice["id"]))
+            delegated = [
+                token(
+                    _client(db, bot),
+                    grant_type=EXCHANGE,
+                    subject_token=human,
+                    subject_token_type=ACCESS,
+                )
+                for bot in bots
+            ]
+
+            def decisions() -> list[bool]:
+                return [
+                    b.post(
+                        "/access/v1/evaluation",
+                        json={
+                            "subject": {"type": "agent", "id": bot},
+                            "action": {"name": "call"},
+                            "resource": {"type": "tool", "id": "deploy"},
+                            "context": {"token": t},
+                        },
+                        headers=admin,
+                    ).json()["decision"]
+                    for bot, t in zip(bots, delegated, strict=True)
+                ]
+
+            assert decisions() == [True, True]
+            assert a.delete(f"/scim/v2/Users/{alice['id']}", headers=scim).status_code == 204
+            wait_for(lambda: decisions() == [False, False], seconds=5)
+    finally:
+        second.dispose()

@@ -269,7 +269,7 @@ async def search_users(request: Request) -> JSONResponse:
 
 
 async def _users(request: Request, params: Mapping[str, Any], *, actor: Any = None) -> JSONResponse:
-    actor = actor or await current_actor(request)
+    actor = actor or await _provisioner(request)
     provisioning = services_of(request).provisioning
     user_name = _fast_user_name(params.get("filter"))
     records = await _in_thread(lambda: provisioning.users(actor, user_name=user_name))
@@ -363,7 +363,7 @@ async def search_groups(request: Request) -> JSONResponse:
 async def _groups(
     request: Request, params: Mapping[str, Any], *, actor: Any = None
 ) -> JSONResponse:
-    actor = actor or await current_actor(request)
+    actor = actor or await _provisioner(request)
     provisioning = services_of(request).provisioning
     records = await _in_thread(lambda: provisioning.groups(actor))
     base = _base(request)
