@@ -151,6 +151,14 @@ class Services:
         return lifecycle.Provisioning(self.db, self.guard, orphans=self.settings.orphans)
 
     @cached_property
+    def access_review(self) -> lifecycle.AccessReview:
+        return lifecycle.AccessReview(self.db, self.guard)
+
+    @cached_property
+    def posture(self) -> lifecycle.Posture:
+        return lifecycle.Posture(self.db, self.guard, self.access_review)
+
+    @cached_property
     def api_tokens(self) -> identity.ApiTokens:
         return identity.ApiTokens(self.db, self.guard)
 

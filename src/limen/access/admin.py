@@ -101,6 +101,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "event.read": ActionSpec("audit", ("events:read",), "read the event log"),
     "event.write": ActionSpec("use", ("events:write",), "report events from outside"),
     "audit.verify": ActionSpec("audit", ("events:read",), "verify the hash chain"),
+    "access.review": ActionSpec(
+        "audit", ("access:review", "events:read"), "review what machine identities can reach"
+    ),
     "audit.prune": ActionSpec("manage", ("events:admin",), "prune the event log"),
     "sink.read": ActionSpec("view", ("sinks:read",), "list event sinks"),
     "sink.write": ActionSpec("manage", ("sinks:write",), "add and remove event sinks"),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from limen import __version__
 from limen.api import (
+    access_review,
     authzen,
     connect,
     discovery,
@@ -41,6 +42,7 @@ ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
 ROUTERS += [scim.router]
+ROUTERS += [access_review.router, access_review.posture_router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched

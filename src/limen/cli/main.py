@@ -51,6 +51,8 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "token": ("limen.cli.token", "app"),
     "detect": ("limen.cli.detect", "app"),
     "scim": ("limen.cli.scim", "app"),
+    "access": ("limen.cli.access", "app"),
+    "posture": ("limen.cli.access", "posture_app"),
 }
 
 # Commands that build the settings only if they need them (``scan --fix`` does), and
