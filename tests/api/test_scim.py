@@ -359,3 +359,62 @@ def test_discovery_documents(client: TestClient) -> None:
     schemas = client.get("/scim/v2/Schemas").json()
     assert {s["id"] for s in schemas["Resources"]} == {USER, GROUP, ENTERPRISE}
     assert client.get(f"/scim/v2/Schemas/{ENTERPRISE}").json()["name"] == "EnterpriseUser"
+
+
+def test_bulk_creates_a_user_and_a_group_that_names_it(
+    client: TestClient, db: Database, scim: dict[str, str]
+) -> None:
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": "alice",
+                "data": {"schemas": [USER], "userName": "alice@example.org"},
+            },
+            {
+                "method": "POST",
+                "path": "/Groups",
+                "bulkId": "ops",
+                "data": {
+                    "schemas": [GROUP],
+                    "displayName": "Ops",
+                    "members": [{"type": "User", "value": "bulkId:alice"}],
+                },
+            },
+            {
+                "method": "PATCH",
+                "path": "/Users/bulkId:alice",
+                "data": {
+                    "schemas": [PATCH],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": "Al"}],
+                },
+            },
+            {
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": "again",
+                "data": {"schemas": [USER], "userName": "alice@example.org"},
+            },
+            {"method": "DELETE", "path": "/Groups/bulkId:ops"},
+        ],
+    }
+    response = client.post("/scim/v2/Bulk", json=body, headers=scim)
+    assert response.status_code == 200, response.text
+    results = response.json()["Operations"]
+    assert [r["status"] for r in results] == ["201", "201", "200", "409", "204"]
+    assert results[3]["response"]["scimType"] == "uniqueness"
+    alice_id = results[0]["location"].rsplit("/", 1)[1]
+    assert _identity(db, alice_id).display_name == "Al"
+    assert client.get(results[1]["location"], headers=scim).status_code == 404
+
+    # failOnErrors: the run stops after that many errors.
+    stop = client.post(
+        "/scim/v2/Bulk",
+        json={**body, "failOnErrors": 1, "Operations": body["Operations"][3:]},
+        headers=scim,
+    )
+    assert [r["status"] for r in stop.json()["Operations"]] == ["409"]
+    config = client.get("/scim/v2/ServiceProviderConfig").json()
+    assert config["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}

@@ -33,6 +33,8 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MAX_RESULTS = 1000
+MAX_BULK_OPERATIONS = 1000
+MAX_BULK_PAYLOAD = 1_048_576
 
 # Enterprise attributes copied into the identity's attributes (Cedar, access review).
 _ENTERPRISE_ATTRIBUTES = ("employeeNumber", "costCenter", "organization", "division", "department")
@@ -241,7 +243,11 @@ def service_provider_config(base: str) -> dict[str, Any]:
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://limen.dev/docs/scim",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": MAX_BULK_OPERATIONS,
+            "maxPayloadSize": MAX_BULK_PAYLOAD,
+        },
         "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

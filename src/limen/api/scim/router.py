@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,11 @@ class InvalidSyntax(InvalidInput):
 
 def render_scim_error(status: int, code: str, detail: str | None) -> Response:
     """RFC 7644 §3.12: ``{"schemas": [Error], "status": "400", "scimType": …, "detail": …}``."""
+    status, body = _error_body(status, code, detail)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _error_body(status: int, code: str, detail: str | None) -> tuple[int, dict[str, Any]]:
     if code == "precondition-failed":
         status = 412
     elif status == 422:
@@ -63,7 +69,7 @@ def render_scim_error(status: int, code: str, detail: str | None) -> Response:
         body["scimType"] = "invalidValue"
     if detail:
         body["detail"] = detail
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    return status, body
 
 
 def _respond(
@@ -442,3 +448,154 @@ async def search_all(request: Request) -> JSONResponse:
         return users + [resources.render_group(r, base) for r in provisioning.groups(actor)]
 
     return _page(params, await _in_thread(both))
+
+
+# -- bulk (RFC 7644 §3.7) -----------------------------------------------------------------
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+
+
+@router.post("/Bulk", openapi_extra=_GUARD)
+async def bulk(request: Request) -> JSONResponse:
+    """Operations in order; ``bulkId:<id>`` in later data names a resource an earlier
+    operation created. Each operation is its own transaction; ``failOnErrors`` stops the
+    run after that many errors."""
+    actor = await _provisioner(request)
+    body = await _body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
+        raise InvalidInput("a BulkRequest needs an Operations list")
+    operations = body["Operations"]
+    if len(operations) > resources.MAX_BULK_OPERATIONS:
+        raise InvalidInput(
+            f"at most {resources.MAX_BULK_OPERATIONS} operations per request",
+        )
+    fail_on = body.get("failOnErrors")
+    limit = fail_on if isinstance(fail_on, int) and fail_on > 0 else None
+    provisioning = services_of(request).provisioning
+    base = _base(request)
+
+    def run() -> list[dict[str, Any]]:
+        created: dict[str, str] = {}
+        results: list[dict[str, Any]] = []
+        errors = 0
+        for operation in operations:
+            if limit is not None and errors >= limit:
+                break
+            result = _bulk_one(provisioning, actor, operation, created, base)
+            if int(result["status"]) >= 400:
+                errors += 1
+            results.append(result)
+        return results
+
+    results = await _in_thread(run)
+    return _respond({"schemas": [BULK_RESPONSE], "Operations": results})
+
+
+def _bulk_one(
+    provisioning: Any,
+    actor: Any,
+    operation: Any,
+    created: dict[str, str],
+    base: str,
+) -> dict[str, Any]:
+    from limen.errors import LimenError
+    from limen.lifecycle import PreconditionFailed
+
+    method = str(operation.get("method") or "").upper() if isinstance(operation, dict) else ""
+    bulk_id = operation.get("bulkId") if isinstance(operation, dict) else None
+    result: dict[str, Any] = {"method": method or "?"}
+    if bulk_id is not None:
+        result["bulkId"] = bulk_id
+    try:
+        if not isinstance(operation, dict) or method not in ("POST", "PUT", "PATCH", "DELETE"):
+            raise InvalidInput("each operation needs a method: POST, PUT, PATCH or DELETE")
+        path = _resolve(str(operation.get("path") or ""), created)
+        data = _resolve(operation.get("data"), created)
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] not in ("Users", "Groups") or len(parts) > 2:
+            raise InvalidInput("path must be /Users, /Groups, /Users/<id> or /Groups/<id>")
+        users = parts[0] == "Users"
+        ident = parts[1] if len(parts) == 2 else None
+        if (method == "POST") != (ident is None):
+            raise InvalidInput("POST goes to a collection; PUT, PATCH and DELETE to a resource")
+        version = operation.get("version")
+        if_match = None
+        if isinstance(version, str) and version.strip():
+            text = version.strip().removeprefix("W/").strip('"')
+            if_match = int(text) if text.isdigit() else -1
+        if method == "DELETE":
+            if users:
+                provisioning.delete_user(actor, ident, if_match=if_match)
+            else:
+                provisioning.delete_group(actor, ident, if_match=if_match)
+            result["status"] = "204"
+            return result
+        if method == "POST":
+            record = (
+                provisioning.create_user(actor, resources.user_draft(data))
+                if users
+                else provisioning.create_group(actor, resources.group_draft(data))
+            )
+            status = "201"
+        elif method == "PUT":
+            record = (
+                provisioning.replace_user(
+                    actor, ident, resources.user_draft(data), if_match=if_match
+                )
+                if users
+                else provisioning.replace_group(
+                    actor, ident, resources.group_draft(data), if_match=if_match
+                )
+            )
+            status = "200"
+        else:
+            current = provisioning.user(actor, ident) if users else provisioning.group(actor, ident)
+            if if_match is not None and if_match != current.version:
+                raise PreconditionFailed("the resource changed since that version was read")
+            render = resources.render_user if users else resources.render_group
+            patched = scim_patch.apply(render(current, base), data)
+            if users:
+                record = provisioning.replace_user(
+                    actor, ident, resources.user_draft(patched), if_match=current.version
+                )
+            else:
+                record = provisioning.replace_group(
+                    actor, ident, resources.group_draft(patched), if_match=current.version
+                )
+            status = "200"
+        rendered = (resources.render_user if users else resources.render_group)(record, base)
+        if bulk_id is not None and method == "POST":
+            created[str(bulk_id)] = record.id
+        result.update(
+            status=status,
+            location=rendered["meta"]["location"],
+            version=rendered["meta"]["version"],
+        )
+        return result
+    except LimenError as exc:
+        from limen.api.problems import status_for
+
+        code, body = _error_body(status_for(exc), exc.code, exc.detail)
+        result.update(status=str(code), response=body)
+        return result
+
+
+def _resolve(value: Any, created: dict[str, str]) -> Any:
+    """``bulkId:<id>`` → the id of the resource an earlier operation created."""
+    if isinstance(value, str):
+        if value.startswith("bulkId:"):
+            key = value[len("bulkId:") :]
+            if key not in created:
+                raise InvalidInput(f"bulkId {key[:64]!r} names no resource created before it")
+            return created[key]
+        return re.sub(
+            r"bulkId:([\w.-]+)",
+            lambda m: created.get(m.group(1), m.group(0)),
+            value,
+        )
+    if isinstance(value, list):
+        return [_resolve(v, created) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, created) for k, v in value.items()}
+    return value
