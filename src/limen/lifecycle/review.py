@@ -60,6 +60,7 @@ _VAULT_ACTIONS: Final = frozenset(
         "vault.item.delete",
     }
 )
+_QUOTED = re.compile(r'"([^"\\]{1,200})"')
 _EVERYONE: Final = "Cedar policy for every principal"
 _ANY_PRINCIPAL = re.compile(r"\b(permit|forbid)\s*\(\s*principal\s*,", re.IGNORECASE)
 _SCOPE_ACTIONS: dict[str, frozenset[str]] = {}
@@ -181,13 +182,11 @@ def _review(
     session: Session, *, kind: str | None, tag: str, since: datetime, now: datetime
 ) -> list[ReviewedIdentity]:
     kinds = [IdentityKind(kind)] if kind else [IdentityKind.AGENT, IdentityKind.SERVICE]
-    machines = list(
-        session.scalars(
-            sa.select(Identity)
-            .where(Identity.kind.in_(kinds), Identity.status != IdentityStatus.DEPROVISIONED)
-            .order_by(Identity.name)
-        )
-    )
+    machines = session.execute(
+        sa.select(Identity.id, Identity.name, Identity.kind, Identity.status, Identity.owner_id)
+        .where(Identity.kind.in_(kinds), Identity.status != IdentityStatus.DEPROVISIONED)
+        .order_by(Identity.name)
+    ).all()
     ids = {m.id for m in machines}
     names = {m.name: m.id for m in machines}
     owners = {
@@ -316,6 +315,16 @@ def _review(
         for reader in readers[item_id]:
             read_by[reader].append(item_id)
 
+    # Which policies name which identity (by id or name, in quotes), and which apply to
+    # every principal: read once per policy, not once per identity.
+    generic = {pid for pid, _, text in policies if _ANY_PRINCIPAL.search(text)}
+    naming: dict[str, set[str]] = defaultdict(set)
+    for pid, _, text in policies:
+        for quoted in _QUOTED.findall(text):
+            who = quoted if quoted in ids else names.get(quoted)
+            if who:
+                naming[who].add(pid)
+
     reviewed: list[ReviewedIdentity] = []
     for machine in machines:
         owner = owners.get(machine.owner_id) if machine.owner_id else None
@@ -346,9 +355,9 @@ def _review(
                         decisions=decisions.get(machine.id, []),
                     )
                 )
-        for policy_id, policy_name, text in policies:
-            named = machine.id in text or f'"{machine.name}"' in text
-            if named or _ANY_PRINCIPAL.search(text):
+        for policy_id, policy_name, _text in policies:
+            named = policy_id in naming.get(machine.id, ())
+            if named or policy_id in generic:
                 # A decision names the statements that decided it: "<policy>#<n>".
                 hits = [
                     d
@@ -455,7 +464,7 @@ def _scope_rights(
 
 
 def _findings(
-    machine: Identity,
+    machine: Any,
     entry: ReviewedIdentity,
     owner: Any,
     tokens: list[Any],
