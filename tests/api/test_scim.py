@@ -418,3 +418,44 @@ def test_bulk_creates_a_user_and_a_group_that_names_it(
     assert [r["status"] for r in stop.json()["Operations"]] == ["409"]
     config = client.get("/scim/v2/ServiceProviderConfig").json()
     assert config["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
+
+
+def test_cedar_policies_read_the_groups_the_identity_provider_sets(
+    client: TestClient, db: Database, scim: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    policy = (
+        'permit(principal, action == Limen::Action::"read", resource) '
+        'when { principal has groups && principal.groups.contains("Payments") };'
+    )
+    added = client.put("/v1/policies/payments", json={"text": policy}, headers=admin_headers)
+    assert added.status_code == 200, added.text
+    user = client.post("/scim/v2/Users", json={"userName": "pat@example.com"}, headers=scim)
+    group = client.post(
+        "/scim/v2/Groups",
+        json={"displayName": "Payments", "members": [{"value": user.json()["id"]}]},
+        headers=scim,
+    ).json()
+
+    def decision() -> bool:
+        r = client.post(
+            "/access/v1/evaluation",
+            json={
+                "subject": {"type": "user", "id": "pat@example.com"},
+                "action": {"name": "read"},
+                "resource": {"type": "vault", "id": "payments"},
+            },
+            headers=admin_headers,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["decision"]
+
+    assert decision() is True
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json={
+            "schemas": [PATCH],
+            "Operations": [{"op": "remove", "path": f'members[value eq "{user.json()["id"]}"]'}],
+        },
+        headers=scim,
+    )
+    assert decision() is False
