@@ -8,6 +8,7 @@ reference" (developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20) and Mi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -459,3 +460,14 @@ def test_cedar_policies_read_the_groups_the_identity_provider_sets(
         headers=scim,
     )
     assert decision() is False
+
+
+def test_the_scim_commands_fail_in_one_line(cli: Any, installed: InitResult) -> None:
+    unknown = cli("scim", "group-role", "Ops", "wizard")
+    assert unknown.exit_code != 0
+    assert unknown.stderr.strip().splitlines() == [
+        "limen: unknown role 'wizard'; known roles: admin, auditor, security-operator, viewer"
+    ]
+    issued = json.loads(cli("scim", "token", "create", "--name", "entra", "--json").stdout)
+    assert issued["identity"] == "scim-entra" and issued["token"].startswith("limen_")
+    assert issued["base_url"].endswith("/scim/v2")
