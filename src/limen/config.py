@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     """The blast-radius guard: at most this many identities suspended or contained by
     playbooks in any minute, across the cluster; beyond it, the alert asks a person."""
 
+    orphans: Literal["suspend", "transfer-to-manager", "keep"] = "suspend"
+    """When the identity provider deprovisions a person (SCIM ``active: false`` or
+    ``DELETE``), what becomes of the agents and services they own: ``suspend`` them,
+    ``transfer-to-manager`` (re-parent them to the person's manager from the enterprise
+    extension, or suspend them if there is none active), or ``keep`` them as they are."""
+
     @field_validator("data_dir", "key_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

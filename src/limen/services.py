@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from limen import access, identity, respond, tokens
+from limen import access, identity, lifecycle, respond, tokens
 from limen.audit import AuditKeys, EventReader, link_pending
 from limen.audit.durable import EventWriter, event_writer
 from limen.config import Settings
@@ -174,6 +174,18 @@ class Services:
     @cached_property
     def alerts(self) -> Alerts:
         return Alerts(self.db, self.guard)
+
+    @cached_property
+    def provisioning(self) -> lifecycle.Provisioning:
+        return lifecycle.Provisioning(self.db, self.guard, orphans=self.settings.orphans)
+
+    @cached_property
+    def access_review(self) -> lifecycle.AccessReview:
+        return lifecycle.AccessReview(self.db, self.guard)
+
+    @cached_property
+    def posture(self) -> lifecycle.Posture:
+        return lifecycle.Posture(self.db, self.guard, self.access_review)
 
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:

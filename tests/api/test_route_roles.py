@@ -93,6 +93,16 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/playbooks/{name}"): {"json": {"text": "actions: [notify]\nmode: dry-run"}},
     ("POST", "/v1/playbooks/{name}/test"): {"json": {"alert": "missing"}},
     ("PUT", "/v1/threat-level"): {"json": {"level": "normal"}},
+    ("POST", "/scim/v2/Users"): {"json": {"userName": "scim-{role}"}},
+    ("PUT", "/scim/v2/Users/{user_id}"): {"json": {"userName": "scim-{role}"}},
+    ("PATCH", "/scim/v2/Users/{user_id}"): {
+        "json": {"Operations": [{"op": "replace", "value": {"active": False}}]}
+    },
+    ("POST", "/scim/v2/Groups"): {"json": {"displayName": "group-{role}"}},
+    ("PUT", "/scim/v2/Groups/{group_id}"): {"json": {"displayName": "group-{role}"}},
+    ("PATCH", "/scim/v2/Groups/{group_id}"): {
+        "json": {"Operations": [{"op": "add", "path": "members", "value": []}]}
+    },
     ("POST", "/api/v2/auditevents"): {"json": {"limit": 1}},
     ("POST", "/api/v2/itemusages"): {"json": {"limit": 1}},
     ("POST", "/api/v2/signinattempts"): {"json": {"limit": 1}},
@@ -168,6 +178,8 @@ def _world(db: Database) -> dict[str, Any]:
             "stream_id": "missing",
             "file_id": "missing",
             "alert_id": "missing",
+            "user_id": "missing",
+            "group_id": "missing",
         },
     }
 

@@ -81,6 +81,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "client.read": ActionSpec("view", ("clients:read",), "list OAuth clients"),
     "client.create": ActionSpec("manage", ("clients:write",), "register OAuth clients"),
     "client.revoke": ActionSpec("respond", ("clients:write",), "revoke OAuth clients"),
+    "scim.provision": ActionSpec("manage", ("scim:write",), "provision people and groups (SCIM)"),
     "partner.read": ActionSpec("view", ("partners:read",), "list partners"),
     "partner.create": ActionSpec("manage", ("partners:write",), "register partners"),
     "partner.revoke": ActionSpec("respond", ("partners:write",), "revoke partners"),
@@ -100,6 +101,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "event.read": ActionSpec("audit", ("events:read",), "read the event log"),
     "event.write": ActionSpec("use", ("events:write",), "report events from outside"),
     "audit.verify": ActionSpec("audit", ("events:read",), "verify the hash chain"),
+    "access.review": ActionSpec(
+        "audit", ("access:review", "events:read"), "review what machine identities can reach"
+    ),
     "audit.prune": ActionSpec("manage", ("events:admin",), "prune the event log"),
     "sink.read": ActionSpec("view", ("sinks:read",), "list event sinks"),
     "sink.write": ActionSpec("manage", ("sinks:write",), "add and remove event sinks"),

@@ -483,6 +483,9 @@ def _identity_entity(info: IdentityInfo) -> dict[str, Any]:
         "risk": int(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0,
         "roles": list(info.roles),
     }
+    groups = info.attributes.get("groups")
+    if isinstance(groups, list):  # set by SCIM provisioning (limen.lifecycle)
+        attrs["groups"] = [g for g in groups if isinstance(g, str)]
     if info.owner_id:
         attrs["owner"] = {"__entity": {"type": f"{NAMESPACE}::Identity", "id": info.owner_id}}
     return {"uid": {"type": f"{NAMESPACE}::Identity", "id": info.id}, "attrs": attrs, "parents": []}

@@ -2,7 +2,8 @@
 
 https://docs.cedarpolicy.com/schema/human-readable-schema.html
 
-- ``Identity``: every human, agent and service, with its kind, status, owner and risk;
+- ``Identity``: every human, agent and service, with its kind, status, owner and risk,
+  and (for people the identity provider manages) the ``groups`` it put them in;
 - ``Vault`` and ``Item`` (items are ``in`` their vault), ``Tool`` (what agents call);
 - ``Resource``: anything else a PEP asks about; its AuthZEN ``type`` is the ``type``
   attribute, its ``properties`` the ``properties`` record;
@@ -56,6 +57,7 @@ SCHEMA: Final = f"""namespace {NAMESPACE} {{
     status: String,
     risk: Long,
     roles: Set<String>,
+    groups?: Set<String>,
     owner?: Identity,
   }};
   type Context = {{

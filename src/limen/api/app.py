@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from limen import __version__
 from limen.api import (
+    access_review,
     alerts,
     authzen,
     connect,
@@ -24,6 +25,7 @@ from limen.api import (
     personal_tokens,
     playbooks,
     policies,
+    scim,
     ssf,
     threat,
 )
@@ -43,6 +45,8 @@ ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
+ROUTERS += [scim.router]
+ROUTERS += [access_review.router, access_review.posture_router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -98,6 +102,7 @@ def create_app(
         (oauth.ERROR_PREFIX, oauth.render_oauth_error),
         *((p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES),
         (ssf.ERROR_PREFIX, ssf.render_ssf_error),
+        (scim.ERROR_PREFIX, scim.render_scim_error),
         (partners.OAUTH_PREFIX, oauth.render_oauth_error),
         (partners.ERROR_PREFIX, partners.render_partner_error),
     ]

@@ -142,6 +142,35 @@ def show(
 
 
 @app.command()
+def offboarding(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """What offboarding did to a person (SCIM deprovisioning): their agents and services,
+    revoked credentials, and the vault items flagged for rotation; newest first."""
+    story = services(ctx).provisioning.offboarding(Actor.operator(), ref)
+    if as_json:
+        emit_json(story)
+        return
+    if not story:
+        out_console.print(f"{ref} was never offboarded")
+        return
+    for step in story:
+        out_console.print(
+            f"{step['at']}  by {step['by']}  orphans={step['orphans']}"
+            f"{'  (deleted)' if step.get('deleted') else ''}"
+        )
+        for label in ("suspended", "transferred", "kept", "needs_rotation"):
+            if step.get(label):
+                out_console.print(f"  {label.replace('_', ' ')}: {', '.join(step[label])}")
+        out_console.print(
+            f"  revoked: {step.get('revoked_tokens', 0)} token(s), "
+            f"{step.get('revoked_clients', 0)} OAuth client(s); delegated tokens cut off"
+        )
+
+
+@app.command()
 def suspend(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],

@@ -9,6 +9,7 @@ from limen.store.models.discovery import FleetExposure, FleetMachine
 from limen.store.models.event import Event
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, Partner
 from limen.store.models.installation import Installation
+from limen.store.models.lifecycle import ProvisionedGroup, ProvisionedMember, ProvisionedUser
 from limen.store.models.notice import StoreNotice
 from limen.store.models.respond import (
     Containment,
@@ -44,6 +45,9 @@ __all__ = [
     "Partner",
     "Playbook",
     "Policy",
+    "ProvisionedGroup",
+    "ProvisionedMember",
+    "ProvisionedUser",
     "RevokedToken",
     "SigningKey",
     "SsfCursor",

@@ -1,0 +1,75 @@
+"""``limen scim …``: connect an identity provider (Okta, Entra ID…) to ``/scim/v2``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from limen.audit import Actor
+from limen.cli._context import emit_json, out_console, services
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="SCIM provisioning: tokens for the identity provider, group-to-role mapping.",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(help="Bearer tokens for the identity provider.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Option("--name", help="The connection, e.g. okta or entra.")
+    ] = "idp",
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a bearer token with the scim:write scope; its value is printed once."""
+    state = services(ctx)
+    holder, token_id, raw = state.provisioning.issue_token(Actor.operator(), name)
+    base = state.settings.resolved_public_url.rstrip("/") + "/scim/v2"
+    document = {
+        "identity": holder.name,
+        "identity_id": holder.id,
+        "token_id": token_id,
+        "token": raw,
+        "scopes": ["scim:write"],
+        "base_url": base,
+    }
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"SCIM base URL: {base}")
+    out_console.print(f"bearer token:  {raw}")
+    out_console.print("The token is shown only now; paste it into the identity provider.")
+
+
+@app.command("group-role")
+def group_role(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group's displayName in the identity provider.")],
+    roles: Annotated[
+        list[str] | None, typer.Argument(help="Limen roles its members get (none: no role).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a provisioned group grant Limen roles; its members' roles follow at once."""
+    record = services(ctx).provisioning.grant_roles(Actor.operator(), group, roles or [])
+    document = {
+        "group": record.display_name,
+        "id": record.id,
+        "roles": list(record.roles),
+        "members": [name for _, name in record.members],
+    }
+    if as_json:
+        emit_json(document)
+        return
+    granted = ", ".join(record.roles) or "no role"
+    out_console.print(
+        f"group {record.display_name!r} grants {granted} to {len(record.members)} member(s)"
+    )

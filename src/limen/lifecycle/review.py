@@ -1,0 +1,557 @@
+"""Access review: what each agent and service can reach, through what, on whose behalf,
+and what it actually used (from the event log).
+
+For every non-human identity that is not deprovisioned:
+
+- **rights**: vaults (and their items) through the vault scopes of its live tokens;
+  Limen's own API and outside tools and APIs through the scopes of its tokens and OAuth
+  clients; and the Cedar access policies that name it (or any principal);
+- **used**: each right is matched against the identity's events of the last ``days`` days:
+  vault reads and writes in that vault; Limen operations the scope allows; allowed
+  decisions (``access.evaluate``) about it for the scope's verb or the policy;
+- **findings**: rights never used (each with a concrete change), sensitive resources in
+  reach (items tagged ``sensitive``, or the tag asked for), no active owner, long-lived
+  tokens and reachable secrets overdue for rotation, and one secret read by several
+  identities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from limen.access.admin import ACTIONS
+from limen.audit import Actor, Authorizer, Resource
+from limen.errors import InvalidInput
+from limen.store import Database
+from limen.store.models import (
+    ApiToken,
+    Event,
+    Identity,
+    IdentityKind,
+    IdentityStatus,
+    OAuthClient,
+    Policy,
+    Vault,
+    VaultItem,
+    utcnow,
+)
+
+__all__ = ["AccessReview", "Review", "ReviewedIdentity", "Right"]
+
+LONG_LIVED: Final = timedelta(days=90)
+"""A token with no expiry older than this is flagged."""
+_VAULT_SCOPE = re.compile(r"^vault:([^:]+):(read|write)$")
+_VAULT_ACTIONS: Final = frozenset(
+    {
+        "vault.item.read",
+        "vault.secret.read",
+        "vault.file.read",
+        "vault.item.write",
+        "vault.item.create",
+        "vault.item.update",
+        "vault.item.delete",
+    }
+)
+_QUOTED = re.compile(r'"([^"\\]{1,200})"')
+_EVERYONE: Final = "Cedar policy for every principal"
+_ANY_PRINCIPAL = re.compile(r"\b(permit|forbid)\s*\(\s*principal\s*,", re.IGNORECASE)
+_SCOPE_ACTIONS: dict[str, frozenset[str]] = {}
+for _name, _spec in ACTIONS.items():
+    for _scope in _spec.scopes:
+        _SCOPE_ACTIONS[_scope] = _SCOPE_ACTIONS.get(_scope, frozenset()) | {_name}
+
+
+@dataclass(slots=True)
+class Right:
+    """One thing an identity can reach, and through what."""
+
+    kind: str
+    """``vault``, ``scope`` or ``policy``."""
+    target: str
+    via: str
+    credential: str | None
+    used: bool = False
+    uses: int = 0
+    last_used: datetime | None = None
+    sensitive: bool = False
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "via": self.via,
+            "credential": self.credential,
+            "used": self.used,
+            "uses": self.uses,
+            "last_used": self.last_used.isoformat() if self.last_used else None,
+            "sensitive": self.sensitive,
+        }
+
+
+@dataclass(slots=True)
+class ReviewedIdentity:
+    id: str
+    name: str
+    kind: str
+    status: str
+    owner: str | None
+    owner_status: str | None
+    rights: list[Right] = field(default_factory=list)
+    findings: list[dict[str, str]] = field(default_factory=list)
+    events: int = 0
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "on_behalf_of": self.owner,
+            "owner_status": self.owner_status,
+            "events": self.events,
+            "rights": [r.document() for r in self.rights],
+            "unused": [
+                f"{r.kind}:{r.target}" for r in self.rights if not r.used and r.via != _EVERYONE
+            ],
+            "findings": self.findings,
+        }
+
+
+@dataclass(slots=True)
+class Review:
+    generated_at: datetime
+    days: int
+    resource_tag: str
+    identities: list[ReviewedIdentity]
+
+    def document(self) -> dict[str, Any]:
+        counts: dict[str, int] = defaultdict(int)
+        for reviewed in self.identities:
+            for finding in reviewed.findings:
+                counts[finding["type"]] += 1
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "days": self.days,
+            "resource_tag": self.resource_tag,
+            "summary": {"identities": len(self.identities), **dict(sorted(counts.items()))},
+            "identities": [r.document() for r in self.identities],
+        }
+
+
+class AccessReview:
+    """The access review, for an actor the guard lets read the event log."""
+
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self._db = db
+        self._guard = authorizer
+
+    def review(
+        self,
+        actor: Actor,
+        *,
+        kind: str | None = None,
+        resource_tag: str | None = None,
+        days: int = 30,
+        now: datetime | None = None,
+    ) -> Review:
+        self._guard.authorize(actor, "access.review", Resource("access_review"))
+        if kind not in (None, "agent", "service"):
+            raise InvalidInput("kind must be agent or service")
+        if not 1 <= days <= 3650:
+            raise InvalidInput("days must be between 1 and 3650")
+        tag = (resource_tag or "sensitive").strip()
+        moment = now or utcnow()
+        with self._db.unit_of_work(readonly=True) as uow:
+            reviewed = _review(
+                uow.session, kind=kind, tag=tag, since=moment - timedelta(days=days), now=moment
+            )
+        if resource_tag:
+            reviewed = [r for r in reviewed if any(x.sensitive for x in r.rights)]
+        return Review(moment, days, tag, reviewed)
+
+
+def _review(
+    session: Session, *, kind: str | None, tag: str, since: datetime, now: datetime
+) -> list[ReviewedIdentity]:
+    kinds = [IdentityKind(kind)] if kind else [IdentityKind.AGENT, IdentityKind.SERVICE]
+    machines = session.execute(
+        sa.select(Identity.id, Identity.name, Identity.kind, Identity.status, Identity.owner_id)
+        .where(Identity.kind.in_(kinds), Identity.status != IdentityStatus.DEPROVISIONED)
+        .order_by(Identity.name)
+    ).all()
+    ids = {m.id for m in machines}
+    names = {m.name: m.id for m in machines}
+    owners = {
+        row.id: row
+        for row in session.execute(
+            sa.select(Identity.id, Identity.name, Identity.status).where(
+                Identity.id.in_({m.owner_id for m in machines if m.owner_id})
+            )
+        )
+    }
+
+    # Credentials: live tokens and clients.
+    tokens: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        sa.select(
+            ApiToken.id,
+            ApiToken.identity_id,
+            ApiToken.prefix,
+            ApiToken.scopes,
+            ApiToken.created_at,
+            ApiToken.expires_at,
+        ).where(ApiToken.revoked_at.is_(None))
+    ):
+        if row.identity_id in ids and not (row.expires_at and row.expires_at <= now):
+            tokens[row.identity_id].append(row)
+    clients: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        sa.select(OAuthClient.client_id, OAuthClient.identity_id, OAuthClient.scopes).where(
+            OAuthClient.revoked_at.is_(None)
+        )
+    ):
+        if row.identity_id in ids:
+            clients[row.identity_id].append(row)
+
+    # Vaults and items: names, tags, rotation policies.
+    vaults = {
+        row.id: row
+        for row in session.execute(sa.select(Vault.id, Vault.name, Vault.max_secret_age_days))
+    }
+    items = {
+        row.id: row
+        for row in session.execute(
+            sa.select(
+                VaultItem.id,
+                VaultItem.vault_id,
+                VaultItem.title,
+                VaultItem.tags,
+                VaultItem.max_secret_age_days,
+                VaultItem.secrets_changed_at,
+            ).where(VaultItem.deleted_at.is_(None))
+        )
+    }
+    tagged_vaults = {i.vault_id for i in items.values() if tag in (i.tags or [])}
+    overdue_by_vault: dict[str, list[str]] = defaultdict(list)
+    for item in items.values():
+        limit = item.max_secret_age_days or vaults[item.vault_id].max_secret_age_days
+        if limit and item.secrets_changed_at < now - timedelta(days=limit):
+            overdue_by_vault[item.vault_id].append(item.title)
+
+    # What they did: one aggregate over the window's events, and the decisions about them.
+    used_actions: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+    used_vaults: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+    readers: dict[str, set[str]] = defaultdict(set)
+    events_of: dict[str, int] = defaultdict(int)
+    for actor_id, action, resource_id, count, last in session.execute(
+        sa.select(
+            Event.actor_id,
+            Event.action,
+            Event.resource_id,
+            sa.func.count(),
+            sa.func.max(Event.occurred_at),
+        )
+        .where(
+            Event.occurred_at >= since,
+            Event.outcome == "success",
+            Event.actor_id.is_not(None),
+            Event.action != "access.evaluate",
+        )
+        .group_by(Event.actor_id, Event.action, Event.resource_id)
+    ):
+        if actor_id not in ids:
+            continue
+        events_of[actor_id] += count
+        _add(used_actions[actor_id], action, count, last)
+        if action in _VAULT_ACTIONS and resource_id in items:
+            _add(used_vaults[actor_id], items[resource_id].vault_id, count, last)
+            if action.endswith("read"):
+                readers[resource_id].add(actor_id)
+    decisions: dict[str, list[tuple[str, str, list[str], datetime]]] = defaultdict(list)
+    for resource_type, context, when in session.execute(
+        sa.select(Event.resource_type, Event.context, Event.occurred_at).where(
+            Event.occurred_at >= since,
+            Event.action == "access.evaluate",
+            Event.outcome == "success",
+        )
+    ):
+        subject = (context or {}).get("subject") or {}
+        who = subject.get("id")
+        who = who if who in ids else names.get(who)
+        if who:
+            events_of[who] += 1
+            decisions[who].append(
+                (
+                    str((context or {}).get("action") or ""),
+                    resource_type or "",
+                    [str(p) for p in (context or {}).get("policies") or []],
+                    when,
+                )
+            )
+
+    policies = list(
+        session.execute(
+            sa.select(Policy.id, Policy.name, Policy.text).where(Policy.realm == "access")
+        )
+    )
+
+    # One secret, several readers: each item's readers by name, sorted once.
+    id_names = {m.id: m.name for m in machines}
+    shared_readers = {
+        item_id: sorted(id_names[r] for r in others)
+        for item_id, others in readers.items()
+        if len(others) > 1
+    }
+    read_by: dict[str, list[str]] = defaultdict(list)
+    for item_id in shared_readers:
+        for reader in readers[item_id]:
+            read_by[reader].append(item_id)
+
+    # Which policies name which identity (by id or name, in quotes), and which apply to
+    # every principal: read once per policy, not once per identity.
+    generic = {pid for pid, _, text in policies if _ANY_PRINCIPAL.search(text)}
+    naming: dict[str, set[str]] = defaultdict(set)
+    for pid, _, text in policies:
+        for quoted in _QUOTED.findall(text):
+            who = quoted if quoted in ids else names.get(quoted)
+            if who:
+                naming[who].add(pid)
+
+    reviewed: list[ReviewedIdentity] = []
+    for machine in machines:
+        owner = owners.get(machine.owner_id) if machine.owner_id else None
+        entry = ReviewedIdentity(
+            id=machine.id,
+            name=machine.name,
+            kind=str(machine.kind),
+            status=str(machine.status),
+            owner=owner.name if owner else None,
+            owner_status=str(owner.status) if owner else None,
+            events=events_of.get(machine.id, 0),
+        )
+        for credential, label, scopes in [
+            *((t, f"token {t.prefix}…", t.scopes) for t in tokens.get(machine.id, [])),
+            *((c, f"client {c.client_id}", c.scopes) for c in clients.get(machine.id, [])),
+        ]:
+            credential_id = getattr(credential, "id", None) or credential.client_id
+            for scope in scopes or []:
+                entry.rights.extend(
+                    _scope_rights(
+                        scope,
+                        label=label,
+                        credential=credential_id,
+                        vaults=vaults,
+                        tagged=tagged_vaults,
+                        used_vaults=used_vaults.get(machine.id, {}),
+                        used_actions=used_actions.get(machine.id, {}),
+                        decisions=decisions.get(machine.id, []),
+                    )
+                )
+        for policy_id, policy_name, _text in policies:
+            named = policy_id in naming.get(machine.id, ())
+            if named or policy_id in generic:
+                # A decision names the statements that decided it: "<policy>#<n>".
+                hits = [
+                    d
+                    for d in decisions.get(machine.id, [])
+                    if any(p.split("#", 1)[0] in (policy_name, policy_id) for p in d[2])
+                ]
+                entry.rights.append(
+                    Right(
+                        "policy",
+                        policy_name,
+                        "Cedar policy naming it" if named else _EVERYONE,
+                        None,
+                        used=bool(hits),
+                        uses=len(hits),
+                        last_used=max((d[3] for d in hits), default=None),
+                    )
+                )
+        entry.findings = _findings(
+            machine,
+            entry,
+            owner,
+            tokens.get(machine.id, []),
+            now=now,
+            overdue=overdue_by_vault,
+            vault_names={v: vaults[v].name for v in vaults},
+            shared=[
+                (items[item_id].title, shared_readers[item_id])
+                for item_id in read_by.get(machine.id, ())
+                if item_id in shared_readers
+            ],
+        )
+        reviewed.append(entry)
+    return reviewed
+
+
+def _add(into: dict[str, tuple[int, datetime]], key: str, count: int, last: datetime) -> None:
+    previous = into.get(key)
+    if previous is None:
+        into[key] = (count, last)
+    else:
+        into[key] = (previous[0] + count, max(previous[1], last))
+
+
+def _scope_rights(
+    scope: str,
+    *,
+    label: str,
+    credential: str,
+    vaults: dict[str, Any],
+    tagged: set[str],
+    used_vaults: dict[str, tuple[int, datetime]],
+    used_actions: dict[str, tuple[int, datetime]],
+    decisions: list[tuple[str, str, list[str], datetime]],
+) -> Iterable[Right]:
+    via = f"{label} (scope {scope})"
+    match = _VAULT_SCOPE.match(scope)
+    if match or scope in ("vault:*", "vault:admin", "*"):
+        target = match.group(1) if match else "*"
+        reached = list(vaults) if target == "*" else [target] if target in vaults else []
+        for vault_id in reached:
+            count, last = used_vaults.get(vault_id, (0, None))
+            yield Right(
+                "vault",
+                vaults[vault_id].name,
+                via,
+                credential,
+                used=count > 0,
+                uses=count,
+                last_used=last,
+                sensitive=vault_id in tagged,
+            )
+        if match or scope != "*":
+            return
+    limen_actions = _SCOPE_ACTIONS.get(scope)
+    if limen_actions:
+        hits = [used_actions[a] for a in limen_actions if a in used_actions]
+        count = sum(h[0] for h in hits)
+        yield Right(
+            "scope",
+            scope,
+            via,
+            credential,
+            used=count > 0,
+            uses=count,
+            last_used=max((h[1] for h in hits), default=None),
+        )
+        return
+    family, _, verb = scope.partition(":")
+    if scope == "*":
+        hits_any = sum(c for c, _ in used_actions.values()) + len(decisions)
+        yield Right("scope", "*", via, credential, used=hits_any > 0, uses=hits_any)
+        return
+    resource_types = {family, family.rstrip("s")}
+    hits = [d for d in decisions if (verb and d[0] == verb) or d[1] in resource_types]
+    yield Right(
+        "scope",
+        scope,
+        via,
+        credential,
+        used=bool(hits),
+        uses=len(hits),
+        last_used=max((d[3] for d in hits), default=None),
+    )
+
+
+def _findings(
+    machine: Any,
+    entry: ReviewedIdentity,
+    owner: Any,
+    tokens: list[Any],
+    *,
+    now: datetime,
+    overdue: dict[str, list[str]],
+    vault_names: dict[str, str],
+    shared: list[tuple[str, list[str]]],
+) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    for right in entry.rights:
+        if right.used or right.via == _EVERYONE:
+            # A policy for every principal is not this identity's grant to narrow.
+            continue
+        scope = right.via.split("(scope ", 1)[-1].rstrip(")")
+        if right.kind == "policy":
+            change = f"narrow Cedar policy {right.target!r} so that it leaves out {machine.name}"
+        elif right.via.startswith("client "):
+            change = (
+                f"register a client for {machine.name} without the scope {scope}, then "
+                f"limen client revoke {right.credential}"
+            )
+        else:
+            change = (
+                f"limen token create --identity {machine.name} --scopes <all but {scope}>, "
+                f"then limen token revoke {right.credential}"
+            )
+        found.append(
+            {
+                "type": "unused-right",
+                "detail": f"{right.kind} {right.target} through {right.via} was not used",
+                "change": change,
+            }
+        )
+    for right in entry.rights:
+        if right.sensitive:
+            found.append(
+                {
+                    "type": "sensitive-resource",
+                    "detail": f"reaches vault {right.target}, which holds tagged items, "
+                    f"through {right.via}",
+                    "change": "" if right.used else "remove this grant: it was never used",
+                }
+            )
+    if machine.kind is IdentityKind.AGENT and (owner is None or owner.status != "active"):
+        found.append(
+            {
+                "type": "no-active-owner",
+                "detail": f"owner {owner.name} is {owner.status}" if owner else "no owner",
+                "change": f"limen identity update {machine.name} --owner <an active human>, "
+                f"or limen identity suspend {machine.name}",
+            }
+        )
+    for token in tokens:
+        if token.expires_at is None and token.created_at < now - LONG_LIVED:
+            age = (now - token.created_at).days
+            found.append(
+                {
+                    "type": "long-lived-credential",
+                    "detail": f"token {token.prefix}… has no expiry and is {age} days old",
+                    "change": f"limen token create --identity {machine.name} --expires-in 30d; "
+                    f"limen token revoke {token.id}",
+                }
+            )
+    for right in entry.rights:
+        if right.kind != "vault":
+            continue
+        vault_id = next((v for v, n in vault_names.items() if n == right.target), None)
+        late = overdue.get(vault_id or "", [])
+        if late:
+            found.append(
+                {
+                    "type": "secret-overdue",
+                    "detail": f"vault {right.target} holds {len(late)} item(s) older than "
+                    f"their rotation policy: {', '.join(sorted(late)[:5])}",
+                    "change": f"rotate them (limen vault report {right.target})",
+                }
+            )
+    for title, names in sorted(shared):
+        others = [n for n in names[:6] if n != machine.name][:5]
+        more = len(names) - 1 - len(others)
+        also = ", ".join(others) + (f" and {more} more" if more > 0 else "")
+        found.append(
+            {
+                "type": "shared-secret",
+                "detail": f"{title} is also read by {also}",
+                "change": "give each identity its own credential for this system",
+            }
+        )
+    return found

@@ -1,0 +1,173 @@
+"""The access review over HTTP and on the command line, on both backends: what agents and
+services can reach, what they really used (from the event log), and what to change."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from limen import identity, tokens
+from limen.audit import Actor
+from limen.installation import InitResult
+from limen.store import Database
+from limen.vault import Field, ItemDraft
+
+
+def _world(client: TestClient, db: Database, installed: InitResult) -> dict[str, Any]:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    op = Actor.operator()
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    payments = services.vault.create_vault(op, "payments")
+    hr = services.vault.create_vault(op, "hr")
+    secret = [Field(id="", type="CONCEALED", label="k", value="v")]
+    stripe = services.vault.create_item(
+        op, "payments", ItemDraft(title="stripe", tags=["sensitive"], fields=secret)
+    )
+    services.vault.create_item(op, "hr", ItemDraft(title="payroll", fields=secret))
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="alice", roles=["admin"])
+        identity.create(uow, op, kind="human", name="bob")
+        bot = identity.create(uow, op, kind="agent", name="pay-bot", owner="alice")
+        job = identity.create(uow, op, kind="service", name="ci-job")
+        identity.create(uow, op, kind="agent", name="orphan-bot", owner="bob")
+        keys = {}
+        for holder, scopes in (
+            (bot, [f"vault:{payments.id}:read", f"vault:{hr.id}:read"]),
+            (job, [f"vault:{payments.id}:read"]),
+        ):
+            keys[holder.name] = identity.issue_api_token(
+                uow, op, holder, purpose="service-account", scopes=scopes
+            )
+        client_row, _ = tokens.register_client(uow, op, bot, scopes=["tools:call"])
+        keys = {name: (row.id, raw) for name, (row, raw) in keys.items()}
+    with db.unit_of_work() as uow:
+        identity.suspend(uow, op, "bob", reason="left")
+    for name in ("pay-bot", "ci-job"):
+        read = client.get(
+            f"/v1/vaults/{payments.id}/items/{stripe.id}",
+            headers={"Authorization": f"Bearer {keys[name][1]}"},
+        )
+        assert read.status_code == 200, read.text
+    assert (
+        client.put(
+            "/v1/policies/tools",
+            json={"text": 'permit(principal, action == Limen::Action::"call", resource);'},
+            headers=admin,
+        ).status_code
+        == 200
+    )
+    decided = client.post(
+        "/access/v1/evaluation",
+        json={
+            "subject": {"type": "agent", "id": "pay-bot"},
+            "action": {"name": "call"},
+            "resource": {"type": "tool", "id": "deploy"},
+        },
+        headers=admin,
+    )
+    assert decided.json()["decision"] is True
+    return {
+        "admin": admin,
+        "keys": keys,
+        "client_id": client_row.client_id,
+        "stripe": f"/v1/vaults/{payments.id}/items/{stripe.id}",
+    }
+
+
+def test_what_machines_can_reach_and_what_they_used(
+    client: TestClient, db: Database, installed: InitResult, cli: Any
+) -> None:
+    world = _world(client, db, installed)
+    response = client.get("/v1/access/review", headers=world["admin"])
+    assert response.status_code == 200, response.text
+    review = response.json()
+    by_name = {i["name"]: i for i in review["identities"]}
+    assert sorted(by_name) == ["ci-job", "orphan-bot", "pay-bot"]
+
+    bot = by_name["pay-bot"]
+    assert bot["on_behalf_of"] == "alice"
+    rights = {(r["kind"], r["target"]): r for r in bot["rights"]}
+    assert rights[("vault", "payments")]["used"] is True
+    assert rights[("vault", "payments")]["sensitive"] is True
+    assert rights[("vault", "hr")]["used"] is False
+    assert rights[("scope", "tools:call")]["used"] is True
+    assert rights[("policy", "tools")]["used"] is True
+    assert rights[("vault", "hr")]["credential"] == world["keys"]["pay-bot"][0]
+    assert bot["unused"] == ["vault:hr"]
+    findings = {f["type"]: f for f in bot["findings"]}
+    unused = findings["unused-right"]
+    assert "vault hr" in unused["detail"]
+    assert f"limen token revoke {world['keys']['pay-bot'][0]}" in unused["change"]
+    assert "ci-job" in findings["shared-secret"]["detail"]
+    assert "no-active-owner" not in findings
+
+    orphan = {f["type"]: f for f in by_name["orphan-bot"]["findings"]}
+    assert orphan["no-active-owner"]["detail"] == "owner bob is suspended"
+    assert by_name["ci-job"]["on_behalf_of"] is None
+    assert review["summary"]["no-active-owner"] == 1
+
+    only_services = client.get(
+        "/v1/access/review", params={"kind": "service"}, headers=world["admin"]
+    ).json()
+    assert [i["name"] for i in only_services["identities"]] == ["ci-job"]
+
+    # The command line: a tag filter, JSON, CSV and a self-contained page.
+    tagged = cli("access", "review", "--resource-tag", "sensitive", "--json")
+    assert tagged.exit_code == 0, tagged.stderr
+    assert [i["name"] for i in json.loads(tagged.stdout)["identities"]] == ["ci-job", "pay-bot"]
+    sheet = cli("access", "review", "--kind", "agent", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(sheet.stdout)))
+    hr_row = next(r for r in rows if r["right"] == "vault:hr")
+    assert (hr_row["identity"], hr_row["used"], hr_row["on_behalf_of"]) == (
+        "pay-bot",
+        "no",
+        "alice",
+    )
+    page = cli("access", "review", "--format", "html")
+    assert page.stdout.startswith("<!doctype html>")
+    assert "pay-bot" in page.stdout and "<script" not in page.stdout and "http" not in page.stdout
+    table = cli("access", "review")
+    assert table.exit_code == 0 and "pay-bot" in table.stdout
+    bad = cli("access", "review", "--days", "0")
+    assert bad.exit_code != 0 and "days must be between 1 and 3650" in bad.stderr
+
+
+def test_the_posture_report_maps_findings_to_the_owasp_nhi_top_10(
+    client: TestClient, db: Database, installed: InitResult, cli: Any
+) -> None:
+    world = _world(client, db, installed)
+    # Someone pastes the CI job's key into a browser.
+    by_hand = client.get(
+        world["stripe"],
+        headers={
+            "Authorization": f"Bearer {world['keys']['ci-job'][1]}",
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        },
+    )
+    assert by_hand.status_code == 200
+    response = client.get("/v1/posture/report", headers=world["admin"])
+    assert response.status_code == 200, response.text
+    risks = {r["id"]: r for r in response.json()["risks"]}
+    assert list(risks) == [f"NHI{n}" for n in range(1, 11)]
+    assert risks["NHI1"]["identities"] == ["orphan-bot"]
+    assert risks["NHI2"]["count"] == 0
+    assert risks["NHI4"]["identities"] == ["ci-job", "pay-bot"]
+    assert risks["NHI5"]["identities"] == ["pay-bot"]
+    assert risks["NHI6"]["assessed"] is False and risks["NHI6"]["count"] is None
+    assert risks["NHI9"]["identities"] == ["ci-job", "pay-bot"]
+    assert risks["NHI10"]["identities"] == ["ci-job"]
+    assert all(r["fix"] for r in risks.values())
+
+    page = cli("posture", "report", "--format", "html")
+    assert page.exit_code == 0, page.stderr
+    assert "<svg" in page.stdout and "NHI10: Human Use of NHI" in page.stdout
+    assert "<script" not in page.stdout
+    sheet = cli("posture", "report", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(sheet.stdout)))
+    assert rows[5]["risk"] == "NHI6" and rows[5]["count"] == "not assessed"
+    table = cli("posture", "report")
+    assert "Overprivileged NHI" in table.stdout
