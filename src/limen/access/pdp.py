@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from limen.access._cedar import Answer, authorize
 from limen.access._decision_log import DecisionLog, record_decision
-from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest
+from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest, Invalid
 from limen.access.policies import DEFAULT_POLICIES, CompiledPolicies, compile_policies
 from limen.access.schema import NAMESPACE
 from limen.audit import Actor
@@ -69,12 +69,16 @@ class Decision:
     allowed: bool
     reason: str
     policies: tuple[str, ...] = ()
+    error: str | None = None
+    """Why a batch entry could not be evaluated (reason ``invalid_evaluation``)."""
 
     def to_authzen(self) -> dict[str, Any]:
         """AuthZEN §6.2 response: ``{"decision": bool, "context": {...}}``."""
         context: dict[str, Any] = {"reason": self.reason}
         if self.policies:
             context["policies"] = list(self.policies)
+        if self.error:
+            context["error"] = self.error
         return {"decision": self.allowed, "context": context}
 
 
@@ -177,12 +181,18 @@ class PolicyDecisionPoint:
 
         Status checks and the cache run per evaluation; what is left for Cedar is
         evaluated together, one Cedar call per group sharing principals and resource.
+        A malformed entry (:class:`Invalid`) is denied with reason ``invalid_evaluation``.
         """
         policies = self.policies()
         semantic = request.semantic
         prepared: list[Decision | _Pending] = []
         for evaluation in request.evaluations:
-            item = self._prepare(evaluation, policies)
+            if isinstance(evaluation, Invalid):
+                item: Decision | _Pending = Decision(
+                    False, "invalid_evaluation", error=evaluation.error
+                )
+            else:
+                item = self._prepare(evaluation, policies)
             prepared.append(item)
             if isinstance(item, Decision) and _stops(semantic, item):
                 break
@@ -207,7 +217,8 @@ class PolicyDecisionPoint:
     ) -> list[Decision]:
         decisions = self.decide_many(request)
         for evaluation, decision in zip(request.evaluations, decisions, strict=False):
-            self._record(uow, actor, evaluation, decision)
+            if isinstance(evaluation, Evaluation):
+                self._record(uow, actor, evaluation, decision)
         return decisions
 
     def _record(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from limen import access
 from limen.api.deps import current_actor, services_of
-from limen.api.problems import malformed_json
+from limen.api.problems import malformed_json, request_id_header
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
 
@@ -40,7 +40,16 @@ Evaluator = Annotated[Actor, Depends(_evaluator)]
 
 
 async def _json(request: Request) -> Any:
+    """The request's JSON; AuthZEN §10.1 (and its certification scenario) want 400 for a
+    Content-Type other than ``application/json``, an empty body and malformed JSON."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise access.InvalidEvaluation(
+            f"the request body must be application/json, not {media_type[:100] or 'untyped'}"
+        )
     body = await request.body()
+    if not body.strip():
+        raise access.InvalidEvaluation("the request body is empty; send a JSON object")
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
@@ -50,9 +59,9 @@ async def _json(request: Request) -> Any:
 
 
 def _headers(request: Request) -> dict[str, str]:
-    # AuthZEN §10.1: echo the PEP's request id so it can correlate the answer.
-    request_id = request.headers.get("x-request-id")
-    return {"X-Request-ID": request_id[:200]} if request_id else {}
+    # AuthZEN §10.1: echo the PEP's request id so it can correlate the answer (errors
+    # echo it too: see api.problems.render_error).
+    return request_id_header(request)
 
 
 async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> None:
@@ -74,13 +83,23 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
 
 @router.post("/access/v1/evaluations", openapi_extra=guarded("access.evaluate"))
 async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
-    """AuthZEN §7: many decisions with shared defaults and an evaluation semantic."""
+    """AuthZEN §7: many decisions with shared defaults and an evaluation semantic.
+
+    Without an ``evaluations`` array the request is one evaluation and gets §6's answer
+    (``{"decision": …}``); a malformed entry is denied in its place (200)."""
     parsed = access.parse_evaluations(await _json(request))
     point = services_of(request).pdp
     decisions = point.decide_many(parsed)
     await _recorded(
-        point, [(actor, e, d) for e, d in zip(parsed.evaluations, decisions, strict=False)]
+        point,
+        [
+            (actor, e, d)
+            for e, d in zip(parsed.evaluations, decisions, strict=False)
+            if isinstance(e, access.Evaluation)
+        ],
     )
+    if parsed.single:
+        return JSONResponse(decisions[0].to_authzen(), headers=_headers(request))
     body = {"evaluations": [d.to_authzen() for d in decisions]}
     return JSONResponse(body, headers=_headers(request))
 

@@ -23,6 +23,7 @@ __all__ = [
     "malformed_json",
     "problem_response",
     "render_error",
+    "request_id_header",
     "status_for",
 ]
 
@@ -37,6 +38,7 @@ _STATUS: tuple[tuple[type[errors.LimenError], int], ...] = (
     (errors.Conflict, 409),
     (errors.Denied, 403),
     (errors.Unauthenticated, 401),
+    (errors.BadRequest, 400),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
 )
@@ -68,6 +70,12 @@ ErrorRenderer = Callable[[int, str, str | None], Response]
 """``(status, code, detail) -> response`` for a surface whose spec prescribes its own error body."""
 
 
+def request_id_header(request: Request) -> dict[str, str]:
+    """``X-Request-ID`` as the caller sent it (bounded), to echo on the answer."""
+    request_id = request.headers.get("x-request-id")
+    return {"X-Request-ID": request_id[:200]} if request_id else {}
+
+
 def render_error(
     request: Request,
     status: int,
@@ -82,7 +90,9 @@ def render_error(
 
     Surfaces such as the Connect API register ``(path prefix, renderer)`` pairs in
     ``app.state.error_renderers``; every other path gets RFC 9457 problem details.
+    A caller's ``X-Request-ID`` is echoed on every error, as on every AuthZEN answer.
     """
+    headers = {**(headers or {}), **request_id_header(request)}
     for prefix, renderer in getattr(request.app.state, "error_renderers", ()):
         if request.url.path.startswith(prefix):
             response = renderer(status, code, detail)
