@@ -235,6 +235,9 @@ def test_authentication_scope_metadata_and_limits(
         "policy_decision_point": public,
         "access_evaluation_endpoint": f"{public}/access/v1/evaluation",
         "access_evaluations_endpoint": f"{public}/access/v1/evaluations",
+        "search_subject_endpoint": f"{public}/access/v1/search/subject",
+        "search_resource_endpoint": f"{public}/access/v1/search/resource",
+        "search_action_endpoint": f"{public}/access/v1/search/action",
     }
 
     malformed = client.post(

@@ -2,7 +2,8 @@
 
 The cases are data (``conformance/authzen_certification.json``), written down from the
 scenario in openid/authzen; the fixture (alice, bob, record-1, record-2) is set up here
-with a validated Cedar policy, as an operator would.
+as an operator would: a schema fragment declaring the application's entity type and
+properties, and a policy validated against it.
 """
 
 from __future__ import annotations
@@ -16,17 +17,38 @@ from fastapi.testclient import TestClient
 
 HERE = Path(__file__).parent / "conformance"
 SCENARIO = json.loads((HERE / "authzen_certification.json").read_text())
-LEVELS = ("basic-core", "errors", "batch-core")
+LEVELS = (
+    "basic-core",
+    "basic-properties",
+    "errors",
+    "batch-core",
+    "batch-properties",
+    "search-core",
+    "search-properties",
+)
 CASES = [case for case in SCENARIO["cases"] if case["level"] in LEVELS]
 
 
 @pytest.fixture
 def fixture(client: TestClient, admin_headers: dict[str, str], make_identity: Any) -> None:
     make_identity("alice")
-    make_identity("bob")
-    text = (HERE / "certification_core.cedar").read_text()
+    fragment = (HERE / "certification.cedarschema").read_text()
+    body = {"text": fragment, "realm": "schema"}
+    r = client.put("/v1/policies/records", json=body, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    text = (HERE / "certification.cedar").read_text()
     r = client.put("/v1/policies/certification", json={"text": text}, headers=admin_headers)
     assert r.status_code == 200, r.text
+    # bob's role is an attribute of the identity (§C.1.1); it needs the fragment first.
+    make_identity("bob", attributes={"role": "admin"})
+    # The records are resources a PEP has asked about (§C.1.2), so search finds them.
+    for record in ("record-1", "record-2"):
+        body = {
+            "subject": {"type": "user", "id": "alice"},
+            "action": {"name": "read"},
+            "resource": {"type": "record", "id": record},
+        }
+        assert client.post("/access/v1/evaluation", json=body, headers=admin_headers).is_success
 
 
 def _send(client: TestClient, headers: dict[str, str], case: dict[str, Any]) -> Any:
@@ -65,6 +87,18 @@ def test_certification_case(
             assert isinstance(answer.get("context", {}), dict)
             if expected is not None:
                 assert answer["decision"] is expected, answers
+    if "results" in case:
+        assert body["results"] == case["results"]
+    if "results_include" in case:
+        results = body["results"]
+        assert isinstance(results, list)
+        for expected in case["results_include"]:
+            assert expected in results, results
+        for result in results:  # §C.4.2.1: every result is of the type asked for
+            if "type" in case["request"].get(case["endpoint"].split("/")[1], {}):
+                assert result["type"] == case["request"][case["endpoint"].split("/")[1]]["type"]
+        page = body.get("page", {})
+        assert isinstance(page, dict) and isinstance(page.get("next_token", ""), str)
 
 
 def test_idempotent(client: TestClient, admin_headers: dict[str, str], fixture: None) -> None:
@@ -107,3 +141,61 @@ def test_the_request_id_is_echoed_on_authentication_errors(client: TestClient) -
     r = client.post("/access/v1/evaluation", json=body, headers={"X-Request-ID": "no-token"})
     assert r.status_code == 401
     assert r.headers["x-request-id"] == "no-token"
+
+
+def test_the_policy_does_not_validate_without_the_fragment(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    text = (HERE / "certification.cedar").read_text()
+    r = client.post("/v1/policies/validate", json={"text": text}, headers=admin_headers)
+    assert r.status_code == 422
+    assert "record" in r.json()["detail"]
+    # A fragment that does not fit is refused with Cedar's reason.
+    bad = {"text": "entity record = { status?: Nope };", "realm": "schema"}
+    r = client.put("/v1/policies/records", json=bad, headers=admin_headers)
+    assert r.status_code == 422 and "Nope" in r.json()["detail"]
+
+
+def test_search_pages_through_every_result(
+    client: TestClient, admin_headers: dict[str, str], fixture: None, make_identity: Any
+) -> None:
+    for n in range(5):
+        make_identity(f"reader-{n}")
+    policy = (
+        'permit (principal, action == Limen::Action::"read", resource is Limen::record)\n'
+        'when { principal.name like "reader-*" };\n'
+    )
+    r = client.put("/v1/policies/readers", json={"text": policy}, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "record", "id": "record-1"},
+        "page": {"limit": 2},
+    }
+    seen: list[str] = []
+    for _ in range(10):
+        r = client.post("/access/v1/search/subject", json=body, headers=admin_headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["results"]) <= 2
+        seen += [result["id"] for result in page["results"]]
+        if not page["page"]["next_token"]:
+            break
+        body["page"] = {"limit": 2, "token": page["page"]["next_token"]}
+    # The installation's first admin may do anything (limen.admins), so is found too.
+    assert sorted(seen) == ["admin", "alice", "bob", *(f"reader-{n}" for n in range(5))]
+    body["page"] = {"token": "not-ours!"}
+    r = client.post("/access/v1/search/subject", json=body, headers=admin_headers)
+    assert r.status_code == 400
+
+
+def test_discovery(client: TestClient, settings: Any) -> None:
+    # §C.6: the metadata names every endpoint, search included.
+    r = client.get("/.well-known/authzen-configuration")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    meta = r.json()
+    base = settings.resolved_public_url
+    assert meta["policy_decision_point"] == base
+    for name in ("subject", "resource", "action"):
+        assert meta[f"search_{name}_endpoint"] == f"{base}/access/v1/search/{name}"

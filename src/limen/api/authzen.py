@@ -1,12 +1,14 @@
 """The AuthZEN 1.0 policy decision point over HTTP.
 
-``POST /access/v1/evaluation``, ``POST /access/v1/evaluations`` (scope
-``access:evaluate``) and ``GET /.well-known/authzen-configuration`` (public).
+``POST /access/v1/evaluation``, ``POST /access/v1/evaluations``, the search APIs
+``POST /access/v1/search/{subject,resource,action}`` (scope ``access:evaluate``) and
+``GET /.well-known/authzen-configuration`` (public).
 https://openid.net/specs/authorization-api-1_0.html
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -102,6 +104,31 @@ async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
         return JSONResponse(decisions[0].to_authzen(), headers=_headers(request))
     body = {"evaluations": [d.to_authzen() for d in decisions]}
     return JSONResponse(body, headers=_headers(request))
+
+
+async def _search(request: Request, kind: str) -> JSONResponse:
+    parsed = access.parse_search(kind, await _json(request))
+    # Resource candidates are read from the database: off the event loop.
+    body = await asyncio.to_thread(services_of(request).pdp.search, parsed)
+    return JSONResponse(body, headers=_headers(request))
+
+
+@router.post("/access/v1/search/subject", openapi_extra=guarded("access.evaluate"))
+async def search_subject(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.4: which subjects of a type may do the action on the resource."""
+    return await _search(request, "subject")
+
+
+@router.post("/access/v1/search/resource", openapi_extra=guarded("access.evaluate"))
+async def search_resource(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.5: which resources of a type the subject may do the action on."""
+    return await _search(request, "resource")
+
+
+@router.post("/access/v1/search/action", openapi_extra=guarded("access.evaluate"))
+async def search_action(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.6: which actions the subject may do on the resource."""
+    return await _search(request, "action")
 
 
 @router.get("/.well-known/authzen-configuration", openapi_extra=PUBLIC)

@@ -13,6 +13,7 @@ from limen.access.authzen.evaluation import (
     parse_evaluations,
     pdp_metadata,
 )
+from limen.access.authzen.search import SearchRequest, parse_search
 
 __all__ = [
     "EVALUATIONS_SEMANTICS",
@@ -20,7 +21,9 @@ __all__ = [
     "Evaluation",
     "EvaluationsRequest",
     "Invalid",
+    "SearchRequest",
     "parse_evaluation",
     "parse_evaluations",
+    "parse_search",
     "pdp_metadata",
 ]
