@@ -289,6 +289,12 @@ def test_metadata_and_key_rotation(live_server: Any, people: dict[str, Any], app
     assert meta["token_endpoint"] == f"{base}/oauth2/token"
     assert EXCHANGE in meta["grant_types_supported"]
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    # RFC 8414 §2: auth methods are client authentication methods from the IANA registry
+    # ("bearer" is none), and an OPTIONAL member with nothing to say is left out.
+    for name in ("introspection", "revocation"):
+        assert "bearer" not in meta[f"{name}_endpoint_auth_methods_supported"]
+    empty = [k for k, v in meta.items() if v == [] and k != "response_types_supported"]
+    assert not empty  # response_types_supported is REQUIRED: empty, as no flow uses it
 
     before = _token(base, people["alice"]).json()["access_token"]
     service = app.state.services.tokens

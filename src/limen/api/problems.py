@@ -123,12 +123,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def _challenge(request: Request) -> str:
+    """The authentication scheme the caller used (RFC 6749 §5.2: a client that failed
+    HTTP Basic authentication is challenged for Basic), Bearer otherwise (RFC 6750 §3)."""
+    scheme = request.headers.get("authorization", "").split(" ", 1)[0].lower()
+    if scheme == "basic":
+        return 'Basic realm="limen"'
+    if scheme == "bearer":
+        return 'Bearer realm="limen", error="invalid_token"'
+    return 'Bearer realm="limen"'
+
+
 async def _limen_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.LimenError)
     status = status_for(exc)
     headers = None
     if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"}
+        headers = {"WWW-Authenticate": _challenge(request)}
     elif status == 503:
         # The database blinked or status cannot be confirmed: worth retrying soon.
         headers = {"Retry-After": "1"}
