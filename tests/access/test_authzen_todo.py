@@ -86,3 +86,30 @@ def test_custom_attributes_and_email_reach_cedar(
         r = client.post("/access/v1/evaluation", json=body, headers=admin_headers)
         answers[who] = r.json()["decision"]
     assert answers == {"fiona": True, "sam": False}
+
+
+def test_the_cli_adds_a_fragment_and_tests_with_properties(
+    cli: Any, installed: Any, make_identity: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "app.cedarschema").write_text((HERE / "certification.cedarschema").read_text())
+    (tmp_path / "app.cedar").write_text((HERE / "certification.cedar").read_text())
+    refused = cli("policy", "add", "records", str(tmp_path / "app.cedar"))
+    assert refused.exit_code != 0 and "Limen::record" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    added = cli("policy", "schema", "add", "records", str(tmp_path / "app.cedarschema"))
+    assert added.exit_code == 0, added.stderr
+    assert "entity record" in cli("policy", "schema", "show").stdout
+    assert cli("policy", "add", "certification", str(tmp_path / "app.cedar")).exit_code == 0
+    make_identity("alice")
+    soft = cli(
+        "policy", "test", "--subject", "alice", "--action", "delete",
+        "--resource", "record:record-1", "--action-properties", '{"soft": true}',
+    )  # fmt: skip
+    assert soft.exit_code == 0 and soft.stdout.startswith("permit")
+    hard = cli(
+        "policy", "test", "--subject", "alice", "--action", "delete",
+        "--resource", "record:record-1", "--action-properties", '{"soft": false}',
+    )  # fmt: skip
+    assert hard.exit_code == 1 and hard.stdout.startswith("deny")
+    listed = cli("policy", "list", "--realm", "schema", "--json")
+    assert [p["name"] for p in json.loads(listed.stdout)["items"]] == ["records"]
