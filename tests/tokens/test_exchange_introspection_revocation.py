@@ -92,6 +92,17 @@ def test_agent_exchanges_its_owners_token_for_a_delegated_one(
     identities = _exchange(base, people["bot"], human, scope="identities:read")
     assert identities.json()["error"] == "invalid_scope"
 
+    # RFC 8693 §2.2.2: an audience Limen will not issue for is invalid_target, not ignored;
+    # its own (the issuer) or a requested resource is honoured.
+    elsewhere = _exchange(base, people["bot"], human, audience="https://other.example/")
+    assert elsewhere.status_code == 400 and elsewhere.json()["error"] == "invalid_target"
+    assert _exchange(base, people["bot"], human, audience=base).status_code == 200
+    api = "https://api.example.com/"
+    named = _exchange(base, people["bot"], human, audience=api, resource=api)
+    assert named.status_code == 200, named.text
+    named_claims = jwt.decode(named.json()["access_token"], _jwks(base), algorithms=["EdDSA"])
+    assert named_claims.claims["aud"] in (api, [api])
+
     # The delegated token acts on the API as the bot on alice's behalf, in the event log.
     admin = {"Authorization": f"Bearer {installed.admin_token}"}
     events = httpx.get(
