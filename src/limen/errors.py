@@ -8,6 +8,7 @@
      ├── Denied              the caller is known but not allowed to do this
      ├── Unauthenticated     no valid credential came with the request
      ├── InvalidInput        the request itself is malformed or refers to something unusable
+     │    └── BadRequest     malformed where the surface's spec prescribes 400 (AuthZEN, …)
      └── Unavailable         a dependency (database, key file, …) cannot be used right now
 
 Each domain package adds leaf errors in its own ``errors.py``. Messages are shown to the
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "BadRequest",
     "Conflict",
     "Denied",
     "InvalidInput",
@@ -73,6 +75,13 @@ class InvalidInput(LimenError):
 
     code = "invalid-input"
     title = "Invalid input"
+
+
+class BadRequest(InvalidInput):
+    """Malformed input on a surface whose spec prescribes 400 rather than 422."""
+
+    code = "bad-request"
+    title = "Bad request"
 
 
 class Unavailable(LimenError):

@@ -274,3 +274,22 @@ def test_a_known_secret_never_reaches_the_database_file_logs_or_error_bodies(
     if settings.backend == "sqlite":
         for path in settings.data_dir.glob("limen.db*"):
             assert SECRET.encode() not in path.read_bytes(), path.name
+
+
+def test_a_put_naming_another_item_or_vault_is_refused(
+    client: TestClient, vaults: VaultService, token_for: Callable[..., dict[str, str]]
+) -> None:
+    vault = vaults.create_vault(Actor.operator(), "payments")
+    headers = token_for("payments-bot", "payments:write")
+    first = client.post(f"/v1/vaults/{vault.id}/items", json=_item("one"), headers=headers).json()
+    second = client.post(f"/v1/vaults/{vault.id}/items", json=_item("two"), headers=headers).json()
+    body = {**second, "title": "clobbered"}
+    r = client.put(f"/v1/vaults/{vault.id}/items/{first['id']}", json=body, headers=headers)
+    assert r.status_code == 400
+    assert r.json()["status"] == 400 and "not the item in the URL" in r.json()["message"]
+    again = client.get(f"/v1/vaults/{vault.id}/items/{first['id']}", headers=headers).json()
+    assert again["title"] == "one"
+    # The same id is a replacement, as before.
+    body = {**first, "title": "renamed"}
+    r = client.put(f"/v1/vaults/{vault.id}/items/{first['id']}", json=body, headers=headers)
+    assert r.status_code == 200 and r.json()["title"] == "renamed"

@@ -62,14 +62,14 @@ def test_features_scope_the_token_and_errors_use_the_events_api_body(
     missing = client.post("/api/v2/auditevents", json={})
     assert missing.status_code == 401 and "Error" in missing.json()
     bad = client.post("/api/v2/itemusages", json={"cursor": "not-ours"}, headers=headers)
-    assert bad.status_code == 422 and "cursor" in bad.json()["Error"]["Message"]
+    assert bad.status_code == 400 and "cursor" in bad.json()["Error"]["Message"]
     other_feed = client.post("/api/v2/itemusages", json={"limit": 5}, headers=headers).json()
     wrong = client.post(
         "/api/v2/auditevents",
         json={"cursor": other_feed["cursor"]},
         headers=_token(db, "auditevents"),
     )
-    assert wrong.status_code == 422
+    assert wrong.status_code == 400
 
 
 def test_each_feed_maps_limen_events_onto_the_events_api_shapes(

@@ -182,8 +182,9 @@ def test_every_route_but_health_needs_a_bearer_token(client: TestClient) -> None
 
     missing = client.get("/v1/identities")
     assert _problem(missing, 401)["code"] == "unauthenticated"
-    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["www-authenticate"] == 'Bearer realm="limen"'  # RFC 6750 §3
     wrong = client.get("/v1/identities", headers={"Authorization": "Bearer limen_nope"})
+    assert wrong.headers["www-authenticate"] == 'Bearer realm="limen", error="invalid_token"'
     assert _problem(wrong, 401)["code"] == "invalid-token"
     _problem(client.get("/v1/events"), 401)
 

@@ -73,6 +73,12 @@ def test_lists_users_with_paging_and_the_1password_user_object(
 
     one = client.get(f"{base}/users/{first['id']}", headers=partner)
     assert one.json() == first
+    # 1Password's User object always has an email: a user without one (made with no
+    # email) has the key, empty, so a client written to those docs does not crash.
+    _identity(db, kind="human", name="no-mail")
+    users = client.get(f"{base}/users", params={"max_page_size": 100}, headers=partner).json()
+    assert all("email" in user for user in users["results"])
+    assert [u["email"] for u in users["results"] if u["display_name"] == "no-mail"] == [""]
     upper = client.get(f"{base}/users/{first['id'].upper()}", headers=partner)
     assert upper.json() == first
 
@@ -95,6 +101,7 @@ def test_filters_and_machine_collections(
     assert agents == [
         {
             "id": bot,
+            "email": "",
             "display_name": "alice-bot",
             "state": "ACTIVE",
             "create_time": agents[0]["create_time"],

@@ -70,6 +70,26 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
             "evaluations": [{"action": {"name": "call"}, "resource": {"type": "tool", "id": "x"}}],
         }
     },
+    ("POST", "/access/v1/search/subject"): {
+        "json": {
+            "subject": {"type": "identity"},
+            "action": {"name": "call"},
+            "resource": {"type": "tool", "id": "deploy"},
+        }
+    },
+    ("POST", "/access/v1/search/resource"): {
+        "json": {
+            "subject": {"type": "identity", "id": "alice"},
+            "action": {"name": "call"},
+            "resource": {"type": "tool"},
+        }
+    },
+    ("POST", "/access/v1/search/action"): {
+        "json": {
+            "subject": {"type": "identity", "id": "alice"},
+            "resource": {"type": "tool", "id": "deploy"},
+        }
+    },
     ("POST", "/v1/discovery/reports"): {"json": {"identities": [], "findings": []}},
     ("POST", "/ssf/streams"): {"json": {}},
     ("PATCH", "/ssf/streams"): {"json": {"stream_id": "missing"}},

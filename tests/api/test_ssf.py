@@ -518,3 +518,22 @@ def test_a_failed_push_is_in_the_server_log_without_credentials(
     assert "failed, attempt 1: receiver unreachable (ConnectError); retrying at" in line
     assert "receiver-query-credential" not in printed
     assert RECEIVER_AUTH.split()[1] not in printed
+
+
+def test_the_caep_interop_profile_scope_names(
+    client: Any, db: Database, installed: InitResult
+) -> None:
+    # CAEP interoperability profile: ssf.manage manages streams, ssf.read only reads them.
+    _identity(db, kind="service", name="caep-rx", attributes={"partner": True})
+    manager = {"Authorization": f"Bearer {_token(db, 'caep-rx', ('ssf.manage',))}"}
+    reader = {"Authorization": f"Bearer {_token(db, 'caep-rx', ('ssf.read',))}"}
+    created = client.post("/ssf/streams", json={}, headers=manager)
+    assert created.status_code == 201, created.text
+    stream_id = created.json()["stream_id"]
+    streams = client.get("/ssf/streams", headers=reader)
+    assert streams.status_code == 200 and [s["stream_id"] for s in streams.json()] == [stream_id]
+    status = client.get("/ssf/status", params={"stream_id": stream_id}, headers=reader)
+    assert status.status_code == 200
+    assert client.post("/ssf/streams", json={}, headers=reader).status_code == 403
+    gone = client.delete("/ssf/streams", params={"stream_id": stream_id}, headers=reader)
+    assert gone.status_code == 403

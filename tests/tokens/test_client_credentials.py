@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from fastapi.testclient import TestClient
 from joserfc import jwt
@@ -31,8 +32,8 @@ def test_authlib_client_gets_a_token_with_client_secret_basic_and_post(
     live_server: Any, make_identity: Any, make_client: Any, db: Any
 ) -> None:
     make_identity("deploy-bot", kind="service")
-    c = make_client("deploy-bot", ["secrets:read", "tools:call"])
     for method in ("client_secret_basic", "client_secret_post"):
+        c = make_client("deploy-bot", ["secrets:read", "tools:call"], auth_method=method)
         with OAuth2Client(
             c.client_id, c.secret, token_endpoint_auth_method=method, scope="tools:call"
         ) as oauth:
@@ -53,6 +54,31 @@ def test_authlib_client_gets_a_token_with_client_secret_basic_and_post(
                 )
             ).all()
         assert [(e.outcome, e.actor_id) for e in issued] == [("success", c.identity_id)]
+
+
+def test_a_client_authenticates_only_by_the_method_it_registered(
+    live_server: Any, make_identity: Any, make_client: Any
+) -> None:
+    # RFC 7591 §2 token_endpoint_auth_method; OpenID Connect Core §9.
+    make_identity("deploy-bot", kind="service")
+    basic = make_client("deploy-bot", ["tools:call"])
+    post = make_client("deploy-bot", ["tools:call"], auth_method="client_secret_post")
+    for c, wrong in ((basic, "client_secret_post"), (post, "client_secret_basic")):
+        with (
+            OAuth2Client(c.client_id, c.secret, token_endpoint_auth_method=wrong) as oauth,
+            pytest.raises(OAuthError) as refused,
+        ):
+            oauth.fetch_token(f"{live_server.url}/oauth2/token", grant_type="client_credentials")
+        assert refused.value.error == "invalid_client"
+    # A failed HTTP Basic authentication is answered with a Basic challenge (RFC 6749 §5.2).
+    r = httpx.post(
+        f"{live_server.url}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(basic.client_id, "wrong"),
+    )
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Basic ")
+    assert r.json()["error"] == "invalid_client"
 
 
 def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_client: Any) -> None:

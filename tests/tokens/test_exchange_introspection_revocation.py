@@ -92,6 +92,17 @@ def test_agent_exchanges_its_owners_token_for_a_delegated_one(
     identities = _exchange(base, people["bot"], human, scope="identities:read")
     assert identities.json()["error"] == "invalid_scope"
 
+    # RFC 8693 §2.2.2: an audience Limen will not issue for is invalid_target, not ignored;
+    # its own (the issuer) or a requested resource is honoured.
+    elsewhere = _exchange(base, people["bot"], human, audience="https://other.example/")
+    assert elsewhere.status_code == 400 and elsewhere.json()["error"] == "invalid_target"
+    assert _exchange(base, people["bot"], human, audience=base).status_code == 200
+    api = "https://api.example.com/"
+    named = _exchange(base, people["bot"], human, audience=api, resource=api)
+    assert named.status_code == 200, named.text
+    named_claims = jwt.decode(named.json()["access_token"], _jwks(base), algorithms=["EdDSA"])
+    assert named_claims.claims["aud"] in (api, [api])
+
     # The delegated token acts on the API as the bot on alice's behalf, in the event log.
     admin = {"Authorization": f"Bearer {installed.admin_token}"}
     events = httpx.get(
@@ -289,6 +300,12 @@ def test_metadata_and_key_rotation(live_server: Any, people: dict[str, Any], app
     assert meta["token_endpoint"] == f"{base}/oauth2/token"
     assert EXCHANGE in meta["grant_types_supported"]
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    # RFC 8414 §2: auth methods are client authentication methods from the IANA registry
+    # ("bearer" is none), and an OPTIONAL member with nothing to say is left out.
+    for name in ("introspection", "revocation"):
+        assert "bearer" not in meta[f"{name}_endpoint_auth_methods_supported"]
+    empty = [k for k, v in meta.items() if v == [] and k != "response_types_supported"]
+    assert not empty  # response_types_supported is REQUIRED: empty, as no flow uses it
 
     before = _token(base, people["alice"]).json()["access_token"]
     service = app.state.services.tokens

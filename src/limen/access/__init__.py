@@ -6,8 +6,10 @@ from limen.access.authzen import (
     EVALUATIONS_SEMANTICS,
     Evaluation,
     EvaluationsRequest,
+    SearchRequest,
     parse_evaluation,
     parse_evaluations,
+    parse_search,
     pdp_metadata,
 )
 from limen.access.errors import InvalidEvaluation, PolicyError, PolicyExists, PolicyNotFound
@@ -25,7 +27,7 @@ from limen.access.policies import (
     validate_policy,
 )
 from limen.access.policy_admin import PolicyEntry, PolicyService
-from limen.access.schema import SCHEMA
+from limen.access.schema import SCHEMA, compose_schema
 
 __all__ = [
     "ACTIONS",
@@ -50,12 +52,15 @@ __all__ = [
     "PolicyNotFound",
     "PolicyService",
     "Refusal",
+    "SearchRequest",
     "TokenChain",
     "add_policy",
+    "compose_schema",
     "get_policy",
     "list_policies",
     "parse_evaluation",
     "parse_evaluations",
+    "parse_search",
     "pdp_metadata",
     "remove_policy",
     "split_statements",

@@ -130,7 +130,13 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "discovery.read": ActionSpec(
         "view", ("discovery:read",), "see the fleet's machines and exposures"
     ),
-    "ssf.stream": ActionSpec("use", ("ssf:manage",), "manage one's own SSF streams"),
+    # ssf.manage / ssf.read: the scope names of the CAEP interoperability profile.
+    "ssf.stream": ActionSpec("use", ("ssf:manage", "ssf.manage"), "manage one's own SSF streams"),
+    "ssf.stream.read": ActionSpec(
+        "use",
+        ("ssf:manage", "ssf.manage", "ssf.read"),
+        "read one's own SSF streams and their status",
+    ),
 }
 
 ADMIN_POLICY_NAME: Final = "limen-admin"

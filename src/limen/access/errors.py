@@ -5,7 +5,8 @@
     LimenError
      ├── InvalidInput
      │    ├── PolicyError          Cedar text does not parse or does not validate (names the line)
-     │    └── InvalidEvaluation    an AuthZEN request is malformed
+     │    └── BadRequest
+     │         └── InvalidEvaluation    an AuthZEN request is malformed (400, as AuthZEN says)
      ├── NotFound
      │    └── PolicyNotFound
      └── Conflict
@@ -14,7 +15,7 @@
 
 from __future__ import annotations
 
-from limen.errors import Conflict, InvalidInput, NotFound
+from limen.errors import BadRequest, Conflict, InvalidInput, NotFound
 
 __all__ = ["InvalidEvaluation", "PolicyError", "PolicyExists", "PolicyNotFound"]
 
@@ -32,7 +33,7 @@ class PolicyError(InvalidInput):
         self.line = line
 
 
-class InvalidEvaluation(InvalidInput):
+class InvalidEvaluation(BadRequest):
     """The evaluation request does not have the shape AuthZEN 1.0 defines."""
 
     code = "invalid-evaluation"

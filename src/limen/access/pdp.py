@@ -38,15 +38,21 @@ import sqlalchemy as sa
 
 from limen.access._cedar import Answer, authorize
 from limen.access._decision_log import DecisionLog, record_decision
-from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest
-from limen.access.policies import DEFAULT_POLICIES, CompiledPolicies, compile_policies
+from limen.access.authzen.evaluation import Evaluation, EvaluationsRequest, Invalid
+from limen.access.authzen.search import SearchRequest, search_page
+from limen.access.policies import (
+    DEFAULT_POLICIES,
+    CompiledPolicies,
+    compile_policies,
+    schema_fragments,
+)
 from limen.access.schema import NAMESPACE
 from limen.audit import Actor
 from limen.errors import LimenError, Unavailable
 from limen.identity.status import POLICIES_TOPIC, IdentityInfo, StatusView
 from limen.ids import is_id
 from limen.store import Database, UnitOfWork
-from limen.store.models import Policy
+from limen.store.models import Event, Policy, Vault, VaultItem
 
 __all__ = ["Decision", "PolicyDecisionPoint", "TokenChain"]
 
@@ -57,6 +63,8 @@ _IDENTITY_TYPES: Final = frozenset({"identity", "user", "human", "agent", "servi
 _RESOURCE_TYPES: Final = {"identity": "Identity", "vault": "Vault", "item": "Item", "tool": "Tool"}
 _IDENTITY: Final = f"{NAMESPACE}::Identity"
 _ACTION: Final = f"{NAMESPACE}::Action"
+_SUBJECT_KINDS: Final = {"user": "human", "human": "human", "agent": "agent", "service": "service"}
+_SEARCH_LIMIT: Final = 10_000
 _CACHE_LIMIT: Final = 100_000
 _BASE_LIMIT: Final = 10_000
 
@@ -69,12 +77,16 @@ class Decision:
     allowed: bool
     reason: str
     policies: tuple[str, ...] = ()
+    error: str | None = None
+    """Why a batch entry could not be evaluated (reason ``invalid_evaluation``)."""
 
     def to_authzen(self) -> dict[str, Any]:
         """AuthZEN §6.2 response: ``{"decision": bool, "context": {...}}``."""
         context: dict[str, Any] = {"reason": self.reason}
         if self.policies:
             context["policies"] = list(self.policies)
+        if self.error:
+            context["error"] = self.error
         return {"decision": self.allowed, "context": context}
 
 
@@ -146,7 +158,10 @@ class PolicyDecisionPoint:
                 (p.name, p.text)
                 for p in uow.session.scalars(sa.select(Policy).where(Policy.realm == "access"))
             ]
-        compiled = compile_policies([*DEFAULT_POLICIES.items(), *sorted(stored)])
+            fragments = schema_fragments(uow.session)
+        compiled = compile_policies(
+            [*DEFAULT_POLICIES.items(), *sorted(stored)], fragments=fragments
+        )
         with self._lock:
             if self._generation == generation:
                 self._policies = generation, compiled
@@ -184,12 +199,18 @@ class PolicyDecisionPoint:
 
         Status checks and the cache run per evaluation; what is left for Cedar is
         evaluated together, one Cedar call per group sharing principals and resource.
+        A malformed entry (:class:`Invalid`) is denied with reason ``invalid_evaluation``.
         """
         policies = self.policies()
         semantic = request.semantic
         prepared: list[Decision | _Pending] = []
         for evaluation in request.evaluations:
-            item = self._prepare(evaluation, policies)
+            if isinstance(evaluation, Invalid):
+                item: Decision | _Pending = Decision(
+                    False, "invalid_evaluation", error=evaluation.error
+                )
+            else:
+                item = self._prepare(evaluation, policies)
             prepared.append(item)
             if isinstance(item, Decision) and _stops(semantic, item):
                 break
@@ -203,6 +224,60 @@ class PolicyDecisionPoint:
                 break
         return decisions
 
+    # -- searching (AuthZEN §8) ---------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        """A page of the subjects, resources or actions ``request`` permits.
+
+        Blocking (resources are read from the database): call it from a thread."""
+        return search_page(request, self._candidates(request), self.decide_many)
+
+    def _candidates(self, request: SearchRequest) -> list[dict[str, str]]:
+        template = request.template
+        if request.kind == "action":
+            return [{"name": name} for name in self.policies()[1].actions]
+        if request.kind == "subject":
+            wanted = template.subject_type.lower()
+            if wanted not in _IDENTITY_TYPES:
+                return []
+            kind = _SUBJECT_KINDS.get(wanted)
+            infos = (self.status.identity(i) for i in self.status.known_identities())
+            names = sorted(i.name for i in infos if i and (kind is None or i.kind == kind))
+            return [{"type": template.subject_type, "id": name} for name in names]
+        return [
+            {"type": template.resource_type, "id": resource_id}
+            for resource_id in self._resource_ids(template.resource_type)
+        ]
+
+    def _resource_ids(self, resource_type: str) -> list[str]:
+        """Every id of this resource type Limen knows: its vaults (by name), items,
+        identities (by name), and whatever PEPs have asked about."""
+        kind = _RESOURCE_TYPES.get(resource_type.lower())
+        if kind == "Identity":
+            return sorted(filter(None, map(self._name_of, self.status.known_identities())))
+        with self._db.unit_of_work(readonly=True) as uow:
+            session = uow.session
+            if kind == "Vault":
+                query = sa.select(Vault.name)
+            elif kind == "Item":
+                query = sa.select(VaultItem.id).where(VaultItem.deleted_at.is_(None))
+            else:
+                query = (
+                    sa.select(Event.resource_id)
+                    .where(
+                        Event.action == "access.evaluate",
+                        Event.resource_type == resource_type[:50],
+                        Event.resource_id.is_not(None),
+                    )
+                    .distinct()
+                )
+            ids = session.scalars(query.limit(_SEARCH_LIMIT)).all()
+        return sorted(ids)
+
+    def _name_of(self, identity_id: str) -> str | None:
+        info = self.status.identity(identity_id)
+        return info.name if info else None
+
     def evaluate(self, uow: UnitOfWork, actor: Actor, evaluation: Evaluation) -> Decision:
         """Decide and record the decision as an ``access.evaluate`` event in ``uow``."""
         decision = self.decide(evaluation)
@@ -214,7 +289,8 @@ class PolicyDecisionPoint:
     ) -> list[Decision]:
         decisions = self.decide_many(request)
         for evaluation, decision in zip(request.evaluations, decisions, strict=False):
-            self._record(uow, actor, evaluation, decision)
+            if isinstance(evaluation, Evaluation):
+                self._record(uow, actor, evaluation, decision)
         return decisions
 
     def _record(
@@ -297,7 +373,7 @@ class PolicyDecisionPoint:
         if compiled.reads_context:
             if self._threat_level is not None:
                 context = {**context, "threat_level": self._threat_level()}
-            context_json = _context_json(context, chain[1:])
+            context_json = _context_json(context, chain[1:], evaluation)
         properties = evaluation.resource_properties
         key = (
             chain,
@@ -315,14 +391,14 @@ class PolicyDecisionPoint:
         if target is not None:
             resource_uid = {"type": _IDENTITY, "id": target.id}
         else:
-            resource_uid = _resource_uid(evaluation)
+            resource_uid = _resource_uid(evaluation, compiled.entity_types)
         if not compiled.reads_resource:
             # No statement looks past the resource's type and id: Cedar needs no entity.
             delta = ""
         elif target is not None:
             delta = self._entity_json(target) if target.id not in members else ""
         else:
-            delta = _resource_entities(evaluation, resource_uid)
+            delta = _resource_entities(evaluation, resource_uid, compiled.entity_types)
         question: dict[str, Any] = {
             "action": {"type": _ACTION, "id": evaluation.action},
             "resource": resource_uid,
@@ -436,18 +512,26 @@ def _conclude(
     return Decision(True, "permitted", first.reasons)
 
 
-def _resource_uid(evaluation: Evaluation) -> dict[str, str]:
-    """A non-identity resource's (or an unknown identity's) Cedar uid."""
+def _resource_uid(evaluation: Evaluation, declared: frozenset[str]) -> dict[str, str]:
+    """A non-identity resource's (or an unknown identity's) Cedar uid: a type a schema
+    fragment declares is that entity type, exactly as spelled."""
+    if evaluation.resource_type in declared:
+        return {"type": f"{NAMESPACE}::{evaluation.resource_type}", "id": evaluation.resource_id}
     kind = _RESOURCE_TYPES.get(evaluation.resource_type.lower())
     if kind is None or kind == "Identity":
         kind = "Resource"
     return {"type": f"{NAMESPACE}::{kind}", "id": evaluation.resource_id}
 
 
-def _resource_entities(evaluation: Evaluation, uid: dict[str, str]) -> str:
+def _resource_entities(
+    evaluation: Evaluation, uid: dict[str, str], declared: frozenset[str]
+) -> str:
     """The JSON of the entities :func:`_resource_uid` names: the resource, and an item's
-    vault (its parent)."""
+    vault (its parent). A fragment's entity has the properties as its attributes."""
     properties = evaluation.resource_properties
+    if evaluation.resource_type in declared:
+        entity = {"uid": uid, "attrs": _cedar_value(properties), "parents": []}
+        return _canonical([entity])[1:-1]
     attrs: dict[str, Any] = {"properties": _cedar_value(properties) if properties else {}}
     if uid["type"] == f"{NAMESPACE}::Resource":
         known = _RESOURCE_TYPES.get(evaluation.resource_type.lower()) == "Identity"
@@ -462,12 +546,20 @@ def _resource_entities(evaluation: Evaluation, uid: dict[str, str]) -> str:
     return _canonical(entities)[1:-1]
 
 
-def _context_json(context: dict[str, Any], delegated_for: tuple[str, ...]) -> str:
+def _context_json(
+    context: dict[str, Any], delegated_for: tuple[str, ...], evaluation: Evaluation
+) -> str:
     """The request's context as Cedar sees it: the PEP's context, the raw token aside,
-    and who a delegated subject acts for."""
+    the subject's and action's ``properties`` (``subject_properties``,
+    ``action_properties``: what the PEP says, kept apart from what Limen knows of the
+    identity), and who a delegated subject acts for."""
     if "token" in context:
         context = {k: v for k, v in context.items() if k != "token"}
     cedar_context = _cedar_value(context)
+    if evaluation.subject_properties:
+        cedar_context["subject_properties"] = _cedar_value(evaluation.subject_properties)
+    if evaluation.action_properties:
+        cedar_context["action_properties"] = _cedar_value(evaluation.action_properties)
     if delegated_for:
         cedar_context["delegated"] = True
         cedar_context["on_behalf_of"] = {"__entity": {"type": _IDENTITY, "id": delegated_for[-1]}}
@@ -488,6 +580,11 @@ def _identity_entity(info: IdentityInfo) -> dict[str, Any]:
         attrs["groups"] = [g for g in groups if isinstance(g, str)]
     if info.owner_id:
         attrs["owner"] = {"__entity": {"type": f"{NAMESPACE}::Identity", "id": info.owner_id}}
+    if info.email:
+        attrs["email"] = info.email
+    custom = {k: v for k, v in info.attributes.items() if k != "risk"}
+    if custom:
+        attrs["attributes"] = _cedar_value(custom)
     return {"uid": {"type": f"{NAMESPACE}::Identity", "id": info.id}, "attrs": attrs, "parents": []}
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from limen.access.admin import ADMIN_POLICY, ADMIN_POLICY_NAME, ADMIN_SCHEMA
 from limen.access.errors import PolicyError, PolicyExists, PolicyNotFound
-from limen.access.schema import SCHEMA
+from limen.access.schema import ACTIONS, compose_schema, fragment_actions, fragment_entity_types
 from limen.audit import Actor, record
 from limen.store import UnitOfWork
 from limen.store.models import Policy, utcnow
@@ -40,6 +40,7 @@ __all__ = [
     "get_policy",
     "list_policies",
     "remove_policy",
+    "schema_fragments",
     "split_statements",
     "validate_policy",
 ]
@@ -63,8 +64,10 @@ DEFAULT_POLICIES: Final[dict[str, str]] = {
 }
 
 
-REALMS: Final = ("access", "admin")
-"""``access``: decisions PEPs ask for (AuthZEN); ``admin``: Limen's own operations (roles)."""
+REALMS: Final = ("access", "admin", "schema")
+"""``access``: decisions PEPs ask for (AuthZEN); ``admin``: Limen's own operations (roles);
+``schema``: Cedar schema fragments that extend the ``access`` realm's schema with an
+application's entity types, actions and properties (see :mod:`limen.access.schema`)."""
 
 BUILTIN_POLICIES: Final[dict[str, tuple[str, str]]] = {
     **{name: ("access", text) for name, text in DEFAULT_POLICIES.items()},
@@ -119,11 +122,42 @@ def split_statements(text: str) -> list[Statement]:
     return statements
 
 
-def validate_policy(text: str, *, schema: bool = True, realm: str = "access") -> list[Statement]:
-    """Parse ``text`` and (by default) validate it against the realm's schema.
+def schema_fragments(session: Session, *, without: str | None = None) -> list[str]:
+    """The stored schema fragments' texts, in name order (``without`` one of them)."""
+    query = sa.select(Policy.name, Policy.text).where(Policy.realm == "schema")
+    return [text for name, text in session.execute(query.order_by(Policy.name)) if name != without]
+
+
+def _validate_fragment(text: str, fragments: Sequence[str]) -> list[Statement]:
+    if not text or not text.strip():
+        raise PolicyError("the schema fragment is empty", line=1)
+    if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
+        raise PolicyError(f"a schema fragment is limited to {MAX_POLICY_BYTES} bytes")
+    if re.search(r"(?m)^\s*namespace\b", text):
+        raise PolicyError("a fragment's declarations go inside namespace Limen: omit 'namespace'")
+    result = cedarpy.validate_policies(
+        "permit (principal, action, resource);", compose_schema([*fragments, text])
+    )
+    if not result.validation_passed:
+        raise PolicyError(f"the schema fragment does not fit: {result.errors[0].error}")
+    return split_statements(text)
+
+
+def validate_policy(
+    text: str,
+    *,
+    schema: bool = True,
+    realm: str = "access",
+    fragments: Sequence[str] = (),
+) -> list[Statement]:
+    """Parse ``text`` and (by default) validate it against the realm's schema, which for
+    the ``access`` realm includes the schema ``fragments``; a ``schema`` realm text is a
+    fragment, checked to fit with the others.
 
     Raises :class:`PolicyError` naming the line of the first problem.
     """
+    if realm == "schema":
+        return _validate_fragment(text, fragments)
     if not text or not text.strip():
         raise PolicyError("the policy is empty", line=1)
     if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
@@ -148,7 +182,9 @@ def validate_policy(text: str, *, schema: bool = True, realm: str = "access") ->
     if realm not in REALMS:
         raise PolicyError(f"unknown realm {realm!r}; use one of {', '.join(REALMS)}")
     if schema:
-        result = cedarpy.validate_policies(text, ADMIN_SCHEMA if realm == "admin" else SCHEMA)
+        result = cedarpy.validate_policies(
+            text, ADMIN_SCHEMA if realm == "admin" else compose_schema(fragments)
+        )
         if not result.validation_passed:
             first = result.errors[0]
             index = _index(first.policy_id)
@@ -218,9 +254,16 @@ class CompiledPolicies:
     attributes or ancestors). If none can, Cedar needs no entity for the resource."""
     reads_context: bool
     """Whether any statement names ``context``. If none does, Cedar needs no context."""
+    entity_types: frozenset[str] = frozenset()
+    """Entity types the schema fragments declare: AuthZEN resource types of that name
+    become those entities."""
+    actions: tuple[str, ...] = ACTIONS
+    """Every declared action, built-in and the fragments' (what action search tries)."""
 
 
-def compile_policies(policies: Sequence[tuple[str, str]]) -> CompiledPolicies:
+def compile_policies(
+    policies: Sequence[tuple[str, str]], *, fragments: Sequence[str] = ()
+) -> CompiledPolicies:
     """One Cedar policy set from ``(name, text)`` pairs; statement ids ``<name>#<n>``."""
     combined: dict[str, Any] = {}
     for name, text in policies:
@@ -240,6 +283,8 @@ def compile_policies(policies: Sequence[tuple[str, str]]) -> CompiledPolicies:
         policy_set,
         reads_resource=any(map(_reads_resource, combined.values())),
         reads_context=any(_names(policy, _CONTEXT) for policy in combined.values()),
+        entity_types=frozenset(fragment_entity_types(fragments)),
+        actions=(*ACTIONS, *(a for a in fragment_actions(fragments) if a not in ACTIONS)),
     )
 
 
@@ -314,8 +359,13 @@ def add_policy(
             "policy names are 1-100 lowercase letters, digits, '.', '_' or '-' and may not be a "
             "built-in policy's name or start with 'limen'"
         )
-    validate_policy(text, schema=validate or realm == "admin", realm=realm)
     session = uow.session
+    validate_policy(
+        text,
+        schema=validate or realm != "access",
+        realm=realm,
+        fragments=schema_fragments(session, without=name),
+    )
     existing = session.scalar(sa.select(Policy).where(Policy.name == name))
     if existing is not None and not replace:
         raise PolicyExists(f"a policy named {name!r} exists; use replace to change it")
@@ -343,7 +393,7 @@ def add_policy(
         resource_name=name,
         context={
             "statements": len(split_statements(text)),
-            "validated": validate or realm == "admin",
+            "validated": validate or realm != "access",
             "realm": realm,
         },
     )

@@ -89,4 +89,6 @@ class PolicyService:
     def validate(self, actor: Actor, text: str, *, realm: str = "access") -> int:
         """How many statements ``text`` holds, once it parses and validates."""
         self._guard.authorize(actor, "policy.read", Resource("policy"))
-        return len(policies.validate_policy(text, realm=realm))
+        with self._db.unit_of_work(readonly=True) as uow:
+            fragments = policies.schema_fragments(uow.session)
+        return len(policies.validate_policy(text, realm=realm, fragments=fragments))

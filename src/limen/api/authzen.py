@@ -1,12 +1,14 @@
 """The AuthZEN 1.0 policy decision point over HTTP.
 
-``POST /access/v1/evaluation``, ``POST /access/v1/evaluations`` (scope
-``access:evaluate``) and ``GET /.well-known/authzen-configuration`` (public).
+``POST /access/v1/evaluation``, ``POST /access/v1/evaluations``, the search APIs
+``POST /access/v1/search/{subject,resource,action}`` (scope ``access:evaluate``) and
+``GET /.well-known/authzen-configuration`` (public).
 https://openid.net/specs/authorization-api-1_0.html
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from limen import access
 from limen.api.deps import current_actor, services_of
-from limen.api.problems import malformed_json
+from limen.api.problems import malformed_json, request_id_header
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
 
@@ -40,7 +42,16 @@ Evaluator = Annotated[Actor, Depends(_evaluator)]
 
 
 async def _json(request: Request) -> Any:
+    """The request's JSON; AuthZEN §10.1 (and its certification scenario) want 400 for a
+    Content-Type other than ``application/json``, an empty body and malformed JSON."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise access.InvalidEvaluation(
+            f"the request body must be application/json, not {media_type[:100] or 'untyped'}"
+        )
     body = await request.body()
+    if not body.strip():
+        raise access.InvalidEvaluation("the request body is empty; send a JSON object")
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
@@ -50,9 +61,9 @@ async def _json(request: Request) -> Any:
 
 
 def _headers(request: Request) -> dict[str, str]:
-    # AuthZEN §10.1: echo the PEP's request id so it can correlate the answer.
-    request_id = request.headers.get("x-request-id")
-    return {"X-Request-ID": request_id[:200]} if request_id else {}
+    # AuthZEN §10.1: echo the PEP's request id so it can correlate the answer (errors
+    # echo it too: see api.problems.render_error).
+    return request_id_header(request)
 
 
 async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> None:
@@ -74,15 +85,50 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
 
 @router.post("/access/v1/evaluations", openapi_extra=guarded("access.evaluate"))
 async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
-    """AuthZEN §7: many decisions with shared defaults and an evaluation semantic."""
+    """AuthZEN §7: many decisions with shared defaults and an evaluation semantic.
+
+    Without an ``evaluations`` array the request is one evaluation and gets §6's answer
+    (``{"decision": …}``); a malformed entry is denied in its place (200)."""
     parsed = access.parse_evaluations(await _json(request))
     point = services_of(request).pdp
     decisions = point.decide_many(parsed)
     await _recorded(
-        point, [(actor, e, d) for e, d in zip(parsed.evaluations, decisions, strict=False)]
+        point,
+        [
+            (actor, e, d)
+            for e, d in zip(parsed.evaluations, decisions, strict=False)
+            if isinstance(e, access.Evaluation)
+        ],
     )
+    if parsed.single:
+        return JSONResponse(decisions[0].to_authzen(), headers=_headers(request))
     body = {"evaluations": [d.to_authzen() for d in decisions]}
     return JSONResponse(body, headers=_headers(request))
+
+
+async def _search(request: Request, kind: str) -> JSONResponse:
+    parsed = access.parse_search(kind, await _json(request))
+    # Resource candidates are read from the database: off the event loop.
+    body = await asyncio.to_thread(services_of(request).pdp.search, parsed)
+    return JSONResponse(body, headers=_headers(request))
+
+
+@router.post("/access/v1/search/subject", openapi_extra=guarded("access.evaluate"))
+async def search_subject(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.4: which subjects of a type may do the action on the resource."""
+    return await _search(request, "subject")
+
+
+@router.post("/access/v1/search/resource", openapi_extra=guarded("access.evaluate"))
+async def search_resource(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.5: which resources of a type the subject may do the action on."""
+    return await _search(request, "resource")
+
+
+@router.post("/access/v1/search/action", openapi_extra=guarded("access.evaluate"))
+async def search_action(request: Request, actor: Evaluator) -> JSONResponse:
+    """AuthZEN §8.6: which actions the subject may do on the resource."""
+    return await _search(request, "action")
 
 
 @router.get("/.well-known/authzen-configuration", openapi_extra=PUBLIC)

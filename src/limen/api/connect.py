@@ -29,6 +29,7 @@ from limen.api.schemas.connect import (
     summary_document,
     vault_document,
 )
+from limen.errors import BadRequest
 from limen.vault import VaultService, parse_filter
 
 __all__ = ["ERROR_PREFIXES", "connect_error", "router"]
@@ -107,6 +108,12 @@ async def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: st
 def replace_item(
     request: Request, actor: ActorDep, vault_id: str, item_id: str, body: ItemIn
 ) -> JSONResponse:
+    # A body naming another item or vault is a mistake, not a request to replace this
+    # one with it: refuse it rather than overwrite the item the URL names.
+    if body.id is not None and body.id != item_id:
+        raise BadRequest(f"the body's id {body.id[:64]!r} is not the item in the URL")
+    if body.vault is not None and body.vault.id and body.vault.id != vault_id:
+        raise BadRequest(f"the body's vault.id {body.vault.id[:64]!r} is not the vault in the URL")
     item = vault_service(request).replace_item(actor, vault_id, item_id, body.to_draft())
     return _json(item_document(item))
 

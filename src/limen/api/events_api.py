@@ -6,26 +6,35 @@ https://developer.1password.com/docs/events-api/reference — ``POST`` a reset c
 features. Tokens come from ``limen events-token create --features …`` and carry the scopes
 ``events:auditevents``, ``events:itemusages``, ``events:signinattempts``.
 
-Errors use the Events API's own body, ``{"Error": {"Message": …}}``.
+The V1 endpoints, which 1Password still supports and its example collectors and the
+Elastic integration call, answer the same: ``/api/v1/auditevents``,
+``/api/v1/itemusages``, ``/api/v1/signinattempts`` and ``GET /api/auth/introspect``.
+The body is read as JSON whatever its Content-Type (1Password's own examples send
+``curl -d`` without one).
+
+Errors use the Events API's own body, ``{"Error": {"Message": …}}``; a malformed request
+(bad JSON, a limit out of range, a cursor this server did not issue) is a 400, as
+1Password documents.
 
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from limen import installation
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
 from limen.audit import Actor, link_pending
 from limen.audit.feed import FEATURES, Feature, FeedCursor
-from limen.errors import Denied
+from limen.errors import BadRequest, Denied
 from limen.services import Services
 from limen.store.models import ApiToken
 
@@ -33,13 +42,19 @@ __all__ = ["ERROR_PREFIXES", "events_api_error", "link_now", "router"]
 
 log = logging.getLogger("limen.api")
 
-router = APIRouter(prefix="/api/v2", tags=["events-api"], route_class=Route)
+router = APIRouter(tags=["events-api"], route_class=Route)
 
-ERROR_PREFIXES = tuple(f"/api/v2/{name}" for name in (*FEATURES, "auth/introspect"))
+ERROR_PREFIXES = (
+    *(f"/api/{version}/{name}" for version in ("v1", "v2") for name in FEATURES),
+    "/api/v2/auth/introspect",
+    "/api/auth/introspect",
+)
 
 
 def events_api_error(status: int, code: str, detail: str | None) -> Response:
-    """The Events API's error body."""
+    """The Events API's error body; 1Password answers malformed requests with 400."""
+    if status == 422:
+        status = 400
     return JSONResponse({"Error": {"Message": detail or code}}, status_code=status)
 
 
@@ -101,28 +116,51 @@ def _serve(
     return FeedResponse(items=list(page.items), cursor=page.cursor.encode(), has_more=page.has_more)
 
 
-FeedBody = Annotated[CursorRequest | None, Body()]
+async def _body(request: Request) -> CursorRequest | None:
+    """The request body as JSON, whatever the Content-Type; empty is a reset cursor."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return CursorRequest.model_validate(json.loads(raw))
+    except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+            raise BadRequest(f"{where}: {first.get('msg', 'invalid')}") from None
+        raise BadRequest("the request body is not valid JSON") from None
 
 
-@router.post("/auditevents", response_model=FeedResponse, openapi_extra=guarded("event.read"))
-def auditevents(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
+FeedBody = Annotated[CursorRequest | None, Depends(_body)]
+_FEED = {"response_model": FeedResponse, "openapi_extra": guarded("event.read")}
+
+
+@router.post("/api/v2/auditevents", **_FEED)
+@router.post("/api/v1/auditevents", **_FEED)
+def auditevents(services: ServicesDep, actor: ActorDep, body: FeedBody) -> FeedResponse:
     """Audit events: every action that is not an item usage or a sign-in attempt."""
     return _serve(services, actor, "auditevents", body)
 
 
-@router.post("/itemusages", response_model=FeedResponse, openapi_extra=guarded("event.read"))
-def itemusages(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
+@router.post("/api/v2/itemusages", **_FEED)
+@router.post("/api/v1/itemusages", **_FEED)
+def itemusages(services: ServicesDep, actor: ActorDep, body: FeedBody) -> FeedResponse:
     """Item usages: every read of a secret from the vault."""
     return _serve(services, actor, "itemusages", body)
 
 
-@router.post("/signinattempts", response_model=FeedResponse, openapi_extra=guarded("event.read"))
-def signinattempts(services: ServicesDep, actor: ActorDep, body: FeedBody = None) -> FeedResponse:
+@router.post("/api/v2/signinattempts", **_FEED)
+@router.post("/api/v1/signinattempts", **_FEED)
+def signinattempts(services: ServicesDep, actor: ActorDep, body: FeedBody) -> FeedResponse:
     """Sign-in attempts: identities authenticating to get tokens, successful or not."""
     return _serve(services, actor, "signinattempts", body)
 
 
-@router.get("/auth/introspect", response_model=Introspection, openapi_extra=guarded("event.read"))
+_INTROSPECT = {"response_model": Introspection, "openapi_extra": guarded("event.read")}
+
+
+@router.get("/api/v2/auth/introspect", **_INTROSPECT)
+@router.get("/api/auth/introspect", **_INTROSPECT)
 def introspect(services: ServicesDep, actor: ActorDep) -> Introspection:
     """The calling token's id, issue time and features."""
     features = [f for f in FEATURES if actor.has_scope(f"events:{f}")]

@@ -66,7 +66,7 @@ class PartnerUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    email: str | None = None
+    email: str = Field(default="", description="Empty when the identity has none.")
     display_name: str
     state: Literal["STATE_UNSPECIFIED", "ACTIVE", "SUSPENDED"]
     create_time: str = Field(description="RFC 3339, UTC.")
@@ -92,7 +92,7 @@ class _Collection:
         machine = self.kind is not IdentityKind.HUMAN
         return PartnerUser(
             id=identity.id,
-            email=identity.email,
+            email=identity.email or "",
             display_name=identity.display_name or identity.name,
             state=_STATE.get(identity.status, "STATE_UNSPECIFIED"),  # type: ignore[arg-type]
             create_time=_rfc3339(identity.created_at),

@@ -24,7 +24,7 @@ class PolicyWrite(BaseModel):
     validate_schema: bool = Field(
         default=True, alias="validate", description="Validate against the realm's schema."
     )
-    realm: Literal["access", "admin"] = Field(
+    realm: Literal["access", "admin", "schema"] = Field(
         default="access",
         description="access: decisions for PEPs; admin: roles for Limen's own operations.",
     )
@@ -34,7 +34,7 @@ class PolicyCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=64 * 1024)
-    realm: Literal["access", "admin"] = "access"
+    realm: Literal["access", "admin", "schema"] = "access"
 
 
 class PolicyPublic(BaseModel):
@@ -66,7 +66,9 @@ class Validation(BaseModel):
 
 @router.get("", response_model=PolicyList, openapi_extra=guarded("policy.read"))
 def list_policies(
-    services: ServicesDep, actor: ActorDep, realm: Literal["access", "admin"] | None = None
+    services: ServicesDep,
+    actor: ActorDep,
+    realm: Literal["access", "admin", "schema"] | None = None,
 ) -> PolicyList:
     entries = services.policies.list(actor, realm=realm)
     return PolicyList(items=[PolicyPublic.from_domain(e) for e in entries])

@@ -23,6 +23,7 @@ __all__ = [
     "malformed_json",
     "problem_response",
     "render_error",
+    "request_id_header",
     "status_for",
 ]
 
@@ -37,6 +38,7 @@ _STATUS: tuple[tuple[type[errors.LimenError], int], ...] = (
     (errors.Conflict, 409),
     (errors.Denied, 403),
     (errors.Unauthenticated, 401),
+    (errors.BadRequest, 400),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
 )
@@ -68,6 +70,12 @@ ErrorRenderer = Callable[[int, str, str | None], Response]
 """``(status, code, detail) -> response`` for a surface whose spec prescribes its own error body."""
 
 
+def request_id_header(request: Request) -> dict[str, str]:
+    """``X-Request-ID`` as the caller sent it (bounded), to echo on the answer."""
+    request_id = request.headers.get("x-request-id")
+    return {"X-Request-ID": request_id[:200]} if request_id else {}
+
+
 def render_error(
     request: Request,
     status: int,
@@ -82,7 +90,9 @@ def render_error(
 
     Surfaces such as the Connect API register ``(path prefix, renderer)`` pairs in
     ``app.state.error_renderers``; every other path gets RFC 9457 problem details.
+    A caller's ``X-Request-ID`` is echoed on every error, as on every AuthZEN answer.
     """
+    headers = {**(headers or {}), **request_id_header(request)}
     for prefix, renderer in getattr(request.app.state, "error_renderers", ()):
         if request.url.path.startswith(prefix):
             response = renderer(status, code, detail)
@@ -113,12 +123,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def _challenge(request: Request) -> str:
+    """The authentication scheme the caller used (RFC 6749 §5.2: a client that failed
+    HTTP Basic authentication is challenged for Basic), Bearer otherwise (RFC 6750 §3)."""
+    scheme = request.headers.get("authorization", "").split(" ", 1)[0].lower()
+    if scheme == "basic":
+        return 'Basic realm="limen"'
+    if scheme == "bearer":
+        return 'Bearer realm="limen", error="invalid_token"'
+    return 'Bearer realm="limen"'
+
+
 async def _limen_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.LimenError)
     status = status_for(exc)
     headers = None
     if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"}
+        headers = {"WWW-Authenticate": _challenge(request)}
     elif status == 503:
         # The database blinked or status cannot be confirmed: worth retrying soon.
         headers = {"Retry-After": "1"}

@@ -9,6 +9,9 @@ https://openid.net/specs/openid-sharedsignals-framework-1_0.html
 
 Receivers authenticate with a bearer token holding the ``ssf:manage`` scope (an OAuth
 access token from ``/oauth2/token``, or an API token); each sees only its own streams.
+The CAEP interoperability profile's scope names work too: ``ssf.manage`` for everything,
+``ssf.read`` for reading streams and their status (``GET /ssf/streams``,
+``GET /ssf/status``).
 SETs are signed with the keys published at ``/.well-known/jwks.json``.
 """
 
@@ -41,7 +44,20 @@ async def _receiver(request: Request) -> Actor:
 
 
 Receiver = Annotated[Actor, Depends(_receiver)]
+
+
+async def _reader(request: Request) -> Actor:
+    """The caller, if the guard lets it read its streams (``ssf.stream.read``)."""
+    actor = await current_actor(request)
+    await services_of(request).guard.authorize_async(
+        actor, "ssf.stream.read", Resource("ssf_stream")
+    )
+    return actor
+
+
+Reader = Annotated[Actor, Depends(_reader)]
 STREAMS = guarded("ssf.stream")
+READ_STREAMS = guarded("ssf.stream.read")
 JSONBody = Annotated[dict[str, Any], Body()]
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -120,10 +136,10 @@ def create_stream(
     return document
 
 
-@router.get("/ssf/streams", response_model=None, openapi_extra=STREAMS)
+@router.get("/ssf/streams", response_model=None, openapi_extra=READ_STREAMS)
 def read_streams(
     services: ServicesDep,
-    actor: Receiver,
+    actor: Reader,
     response: Response,
     stream_id: str | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
@@ -176,8 +192,8 @@ def _status(stream: SsfStream) -> dict[str, Any]:
     return document
 
 
-@router.get("/ssf/status", openapi_extra=STREAMS)
-def read_status(services: ServicesDep, actor: Receiver, stream_id: str = Query()) -> dict[str, Any]:
+@router.get("/ssf/status", openapi_extra=READ_STREAMS)
+def read_status(services: ServicesDep, actor: Reader, stream_id: str = Query()) -> dict[str, Any]:
     with services.db.unit_of_work(readonly=True) as uow:
         return _status(ssf.get_stream(uow.session, actor, stream_id))
 

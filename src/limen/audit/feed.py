@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -203,9 +204,32 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _actor_uuid(event: Event, account_id: str) -> str:
+    """The actor's id: an identity's own, or for an actor that is not an identity (the
+    local operator at the CLI, ``limen init``) a stable id derived from its name, shaped
+    like 1Password's UUIDs (26 lowercase base32 characters), never the name itself."""
+    if event.actor_id:
+        return event.actor_id
+    digest = hashlib.sha256(f"{account_id}\0{event.actor_name}".encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:26]
+
+
+def _ip(event: Event) -> str:
+    """Where the event came from; one without an address (the CLI, background work) was
+    done on the server's own host."""
+    return str((event.context or {}).get("ip") or "127.0.0.1")
+
+
+def _country(event: Event) -> str:
+    """ISO 3166-1 alpha-2, from the event's ``context.geo``; empty when unknown (a
+    loopback or private address)."""
+    geo = (event.context or {}).get("geo")
+    return str(geo.get("country") or "") if isinstance(geo, dict) else ""
+
+
 def _user(event: Event, account_id: str) -> dict[str, Any]:
     user: dict[str, Any] = {
-        "uuid": event.actor_id or event.actor_name,
+        "uuid": _actor_uuid(event, account_id),
         "name": event.actor_name,
         "email": (event.context or {}).get("actor_email", ""),
         "user_type": "user" if event.actor_kind == "human" else "service_account",
@@ -223,7 +247,7 @@ def _client(event: Event) -> dict[str, Any]:
         "platform_version": "",
         "os_name": "",
         "os_version": "",
-        "ip_address": str(context.get("ip", "")),
+        "ip_address": _ip(event),
     }
 
 
@@ -267,7 +291,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "timestamp": _time(event.occurred_at),
             "category": "success" if ok else "credentials_failed",
             "type": "credentials_ok" if ok else "password_secret_bad",
-            "country": "",
+            "country": _country(event),
             "details": {"value": event.reason} if event.reason else None,
             "target_user": _user(event, account_id),
             "client": _client(event),
@@ -278,9 +302,9 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
     return {
         "uuid": event.id,
         "timestamp": _time(event.occurred_at),
-        "actor_uuid": event.actor_id or event.actor_name,
+        "actor_uuid": _actor_uuid(event, account_id),
         "actor_details": {
-            "uuid": event.actor_id or event.actor_name,
+            "uuid": _actor_uuid(event, account_id),
             "name": event.actor_name,
             "email": context.get("actor_email", ""),
         },
@@ -299,7 +323,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "uuid": event.token_id or "",
             "login_time": _time(event.occurred_at),
             "device_uuid": "",
-            "ip": str(context.get("ip", "")),
+            "ip": _ip(event),
         },
         "limen": _limen(event, feature),
     }

@@ -131,7 +131,8 @@ def validate(
     """Parse and validate a policy file against Limen's schema; errors name the line."""
     if realm not in access.REALMS:
         raise InvalidInput(f"--realm is one of {', '.join(access.REALMS)}")
-    statements = access.validate_policy(_read(file), realm=realm)
+    count = services(ctx).policies.validate(Actor.operator(), _read(file), realm=realm)
+    statements = range(count)
     if as_json:
         emit_json({"valid": True, "statements": len(statements)})
     else:
@@ -155,6 +156,12 @@ def test(
     properties: Annotated[
         str | None, typer.Option(help="Resource properties as a JSON object.")
     ] = None,
+    subject_properties: Annotated[
+        str | None, typer.Option(help="Subject properties as a JSON object.")
+    ] = None,
+    action_properties: Annotated[
+        str | None, typer.Option(help="Action properties as a JSON object.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Decide one request against the stored policies and live status (records nothing).
@@ -172,6 +179,10 @@ def test(
     }
     if properties:
         request["resource"]["properties"] = _object(properties, "--properties")
+    if subject_properties:
+        request["subject"]["properties"] = _object(subject_properties, "--subject-properties")
+    if action_properties:
+        request["action"]["properties"] = _object(action_properties, "--action-properties")
     evaluation = access.parse_evaluation(request)
     decision = services(ctx).pdp.decide(evaluation)
     if as_json:
@@ -194,3 +205,47 @@ def _object(raw: str | None, flag: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{flag} must be a JSON object")
     return value
+
+
+schema_app = typer.Typer(
+    help="Extend the schema policies are validated against with your application's "
+    "entity types, actions and properties.",
+    no_args_is_help=True,
+)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("add")
+def schema_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Fragment name (lowercase, digits, . _ -).")],
+    file: Annotated[Path, typer.Argument(help="Cedar schema declarations ('-' for stdin).")],
+    description: Annotated[str | None, typer.Option(help="What the fragment is for.")] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a fragment of that name.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store a schema fragment: declarations placed inside ``namespace Limen``.
+
+    Remove one with ``limen policy remove NAME``; list them with ``limen policy list
+    --realm schema``."""
+    entry = services(ctx).policies.put(
+        Actor.operator(),
+        name,
+        _read(file),
+        description=description,
+        replace=replace,
+        realm="schema",
+    )
+    if as_json:
+        emit_json(_document(entry))
+    else:
+        out_console.print(f"stored schema fragment {name}")
+
+
+@schema_app.command("show")
+def schema_show(ctx: typer.Context) -> None:
+    """Print the whole schema access policies are validated against, fragments included."""
+    fragments = [e.text for e in services(ctx).policies.list(Actor.operator(), realm="schema")]
+    typer.echo(access.compose_schema(fragments), nl=False)

@@ -380,9 +380,11 @@ def _engaged_switch(session: Session, kind: IdentityKind) -> str | None:
 
 
 def known_roles(session: Session) -> list[str]:
-    """The built-in roles and every role an administrative policy names."""
+    """The built-in roles and every role a policy names (an administrative policy's roles
+    are Limen's own; an access policy's are an application's, e.g. ``editor``)."""
     roles = set(BUILTIN_ROLES)
-    for text in session.scalars(sa.select(Policy.text).where(Policy.realm == "admin")):
+    realms = ("admin", "access")
+    for text in session.scalars(sa.select(Policy.text).where(Policy.realm.in_(realms))):
         roles.update(_ROLE_IN_POLICY.findall(text))
     return sorted(roles)
 

@@ -38,7 +38,9 @@ __all__ = [
     "revoke_partner",
 ]
 
-PARTNER_SCOPES: Final = frozenset({"users:read", "users:suspend", "users:reactivate", "ssf:manage"})
+PARTNER_SCOPES: Final = frozenset(
+    {"users:read", "users:suspend", "users:reactivate", "ssf:manage", "ssf.manage", "ssf.read"}
+)
 PARTNER_TOKEN_TTL: Final = timedelta(minutes=15)
 """1Password's Users API tokens live 900 seconds; partner connectors expect that."""
 

@@ -253,11 +253,9 @@ def authenticate_client(
     else:
         secret = credentials.client_secret
         # The registered method is the only one accepted (RFC 7591 §2
-        # token_endpoint_auth_method), except that basic and post carry the same secret.
-        if secret is None or credentials.method not in (
-            "client_secret_basic",
-            "client_secret_post",
-        ):
+        # token_endpoint_auth_method, OpenID Connect Core §9): a secret registered for
+        # HTTP Basic sent in the form body is refused, and the other way round.
+        if secret is None or credentials.method != row.auth_method:
             raise InvalidClient("client authentication failed")
         if not hmac.compare_digest(_hash_secret(secret), row.secret_hash or _DUMMY_HASH):
             raise InvalidClient("client authentication failed")

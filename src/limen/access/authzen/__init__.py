@@ -8,17 +8,22 @@ from limen.access.authzen.evaluation import (
     MAX_EVALUATIONS,
     Evaluation,
     EvaluationsRequest,
+    Invalid,
     parse_evaluation,
     parse_evaluations,
     pdp_metadata,
 )
+from limen.access.authzen.search import SearchRequest, parse_search
 
 __all__ = [
     "EVALUATIONS_SEMANTICS",
     "MAX_EVALUATIONS",
     "Evaluation",
     "EvaluationsRequest",
+    "Invalid",
+    "SearchRequest",
     "parse_evaluation",
     "parse_evaluations",
+    "parse_search",
     "pdp_metadata",
 ]

@@ -7,6 +7,17 @@ A request names a ``subject`` (``type``, ``id``, ``properties``), an ``action``
 ``context``. A batch (§7) gives defaults at the top level and overrides per entry in
 ``evaluations``; ``options.evaluations_semantic`` is ``execute_all`` (default),
 ``deny_on_first_deny`` or ``permit_on_first_permit``.
+
+A malformed request is an :class:`~limen.access.errors.InvalidEvaluation` (HTTP 400, as
+the spec and its certification scenario require). In a batch, a malformed *entry* is
+not: it becomes an :class:`Invalid` in its place, which the PDP denies, so the other
+entries are still decided (certification scenario §C.3.4.1). An entry's ``subject``,
+``action`` or ``resource`` replaces the top-level default as a whole, except that a
+required field it lacks (``type``, ``id``, ``name``) is taken from the default
+(§C.3.2.7). Unknown fields are ignored (forward compatibility).
+
+Certification scenario:
+https://github.com/openid/authzen/blob/main/certification/authorization-api-1_0-scenario.md
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ __all__ = [
     "MAX_EVALUATIONS",
     "Evaluation",
     "EvaluationsRequest",
+    "Invalid",
     "parse_evaluation",
     "parse_evaluations",
     "pdp_metadata",
@@ -49,9 +61,20 @@ class Evaluation:
 
 
 @dataclass(frozen=True, slots=True)
+class Invalid:
+    """A batch entry that is not a well-formed evaluation; ``error`` says why."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluationsRequest:
-    evaluations: tuple[Evaluation, ...]
+    """A §7 batch. ``single`` is true when the request had no (or an empty)
+    ``evaluations`` array: it is then one evaluation and is answered as §6 answers."""
+
+    evaluations: tuple[Evaluation | Invalid, ...]
     semantic: str = "execute_all"
+    single: bool = False
 
 
 def _object(value: Any, where: str, *, required: bool = True) -> dict[str, Any]:
@@ -107,10 +130,28 @@ def parse_evaluation(body: Any) -> Evaluation:
     return _build(_object(body, "the request body"))
 
 
+_REQUIRED: Final = {"subject": ("type", "id"), "action": ("name",), "resource": ("type", "id")}
+
+
+def _merged(defaults: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry over the top-level defaults: entity-level replacement, with the required
+    fields an entry's entity lacks taken from the default entity."""
+    merged = {**defaults, **item}
+    for name, required in _REQUIRED.items():
+        own, default = item.get(name), defaults.get(name)
+        if isinstance(own, dict) and isinstance(default, dict):
+            merged[name] = {
+                **{k: default[k] for k in required if k not in own and k in default},
+                **own,
+            }
+    return merged
+
+
 def parse_evaluations(body: Any) -> EvaluationsRequest:
     """An AuthZEN §7.1 access evaluations request.
 
-    Without ``evaluations`` (or with an empty list) it is a single evaluation (§7.1.1).
+    Without ``evaluations`` (or with an empty list) it is a single evaluation (§7.1.1),
+    marked ``single``. A malformed entry becomes an :class:`Invalid` in its place.
     """
     body = _object(body, "the request body")
     items = body.get("evaluations")
@@ -121,16 +162,19 @@ def parse_evaluations(body: Any) -> EvaluationsRequest:
             f"options.evaluations_semantic must be one of {', '.join(EVALUATIONS_SEMANTICS)}"
         )
     if items is None or items == []:
-        return EvaluationsRequest((_build(body),), semantic)
+        return EvaluationsRequest((_build(body),), semantic, single=True)
     if not isinstance(items, list):
         raise InvalidEvaluation("evaluations must be an array")
     if len(items) > MAX_EVALUATIONS:
         raise InvalidEvaluation(f"at most {MAX_EVALUATIONS} evaluations per request")
     defaults = {k: body[k] for k in ("subject", "action", "resource", "context") if k in body}
-    built = []
+    built: list[Evaluation | Invalid] = []
     for index, item in enumerate(items):
-        item = _object(item, f"evaluations[{index}]")
-        built.append(_build({**defaults, **item}, f"evaluations[{index}]."))
+        try:
+            item = _object(item, f"evaluations[{index}]")
+            built.append(_build(_merged(defaults, item), f"evaluations[{index}]."))
+        except InvalidEvaluation as exc:
+            built.append(Invalid(exc.detail or str(exc)))
     return EvaluationsRequest(tuple(built), semantic)
 
 
@@ -140,4 +184,7 @@ def pdp_metadata(base: str) -> dict[str, Any]:
         "policy_decision_point": base,
         "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
         "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+        "search_subject_endpoint": f"{base}/access/v1/search/subject",
+        "search_resource_endpoint": f"{base}/access/v1/search/resource",
+        "search_action_endpoint": f"{base}/access/v1/search/action",
     }

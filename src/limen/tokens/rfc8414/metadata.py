@@ -29,9 +29,11 @@ def server_metadata(issuer: str) -> dict[str, Any]:
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": _ENDPOINT_AUTH,
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
-        "introspection_endpoint_auth_methods_supported": [*_ENDPOINT_AUTH, "bearer"],
-        "revocation_endpoint_auth_methods_supported": [*_ENDPOINT_AUTH, "bearer"],
-        "scopes_supported": [],
+        # Client authentication methods from the IANA registry only; a bearer token
+        # with the right scope is also accepted (docs/tokens.md), but "bearer" is not a
+        # client authentication method and clients choosing from this list break on it.
+        "introspection_endpoint_auth_methods_supported": _ENDPOINT_AUTH,
+        "revocation_endpoint_auth_methods_supported": _ENDPOINT_AUTH,
         "authorization_response_iss_parameter_supported": False,
         "service_documentation": "https://limen.dev/docs/tokens",
         "access_token_signing_alg_values_supported": ["EdDSA"],

@@ -25,6 +25,7 @@ from limen.tokens.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    InvalidTarget,
     UnauthorizedClient,
 )
 from limen.tokens.rfc6749.authentication import _one
@@ -119,6 +120,16 @@ class TokenExchangeGrant:
         elif subject.act:
             act = subject.act
         audience = audiences_for(list(form.get("resource") or ()), issuer=self.tokens.issuer)
+        # RFC 8693 §2.1 audience, §2.2.2: a target the server will not issue a token for
+        # is invalid_target, never silently dropped. Limen's tokens are for its own API
+        # (the issuer) or the resources asked for (RFC 8707), so those are the audiences
+        # it honours.
+        for name in form.get("audience") or ():
+            if name not in (*audience, self.tokens.issuer):
+                raise InvalidTarget(
+                    f"audience {name[:200]!r} is neither this server ({self.tokens.issuer}) "
+                    "nor a requested resource; ask for it as a resource"
+                )
         delegated_actor = Actor(
             kind=actor.kind,
             name=actor.name,
