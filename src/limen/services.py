@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limen import access, identity, respond, tokens
 from limen.audit import AuditKeys, EventReader
@@ -23,6 +23,9 @@ from limen.keyfile import read_key_file
 from limen.respond import ssf
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
+
+if TYPE_CHECKING:
+    from limen.metrics import Metrics
 
 __all__ = ["Services"]
 
@@ -162,6 +165,17 @@ class Services:
     def event_log(self) -> EventReader:
         return EventReader(self.db, self.guard)
 
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This node's Prometheus counters, in a registry of its own (``/metrics``)."""
+        from limen.audit import audit_progress
+        from limen.metrics import Metrics
+
+        return Metrics(
+            events=lambda: self.__dict__.get("events"),
+            progress=lambda: audit_progress(self.db),
+        )
+
     # -- background work (the server) -----------------------------------------------------
 
     @cached_property
@@ -201,7 +215,15 @@ class Services:
         if not self.schema_current:
             log.warning("the database schema is behind this version: run `limen db upgrade`")
         self.db.broadcaster.start()
-        for part in ("status", "guard", "opaque_tokens", "vault", "directory", "responder"):
+        for part in (
+            "status",
+            "guard",
+            "opaque_tokens",
+            "vault",
+            "directory",
+            "responder",
+            "metrics",
+        ):
             getattr(self, part)
         self.guard.warm()  # its policies are in memory before the first request
         try:

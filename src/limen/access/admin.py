@@ -103,6 +103,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "audit.prune": ActionSpec("manage", ("events:admin",), "prune the event log"),
     "sink.read": ActionSpec("view", ("sinks:read",), "list event sinks"),
     "sink.write": ActionSpec("manage", ("sinks:write",), "add and remove event sinks"),
+    "metrics.read": ActionSpec("audit", ("metrics:read",), "scrape Prometheus metrics"),
     # the vault (scopes follow the vault's grammar: the caller passes them)
     "vault.read": ActionSpec("view", (), "see vaults and item metadata"),
     "vault.create": ActionSpec("manage", (), "create vaults"),

@@ -18,6 +18,7 @@ from limen.api import (
     events_api,
     health,
     identities,
+    metrics,
     oauth,
     partners,
     personal_tokens,
@@ -39,6 +40,7 @@ ROUTERS += [personal_tokens.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
+ROUTERS += [metrics.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -100,6 +102,7 @@ def create_app(
     install_problem_handlers(app)
     _add_routes(app, ROUTERS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too
     return app
 
 

@@ -8,6 +8,7 @@ https://openid.net/specs/authorization-api-1_0.html
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,7 @@ from limen.api.deps import current_actor, services_of
 from limen.api.problems import malformed_json
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
+from limen.metrics import Metrics
 
 __all__ = ["router"]
 
@@ -55,6 +57,10 @@ def _headers(request: Request) -> dict[str, str]:
     return {"X-Request-ID": request_id[:200]} if request_id else {}
 
 
+def _count(metrics: Metrics, started: float, decisions: list[access.Decision]) -> None:
+    metrics.decided(time.perf_counter() - started, (d.allowed for d in decisions))
+
+
 async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> None:
     """Wait until the decisions are in the event log (group commit, see DecisionLog)."""
     await point.log.written(entries)
@@ -64,10 +70,13 @@ async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> No
 async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §6: one decision."""
     parsed = access.parse_evaluation(await _json(request))
-    point = services_of(request).pdp
+    services = services_of(request)
+    point = services.pdp
     # Deciding reads memory only (the status view and policy set), so it runs here
     # rather than paying a thread hop (benchmarks/pdp.py); recording is batched.
+    started = time.perf_counter()
     decision = point.decide(parsed)
+    _count(services.metrics, started, [decision])
     await _recorded(point, [(actor, parsed, decision)])
     return JSONResponse(decision.to_authzen(), headers=_headers(request))
 
@@ -76,8 +85,11 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
 async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §7: many decisions with shared defaults and an evaluation semantic."""
     parsed = access.parse_evaluations(await _json(request))
-    point = services_of(request).pdp
+    services = services_of(request)
+    point = services.pdp
+    started = time.perf_counter()
     decisions = point.decide_many(parsed)
+    _count(services.metrics, started, decisions)
     await _recorded(
         point, [(actor, e, d) for e, d in zip(parsed.evaluations, decisions, strict=False)]
     )
