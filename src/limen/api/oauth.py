@@ -126,7 +126,7 @@ async def token(request: Request) -> JSONResponse:
     authorization = request.headers.get("authorization")
     db = services.db
 
-    if db.backend != "sqlite":
+    if not db.dialect.serialises_writes:
         # On PostgreSQL the whole grant, its lookups and its event's commit, runs in one
         # thread: concurrent grants commit in parallel there (see TokenEndpoint._commit).
         def handle() -> dict[str, Any]:

@@ -127,7 +127,7 @@ class EventWriter:
                 else:
                     future.set_exception(error)
 
-        if self._db.backend == "postgresql":
+        if self._db.dialect.async_driver:
             # The insert waits on the network, not on a lock: it is awaited right here,
             # and several batches may be in flight at once (each is its own transaction).
             task = loop.create_task(self._commit_on_loop(writes, settle))

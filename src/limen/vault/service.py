@@ -179,7 +179,7 @@ class VaultService:
         # 100 ms a try); queueing this process's writers on a lock instead keeps
         # latency flat under concurrent requests. PostgreSQL needs no such lock.
         self._writes: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if db.backend == "sqlite" else contextlib.nullcontext()
+            threading.RLock() if db.dialect.serialises_writes else contextlib.nullcontext()
         )
         # Made on the first read from an event loop: only the API server's service reads
         # that way, and each one listens for vault writes.
@@ -334,7 +334,7 @@ class VaultService:
         The read itself is a local lookup and a decrypt; the event is group-committed with
         other requests' events, and the loop serves them while it waits.
         """
-        if self.db.backend == "postgresql":
+        if self.db.dialect.async_driver:
             opened = await self._open_latest_async(actor, vault_ref, item_ref)
         else:
             opened = await self.db.run(self.open_latest, actor, vault_ref, item_ref)
