@@ -44,7 +44,7 @@ from _postgres import scratch_schema
 from limen import identity, respond, tokens
 from limen.audit import Actor
 from limen.config import Settings
-from limen.installation import initialise
+from limen.installation import initialise, prepare_data_dir
 from limen.store import Database
 
 TARGET_ONE_NODE_MS = 10.0
@@ -70,6 +70,7 @@ class World:
 
 
 def _prepare(settings: Settings) -> World:
+    prepare_data_dir(settings.data_dir)
     db = Database(settings.resolved_database_url)
     init = initialise(db, key_file=settings.resolved_key_file)
     op = Actor.operator()

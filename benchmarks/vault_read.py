@@ -39,7 +39,7 @@ from _postgres import scratch_schema
 
 from limen.audit import Actor, record
 from limen.config import Settings
-from limen.installation import initialise
+from limen.installation import initialise, prepare_data_dir
 from limen.services import Services
 from limen.store import Database
 from limen.vault import Field, ItemDraft, VaultService, service_accounts
@@ -49,6 +49,7 @@ TARGET_HTTP_RPS = 2000.0
 
 
 def _prepare(settings: Settings, items: int) -> tuple[str, list[str], str, VaultService, Database]:
+    prepare_data_dir(settings.data_dir)
     db = Database(settings.resolved_database_url)
     initialise(db, key_file=settings.resolved_key_file)
     service = Services.open(settings, database=db).vault
