@@ -55,7 +55,11 @@ DENY_DEADLINE_S = 5.0
 
 @contextmanager
 def _server(settings: Settings) -> Iterator[str]:
-    with limen_server(settings.data_dir, settings.database_url) as (url, _pid):
+    # Nodes of one installation share one public URL (the load balancer's), so a token
+    # minted by one node is accepted by the other, as in a real deployment.
+    with limen_server(
+        settings.data_dir, settings.database_url, public_url="https://limen.bench.internal"
+    ) as (url, _pid):
         yield url
 
 
@@ -107,6 +111,7 @@ def _token(url: str, path: str, credentials: tuple[str, str]) -> str:
 class Bench:
     def __init__(self, world: World, node_a: str, node_b: str | None) -> None:
         self.world = world
+        self.a_url = node_a
         self.a = httpx.Client(base_url=node_a, timeout=10)
         self.b = httpx.Client(base_url=node_b, timeout=10) if node_b else None
         admin = {"Authorization": f"Bearer {world.admin_token}"}
@@ -130,11 +135,16 @@ class Bench:
 
     def permitted(self, client: httpx.Client) -> bool:
         response = client.post("/access/v1/evaluation", json=self.decision, headers=self.pep)
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise RuntimeError(f"evaluation answered {response.status_code}: {response.text}")
         return bool(response.json()["decision"])
 
     def reset(self) -> None:
         self.a.post(f"{self.base}:reactivate", headers=self.partner).raise_for_status()
+        # No token issued before a suspension works again: the target asks for a new one,
+        # as a real workload would after its reactivation.
+        self.target_token = _token(self.a_url, "/oauth2/token", self.world.target)
+        self.decision["context"] = {"token": self.target_token}
         for client in filter(None, (self.a, self.b)):
             deadline = time.monotonic() + DENY_DEADLINE_S
             while not self.permitted(client):

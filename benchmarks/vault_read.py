@@ -48,7 +48,9 @@ TARGET_IN_PROCESS_P50_MS = 1.0
 TARGET_HTTP_RPS = 2000.0
 
 
-def _prepare(settings: Settings, items: int) -> tuple[str, list[str], str, VaultService, Database]:
+def _prepare(
+    settings: Settings, items: int
+) -> tuple[str, list[str], service_accounts.IssuedToken, VaultService, Database]:
     prepare_data_dir(settings.data_dir)
     db = Database(settings.resolved_database_url)
     initialise(db, key_file=settings.resolved_key_file)
@@ -71,8 +73,8 @@ def _prepare(settings: Settings, items: int) -> tuple[str, list[str], str, Vault
         ).id
         for n in range(items)
     ]
-    token = service_accounts.create(db, op, "bench-reader", grants=["bench:read"]).token
-    return vault.id, item_ids, token, service, db
+    issued = service_accounts.create(db, op, "bench-reader", grants=["bench:read"])
+    return vault.id, item_ids, issued, service, db
 
 
 def _event_only(db: Database, n: int) -> list[float]:
@@ -87,9 +89,22 @@ def _event_only(db: Database, n: int) -> list[float]:
     return samples
 
 
-def _in_process(service: VaultService, vault_id: str, item_ids: list[str], n: int) -> list[float]:
+def _in_process(
+    service: VaultService,
+    reader: service_accounts.IssuedToken,
+    vault_id: str,
+    item_ids: list[str],
+    n: int,
+) -> list[float]:
+    # The actor the API makes of the service account's token: the guard asks for a real
+    # identity behind every read.
     actor = Actor(
-        kind="service", name="bench", scopes=frozenset({f"vault:{vault_id}:read"}), channel="api"
+        kind="service",
+        name=reader.name,
+        identity_id=reader.identity_id,
+        token_id=reader.token_id,
+        scopes=frozenset(reader.scopes),
+        channel="api",
     )
     for i in range(50):
         service.get_item(actor, vault_id, item_ids[i % len(item_ids)])
@@ -169,8 +184,9 @@ def _drive(
 def run_backend(
     name: str, settings: Settings, args: argparse.Namespace, **server_settings: str
 ) -> dict[str, float]:
-    vault_id, item_ids, token, service, db = _prepare(settings, args.items)
-    in_process = _in_process(service, vault_id, item_ids, args.in_process)
+    vault_id, item_ids, reader, service, db = _prepare(settings, args.items)
+    token = reader.token
+    in_process = _in_process(service, reader, vault_id, item_ids, args.in_process)
     floor = _event_only(db, min(args.in_process, 1000))
     db.dispose()
     with limen_server(settings.data_dir, settings.database_url, **server_settings) as (
