@@ -112,3 +112,27 @@ def test_every_exported_name_exists() -> None:
             except AttributeError:
                 broken.append(f"{module.__name__}.{name}")
     assert broken == []
+
+
+_DATABASES = {"sqlite", "postgresql"}
+
+
+def test_only_the_store_knows_which_database_it_runs_on() -> None:
+    # Outside store/, code asks the store's Dialect for a capability or an SQL fragment
+    # (limen.store.dialect); it never reads a `.backend` nor compares anything with a
+    # database's name.
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        if relative.parts[0] == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "backend":
+                offenders.append(f"{relative}:{node.lineno} reads .backend")
+            elif isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+                for operand in operands:
+                    values = operand.elts if isinstance(operand, ast.Tuple | ast.Set) else [operand]
+                    if any(isinstance(v, ast.Constant) and v.value in _DATABASES for v in values):
+                        offenders.append(f"{relative}:{node.lineno} compares with a database name")
+    assert offenders == []

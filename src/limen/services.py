@@ -29,6 +29,7 @@ from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 
 if TYPE_CHECKING:
     from limen.detect.live import LiveDetector
+    from limen.metrics import Metrics
 
 __all__ = ["Services"]
 
@@ -203,6 +204,17 @@ class Services:
     def event_log(self) -> EventReader:
         return EventReader(self.db, self.guard)
 
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This node's Prometheus counters, in a registry of its own (``/metrics``)."""
+        from limen.audit import audit_progress
+        from limen.metrics import Metrics
+
+        return Metrics(
+            events=lambda: self.__dict__.get("events"),
+            progress=lambda: audit_progress(self.db),
+        )
+
     # -- background work (the server) -----------------------------------------------------
 
     @cached_property
@@ -266,6 +278,7 @@ class Services:
             "directory",
             "responder",
             "threat_view",
+            "metrics",
         ):
             getattr(self, part)
         self.guard.warm()  # its policies are in memory before the first request

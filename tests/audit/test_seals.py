@@ -130,7 +130,7 @@ def _write_the_old_way(db: Database, keys: AuditKeys, count: int, *, link: bool)
             return
         rows = conn.execute(
             sa.text(
-                f"SELECT seq, id, {canonical_sql(db.backend)} FROM events "  # noqa: S608
+                f"SELECT seq, id, {canonical_sql(db.dialect)} FROM events "  # noqa: S608
                 "WHERE chain_pos IS NULL ORDER BY seq"
             )
         ).all()

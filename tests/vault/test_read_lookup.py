@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from limen.audit import Actor
 from limen.store import Database
 from limen.vault import Field, ItemDraft, VaultService
-from limen.vault.service import _READ_QUERIES
+from limen.vault._reads import _READ_QUERIES
 
 
 def _draft(title: str, value: str) -> ItemDraft:

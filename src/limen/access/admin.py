@@ -118,6 +118,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     ),
     "threat.read": ActionSpec("view", ("threat:read",), "see the threat level"),
     "threat.write": ActionSpec("respond", ("threat:write",), "set the threat level"),
+    "metrics.read": ActionSpec("audit", ("metrics:read",), "scrape Prometheus metrics"),
     # the vault (scopes follow the vault's grammar: the caller passes them)
     "vault.read": ActionSpec("view", (), "see vaults and item metadata"),
     "vault.create": ActionSpec("manage", (), "create vaults"),

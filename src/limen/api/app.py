@@ -20,6 +20,7 @@ from limen.api import (
     events_api,
     health,
     identities,
+    metrics,
     oauth,
     partners,
     personal_tokens,
@@ -47,6 +48,7 @@ ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
 ROUTERS += [scim.router]
 ROUTERS += [access_review.router, access_review.posture_router]
+ROUTERS += [metrics.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -109,6 +111,7 @@ def create_app(
     install_problem_handlers(app)
     _add_routes(app, ROUTERS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too
     return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +21,7 @@ from limen.api.deps import current_actor, services_of
 from limen.api.problems import malformed_json, request_id_header
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
+from limen.metrics import Metrics
 
 __all__ = ["router"]
 
@@ -66,6 +68,10 @@ def _headers(request: Request) -> dict[str, str]:
     return request_id_header(request)
 
 
+def _count(metrics: Metrics, started: float, decisions: list[access.Decision]) -> None:
+    metrics.decided(time.perf_counter() - started, (d.allowed for d in decisions))
+
+
 async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> None:
     """Wait until the decisions are in the event log (group commit, see DecisionLog)."""
     await point.log.written(entries)
@@ -75,10 +81,13 @@ async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> No
 async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §6: one decision."""
     parsed = access.parse_evaluation(await _json(request))
-    point = services_of(request).pdp
+    services = services_of(request)
+    point = services.pdp
     # Deciding reads memory only (the status view and policy set), so it runs here
     # rather than paying a thread hop (benchmarks/pdp.py); recording is batched.
+    started = time.perf_counter()
     decision = point.decide(parsed)
+    _count(services.metrics, started, [decision])
     await _recorded(point, [(actor, parsed, decision)])
     return JSONResponse(decision.to_authzen(), headers=_headers(request))
 
@@ -90,8 +99,11 @@ async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
     Without an ``evaluations`` array the request is one evaluation and gets §6's answer
     (``{"decision": …}``); a malformed entry is denied in its place (200)."""
     parsed = access.parse_evaluations(await _json(request))
-    point = services_of(request).pdp
+    services = services_of(request)
+    point = services.pdp
+    started = time.perf_counter()
     decisions = point.decide_many(parsed)
+    _count(services.metrics, started, decisions)
     await _recorded(
         point,
         [

@@ -40,7 +40,7 @@ async def _reachable(services: ServicesDep) -> bool:
 async def health(services: ServicesDep) -> JSONResponse:
     """Liveness: this process answers. (Readiness, to route traffic by: ``/ready``.)"""
     reachable = await _reachable(services)
-    backend = services.db.backend
+    backend = services.db.dialect.name
     body = {
         "status": "ok",
         "version": __version__,

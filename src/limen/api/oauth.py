@@ -126,14 +126,16 @@ async def token(request: Request) -> JSONResponse:
     authorization = request.headers.get("authorization")
     db = services.db
 
-    if db.backend != "sqlite":
+    if not db.dialect.serialises_writes:
         # On PostgreSQL the whole grant, its lookups and its event's commit, runs in one
         # thread: concurrent grants commit in parallel there (see TokenEndpoint._commit).
         def handle() -> dict[str, Any]:
             credentials = tokens.credentials_from(authorization, form)
             return endpoint.handle(form, credentials, context=context)
 
-        return JSONResponse(await run_in_threadpool(handle), headers=_NO_STORE)
+        body = await run_in_threadpool(handle)
+        services.metrics.granted(_grant_type(form), surface="oauth")
+        return JSONResponse(body, headers=_NO_STORE)
 
     refusals: list[Write] = []
 
@@ -152,7 +154,13 @@ async def token(request: Request) -> JSONResponse:
     # The token leaves only once its event is committed, together with whatever other
     # requests' events this turn of the loop gathered.
     await services.events.written([write])
+    services.metrics.granted(_grant_type(form), surface="oauth")
     return JSONResponse(issued.to_response(), headers=_NO_STORE)
+
+
+def _grant_type(form: dict[str, list[str]]) -> str:
+    # Only a grant the endpoint supports got this far: the label's values are few.
+    return form["grant_type"][0]
 
 
 @router.post("/oauth2/introspect", openapi_extra=guarded("token.introspect"))

@@ -285,6 +285,8 @@ def _status_route(
             cascade=cascade,
             note=note,
         )
+        if verb == "suspend":
+            services.metrics.contained("suspend", 1 + len(done.cascaded))
         return collection.render(account, done.identity)
 
     change_status.__name__ = f"{verb}_{collection.noun}"
@@ -307,7 +309,9 @@ async def partner_token(request: Request) -> JSONResponse:
         credentials = tokens.credentials_from(authorization, form)
         return endpoint.handle(form, credentials, context=context)
 
-    return JSONResponse(await run_in_threadpool(run), headers=_NO_STORE)
+    body = await run_in_threadpool(run)
+    services.metrics.granted("client_credentials", surface="users-api")
+    return JSONResponse(body, headers=_NO_STORE)
 
 
 @router.post("/users/oauth2/revoke", openapi_extra=guarded("token.revoke"))
@@ -402,6 +406,7 @@ def kill_switches(services: ServicesDep, actor: ActorDep) -> list[KillSwitchPubl
 )
 def engage(body: KillSwitchRequest, services: ServicesDep, actor: ActorDep) -> KillSwitchPublic:
     switch, suspended = services.responder.engage(actor, kind=body.kind, reason=body.reason)
+    services.metrics.contained("killswitch", len(suspended))
     return KillSwitchPublic(
         id=switch.id,
         kind=switch.target_kind or "",

@@ -9,10 +9,12 @@ share of a vault read or a decision (``benchmarks/vault_read.py`` and
 
 :class:`Route` keeps everything FastAPI builds from the endpoint (its OpenAPI entry,
 matching, 405s) and, for such an endpoint, replaces only the per-request handler with a
-direct call. Any other endpoint keeps FastAPI's handler unchanged. The exceptions an
-endpoint raises reach the app's exception handlers either way. The direct call serves a
-route placed on the app itself, as ``create_app`` does; through ``include_router``,
-which may add dependencies of its own, FastAPI builds the handler as usual.
+direct call (FastAPI's internal ``Dependant`` says which endpoints are simple; it is read
+in :mod:`limen.api._fastapi` only). Any other endpoint keeps FastAPI's handler as is. The
+exceptions an endpoint raises reach the app's exception handlers either way. The direct
+call serves a route placed on the app itself, as ``create_app`` does; through
+``include_router``, which may add dependencies of its own, FastAPI builds the handler as
+usual.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, request_response
 from starlette.types import Scope
+
+from limen.api._fastapi import Dependant, plain_call
 
 __all__ = ["PUBLIC", "Route", "guarded"]
 
@@ -74,19 +77,11 @@ def _direct_handler(
     dependant: Dependant, endpoint: Callable[..., Any]
 ) -> Callable[[Request], Awaitable[Response]] | None:
     """A handler that calls ``endpoint`` as FastAPI would, or ``None`` if it needs FastAPI."""
-    if not _takes_only_the_request(dependant, allow_path_params=True):
-        return None
-    if not _returns_a_response(endpoint):
-        return None  # FastAPI serialises and validates what it returns
-    dependencies: list[tuple[str | None, Callable[[Request], Awaitable[Any]]]] = []
-    for sub in dependant.dependencies:
-        if sub.call is None or sub.dependencies or not _takes_only_the_request(sub):
-            return None
-        if any(call is sub.call for _, call in dependencies):
-            return None  # FastAPI calls a repeated dependency once and shares its value
-        dependencies.append((sub.name, sub.call))
-    request_name = dependant.request_param_name
-    path_names = [field.name for field in dependant.path_params]
+    plain = plain_call(dependant)
+    if plain is None or not _returns_a_response(endpoint):
+        return None  # FastAPI solves, serialises and validates
+    request_name, path_names = plain.request_name, plain.path_names
+    dependencies = plain.dependencies
 
     async def handle(request: Request) -> Response:
         arguments: dict[str, Any] = {}
@@ -105,31 +100,6 @@ def _direct_handler(
         return response
 
     return handle
-
-
-def _takes_only_the_request(dependant: Dependant, *, allow_path_params: bool = False) -> bool:
-    """An async call whose parameters are at most the request (and plain path strings)."""
-    if not inspect.iscoroutinefunction(dependant.call):
-        return False
-    if (
-        dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.websocket_param_name
-        or dependant.http_connection_param_name
-        or dependant.response_param_name
-        or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
-    ):
-        return False
-    if dependant.path_params and not allow_path_params:
-        return False
-    # A path parameter FastAPI would convert or constrain needs FastAPI's validation.
-    return all(
-        field.field_info.annotation is str and not field.field_info.metadata
-        for field in dependant.path_params
-    )
 
 
 def _returns_a_response(endpoint: Callable[..., Any]) -> bool:

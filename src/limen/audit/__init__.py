@@ -33,6 +33,7 @@ from limen.audit.log import (
     newest_events,
     record,
 )
+from limen.audit.progress import AuditProgress, audit_progress
 from limen.audit.reader import EventReader
 from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
 from limen.audit.verify import Problem, VerifyReport, verify
@@ -42,6 +43,7 @@ __all__ = [
     "AuditKeyMismatch",
     "AuditKeyUnavailable",
     "AuditKeys",
+    "AuditProgress",
     "Authorizer",
     "CheckpointRequired",
     "EventFilter",
@@ -59,6 +61,7 @@ __all__ = [
     "SinkExists",
     "SinkNotFound",
     "VerifyReport",
+    "audit_progress",
     "check_key",
     "create_checkpoint",
     "export_checkpoints",

@@ -117,7 +117,7 @@ def _chunks(cursor: Any) -> Iterator[Sequence[tuple[int, bytes | None, str]]]:
 
 def _run(job: dict[str, Any]) -> tuple[int, int]:
     """Open the database with the bare driver and check one range."""
-    if job["backend"] == "sqlite":
+    if job["driver"] == "sqlite3":
         import sqlite3
 
         connection: Any = sqlite3.connect(job["database"], timeout=30)

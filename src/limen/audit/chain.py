@@ -42,7 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from limen.audit._rangecheck import FETCH, ChainMac
-from limen.store import Database
+from limen.store import Database, Dialect
 from limen.store.models import utcnow
 
 __all__ = [
@@ -86,17 +86,13 @@ RECORDED_FIELDS = (
 )
 
 
-def portable_sql(backend: str) -> str:
+def portable_sql(dialect: Dialect) -> str:
     """SQL that renders an event row's portable canonical form (the same on every backend,
     and what :func:`portable_text` computes in Python)."""
     parts = []
     for name in RECORDED_FIELDS:
         if name == "occurred_at":
-            value = (
-                "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-                if backend == "postgresql"
-                else "CAST(occurred_at AS TEXT)"
-            )
+            value = dialect.utc_text("occurred_at")
         else:
             value = f"CAST({name} AS TEXT)"
         parts.append(
@@ -117,28 +113,22 @@ def seal(key: bytes, canon: str) -> bytes:
     return hmac.digest(key, canon.encode(), "sha256")
 
 
-def canonical_sql(backend: str) -> str:
+def canonical_sql(dialect: Dialect) -> str:
     """SQL that renders an event row's canonical form as text, as earlier versions linked
     it (the backend's JSON rendering): for links before ``portable_from``."""
-    if backend == "postgresql":
-        columns = [
-            "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-            if name == "occurred_at"
-            else name
-            for name in RECORDED_FIELDS
-        ]
-        return f"json_build_array({', '.join(columns)})::text"
-    return f"json_array({', '.join(RECORDED_FIELDS)})"
+    # (On SQLite the time is stored as that text already: the cast changes nothing.)
+    columns = [dialect.utc_text(n) if n == "occurred_at" else n for n in RECORDED_FIELDS]
+    return dialect.json_array_text(columns)
 
 
-def linked_form_sql(backend: str, portable_from: int) -> str:
+def linked_form_sql(dialect: Dialect, portable_from: int) -> str:
     """SQL for the canonical form a linked row's link covers: the portable form from
     ``portable_from`` on, the backend's own rendering before it (older versions)."""
     if portable_from <= 1:
-        return portable_sql(backend)
+        return portable_sql(dialect)
     return (
-        f"CASE WHEN chain_pos < {int(portable_from)} THEN {canonical_sql(backend)} "
-        f"ELSE {portable_sql(backend)} END"
+        f"CASE WHEN chain_pos < {int(portable_from)} THEN {canonical_sql(dialect)} "
+        f"ELSE {portable_sql(dialect)} END"
     )
 
 
@@ -197,7 +187,7 @@ def links_in_backend_form(db: Database) -> int:
         )
 
 
-def _lock_head(connection: sa.Connection, backend: str, *, wait: bool) -> Head | None:
+def _lock_head(connection: sa.Connection, dialect: Dialect, *, wait: bool) -> Head | None:
     # The head row may be missing on a fresh or truncated database; rebuild it from the
     # highest linked event so a lost row can never restart positions at 1.
     exists = connection.execute(sa.text("SELECT 1 FROM audit_chain_head WHERE id = 1")).first()
@@ -217,24 +207,16 @@ def _lock_head(connection: sa.Connection, backend: str, *, wait: bool) -> Head |
                 "pos": last[0] if last else 0,
                 "eid": last[1] if last else None,
                 "link": last[2] if last else None,
-                "now": _db_now(backend),
+                "now": dialect.bind_time(utcnow()),
             },
         )
-    lock = ""
-    if backend == "postgresql":
-        lock = " FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED"
+    lock = dialect.row_lock(wait=wait)
     row = connection.execute(
         sa.text(f"SELECT {_HEAD_COLUMNS} FROM audit_chain_head WHERE id = 1" + lock)  # noqa: S608
     ).first()
     if row is None:
         return None
     return _head(row)
-
-
-def _db_now(backend: str) -> object:
-    now = utcnow()
-    # Raw SQL bypasses the UTCDateTime type; store what it would store.
-    return now.replace(tzinfo=None) if backend == "sqlite" else now
 
 
 _PENDING = "chain_pos IS NULL AND quarantined_at IS NULL"
@@ -305,16 +287,16 @@ def _link_batch(
     """Link one batch; ``(linked, rows looked at)``."""
     with db.unit_of_work() as uow:
         connection = uow.session.connection()
-        locked = _lock_head(connection, db.backend, wait=wait)
+        dialect = db.dialect
+        locked = _lock_head(connection, dialect, wait=wait)
         if locked is None:
             return 0, 0
-        postgres = db.backend == "postgresql"
-        mark = "%s" if postgres else "?"
+        mark = dialect.marker
         # The driver's own cursor: rows as plain tuples, values bound, never formatted in.
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(
-                f"SELECT seq, id, {portable_sql(db.backend)}, seal FROM events "  # noqa: S608
+                f"SELECT seq, id, {portable_sql(dialect)}, seal FROM events "  # noqa: S608
                 f"WHERE {_PENDING} ORDER BY seq LIMIT {mark}",
                 (batch,),
             )
@@ -323,7 +305,7 @@ def _link_batch(
                 return 0, 0
             rows, refused = vouched(found, seal_key, locked.unsealed_through)
             if refused:
-                now = _db_now(db.backend)
+                now = dialect.bind_time(utcnow())
                 cursor.executemany(
                     f"UPDATE events SET quarantined_at = {mark} WHERE seq = {mark}",  # noqa: S608
                     [(now, seq) for seq, _ in refused],
@@ -336,7 +318,7 @@ def _link_batch(
             if not rows:
                 return 0, len(found)
             positions, prev_ids, links, seqs = _links(ChainMac(key), locked, rows)
-            if postgres:
+            if dialect.has_arrays:
                 cursor.execute(_UPDATE_PG, (positions, prev_ids, links, seqs, min(seqs), max(seqs)))
             else:
                 cursor.executemany(
@@ -353,7 +335,7 @@ def _link_batch(
                 "pos": positions[-1],
                 "eid": rows[-1][1],
                 "link": links[-1],
-                "now": _db_now(db.backend),
+                "now": dialect.bind_time(utcnow()),
             },
         )
         return len(rows), len(found)
@@ -400,7 +382,7 @@ def _links(
     return positions, prev_ids, links, seqs
 
 
-def message_sql(backend: str, *, bounded: bool, portable_from: int = 1) -> str:
+def message_sql(dialect: Dialect, *, bounded: bool, portable_from: int = 1) -> str:
     """SELECT ``(position, link, message tail)`` after a position (and, if ``bounded``,
     up to one), in chain order.
 
@@ -408,13 +390,9 @@ def message_sql(backend: str, *, bounded: bool, portable_from: int = 1) -> str:
     (``"<position>|<previous id>|<canonical event>"``), assembled by the database so the
     verifier only hashes and compares.
     """
-    canon = linked_form_sql(backend, portable_from)
-    if backend == "postgresql":
-        tail = f"chain_pos::text || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
-        marker = "%s"
-    else:
-        tail = f"CAST(chain_pos AS TEXT) || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
-        marker = "?"
+    canon = linked_form_sql(dialect, portable_from)
+    tail = f"CAST(chain_pos AS TEXT) || '|' || coalesce(chain_prev_id, '') || '|' || {canon}"
+    marker = dialect.marker
     upper = f" AND chain_pos <= {marker}" if bounded else ""
     return (
         f"SELECT chain_pos, link, {tail} FROM events "  # noqa: S608 - fixed fragments only
@@ -424,7 +402,7 @@ def message_sql(backend: str, *, bounded: bool, portable_from: int = 1) -> str:
 
 def message_chunks(
     connection: sa.Connection,
-    backend: str,
+    dialect: Dialect,
     *,
     after: int,
     through: int | None = None,
@@ -433,14 +411,10 @@ def message_chunks(
     """The rows of :func:`message_sql`, streamed in lists of a few thousand."""
     raw = connection.connection.dbapi_connection
     assert raw is not None
-    if backend == "postgresql":
-        cursor = raw.cursor(name="limen_audit_verify")
-        cursor.itersize = FETCH
-    else:
-        cursor = raw.cursor()
+    cursor = dialect.streaming_cursor(raw, "limen_audit_verify", rows=FETCH)
     try:
         cursor.execute(
-            message_sql(backend, bounded=through is not None, portable_from=portable_from),
+            message_sql(dialect, bounded=through is not None, portable_from=portable_from),
             (after,) if through is None else (after, through),
         )
         while rows := cursor.fetchmany(FETCH):

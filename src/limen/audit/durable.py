@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -51,6 +52,21 @@ class EventWriter:
         self._gathering: dict[
             asyncio.AbstractEventLoop, list[tuple[Sequence[Write], asyncio.Future[None]]]
         ] = {}
+        self._stats_lock = threading.Lock()
+        self._commits = 0
+        self._commit_seconds = 0.0
+
+    @property
+    def commit_stats(self) -> tuple[int, float]:
+        """Batches committed so far, and the seconds they took in all (for ``/metrics``)."""
+        with self._stats_lock:
+            return self._commits, self._commit_seconds
+
+    def _committed(self, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        with self._stats_lock:
+            self._commits += 1
+            self._commit_seconds += elapsed
 
     @property
     def backlog(self) -> int:
@@ -111,7 +127,7 @@ class EventWriter:
                 else:
                     future.set_exception(error)
 
-        if self._db.backend == "postgresql":
+        if self._db.dialect.async_driver:
             # The insert waits on the network, not on a lock: it is awaited right here,
             # and several batches may be in flight at once (each is its own transaction).
             task = loop.create_task(self._commit_on_loop(writes, settle))
@@ -123,8 +139,10 @@ class EventWriter:
     async def _commit_on_loop(
         self, writes: Sequence[Write], settle: Callable[[BaseException | None], None]
     ) -> None:
+        started = time.perf_counter()
         try:
             await insert_recorded_async(self._db, _recorded_rows(writes))
+            self._committed(started)
         except BaseException as exc:  # every caller in the batch learns it failed
             settle(exc)
             if not isinstance(exc, Exception):  # cancelled (the loop is shutting down)
@@ -159,8 +177,10 @@ class EventWriter:
                 batch.append(entry)
                 size += len(entry[0])
             error: BaseException | None = None
+            started = time.perf_counter()
             try:
                 commit_now(self._db, [write for writes, _ in batch for write in writes])
+                self._committed(started)
             except Exception as exc:  # every caller in the batch learns it failed
                 error = exc
             for _, done in batch:

@@ -48,7 +48,7 @@ def _matches(db: Database, keys: AuditKeys) -> bool:
             # way nothing may be linked or signed with this key until a person looks.
             return SignedCheckpoint.from_row(newest).is_signed_by(keys.public_key)
         connection = session.connection()
-        form = linked_form_sql(db.backend, head(connection).portable_from)
+        form = linked_form_sql(db.dialect, head(connection).portable_from)
         last = connection.execute(
             sa.text(
                 f"SELECT chain_pos, chain_prev_id, link, {form} "  # noqa: S608

@@ -22,7 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, aliased
 from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
-from limen.store import Database, UnitOfWork
+from limen.store import Database, Dialect, UnitOfWork, dialect_of
 from limen.store.models import Event, utcnow
 
 __all__ = [
@@ -126,10 +126,6 @@ def _new_id() -> str:
 # Every field the chain's link covers, in its order (what is recorded is what is linked),
 # and the row's seal.
 _COLUMNS = (*RECORDED_FIELDS, "seal")
-_INSERT = sa.text(
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
-    f"VALUES ({', '.join(':' + name for name in _COLUMNS)})"
-)
 # Many rows per statement: one round trip on PostgreSQL, and on SQLite one hand-over of
 # the interpreter lock (the driver lets other threads run around each statement step; on
 # a busy node each hand-over costs two context switches, per row with executemany).
@@ -137,8 +133,8 @@ _ROWS_PER_STATEMENT = 64
 
 
 @functools.cache
-def _multi_row_insert(backend: str, rows: int) -> str:
-    mark = "?" if backend == "sqlite" else "%s"
+def _multi_row_insert(dialect: Dialect, rows: int) -> str:
+    mark = dialect.marker
     row = f"({', '.join([mark] * len(_COLUMNS))})"
     return f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)  # noqa: S608
 
@@ -154,21 +150,20 @@ def _sealed(rows: Sequence[tuple[Any, ...]], key: bytes | None) -> list[tuple[An
 
 
 def _insert_statements(
-    backend: str, rows: Sequence[tuple[Any, ...]], key: bytes | None
+    dialect: Dialect, rows: Sequence[tuple[Any, ...]], key: bytes | None
 ) -> Iterator[tuple[str, list[Any]]]:
     rows = _sealed(rows, key)
-    if backend == "sqlite":
-        # SQLite stores times as naive UTC text (see UTCDateTime).
-        rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
+    # Raw SQL: each time bound as UTCDateTime would store it.
+    rows = [(r[0], dialect.bind_time(r[1]), *r[2:]) for r in rows]
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        yield _multi_row_insert(backend, len(chunk)), [v for r in chunk for v in r]
+        yield _multi_row_insert(dialect, len(chunk)), [v for r in chunk for v in r]
 
 
 def _insert_rows(
-    cursor: Any, backend: str, rows: Sequence[tuple[Any, ...]], key: bytes | None
+    cursor: Any, dialect: Dialect, rows: Sequence[tuple[Any, ...]], key: bytes | None
 ) -> None:
-    for sql, parameters in _insert_statements(backend, rows, key):
+    for sql, parameters in _insert_statements(dialect, rows, key):
         cursor.execute(sql, parameters)
 
 
@@ -177,17 +172,11 @@ def _write_pending(session: Session, *_: Any) -> None:
     if not rows:
         return
     connection = session.connection()
-    backend = connection.dialect.name
     uow = UnitOfWork.of(session)
     key = uow.database.event_seal_key if uow is not None else None
-    if backend not in ("sqlite", "postgresql"):
-        connection.execute(
-            _INSERT, [dict(zip(_COLUMNS, r, strict=True)) for r in _sealed(rows, key)]
-        )
-        return
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        _insert_rows(cursor, backend, rows, key)
+        _insert_rows(cursor, dialect_of(connection), rows, key)
     finally:
         cursor.close()
 
@@ -210,11 +199,11 @@ def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
         try:
             key = db.event_seal_key
             if len(rows) <= _ROWS_PER_STATEMENT:
-                _insert_rows(cursor, db.backend, rows, key)
+                _insert_rows(cursor, db.dialect, rows, key)
                 return
-            cursor.execute("BEGIN IMMEDIATE" if db.backend == "sqlite" else "BEGIN")
+            cursor.execute(db.dialect.begin_write)
             try:
-                _insert_rows(cursor, db.backend, rows, key)
+                _insert_rows(cursor, db.dialect, rows, key)
             except BaseException:
                 with contextlib.suppress(Exception):  # the error that matters is the first
                     cursor.execute("ROLLBACK")
@@ -232,11 +221,11 @@ async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -
     async with db.connection_async() as connection:
         key = db.event_seal_key
         if len(rows) <= _ROWS_PER_STATEMENT:
-            for sql, parameters in _insert_statements(db.backend, rows, key):
+            for sql, parameters in _insert_statements(db.dialect, rows, key):
                 await connection.execute(sql, parameters)
             return
         async with connection.transaction():
-            for sql, parameters in _insert_statements(db.backend, rows, key):
+            for sql, parameters in _insert_statements(db.dialect, rows, key):
                 await connection.execute(sql, parameters)
 
 
@@ -400,14 +389,10 @@ def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement
 
 def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
     """The identity appears in the event's ``act`` delegation chain."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.text("CAST(events.delegation AS JSONB) @> CAST(:acted_for AS JSONB)").bindparams(
-            acted_for=json.dumps([{"id": identity_id}])
-        )
-    return sa.text(
-        "EXISTS (SELECT 1 FROM json_each(events.delegation) AS d "
-        "WHERE json_extract(d.value, '$.id') = :acted_for)"
-    ).bindparams(acted_for=identity_id)
+    dialect = dialect_of(session)
+    return sa.text(dialect.json_array_has("events.delegation", "id", "acted_for")).bindparams(
+        acted_for=dialect.json_array_has_value("id", identity_id)
+    )
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -39,7 +39,7 @@ from limen.audit.chain import (
 )
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
 from limen.errors import Unavailable
-from limen.store import Database
+from limen.store import Database, Dialect
 from limen.store.models import AuditCheckpoint, utcnow
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -170,13 +170,13 @@ def verify(
             whole,
             int(last_linked or 0),
             workers,
-            min_per_worker or MIN_PER_WORKER.get(db.backend, 250_000),
+            min_per_worker or _min_per_worker(db.dialect),
         )
-        target = _driver_target(db)
+        target = db.bare_target()
         if len(ranges) == 1 or target is None:
             checked, problem, last = _scan(
                 connection,
-                db.backend,
+                db.dialect,
                 keys.chain,
                 whole,
                 by_position,
@@ -206,7 +206,7 @@ def verify(
                     f"{chain_head.position} (event {chain_head.event_id})",
                 )
         if problem is None:
-            problem = _foreign(connection, db.backend, keys, chain_head)
+            problem = _foreign(connection, db.dialect, keys, chain_head)
         if problem is None and not checkpoints:
             warnings.append("no signed checkpoint yet: a truncated tail cannot be detected")
     report = VerifyReport(
@@ -232,7 +232,7 @@ def verify(
 
 
 def _foreign(
-    connection: sa.Connection, backend: str, keys: AuditKeys, chain_head: Head
+    connection: sa.Connection, dialect: Dialect, keys: AuditKeys, chain_head: Head
 ) -> Problem | None:
     """The first row Limen did not write: one the chainer quarantined, or one waiting to
     be linked that it would quarantine."""
@@ -243,7 +243,7 @@ def _foreign(
     if event_id is None:
         waiting = connection.execute(
             sa.text(
-                f"SELECT seq, id, {portable_sql(backend)}, seal FROM events "  # noqa: S608
+                f"SELECT seq, id, {portable_sql(dialect)}, seal FROM events "  # noqa: S608
                 "WHERE chain_pos IS NULL AND quarantined_at IS NULL ORDER BY seq"
             )
         ).all()
@@ -280,10 +280,16 @@ class _Range:
     previous_id: str | None
 
 
-MIN_PER_WORKER = {"sqlite": 100_000, "postgresql": 250_000}
-"""Below this many events per process, starting one costs more than it saves (on
-PostgreSQL importing the driver makes a checking process slower to start;
-``benchmarks/audit.py`` measures verification with several workers)."""
+MIN_PER_WORKER = 100_000
+"""Below this many events per process, starting one costs more than it saves
+(``benchmarks/audit.py`` measures verification with several workers)."""
+MIN_PER_WORKER_IMPORTED_DRIVER = 250_000
+"""The same where the checking process imports a driver from site-packages (PostgreSQL's
+psycopg), which makes it slower to start."""
+
+
+def _min_per_worker(dialect: Dialect) -> int:
+    return MIN_PER_WORKER if dialect.stdlib_driver else MIN_PER_WORKER_IMPORTED_DRIVER
 
 
 def _ranges(
@@ -315,7 +321,7 @@ def _ranges(
 
 def _scan(
     connection: sa.Connection,
-    backend: str,
+    dialect: Dialect,
     key: bytes,
     start: _Range,
     by_position: dict[int, SignedCheckpoint],
@@ -324,7 +330,7 @@ def _scan(
     """Check the chain from ``start``; return (checked, first problem, last position)."""
     chunks = message_chunks(
         connection,
-        backend,
+        dialect,
         after=start.after,
         through=start.through,
         portable_from=portable_from,
@@ -423,17 +429,6 @@ def _event_at(connection: sa.Connection, position: int) -> tuple[str | None, str
 _SCRIPT = str(Path(_rangecheck.__file__).resolve())
 
 
-def _driver_target(db: Database) -> str | None:
-    """What the bare driver connects to (sent to the checking process on its stdin, never
-    on its command line), or None if another process cannot open this database."""
-    url = db.engine.url
-    if db.backend == "postgresql":
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
-    if db.backend == "sqlite" and url.database and url.database != ":memory:":
-        return url.database
-    return None
-
-
 def _start_range(
     db: Database,
     target: str,
@@ -443,10 +438,10 @@ def _start_range(
     portable_from: int,
 ) -> subprocess.Popen[bytes]:
     job = {
-        "backend": db.backend,
+        "driver": db.dialect.driver_module,
         "database": target,
         "sql": message_sql(
-            db.backend, bounded=start.through is not None, portable_from=portable_from
+            db.dialect, bounded=start.through is not None, portable_from=portable_from
         ),
         "params": (start.after,) if start.through is None else (start.after, start.through),
         "key": key,
@@ -454,9 +449,9 @@ def _start_range(
         "previous": start.previous,
         "signed": signed,
     }
-    # -P: the script's own directory (this package) is not put on the module path. SQLite
-    # needs only the standard library, so -S also skips site-packages and its .pth imports.
-    flags = ["-I", "-S"] if db.backend == "sqlite" else ["-P"]
+    # -P: the script's own directory (this package) is not put on the module path. A
+    # driver from the standard library needs no site-packages: -S skips its .pth imports.
+    flags = ["-I", "-S"] if db.dialect.stdlib_driver else ["-P"]
     process = subprocess.Popen(
         [sys.executable, *flags, _SCRIPT],
         stdin=subprocess.PIPE,
@@ -503,7 +498,7 @@ def _scan_in_processes(
     try:
         chunks = message_chunks(
             connection,
-            db.backend,
+            db.dialect,
             after=ranges[0].after,
             through=ranges[0].through,
             portable_from=portable_from,

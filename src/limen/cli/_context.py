@@ -15,7 +15,7 @@ from limen.config import Settings
 from limen.identity import NotInitialised
 from limen.installation import prepare_data_dir
 from limen.services import Services
-from limen.store import Database
+from limen.store import Database, dialect_for_url
 
 __all__ = [
     "CliState",
@@ -63,7 +63,7 @@ def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
     if cli._db is not None:
         return cli._db
     settings = cli.settings
-    if settings.backend == "sqlite":
+    if dialect_for_url(settings.resolved_database_url).in_a_file:
         if create:
             prepare_data_dir(settings.data_dir)
         elif not (settings.data_dir / "limen.db").exists() and settings.database_url is None:

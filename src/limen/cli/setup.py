@@ -106,8 +106,9 @@ def server(
             f"note: tokens name {settings.resolved_public_url} as their issuer; set "
             "LIMEN_PUBLIC_URL to the URL clients reach this server at"
         )
-    app = create_app(settings, database=open_database(ctx))
-    err_console.print(f"Limen {__version__} on http://{host}:{port} ({settings.backend})")
+    db = open_database(ctx)
+    app = create_app(settings, database=db)
+    err_console.print(f"Limen {__version__} on http://{host}:{port} ({db.dialect.name})")
     configure_logging(settings.log_level, settings.log_format)
     config = uvicorn.Config(
         app,
@@ -158,7 +159,7 @@ def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         "account_id": account,
         "version": __version__,
         "database": {
-            "backend": settings.backend,
+            "backend": db.dialect.name,
             "url": _redacted_url(settings.resolved_database_url),
         },
         "data_dir": str(settings.data_dir),
@@ -169,7 +170,7 @@ def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     table = Table(show_header=False, box=None)
     table.add_row("account id", account)
     table.add_row("version", __version__)
-    table.add_row("database", f"{settings.backend} ({document['database']['url']})")
+    table.add_row("database", f"{db.dialect.name} ({document['database']['url']})")
     table.add_row("data directory", str(settings.data_dir))
     out_console.print(table)
 
@@ -231,12 +232,13 @@ def db_copy(
     shown = target.engine.url.render_as_string(hide_password=True)
     try:
         old_form = links_in_backend_form(source)
-        if old_form and target.backend != source.backend:
+        if old_form and target.dialect != source.dialect:
+            here, there = source.dialect.name, target.dialect.name
             raise InvalidInput(
                 f"the first {old_form} audit links were written by an earlier build in "
-                f"{source.backend}'s own form and would not verify on {target.backend}; "
+                f"{here}'s own form and would not verify on {there}; "
                 "prune them first (limen audit checkpoint, then limen audit prune), or copy "
-                f"to another {source.backend} database"
+                f"to another {here} database"
             )
         with source.unit_of_work() as uow:
             record(
@@ -310,13 +312,14 @@ def _database_url(value: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     from limen.config import normalise_database_url
+    from limen.store import dialect_named
 
     example = "e.g. postgresql://limen@db.internal/limen or sqlite:////var/lib/limen/copy.db"
     try:
         url = make_url(normalise_database_url(value))
     except ArgumentError:
         raise InvalidInput(f"--to {value!r} is not a database URL ({example})") from None
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
+    if dialect_named(url.get_backend_name()) is None:
         raise InvalidInput(
             f"--to: Limen stores its data in PostgreSQL or SQLite, not "
             f"{url.get_backend_name()!r} ({example})"

@@ -379,9 +379,8 @@ class LiveDetector:
     def _renew(self, uow: UnitOfWork) -> bool:
         session = uow.session
         now = datetime.now(UTC)
-        query = sa.select(DetectCursor).where(DetectCursor.name == CURSOR)
-        if self._db.backend == "postgresql":
-            query = query.with_for_update()
+        # SQLAlchemy writes no FOR UPDATE on SQLite, whose writer holds the one lock anyway.
+        query = sa.select(DetectCursor).where(DetectCursor.name == CURSOR).with_for_update()
         row = session.scalar(query)
         if row is None:
             row = DetectCursor(name=CURSOR, position=0)

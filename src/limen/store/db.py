@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
+from limen.store.dialect import dialect_for_url
 from limen.store.lookup import AsyncReader, Lookup, Reader
 
 if TYPE_CHECKING:
@@ -131,7 +132,10 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.dialect = dialect_for_url(url)
+        """What this database can do, and its SQL fragments: code outside ``store/``
+        asks this, never which database it is."""
+        self.backend = self.dialect.name
         self.engine = _create_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = (
@@ -153,6 +157,17 @@ class Database:
         self._pool_generation = 0
         self._closing_pools: set[asyncio.Task[Any]] = set()
         self.broadcaster.on_lost(self._drop_pooled_connections)
+
+    def bare_target(self) -> str | None:
+        """What :attr:`Dialect.driver_module` connects to from another process (a secret
+        for PostgreSQL: hand it over on a pipe, never a command line), or ``None`` if
+        another process cannot open this database (SQLite in memory)."""
+        url = self.engine.url
+        if self.backend == "postgresql":
+            return url.set(drivername="postgresql").render_as_string(hide_password=False)
+        if url.database and url.database != ":memory:":
+            return url.database
+        return None
 
     def _drop_pooled_connections(self) -> None:
         """The change feed lost the database: pooled connections are presumed dead, so the

@@ -11,7 +11,8 @@ PostgreSQL from a coroutine, of an asyncio connection
 (:meth:`limen.store.Database.reading_async`).
 
 The same lookup runs through an ORM session or a Core connection too, so a function
-built on one works inside a unit of work as well.
+built on one works inside a unit of work as well. What compiling for the bare driver
+reads of SQLAlchemy's internals is in :mod:`limen.store._sqlalchemy`, and only there.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from limen.store._sqlalchemy import driver_sql
 
 __all__ = ["AsyncReader", "Lookup", "Reader"]
 
@@ -121,27 +124,17 @@ class Lookup:
         return rows
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect)
-        if "POSTCOMPILE" in compiled.string or compiled.escaped_bind_names:
-            raise ValueError("a lookup cannot use expanding or escaped bind parameters")
-        binds = compiled.binds
-        order = tuple(compiled.positiontup or ())
-        fixed = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
-        processors = {}
-        for name, bind in binds.items():
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors[name] = process
+        driver = driver_sql(self.statement, dialect)
         converters = []
         for index, column in enumerate(self.statement.selected_columns):
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 converters.append((index, process))
         return _Compiled(
-            sql=compiled.string,
-            positional=order if compiled.positional else None,
-            fixed=fixed,
-            processors=processors,
+            sql=driver.sql,
+            positional=driver.positional,
+            fixed=driver.fixed,
+            processors=driver.processors,
             converters=tuple(converters),
         )
 

@@ -314,9 +314,8 @@ def _active_query(session: Session, *, share: bool = False, rows: bool = False) 
     SQLite needs no lock: its writers are serialised by ``BEGIN IMMEDIATE``.
     """
     query = sa.select(VaultKek if rows else VaultKek.id).where(VaultKek.retired_at.is_(None))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(read=share)
-    return query
+    # SQLAlchemy renders no lock on SQLite (there BEGIN IMMEDIATE is the lock).
+    return query.with_for_update(read=share)
 
 
 def _write_key_file(path: Path, material: bytes) -> None:

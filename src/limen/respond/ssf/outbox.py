@@ -170,9 +170,9 @@ def lease_due(
         .order_by(SsfOutbox.seq)
         .limit(limit)
     )
-    if uow.session.bind is not None and uow.session.bind.dialect.name == "postgresql":
-        # Another node leasing at the same moment skips these rows instead of waiting.
-        query = query.with_for_update(skip_locked=True, of=SsfOutbox)
+    # Another node leasing at the same moment skips these rows instead of waiting.
+    # (SQLAlchemy renders no lock on SQLite, whose writers take turns anyway.)
+    query = query.with_for_update(skip_locked=True, of=SsfOutbox)
     leased = []
     for row, stream in uow.session.execute(query).all():
         row.next_attempt_at = now + lease

@@ -69,7 +69,7 @@ class TokenEndpoint:
         together); there, hopping to a single writer thread would only serialise them.
         """
         db = self.tokens.db
-        if db.backend == "sqlite":
+        if db.dialect.serialises_writes:
             event_writer(db).write(writes)
             return
         commit_now(db, writes)

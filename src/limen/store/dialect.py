@@ -1,0 +1,139 @@
+"""What the database in use can do, and the few SQL fragments that differ between them.
+
+Code outside ``store/`` never asks which database it runs on: it asks a :class:`Dialect`
+(``Database.dialect``, or :func:`dialect_of` for a session or connection) for a
+capability (``serialises_writes``, ``async_driver``, ``has_arrays``) or for a fragment of
+SQL (a UTC time as text, a JSON array as text, a row lock). This module is the one place
+those choices between SQLite and PostgreSQL are written down.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+__all__ = ["POSTGRESQL", "SQLITE", "Dialect", "dialect_for_url", "dialect_named", "dialect_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    """``sqlite`` or ``postgresql``: for people (status, health, banners) and nothing else."""
+    serialises_writes: bool
+    """Writers take turns on one lock (SQLite): a process does better to queue its own
+    writers (one writer thread, a lock) than to let them wait in the database. Otherwise
+    (PostgreSQL) concurrent transactions commit in parallel."""
+    async_driver: bool
+    """Statements can be awaited on an event loop (PostgreSQL's psycopg async pool);
+    otherwise awaited work goes through the executor."""
+    has_arrays: bool
+    """Array parameters and ``unnest`` are available (one UPDATE for many rows)."""
+    marker: str
+    """The driver's parameter placeholder in raw DB-API SQL."""
+    begin_write: str
+    """What starts a writing transaction on a raw DB-API cursor in autocommit mode."""
+    driver_module: str
+    """The bare DB-API module a child process opens this database with."""
+    stdlib_driver: bool
+    """That module is in the standard library (a child process starts without site-packages)."""
+    in_a_file: bool
+    """The database is a local file (created with its data directory on first use)."""
+
+    def utc_text(self, column: str) -> str:
+        """SQL for a UTC time column as text, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+        if self.name == "postgresql":
+            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        return f"CAST({column} AS TEXT)"  # stored as that text already (UTCDateTime)
+
+    def json_array_text(self, expressions: list[str]) -> str:
+        """SQL rendering ``expressions`` as the text of a JSON array, in the database's own
+        JSON rendering (which differs between databases)."""
+        if self.name == "postgresql":
+            return f"json_build_array({', '.join(expressions)})::text"
+        return f"json_array({', '.join(expressions)})"
+
+    def json_array_has(self, column: str, field: str, parameter: str) -> str:
+        """SQL: the JSON array in ``column`` holds an object whose ``field`` equals the
+        bound ``parameter`` (bind it with :meth:`json_array_has_value`)."""
+        if self.name == "postgresql":
+            return f"CAST({column} AS JSONB) @> CAST(:{parameter} AS JSONB)"
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({column}) AS d "  # noqa: S608 - code's own names
+            f"WHERE json_extract(d.value, '$.{field}') = :{parameter})"
+        )
+
+    def json_array_has_value(self, field: str, value: str) -> str:
+        """The value to bind for :meth:`json_array_has`."""
+        if self.name == "postgresql":
+            return json.dumps([{field: value}])
+        return value
+
+    def row_lock(self, *, wait: bool = True) -> str:
+        """The clause that locks the selected rows until commit (empty where the writing
+        transaction itself is the lock: SQLite's ``BEGIN IMMEDIATE``). Without ``wait``,
+        rows another transaction holds are skipped."""
+        if self.name == "postgresql":
+            return " FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED"
+        return ""
+
+    def bind_time(self, moment: datetime) -> Any:
+        """``moment`` as raw SQL must bind it to store what :class:`UTCDateTime` stores."""
+        if self.name == "sqlite":
+            if moment.tzinfo is not UTC:
+                moment = moment.astimezone(UTC)
+            return moment.isoformat(" ", "microseconds")[:26]  # naive UTC text
+        return moment
+
+    def streaming_cursor(self, raw: Any, name: str, *, rows: int) -> Any:
+        """A DB-API cursor over ``raw`` that fetches a large result ``rows`` at a time
+        (a server-side cursor where there is one)."""
+        if self.name == "postgresql":
+            cursor = raw.cursor(name=name)
+            cursor.itersize = rows
+            return cursor
+        return raw.cursor()
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    serialises_writes=True,
+    async_driver=False,
+    has_arrays=False,
+    marker="?",
+    begin_write="BEGIN IMMEDIATE",
+    driver_module="sqlite3",
+    stdlib_driver=True,
+    in_a_file=True,
+)
+POSTGRESQL = Dialect(
+    name="postgresql",
+    serialises_writes=False,
+    async_driver=True,
+    has_arrays=True,
+    marker="%s",
+    begin_write="BEGIN",
+    driver_module="psycopg",
+    stdlib_driver=False,
+    in_a_file=False,
+)
+
+
+def dialect_named(name: str) -> Dialect | None:
+    """The dialect SQLAlchemy calls ``name`` (a URL's backend name), if Limen supports it."""
+    return {"sqlite": SQLITE, "postgresql": POSTGRESQL}.get(name)
+
+
+def dialect_for_url(url: str) -> Dialect:
+    """The dialect of a database URL (anything but PostgreSQL is SQLite)."""
+    return POSTGRESQL if url.startswith("postgresql") else SQLITE
+
+
+def dialect_of(bound: Session | sa.Connection) -> Dialect:
+    """The dialect of the database a session or connection is bound to."""
+    bind = bound.get_bind() if isinstance(bound, Session) else bound
+    return POSTGRESQL if bind.dialect.name == "postgresql" else SQLITE
