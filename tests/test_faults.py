@@ -20,8 +20,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from limen.testing.faults import SURFACES, Cluster, Outcome, terminate_listeners
-from tests.conftest import POSTGRES_ENV
+from limen import identity, tokens
+from limen.api import create_app
+from limen.audit import Actor
+from limen.config import Settings
+from limen.installation import InitResult
+from limen.store import Database
+from limen.testing.faults import SURFACES, Cluster, Outcome, named, terminate_listeners
+from tests.conftest import POSTGRES_ENV, serve
 
 pytestmark = pytest.mark.postgres
 
@@ -116,3 +122,74 @@ def test_readiness_follows_the_database_and_liveness_does_not(cluster: Cluster) 
     while httpx.get(f"{node}/ready", timeout=5).status_code != 200:
         assert time.monotonic() < back + SERVE_AGAIN, "not ready 2 s after the database returned"
         time.sleep(0.02)
+
+
+def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
+    backend: str,
+    settings: Settings,
+    installed: InitResult,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """A node's pooled connections die (a failover, an idle timeout, an operator) while
+    its change feed stays up, so nothing tells it: the next decision (recorded as an
+    event) and the next introspection (its client read) still answer."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    node = Database(named(settings.resolved_database_url, name))
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    try:
+        with (
+            serve(create_app(settings, database=node)) as live,
+            httpx.Client(base_url=live.url, timeout=10) as client,
+        ):
+            with node.unit_of_work() as uow:
+                pep = identity.create(uow, Actor.operator(), kind="service", name="pep")
+                pep_client, secret = tokens.register_client(
+                    uow, Actor.operator(), pep, scopes=["access:evaluate"]
+                )
+            auth = (pep_client.client_id, secret or "")
+            for _ in range(3):
+                # Every pooled connection in use once (and so kept), then all but the
+                # node's LISTEN connection terminated behind its back.
+                assert (
+                    client.post(
+                        "/access/v1/evaluation", json=decision, headers=admin_headers
+                    ).status_code
+                    == 200
+                )
+                introspected = client.post(
+                    "/oauth2/introspect", data={"token": "limen_x"}, auth=auth
+                )
+                assert introspected.status_code == 200
+                assert _terminate_all_but_the_listener(database_url, name) > 0
+                r = client.post("/access/v1/evaluation", json=decision, headers=admin_headers)
+                assert r.status_code == 200, r.text
+                assert r.json()["decision"] is True
+                r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
+                assert r.status_code == 200, r.text
+                assert r.json() == {"active": False}
+    finally:
+        node.dispose()
+
+
+def _terminate_all_but_the_listener(admin_url: str, application_name: str) -> int:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.scalar(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND query <> 'SELECT pg_notify($1, $2)'"
+                    ),
+                    {"name": application_name},
+                )
+            )
+    finally:
+        engine.dispose()

@@ -49,6 +49,7 @@ __all__ = [
     "prepare",
     "summarise",
     "terminate_listeners",
+    "terminate_sessions",
 ]
 
 # What a node's change feed runs every few milliseconds (its beat, see limen.store.broadcast):
@@ -59,6 +60,26 @@ _BEAT_STATEMENT: Final = "SELECT pg_notify($1, $2)"
 def named(url: str, application_name: str) -> str:
     """``url`` with the server sessions it opens named ``application_name``."""
     return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
+
+
+def terminate_sessions(admin_url: str, application_name: str) -> int:
+    """Terminate every server session named ``application_name`` (a node's pooled
+    connections and its LISTEN connection); how many there were."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.scalar(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": application_name},
+                )
+                or 0
+            )
+    finally:
+        engine.dispose()
 
 
 def terminate_listeners(admin_url: str, application_name: str, *, wait: float = 5.0) -> int:
@@ -320,6 +341,7 @@ class Cluster:
         self.proxy: PgProxy
         self.world: World
         self.urls: dict[str, str] = {}
+        self.pids: dict[str, int] = {}
 
     def __enter__(self) -> Cluster:
         try:
@@ -353,10 +375,11 @@ class Cluster:
                 # Both behind one address, as behind a load balancer: one token issuer.
                 LIMEN_PUBLIC_URL="https://limen.faults.test",
             )
-            url, _ = self._stack.enter_context(
+            url, process = self._stack.enter_context(
                 server_process(env, output=self._workdir / f"{label}.log")
             )
             self.urls[label] = url
+            self.pids[label] = process.pid
         admin = {"Authorization": f"Bearer {self.world.admin_token}"}
         httpx.put(
             f"{self.urls['a']}/v1/policies/faults",
@@ -366,11 +389,11 @@ class Cluster:
         ).raise_for_status()
         self.partner = {"Authorization": f"Bearer {self._token('/v1beta1/users/oauth2/token')}"}
         self.pep_token = self._token("/oauth2/token", self.world.pep)
-        self._new_credentials()
+        self.new_credentials()
         self.service = f"/v1beta1/accounts/{self.world.account_id}/services/{self.world.target_id}"
         self.wait_until(True)
 
-    def _new_credentials(self) -> None:
+    def new_credentials(self) -> None:
         """The target's JWT and opaque token: a suspension cuts off every credential
         issued before it for good, so the target gets new ones after each."""
         self.target_token = self._token("/oauth2/token", self.world.target)
@@ -462,7 +485,7 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise RuntimeError("the target could not be reactivated")
             time.sleep(0.1)
-        self._new_credentials()
+        self.new_credentials()
         self.wait_until(True)
 
     # -- a scenario ----------------------------------------------------------------------
