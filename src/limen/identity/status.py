@@ -82,9 +82,10 @@ POLICIES_TOPIC: Final = "access.policies"
 
 MAX_STALENESS: Final = 0.25
 """Seconds: a change committed anywhere is enforced here at most this long after."""
-CATCH_UP_SECONDS: Final = 0.25
-"""How long a request waits for a view that is catching up (its feed reconnecting)
-before it is refused as ``stale``."""
+CATCH_UP_SECONDS: Final = 0.5
+"""How long a request waits for a view that is catching up (its feed reconnecting and
+re-reading every identity) before it is refused as ``stale``: a catch-up takes tens of
+milliseconds, a few hundred on a loaded machine (``benchmarks/faults.py``)."""
 
 Listener = Callable[[str, str | None], None]
 """``(topic, id)``: called after the view changed (``id`` ``None``: possibly anything)."""
