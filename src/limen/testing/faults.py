@@ -387,15 +387,16 @@ class Cluster:
             headers=admin,
             timeout=10,
         ).raise_for_status()
-        self.partner = {"Authorization": f"Bearer {self._token('/v1beta1/users/oauth2/token')}"}
-        self.pep_token = self._token("/oauth2/token", self.world.pep)
         self.new_credentials()
         self.service = f"/v1beta1/accounts/{self.world.account_id}/services/{self.world.target_id}"
         self.wait_until(True)
 
     def new_credentials(self) -> None:
         """The target's JWT and opaque token: a suspension cuts off every credential
-        issued before it for good, so the target gets new ones after each."""
+        issued before it for good, so the target gets new ones after each. (And new
+        tokens for the PEP and the partner, whose own expire after minutes.)"""
+        self.partner = {"Authorization": f"Bearer {self._token('/v1beta1/users/oauth2/token')}"}
+        self.pep_token = self._token("/oauth2/token", self.world.pep)
         self.target_token = self._token("/oauth2/token", self.world.target)
         created = httpx.post(
             f"{self.urls['a']}/v1/tokens",
