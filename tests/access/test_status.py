@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -117,3 +118,95 @@ def test_what_changed_while_the_feed_was_down_is_caught_up_before_it_counts_as_c
         assert view.is_token_revoked("lost-jti")
     finally:
         view.close()
+
+
+def _answers_after(
+    base: str, headers: dict[str, str], since: float, seconds: float
+) -> list[tuple[float, int, bool | None]]:
+    """Ask ``base`` for the decision again and again for ``seconds``: (when the request
+    was sent, relative to ``since``; status; decision)."""
+    answers = []
+    with httpx.Client(base_url=base, headers=headers, timeout=5) as client:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sent = time.monotonic() - since
+            r = client.post("/access/v1/evaluation", json=ADMINS_ONLY)
+            answers.append((sent, r.status_code, r.json().get("decision")))
+    return answers
+
+
+def test_a_node_whose_listener_was_terminated_enforces_a_suspension_within_250_ms(
+    backend: str,
+    settings: Any,
+    db: Database,
+    installed: Any,
+    make_identity: Any,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    if backend != "postgres":
+        pytest.skip("only PostgreSQL nodes listen for each other's changes")
+    from limen.testing.faults import named, terminate_listeners
+
+    assert database_url is not None
+    make_identity("carol", roles=["admin"])
+    node_b = Database(named(settings.resolved_database_url, "faults-node-b"))
+    try:
+        with (
+            serve(create_app(settings, database=db)) as a,
+            serve(create_app(settings, database=node_b)) as b,
+        ):
+            for _ in range(3):
+                assert _decision(b.url, admin_headers)["decision"] is True
+                # B's change feed is cut, and carol suspended on A while B reconnects.
+                assert terminate_listeners(database_url, "faults-node-b") == 1
+                r = httpx.post(f"{a.url}/v1/identities/carol/suspend", headers=admin_headers)
+                assert r.status_code == 200
+                acknowledged = time.monotonic()
+                answers = _answers_after(b.url, admin_headers, acknowledged, 1.0)
+                # Nothing asked 250 ms after the acknowledgement is permitted on B (a 503
+                # would be failing closed); and B denies well within the second.
+                late = [a for a in answers if a[0] >= 0.25]
+                assert late and all(answer[2] is not True for answer in late), answers
+                assert (200, False) in {(status, decision) for _, status, decision in late}
+                httpx.post(f"{a.url}/v1/identities/carol/reactivate", headers=admin_headers)
+                deadline = time.monotonic() + 5
+                while not _decision(b.url, admin_headers)["decision"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.02)
+    finally:
+        node_b.dispose()
+
+
+def test_a_request_waits_briefly_for_a_node_that_is_catching_up_then_fails_closed(
+    live_server: Any, db: Database, admin_headers: dict[str, str], make_identity: Any
+) -> None:
+    make_identity("carol", roles=["admin"])
+    base = live_server.url
+    assert _decision(base, admin_headers)["decision"] is True
+    feed = db.broadcaster
+    # The feed is down but the database is not known to be: the node is catching up.
+    feed.stop()
+    restart = threading.Timer(0.1, feed.start)
+    restart.start()
+    try:
+        r = httpx.post(f"{base}/access/v1/evaluation", json=ADMINS_ONLY, headers=admin_headers)
+        assert r.status_code == 200, r.text  # waited for the catch-up rather than refuse
+        assert r.json()["decision"] is True
+    finally:
+        restart.join()
+    assert feed.ready.wait(5)
+    feed.stop()  # and this time it does not come back
+    try:
+        started = time.monotonic()
+        r = httpx.post(f"{base}/access/v1/evaluation", json=ADMINS_ONLY, headers=admin_headers)
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "1"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert time.monotonic() - started < 1.0  # a short wait, then closed
+        ready = httpx.get(f"{base}/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["change_feed"] is False
+    finally:
+        feed.start()
+        assert feed.ready.wait(5)

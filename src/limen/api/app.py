@@ -30,6 +30,7 @@ from limen.api import (
     ssf,
     threat,
 )
+from limen.api.catchup import CatchUp
 from limen.api.limits import BodySizeLimit
 from limen.api.problems import ErrorRenderer, install_problem_handlers
 from limen.config import Settings
@@ -110,6 +111,7 @@ def create_app(
     ]
     install_problem_handlers(app)
     _add_routes(app, ROUTERS)
+    app.add_middleware(CatchUp)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too
     return app

@@ -102,7 +102,8 @@ async def _caller(
                 token_endpoints=(endpoint.url, services.tokens.issuer),
             )
 
-    client, holder = await run_in_threadpool(authenticate)
+    # Reads only: a pooled connection found dead on the way costs a retry, not a 503.
+    client, holder = await run_in_threadpool(services.db.retrying, authenticate)
     actor = Actor(
         kind=str(holder.kind),
         name=holder.name,

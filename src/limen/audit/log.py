@@ -22,7 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, aliased
 from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
-from limen.store import Database, Dialect, UnitOfWork, dialect_of
+from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_of
 from limen.store.models import Event, utcnow
 
 __all__ = [
@@ -215,9 +215,29 @@ def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
 
 async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
     """:func:`insert_recorded` from a coroutine on PostgreSQL: the loop goes on while the
-    statement and its WAL flush are under way, and no thread is handed anything."""
+    statement and its WAL flush are under way, and no thread is handed anything.
+
+    A pooled connection found dead on the way (the database restarted, its backend was
+    terminated) costs one more try on a fresh one, not an error: the rows carry their own
+    unique ids, and they go in all at once or not at all, so if the first try did commit,
+    the second is refused as a duplicate, and the rows are in.
+    """
     if not rows:
         return
+    try:
+        await _insert_async(db, rows)
+    except StaleConnection:
+        try:
+            await _insert_async(db, rows)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+
+
+_UNIQUE_VIOLATION = "23505"
+
+
+async def _insert_async(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
     async with db.connection_async() as connection:
         key = db.event_seal_key
         if len(rows) <= _ROWS_PER_STATEMENT:

@@ -41,6 +41,7 @@ from limen.identity.service import (
     update,
 )
 from limen.identity.status import (
+    CATCH_UP_SECONDS,
     CLIENT_REVOKED_TOPIC,
     IDENTITY_CHANGED_TOPIC,
     KILL_SWITCH_TOPIC,
@@ -55,6 +56,7 @@ from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = [
     "BUILTIN_ROLES",
+    "CATCH_UP_SECONDS",
     "CLIENT_REVOKED_TOPIC",
     "IDENTITY_CHANGED_TOPIC",
     "KILL_SWITCH_TOPIC",

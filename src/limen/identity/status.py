@@ -57,6 +57,7 @@ from limen.store.models import (
 )
 
 __all__ = [
+    "CATCH_UP_SECONDS",
     "CLIENT_REVOKED_TOPIC",
     "IDENTITY_CHANGED_TOPIC",
     "KILL_SWITCH_TOPIC",
@@ -81,6 +82,10 @@ POLICIES_TOPIC: Final = "access.policies"
 
 MAX_STALENESS: Final = 0.25
 """Seconds: a change committed anywhere is enforced here at most this long after."""
+CATCH_UP_SECONDS: Final = 0.5
+"""How long a request waits for a view that is catching up (its feed reconnecting and
+re-reading every identity) before it is refused as ``stale``: a catch-up takes tens of
+milliseconds, a few hundred on a loaded machine (``benchmarks/faults.py``)."""
 
 Listener = Callable[[str, str | None], None]
 """``(topic, id)``: called after the view changed (``id`` ``None``: possibly anything)."""
@@ -159,6 +164,23 @@ class StatusView:
     def is_current(self) -> bool:
         """Whether every change committed more than :data:`MAX_STALENESS` ago is known."""
         return self._db.broadcaster.is_current(self._max_staleness)
+
+    async def catch_up(self, timeout: float = CATCH_UP_SECONDS) -> bool:
+        """Wait (at most ``timeout`` seconds, without blocking the loop) for this view to
+        be current again, while its feed is reconnecting and catching up; whether it is.
+
+        Returns at once when it is current, and when the feed knows the database is down
+        (nothing will catch up soon: refuse fast rather than hold the request).
+        """
+        if self.is_current():
+            return True
+        broadcaster = self._db.broadcaster
+        deadline = asyncio.get_running_loop().time() + timeout
+        while broadcaster.reachable and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.005)
+            if self.is_current():
+                return True
+        return False
 
     def identity(self, identity_id: str) -> IdentityInfo | None:
         """The identity as last heard of, or ``None`` if there is no such identity."""

@@ -210,12 +210,22 @@ class Broadcaster:
                 log.exception("a handler of a lost database connection failed")
 
     def _feed_down(self, error: BaseException, delay: float) -> None:
-        was_up = self.listening or self.reachable
-        self._set_listening(False)
-        self.reachable = False
-        if was_up:
+        """The feed's connection failed, or could not be made."""
+        if self.listening:
+            # A working connection lost: by itself (a backend terminated, a pooler or
+            # firewall dropping it) that does not mean the database is down. Reconnect at
+            # once, catching up meanwhile (requests wait briefly for that); only if that
+            # fails too is the database taken to be unreachable, and requests fail fast.
+            self._set_listening(False)
             log.warning("lost the change feed: %s; reconnecting", _short(error))
             self._call_lost()
+            return
+        if self.reachable:
+            self.reachable = False
+            self._call_lost()
+            log.warning(
+                "the database cannot be reached: %s; retrying in %.2f s", _short(error), delay
+            )
         else:
             log.warning(
                 "the change feed is still down: %s; retrying in %.2f s", _short(error), delay

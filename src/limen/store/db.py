@@ -309,7 +309,7 @@ class Database:
             return kept[1]
         self._async_pools[loop] = (generation, pool)
         if stale is not None:
-            self._closing(loop, stale.close(timeout=0))
+            self._closing(loop, stale.close(timeout=1.0))
         return pool
 
     def _closing(self, loop: asyncio.AbstractEventLoop, closing: Any) -> None:

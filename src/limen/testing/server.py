@@ -1,4 +1,4 @@
-"""Running Limen for real from tests and benchmarks: a free port, a ``limen server`` process."""
+"""A free loopback port, and a ``limen server`` child process on one."""
 
 from __future__ import annotations
 

@@ -1,0 +1,143 @@
+"""Fault benchmark: two ``limen server`` nodes on one PostgreSQL, while the database
+connection fails under them.
+
+    python benchmarks/faults.py [--rounds 10] [--outages 1,5,35]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Both nodes reach PostgreSQL through a small TCP proxy (limen.testing.faults.PgProxy), as
+through a network. Throughout each scenario four clients keep asking both nodes, over real
+HTTP, about one service identity: an AuthZEN evaluation (``POST /access/v1/evaluation``,
+the service's JWT in the context) and an introspection of its opaque token
+(``POST /oauth2/introspect``). A SOAR (the partner API) suspends the service on node A
+right after the fault strikes, retrying until A acknowledges. The scenarios:
+
+- ``LISTEN of B terminated``: ``pg_terminate_backend`` of node B's change-feed
+  connection; the suspension is made while B reconnects (``--rounds`` times);
+- ``connections dropped``: the proxy closes every connection of both nodes at once, as
+  a database restart does (``--rounds`` times);
+- ``database refuses N s``: every connection dropped and new ones refused for N seconds
+  (each of ``--outages``); the suspension goes through once the database is back.
+
+Per scenario (the worst round): the window during which node B still accepted the
+suspended service after A acknowledged the suspension (target: nothing after 250 ms), the
+time from the database's return until the last error on any surface of either node
+(target: 2 s), errors per surface (503 with ``Retry-After`` while the database is away is
+the intended answer, a permit never is), and the slowest error (failing fast: under 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from _postgres import scratch_schema
+
+from limen.testing.faults import HEADER, Cluster, Outcome, terminate_listeners
+
+WINDOW_TARGET_MS = 250.0
+SERVE_AGAIN_TARGET_S = 2.0
+FAIL_FAST_TARGET_S = 1.0
+
+
+def scenarios(cluster: Cluster, rounds: int, outages: list[float]) -> list[Outcome]:
+    def listener() -> float:
+        if terminate_listeners(cluster.database_url, cluster.names[1]) != 1:
+            raise RuntimeError("node B's LISTEN connection was not found")
+        return time.monotonic()
+
+    def dropped() -> float:
+        cluster.proxy.drop()
+        return time.monotonic()
+
+    def refusing(seconds: float) -> Callable[[], float]:
+        def inject() -> float:
+            cluster.proxy.refuse(seconds)
+            return time.monotonic() + seconds
+
+        return inject
+
+    plan: list[tuple[str, Callable[[], float], int]] = [
+        ("LISTEN of B terminated", listener, rounds),
+        ("connections dropped", dropped, rounds),
+        *((f"database refuses {s:g} s", refusing(s), 1) for s in outages),
+    ]
+    outcomes = []
+    for name, inject, times in plan:
+        runs = [cluster.scenario(name, inject) for _ in range(times)]
+        outcomes.append(worst(name, runs))
+        print(f"  {name}: done ({times} round{'s' if times > 1 else ''})", flush=True)
+    return outcomes
+
+
+def worst(name: str, runs: list[Outcome]) -> Outcome:
+    """The rounds of one scenario as one row: the worst window and recovery, all errors."""
+    serve = [r.serve_again for r in runs]
+    failures: dict[str, int] = {}
+    for run in runs:
+        for key, count in run.failures.items():
+            failures[key] = failures.get(key, 0) + count
+    return Outcome(
+        name=f"{name} (x{len(runs)})" if len(runs) > 1 else name,
+        window={s: max(r.window[s] for r in runs) for s in runs[0].window},
+        serve_again=None if None in serve else max(s for s in serve if s is not None),
+        errors={k: sum(r.errors[k] for r in runs) for k in runs[0].errors},
+        slowest_error=max(r.slowest_error for r in runs),
+        answers=sum(r.answers for r in runs),
+        failures=failures,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--outages", default="1,5,35", help="seconds, comma-separated")
+    parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    if not args.postgres:
+        parser.error("name a PostgreSQL server: --postgres URL or LIMEN_TEST_POSTGRES_URL")
+    outages = [float(s) for s in args.outages.split(",") if s.strip()]
+
+    with scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+        print("starting two nodes…", flush=True)
+        with Cluster(url, Path(tmp)) as cluster:
+            outcomes = scenarios(cluster, args.rounds, outages)
+
+    rows = [HEADER, *(o.row() for o in outcomes)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    print()
+    for row in rows:
+        print(
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    print()
+    print(
+        f"targets: window <= {WINDOW_TARGET_MS:g} ms, serve again <= {SERVE_AGAIN_TARGET_S:g} s "
+        f"after the database returns, errors fail fast (< {FAIL_FAST_TARGET_S:g} s, 503 with "
+        "Retry-After)"
+    )
+    missed = [
+        o.name
+        for o in outcomes
+        if max(o.window.values()) * 1000 > WINDOW_TARGET_MS
+        or o.serve_again is None
+        or o.serve_again > SERVE_AGAIN_TARGET_S
+        or o.slowest_error >= FAIL_FAST_TARGET_S
+    ]
+    print("all targets met" if not missed else f"MISSED in: {', '.join(missed)}")
+    print(f"answers: {sum(o.answers for o in outcomes)}; errors by node, surface and status:")
+    for outcome in outcomes:
+        for key, count in sorted(outcome.failures.items()):
+            print(f"  {outcome.name}: {key}: {count}")
+    load = os.getloadavg()[0]
+    print(f"(load average {load:.1f} on {os.cpu_count()} CPUs at the end)")
+
+
+if __name__ == "__main__":
+    main()

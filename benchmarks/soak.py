@@ -1,0 +1,185 @@
+"""Soak: two ``limen server`` nodes on one PostgreSQL under steady traffic while their
+database connections are killed every so often; memory should stay flat.
+
+    python benchmarks/soak.py [--minutes 5] [--kill-every 20] [--clients 4]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+``--clients`` threads keep asking both nodes, over real HTTP, about a service identity:
+an AuthZEN evaluation (``POST /access/v1/evaluation``) and the introspection of its
+opaque token (``POST /oauth2/introspect``); every 5 s a SOAR suspends it on node A and
+reactivates it (the partner API), and new credentials are issued. Every ``--kill-every``
+seconds a fault strikes, in turn: every connection of both nodes dropped at the proxy in
+front of PostgreSQL, every server session of node B terminated (``pg_terminate_backend``,
+its LISTEN connection among them), and node A's LISTEN connection terminated.
+
+Prints, per minute, each node's resident memory (``VmRSS``), requests, errors by kind
+and p99 latency; at the end, memory growth from the end of the first minute to the end
+of the run (the first minute includes warm-up: caches, pools, compiled policies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from _harness import percentile
+from _postgres import scratch_schema
+
+from limen.testing.faults import (
+    SURFACES,
+    Answer,
+    Cluster,
+    terminate_listeners,
+    terminate_sessions,
+)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Soak:
+    def __init__(self, cluster: Cluster, clients: int) -> None:
+        self.cluster = cluster
+        self.clients = clients
+        self.answers: list[Answer] = []
+        self.changes: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def ask(self, n: int) -> None:
+        plan = [(node, surface) for node in self.cluster.urls for surface in SURFACES]
+        with httpx.Client(timeout=10) as client:
+            i = n
+            while not self.stop.is_set():
+                node, surface = plan[i % len(plan)]
+                i += 1
+                answer = self.cluster.ask(client, node, surface)
+                with self.lock:
+                    self.answers.append(answer)
+
+    def churn(self) -> None:
+        """Suspend and reactivate every 5 s; new credentials after each reactivation."""
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.wait(5):
+                for action in ("suspend", "reactivate"):
+                    status = self.cluster.change(action, client)
+                    self.changes[f":{action} {status}"] += 1
+                try:
+                    self.cluster.new_credentials()
+                except httpx.HTTPError as exc:
+                    self.changes[f"new credentials failed: {type(exc).__name__}"] += 1
+
+    def faults_loop(self, every: float) -> None:
+        cluster = self.cluster
+        kinds = [
+            ("connections dropped", cluster.proxy.drop),
+            (
+                "node B sessions terminated",
+                lambda: terminate_sessions(cluster.database_url, cluster.names[1]),
+            ),
+            (
+                "node A LISTEN terminated",
+                lambda: terminate_listeners(cluster.database_url, cluster.names[0], wait=1),
+            ),
+        ]
+        n = 0
+        while not self.stop.wait(every):
+            name, strike = kinds[n % len(kinds)]
+            n += 1
+            strike()
+            self.faults[name] += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--kill-every", type=float, default=20.0, help="seconds")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    if not args.postgres:
+        parser.error("name a PostgreSQL server: --postgres URL or LIMEN_TEST_POSTGRES_URL")
+
+    with scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+        print("starting two nodes…", flush=True)
+        with Cluster(url, Path(tmp)) as cluster:
+            soak = Soak(cluster, args.clients)
+            threads = [
+                *(threading.Thread(target=soak.ask, args=(n,)) for n in range(args.clients)),
+                threading.Thread(target=soak.churn),
+                threading.Thread(target=soak.faults_loop, args=(args.kill_every,)),
+            ]
+            for thread in threads:
+                thread.start()
+            started = time.monotonic()
+            end = started + args.minutes * 60
+            print(
+                f"{'minute':>6}  {'RSS A MiB':>9}  {'RSS B MiB':>9}  {'requests':>8}"
+                f"  {'errors':>6}  {'p99 ms':>7}  faults so far",
+                flush=True,
+            )
+            rss: list[tuple[float, float]] = []
+            seen = 0
+            minute = 0
+            try:
+                while time.monotonic() < end:
+                    time.sleep(max(0.0, min(60.0, end - time.monotonic())))
+                    minute += 1
+                    with soak.lock:
+                        batch = soak.answers[seen:]
+                        seen = len(soak.answers)
+                    sample = (rss_mib(cluster.pids["a"]), rss_mib(cluster.pids["b"]))
+                    rss.append(sample)
+                    errors = sum(1 for a in batch if a.status != 200)
+                    p99 = percentile([a.took for a in batch], 0.99) * 1000 if batch else 0.0
+                    print(
+                        f"{minute:>6}  {sample[0]:>9.1f}  {sample[1]:>9.1f}  {len(batch):>8}"
+                        f"  {errors:>6}  {p99:>7.1f}  {sum(soak.faults.values())}",
+                        flush=True,
+                    )
+            finally:
+                soak.stop.set()
+                for thread in threads:
+                    thread.join(timeout=30)
+
+    answers = soak.answers
+    failed = Counter(
+        f"{a.node} {a.surface} {a.status} {a.error}" for a in answers if a.status != 200
+    )
+    print()
+    print(f"requests: {len(answers)}, errors: {sum(failed.values())}")
+    for key, count in sorted(failed.items()):
+        print(f"  {key}: {count}")
+    print("faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.faults.items())))
+    print("partner changes: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.changes.items())))
+    if len(rss) >= 2:
+        for i, node in enumerate("AB"):
+            growth = rss[-1][i] - rss[0][i]
+            per_minute = growth / (len(rss) - 1)
+            print(
+                f"node {node}: RSS {rss[0][i]:.1f} MiB after minute 1, {rss[-1][i]:.1f} MiB at "
+                f"the end ({growth:+.1f} MiB, {per_minute:+.2f} MiB/min)"
+            )
+    latencies = [a.took * 1000 for a in answers if a.status == 200]
+    if latencies:
+        print(
+            f"latency of answered requests: p50 {statistics.median(latencies):.1f} ms, "
+            f"p99 {percentile(latencies, 0.99):.1f} ms"
+        )
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Faults on PostgreSQL: two real ``limen server`` nodes, real HTTP, a proxy that drops or
+refuses their database connections, and a terminated LISTEN connection.
+
+The scenarios of ``benchmarks/faults.py``, shortened (one-second outages). Each keeps
+asking both nodes about a service identity (an AuthZEN evaluation, the introspection of
+its opaque token) while a partner suspends it on node A, and checks what a user would
+notice: node B never accepts the suspended service 250 ms after A acknowledged, every
+surface serves again within 2 s of the database's return, and what fails meanwhile fails
+fast with a 503.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from limen import identity, tokens
+from limen.api import create_app
+from limen.audit import Actor
+from limen.config import Settings
+from limen.installation import InitResult
+from limen.store import Database
+from limen.testing.faults import SURFACES, Cluster, Outcome, named, terminate_listeners
+from tests.conftest import POSTGRES_ENV, serve
+
+pytestmark = pytest.mark.postgres
+
+WINDOW = 0.25
+SERVE_AGAIN = 2.0
+FAIL_FAST = 1.0
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"two nodes need one PostgreSQL: set {POSTGRES_ENV}")
+    schema = f"limen_faults_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        with Cluster(url, tmp_path_factory.mktemp("faults")) as running:
+            yield running
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def _held(outcome: Outcome) -> None:
+    """What every scenario must show."""
+    for surface in SURFACES:
+        assert outcome.window[surface] <= WINDOW, outcome
+    assert outcome.serve_again is not None, outcome  # the suspension was acknowledged
+    assert outcome.serve_again <= SERVE_AGAIN, outcome
+    assert outcome.slowest_error < FAIL_FAST, outcome
+    # Whatever failed said 503 (retry shortly), never a wrong answer or a hang.
+    assert all(key.split()[2] == "503" for key in outcome.failures), outcome
+
+
+def test_a_suspension_made_while_a_node_reconnects_its_listener_holds_there_within_250_ms(
+    cluster: Cluster,
+) -> None:
+    def terminate() -> float:
+        assert terminate_listeners(cluster.database_url, cluster.names[1]) == 1
+        return time.monotonic()
+
+    for _ in range(2):
+        outcome = cluster.scenario("listener", terminate, settle=0.5)
+        _held(outcome)
+        assert outcome.errors["suspend"] == 0  # A's own connections never went away
+        # A lost LISTEN connection is not a lost database: B reconnects and catches up
+        # while requests wait for it, instead of refusing them all meanwhile.
+        assert sum(outcome.errors[s] for s in SURFACES) <= 2, outcome
+
+
+def test_dropped_connections_cost_no_permit_and_no_lasting_errors(cluster: Cluster) -> None:
+    def drop() -> float:
+        assert cluster.proxy.drop() > 0
+        return time.monotonic()
+
+    for _ in range(2):
+        _held(cluster.scenario("dropped", drop, settle=0.5))
+
+
+def test_a_database_outage_fails_fast_and_every_surface_serves_within_2_s_of_its_return(
+    cluster: Cluster,
+) -> None:
+    def outage() -> float:
+        cluster.proxy.refuse(1.0)
+        return time.monotonic() + 1.0
+
+    outcome = cluster.scenario("outage", outage, settle=0.5)
+    _held(outcome)
+    # The nodes noticed: requests during the outage were refused rather than served, and
+    # the partner's :suspend went through once the database was back.
+    assert sum(outcome.errors[s] for s in SURFACES) > 0
+    assert outcome.errors["suspend"] > 0
+
+
+def test_readiness_follows_the_database_and_liveness_does_not(cluster: Cluster) -> None:
+    node = cluster.urls["b"]
+    assert httpx.get(f"{node}/ready", timeout=5).status_code == 200
+    cluster.proxy.refuse(1.5)
+    deadline = time.monotonic() + 1.0
+    while (ready := httpx.get(f"{node}/ready", timeout=5)).status_code == 200:
+        assert time.monotonic() < deadline, "/ready said ready while the database was away"
+        time.sleep(0.02)
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "1"
+    assert ready.json()["checks"]["database"] is False
+    assert httpx.get(f"{node}/health", timeout=5).status_code == 200
+    back = time.monotonic() + 1.5
+    while httpx.get(f"{node}/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < back + SERVE_AGAIN, "not ready 2 s after the database returned"
+        time.sleep(0.02)
+
+
+def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
+    backend: str,
+    settings: Settings,
+    installed: InitResult,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """A node's pooled connections die (a failover, an idle timeout, an operator) while
+    its change feed stays up, so nothing tells it: the next decision (recorded as an
+    event) and the next introspection (its client read) still answer."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    node = Database(named(settings.resolved_database_url, name))
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    try:
+        with (
+            serve(create_app(settings, database=node)) as live,
+            httpx.Client(base_url=live.url, timeout=10) as client,
+        ):
+            with node.unit_of_work() as uow:
+                pep = identity.create(uow, Actor.operator(), kind="service", name="pep")
+                pep_client, secret = tokens.register_client(
+                    uow, Actor.operator(), pep, scopes=["access:evaluate"]
+                )
+            auth = (pep_client.client_id, secret or "")
+            for _ in range(3):
+                # Every pooled connection in use once (and so kept), then all but the
+                # node's LISTEN connection terminated behind its back.
+                assert (
+                    client.post(
+                        "/access/v1/evaluation", json=decision, headers=admin_headers
+                    ).status_code
+                    == 200
+                )
+                introspected = client.post(
+                    "/oauth2/introspect", data={"token": "limen_x"}, auth=auth
+                )
+                assert introspected.status_code == 200
+                assert _terminate_all_but_the_listener(database_url, name) > 0
+                r = client.post("/access/v1/evaluation", json=decision, headers=admin_headers)
+                assert r.status_code == 200, r.text
+                assert r.json()["decision"] is True
+                r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
+                assert r.status_code == 200, r.text
+                assert r.json() == {"active": False}
+    finally:
+        node.dispose()
+
+
+def _terminate_all_but_the_listener(admin_url: str, application_name: str) -> int:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.scalar(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND query <> 'SELECT pg_notify($1, $2)'"
+                    ),
+                    {"name": application_name},
+                )
+            )
+    finally:
+        engine.dispose()
