@@ -23,7 +23,7 @@ from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
 from limen.store import Database, UnitOfWork
-from limen.store.models import Event, utcnow
+from limen.store.models import Event, Identity, utcnow
 
 __all__ = [
     "EventFilter",
@@ -355,6 +355,27 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
         )
     rows.reverse()
     return EventPage(rows, None, _cursor_after(rows, 0) if rows else None)
+
+
+def last_activity(session: Session, identity_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each identity last acted (its newest event as the actor), for those that have.
+
+    One index lookup per identity (``ix_events_actor_seq``, newest first), so a page of
+    identities costs the same however long the log is.
+    """
+    if not identity_ids:
+        return {}
+    newest = (
+        sa.select(Event.occurred_at)
+        .where(Event.actor_id == Identity.id)
+        .order_by(Event.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(Identity.id, newest).where(Identity.id.in_(list(set(identity_ids))))
+    )
+    return {identity_id: moment for identity_id, moment in rows if moment is not None}
 
 
 def _cursor_after(rows: Sequence[Event], position: int) -> str:

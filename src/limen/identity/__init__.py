@@ -39,6 +39,7 @@ from limen.identity.service import (
     suspend,
     update,
 )
+from limen.identity.sessions import BrowserSession, BrowserSessions
 from limen.identity.status import (
     CLIENT_REVOKED_TOPIC,
     IDENTITY_CHANGED_TOPIC,
@@ -64,6 +65,8 @@ __all__ = [
     "TOKEN_ROW",
     "UNCHANGED",
     "ApiTokens",
+    "BrowserSession",
+    "BrowserSessions",
     "Directory",
     "Identity",
     "IdentityExists",
