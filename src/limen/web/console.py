@@ -387,8 +387,15 @@ def identity_page(
         tokens = services.api_tokens.list(actor, identity_ref=found.id, include_revoked=True)
     events = None
     if guard.allows(actor, "event.read", Resource("event")):
-        page = services.event_log.newest(actor, EventFilter(identity=found.id), limit=25)
-        events = list(reversed(page.events))
+        # What it did or was done on its behalf, and what was done to it (its status
+        # history): two index lookups, merged newest first.
+        log = services.event_log
+        by = log.newest(actor, EventFilter(identity=found.id), limit=25).events
+        to = log.newest(
+            actor, EventFilter(resource_type="identity", resource_id=found.id), limit=25
+        ).events
+        merged = {event.id: event for event in (*by, *to)}.values()
+        events = sorted(merged, key=lambda e: (e.occurred_at, e.seq), reverse=True)[:25]
     notices = {
         "suspended": f"{found.name} is suspended and its tokens no longer work.",
         "reactivated": f"{found.name} is active again.",
@@ -514,7 +521,7 @@ def kill_switch(request: Request, viewer: ViewerDep, done: str | None = None) ->
         request,
         viewer,
         "kill_switch.html",
-        switches=[(kind, on.get(kind)) for kind in ("agent", "service", "human")],
+        switches=[(kind, on.get(kind)) for kind in ("agent", "service")],
         can_engage=guard.allows(actor, "killswitch.engage", Resource("kill_switch")),
         can_disengage=guard.allows(actor, "killswitch.disengage", Resource("kill_switch")),
         notice={"engaged": "The kill switch is engaged.", "disengaged": "Released."}.get(
