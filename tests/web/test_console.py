@@ -360,3 +360,28 @@ def test_the_kill_switch_needs_the_kind_typed_to_confirm(
         data={"kind": "agent", "confirm": "agent", "csrf": csrf},
     )
     assert released.status_code == 200 and "Released." in released.text
+
+
+def test_the_token_never_reaches_a_page_a_log_or_the_database(
+    client: TestClient, db: Database, installed: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import sqlalchemy as sa
+
+    caplog.set_level(logging.DEBUG)
+    people = _people(db)
+    token = people["alice"]
+    csrf = sign_in(client, token)
+    seen = ""
+    for path in ("/console/identities", "/console/identities/alice", "/console/events"):
+        seen += client.get(path).text
+    seen += client.post(
+        f"/console/identities/{people['bot_id']}/suspend", data={"reason": "x", "csrf": csrf}
+    ).text
+    seen += client.post("/console/sign-out", data={"csrf": csrf}).text
+    with db.engine.connect() as conn:
+        stored = repr(conn.execute(sa.text("SELECT * FROM events")).all())
+    for place in (seen, caplog.text, stored):
+        assert token not in place
+        assert token[len("limen_") :] not in place
