@@ -8,6 +8,7 @@ for every role is in ``tests/api/test_route_roles.py``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -337,6 +338,13 @@ def test_events_page_searches_the_log(client: TestClient, db: Database, installe
     refused = client.get("/console/events?identity=alice-bot&outcome=denied").text
     assert refused.count("outcome-denied") == 1 and "drill" not in refused
     assert client.get("/console/events?outcome=maybe").status_code == 422
+    today = datetime.now(UTC).date()
+    dated = client.get(f"/console/events?since={today}&until={today}&action=identity.*").text
+    assert "drill" in dated
+    before = client.get(f"/console/events?until={today - timedelta(days=1)}").text
+    assert "No events." in before
+    bad = client.get("/console/events?since=yesterday")
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
 
 
 def test_the_kill_switch_needs_the_kind_typed_to_confirm(

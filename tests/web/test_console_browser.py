@@ -144,7 +144,7 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         expect(page.get_by_role("heading", name="Events")).to_be_visible()
         page.get_by_label("Action").fill("identity.suspend")
         expect(page).to_have_url(
-            f"{base}/console/events?identity=&action=identity.suspend&outcome=&kind=&limit=50"
+            f"{base}/console/events?identity=&action=identity.suspend&outcome=&kind=&since=&until=&limit=50"
         )
         expect(page.locator("tbody tr")).to_have_count(1)
         shoot("events")

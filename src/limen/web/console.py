@@ -14,6 +14,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -475,6 +476,8 @@ def events(
     action: str | None = None,
     outcome: str | None = None,
     kind: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
     limit: int = 50,
 ) -> Response:
     services = services_of(request)
@@ -487,7 +490,15 @@ def events(
     # The log's own question first: a person who may not read it is refused here.
     services.guard.authorize(actor, "event.read", Resource("event"))
     identity_id = services.directory.get(actor, identity).id if identity else None
-    filters = EventFilter(identity=identity_id, action=action, outcome=outcome, kind=kind)
+    first, last = _day(since, "from"), _day(until, "to")
+    filters = EventFilter(
+        identity=identity_id,
+        action=action,
+        outcome=outcome,
+        kind=kind,
+        since=first,
+        until=last + timedelta(days=1) if last else None,  # the whole last day
+    )
     page = services.event_log.newest(actor, filters, limit=limit)
     return _page(
         request,
@@ -499,11 +510,24 @@ def events(
             "action": action or "",
             "outcome": outcome or "",
             "kind": kind or "",
+            "since": first.date().isoformat() if first else "",
+            "until": last.date().isoformat() if last else "",
             "limit": limit,
         },
         outcomes=OUTCOMES,
         kinds=("human", "agent", "service", "operator", "system"),
     )
+
+
+def _day(value: str | None, name: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` date from a date field, as midnight UTC."""
+    if not value or not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 # -- the kill switch ---------------------------------------------------------------------------
