@@ -455,10 +455,16 @@ def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
         return sa.text("CAST(events.delegation AS JSONB) @> CAST(:acted_for AS JSONB)").bindparams(
             acted_for=json.dumps([{"id": identity_id}])
         )
+    # SQLite has no index for this: a plain substring test first (the id, quoted, as the
+    # JSON text holds it) spares most rows the JSON walk, several times faster per row.
+    quoted = json.dumps(identity_id)
+    for special in ("\\", "%", "_"):
+        quoted = quoted.replace(special, "\\" + special)
     return sa.text(
+        "(events.delegation LIKE :acted_like ESCAPE '\\' AND "
         "EXISTS (SELECT 1 FROM json_each(events.delegation) AS d "
-        "WHERE json_extract(d.value, '$.id') = :acted_for)"
-    ).bindparams(acted_for=identity_id)
+        "WHERE json_extract(d.value, '$.id') = :acted_for))"
+    ).bindparams(acted_for=identity_id, acted_like=f"%{quoted}%")
 
 
 def _as_utc(moment: datetime) -> datetime:
