@@ -83,11 +83,18 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session(
     assert installed.admin_token not in cookie  # sealed, not the token itself
     page = client.get("/console/identities")
     assert page.status_code == 200 and "admin" in page.text
+    session_cookie = client.cookies.get("limen_console")
+    assert session_cookie
     out = client.post(
         "/console/sign-out", data={"csrf": csrf_of(page.text)}, follow_redirects=False
     )
     assert out.status_code == 303
     assert client.get("/console/identities", follow_redirects=False).status_code == 303
+    # A copy of the cookie kept from before (a stolen one) is dead too: signing out
+    # revoked the session's own token.
+    client.cookies.set("limen_console", session_cookie, path="/console")
+    replayed = client.get("/console/identities", follow_redirects=False)
+    assert replayed.status_code == 303 and "sign-in" in replayed.headers["location"]
     events = client.get(
         "/v1/events",
         params={"action": "console.*"},
@@ -153,8 +160,10 @@ def test_the_session_ends_when_its_token_is_revoked(
     assert client.get("/console/identities").status_code == 200
     admin = {"Authorization": f"Bearer {installed.admin_token}"}
     tokens = client.get("/v1/tokens", params={"identity": "alice"}, headers=admin).json()
+    assert {t["purpose"] for t in tokens["items"]} == {"personal", "console"}
     for token in tokens["items"]:
-        client.delete(f"/v1/tokens/{token['id']}", headers=admin)
+        if token["purpose"] == "personal":  # the token she signed in with, not the session's
+            client.delete(f"/v1/tokens/{token['id']}", headers=admin)
     gone = client.get("/console/identities", follow_redirects=False)
     assert gone.status_code == 303
     assert gone.headers["location"].startswith("/console/sign-in")

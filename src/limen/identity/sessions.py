@@ -1,10 +1,12 @@
 """Browser sessions: a personal access token exchanged for a sealed session cookie.
 
-The console signs a person in with an access token and hands the browser a cookie that
-holds the token sealed (AES-256-GCM) under a key derived from the root key file, with an
-expiry and the session's CSRF secret. Each request opens the cookie and authenticates
-the token inside it exactly as the API authenticates a bearer token, so revoking the
-token, suspending its identity or engaging a kill switch ends the session at once.
+The console signs a person in with an access token, issues a session token for the same
+identity (an opaque token, purpose ``console``, that expires with the session), and
+hands the browser a cookie that holds both sealed (AES-256-GCM) under a key derived from
+the root key file, with an expiry and the session's CSRF secret. Each request opens the
+cookie and authenticates both tokens exactly as the API authenticates a bearer token, so
+revoking the access token, suspending its identity or engaging a kill switch ends the
+session at once, and signing out revokes the session token on every node.
 
 Without a key file (a passphrase-only setup) the key is made per process: sessions then
 end when the server restarts, and do not cross nodes.
@@ -38,6 +40,9 @@ class BrowserSession:
     """An opened session cookie: the token to authenticate, and what protects forms."""
 
     token: str
+    """The access token the person signed in with."""
+    session_token: str
+    """The session's own token: signing out revokes it."""
     csrf: str
     expires_at: float
     """Seconds since the epoch."""
@@ -52,14 +57,19 @@ class BrowserSessions:
         self._aead = AESGCM(key)
         self.ttl = ttl
 
-    def seal(self, token: str, *, now: float | None = None) -> tuple[str, BrowserSession]:
+    def seal(
+        self, token: str, session_token: str, *, expires_at: float
+    ) -> tuple[str, BrowserSession]:
         """A new session for ``token``: the cookie value and what it holds."""
         session = BrowserSession(
             token=token,
+            session_token=session_token,
             csrf=secrets.token_urlsafe(24),
-            expires_at=(now if now is not None else time.time()) + self.ttl.total_seconds(),
+            expires_at=expires_at,
         )
-        body = json.dumps({"t": session.token, "c": session.csrf, "e": session.expires_at})
+        body = json.dumps(
+            {"t": token, "s": session_token, "c": session.csrf, "e": session.expires_at}
+        )
         nonce = os.urandom(12)
         sealed = self._aead.encrypt(nonce, body.encode(), _AAD)
         return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("="), session
@@ -70,7 +80,9 @@ class BrowserSessions:
         try:
             raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
             body = json.loads(self._aead.decrypt(raw[:12], raw[12:], _AAD))
-            session = BrowserSession(str(body["t"]), str(body["c"]), float(body["e"]))
+            session = BrowserSession(
+                str(body["t"]), str(body["s"]), str(body["c"]), float(body["e"])
+            )
         except (ValueError, KeyError, TypeError, InvalidTag):
             raise Unauthenticated("the console session is not valid: sign in again") from None
         if session.expires_at <= (now if now is not None else time.time()):

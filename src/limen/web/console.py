@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,8 +21,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from limen import audit
+from limen import identity as directory
 from limen.api.deps import actor_for_token, services_of, with_request_context
 from limen.api.problems import status_for
 from limen.api.routing import PUBLIC, guarded
@@ -54,6 +57,7 @@ class Viewer:
     """The signed-in person, as the pages show them."""
 
     actor: Actor
+    session_token_id: str | None
     csrf: str
     name: str
     kind: str
@@ -76,12 +80,14 @@ async def signed_in(request: Request) -> Viewer:
     try:
         session = services.browser_sessions.open(cookie)
         actor = await actor_for_token(request, session.token)
+        own = await actor_for_token(request, session.session_token)  # not signed out
     except (Unauthenticated, Denied) as exc:
         # Revoked, expired, suspended, cut off: the session ends with its token.
         raise _SignInRequired(exc.detail) from None
     info = services.status.identity(actor.identity_id) if actor.identity_id else None
     return Viewer(
         actor=actor,
+        session_token_id=own.token_id,
         csrf=session.csrf,
         name=actor.name,
         kind=info.kind if info else actor.kind,
@@ -263,8 +269,15 @@ async def sign_in(
             error="That access token is not valid, has expired, or was revoked.",
             status_code=401,
         )
-    await _record(services, actor, "console.sign_in")
-    cookie, _ = services.browser_sessions.seal(raw)
+    if actor.identity_id is None:
+        return _sign_in_page(
+            request, next=next, error="This token belongs to no identity.", status_code=403
+        )
+    expires_at = time.time() + services.browser_sessions.ttl.total_seconds()
+    session_token = await run_in_threadpool(
+        _open_session, services, with_request_context(actor, request), expires_at
+    )
+    cookie, _ = services.browser_sessions.seal(raw, session_token, expires_at=expires_at)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -288,17 +301,36 @@ async def sign_out(
         _check_csrf(csrf, viewer.csrf)
     except Denied as exc:
         return _error_page(request, viewer, exc)
-    await _record(services_of(request), viewer.actor, "console.sign_out")
+    actor = with_request_context(viewer.actor, request)
+    await run_in_threadpool(_close_session, services_of(request), actor, viewer.session_token_id)
     response = RedirectResponse("/console/sign-in?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
 
 
-async def _record(services: Services, actor: Actor, action: str) -> None:
-    def write(session: Any) -> None:
-        audit.record(session, actor, action, resource_type="console")
+def _open_session(services: Services, actor: Actor, expires_at: float) -> str:
+    """Issue the session's own token (same identity, same scopes) and record the sign-in."""
+    with services.db.unit_of_work() as uow:
+        holder = directory.get(uow.session, str(actor.identity_id))
+        _, raw = directory.issue_api_token(
+            uow,
+            actor,
+            holder,
+            purpose="console",
+            scopes=actor.scopes,
+            name="console session",
+            expires_at=datetime.fromtimestamp(expires_at, UTC),
+        )
+        audit.record(uow.session, actor, "console.sign_in", resource_type="console")
+    return raw
 
-    await services.events.written([write])
+
+def _close_session(services: Services, actor: Actor, token_id: str | None) -> None:
+    """Revoke the session's token (every node hears of it) and record the sign-out."""
+    with services.db.unit_of_work() as uow:
+        if token_id:
+            directory.revoke_api_token(uow, actor, token_id, reason="signed out of the console")
+        audit.record(uow.session, actor, "console.sign_out", resource_type="console")
 
 
 # -- identities -------------------------------------------------------------------------------
