@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     access_token_ttl: timedelta = timedelta(minutes=5)
     """Lifetime of OAuth access tokens."""
 
+    console_session_ttl: timedelta = timedelta(hours=8)
+    """How long a console sign-in lasts (``LIMEN_CONSOLE_SESSION_TTL``); revoking the
+    access token or suspending its identity ends the session at once."""
+
     max_request_bytes: int = 1_048_576
     """Requests with a larger body are refused with 413."""
 

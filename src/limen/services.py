@@ -89,6 +89,16 @@ class Services:
         return ThreatView(self.db)
 
     @cached_property
+    def browser_sessions(self) -> identity.BrowserSessions:
+        """Seals the console's session cookies under the root key (a per-process key
+        without one)."""
+        try:
+            root: bytes | None = read_key_file(self.settings.resolved_key_file)
+        except LimenError:
+            root = None
+        return identity.BrowserSessions(root, ttl=self.settings.console_session_ttl)
+
+    @cached_property
     def signing_keys(self) -> tokens.SigningKeys:
         settings = self.settings
         if settings.key_passphrase is not None and settings.key_file is None:
@@ -280,6 +290,8 @@ class Services:
             "threat_view",
             "metrics",
         ):
+            getattr(self, part)
+        for part in ("browser_sessions", "api_tokens", "event_log"):
             getattr(self, part)
         self.guard.warm()  # its policies are in memory before the first request
         try:

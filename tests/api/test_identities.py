@@ -42,6 +42,31 @@ def test_create_list_show_an_agent_owned_by_a_human(
     assert [i["name"] for i in owned["items"]] == ["deploy-bot"]
 
 
+def test_list_searches_names_and_keeps_shadow_identities_apart(
+    client: TestClient, admin_headers: dict[str, str], db: Any
+) -> None:
+    from limen import identity
+    from limen.audit import Actor
+
+    _create(client, admin_headers, kind="human", name="carol", display_name="Carol Danvers")
+    _create(client, admin_headers, kind="agent", name="carol_bot", owner="carol")
+    _create(client, admin_headers, kind="service", name="carolXjob")
+    with db.unit_of_work() as uow:
+        identity.create(uow, Actor.operator(), kind="agent", name="found-1", managed=False)
+
+    def names(**params: Any) -> list[str]:
+        page = client.get("/v1/identities", params=params, headers=admin_headers)
+        assert page.status_code == 200, page.text
+        return [i["name"] for i in page.json()["items"]]
+
+    assert names(q="DANVERS") == ["carol"]
+    assert names(q="carol_") == ["carol_bot"]  # an underscore is a character, not a wildcard
+    assert names(managed="false") == ["found-1"]
+    assert "found-1" not in names(managed="true")
+    assert names(q="carol", kind="agent") == ["carol_bot"]
+    assert names(q="carolx") == ["carolXjob"]
+
+
 def test_list_pages_with_a_cursor_and_returns_each_identity_once(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:

@@ -129,6 +129,16 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+CONSOLE = "/console"
+# The console's forms (each with the session's form token, added by the test).
+CONSOLE_SAMPLES: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/console/identities/{ref}/suspend"): {"reason": "drill"},
+    ("POST", "/console/identities/{ref}/reactivate"): {"reason": "drill"},
+    ("POST", "/console/kill-switch/engage"): {"kind": "service", "confirm": "service"},
+    ("POST", "/console/kill-switch/disengage"): {"kind": "service", "confirm": "service"},
+}
+
+
 def _routes() -> list[tuple[str, APIRoute]]:
     app = create_app(Settings(data_dir="/nonexistent"))
     return [
@@ -251,8 +261,8 @@ def test_each_role_gets_exactly_what_its_groups_allow(
         for method, route in _routes():
             extra = route.openapi_extra or {}
             actions = extra.get("x-limen-actions")
-            if not actions:
-                continue
+            if not actions or route.path.startswith(CONSOLE):
+                continue  # the console's sessions are cookies: the test below
             group = access.ACTIONS[actions[0]].group
             template = route.path
             path = re.sub(
@@ -272,4 +282,50 @@ def test_each_role_gets_exactly_what_its_groups_allow(
                 elif _denials(db) <= before:
                     problems.append(f"{role}: {method} {route.path} recorded no denial")
             assert response.status_code != 500, (role, method, route.path, response.text)
+    assert problems == [], "\n".join(problems)
+
+
+def test_each_role_gets_exactly_what_its_groups_allow_in_the_console(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    """The same check for every console route, signed in as each role: a refusal is a
+    403 page and a ``denied`` event, from the same guard."""
+    from tests.web._console import sign_in
+
+    world = _world(db)
+    console_routes = [(m, r) for m, r in _routes() if r.path.startswith(CONSOLE)]
+    guarded_routes = [
+        (m, r) for m, r in console_routes if (r.openapi_extra or {}).get("x-limen-actions")
+    ]
+    assert len(guarded_routes) >= 7
+    problems = []
+    for role, groups in ROLES.items():
+        client.cookies.clear()
+        csrf = sign_in(client, world["tokens"][role])
+        for method, route in guarded_routes:
+            actions = route.openapi_extra["x-limen-actions"]  # type: ignore[index]
+            group = access.ACTIONS[actions[0]].group
+            template = route.path
+            path = re.sub(
+                r"\{(\w+)\}", lambda m, at=template: _param(world, at, m.group(1)), template
+            )
+            form = CONSOLE_SAMPLES.get((method, route.path))
+            before = _denials(db)
+            if method == "GET":
+                response = client.get(path, follow_redirects=False)
+            else:
+                assert form is not None, f"add a sample form for {method} {route.path}"
+                data = {**form, "csrf": csrf}
+                response = client.post(path, data=data, follow_redirects=False)
+            refused = response.status_code == 403
+            if group in groups and refused:
+                problems.append(f"{role} refused {method} {route.path}: {response.text[:200]}")
+            if group not in groups:
+                if not refused:
+                    problems.append(f"{role} got {response.status_code} from {method} {route.path}")
+                elif _denials(db) <= before:
+                    problems.append(f"{role}: {method} {route.path} recorded no denial")
+                else:
+                    assert "may not" in response.text, response.text  # says why, as a page
+            assert response.status_code < 500, (role, method, route.path, response.text)
     assert problems == [], "\n".join(problems)

@@ -110,7 +110,11 @@ def create_app(
         (partners.ERROR_PREFIX, partners.render_partner_error),
     ]
     install_problem_handlers(app)
-    _add_routes(app, ROUTERS)
+    # The console imports the API's plumbing, so it is imported here, not above.
+    from limen import web
+
+    web.install(app)
+    _add_routes(app, [*ROUTERS, web.router])
     app.add_middleware(CatchUp)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too

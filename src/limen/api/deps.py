@@ -23,6 +23,7 @@ from limen.store import Database
 __all__ = [
     "ActorDep",
     "ServicesDep",
+    "actor_for_token",
     "bearer_token",
     "current_actor",
     "request_context",
@@ -71,8 +72,13 @@ async def current_actor(request: Request) -> Actor:
     Both are checked against the status view in memory; an opaque token's row is read
     once per process (awaited, so the loop serves others meanwhile).
     """
+    return await actor_for_token(request, bearer_token(request))
+
+
+async def actor_for_token(request: Request, raw: str) -> Actor:
+    """The identity ``raw`` (an opaque token or a JWT) authenticates, as :func:`current_actor`
+    checks it: the console's session cookies carry a token that goes through here too."""
     services = services_of(request)
-    raw = bearer_token(request)
     if raw.startswith(identity.TOKEN_PREFIX):
         stale: list[str] = []
         tokens = services.opaque_tokens

@@ -50,11 +50,25 @@ def list_identities(
     kind: str | None = None,
     status: str | None = None,
     owner: str | None = None,
+    managed: Annotated[
+        bool | None, Query(description="false: only the shadow identities discovery found.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Name, display name or email contains this."),
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IdentityList:
     page = services.directory.list(
-        actor, kind=kind, status=status, owner=owner, after=cursor, limit=limit
+        actor,
+        kind=kind,
+        status=status,
+        owner=owner,
+        managed=managed,
+        q=q,
+        after=cursor,
+        limit=limit,
     )
     return IdentityList(
         items=[IdentityPublic.from_domain(i) for i in page.identities],

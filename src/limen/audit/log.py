@@ -23,7 +23,7 @@ from limen.audit.actor import Actor
 from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
 from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_of
-from limen.store.models import Event, utcnow
+from limen.store.models import Event, Identity, utcnow
 
 __all__ = [
     "EventFilter",
@@ -356,14 +356,65 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
         )
     )
     if len(rows) < limit:
-        rows += session.scalars(
-            sa.select(Event)
-            .where(Event.chain_pos.is_not(None), *conditions)
-            .order_by(Event.chain_pos.desc())
-            .limit(limit - len(rows))
-        )
+        rows += _newest_linked(session, conditions, limit - len(rows))
     rows.reverse()
     return EventPage(rows, None, _cursor_after(rows, 0) if rows else None)
+
+
+_RECENT_WINDOW = 10_000
+"""How many of the newest linked events :func:`newest_events` reads back before it asks
+the filters' own indexes instead."""
+
+
+def _newest_linked(
+    session: Session, conditions: list[sa.ColumnElement[bool]], limit: int
+) -> list[Event]:
+    """The ``limit`` newest linked events that match, newest first.
+
+    Reading the chain backwards finds a busy identity's events at once but reads the
+    whole log for a quiet one; looking up the filter's index (``ix_events_actor_seq``,
+    ``ix_events_acted_for`` on PostgreSQL) and sorting is the reverse. So: the newest
+    ``_RECENT_WINDOW`` events backwards first, and only if they hold too few, the rest
+    through the indexes (``chain_pos + 0`` keeps the planner off the chain's index).
+    """
+    newest = sa.select(Event).where(Event.chain_pos.is_not(None), *conditions)
+    if not conditions:
+        return list(session.scalars(newest.order_by(Event.chain_pos.desc()).limit(limit)))
+    head = session.scalar(sa.select(sa.func.max(Event.chain_pos))) or 0
+    start = head - _RECENT_WINDOW
+    rows = list(
+        session.scalars(
+            newest.where(Event.chain_pos > start).order_by(Event.chain_pos.desc()).limit(limit)
+        )
+    )
+    if len(rows) < limit and start > 0:
+        rows += session.scalars(
+            newest.where(Event.chain_pos <= start)
+            .order_by((Event.chain_pos + 0).desc())
+            .limit(limit - len(rows))
+        )
+    return rows
+
+
+def last_activity(session: Session, identity_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each identity last acted (its newest event as the actor), for those that have.
+
+    One index lookup per identity (``ix_events_actor_seq``, newest first), so a page of
+    identities costs the same however long the log is.
+    """
+    if not identity_ids:
+        return {}
+    newest = (
+        sa.select(Event.occurred_at)
+        .where(Event.actor_id == Identity.id)
+        .order_by(Event.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(Identity.id, newest).where(Identity.id.in_(list(set(identity_ids))))
+    )
+    return {identity_id: moment for identity_id, moment in rows if moment is not None}
 
 
 def _cursor_after(rows: Sequence[Event], position: int) -> str:
@@ -411,7 +462,7 @@ def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
     """The identity appears in the event's ``act`` delegation chain."""
     dialect = dialect_of(session)
     return sa.text(dialect.json_array_has("events.delegation", "id", "acted_for")).bindparams(
-        acted_for=dialect.json_array_has_value("id", identity_id)
+        **dialect.json_array_has_binds("acted_for", "id", identity_id)
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from limen.audit.actor import Actor, Authorizer, Resource
 from limen.audit.feed import Feature, FeedCursor, FeedPage, read_feed
-from limen.audit.log import EventFilter, EventPage, list_events
+from limen.audit.log import EventFilter, EventPage, list_events, newest_events
 from limen.store import Database
 
 __all__ = ["EventReader"]
@@ -23,6 +23,12 @@ class EventReader:
         self._guard.authorize(actor, "event.read", Resource("event"))
         with self._db.unit_of_work(readonly=True) as uow:
             return list_events(uow.session, filters, after=after, limit=limit)
+
+    def newest(self, actor: Actor, filters: EventFilter, *, limit: int = 100) -> EventPage:
+        """The ``limit`` newest events that match, oldest of them first."""
+        self._guard.authorize(actor, "event.read", Resource("event"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return newest_events(uow.session, filters, limit=limit)
 
     def feed(
         self, actor: Actor, feature: Feature, cursor: FeedCursor, *, account_id: str

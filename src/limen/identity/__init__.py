@@ -40,6 +40,7 @@ from limen.identity.service import (
     suspend,
     update,
 )
+from limen.identity.sessions import BrowserSession, BrowserSessions
 from limen.identity.status import (
     CATCH_UP_SECONDS,
     CLIENT_REVOKED_TOPIC,
@@ -67,6 +68,8 @@ __all__ = [
     "TOKEN_ROW",
     "UNCHANGED",
     "ApiTokens",
+    "BrowserSession",
+    "BrowserSessions",
     "Directory",
     "Identity",
     "IdentityExists",

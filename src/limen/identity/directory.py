@@ -69,13 +69,22 @@ class Directory:
         kind: str | None = None,
         status: str | None = None,
         owner: str | None = None,
+        managed: bool | None = None,
+        q: str | None = None,
         after: str | None = None,
         limit: int = 100,
     ) -> IdentityPage:
         self._guard.authorize(actor, "identity.read", Resource("identity"))
         with self._db.unit_of_work(readonly=True) as uow:
             return service.list_identities(
-                uow.session, kind=kind, status=status, owner=owner, after=after, limit=limit
+                uow.session,
+                kind=kind,
+                status=status,
+                owner=owner,
+                managed=managed,
+                q=q,
+                after=after,
+                limit=limit,
             )
 
     def update(

@@ -173,10 +173,16 @@ def list_identities(
     kind: str | None = None,
     status: str | None = None,
     owner: str | None = None,
+    managed: bool | None = None,
+    q: str | None = None,
     after: str | None = None,
     limit: int = 100,
 ) -> IdentityPage:
-    """Identities oldest first, a page at a time (keyset pagination on creation time and id)."""
+    """Identities oldest first, a page at a time (keyset pagination on creation time and id).
+
+    ``managed=False`` keeps the shadow identities discovery reported; ``q`` keeps those
+    whose name, display name or email contains it (case-insensitive).
+    """
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
     query = sa.select(Identity)
@@ -186,6 +192,20 @@ def list_identities(
         query = query.where(Identity.status == _parse_status(status))
     if owner:
         query = query.where(Identity.owner_id == get(session, owner).id)
+    if managed is not None:
+        query = query.where(Identity.managed.is_(managed))
+    if q and q.strip():
+        if len(q) > 200:
+            raise InvalidInput("search text is limited to 200 characters")
+        pattern = f"%{_escape_like(q.strip().lower())}%"
+        query = query.where(
+            sa.or_(
+                *(
+                    sa.func.lower(column).like(pattern, escape="\\")
+                    for column in (Identity.name, Identity.display_name, Identity.email)
+                )
+            )
+        )
     rows, more = oldest_first(
         session, query, after=_decode_cursor(after) if after else None, limit=limit
     )
@@ -466,6 +486,10 @@ def _active_admins(session: Session) -> int:
         )
     )
     return sum(1 for identity in admins if identity.is_admin)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _parse_kind(kind: str) -> IdentityKind:

@@ -1,0 +1,224 @@
+"""Console benchmark: how long each console page takes with a large directory and log.
+
+    python benchmarks/console.py [--identities 10000] [--events 100000] [--requests 30]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Fills a fresh installation with ``--identities`` identities (humans, each with agents and
+services, and shadow agents) and ``--events`` sealed, chained events (through
+``limen.audit.record``, the producers' API; most by a few hundred busy agents, some on
+behalf of their owners), starts ``limen server`` (one uvicorn worker), signs in to the
+console with the admin token as a browser does, and requests each page ``--requests``
+times in turn. The figure is the time from sending a request to having the whole page,
+on loopback: an upper bound of the server's time.
+
+Target (issue #19): every console page in <= 100 ms (p95) with 10,000 identities and
+1,000,000 events (``--events 1000000``; the default is smaller to keep a run short).
+The peer line is ``GET /v1/identities`` (the JSON API's page of 50) in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from _harness import limen_server, percentile
+from _postgres import scratch_schema
+from _table import print_table
+
+from limen.audit import Actor, AuditKeys, link_pending, record
+from limen.config import Settings
+from limen.ids import new_id
+from limen.installation import initialise
+from limen.store import Database
+from limen.store.models import Identity
+
+TARGET_MS = 100.0
+
+
+def _fill(db: Database, keys: AuditKeys, identities: int, events: int) -> dict[str, str]:
+    """Identities and events; returns names worth asking for."""
+    rng = random.Random(19)
+    rows: list[dict[str, object]] = []
+    humans = max(1, identities // 5)
+    for h in range(humans):
+        human_id = new_id()
+        rows.append({"id": human_id, "kind": "human", "name": f"person-{h:05d}"})
+        for a in range(2):
+            rows.append(
+                {
+                    "id": new_id(),
+                    "kind": "agent",
+                    "name": f"person-{h:05d}-agent-{a}",
+                    "owner_id": human_id,
+                }
+            )
+        rows.append(
+            {"id": new_id(), "kind": "service", "name": f"person-{h:05d}-job", "owner_id": human_id}
+        )
+    while len(rows) < identities:
+        rows.append(
+            {"id": new_id(), "kind": "agent", "name": f"shadow-{len(rows):05d}", "managed": False}
+        )
+    now = time.time()
+    with db.unit_of_work() as uow:
+        for n, row in enumerate(rows[:identities]):
+            row.setdefault("owner_id", None)
+            row.setdefault("managed", True)
+            row.update(status="active", roles=[], attributes={})
+            row["created_at"] = row["updated_at"] = _moment(now - identities + n)
+        uow.session.execute(sa.insert(Identity), rows[:identities])
+    agents = [r for r in rows[:identities] if r["kind"] == "agent" and r["owner_id"]]
+    busy = agents[:300]
+    quiet = agents[-1]
+    owner_names = {r["id"]: r["name"] for r in rows if r["kind"] == "human"}
+    keys.attach(db)
+    written = 0
+    with db.unit_of_work() as uow:  # the quiet agent's only events: the oldest
+        for _ in range(3):
+            record(
+                uow.session,
+                _actor(quiet, owner_names),
+                "vault.item.read",
+                resource_type="item",
+                resource_id="i",
+            )
+    while written < events:
+        with db.unit_of_work() as uow:
+            for _ in range(min(5000, events - written)):
+                who = rng.choice(busy)
+                record(
+                    uow.session,
+                    _actor(who, owner_names, rng.random() < 0.3),
+                    rng.choice(("vault.item.read", "access.evaluate", "token.issue")),
+                    resource_type="item",
+                    resource_id=str(rng.randrange(1000)),
+                )
+            written += min(5000, events - written)
+    link_pending(db, keys.chain)
+    return {
+        "busy": str(busy[0]["name"]),
+        "quiet": str(quiet["name"]),
+        "human": str(owner_names[busy[0]["owner_id"]]),
+    }
+
+
+def _moment(seconds: float) -> object:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _actor(row: dict[str, object], owners: dict[object, str], on_behalf: bool = False) -> Actor:
+    delegation: tuple[dict[str, object], ...] = ()
+    if on_behalf:
+        owner = row["owner_id"]
+        delegation = ({"id": owner, "kind": "human", "name": owners[owner]},)
+    return Actor(
+        kind=str(row["kind"]),
+        name=str(row["name"]),
+        identity_id=str(row["id"]),
+        delegation=delegation,
+    )
+
+
+def _sign_in(client: httpx.Client, token: str) -> None:
+    form = client.get("/console/sign-in").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf
+    done = client.post("/console/sign-in", data={"token": token, "csrf": csrf.group(1)})
+    assert done.status_code in (200, 303), done.text
+
+
+def _time(client: httpx.Client, path: str, requests: int, **kw: object) -> list[float]:
+    client.get(path, **kw)  # warm
+    samples = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        response = client.get(path, **kw)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+    return samples
+
+
+def _p(samples: list[float]) -> str:
+    return f"p50 {percentile(samples, 0.5):.1f} / p95 {percentile(samples, 0.95):.1f} ms"
+
+
+def bench(
+    url: str | None, identities: int, events: int, requests: int
+) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp_dir, ExitStack() as stack:
+        tmp = Path(tmp_dir)
+        if url is not None:
+            url = stack.enter_context(scratch_schema(url))
+        settings = Settings(data_dir=tmp, database_url=url)
+        db = Database(settings.resolved_database_url)
+        db.migrate()
+        token = initialise(db, key_file=settings.resolved_key_file).admin_token
+        keys = AuditKeys.from_key_file(settings.resolved_key_file)
+        started = time.perf_counter()
+        names = _fill(db, keys, identities, events)
+        print(
+            f"filled {identities} identities, {events} events in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        db.dispose()
+        backend = "PostgreSQL" if url else "SQLite"
+        with limen_server(tmp, url) as (base, _pid), httpx.Client(base_url=base) as client:
+            _sign_in(client, token)
+            cursor_page = client.get("/console/identities?kind=agent").text
+            deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
+            assert deep
+            pages = {
+                "identities, first 50": "/console/identities",
+                "identities, agents, active": "/console/identities?kind=agent&status=active",
+                "identities, next 50 (keyset)": deep.group(1).replace("&amp;", "&"),
+                "identities, search q=": f"/console/identities?q={names['quiet'][-12:]}",
+                "identities, kind=shadow": "/console/identities?kind=shadow",
+                "identity page, busy agent": f"/console/identities/{names['busy']}",
+                "identity page, quiet agent": f"/console/identities/{names['quiet']}",
+                "identity page, human (owner)": f"/console/identities/{names['human']}",
+                "events, 50 newest": "/console/events",
+                "events, action=identity.suspend": "/console/events?action=identity.suspend",
+                "events, identity=quiet agent": f"/console/events?identity={names['quiet']}",
+                "kill switch": "/console/kill-switch",
+            }
+            api = _time(
+                client,
+                "/v1/identities?limit=50",
+                requests,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            rows.append((f"{backend}: GET /v1/identities?limit=50 (peer)", _p(api), ""))
+            for name, path in pages.items():
+                samples = _time(client, path, requests)
+                rows.append((f"{backend}: {name}", _p(samples), f"p95 <= {TARGET_MS:.0f} ms"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--identities", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--postgres", help="also run on this PostgreSQL (a scratch schema)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    if not args.no_sqlite:
+        rows += bench(None, args.identities, args.events, args.requests)
+    if args.postgres:
+        rows += bench(args.postgres, args.identities, args.events, args.requests)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

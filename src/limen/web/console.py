@@ -1,0 +1,630 @@
+"""The console's routes: sign-in, identities, events and the kill switch.
+
+Every page gets the signed-in person through :func:`signed_in` (the session cookie,
+opened and its token authenticated as the API authenticates a bearer token) and asks the
+domain services, which ask the guard: a refusal is a ``denied`` event and a page that
+says so, with the status code the API would answer. Every form carries the session's
+CSRF token; the cookie is ``SameSite=Strict`` as well.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from limen import audit
+from limen import identity as directory
+from limen.api.deps import actor_for_token, services_of, with_request_context
+from limen.api.problems import status_for
+from limen.api.routing import PUBLIC, guarded
+from limen.audit import Actor, EventFilter, Outcome, Resource
+from limen.errors import Denied, InvalidInput, LimenError, Unauthenticated
+from limen.services import Services
+from limen.web._render import SECURITY_HEADERS, render, templates
+from limen.web._static import static_response
+
+__all__ = ["ERROR_PREFIX", "install", "render_console_error", "router"]
+
+ERROR_PREFIX: Final = "/console"
+SESSION_COOKIE: Final = "limen_console"
+SIGN_IN_COOKIE: Final = "limen_console_sign_in"
+"""Holds the sign-in form's CSRF token until the person is signed in."""
+
+KINDS: Final = ("human", "agent", "service", "shadow")
+STATUSES: Final = ("active", "suspended", "deprovisioned")
+OUTCOMES: Final = tuple(Outcome)
+PAGE_SIZE: Final = 50
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+# -- who is signed in -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person, as the pages show them."""
+
+    actor: Actor
+    session_token_id: str | None
+    csrf: str
+    name: str
+    kind: str
+    roles: tuple[str, ...]
+
+
+class _SignInRequired(Exception):
+    """No session, or one whose token no longer authenticates."""
+
+    def __init__(self, why: str | None) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+async def signed_in(request: Request) -> Viewer:
+    services = services_of(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise _SignInRequired(None)
+    try:
+        session = services.browser_sessions.open(cookie)
+        actor = await actor_for_token(request, session.token)
+        own = await actor_for_token(request, session.session_token)  # not signed out
+    except (Unauthenticated, Denied) as exc:
+        # Revoked, expired, suspended, cut off: the session ends with its token.
+        raise _SignInRequired(exc.detail) from None
+    info = services.status.identity(actor.identity_id) if actor.identity_id else None
+    return Viewer(
+        actor=actor,
+        session_token_id=own.token_id,
+        csrf=session.csrf,
+        name=actor.name,
+        kind=info.kind if info else actor.kind,
+        roles=info.roles if info else (),
+    )
+
+
+ViewerDep = Annotated[Viewer, Depends(signed_in)]
+
+
+def _sign_in_redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _SignInRequired)
+    target = "/console/sign-in"
+    if request.method == "GET" and request.url.path != target:
+        target += "?" + urlencode({"next": _next_of(request)})
+    headers = {"Cache-Control": "no-store"}
+    if request.headers.get("hx-request"):
+        # htmx follows a redirect inside its request; this makes it navigate instead.
+        response: Response = Response(status_code=204, headers={**headers, "HX-Redirect": target})
+    else:
+        response = RedirectResponse(target, status_code=303, headers=headers)
+    if request.cookies.get(SESSION_COOKIE):
+        response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+def _next_of(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a console page of this server: never another site (an open redirect)."""
+    if value and value.startswith("/console/") and not any(c in value for c in "\\\r\n"):
+        return value
+    return "/console/identities"
+
+
+def _check_csrf(given: str | None, expected: str | None) -> None:
+    if not given or not expected or not hmac.compare_digest(given, expected):
+        raise Denied("this form has expired or did not come from the console: reload the page")
+
+
+# -- rendering and errors -------------------------------------------------------------------
+
+
+def _shown(endpoint: Callable[..., Response]) -> Callable[..., Response]:
+    """Show a domain error (a refusal, an unknown name, bad input) as a console page with
+    the API's status code, never a traceback."""
+
+    @functools.wraps(endpoint)
+    def page(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return endpoint(*args, **kwargs)
+        except LimenError as exc:
+            return _error_page(kwargs["request"], kwargs.get("viewer"), exc)
+
+    return page
+
+
+def _error_page(request: Request, viewer: Viewer | None, exc: LimenError) -> Response:
+    status = status_for(exc)
+    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 422: "Invalid input"}
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        user=viewer,
+        csrf=viewer.csrf if viewer else None,
+        title=titles.get(status, exc.title),
+        detail=exc.detail,
+        status=status,
+    )
+
+
+def render_console_error(status: int, code: str, detail: str | None) -> Response:
+    """Errors raised outside a page (no such page, malformed request): HTML, not JSON."""
+    body = templates.get_template("error.html").render(
+        user=None,
+        csrf=None,
+        path="",
+        title={404: "Not found", 405: "Not allowed"}.get(status, "Something went wrong"),
+        detail=detail if status != 500 else "Limen could not show this page; the log says why.",
+        status=status,
+    )
+    response = Response(body, status_code=status, media_type="text/html")
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(request: Request, viewer: Viewer, template: str, **context: Any) -> Response:
+    return render(request, template, user=viewer, csrf=viewer.csrf, **context)
+
+
+def install(app: FastAPI) -> None:
+    """Errors under ``/console`` as pages, and the sign-in redirect."""
+    app.add_exception_handler(_SignInRequired, _sign_in_redirect)
+    app.state.error_renderers.append((ERROR_PREFIX, render_console_error))
+
+
+# -- the shell: static assets, sign-in, sign-out ---------------------------------------------
+
+
+@router.get("", openapi_extra=PUBLIC)
+async def home() -> Response:
+    return RedirectResponse("/console/identities", status_code=303)
+
+
+@router.get("/static/{name}", openapi_extra=PUBLIC)
+async def static(name: str) -> Response:
+    return static_response(name)
+
+
+@router.get("/sign-in", openapi_extra=PUBLIC)
+async def sign_in_form(request: Request, next: str | None = None) -> Response:
+    return _sign_in_page(request, next=next)
+
+
+def _sign_in_page(
+    request: Request,
+    *,
+    next: str | None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(24)
+    notice = "You are signed out." if "signed_out" in request.query_params else None
+    response = render(
+        request,
+        "sign_in.html",
+        status_code=status_code,
+        sign_in_csrf=token,
+        next=_safe_next(next),
+        error=error,
+        notice=notice,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=3600,
+        path="/console",
+        httponly=True,
+        secure=_secure(request),
+        samesite="strict",
+    )
+    return response
+
+
+def _secure(request: Request) -> bool:
+    """Secure cookies whenever the browser talks HTTPS to us (directly or via a trusted
+    proxy's ``X-Forwarded-Proto``, which uvicorn applies) or the public URL is HTTPS."""
+    settings = services_of(request).settings
+    return request.url.scheme == "https" or (settings.public_url or "").startswith("https:")
+
+
+@router.post("/sign-in", openapi_extra=PUBLIC)
+async def sign_in(
+    request: Request,
+    token: Annotated[str, Form(max_length=4096)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    services = services_of(request)
+    try:
+        _check_csrf(csrf, request.cookies.get(SIGN_IN_COOKIE))
+    except Denied as exc:
+        return _sign_in_page(request, next=next, error=exc.detail, status_code=403)
+    raw = token.strip()
+    if not raw:
+        return _sign_in_page(request, next=next, error="Enter an access token.", status_code=422)
+    try:
+        actor = await actor_for_token(request, raw)
+    except (Unauthenticated, Denied):
+        # Never echo the token back, not even in the form.
+        return _sign_in_page(
+            request,
+            next=next,
+            error="That access token is not valid, has expired, or was revoked.",
+            status_code=401,
+        )
+    if actor.identity_id is None:
+        return _sign_in_page(
+            request, next=next, error="This token belongs to no identity.", status_code=403
+        )
+    expires_at = time.time() + services.browser_sessions.ttl.total_seconds()
+    session_token = await run_in_threadpool(
+        _open_session, services, with_request_context(actor, request), expires_at
+    )
+    cookie, _ = services.browser_sessions.seal(raw, session_token, expires_at=expires_at)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(services.browser_sessions.ttl.total_seconds()),
+        path="/console",
+        httponly=True,
+        secure=_secure(request),
+        samesite="strict",
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/console")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/sign-out", openapi_extra=PUBLIC)
+async def sign_out(
+    request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    try:
+        _check_csrf(csrf, viewer.csrf)
+    except Denied as exc:
+        return _error_page(request, viewer, exc)
+    actor = with_request_context(viewer.actor, request)
+    await run_in_threadpool(_close_session, services_of(request), actor, viewer.session_token_id)
+    response = RedirectResponse("/console/sign-in?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+def _open_session(services: Services, actor: Actor, expires_at: float) -> str:
+    """Issue the session's own token (same identity, same scopes) and record the sign-in."""
+    with services.db.unit_of_work() as uow:
+        holder = directory.get(uow.session, str(actor.identity_id))
+        _, raw = directory.issue_api_token(
+            uow,
+            actor,
+            holder,
+            purpose="console",
+            scopes=actor.scopes,
+            name="console session",
+            expires_at=datetime.fromtimestamp(expires_at, UTC),
+        )
+        audit.record(uow.session, actor, "console.sign_in", resource_type="console")
+    return raw
+
+
+def _close_session(services: Services, actor: Actor, token_id: str | None) -> None:
+    """Revoke the session's token (every node hears of it) and record the sign-out."""
+    with services.db.unit_of_work() as uow:
+        if token_id:
+            directory.revoke_api_token(uow, actor, token_id, reason="signed out of the console")
+        audit.record(uow.session, actor, "console.sign_out", resource_type="console")
+
+
+# -- identities -------------------------------------------------------------------------------
+
+
+@router.get("/identities", openapi_extra=guarded("identity.read"))
+@_shown
+def identities(
+    request: Request,
+    viewer: ViewerDep,
+    kind: str | None = None,
+    status: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
+) -> Response:
+    services = services_of(request)
+    kind = (kind or "").strip().lower() or None
+    status = (status or "").strip().lower() or None
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+    page = services.directory.list(
+        viewer.actor,
+        kind=None if kind == "shadow" else kind,
+        managed=False if kind == "shadow" else None,
+        status=status,
+        q=q,
+        after=cursor or None,
+        limit=PAGE_SIZE,
+    )
+    rows = page.identities
+    with services.db.unit_of_work(readonly=True) as uow:
+        seen = audit.last_activity(uow.session, [row.id for row in rows])
+    filters = {"kind": kind or "", "status": status or "", "q": q or ""}
+    next_url = None
+    if page.next_cursor:
+        next_url = "/console/identities?" + urlencode(
+            {**{k: v for k, v in filters.items() if v}, "cursor": page.next_cursor}
+        )
+    return _page(
+        request,
+        viewer,
+        "identities.html",
+        rows=[
+            {
+                "identity": row,
+                "owner": _name_of(services, row.owner_id),
+                "last_seen": seen.get(row.id),
+            }
+            for row in rows
+        ],
+        filters=filters,
+        kinds=KINDS,
+        statuses=STATUSES,
+        next_url=next_url,
+        first_page=not cursor,
+    )
+
+
+def _name_of(services: Services, identity_id: str | None) -> str | None:
+    if not identity_id:
+        return None
+    info = services.status.identity(identity_id)
+    return info.name if info else identity_id
+
+
+@router.get("/identities/{ref}", openapi_extra=guarded("identity.read"))
+@_shown
+def identity_page(
+    request: Request, viewer: ViewerDep, ref: str, done: str | None = None
+) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    found = services.directory.get(actor, ref)
+    chain = []  # owner, owner's owner, …
+    owner_id = found.owner_id
+    while owner_id and len(chain) < 10:
+        info = services.status.identity(owner_id)
+        if info is None:
+            break
+        chain.append(info)
+        owner_id = info.owner_id
+    owned = services.directory.list(actor, owner=found.id, limit=100).identities
+    target = Resource("identity", found.id, found.name)
+    guard = services.guard
+    tokens = None
+    if guard.allows(actor, "token.read", Resource("api_token")):
+        tokens = services.api_tokens.list(actor, identity_ref=found.id, include_revoked=True)
+    events = None
+    if guard.allows(actor, "event.read", Resource("event")):
+        # What it did or was done on its behalf, and what was done to it (its status
+        # history): two index lookups, merged newest first.
+        log = services.event_log
+        by = log.newest(actor, EventFilter(identity=found.id), limit=25).events
+        to = log.newest(
+            actor, EventFilter(resource_type="identity", resource_id=found.id), limit=25
+        ).events
+        merged = {event.id: event for event in (*by, *to)}.values()
+        events = sorted(merged, key=lambda e: (e.occurred_at, e.seq), reverse=True)[:25]
+    notices = {
+        "suspended": f"{found.name} is suspended and its tokens no longer work.",
+        "reactivated": f"{found.name} is active again.",
+    }
+    return _page(
+        request,
+        viewer,
+        "identity.html",
+        identity=found,
+        chain=chain,
+        owned=owned,
+        tokens=tokens,
+        events=events,
+        notice=notices.get(done or ""),
+        can_suspend=found.status.value == "active"
+        and guard.allows(actor, "identity.suspend", target),
+        can_reactivate=found.status.value == "suspended"
+        and guard.allows(actor, "identity.reactivate", target),
+    )
+
+
+def _status_change(
+    request: Request, viewer: Viewer, ref: str, *, reason: str, csrf: str, cascade: bool, how: str
+) -> Response:
+    _check_csrf(csrf, viewer.csrf)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("give a reason: it is recorded with the event")
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    if how == "suspended":
+        done = services.responder.contain(actor, ref, reason=reason, cascade=cascade)
+    else:
+        done = services.responder.release(actor, ref, reason=reason, cascade=cascade)
+    return RedirectResponse(f"/console/identities/{done.identity.id}?done={how}", status_code=303)
+
+
+@router.post("/identities/{ref}/suspend", openapi_extra=guarded("identity.suspend"))
+@_shown
+def suspend(
+    request: Request,
+    viewer: ViewerDep,
+    ref: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+) -> Response:
+    return _status_change(
+        request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="suspended"
+    )
+
+
+@router.post("/identities/{ref}/reactivate", openapi_extra=guarded("identity.reactivate"))
+@_shown
+def reactivate(
+    request: Request,
+    viewer: ViewerDep,
+    ref: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+) -> Response:
+    return _status_change(
+        request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="reactivated"
+    )
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+@router.get("/events", openapi_extra=guarded("event.read"))
+@_shown
+def events(
+    request: Request,
+    viewer: ViewerDep,
+    identity: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    kind: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 50,
+) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    identity = (identity or "").strip() or None
+    action = (action or "").strip() or None
+    outcome = (outcome or "").strip() or None
+    kind = (kind or "").strip() or None
+    limit = limit if limit in (50, 100, 200, 500) else 50
+    # The log's own question first: a person who may not read it is refused here.
+    services.guard.authorize(actor, "event.read", Resource("event"))
+    identity_id = services.directory.get(actor, identity).id if identity else None
+    first, last = _day(since, "from"), _day(until, "to")
+    filters = EventFilter(
+        identity=identity_id,
+        action=action,
+        outcome=outcome,
+        kind=kind,
+        since=first,
+        until=last + timedelta(days=1) if last else None,  # the whole last day
+    )
+    page = services.event_log.newest(actor, filters, limit=limit)
+    return _page(
+        request,
+        viewer,
+        "events.html",
+        events=list(reversed(page.events)),
+        filters={
+            "identity": identity or "",
+            "action": action or "",
+            "outcome": outcome or "",
+            "kind": kind or "",
+            "since": first.date().isoformat() if first else "",
+            "until": last.date().isoformat() if last else "",
+            "limit": limit,
+        },
+        outcomes=OUTCOMES,
+        kinds=("human", "agent", "service", "operator", "system"),
+    )
+
+
+def _day(value: str | None, name: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` date from a date field, as midnight UTC."""
+    if not value or not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# -- the kill switch ---------------------------------------------------------------------------
+
+
+@router.get("/kill-switch", openapi_extra=guarded("killswitch.read"))
+@_shown
+def kill_switch(request: Request, viewer: ViewerDep, done: str | None = None) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    engaged = services.responder.kill_switches(actor)
+    on = {switch.target_kind: (switch, held) for switch, held in engaged}
+    guard = services.guard
+    return _page(
+        request,
+        viewer,
+        "kill_switch.html",
+        switches=[(kind, on.get(kind)) for kind in ("agent", "service")],
+        can_engage=guard.allows(actor, "killswitch.engage", Resource("kill_switch")),
+        can_disengage=guard.allows(actor, "killswitch.disengage", Resource("kill_switch")),
+        notice={"engaged": "The kill switch is engaged.", "disengaged": "Released."}.get(
+            done or ""
+        ),
+    )
+
+
+def _switch(
+    request: Request, viewer: Viewer, *, kind: str, confirm: str, reason: str, csrf: str, on: bool
+) -> Response:
+    _check_csrf(csrf, viewer.csrf)
+    kind = kind.strip().lower()
+    if confirm.strip().lower() != kind:
+        raise InvalidInput(f"type {kind!r} in the confirmation box to confirm")
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    if on:
+        services.responder.engage(actor, kind=kind, reason=reason.strip() or None)
+    else:
+        services.responder.disengage(actor, kind=kind, reason=reason.strip() or None)
+    return RedirectResponse(
+        f"/console/kill-switch?done={'engaged' if on else 'disengaged'}", status_code=303
+    )
+
+
+@router.post("/kill-switch/engage", openapi_extra=guarded("killswitch.engage"))
+@_shown
+def engage(
+    request: Request,
+    viewer: ViewerDep,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    confirm: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _switch(request, viewer, kind=kind, confirm=confirm, reason=reason, csrf=csrf, on=True)
+
+
+@router.post("/kill-switch/disengage", openapi_extra=guarded("killswitch.disengage"))
+@_shown
+def disengage(
+    request: Request,
+    viewer: ViewerDep,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    confirm: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _switch(request, viewer, kind=kind, confirm=confirm, reason=reason, csrf=csrf, on=False)

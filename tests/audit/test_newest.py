@@ -1,0 +1,46 @@
+"""The newest events that match a filter: the same answer whether the matches are among
+the newest events or far back in the log (where the filters' indexes find them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from limen.audit import Actor, AuditKeys, EventFilter, link_pending, newest_events, record
+from limen.audit import log as audit_log
+from limen.store import Database
+
+
+def _acts(db: Database, actor: Actor, count: int, action: str) -> None:
+    with db.unit_of_work() as uow:
+        for n in range(count):
+            record(uow.session, actor, action, resource_id=str(n))
+
+
+@pytest.mark.parametrize("window", [5, 10_000])
+def test_newest_events_of_a_quiet_and_a_busy_identity(
+    db: Database, keys: AuditKeys, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    monkeypatch.setattr(audit_log, "_RECENT_WINDOW", window)
+    keys.attach(db)
+    quiet = Actor(kind="agent", name="quiet", identity_id="q" * 26)
+    helper = Actor(
+        kind="agent",
+        name="helper",
+        identity_id="h" * 26,
+        delegation=({"id": "q" * 26, "kind": "agent", "name": "quiet"},),
+    )
+    busy = Actor(kind="agent", name="busy", identity_id="b" * 26)
+    _acts(db, quiet, 2, "quiet.own")
+    _acts(db, helper, 1, "quiet.behalf")
+    _acts(db, busy, 30, "busy.own")
+    link_pending(db, keys.chain)
+    _acts(db, busy, 2, "busy.pending")  # not linked yet: the newest of all
+
+    with db.unit_of_work(readonly=True) as uow:
+        mine = newest_events(uow.session, EventFilter(identity="q" * 26), limit=10).events
+        theirs = newest_events(uow.session, EventFilter(actor_id="b" * 26), limit=5).events
+        everything = newest_events(uow.session, EventFilter(), limit=4).events
+    assert [e.action for e in mine] == ["quiet.own", "quiet.own", "quiet.behalf"]
+    assert [e.action for e in theirs] == ["busy.own"] * 3 + ["busy.pending"] * 2
+    assert [e.resource_id for e in theirs[:3]] == ["27", "28", "29"]
+    assert [e.action for e in everything] == ["busy.own"] * 2 + ["busy.pending"] * 2

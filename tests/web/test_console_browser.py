@@ -1,0 +1,189 @@
+"""The console in a real browser: the distribution's Chromium, driven by Playwright,
+against a live server.
+
+A person signs in, finds an agent through the filters, suspends it from its page with a
+reason, and its token is then refused over HTTP. Along the way: a display name made of
+HTML shows as text, the pages load nothing from anywhere but Limen, the browser reports
+no Content-Security-Policy violation, and axe-core finds no serious or critical
+accessibility violation on any page. A screenshot of each page is kept in
+``$LIMEN_CONSOLE_SCREENSHOTS`` (default: the test's temporary directory).
+
+Playwright's sync API runs an event loop on the test's thread while it is open, so all
+database work (the fixtures) happens before it starts; during it the test talks HTTP only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from limen import identity
+from limen.audit import Actor
+from limen.store import Database
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = os.environ.get("LIMEN_CONSOLE_SCREENSHOTS")  # read before the tests clear LIMEN_*
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="needs Chromium from the distribution (apt-get install chromium)",
+)
+
+
+@pytest.fixture
+def people(db: Database, installed: Any) -> dict[str, str]:
+    operator = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(
+            uow, operator, kind="human", name="alice", email="alice@example.com", roles=["viewer"]
+        )
+        bot = identity.create(
+            uow, operator, kind="agent", name="alice-bot", owner="alice", display_name=XSS
+        )
+        identity.create(uow, operator, kind="service", name="alice-job", owner="alice")
+        identity.create(uow, operator, kind="agent", name="found-bot", managed=False)
+        identity.create(uow, operator, kind="human", name="bob", email="bob@example.com")
+        identity.create(uow, operator, kind="agent", name="bob-copilot", owner="bob")
+        _, bot_token = identity.issue_api_token(
+            uow, operator, bot, purpose="personal", scopes=["*"], name="ci"
+        )
+    return {"admin": installed.admin_token, "bot": bot_token}
+
+
+def _axe(page: Any) -> list[str]:
+    """Serious and critical axe-core violations on the page shown."""
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes'][:3]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
+    live_server: Any, people: dict[str, str], tmp_path: Path, backend: str
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base = live_server.url
+    shots = Path(SHOTS) / backend if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    bot = {"Authorization": f"Bearer {people['bot']}"}
+    assert httpx.get(f"{base}/v1/identities/alice-bot", headers=bot).status_code == 200
+
+    requests: list[str] = []
+    problems: list[str] = []
+    dialogs: list[str] = []
+    accessibility: dict[str, list[str]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def shoot(name: str) -> None:
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+        # Sign in: the form a person sees first.
+        page.goto(f"{base}/console")
+        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Fidentities")
+        shoot("sign-in")
+        page.get_by_label("Access token").fill("limen_not-a-real-token")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("not valid")
+        page.get_by_label("Access token").fill(people["admin"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{base}/console/identities")
+        expect(page.get_by_role("heading", name="Identities")).to_be_visible()
+        expect(page.get_by_role("link", name="found-bot")).to_be_visible()
+        shoot("identities")
+
+        # Find the agent: kind, then a search, each applied as it is chosen (htmx).
+        page.get_by_label("Kind").select_option("agent")
+        expect(page).to_have_url(f"{base}/console/identities?q=&kind=agent&status=")
+        expect(page.get_by_role("link", name="alice-job")).to_have_count(0)
+        expect(page.get_by_role("link", name="bob-copilot")).to_be_visible()
+        page.get_by_label("Search").fill("alice")
+        expect(page.get_by_role("link", name="bob-copilot")).to_have_count(0)
+        expect(page.get_by_role("link", name="alice-bot")).to_be_visible()
+        expect(page.get_by_text(XSS)).to_be_visible()  # a display name shown as text
+        shoot("identities-filtered")
+
+        # Its page, and the suspension: a reason, then Confirm.
+        page.get_by_role("link", name="alice-bot").click()
+        expect(page.get_by_role("heading", name=XSS)).to_be_visible()
+        expect(page.get_by_role("link", name="alice", exact=True).first).to_be_visible()
+        shoot("identity")
+        page.get_by_text("Suspend", exact=True).click()
+        page.get_by_label("Reason").fill("token pasted in a public channel")
+        shoot("identity-suspend")
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("status")).to_contain_text("is suspended")
+        expect(page.get_by_text("token pasted in a public channel").first).to_be_visible()
+        shoot("identity-suspended")
+
+        # The audit trail and the kill switch.
+        page.get_by_role("link", name="Events", exact=True).click()
+        expect(page.get_by_role("heading", name="Events")).to_be_visible()
+        page.get_by_label("Action").fill("identity.suspend")
+        expect(page).to_have_url(
+            f"{base}/console/events?identity=&action=identity.suspend&outcome=&kind=&since=&until=&limit=50"
+        )
+        expect(page.locator("tbody tr")).to_have_count(1)
+        shoot("events")
+        page.get_by_role("link", name="Kill switch").click()
+        expect(page.get_by_role("heading", name="Every agent")).to_be_visible()
+        shoot("kill-switch")
+
+        # Accessibility, page by page (axe is injected, so this context lets it in).
+        checker = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 860})
+        checking = checker.new_page()
+        checking.context.add_cookies(context.cookies())
+        for path in (
+            "/console/identities",
+            "/console/identities/alice-bot",
+            "/console/events",
+            "/console/kill-switch",
+        ):
+            checking.goto(base + path)
+            accessibility[path] = _axe(checking)
+        checker.clear_cookies()
+        checking.goto(base + "/console/sign-in")
+        accessibility["/console/sign-in"] = _axe(checking)
+
+        # Sign out: back to the form, and the pages are closed again.
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("status")).to_contain_text("signed out")
+        page.goto(f"{base}/console/identities")
+        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Fidentities")
+        browser.close()
+
+    # Over HTTP, as anything else would see it: the agent's token no longer works.
+    assert httpx.get(f"{base}/v1/identities/alice-bot", headers=bot).status_code == 401
+    admin = {"Authorization": f"Bearer {people['admin']}"}
+    status = httpx.get(f"{base}/v1/identities/alice-bot", headers=admin).json()["status"]
+    assert status == "suspended"
+    assert dialogs == []  # no script ran from the display name
+    assert [url for url in requests if not url.startswith(base)] == []
+    # A CSP violation or a script error would be a console error; the refused sign-in's
+    # 401 is the only one expected.
+    assert [p for p in problems if "status of 401" not in p] == [], problems
+    assert all(v == [] for v in accessibility.values()), json.dumps(accessibility, indent=1)
+    assert {p.stem for p in shots.glob("*.png")} >= {"sign-in", "identities", "identity", "events"}
