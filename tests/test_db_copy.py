@@ -50,9 +50,14 @@ def _populated(data_dir: Path, database_url: str | None = None) -> dict[str, str
 
 
 def _owned_by_a_row_copied_after_it(env: dict[str, str]) -> None:
-    """Give bob an agent whose id sorts before his: rows are copied in id order, so the
-    agent arrives before its owner does."""
-    bob = json.loads(_limen(env, "identity", "show", "bob", "--json").stdout)["id"]
+    """Give a human an agent whose id sorts before the human's: rows are copied in id
+    order, so the agent arrives before its owner does. Ids are random: the owner is the
+    human whose id sorts last, so an agent sorting before it takes few tries."""
+    humans = [
+        json.loads(_limen(env, "identity", "show", name, "--json").stdout)["id"]
+        for name in ("bob", "admin@example.com")
+    ]
+    owner = max(humans)
     for n in range(50):
         created = _limen(
             env,
@@ -66,11 +71,11 @@ def _owned_by_a_row_copied_after_it(env: dict[str, str]) -> None:
             "admin@example.com",
             "--json",
         )
-        if json.loads(created.stdout)["id"] < bob:
-            moved = _limen(env, "identity", "update", f"helper-{n}", "--owner", "bob")
+        if json.loads(created.stdout)["id"] < owner:
+            moved = _limen(env, "identity", "update", f"helper-{n}", "--owner", owner)
             assert moved.exit_code == 0, moved.stderr
             return
-    raise AssertionError("no agent id sorted before bob's in 50 tries")
+    raise AssertionError("no agent id sorted before its owner's in 50 tries")
 
 
 def _count(url: str, table: str) -> int:
@@ -93,9 +98,13 @@ def test_an_installation_copied_to_another_database_works_there(
 
     read = _limen(moved, "read", "limen://payments/stripe/password")
     assert (read.exit_code, read.stdout.strip()) == (0, SECRET)
-    bob = json.loads(_limen(moved, "identity", "show", "bob", "--json").stdout)
-    listed = json.loads(_limen(moved, "identity", "list", "--json").stdout)
-    assert [i["name"] for i in listed["items"] if i.get("owner_id") == bob["id"]]
+    listed = json.loads(_limen(moved, "identity", "list", "--json").stdout)["items"]
+    ids = {i["id"] for i in listed}
+    assert [
+        i["name"]
+        for i in listed
+        if i["name"].startswith("helper-") and i.get("owner_id") in ids and i["id"] < i["owner_id"]
+    ]
     # New rows get new ids (PostgreSQL's sequences moved past the copied ones), and the
     # trail goes on from where the copy left it.
     created = _limen(moved, "identity", "create", "--kind", "service", "--name", "after-copy")

@@ -276,7 +276,9 @@ def test_offboarding_on_one_node_is_honoured_by_another(
                     for bot, t in zip(bots, delegated, strict=True)
                 ]
 
-            assert decisions() == [True, True]
+            # Node B hears of the policy node A stored through the change feed (on SQLite,
+            # by polling the shared file), a moment after node A answered.
+            wait_for(lambda: decisions() == [True, True], seconds=5)
             assert a.delete(f"/scim/v2/Users/{alice['id']}", headers=scim).status_code == 204
             wait_for(lambda: decisions() == [False, False], seconds=5)
     finally:
