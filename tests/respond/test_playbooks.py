@@ -17,6 +17,7 @@ from limen.config import Settings
 from limen.store import Database
 from tests.api.test_events_ingest import reporter_headers
 from tests.detect.test_live import wait_alerts, wait_scored
+from tests.respond._waiting import wait_for
 
 PLAYBOOK = """\
 description: contain agents that probe for rights
@@ -101,9 +102,15 @@ def test_a_playbook_suspends_a_probing_agent_and_its_tokens_are_refused(
 
     wait_status(client, admin_headers, "fay-bot", "suspended")
     (alert,) = wait_alerts(client, admin_headers)
-    runs = client.get(
-        "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
-    ).json()["items"]
+
+    def both_runs() -> list[dict[str, Any]] | None:
+        # The notification follows the suspension: wait for both to be in the log.
+        items = client.get(
+            "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
+        ).json()["items"]
+        return items if len(items) >= 2 else None
+
+    runs = wait_for(both_runs, seconds=15)
     assert [(e["context"]["action"], e["context"]["alert"]) for e in runs] == [
         ("suspend", alert["id"]),
         ("notify", alert["id"]),
