@@ -101,6 +101,12 @@ class Guard:
                     self._attach(view)
         return view
 
+    def known_identity(self, identity_id: str) -> IdentityInfo | None:
+        """The status view's record of an identity, if the view is already running (a
+        command run by the operator never starts it for this); ``None`` otherwise."""
+        view = self._status
+        return view.identity(identity_id) if view is not None else None
+
     def warm(self) -> None:
         """Read what deciding needs (the status view, the admin policies) now, so that
         no decision ever reads the database."""

@@ -47,6 +47,16 @@ class Responder:
         self._guard.authorize(actor, "identity.read", Resource("identity", target.id, target.name))
         return target
 
+    def _subject(self, ref: str, kind: str | None) -> Resource:
+        """The identity a status change is about, as the guard sees it. A partner names
+        it by id, which the running status view answers from memory: a containment then
+        costs one transaction, not two. The change itself checks the identity again."""
+        info = self._guard.known_identity(ref.strip().lower())
+        if info is not None and info.status != "deprovisioned" and kind in (None, info.kind):
+            return Resource("identity", info.id, info.name)
+        target = self._target(ref, kind)
+        return Resource("identity", target.id, target.name)
+
     def _target(self, ref: str, kind: str | None) -> Identity:
         def find() -> Identity:
             with self._db.unit_of_work(readonly=True) as uow:
@@ -68,10 +78,8 @@ class Responder:
 
         ``note(uow, done)`` may record more in the same transaction (a surface's own event).
         """
-        target = self._target(ref, kind)
-        self._guard.authorize(
-            actor, "identity.suspend", Resource("identity", target.id, target.name)
-        )
+        target = self._subject(ref, kind)
+        self._guard.authorize(actor, "identity.suspend", target)
 
         def change() -> Contained:
             with self._db.unit_of_work() as uow:
@@ -96,10 +104,8 @@ class Responder:
         cascade: bool = False,
         note: Note | None = None,
     ) -> Contained:
-        target = self._target(ref, kind)
-        self._guard.authorize(
-            actor, "identity.reactivate", Resource("identity", target.id, target.name)
-        )
+        target = self._subject(ref, kind)
+        self._guard.authorize(actor, "identity.reactivate", target)
 
         def change() -> Contained:
             with self._db.unit_of_work() as uow:
