@@ -210,3 +210,29 @@ def test_a_request_waits_briefly_for_a_node_that_is_catching_up_then_fails_close
     finally:
         feed.start()
         assert feed.ready.wait(5)
+
+
+def test_an_agent_and_its_owner_made_elsewhere_a_moment_ago_are_honoured_at_once(
+    client: Any, cli: Any
+) -> None:
+    """The server hears of identities another process made through its change feed, a
+    moment later; a token used before that reads the agent and its owner at once rather
+    than refuse an owner it has not heard of yet."""
+    import json
+
+    report = {"events": [{"occurred_at": "2026-12-01T00:00:00Z", "action": "self.check"}]}
+    for n in range(5):
+        assert cli("identity", "create", "--kind", "human", "--name", f"owner-{n}").exit_code == 0
+        made = cli(
+            "identity", "create", "--kind", "agent", "--name", f"bot-{n}", "--owner", f"owner-{n}"
+        )
+        assert made.exit_code == 0, made.stderr
+        issued = cli(
+            "token", "create", "--identity", f"bot-{n}", "--scopes", "events:write", "--json"
+        )
+        token = json.loads(issued.stdout)["token"]
+        report["events"][0]["actor"] = {"name": f"bot-{n}"}
+        answer = client.post(
+            "/v1/events", json=report, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 201, answer.text

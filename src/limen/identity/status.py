@@ -318,14 +318,32 @@ class StatusView:
         """Read any of these identities this view has not heard of yet (one made on
         another node a moment ago, whose notice is still on its way). Blocking: from a
         thread; a coroutine awaits :meth:`ensure_async`."""
-        missing = [i for i in identity_ids if i and i not in self._identities]
-        if missing:
-            self.refresh(missing)
+        ids = list(identity_ids)
+        for missing in (self._missing, self._missing_owners):
+            unknown = missing(ids)
+            if unknown:
+                self.refresh(unknown)
 
     async def ensure_async(self, identity_ids: Iterable[str]) -> None:
-        missing = [i for i in identity_ids if i and i not in self._identities]
-        if missing:
-            await asyncio.to_thread(self.refresh, missing)
+        ids = list(identity_ids)
+        # Owners are asked for once their machines are known: an agent made a moment ago
+        # may belong to a person made a moment before it.
+        for missing in (self._missing, self._missing_owners):
+            unknown = missing(ids)
+            if unknown:
+                await asyncio.to_thread(self.refresh, unknown)
+
+    def _missing(self, identity_ids: list[str]) -> list[str]:
+        return [i for i in identity_ids if i and i not in self._identities]
+
+    def _missing_owners(self, identity_ids: list[str]) -> list[str]:
+        known = self._identities
+        owners = {
+            info.owner_id
+            for i in identity_ids
+            if (info := known.get(i)) is not None and info.owner_id is not None
+        }
+        return [o for o in owners if o not in known]
 
     def refresh(self, identity_ids: Iterable[str]) -> None:
         """Re-read these identities now (what a notice about them triggers)."""
