@@ -14,22 +14,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from limen import access, identity, lifecycle, respond, tokens
+from limen import access, identity
 from limen.audit import AuditKeys, EventReader, link_pending
 from limen.audit.durable import EventWriter, event_writer
 from limen.config import Settings
-from limen.detect.triage import Alerts
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
-from limen.respond import ssf
-from limen.respond.playbooks import PlaybookRunner, Playbooks
-from limen.respond.threat import ThreatService, ThreatView
 from limen.store import Database
 from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 
+# A command builds only the parts it touches, and imports only what those need: `limen
+# read` never loads tokens, Shared Signals, detection or lifecycle (benchmarks/startup.py).
 if TYPE_CHECKING:
+    from limen import lifecycle, respond, tokens
     from limen.detect.live import LiveDetector
+    from limen.detect.triage import Alerts
     from limen.metrics import Metrics
+    from limen.respond import ssf
+    from limen.respond.playbooks import Playbooks
+    from limen.respond.threat import ThreatService, ThreatView
 
 __all__ = ["Services"]
 
@@ -86,6 +89,8 @@ class Services:
     @cached_property
     def threat_view(self) -> ThreatView:
         """The threat level in memory (kept current by the change feed)."""
+        from limen.respond.threat import ThreatView
+
         return ThreatView(self.db)
 
     @cached_property
@@ -100,6 +105,8 @@ class Services:
 
     @cached_property
     def signing_keys(self) -> tokens.SigningKeys:
+        from limen import tokens
+
         settings = self.settings
         if settings.key_passphrase is not None and settings.key_file is None:
             raise Unavailable(
@@ -115,6 +122,8 @@ class Services:
     @cached_property
     def tokens(self) -> tokens.TokenService:
         """OAuth access tokens for this installation (issuer ``LIMEN_PUBLIC_URL``)."""
+        from limen import tokens
+
         return tokens.TokenService(
             self.db,
             keys=self.signing_keys,
@@ -127,6 +136,8 @@ class Services:
     @cached_property
     def partner_tokens(self) -> tokens.TokenService:
         """The same keys and status, with the partner API's longer lifetime."""
+        from limen import respond, tokens
+
         return tokens.TokenService(
             self.db,
             keys=self.signing_keys,
@@ -137,6 +148,8 @@ class Services:
 
     @cached_property
     def pdp(self) -> access.PolicyDecisionPoint:
+        from limen import tokens
+
         def chain(raw: str) -> tuple[str, ...]:
             claims = self.tokens.verify(raw, audience=tokens.ANY_AUDIENCE)
             return (*claims.actors, claims.sub) if claims.act else (claims.sub,)
@@ -172,30 +185,44 @@ class Services:
 
     @cached_property
     def responder(self) -> respond.Responder:
+        from limen import respond
+
         return respond.Responder(self.db, self.guard)
 
     @cached_property
     def threat(self) -> ThreatService:
+        from limen.respond.threat import ThreatService
+
         return ThreatService(self.db, self.guard)
 
     @cached_property
     def playbooks(self) -> Playbooks:
+        from limen.respond.playbooks import Playbooks
+
         return Playbooks(self.db, self.guard)
 
     @cached_property
     def alerts(self) -> Alerts:
+        from limen.detect.triage import Alerts
+
         return Alerts(self.db, self.guard)
 
     @cached_property
     def provisioning(self) -> lifecycle.Provisioning:
+        from limen import lifecycle
+
         return lifecycle.Provisioning(self.db, self.guard, orphans=self.settings.orphans)
 
     @cached_property
     def access_review(self) -> lifecycle.AccessReview:
+        from limen import lifecycle
+
         return lifecycle.AccessReview(self.db, self.guard)
 
     @cached_property
     def posture(self) -> lifecycle.Posture:
+        from limen import lifecycle
+
         return lifecycle.Posture(self.db, self.guard, self.access_review)
 
     @cached_property
@@ -204,6 +231,8 @@ class Services:
 
     @cached_property
     def clients(self) -> tokens.Clients:
+        from limen import tokens
+
         return tokens.Clients(self.db, self.guard)
 
     @cached_property
@@ -238,6 +267,8 @@ class Services:
     @cached_property
     def ssf_sealer(self) -> ssf.HeaderSealer | None:
         """Seals receivers' push credentials under the root key; ``None`` without one."""
+        from limen.respond import ssf
+
         path = self.settings.resolved_key_file
         if not path.exists():
             return None
@@ -245,6 +276,8 @@ class Services:
 
     @cached_property
     def transmitter(self) -> ssf.Transmitter:
+        from limen.respond import ssf
+
         return ssf.Transmitter(
             self.db,
             signer=self.signing_keys,
@@ -257,6 +290,7 @@ class Services:
     def live_detector(self) -> LiveDetector:
         """Scores every committed event (the server starts it; see ``docs/respond.md``)."""
         from limen.detect.live import LiveDetector
+        from limen.respond.playbooks import PlaybookRunner
 
         keys = self.audit_keys
 
