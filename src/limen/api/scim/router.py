@@ -18,7 +18,7 @@ from limen.api.scim import patch as scim_patch
 from limen.api.scim import resources
 from limen.audit import Resource
 from limen.errors import InvalidInput, NotFound
-from limen.lifecycle import UserRecord
+from limen.lifecycle import PreconditionFailed, UserRecord
 
 __all__ = ["ERROR_PREFIX", "render_scim_error", "router"]
 
@@ -105,6 +105,26 @@ def _if_match(request: Request) -> int | None:
         return int(text)
     except ValueError:
         return -1  # a version this server never issued: the precondition fails
+
+
+def _patched(
+    read: Callable[[], Any],
+    render: Callable[[Any, str], dict[str, Any]],
+    to_draft: Callable[[Any], Any],
+    replace: Callable[[Any, int], Any],
+    *,
+    operations: Any,
+    base: str,
+    if_match: int | None,
+) -> Any:
+    """RFC 7644 §3.5.2 for users and groups alike: the resource as it is, with the
+    operations applied, stored only if it is still the version read (and the one the
+    client named, if it named one)."""
+    current = read()
+    if if_match is not None and if_match != current.version:
+        raise PreconditionFailed("the resource changed since that version was read")
+    patched = scim_patch.apply(render(current, base), operations)
+    return replace(to_draft(patched), current.version)
 
 
 def _select(resource: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,14 +341,15 @@ async def patch_user(request: Request, user_id: str) -> JSONResponse:
     version = _if_match(request)
 
     def change() -> UserRecord:
-        current = provisioning.user(actor, user_id)
-        if version is not None and version != current.version:
-            from limen.lifecycle import PreconditionFailed
-
-            raise PreconditionFailed("the resource changed since that version was read")
-        patched = scim_patch.apply(resources.render_user(current, base), body)
-        draft = resources.user_draft(patched)
-        return provisioning.replace_user(actor, user_id, draft, if_match=current.version)
+        return _patched(
+            lambda: provisioning.user(actor, user_id),
+            resources.render_user,
+            resources.user_draft,
+            lambda draft, read: provisioning.replace_user(actor, user_id, draft, if_match=read),
+            operations=body,
+            base=base,
+            if_match=version,
+        )
 
     return _user(request, await _in_thread(change))
 
@@ -413,14 +434,15 @@ async def patch_group(request: Request, group_id: str) -> Response:
     version = _if_match(request)
 
     def change() -> Any:
-        current = provisioning.group(actor, group_id)
-        if version is not None and version != current.version:
-            from limen.lifecycle import PreconditionFailed
-
-            raise PreconditionFailed("the resource changed since that version was read")
-        patched = scim_patch.apply(resources.render_group(current, base), body)
-        draft = resources.group_draft(patched)
-        return provisioning.replace_group(actor, group_id, draft, if_match=current.version)
+        return _patched(
+            lambda: provisioning.group(actor, group_id),
+            resources.render_group,
+            resources.group_draft,
+            lambda draft, read: provisioning.replace_group(actor, group_id, draft, if_match=read),
+            operations=body,
+            base=base,
+            if_match=version,
+        )
 
     record = await _in_thread(change)
     return _group(request, record)
@@ -500,7 +522,6 @@ def _bulk_one(
     base: str,
 ) -> dict[str, Any]:
     from limen.errors import LimenError
-    from limen.lifecycle import PreconditionFailed
 
     method = str(operation.get("method") or "").upper() if isinstance(operation, dict) else ""
     bulk_id = operation.get("bulkId") if isinstance(operation, dict) else None
@@ -550,18 +571,29 @@ def _bulk_one(
             )
             status = "200"
         else:
-            current = provisioning.user(actor, ident) if users else provisioning.group(actor, ident)
-            if if_match is not None and if_match != current.version:
-                raise PreconditionFailed("the resource changed since that version was read")
-            render = resources.render_user if users else resources.render_group
-            patched = scim_patch.apply(render(current, base), data)
             if users:
-                record = provisioning.replace_user(
-                    actor, ident, resources.user_draft(patched), if_match=current.version
+                record = _patched(
+                    lambda: provisioning.user(actor, ident),
+                    resources.render_user,
+                    resources.user_draft,
+                    lambda draft, read: provisioning.replace_user(
+                        actor, ident, draft, if_match=read
+                    ),
+                    operations=data,
+                    base=base,
+                    if_match=if_match,
                 )
             else:
-                record = provisioning.replace_group(
-                    actor, ident, resources.group_draft(patched), if_match=current.version
+                record = _patched(
+                    lambda: provisioning.group(actor, ident),
+                    resources.render_group,
+                    resources.group_draft,
+                    lambda draft, read: provisioning.replace_group(
+                        actor, ident, draft, if_match=read
+                    ),
+                    operations=data,
+                    base=base,
+                    if_match=if_match,
                 )
             status = "200"
         rendered = (resources.render_user if users else resources.render_group)(record, base)
