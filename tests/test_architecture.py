@@ -79,6 +79,39 @@ def test_public_packages_list_what_they_export() -> None:
     assert missing == []
 
 
+def _type_checking_imports(tree: ast.Module) -> dict[str, str]:
+    """Names a package door imports under ``if typing.TYPE_CHECKING:``, and from where."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            for inner in node.body:
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    for alias in inner.names:
+                        found[alias.asname or alias.name] = inner.module
+    return found
+
+
+def test_lazy_package_doors_load_what_they_declare() -> None:
+    """A door that loads names on first use (`_LAZY` and `__getattr__`) declares the same
+    names, from the same modules, for readers and type checkers, and lists them all."""
+    import importlib
+
+    wrong = []
+    for init in SRC.rglob("__init__.py"):
+        module = importlib.import_module(_module_name(init))
+        lazy = getattr(module, "_LAZY", None)
+        if lazy is None:
+            continue
+        declared = _type_checking_imports(ast.parse(init.read_text(encoding="utf-8")))
+        for name, source in declared.items():
+            loaded = lazy.get(name)
+            if loaded not in (source, f"{source}.{name}"):
+                wrong.append(f"{module.__name__}.{name}: from {source}, loaded from {loaded}")
+        if set(lazy) != set(declared) or set(lazy) != set(module.__all__):
+            wrong.append(f"{module.__name__}: _LAZY, TYPE_CHECKING imports and __all__ differ")
+    assert wrong == []
+
+
 def test_migrations_form_one_history_named_after_their_revisions() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory

@@ -4,40 +4,98 @@
 appended events in batches; ``create_checkpoint`` signs the head; ``verify`` checks it all.
 """
 
-from limen.audit._keys import AuditKeys
-from limen.audit.actor import Actor, Authorizer, Resource
-from limen.audit.chain import link_pending, links_in_backend_form
-from limen.audit.checkpoints import (
-    SignedCheckpoint,
-    create_checkpoint,
-    export_checkpoints,
-    list_checkpoints,
-    load_checkpoints,
-)
-from limen.audit.errors import (
-    AuditKeyMismatch,
-    AuditKeyUnavailable,
-    CheckpointRequired,
-    InvalidCheckpoint,
-    InvalidCursor,
-    SinkExists,
-    SinkNotFound,
-)
-from limen.audit.keycheck import check_key
-from limen.audit.log import (
-    EventFilter,
-    EventPage,
-    Outcome,
-    RecordedEvent,
-    last_activity,
-    list_events,
-    newest_events,
-    record,
-)
-from limen.audit.progress import AuditProgress, audit_progress
-from limen.audit.reader import EventReader
-from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
-from limen.audit.verify import Problem, VerifyReport, verify
+from __future__ import annotations
+
+import typing
+
+if typing.TYPE_CHECKING:
+    from limen.audit._keys import AuditKeys
+    from limen.audit.actor import Actor, Authorizer, Resource
+    from limen.audit.chain import link_pending, links_in_backend_form
+    from limen.audit.checkpoints import (
+        SignedCheckpoint,
+        create_checkpoint,
+        export_checkpoints,
+        list_checkpoints,
+        load_checkpoints,
+    )
+    from limen.audit.errors import (
+        AuditKeyMismatch,
+        AuditKeyUnavailable,
+        CheckpointRequired,
+        InvalidCheckpoint,
+        InvalidCursor,
+        SinkExists,
+        SinkNotFound,
+    )
+    from limen.audit.keycheck import check_key
+    from limen.audit.log import (
+        EventFilter,
+        EventPage,
+        Outcome,
+        RecordedEvent,
+        last_activity,
+        list_events,
+        newest_events,
+        record,
+    )
+    from limen.audit.progress import AuditProgress, audit_progress
+    from limen.audit.reader import EventReader
+    from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
+    from limen.audit.verification import Problem, VerifyReport, verify
+
+_LAZY: typing.Final = {
+    "AuditKeys": "limen.audit._keys",
+    "Actor": "limen.audit.actor",
+    "Authorizer": "limen.audit.actor",
+    "Resource": "limen.audit.actor",
+    "link_pending": "limen.audit.chain",
+    "links_in_backend_form": "limen.audit.chain",
+    "SignedCheckpoint": "limen.audit.checkpoints",
+    "create_checkpoint": "limen.audit.checkpoints",
+    "export_checkpoints": "limen.audit.checkpoints",
+    "list_checkpoints": "limen.audit.checkpoints",
+    "load_checkpoints": "limen.audit.checkpoints",
+    "AuditKeyMismatch": "limen.audit.errors",
+    "AuditKeyUnavailable": "limen.audit.errors",
+    "CheckpointRequired": "limen.audit.errors",
+    "InvalidCheckpoint": "limen.audit.errors",
+    "InvalidCursor": "limen.audit.errors",
+    "SinkExists": "limen.audit.errors",
+    "SinkNotFound": "limen.audit.errors",
+    "check_key": "limen.audit.keycheck",
+    "EventFilter": "limen.audit.log",
+    "EventPage": "limen.audit.log",
+    "Outcome": "limen.audit.log",
+    "RecordedEvent": "limen.audit.log",
+    "last_activity": "limen.audit.log",
+    "list_events": "limen.audit.log",
+    "newest_events": "limen.audit.log",
+    "record": "limen.audit.log",
+    "AuditProgress": "limen.audit.progress",
+    "audit_progress": "limen.audit.progress",
+    "EventReader": "limen.audit.reader",
+    "PrunePlan": "limen.audit.retention",
+    "PruneResult": "limen.audit.retention",
+    "plan_prune": "limen.audit.retention",
+    "prune": "limen.audit.retention",
+    "Problem": "limen.audit.verification",
+    "VerifyReport": "limen.audit.verification",
+    "verify": "limen.audit.verification",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'limen.audit' has no attribute {name!r}")
+    import importlib
+
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Actor",

@@ -1,8 +1,39 @@
 """Storage: SQLAlchemy models, the database handle and Alembic migrations."""
 
-from limen.store.db import Database, StaleConnection, UnitOfWork
-from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
-from limen.store.lookup import AsyncReader, Lookup, Reader
+from __future__ import annotations
+
+import typing
+
+if typing.TYPE_CHECKING:
+    from limen.store.db import Database, StaleConnection, UnitOfWork
+    from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
+    from limen.store.lookup import AsyncReader, Lookup, Reader
+
+_LAZY: typing.Final = {
+    "Database": "limen.store.db",
+    "StaleConnection": "limen.store.db",
+    "UnitOfWork": "limen.store.db",
+    "Dialect": "limen.store.dialect",
+    "dialect_for_url": "limen.store.dialect",
+    "dialect_named": "limen.store.dialect",
+    "dialect_of": "limen.store.dialect",
+    "AsyncReader": "limen.store.lookup",
+    "Lookup": "limen.store.lookup",
+    "Reader": "limen.store.lookup",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'limen.store' has no attribute {name!r}")
+    import importlib
+
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AsyncReader",

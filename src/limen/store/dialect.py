@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
 __all__ = ["POSTGRESQL", "SQLITE", "Dialect", "dialect_for_url", "dialect_named", "dialect_of"]
 
@@ -141,5 +142,7 @@ def dialect_for_url(url: str) -> Dialect:
 
 def dialect_of(bound: Session | sa.Connection) -> Dialect:
     """The dialect of the database a session or connection is bound to."""
-    bind = bound.get_bind() if isinstance(bound, Session) else bound
+    # (No isinstance: this module is imported by commands that never load SQLAlchemy.)
+    get_bind = getattr(bound, "get_bind", None)
+    bind = get_bind() if get_bind is not None else bound
     return POSTGRESQL if bind.dialect.name == "postgresql" else SQLITE

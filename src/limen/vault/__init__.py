@@ -4,62 +4,141 @@ Public door for ``api/``, ``cli/`` and the other packages; everything not listed
 ``__all__`` is internal.
 """
 
-from limen.vault import service_accounts
-from limen.vault.assignments import (
-    Assignment,
-    apply_assignments,
-    generated_password,
-    parse_assignments,
-)
-from limen.vault.content import (
-    CATEGORIES,
-    CONCEALED_TYPES,
-    FIELD_TYPES,
-    Field,
-    ItemContent,
-    ItemDraft,
-    Section,
-    Url,
-    new_field_id,
-)
-from limen.vault.envelope import Sealed, open, rewrap, seal
-from limen.vault.errors import (
-    AmbiguousReference,
-    FieldNotFound,
-    InvalidFilter,
-    InvalidItem,
-    InvalidPatch,
-    InvalidReference,
-    ItemNotFound,
-    SealBroken,
-    VaultAccessDenied,
-    VaultExists,
-    VaultFileNotFound,
-    VaultNotFound,
-    WrongKey,
-)
-from limen.vault.generator import GeneratedPassword, Recipe, generate
-from limen.vault.keys import (
-    VAULT_KEY_FILE_NAME,
-    KeyFileSource,
-    Keyring,
-    PassphraseSource,
-    RotationResult,
-)
-from limen.vault.masking import MASK, Masker
-from limen.vault.otp import totp_code
-from limen.vault.references import SCHEME, Reference, find_references, parse_reference
-from limen.vault.scopes import ADMIN_SCOPE, can, vault_scope
-from limen.vault.service import (
-    FileInfo,
-    ItemView,
-    PolicyEntry,
-    ResolvedSecret,
-    VaultService,
-    VaultView,
-    parse_filter,
-)
-from limen.vault.templates import references_in, render
+from __future__ import annotations
+
+import typing
+
+if typing.TYPE_CHECKING:
+    from limen.vault import service_accounts
+    from limen.vault.assignments import (
+        Assignment,
+        apply_assignments,
+        generated_password,
+        parse_assignments,
+    )
+    from limen.vault.content import (
+        CATEGORIES,
+        CONCEALED_TYPES,
+        FIELD_TYPES,
+        Field,
+        ItemContent,
+        ItemDraft,
+        Section,
+        Url,
+        new_field_id,
+    )
+    from limen.vault.envelope import Sealed, open, rewrap, seal
+    from limen.vault.errors import (
+        AmbiguousReference,
+        FieldNotFound,
+        InvalidFilter,
+        InvalidItem,
+        InvalidPatch,
+        InvalidReference,
+        ItemNotFound,
+        SealBroken,
+        VaultAccessDenied,
+        VaultExists,
+        VaultFileNotFound,
+        VaultNotFound,
+        WrongKey,
+    )
+    from limen.vault.generator import GeneratedPassword, Recipe, generate
+    from limen.vault.keys import (
+        VAULT_KEY_FILE_NAME,
+        KeyFileSource,
+        Keyring,
+        PassphraseSource,
+        RotationResult,
+    )
+    from limen.vault.masking import MASK, Masker
+    from limen.vault.otp import totp_code
+    from limen.vault.references import SCHEME, Reference, find_references, parse_reference
+    from limen.vault.scopes import ADMIN_SCOPE, can, vault_scope
+    from limen.vault.service import (
+        FileInfo,
+        ItemView,
+        PolicyEntry,
+        ResolvedSecret,
+        VaultService,
+        VaultView,
+        parse_filter,
+    )
+    from limen.vault.templates import references_in, render
+
+_LAZY: typing.Final = {
+    "service_accounts": "limen.vault.service_accounts",
+    "Assignment": "limen.vault.assignments",
+    "apply_assignments": "limen.vault.assignments",
+    "generated_password": "limen.vault.assignments",
+    "parse_assignments": "limen.vault.assignments",
+    "CATEGORIES": "limen.vault.content",
+    "CONCEALED_TYPES": "limen.vault.content",
+    "FIELD_TYPES": "limen.vault.content",
+    "Field": "limen.vault.content",
+    "ItemContent": "limen.vault.content",
+    "ItemDraft": "limen.vault.content",
+    "Section": "limen.vault.content",
+    "Url": "limen.vault.content",
+    "new_field_id": "limen.vault.content",
+    "Sealed": "limen.vault.envelope",
+    "open": "limen.vault.envelope",
+    "rewrap": "limen.vault.envelope",
+    "seal": "limen.vault.envelope",
+    "AmbiguousReference": "limen.vault.errors",
+    "FieldNotFound": "limen.vault.errors",
+    "InvalidFilter": "limen.vault.errors",
+    "InvalidItem": "limen.vault.errors",
+    "InvalidPatch": "limen.vault.errors",
+    "InvalidReference": "limen.vault.errors",
+    "ItemNotFound": "limen.vault.errors",
+    "SealBroken": "limen.vault.errors",
+    "VaultAccessDenied": "limen.vault.errors",
+    "VaultExists": "limen.vault.errors",
+    "VaultFileNotFound": "limen.vault.errors",
+    "VaultNotFound": "limen.vault.errors",
+    "WrongKey": "limen.vault.errors",
+    "GeneratedPassword": "limen.vault.generator",
+    "Recipe": "limen.vault.generator",
+    "generate": "limen.vault.generator",
+    "VAULT_KEY_FILE_NAME": "limen.vault.keys",
+    "KeyFileSource": "limen.vault.keys",
+    "Keyring": "limen.vault.keys",
+    "PassphraseSource": "limen.vault.keys",
+    "RotationResult": "limen.vault.keys",
+    "MASK": "limen.vault.masking",
+    "Masker": "limen.vault.masking",
+    "totp_code": "limen.vault.otp",
+    "SCHEME": "limen.vault.references",
+    "Reference": "limen.vault.references",
+    "find_references": "limen.vault.references",
+    "parse_reference": "limen.vault.references",
+    "ADMIN_SCOPE": "limen.vault.scopes",
+    "can": "limen.vault.scopes",
+    "vault_scope": "limen.vault.scopes",
+    "FileInfo": "limen.vault.service",
+    "ItemView": "limen.vault.service",
+    "PolicyEntry": "limen.vault.service",
+    "ResolvedSecret": "limen.vault.service",
+    "VaultService": "limen.vault.service",
+    "VaultView": "limen.vault.service",
+    "parse_filter": "limen.vault.service",
+    "references_in": "limen.vault.templates",
+    "render": "limen.vault.templates",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'limen.vault' has no attribute {name!r}")
+    import importlib
+
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ADMIN_SCOPE",
