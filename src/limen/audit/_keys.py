@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from limen.audit.errors import AuditKeyUnavailable
 from limen.errors import LimenError
 from limen.keyfile import derive_key, read_key_file
-from limen.store import Database
+
+if TYPE_CHECKING:
+    from limen.store import Database
 
 __all__ = ["AuditKeys", "public_key_text"]
 

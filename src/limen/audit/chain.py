@@ -35,12 +35,22 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from limen.audit._canon import (
+    GENESIS,
+    RECORDED_FIELDS,
+    canonical_sql,
+    compute_link,
+    linked_form_sql,
+    portable_sql,
+    portable_text,
+    seal,
+)
 from limen.audit._rangecheck import FETCH, ChainMac
 from limen.store import Database, Dialect
 from limen.store.models import utcnow
@@ -50,6 +60,7 @@ __all__ = [
     "RECORDED_FIELDS",
     "ChainMac",
     "Quarantined",
+    "canonical_sql",
     "compute_link",
     "head",
     "link_pending",
@@ -64,80 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-GENESIS = bytes(32)
-"""The "previous link" of the event at position 1."""
-
-RECORDED_FIELDS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_kind",
-    "actor_name",
-    "delegation",
-    "token_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "resource_name",
-    "outcome",
-    "reason",
-    "context",
-)
-
-
-def portable_sql(dialect: Dialect) -> str:
-    """SQL that renders an event row's portable canonical form (the same on every backend,
-    and what :func:`portable_text` computes in Python)."""
-    parts = []
-    for name in RECORDED_FIELDS:
-        if name == "occurred_at":
-            value = dialect.utc_text("occurred_at")
-        else:
-            value = f"CAST({name} AS TEXT)"
-        parts.append(
-            f"CASE WHEN {name} IS NULL THEN '-' "
-            f"ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
-        )
-    return " || ".join(parts)
-
-
-def portable_text(values: Sequence[Any]) -> str:
-    """The portable canonical form of a row given as its stored texts, in
-    :data:`RECORDED_FIELDS` order (times already as UTC ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
-    return "".join("-" if v is None else f"{len(v)}:{v}" for v in values)
-
-
-def seal(key: bytes, canon: str) -> bytes:
-    """The seal of a row whose canonical form is ``canon``."""
-    return hmac.digest(key, canon.encode(), "sha256")
-
-
-def canonical_sql(dialect: Dialect) -> str:
-    """SQL that renders an event row's canonical form as text, as earlier versions linked
-    it (the backend's JSON rendering): for links before ``portable_from``."""
-    # (On SQLite the time is stored as that text already: the cast changes nothing.)
-    columns = [dialect.utc_text(n) if n == "occurred_at" else n for n in RECORDED_FIELDS]
-    return dialect.json_array_text(columns)
-
-
-def linked_form_sql(dialect: Dialect, portable_from: int) -> str:
-    """SQL for the canonical form a linked row's link covers: the portable form from
-    ``portable_from`` on, the backend's own rendering before it (older versions)."""
-    if portable_from <= 1:
-        return portable_sql(dialect)
-    return (
-        f"CASE WHEN chain_pos < {int(portable_from)} THEN {canonical_sql(dialect)} "
-        f"ELSE {portable_sql(dialect)} END"
-    )
-
-
-def compute_link(
-    key: bytes, previous: bytes, position: int, prev_id: str | None, canon: str
-) -> bytes:
-    """The link of the event at ``position``: binds its content, place and predecessor."""
-    message = b"%b%d|%b|%b" % (previous, position, (prev_id or "").encode(), canon.encode())
-    return hmac.digest(key, message, "sha256")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
+from limen.audit._signed import FORMAT, SignedCheckpoint
 from limen.audit.actor import Actor
 from limen.audit.chain import head
 from limen.audit.errors import InvalidCheckpoint
@@ -36,66 +33,6 @@ __all__ = [
     "list_checkpoints",
     "load_checkpoints",
 ]
-
-FORMAT = "limen-audit-checkpoint-v1"
-
-
-@dataclass(frozen=True, slots=True)
-class SignedCheckpoint:
-    """A checkpoint as stored and as exported; ``payload`` is what the signature covers."""
-
-    id: str
-    position: int
-    event_id: str
-    link: str
-    created_at: str
-    public_key: str
-    signature: str
-
-    @property
-    def payload(self) -> bytes:
-        body = {
-            "format": FORMAT,
-            "position": self.position,
-            "event_id": self.event_id,
-            "link": self.link,
-            "created_at": self.created_at,
-        }
-        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-    def is_signed_by(self, public_key: str) -> bool:
-        """True if the signature verifies under ``public_key`` (the installation's key)."""
-        if self.public_key != public_key:
-            return False
-        try:
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
-            key.verify(base64.b64decode(self.signature), self.payload)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-    @property
-    def link_bytes(self) -> bytes:
-        return bytes.fromhex(self.link)
-
-    def to_document(self) -> dict[str, object]:
-        return {"format": FORMAT, **asdict(self)}
-
-    @classmethod
-    def from_row(cls, row: AuditCheckpoint) -> SignedCheckpoint:
-        return cls(
-            id=row.id,
-            position=row.position,
-            event_id=row.event_id,
-            link=row.link,
-            created_at=_text_time(row.created_at),
-            public_key=row.public_key,
-            signature=row.signature,
-        )
-
-
-def _text_time(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
 
 
 def create_checkpoint(

@@ -7,11 +7,7 @@ change and its event commit together or not at all.
 from __future__ import annotations
 
 import contextlib
-import enum
-import functools
-import json
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +15,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
+from limen.audit._rows import (
+    ROWS_PER_STATEMENT as _ROWS_PER_STATEMENT,
+)
+from limen.audit._rows import (
+    Outcome,
+    RecordedEvent,
+    event_row,
+)
+from limen.audit._rows import insert_statements as _insert_statements
 from limen.audit.actor import Actor
-from limen.audit.chain import RECORDED_FIELDS, portable_text, seal
 from limen.errors import InvalidInput
 from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_of
-from limen.store.models import Event, Identity, utcnow
+from limen.store.models import Event, Identity
 
 __all__ = [
     "EventFilter",
@@ -34,22 +38,6 @@ __all__ = [
     "newest_events",
     "record",
 ]
-
-
-class Outcome(enum.StrEnum):
-    SUCCESS = "success"
-    FAILURE = "failure"
-    DENIED = "denied"
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """What :func:`record` appended: the event's id and the facts it recorded."""
-
-    id: str
-    occurred_at: datetime
-    action: str
-    outcome: str
 
 
 def record(
@@ -77,87 +65,25 @@ def record(
     if uow is not None and uow.readonly:
         # It would be rolled back with the rest: an event that silently never was.
         raise RuntimeError(f"{action!r} recorded in a read-only unit of work: open a writing one")
-    event_id = _new_id()
-    occurred_at = now or utcnow()
-    outcome_text = str(outcome)
-    delegation = actor.delegation
-    # The row as the driver takes it, JSON already text: per-row work in SQLAlchemy (ORM
-    # objects, type processing) would cost more than everything else an append does.
-    row = (
-        event_id,
-        occurred_at,
-        actor.identity_id,
-        actor.kind,
-        actor.name,
-        _dumps(list(delegation)) if delegation else "[]",
-        actor.token_id,
+    row, recorded = event_row(
+        actor,
         action,
-        resource_type,
-        resource_id,
-        resource_name,
-        outcome_text,
-        reason,
-        _dumps({"channel": actor.channel, **actor.context, **(context or {})}),
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name,
+        outcome=outcome,
+        reason=reason,
+        context=context,
+        now=now,
     )
     pending = session.info.get(_PENDING)
     if pending is None:
         session.info[_PENDING] = pending = []
     pending.append(row)
-    return RecordedEvent(event_id, occurred_at, action, outcome_text)
+    return recorded
 
 
 _PENDING = "limen.audit.pending"
-_dumps = json.JSONEncoder().encode  # what json.dumps() does with default arguments
-_ALPHABET = b"abcdefghijklmnopqrstuvwxyz234567"
-# A random byte's low five bits are uniform: each byte becomes one base32 character.
-_BASE32 = bytes(_ALPHABET[n & 31] for n in range(256))
-# base32 of 128 bits ends in a character holding 3 bits and two zero bits.
-_BASE32_LAST = bytes(_ALPHABET[(n & 7) << 2] for n in range(256))
-
-
-def _new_id() -> str:
-    """An id of the same shape and randomness as :func:`limen.ids.new_id` (128 random bits
-    as 26 lowercase base32 characters), a few times faster: ``base64.b32encode`` is
-    written in Python."""
-    raw = os.urandom(26)
-    return (raw[:25].translate(_BASE32) + raw[25:].translate(_BASE32_LAST)).decode("ascii")
-
-
-# Every field the chain's link covers, in its order (what is recorded is what is linked),
-# and the row's seal.
-_COLUMNS = (*RECORDED_FIELDS, "seal")
-# Many rows per statement: one round trip on PostgreSQL, and on SQLite one hand-over of
-# the interpreter lock (the driver lets other threads run around each statement step; on
-# a busy node each hand-over costs two context switches, per row with executemany).
-_ROWS_PER_STATEMENT = 64
-
-
-@functools.cache
-def _multi_row_insert(dialect: Dialect, rows: int) -> str:
-    mark = dialect.marker
-    row = f"({', '.join([mark] * len(_COLUMNS))})"
-    return f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)  # noqa: S608
-
-
-def _sealed(rows: Sequence[tuple[Any, ...]], key: bytes | None) -> list[tuple[Any, ...]]:
-    """The rows with their seal (``None`` without a key: the chainer will refuse them)."""
-    sealed = []
-    for row in rows:
-        text = (row[0], _sqlite_time(row[1]), *row[2:])
-        mark = seal(key, portable_text(text)) if key is not None else None
-        sealed.append((*row, mark))
-    return sealed
-
-
-def _insert_statements(
-    dialect: Dialect, rows: Sequence[tuple[Any, ...]], key: bytes | None
-) -> Iterator[tuple[str, list[Any]]]:
-    rows = _sealed(rows, key)
-    # Raw SQL: each time bound as UTCDateTime would store it.
-    rows = [(r[0], dialect.bind_time(r[1]), *r[2:]) for r in rows]
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        yield _multi_row_insert(dialect, len(chunk)), [v for r in chunk for v in r]
 
 
 def _insert_rows(
@@ -247,12 +173,6 @@ async def _insert_async(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
         async with connection.transaction():
             for sql, parameters in _insert_statements(db.dialect, rows, key):
                 await connection.execute(sql, parameters)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 def _write_pending_before_query(state: ORMExecuteState) -> None:

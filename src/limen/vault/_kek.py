@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
-from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from limen import keyfile
 from limen.keyfile import derive_key
 from limen.vault import _aead
 
@@ -56,6 +57,9 @@ def from_root_key(root: bytes) -> Kek:
 
 
 def from_passphrase(passphrase: str, salt: bytes, params: dict[str, Any]) -> Kek:
+    # Imported here: a command reading with the key file never loads Argon2.
+    from argon2.low_level import Type, hash_secret_raw
+
     key = hash_secret_raw(
         passphrase.encode("utf-8"),
         salt,
@@ -70,3 +74,47 @@ def from_passphrase(passphrase: str, salt: bytes, params: dict[str, Any]) -> Kek
 
 def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
+
+
+VAULT_KEY_FILE_NAME: Final = "vault-kek.key"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFileSource:
+    """The KEK from key files: ``vault-kek.key`` if a rotation wrote one, else the root key."""
+
+    root_key_file: Path
+
+    @property
+    def vault_key_file(self) -> Path:
+        return self.root_key_file.parent / VAULT_KEY_FILE_NAME
+
+    @property
+    def pending_key_file(self) -> Path:
+        return self.root_key_file.parent / (VAULT_KEY_FILE_NAME + ".next")
+
+    def load(self) -> Kek:
+        if self.vault_key_file.exists():
+            return Kek.from_bytes(keyfile.read_key_file(self.vault_key_file))
+        return from_root_key(keyfile.read_key_file(self.root_key_file))
+
+
+@dataclass(frozen=True, slots=True)
+class PassphraseSource:
+    """The KEK from a passphrase (Argon2id with the salt recorded in the database)."""
+
+    passphrase: str
+
+    def __repr__(self) -> str:  # the passphrase must never reach a log through a repr
+        return "PassphraseSource(passphrase='**********')"
+
+
+KekSource = KeyFileSource | PassphraseSource
+
+
+def item_aad(item_id: str, version: int) -> bytes:
+    return f"limen-vault item {item_id} v{version}".encode()
+
+
+def file_aad(file_id: str) -> bytes:
+    return f"limen-vault file {file_id}".encode()

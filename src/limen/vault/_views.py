@@ -4,13 +4,14 @@ and rotation-policy entries, and the builders that make them from rows. No I/O."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from limen.audit import Actor
 from limen.errors import InvalidInput
 from limen.store.models.vault import Vault, VaultItem
+from limen.vault._fields import ResolvedSecret
 from limen.vault.content import ItemContent, ItemDraft
 from limen.vault.errors import InvalidFilter
 
@@ -74,15 +75,6 @@ class ItemView:
     secrets_changed_at: datetime
     content: ItemContent | None = None
     files: tuple[FileInfo, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedSecret:
-    reference: str
-    value: str = field(repr=False)
-    vault_id: str
-    item_id: str
-    field_id: str
 
 
 @dataclass(frozen=True, slots=True)

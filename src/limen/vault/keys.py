@@ -26,7 +26,6 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -38,7 +37,15 @@ from limen.store import Database
 from limen.store.models import utcnow
 from limen.store.models.vault import VaultFile, VaultItemVersion, VaultKek
 from limen.vault import _aead, _kek
-from limen.vault._kek import Kek
+from limen.vault._kek import (
+    VAULT_KEY_FILE_NAME,
+    Kek,
+    KekSource,
+    KeyFileSource,
+    PassphraseSource,
+    file_aad,
+    item_aad,
+)
 from limen.vault.envelope import Sealed, rewrap
 from limen.vault.errors import WrongKey
 from limen.vault.scopes import require_admin
@@ -52,49 +59,6 @@ __all__ = [
     "file_aad",
     "item_aad",
 ]
-
-VAULT_KEY_FILE_NAME: Final = "vault-kek.key"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyFileSource:
-    """The KEK from key files: ``vault-kek.key`` if a rotation wrote one, else the root key."""
-
-    root_key_file: Path
-
-    @property
-    def vault_key_file(self) -> Path:
-        return self.root_key_file.parent / VAULT_KEY_FILE_NAME
-
-    @property
-    def pending_key_file(self) -> Path:
-        return self.root_key_file.parent / (VAULT_KEY_FILE_NAME + ".next")
-
-    def load(self) -> Kek:
-        if self.vault_key_file.exists():
-            return Kek.from_bytes(keyfile.read_key_file(self.vault_key_file))
-        return _kek.from_root_key(keyfile.read_key_file(self.root_key_file))
-
-
-@dataclass(frozen=True, slots=True)
-class PassphraseSource:
-    """The KEK from a passphrase (Argon2id with the salt recorded in the database)."""
-
-    passphrase: str
-
-    def __repr__(self) -> str:  # the passphrase must never reach a log through a repr
-        return "PassphraseSource(passphrase='**********')"
-
-
-KekSource = KeyFileSource | PassphraseSource
-
-
-def item_aad(item_id: str, version: int) -> bytes:
-    return f"limen-vault item {item_id} v{version}".encode()
-
-
-def file_aad(file_id: str) -> bytes:
-    return f"limen-vault file {file_id}".encode()
 
 
 @dataclass(frozen=True, slots=True)

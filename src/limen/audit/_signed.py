@@ -1,0 +1,79 @@
+"""A signed checkpoint as stored and exported, and the check of its signature.
+
+Free of SQLAlchemy (``from_row`` takes any row with the columns' attributes), so that a
+command checking the installation's key before it appends an event (``limen read``)
+uses the same check; writing and listing checkpoints is in :mod:`limen.audit.checkpoints`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = ["FORMAT", "SignedCheckpoint"]
+
+FORMAT = "limen-audit-checkpoint-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """A checkpoint as stored and as exported; ``payload`` is what the signature covers."""
+
+    id: str
+    position: int
+    event_id: str
+    link: str
+    created_at: str
+    public_key: str
+    signature: str
+
+    @property
+    def payload(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "position": self.position,
+            "event_id": self.event_id,
+            "link": self.link,
+            "created_at": self.created_at,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def is_signed_by(self, public_key: str) -> bool:
+        """True if the signature verifies under ``public_key`` (the installation's key)."""
+        if self.public_key != public_key:
+            return False
+        try:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
+            key.verify(base64.b64decode(self.signature), self.payload)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    @property
+    def link_bytes(self) -> bytes:
+        return bytes.fromhex(self.link)
+
+    def to_document(self) -> dict[str, object]:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_row(cls, row: Any) -> SignedCheckpoint:
+        return cls(
+            id=row.id,
+            position=row.position,
+            event_id=row.event_id,
+            link=row.link,
+            created_at=_text_time(row.created_at),
+            public_key=row.public_key,
+            signature=row.signature,
+        )
+
+
+def _text_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
