@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 import typer
 from rich.console import Console
 
+from limen.cli._output import emit_json
 from limen.config import Settings
 from limen.identity import NotInitialised
 from limen.installation import prepare_data_dir
@@ -95,16 +93,3 @@ def services(ctx: typer.Context) -> Services:
     if cli._services is None:
         cli._services = Services.open(cli.settings, database=open_database(ctx))
     return cli._services
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def emit_json(document: Any) -> None:
-    """Print one JSON document on stdout and nothing else."""
-    typer.echo(json.dumps(document, default=_default, indent=2, sort_keys=False))

@@ -14,16 +14,18 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from limen.audit import Actor
-from limen.cli._context import emit_json
 from limen.cli._errors import fail
-from limen.cli.vault import vault_service
+from limen.cli._output import emit_json
 from limen.errors import InvalidInput, LimenError
 from limen.vault import SCHEME, Masker, render
+
+if TYPE_CHECKING:
+    from limen.vault import ResolvedSecret
 
 __all__ = ["register"]
 
@@ -41,7 +43,7 @@ def read(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Print the value a secret reference points at."""
-    secret = vault_service(ctx).resolve(Actor.operator(), reference, purpose="read")
+    secret = _Resolver(ctx).resolve(Actor.operator(), reference, purpose="read")
     if as_json:
         emit_json(
             {
@@ -81,7 +83,7 @@ def run(
         values = _read_env_file(path)
         environment.update(values)
         origin.update(dict.fromkeys(values, str(path)))
-    service = vault_service(ctx)
+    service = _Resolver(ctx)
     actor = Actor.operator()
     resolved: dict[str, str] = {}
     for name, value in sorted(environment.items()):
@@ -119,7 +121,7 @@ def inject(
         template = sys.stdin.read()
     if out_file is not None and out_file.exists() and not force:
         raise InvalidInput(f"{out_file} exists; use --force to overwrite it")
-    service = vault_service(ctx)
+    service = _Resolver(ctx)
     actor = Actor.operator()
     rendered = render(template, lambda ref: service.resolve(actor, ref, purpose="inject").value)
     if out_file is None:
@@ -132,6 +134,50 @@ def inject(
     with os.fdopen(fd, "w") as handle:
         handle.write(rendered)
     typer.echo(f"Wrote {out_file}", err=True)
+
+
+class _Resolver:
+    """Resolves references for one command: on the embedded database without loading
+    the services where it can (:class:`limen.vault.QuickVault`), else through the vault
+    service, which gives every other answer and error."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self._ctx = ctx
+        self._quick: Any = None
+        self._service: Any = None
+        from limen.cli.main import RootOptions
+
+        options = ctx.find_root().obj
+        if isinstance(options, RootOptions):
+            from limen._quick_settings import embedded_paths
+
+            paths = embedded_paths(options.data_dir, options.database_url)
+            if paths is not None:
+                from limen.vault import QuickVault
+
+                self._quick = QuickVault.open(*paths)
+                if self._quick is not None:
+                    ctx.call_on_close(self._quick.close)
+        if self._quick is None:
+            # As the command always did: the installation and its key are checked
+            # before the first reference is read.
+            self._service = self._vault_service()
+
+    def resolve(self, actor: Actor, reference: str, *, purpose: str) -> ResolvedSecret:
+        if self._quick is not None:
+            secret = self._quick.resolve(actor, reference, purpose=purpose)
+            if secret is not None:
+                return secret
+        if self._service is None:
+            self._service = self._vault_service()
+        return self._service.resolve(actor, reference, purpose=purpose)
+
+    def _vault_service(self) -> Any:
+        from limen.cli.main import load_state
+        from limen.cli.vault import vault_service
+
+        load_state(self._ctx)
+        return vault_service(self._ctx)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

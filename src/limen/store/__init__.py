@@ -7,9 +7,11 @@ import typing
 if typing.TYPE_CHECKING:
     from limen.store.db import Database, StaleConnection, UnitOfWork
     from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
+    from limen.store.embedded import EmbeddedDatabase
     from limen.store.lookup import AsyncReader, Lookup, Reader
 
 _LAZY: typing.Final = {
+    "EmbeddedDatabase": "limen.store.embedded",
     "Database": "limen.store.db",
     "StaleConnection": "limen.store.db",
     "UnitOfWork": "limen.store.db",
@@ -39,6 +41,7 @@ __all__ = [
     "AsyncReader",
     "Database",
     "Dialect",
+    "EmbeddedDatabase",
     "Lookup",
     "Reader",
     "StaleConnection",

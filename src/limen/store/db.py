@@ -10,7 +10,6 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -22,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from limen.errors import Conflict, Unavailable
 from limen.store.broadcast import Broadcaster
 from limen.store.dialect import dialect_for_url
+from limen.store.embedded import MIGRATIONS as _MIGRATIONS
+from limen.store.embedded import newest_migration
 from limen.store.lookup import AsyncReader, Lookup, Reader
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL connections for lookups made on an event loop, per loop.
 _ASYNC_POOL_SIZE = 10
 # How long a request waits for a pooled connection (or a new one) before it answers 503:
@@ -527,12 +527,6 @@ def _blocking_the_loop() -> None:
             return
         _warned_sites.add(site)
     log.warning("synchronous database work on the event loop's thread at %s:%d", *site)
-
-
-def newest_migration() -> str:
-    """This code's head revision: migrations form one line and their files are named
-    after their revisions, numbered (``tests/test_architecture.py`` holds both)."""
-    return max(path.stem for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

@@ -10,6 +10,7 @@ import typing
 
 if typing.TYPE_CHECKING:
     from limen.vault import service_accounts
+    from limen.vault._quick import QuickVault
     from limen.vault.assignments import (
         Assignment,
         apply_assignments,
@@ -67,6 +68,7 @@ if typing.TYPE_CHECKING:
     from limen.vault.templates import references_in, render
 
 _LAZY: typing.Final = {
+    "QuickVault": "limen.vault._quick",
     "service_accounts": "limen.vault.service_accounts",
     "Assignment": "limen.vault.assignments",
     "apply_assignments": "limen.vault.assignments",
@@ -167,6 +169,7 @@ __all__ = [
     "Masker",
     "PassphraseSource",
     "PolicyEntry",
+    "QuickVault",
     "Recipe",
     "Reference",
     "ResolvedSecret",
