@@ -36,7 +36,7 @@ import enum
 import itertools
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -318,20 +318,22 @@ class StatusView:
         """Read any of these identities this view has not heard of yet (one made on
         another node a moment ago, whose notice is still on its way). Blocking: from a
         thread; a coroutine awaits :meth:`ensure_async`."""
-        ids = list(identity_ids)
-        for missing in (self._missing, self._missing_owners):
-            unknown = missing(ids)
-            if unknown:
-                self.refresh(unknown)
+        for unknown in self._unknown(list(identity_ids)):
+            self.refresh(unknown)
 
     async def ensure_async(self, identity_ids: Iterable[str]) -> None:
-        ids = list(identity_ids)
-        # Owners are asked for once their machines are known: an agent made a moment ago
-        # may belong to a person made a moment before it.
+        """:meth:`ensure` for a coroutine: each read runs in the executor."""
+        for unknown in self._unknown(list(identity_ids)):
+            await asyncio.to_thread(self.refresh, unknown)
+
+    def _unknown(self, ids: list[str]) -> Iterator[list[str]]:
+        """The identities to read, in turns, each computed after the previous turn was
+        read: owners are asked for once their machines are known (an agent made a moment
+        ago may belong to a person made a moment before it)."""
         for missing in (self._missing, self._missing_owners):
             unknown = missing(ids)
             if unknown:
-                await asyncio.to_thread(self.refresh, unknown)
+                yield unknown
 
     def _missing(self, identity_ids: list[str]) -> list[str]:
         return [i for i in identity_ids if i and i not in self._identities]
