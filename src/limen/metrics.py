@@ -71,7 +71,7 @@ class Metrics:
         )
         self.containments = Counter(
             "limen_containments",
-            "Identities suspended (contained), by how: suspend or killswitch.",
+            "Identities suspended (contained), by how: suspend, killswitch or playbook.",
             ("via",),
             registry=registry,
         )

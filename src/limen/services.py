@@ -299,7 +299,9 @@ class Services:
                 link_pending(self.db, keys.chain, wait=False)
 
         runner = PlaybookRunner(
-            self.db, max_per_minute=self.settings.playbook_suspensions_per_minute
+            self.db,
+            max_per_minute=self.settings.playbook_suspensions_per_minute,
+            on_contained=lambda count: self.metrics.contained("playbook", count),
         )
         return LiveDetector(self.db, link=link, on_alerts=runner.act)
 

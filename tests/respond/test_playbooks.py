@@ -16,6 +16,7 @@ from limen.api import create_app
 from limen.config import Settings
 from limen.store import Database
 from tests.api.test_events_ingest import reporter_headers
+from tests.api.test_metrics import _scrape, _value
 from tests.detect.test_live import wait_alerts, wait_scored
 from tests.respond._waiting import wait_for
 
@@ -121,6 +122,9 @@ def test_a_playbook_suspends_a_probing_agent_and_its_tokens_are_refused(
     ).json()["items"]
     assert [e["actor"]["name"] for e in suspension] == ["playbook:contain-probing"]
     assert alert["id"] in suspension[0]["reason"]
+    # The node that ran the playbook counts the containment.
+    scrape = _scrape(client, admin_headers)
+    assert _value(scrape, "limen_containments_total", via="playbook") == 1
 
     refused = client.post("/v1/events", json=ping, headers=bot)
     assert refused.status_code == 401

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from limen import identity
 from limen.audit import Actor
 from limen.store import Database
+from tests.api.test_metrics import _scrape, _value
 from tests.web._console import csrf_of, sign_in
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -282,8 +283,9 @@ def test_suspending_from_the_console_is_what_the_api_does(
     assert done.status_code == 303
     shown = client.get(done.headers["location"]).text
     assert "is suspended and its tokens no longer work" in shown
-    assert client.get("/v1/identities/alice-bot", headers=bot_headers).status_code == 401
     admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    assert _value(_scrape(client, admin), "limen_containments_total", via="suspend") == 1
+    assert client.get("/v1/identities/alice-bot", headers=bot_headers).status_code == 401
     events = client.get("/v1/events", params={"action": "identity.suspend"}, headers=admin).json()[
         "items"
     ]
@@ -370,6 +372,9 @@ def test_the_kill_switch_needs_the_kind_typed_to_confirm(
         data={"kind": "agent", "confirm": "agent", "reason": "incident 7", "csrf": csrf},
     )
     assert engaged.status_code == 200 and "incident 7" in engaged.text
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    contained = _value(_scrape(client, admin), "limen_containments_total", via="killswitch")
+    assert contained >= 1  # every active agent the switch suspended
     bot = {"Authorization": f"Bearer {people['bot']}"}
     assert client.get("/v1/identities/alice-bot", headers=bot).status_code in (401, 403)
     released = client.post(

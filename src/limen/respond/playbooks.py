@@ -37,7 +37,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -315,9 +315,18 @@ def _row(session: Any, name: str) -> Playbook:
 class PlaybookRunner:
     """Runs the playbooks for alerts just raised (on the live detector's thread)."""
 
-    def __init__(self, db: Database, *, max_per_minute: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_per_minute: int,
+        on_contained: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_contained(count)`` hears of each containment a playbook made, once it
+        committed, with how many identities it suspended (the node's metrics count them)."""
         self._db = db
         self.max_per_minute = max_per_minute
+        self._on_contained = on_contained
 
     def act(self, alerts: Sequence[RaisedAlert]) -> None:
         live = [a for a in alerts if a.live and a.identity_id is not None]
@@ -388,13 +397,17 @@ class PlaybookRunner:
                     if row is not None:
                         row.note = f"playbook {name} wants to {action}: {why}"
                     return
-                containment.contain(
+                done = containment.contain(
                     uow,
                     actor,
                     alert.identity_id,
                     reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
                     cascade=action == "contain",
                 )
+                heard = self._on_contained
+                if heard is not None:
+                    suspended = 1 + len(done.cascaded)
+                    uow.after_commit(lambda: heard(suspended))
             if action == "raise-threat" and not dry:
                 context["threat_level"] = spec.threat_level
                 set_level(

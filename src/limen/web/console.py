@@ -461,6 +461,7 @@ def _status_change(
     actor = with_request_context(viewer.actor, request)
     if how == "suspended":
         done = services.responder.contain(actor, ref, reason=reason, cascade=cascade)
+        services.metrics.contained("suspend", 1 + len(done.cascaded))
     else:
         done = services.responder.release(actor, ref, reason=reason, cascade=cascade)
     return RedirectResponse(f"/console/identities/{done.identity.id}?done={how}", status_code=303)
@@ -596,7 +597,8 @@ def _switch(
     services = services_of(request)
     actor = with_request_context(viewer.actor, request)
     if on:
-        services.responder.engage(actor, kind=kind, reason=reason.strip() or None)
+        _, suspended = services.responder.engage(actor, kind=kind, reason=reason.strip() or None)
+        services.metrics.contained("killswitch", len(suspended))
     else:
         services.responder.disengage(actor, kind=kind, reason=reason.strip() or None)
     return RedirectResponse(
