@@ -190,3 +190,58 @@ def test_the_quick_path_opens_on_a_trail_linked_and_checkpointed_with_this_key_o
     assert quick is not None
     assert quick.resolve(Actor.system(), "limen://quick/db/password", purpose="read") is None
     quick.close()
+
+
+TEMPLATES = [
+    "url: postgres://app:{{ limen://quick/db/password }}@{{ limen://quick/db/Primary/host }}\n",
+    "missing: {{ limen://quick/db/nope }}\n",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=["resolves", "missing-field"])
+def test_run_and_inject_answer_and_record_alike_on_both_paths(
+    settings: Settings, installed: InitResult, db: Database, tmp_path: Path, template: str
+) -> None:
+    _setup(settings)
+    reference = template.split("{{ ")[1].split(" }}")[0]
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"DB_PASSWORD={reference}\n")
+    show = "import os; print(os.environ['DB_PASSWORD'])"
+    results = []
+    for extra in (GENERAL, {}):
+        before = len(_secret_reads(db))
+        runner = CliRunner()
+        from limen.cli.main import app
+
+        env = {"LIMEN_DATA_DIR": str(settings.data_dir), **extra}
+        injected = runner.invoke(app, ["inject"], input=template, env=env)
+        ran = runner.invoke(
+            app, ["run", "--env-file", str(env_file), "--", sys.executable, "-c", show], env=env
+        )
+        events = _secret_reads(db)[before:]
+        results.append(
+            (
+                (injected.exit_code, injected.stdout, injected.stderr),
+                (ran.exit_code, ran.stdout, ran.stderr),
+                events,
+            )
+        )
+    assert results[0] == results[1]
+    (inject_code, _, _), (run_code, _, _), events = results[0]
+    if "nope" in template:
+        assert (inject_code, run_code, events) == (3, 3, [])
+    else:
+        assert (inject_code, run_code, len(events)) == (0, 0, 3)
+    assert SECRET not in json.dumps(events, default=str)
+
+
+def test_a_path_option_is_checked_as_typer_checks_it(
+    settings: Settings, installed: InitResult, tmp_path: Path
+) -> None:
+    # run and inject convert their options without pydantic; a path's checks remain.
+    result = _cli(settings, "inject", "-i", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"file '{tmp_path}' is a directory." in result.stderr
+    result = _cli(settings, "run", "--env-file", str(tmp_path), "--", "true")
+    assert result.exit_code == 2
+    assert f"file '{tmp_path}' is a directory." in result.stderr

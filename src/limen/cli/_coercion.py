@@ -6,8 +6,9 @@ importing pydantic for that costs more than a whole ``limen scan`` of a small fo
 parameters are all ``bool``, ``str``, ``int``, ``Path``, their optional forms and ``list[Path]``,
 :func:`convert_plainly` installs converters that do what the adapter would, without it.
 
-This leans on one Typer internal: a parameter's ``_runtime_param`` (an object with
-``coerce(value, param=, ctx=)``) is built on first use unless already set. It is fenced
+This leans on two Typer internals: a parameter's ``_runtime_param`` (an object with
+``coerce(value, param=, ctx=)``) is built on first use unless already set, and a path is
+checked as Typer would by its ``_param_types.coerce_cli_path``. It is fenced
 here, Typer's version is bounded in ``pyproject.toml``, and
 ``tests/discovery/test_startup.py`` fails if scanning starts importing pydantic again.
 Any annotation not listed below keeps Typer's own conversion.
@@ -62,6 +63,9 @@ class _Plain:
     convert: Callable[[Any], Any]
     label: str
     many: bool
+    parameter_info: Any = None
+    """For a path: Typer's declaration of it, whose checks (``dir_okay``, ``exists``, …)
+    still apply."""
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         multiple = param.multiple or param.nargs == -1
@@ -74,14 +78,23 @@ class _Plain:
 
     def _one(self, value: Any, param: Any, ctx: Any) -> Any:
         try:
-            return self.convert(value)
+            converted = self.convert(value)
         except (TypeError, ValueError):
             raise typer.BadParameter(
                 f"{value!r} is not a valid {self.label}.", ctx=ctx, param=param
             ) from None
+        if self.parameter_info is not None:
+            # Typer's own checks and messages ("file 'x' is a directory."); given a Path
+            # already, it converts nothing and so needs no pydantic.
+            from typer._param_types import coerce_cli_path
+
+            return coerce_cli_path(
+                converted, self.parameter_info, path_type=Path, param=param, ctx=ctx
+            )
+        return converted
 
 
-def _plain(annotation: Any) -> _Plain | None:
+def _plain(annotation: Any, parameter_info: Any = None) -> _Plain | None:
     many = False
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -94,7 +107,8 @@ def _plain(annotation: Any) -> _Plain | None:
     converter = _CONVERTERS.get(annotation)
     if converter is None:
         return None
-    return _Plain(convert=converter[0], label=converter[1], many=many)
+    checks = parameter_info if annotation is Path else None
+    return _Plain(convert=converter[0], label=converter[1], many=many, parameter_info=checks)
 
 
 def convert_plainly(command: Any, ctx: Any) -> Any:
@@ -109,7 +123,7 @@ def convert_plainly(command: Any, ctx: Any) -> Any:
             continue
         if getattr(descriptor, "file_annotation", None) is not None:
             continue
-        plain = _plain(descriptor.annotation)
+        plain = _plain(descriptor.annotation, getattr(descriptor, "parameter_info", None))
         if plain is not None:
             param._runtime_param = plain
     return command

@@ -58,10 +58,11 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "posture": ("limen.cli.access", "posture_app"),
 }
 
-# Commands that build the settings only if they need them (``scan --fix`` does; ``read``
-# does unless it can read the embedded database directly), and convert their options
-# without pydantic: importing it alone takes longer than a whole scan of a small folder.
-_FAST: Final = frozenset({"scan", "read"})
+# Commands that build the settings only if they need them (``scan --fix`` does; ``read``,
+# ``run`` and ``inject`` do unless they can read the embedded database directly), and
+# convert their options without pydantic: importing it alone takes longer than a whole
+# scan of a small folder.
+_FAST: Final = frozenset({"scan", "read", "run", "inject"})
 
 
 class _LazyGroup(LimenGroup):
