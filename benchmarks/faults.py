@@ -15,6 +15,9 @@ right after the fault strikes, retrying until A acknowledges. The scenarios:
   connection; the suspension is made while B reconnects (``--rounds`` times);
 - ``connections dropped``: the proxy closes every connection of both nodes at once, as
   a database restart does (``--rounds`` times);
+- ``no new connections 3 s, B's pool killed``: the database admits no new connection for
+  3 s (out of connection slots) while every server session of node B but its LISTEN
+  connection is terminated, so nothing tells B that the database is away;
 - ``database refuses N s``: every connection dropped and new ones refused for N seconds
   (each of ``--outages``); the suspension goes through once the database is back.
 
@@ -22,7 +25,8 @@ Per scenario (the worst round): the window during which node B still accepted th
 suspended service after A acknowledged the suspension (target: nothing after 250 ms), the
 time from the database's return until the last error on any surface of either node
 (target: 2 s), errors per surface (503 with ``Retry-After`` while the database is away is
-the intended answer, a permit never is), and the slowest error (failing fast: under 1 s).
+the intended answer, a permit never is), and the slowest error (failing fast: under 1 s,
+with the request that took longest).
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ from pathlib import Path
 
 from _postgres import scratch_schema
 
-from limen.testing.faults import HEADER, Cluster, Outcome, terminate_listeners
+from limen.testing.faults import (
+    HEADER,
+    Cluster,
+    Outcome,
+    terminate_listeners,
+    terminate_sessions,
+)
 
 WINDOW_TARGET_MS = 250.0
 SERVE_AGAIN_TARGET_S = 2.0
@@ -60,15 +70,26 @@ def scenarios(cluster: Cluster, rounds: int, outages: list[float]) -> list[Outco
 
         return inject
 
+    def no_slots() -> float:
+        cluster.proxy.refuse(3.0, drop=False)
+        terminate_sessions(cluster.database_url, cluster.names[1], keep_listener=True)
+        return time.monotonic() + 3.0
+
     plan: list[tuple[str, Callable[[], float], int]] = [
         ("LISTEN of B terminated", listener, rounds),
         ("connections dropped", dropped, rounds),
+        ("no new connections 3 s, B's pool killed", no_slots, 1 if rounds else 0),
         *((f"database refuses {s:g} s", refusing(s), 1) for s in outages),
     ]
+    runs_of: list[tuple[str, Callable[[], Outcome], int]] = [
+        (name, lambda name=name, inject=inject: cluster.scenario(name, inject), times)
+        for name, inject, times in plan
+    ]
     outcomes = []
-    for name, inject, times in plan:
-        runs = [cluster.scenario(name, inject) for _ in range(times)]
-        outcomes.append(worst(name, runs))
+    for name, run, times in runs_of:
+        if not times:
+            continue
+        outcomes.append(worst(name, [run() for _ in range(times)]))
         print(f"  {name}: done ({times} round{'s' if times > 1 else ''})", flush=True)
     return outcomes
 
@@ -88,6 +109,7 @@ def worst(name: str, runs: list[Outcome]) -> Outcome:
         slowest_error=max(r.slowest_error for r in runs),
         answers=sum(r.answers for r in runs),
         failures=failures,
+        slowest=max(runs, key=lambda r: r.slowest_error).slowest,
     )
 
 
@@ -135,6 +157,8 @@ def main() -> None:
     for outcome in outcomes:
         for key, count in sorted(outcome.failures.items()):
             print(f"  {outcome.name}: {key}: {count}")
+        if outcome.slowest:
+            print(f"  {outcome.name}: slowest error: {outcome.slowest}")
     load = os.getloadavg()[0]
     print(f"(load average {load:.1f} on {os.cpu_count()} CPUs at the end)")
 

@@ -62,9 +62,12 @@ def named(url: str, application_name: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
 
 
-def terminate_sessions(admin_url: str, application_name: str) -> int:
+def terminate_sessions(
+    admin_url: str, application_name: str, *, keep_listener: bool = False
+) -> int:
     """Terminate every server session named ``application_name`` (a node's pooled
-    connections and its LISTEN connection); how many there were."""
+    connections and its LISTEN connection, or all but that one with ``keep_listener``);
+    how many there were."""
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     try:
         with engine.connect() as connection:
@@ -72,9 +75,9 @@ def terminate_sessions(admin_url: str, application_name: str) -> int:
                 connection.scalar(
                     sa.text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE application_name = :name"
+                        "WHERE application_name = :name AND (NOT :keep OR query <> :beat)"
                     ),
-                    {"name": application_name},
+                    {"name": application_name, "keep": keep_listener, "beat": _BEAT_STATEMENT},
                 )
                 or 0
             )
@@ -148,10 +151,15 @@ class PgProxy:
             _close(sock)
         return len(sockets) // 2
 
-    def refuse(self, seconds: float) -> None:
-        """Drop every connection and refuse new ones for ``seconds`` (no wait here)."""
+    def refuse(self, seconds: float, *, drop: bool = True) -> None:
+        """Drop every connection and refuse new ones for ``seconds`` (no wait here).
+
+        With ``drop=False`` open connections stay up: a server out of connection slots
+        (``max_connections``), or a pooler that admits no more clients.
+        """
         self._refuse_until = time.monotonic() + seconds
-        self.drop()
+        if drop:
+            self.drop()
 
     def close(self) -> None:
         self._closed = True
@@ -297,6 +305,8 @@ class Outcome:
     """The longest any failed request took: failing fast means well under a second."""
     answers: int
     failures: dict[str, int] = field(default_factory=dict)
+    slowest: str = ""
+    """The slowest failed request: node, surface, status and what it said."""
     """Errors by node, surface, status and what they said (``"b evaluation 503 …"``;
     status 0: no answer)."""
 
@@ -501,23 +511,7 @@ class Cluster:
         for a fault the database itself does not notice. The scenario ends ``settle``
         seconds after both the acknowledgement and the database's return.
         """
-        answers: list[Answer] = []
-        stop = threading.Event()
-
-        def keep_asking(node: str, surface: str) -> None:
-            with httpx.Client(timeout=10) as client:
-                while not stop.is_set():
-                    answers.append(self.ask(client, node, surface))
-                    time.sleep(0.002)
-
-        threads = [
-            threading.Thread(target=keep_asking, args=(node, surface), daemon=True)
-            for node in self.urls
-            for surface in SURFACES
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.2)  # asking already when the fault strikes
+        answers, stop, threads = self._keep_asking(list(self.urls))
         fault = time.monotonic()
         back = inject()
         suspend_errors = 0
@@ -538,6 +532,30 @@ class Cluster:
             thread.join(timeout=15)
         self.reset()
         return summarise(name, answers, fault, back, acknowledged, suspend_errors)
+
+    def _keep_asking(
+        self, nodes: list[str]
+    ) -> tuple[list[Answer], threading.Event, list[threading.Thread]]:
+        """Threads that keep asking ``nodes`` on every surface until the event is set;
+        they are asking already when this returns."""
+        answers: list[Answer] = []
+        stop = threading.Event()
+
+        def keep_asking(node: str, surface: str) -> None:
+            with httpx.Client(timeout=10) as client:
+                while not stop.is_set():
+                    answers.append(self.ask(client, node, surface))
+                    time.sleep(0.002)
+
+        threads = [
+            threading.Thread(target=keep_asking, args=(node, surface), daemon=True)
+            for node in nodes
+            for surface in SURFACES
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)  # asking already when the fault strikes
+        return answers, stop, threads
 
 
 def summarise(
@@ -564,6 +582,7 @@ def summarise(
     errors = {s: sum(1 for a in failed if a.surface == s) for s in SURFACES}
     errors["suspend"] = suspend_errors
     last = max((a.sent + a.took for a in failed), default=None)
+    worst = max(failed, key=lambda a: a.took, default=None)
     serve_again: float | None = 0.0 if last is None else max(0.0, last - back)
     if acknowledged is None:
         serve_again = None
@@ -575,4 +594,8 @@ def summarise(
         slowest_error=max((a.took for a in failed), default=0.0),
         answers=len(answers),
         failures=dict(Counter(f"{a.node} {a.surface} {a.status} {a.error}" for a in failed)),
+        slowest=""
+        if worst is None
+        else f"{worst.node} {worst.surface} {worst.status} {worst.error} "
+        f"({worst.took:.2f} s, {worst.sent - back:+.2f} s from the database's return)",
     )
