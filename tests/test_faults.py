@@ -113,6 +113,22 @@ def test_a_database_outage_fails_fast_and_every_surface_serves_within_2_s_of_its
     assert outcome.errors["suspend"] > 0
 
 
+def test_a_node_killed_right_after_acknowledging_a_suspension_loses_nothing(
+    cluster: Cluster,
+) -> None:
+    """Node A is killed (SIGKILL) the moment a partner has its acknowledgement of a
+    suspension: node B refuses the service from then on, has the suspension and its
+    event, and answers throughout."""
+    for _ in range(2):
+        outcome = cluster.killed_after_acknowledging("killed", settle=0.5)
+        assert outcome.lost == 0, outcome
+        for surface in SURFACES:
+            assert outcome.window[surface] <= WINDOW, outcome
+        assert outcome.errors["suspend"] == 0, outcome
+        assert outcome.failures == {}, outcome  # B never noticed that A died
+        assert outcome.answers > 0
+
+
 def test_readiness_follows_the_database_and_liveness_does_not(cluster: Cluster) -> None:
     node = cluster.urls["b"]
     assert httpx.get(f"{node}/ready", timeout=5).status_code == 200
