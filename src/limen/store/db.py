@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -29,7 +30,7 @@ from limen.errors import Conflict, Unavailable
 from limen.store._timeouts import (
     BUSY_CHECKOUT_SECONDS,
     CHECKOUT_BREAK_SECONDS,
-    CHECKOUT_SECONDS,
+    CHECKOUT_SLICE_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
 )
 from limen.store.broadcast import Broadcaster
@@ -165,7 +166,9 @@ class Database:
         self._async_pools: dict[asyncio.AbstractEventLoop, tuple[int, Any]] = {}
         self._pool_generation = 0
         self._closing_pools: set[asyncio.Task[Any]] = set()
-        # When a checkout last waited CHECKOUT_SECONDS in vain (see _check_reachable).
+        # Asyncio pools seen failing to connect: their successful connections by then.
+        self._refusing: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        # When a checkout last gave up on the database (see _check_reachable).
         self._checkout_failed_at = float("-inf")
         self.broadcaster.on_lost(self._drop_pooled_connections)
         self.broadcaster.on_resync(self._checkouts_work_again)
@@ -199,7 +202,8 @@ class Database:
             raise Unavailable("the database cannot be reached; retry shortly")
 
     def _checkout_failed(self, exc: BaseException) -> Unavailable:
-        """A checkout waited :data:`CHECKOUT_SECONDS` in vain: the next ones fail at once."""
+        """A checkout gave up on a database that refuses connections: the next ones fail
+        at once for :data:`CHECKOUT_BREAK_SECONDS`."""
         self._checkout_failed_at = time.monotonic()
         error = Unavailable("the database cannot be reached; retry shortly")
         error.__cause__ = exc
@@ -316,21 +320,30 @@ class Database:
             raise StaleConnection("the database cannot be reached; retry shortly") from exc
 
     async def _checkout_async(self, pool: Any) -> Any:
-        """A connection from ``pool``: waited for at most :data:`CHECKOUT_SECONDS` while
-        the pool is making a new one (a database that does not answer by then is away),
-        and up to :data:`BUSY_CHECKOUT_SECONDS` while every connection is in use."""
+        """A connection from ``pool``, waited for while the database is there.
+
+        A request gives up (checking every :data:`CHECKOUT_SLICE_SECONDS`) once the pool
+        has failed to connect since it began waiting, or has not connected since it was
+        last seen failing (between its retries the pool makes no attempt to fail), or
+        the change feed lost the database; and in any case after
+        :data:`BUSY_CHECKOUT_SECONDS` (a node too busy, or slow to connect).
+        """
         from psycopg_pool import PoolTimeout
 
+        errors, _ = _attempts(pool)
         waited = 0.0
         while True:
             try:
-                return await pool.getconn(timeout=CHECKOUT_SECONDS)
+                return await pool.getconn(timeout=CHECKOUT_SLICE_SECONDS)
             except PoolTimeout:
-                waited += CHECKOUT_SECONDS
+                waited += CHECKOUT_SLICE_SECONDS
                 self._check_reachable()
-                busy = pool.get_stats().get("pool_size", 0) >= pool.max_size
-                if not busy or waited >= BUSY_CHECKOUT_SECONDS:
+                now_errors, now_connected = _attempts(pool)
+                if now_errors > errors or self._refusing.get(pool) == now_connected:
+                    self._refusing[pool] = now_connected
                     raise
+                if waited >= BUSY_CHECKOUT_SECONDS:
+                    raise Unavailable("too busy to reach the database; retry shortly") from None
 
     async def _open_async_pool(self, *, stale: Any = None) -> Any:
         from psycopg_pool import AsyncConnectionPool
@@ -344,7 +357,7 @@ class Database:
             kwargs={**arguments, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
             min_size=1,
             max_size=_ASYNC_POOL_SIZE,
-            timeout=CHECKOUT_SECONDS,
+            timeout=BUSY_CHECKOUT_SECONDS,
             open=False,
             name="limen-lookups",
         )
@@ -549,6 +562,13 @@ class Database:
         for connection in idle:
             connection.close()
         self.engine.dispose()
+
+
+def _attempts(pool: Any) -> tuple[int, int]:
+    """An asyncio pool's failed connection attempts so far, and its successful ones."""
+    stats = pool.get_stats()
+    errors = stats.get("connections_errors", 0)
+    return errors, stats.get("connections_num", 0) - errors
 
 
 LOOP_IO = {"mode": "warn"}
