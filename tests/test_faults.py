@@ -26,7 +26,14 @@ from limen.audit import Actor
 from limen.config import Settings
 from limen.installation import InitResult
 from limen.store import Database
-from limen.testing.faults import SURFACES, Cluster, Outcome, named, terminate_listeners
+from limen.testing.faults import (
+    SURFACES,
+    Cluster,
+    Outcome,
+    PgProxy,
+    named,
+    terminate_listeners,
+)
 from tests.conftest import POSTGRES_ENV, serve
 
 pytestmark = pytest.mark.postgres
@@ -104,6 +111,22 @@ def test_a_database_outage_fails_fast_and_every_surface_serves_within_2_s_of_its
     # the partner's :suspend went through once the database was back.
     assert sum(outcome.errors[s] for s in SURFACES) > 0
     assert outcome.errors["suspend"] > 0
+
+
+def test_a_node_killed_right_after_acknowledging_a_suspension_loses_nothing(
+    cluster: Cluster,
+) -> None:
+    """Node A is killed (SIGKILL) the moment a partner has its acknowledgement of a
+    suspension: node B refuses the service from then on, has the suspension and its
+    event, and answers throughout."""
+    for _ in range(2):
+        outcome = cluster.killed_after_acknowledging("killed", settle=0.5)
+        assert outcome.lost == 0, outcome
+        for surface in SURFACES:
+            assert outcome.window[surface] <= WINDOW, outcome
+        assert outcome.errors["suspend"] == 0, outcome
+        assert outcome.failures == {}, outcome  # B never noticed that A died
+        assert outcome.answers > 0
 
 
 def test_readiness_follows_the_database_and_liveness_does_not(cluster: Cluster) -> None:
@@ -193,3 +216,51 @@ def _terminate_all_but_the_listener(admin_url: str, application_name: str) -> in
             )
     finally:
         engine.dispose()
+
+
+def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retry_after(
+    backend: str,
+    settings: Settings,
+    installed: InitResult,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """The database stops admitting connections (out of connection slots, a pooler full)
+    while the node's change feed stays connected, so nothing tells the node it is away,
+    and its pooled connections die: requests are refused with 503 problem details and
+    ``Retry-After`` (the benchmark shows how fast), and served again once it admits them."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    target = sa.engine.make_url(database_url)
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(named(settings.resolved_database_url, name)))
+        try:
+            with (
+                serve(create_app(settings, database=node)) as live,
+                httpx.Client(base_url=live.url, timeout=10) as client,
+            ):
+                evaluate = lambda: client.post(  # noqa: E731
+                    "/access/v1/evaluation", json=decision, headers=admin_headers
+                )
+                assert evaluate().status_code == 200
+                proxy.refuse(3600, drop=False)
+                assert _terminate_all_but_the_listener(database_url, name) > 0
+                refused = [evaluate() for _ in range(5)]
+                for r in refused:
+                    assert r.status_code == 503, r.text
+                    assert r.headers["retry-after"] == "1"
+                    assert r.headers["content-type"] == "application/problem+json"
+                    assert "retry shortly" in r.json()["detail"]
+                proxy.refuse(0)
+                while (r := evaluate()).status_code == 503:
+                    time.sleep(0.05)
+                assert r.status_code == 200, r.text
+                assert r.json()["decision"] is True
+        finally:
+            node.dispose()

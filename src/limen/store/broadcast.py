@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
+from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS
 
 __all__ = ["BEAT_SECONDS", "Broadcaster", "Subscriber"]
 
@@ -247,7 +248,9 @@ class Broadcaster:
         backoff = 0.05
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=2) as conn:
+                with psycopg.connect(
+                    self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                ) as conn:
                     channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     if not self.reachable:

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,10 +16,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from limen.errors import Conflict, Unavailable
+from limen.store._timeouts import (
+    BUSY_CHECKOUT_SECONDS,
+    CHECKOUT_BREAK_SECONDS,
+    CHECKOUT_SLICE_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+)
 from limen.store.broadcast import Broadcaster
 from limen.store.dialect import dialect_for_url
 from limen.store.embedded import MIGRATIONS as _MIGRATIONS
@@ -36,9 +49,6 @@ T = TypeVar("T")
 
 # PostgreSQL connections for lookups made on an event loop, per loop.
 _ASYNC_POOL_SIZE = 10
-# How long a request waits for a pooled connection (or a new one) before it answers 503:
-# a database that does not answer must not hold requests for the pool's 30 s default.
-_CHECKOUT_SECONDS = 2.0
 # As many as the pool would keep: more are only ever in use at once in a burst.
 _MAX_IDLE_SQLITE_CONNECTIONS = 20
 # Any fixed number works; it only has to be the same for every Limen node.
@@ -156,7 +166,12 @@ class Database:
         self._async_pools: dict[asyncio.AbstractEventLoop, tuple[int, Any]] = {}
         self._pool_generation = 0
         self._closing_pools: set[asyncio.Task[Any]] = set()
+        # Asyncio pools seen failing to connect: their successful connections by then.
+        self._refusing: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        # When a checkout last gave up on the database (see _check_reachable).
+        self._checkout_failed_at = float("-inf")
         self.broadcaster.on_lost(self._drop_pooled_connections)
+        self.broadcaster.on_resync(self._checkouts_work_again)
 
     def bare_target(self) -> str | None:
         """What :attr:`Dialect.driver_module` connects to from another process (a secret
@@ -179,9 +194,24 @@ class Database:
 
     def _check_reachable(self) -> None:
         """Fail at once while the change feed knows the database is down (it retries
-        every half second, and says so as soon as the database answers again)."""
-        if not self.broadcaster.reachable:
+        every half second, and says so as soon as the database answers again), and for
+        a moment after a checkout waited in vain (see FAIL_FAST_SECONDS)."""
+        if not self.broadcaster.reachable or (
+            time.monotonic() - self._checkout_failed_at < CHECKOUT_BREAK_SECONDS
+        ):
             raise Unavailable("the database cannot be reached; retry shortly")
+
+    def _checkout_failed(self, exc: BaseException) -> Unavailable:
+        """A checkout gave up on a database that refuses connections: the next ones fail
+        at once for :data:`CHECKOUT_BREAK_SECONDS`."""
+        self._checkout_failed_at = time.monotonic()
+        error = Unavailable("the database cannot be reached; retry shortly")
+        error.__cause__ = exc
+        return error
+
+    def _checkouts_work_again(self) -> None:
+        """The change feed reached the database again: checkouts may wait for it again."""
+        self._checkout_failed_at = float("-inf")
 
     def _check_sync_use(self) -> None:
         """Before synchronous database work: off the event loop, and reachable."""
@@ -217,6 +247,9 @@ class Database:
             if exc.connection_invalidated:
                 raise StaleConnection("the database cannot be reached; retry shortly") from exc
             raise Unavailable("the database cannot be reached; retry shortly") from exc
+        except PoolTimeoutError as exc:  # every pooled connection in use: a busy node
+            session.rollback()
+            raise Unavailable("too busy to reach the database; retry shortly") from exc
         except BaseException:
             session.rollback()
             raise
@@ -273,18 +306,44 @@ class Database:
         try:
             # Not pool.connection(): its ``async with connection`` adds a commit call (and a
             # lock) per checkout that an autocommit connection does not need.
-            connection = await pool.getconn()
+            connection = await self._checkout_async(pool)
             try:
                 yield connection
             finally:
                 await pool.putconn(connection)
         except PoolTimeout as exc:
-            raise Unavailable("the database cannot be reached; retry shortly") from exc
+            raise self._checkout_failed(exc) from exc
         except self._dbapi.OperationalError as exc:
             # The pool discards this connection on its way back; the others are presumed
             # dead too (a server restart or failover) until checked, as in autocommit().
             await pool.check()
             raise StaleConnection("the database cannot be reached; retry shortly") from exc
+
+    async def _checkout_async(self, pool: Any) -> Any:
+        """A connection from ``pool``, waited for while the database is there.
+
+        A request gives up (checking every :data:`CHECKOUT_SLICE_SECONDS`) once the pool
+        has failed to connect since it began waiting, or has not connected since it was
+        last seen failing (between its retries the pool makes no attempt to fail), or
+        the change feed lost the database; and in any case after
+        :data:`BUSY_CHECKOUT_SECONDS` (a node too busy, or slow to connect).
+        """
+        from psycopg_pool import PoolTimeout
+
+        errors, _ = _attempts(pool)
+        waited = 0.0
+        while True:
+            try:
+                return await pool.getconn(timeout=CHECKOUT_SLICE_SECONDS)
+            except PoolTimeout:
+                waited += CHECKOUT_SLICE_SECONDS
+                self._check_reachable()
+                now_errors, now_connected = _attempts(pool)
+                if now_errors > errors or self._refusing.get(pool) == now_connected:
+                    self._refusing[pool] = now_connected
+                    raise
+                if waited >= BUSY_CHECKOUT_SECONDS:
+                    raise Unavailable("too busy to reach the database; retry shortly") from None
 
     async def _open_async_pool(self, *, stale: Any = None) -> Any:
         from psycopg_pool import AsyncConnectionPool
@@ -295,10 +354,10 @@ class Database:
         _, arguments = self.engine.dialect.create_connect_args(self.engine.url)
         pool = AsyncConnectionPool(
             "",
-            kwargs={**arguments, "autocommit": True},
+            kwargs={**arguments, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
             min_size=1,
             max_size=_ASYNC_POOL_SIZE,
-            timeout=_CHECKOUT_SECONDS,
+            timeout=BUSY_CHECKOUT_SECONDS,
             open=False,
             name="limen-lookups",
         )
@@ -398,6 +457,8 @@ class Database:
     def _raw_connection(self) -> Any:
         try:
             return self.engine.raw_connection()
+        except PoolTimeoutError as exc:  # every pooled connection in use: a busy node
+            raise Unavailable("too busy to reach the database; retry shortly") from exc
         except (DBAPIError, self._dbapi.Error) as exc:
             raise Unavailable("the database cannot be reached") from exc
 
@@ -503,6 +564,13 @@ class Database:
         self.engine.dispose()
 
 
+def _attempts(pool: Any) -> tuple[int, int]:
+    """An asyncio pool's failed connection attempts so far, and its successful ones."""
+    stats = pool.get_stats()
+    errors = stats.get("connections_errors", 0)
+    return errors, stats.get("connections_num", 0) - errors
+
+
 LOOP_IO = {"mode": "warn"}
 """What synchronous database work on an event loop's thread does: ``"warn"`` logs it
 (once per call site), ``"raise"`` raises :class:`LoopBlocked` (the test suite's mode)."""
@@ -557,12 +625,15 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
         # pragmas again, which costs more than the query it was opened for.
         kwargs.update(pool_size=20, max_overflow=20)
     else:
-        # A database that does not answer fails a request in seconds, not the pool's 30.
+        # A database that does not answer fails a request at once, not after the pool's 30 s
+        # (see FAIL_FAST_SECONDS).
         kwargs.update(
             pool_size=20,
             max_overflow=20,
-            pool_timeout=_CHECKOUT_SECONDS,
-            connect_args={"connect_timeout": 2},  # libpq's least
+            # A request connects itself when the pool has no idle connection (a refused
+            # connection fails at once): only waits while all 40 are in use end here.
+            pool_timeout=BUSY_CHECKOUT_SECONDS,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
         )
     engine = sa.create_engine(url, **kwargs)
 

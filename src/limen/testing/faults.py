@@ -10,7 +10,9 @@
   :class:`PgProxy`, and :meth:`Cluster.scenario`, which injects a fault, suspends a
   service on node A right after, keeps asking both nodes about it over HTTP and measures
   (:class:`Outcome`): how long node B still accepted it, how long until every surface
-  served again, and the errors meanwhile. ``benchmarks/faults.py`` and
+  served again, and the errors meanwhile. :meth:`Cluster.killed_after_acknowledging`
+  kills node A (``SIGKILL``) the moment it acknowledged the suspension, and asks node B
+  whether it enforces it and has it. ``benchmarks/faults.py`` and
   ``tests/test_faults.py`` run the same scenarios, long and short.
 
 Nothing here knows Limen's internals: a node is found by the ``application_name`` in its
@@ -22,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -62,9 +66,12 @@ def named(url: str, application_name: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}application_name={application_name}"
 
 
-def terminate_sessions(admin_url: str, application_name: str) -> int:
+def terminate_sessions(
+    admin_url: str, application_name: str, *, keep_listener: bool = False
+) -> int:
     """Terminate every server session named ``application_name`` (a node's pooled
-    connections and its LISTEN connection); how many there were."""
+    connections and its LISTEN connection, or all but that one with ``keep_listener``);
+    how many there were."""
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     try:
         with engine.connect() as connection:
@@ -72,9 +79,9 @@ def terminate_sessions(admin_url: str, application_name: str) -> int:
                 connection.scalar(
                     sa.text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE application_name = :name"
+                        "WHERE application_name = :name AND (NOT :keep OR query <> :beat)"
                     ),
-                    {"name": application_name},
+                    {"name": application_name, "keep": keep_listener, "beat": _BEAT_STATEMENT},
                 )
                 or 0
             )
@@ -148,10 +155,15 @@ class PgProxy:
             _close(sock)
         return len(sockets) // 2
 
-    def refuse(self, seconds: float) -> None:
-        """Drop every connection and refuse new ones for ``seconds`` (no wait here)."""
+    def refuse(self, seconds: float, *, drop: bool = True) -> None:
+        """Drop every connection and refuse new ones for ``seconds`` (no wait here).
+
+        With ``drop=False`` open connections stay up: a server out of connection slots
+        (``max_connections``), or a pooler that admits no more clients.
+        """
         self._refuse_until = time.monotonic() + seconds
-        self.drop()
+        if drop:
+            self.drop()
 
     def close(self) -> None:
         self._closed = True
@@ -297,6 +309,11 @@ class Outcome:
     """The longest any failed request took: failing fast means well under a second."""
     answers: int
     failures: dict[str, int] = field(default_factory=dict)
+    slowest: str = ""
+    """The slowest failed request: node, surface, status and what it said."""
+    lost: int = 0
+    """Changes a node acknowledged that the other node did not have afterwards (the
+    target not suspended there, or no event of the suspension in the log)."""
     """Errors by node, surface, status and what they said (``"b evaluation 503 …"``;
     status 0: no answer)."""
 
@@ -308,6 +325,7 @@ class Outcome:
             serve,
             *(str(self.errors.get(s, 0)) for s in (*SURFACES, "suspend")),
             f"{self.slowest_error:.2f}",
+            str(self.lost),
         ]
 
 
@@ -323,6 +341,7 @@ HEADER: Final = [
     "errors introspect",
     "errors :suspend",
     "slowest error s",
+    "lost",
 ]
 
 
@@ -342,6 +361,9 @@ class Cluster:
         self.world: World
         self.urls: dict[str, str] = {}
         self.pids: dict[str, int] = {}
+        self._envs: dict[str, dict[str, str]] = {}
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._starts = 0
 
     def __enter__(self) -> Cluster:
         try:
@@ -375,11 +397,8 @@ class Cluster:
                 # Both behind one address, as behind a load balancer: one token issuer.
                 LIMEN_PUBLIC_URL="https://limen.faults.test",
             )
-            url, process = self._stack.enter_context(
-                server_process(env, output=self._workdir / f"{label}.log")
-            )
-            self.urls[label] = url
-            self.pids[label] = process.pid
+            self._envs[label] = env
+            self._start_node(label)
         admin = {"Authorization": f"Bearer {self.world.admin_token}"}
         httpx.put(
             f"{self.urls['a']}/v1/policies/faults",
@@ -390,6 +409,30 @@ class Cluster:
         self.new_credentials()
         self.service = f"/v1beta1/accounts/{self.world.account_id}/services/{self.world.target_id}"
         self.wait_until(True)
+
+    def _start_node(self, label: str) -> None:
+        """Start node ``label`` (again: on the same port, so its URL stays the same)."""
+        self._starts += 1
+        port = int(self.urls[label].rsplit(":", 1)[1]) if label in self.urls else None
+        url, process = self._stack.enter_context(
+            server_process(
+                self._envs[label], output=self._workdir / f"{label}-{self._starts}.log", port=port
+            )
+        )
+        self.urls[label] = url
+        self.pids[label] = process.pid
+        self._processes[label] = process
+
+    def kill(self, node: str) -> None:
+        """``SIGKILL`` node ``node``, as the kernel's OOM killer or a lost host would: no
+        request it was answering is finished, nothing is flushed or closed."""
+        process = self._processes[node]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def restart(self, node: str) -> None:
+        """Start a killed node again, on its old port."""
+        self._start_node(node)
 
     def new_credentials(self) -> None:
         """The target's JWT and opaque token: a suspension cuts off every credential
@@ -489,6 +532,24 @@ class Cluster:
         self.new_credentials()
         self.wait_until(True)
 
+    def standing_on(self, node: str) -> tuple[str, int]:
+        """What ``node`` says of the target: its state (``ACTIVE``, ``SUSPENDED``) through
+        the partner API, and how many suspensions of it the audit log holds."""
+        with httpx.Client(timeout=10) as client:
+            state = client.get(f"{self.urls[node]}{self.service}", headers=self.partner)
+            state.raise_for_status()
+            events = client.get(
+                f"{self.urls[node]}/v1/events",
+                params={
+                    "action": "identity.suspend",
+                    "resource_id": self.world.target_id,
+                    "limit": 1000,
+                },
+                headers={"Authorization": f"Bearer {self.world.admin_token}"},
+            )
+            events.raise_for_status()
+        return str(state.json()["state"]), len(events.json()["items"])
+
     # -- a scenario ----------------------------------------------------------------------
 
     def scenario(
@@ -501,23 +562,7 @@ class Cluster:
         for a fault the database itself does not notice. The scenario ends ``settle``
         seconds after both the acknowledgement and the database's return.
         """
-        answers: list[Answer] = []
-        stop = threading.Event()
-
-        def keep_asking(node: str, surface: str) -> None:
-            with httpx.Client(timeout=10) as client:
-                while not stop.is_set():
-                    answers.append(self.ask(client, node, surface))
-                    time.sleep(0.002)
-
-        threads = [
-            threading.Thread(target=keep_asking, args=(node, surface), daemon=True)
-            for node in self.urls
-            for surface in SURFACES
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.2)  # asking already when the fault strikes
+        answers, stop, threads = self._keep_asking(list(self.urls))
         fault = time.monotonic()
         back = inject()
         suspend_errors = 0
@@ -538,6 +583,65 @@ class Cluster:
             thread.join(timeout=15)
         self.reset()
         return summarise(name, answers, fault, back, acknowledged, suspend_errors)
+
+    def killed_after_acknowledging(self, name: str, *, settle: float = 1.0) -> Outcome:
+        """Node A acknowledges the partner's ``:suspend`` and is killed (``SIGKILL``) the
+        moment the acknowledgement arrives, while node B is asked about the target
+        throughout; then B is asked whether it has the suspension (the target's state and
+        the suspension's event), and A is started again.
+
+        B must refuse the target from the acknowledgement on (the window), and nothing A
+        acknowledged may be missing on B (:attr:`Outcome.lost`)."""
+        survivor = next(node for node in self.urls if node != "a")
+        _, suspensions_before = self.standing_on(survivor)
+        answers, stop, threads = self._keep_asking([survivor])
+        fault = time.monotonic()
+        acknowledged = None
+        suspend_errors = 0
+        with httpx.Client(timeout=10) as client:
+            while acknowledged is None and suspend_errors < 100:
+                if self.change("suspend", client) == 200:
+                    acknowledged = time.monotonic()
+                    self.kill("a")
+                else:
+                    suspend_errors += 1
+                    time.sleep(0.05)
+        time.sleep(settle)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        state, suspensions = self.standing_on(survivor)
+        lost = int(state != "SUSPENDED") + max(0, suspensions_before + 1 - suspensions)
+        if acknowledged is not None:
+            self.restart("a")
+        self.reset()
+        outcome = summarise(name, answers, fault, fault, acknowledged, suspend_errors)
+        outcome.lost = lost
+        return outcome
+
+    def _keep_asking(
+        self, nodes: list[str]
+    ) -> tuple[list[Answer], threading.Event, list[threading.Thread]]:
+        """Threads that keep asking ``nodes`` on every surface until the event is set;
+        they are asking already when this returns."""
+        answers: list[Answer] = []
+        stop = threading.Event()
+
+        def keep_asking(node: str, surface: str) -> None:
+            with httpx.Client(timeout=10) as client:
+                while not stop.is_set():
+                    answers.append(self.ask(client, node, surface))
+                    time.sleep(0.002)
+
+        threads = [
+            threading.Thread(target=keep_asking, args=(node, surface), daemon=True)
+            for node in nodes
+            for surface in SURFACES
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)  # asking already when the fault strikes
+        return answers, stop, threads
 
 
 def summarise(
@@ -564,6 +668,7 @@ def summarise(
     errors = {s: sum(1 for a in failed if a.surface == s) for s in SURFACES}
     errors["suspend"] = suspend_errors
     last = max((a.sent + a.took for a in failed), default=None)
+    worst = max(failed, key=lambda a: a.took, default=None)
     serve_again: float | None = 0.0 if last is None else max(0.0, last - back)
     if acknowledged is None:
         serve_again = None
@@ -575,4 +680,8 @@ def summarise(
         slowest_error=max((a.took for a in failed), default=0.0),
         answers=len(answers),
         failures=dict(Counter(f"{a.node} {a.surface} {a.status} {a.error}" for a in failed)),
+        slowest=""
+        if worst is None
+        else f"{worst.node} {worst.surface} {worst.status} {worst.error} "
+        f"({worst.took:.2f} s, {worst.sent - back:+.2f} s from the database's return)",
     )

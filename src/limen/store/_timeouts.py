@@ -1,0 +1,43 @@
+"""How long anything waits on a database that is away: set here, and only here.
+
+While the database cannot be reached every request answers within
+:data:`FAIL_FAST_SECONDS` (503 with ``Retry-After``, see ``api/problems.py``), whatever it
+does on the way:
+
+- a request that waits for a connection for a lookup or an event write (the asyncio pools
+  make new ones in the background) looks every :data:`CHECKOUT_SLICE_SECONDS` whether the
+  pool has failed to connect since it began waiting, and if so answers 503: a database
+  that refuses connections is away. A pool that is merely slow to connect (a loaded
+  machine) or busy is waited for, up to :data:`BUSY_CHECKOUT_SECONDS` (the pools' own
+  defaults are 30 s). A unit of work connects itself when SQLAlchemy's pool has no idle
+  connection, and a refused connection fails at once;
+- once a request gave up on a database that refuses connections, every checkout fails at
+  once for :data:`CHECKOUT_BREAK_SECONDS`, so a request that needs several connections in
+  a row (a lookup, then its event write; a retry on a fresh connection) waits once, not
+  once per connection;
+- the change feed, which retries every half second at most, says when the database is
+  away for longer (``Broadcaster.reachable``), and then nothing waits at all;
+- a request that finds its node catching up after its feed reconnected waits at most
+  ``identity.status.CATCH_UP_SECONDS`` (0.5 s), and only while the database is reachable.
+
+A server that does not answer at all (packets dropped rather than connections refused: a
+network partition) is slower to give up on: a connection attempt fails only after
+:data:`CONNECT_TIMEOUT_SECONDS`, libpq's least, so requests wait up to that long before
+their 503, until the change feed (whose own attempt fails as slowly) says the database is
+away. ``benchmarks/faults.py`` prints the slowest failed request of each fault.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FAIL_FAST_SECONDS: Final = 1.0
+"""The most a request waits on a database that cannot be reached."""
+CHECKOUT_SLICE_SECONDS: Final = 0.1
+"""How often a request waiting for a connection looks whether the pool failed to connect."""
+BUSY_CHECKOUT_SECONDS: Final = 2.0
+"""The most a request waits for a connection from a pool that is busy or slow to connect."""
+CHECKOUT_BREAK_SECONDS: Final = 0.5
+"""After a checkout waited in vain, how long every checkout fails at once."""
+CONNECT_TIMEOUT_SECONDS: Final = 2
+"""libpq's ``connect_timeout`` (2 s is the least it takes)."""
