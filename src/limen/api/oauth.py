@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from limen import identity, tokens
+from limen.api.bodies import request_body
 from limen.api.deps import bearer_token, current_actor, request_context, services_of
 from limen.api.deps import with_request_context as _with_request_context
 from limen.api.routing import PUBLIC, Route, guarded
@@ -23,12 +24,14 @@ from limen.audit.durable import Write
 from limen.errors import LimenError
 from limen.services import Services
 
-__all__ = ["ERROR_PREFIX", "form_of", "render_oauth_error", "router"]
+__all__ = ["ERROR_PREFIX", "FORM_BODY", "form_of", "render_oauth_error", "router"]
 
 router = APIRouter(tags=["oauth"], route_class=Route)
 
 ERROR_PREFIX = "/oauth2/"
 _FORM = "application/x-www-form-urlencoded"
+FORM_BODY = request_body(_FORM)
+"""``openapi_extra`` of an endpoint that takes RFC 6749 §3.2 form parameters."""
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 # RFC 6749 §5.2: every token endpoint error is 400 except invalid_client (401).
@@ -117,7 +120,7 @@ async def _caller(
 # -- routes ----------------------------------------------------------------------------
 
 
-@router.post("/oauth2/token", openapi_extra=PUBLIC)
+@router.post("/oauth2/token", openapi_extra={**PUBLIC, **FORM_BODY})
 async def token(request: Request) -> JSONResponse:
     """RFC 6749 §3.2 token endpoint: ``client_credentials`` and RFC 8693 token exchange."""
     form = await form_of(request)
@@ -164,7 +167,7 @@ def _grant_type(form: dict[str, list[str]]) -> str:
     return form["grant_type"][0]
 
 
-@router.post("/oauth2/introspect", openapi_extra=guarded("token.introspect"))
+@router.post("/oauth2/introspect", openapi_extra={**guarded("token.introspect"), **FORM_BODY})
 async def introspect(request: Request) -> JSONResponse:
     """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now."""
     services = services_of(request)
@@ -197,7 +200,7 @@ async def _introspect_opaque(services: Services, raw: str) -> dict[str, Any]:
     return body
 
 
-@router.post("/oauth2/revoke", openapi_extra=guarded("token.revoke"))
+@router.post("/oauth2/revoke", openapi_extra={**guarded("token.revoke"), **FORM_BODY})
 async def revoke(request: Request) -> Response:
     """RFC 7009 §2: 200 with an empty body whether or not the token was valid.
 
