@@ -30,6 +30,8 @@ router = APIRouter(tags=["oauth"], route_class=Route)
 
 ERROR_PREFIX = "/oauth2/"
 _FORM = "application/x-www-form-urlencoded"
+INTROSPECT_SCOPE = "tokens:introspect"
+"""What a client is registered with to introspect tokens not issued to it (RFC 7662 §2.1)."""
 FORM_BODY = request_body(_FORM)
 """``openapi_extra`` of an endpoint that takes RFC 6749 §3.2 form parameters."""
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -111,6 +113,7 @@ async def _caller(
         kind=str(holder.kind),
         name=holder.name,
         identity_id=holder.id,
+        scopes=frozenset(client.scopes),  # what it was registered for; see introspect
         channel="oauth",
         context={"client_id": client.client_id},
     )
@@ -169,14 +172,29 @@ def _grant_type(form: dict[str, list[str]]) -> str:
 
 @router.post("/oauth2/introspect", openapi_extra={**guarded("token.introspect"), **FORM_BODY})
 async def introspect(request: Request) -> JSONResponse:
-    """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now."""
+    """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now.
+
+    RFC 7662 §2.1: the caller must be authorized. A bearer token needs the
+    ``tokens:introspect`` scope (and a role the guard allows it); a client registered
+    with that scope (a resource server) may introspect any token; any other client only
+    the tokens issued to it, and every other token is ``{"active": false}`` to it
+    (§2.2: "not allowed to introspect this particular token").
+    """
     services = services_of(request)
     form = await form_of(request)
-    await _caller(request, services, "token.introspect")
+    client_id, actor = await _caller(request, services, "token.introspect")
     raw = _one_token(form)
     if raw.startswith(identity.TOKEN_PREFIX):
-        return JSONResponse(await _introspect_opaque(services, raw), headers=_NO_STORE)
-    return JSONResponse(tokens.introspect(services.tokens, raw), headers=_NO_STORE)
+        body = await _introspect_opaque(services, raw)
+    else:
+        body = tokens.introspect(services.tokens, raw)
+    if (
+        client_id is not None
+        and body.get("client_id") != client_id
+        and not actor.has_scope(INTROSPECT_SCOPE)
+    ):
+        body = {"active": False}
+    return JSONResponse(body, headers=_NO_STORE)
 
 
 async def _introspect_opaque(services: Services, raw: str) -> dict[str, Any]:
