@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     """Comma-separated host names or addresses that Shared Signals push receivers may be
     at even though they are loopback, link-local or private (unset: none may be)."""
 
+    ssf_signing_alg: Literal["EdDSA", "RS256"] = "EdDSA"
+    """The JWS algorithm of Shared Signals SETs: ``EdDSA`` (Ed25519), or ``RS256`` (a
+    2048-bit RSA key) for receivers following the CAEP interoperability profile. Both
+    keys are published at ``/.well-known/jwks.json``."""
+
     log_level: str = "info"
 
     log_format: Literal["text", "json"] = "text"

@@ -8,7 +8,9 @@
      ├── Denied              the caller is known but not allowed to do this
      ├── Unauthenticated     no valid credential came with the request
      ├── InvalidInput        the request itself is malformed or refers to something unusable
-     │    └── BadRequest     malformed where the surface's spec prescribes 400 (AuthZEN, …)
+     │    ├── BadRequest     malformed where the surface's spec prescribes 400 (AuthZEN, …)
+     │    │    └── MalformedBody          a request body that does not parse (JSON, …)
+     │    └── UnsupportedMediaType   a request body of a type the route does not take
      └── Unavailable         a dependency (database, key file, …) cannot be used right now
 
 Each domain package adds leaf errors in its own ``errors.py``. Messages are shown to the
@@ -25,9 +27,11 @@ __all__ = [
     "Denied",
     "InvalidInput",
     "LimenError",
+    "MalformedBody",
     "NotFound",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedMediaType",
 ]
 
 
@@ -82,6 +86,20 @@ class BadRequest(InvalidInput):
 
     code = "bad-request"
     title = "Bad request"
+
+
+class MalformedBody(BadRequest):
+    """The request body does not parse as the media type it was sent as."""
+
+    code = "malformed-body"
+    title = "Malformed request body"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The request body is of a media type the route does not take (RFC 9110 §15.5.16)."""
+
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class Unavailable(LimenError):

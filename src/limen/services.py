@@ -281,6 +281,7 @@ class Services:
         return ssf.Transmitter(
             self.db,
             signer=self.signing_keys,
+            alg=self.settings.ssf_signing_alg,
             sealer=self.ssf_sealer,
             allowed_hosts=_hosts(self.settings.ssf_allowed_hosts),
             **self.ssf_tuning,

@@ -19,6 +19,7 @@ from limen.audit import Actor, Outcome, record
 from limen.audit.feed_tokens import issue_events_token
 from limen.store import Database
 
+BERLIN = {"country": "DE", "region": "BE", "city": "Berlin", "latitude": 52.52, "longitude": 13.4}
 UUID = re.compile(r"^[a-z0-9]{26}$|^[A-Z0-9]{26}$")
 
 # What the Elastic integration's mappings read from each feed (dotted paths).
@@ -80,7 +81,7 @@ def _events(db: Database) -> None:
         name="triage-bot",
         identity_id="a" * 26,
         token_id="t" * 26,
-        context={"ip": "203.0.113.7", "geo": {"country": "DE"}, "user_agent": "curl/8.5"},
+        context={"ip": "203.0.113.7", "geo": BERLIN, "user_agent": "curl/8.5"},
     )
     with db.unit_of_work() as uow:
         record(
@@ -129,14 +130,25 @@ def test_the_example_collector_reads_every_v1_feed(
     for path in ELASTIC_SIGNINATTEMPTS:
         assert _get(attempt, path) not in (None, ""), path
     assert attempt["country"] == "DE" and attempt["client"]["ip_address"] == "203.0.113.7"
+    # 1Password's Location object, on every feed, from what the event knows.
+    assert attempt["location"] == BERLIN
     assert "email" in attempt["target_user"]  # an agent has none: present, empty
 
     usage = pages["itemusages"]["items"][0]
+    assert usage["location"] == BERLIN
     for path in ELASTIC_ITEMUSAGES:
         assert _get(usage, path) not in (None, ""), path
 
     audits = [i for i in pages["auditevents"]["items"] if i["action"] == "suspend"]
     assert len(audits) == 1
+    # The operator at the CLI: nowhere Limen can name; no made-up coordinates.
+    assert audits[0]["location"] == {
+        "country": "",
+        "region": "",
+        "city": "",
+        "latitude": None,
+        "longitude": None,
+    }
     for path in ELASTIC_AUDITEVENTS:
         assert _get(audits[0], path) not in (None, ""), path
     # The CLI operator is an id, the same one every time, not a name.

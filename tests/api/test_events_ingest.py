@@ -120,7 +120,10 @@ def test_a_bad_item_is_named_and_nothing_of_the_batch_is_kept(
     assert too_many.json()["detail"].startswith("events:")
     assert client.post("/v1/events", json={"events": []}, headers=headers).status_code == 422
     not_json = client.post("/v1/events", content=b"{nope", headers=headers)
-    assert not_json.status_code == 422
+    assert not_json.status_code == 415  # sent without a Content-Type
+    json_headers = {**headers, "Content-Type": "application/json"}
+    not_json = client.post("/v1/events", content=b"{nope", headers=json_headers)
+    assert not_json.status_code == 400
 
     after = len(
         client.get("/v1/events", params={"limit": 1000}, headers=admin_headers).json()["items"]

@@ -162,7 +162,7 @@ def test_bad_input_gets_a_clear_4xx_problem(
         content=b'{"kind": "human", "name": ',
         headers={**admin_headers, "content-type": "application/json"},
     )
-    _problem(malformed, 422)
+    _problem(malformed, 400)
 
     agent_owner = _create(client, admin_headers, kind="agent", name="a3", owner="carol").json()
     owned_by_agent = _create(

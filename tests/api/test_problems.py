@@ -13,7 +13,7 @@ def test_malformed_json_names_the_line_column_and_reason(
 ) -> None:
     headers = {**admin_headers, "Content-Type": "application/json"}
     response = client.post("/v1/identities", content=BROKEN, headers=headers)
-    assert response.status_code == 422
+    assert response.status_code == 400  # not JSON at all: a bad request, not invalid input
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["detail"] == f"the request body is not valid JSON: {WHERE}"

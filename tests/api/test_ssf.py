@@ -6,6 +6,7 @@ every SET with joserfc, as an independent receiver would, and answers as RFC 893
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -537,3 +538,53 @@ def test_the_caep_interop_profile_scope_names(
     assert client.post("/ssf/streams", json={}, headers=reader).status_code == 403
     gone = client.delete("/ssf/streams", params={"stream_id": stream_id}, headers=reader)
     assert gone.status_code == 403
+
+
+def test_a_caep_interop_receiver_verifies_rs256_sets_from_the_advertised_jwks(
+    db: Database, settings: Settings, siem: tuple[str, str]
+) -> None:
+    """The CAEP interoperability profile: SETs signed RS256 with a key of at least 2048
+    bits, found through ``jwks_uri``; verified here by Authlib, not the library that signed."""
+    from authlib.jose import JsonWebKey, JsonWebToken
+
+    erin = _identity(db, kind="service", name="erin-job")
+    rs256 = settings.model_copy(update={"ssf_signing_alg": "RS256"})
+    with limen(rs256, db) as url:
+        http = httpx.Client(base_url=url, headers=bearer(url, siem))
+        stream = http.post("/ssf/streams", json={"delivery": {"method": ssf.POLL}}).json()
+        with db.unit_of_work() as uow:
+            identity.suspend(uow, Actor.system("test"), erin)
+        poll_url = stream["delivery"]["endpoint_url"]
+        wait_for(lambda: http.post(poll_url, json={"returnImmediately": True}).json()["sets"])
+        sets = http.post(poll_url, json={"returnImmediately": True}).json()["sets"]
+
+        jwks_uri = httpx.get(f"{url}/.well-known/ssf-configuration").json()["jwks_uri"]
+        jwks = httpx.get(jwks_uri).json()
+        by_alg = {key["alg"]: key for key in jwks["keys"]}
+        assert set(by_alg) == {"EdDSA", "RS256"}  # access tokens keep their Ed25519 key
+        rsa = by_alg["RS256"]
+        assert rsa["kty"] == "RSA" and rsa["use"] == "sig" and "d" not in rsa
+        modulus = int.from_bytes(base64.urlsafe_b64decode(rsa["n"] + "=" * (-len(rsa["n"]) % 4)))
+        assert modulus.bit_length() >= 2048
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Authlib points at joserfc for new code
+            receiver = JsonWebToken(["RS256"])
+            keys = JsonWebKey.import_key_set(jwks)
+            for jti, raw in sets.items():
+                claims = receiver.decode(raw, keys)
+                claims.validate()
+                assert claims.header["alg"] == "RS256"
+                assert claims.header["kid"] == rsa["kid"]
+                assert claims.header["typ"] == "secevent+jwt"
+                assert claims["jti"] == jti
+                assert claims["iss"] == url
+                assert claims["sub_id"]["sub"] == erin
+        assert {next(iter(verify_set_rs256(raw, jwks)["events"])) for raw in sets.values()} >= {
+            ssf.ACCOUNT_DISABLED
+        }
+
+
+def verify_set_rs256(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """joserfc too, refusing anything but RS256."""
+    return dict(jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"]).claims)

@@ -11,6 +11,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from limen import identity
+from limen.audit import Actor
 from limen.store.models import utcnow
 from limen.tokens import InvalidAccessToken, introspect
 
@@ -32,7 +34,8 @@ def people(make_identity: Any, make_client: Any) -> dict[str, Any]:
     make_identity("alice-bot", kind="agent", owner="alice")
     return {
         "alice": make_client("alice", ["secrets:read", "tools:call", "identities:read"]),
-        "bob": make_client("bob", ["secrets:read", "tools:call"]),
+        # bob's client is also a resource server's: it may introspect others' tokens.
+        "bob": make_client("bob", ["secrets:read", "tools:call", "tokens:introspect"]),
         "bot": make_client("alice-bot", ["tools:call", "secrets:read", "vault:write"]),
     }
 
@@ -232,6 +235,44 @@ def test_introspection_and_revocation(
         auth=(alice.client_id, alice.secret),
     )
     assert r.json()["error"] == "unsupported_token_type"
+
+
+def test_only_a_client_registered_to_introspect_sees_others_tokens(
+    live_server: Any, people: dict[str, Any], make_identity: Any, db: Any
+) -> None:
+    """RFC 7662 §2.1 and §2.2: the caller must be authorized, and a token it may not
+    introspect is simply not active to it."""
+    base = live_server.url
+    alice, bot = people["alice"], people["bot"]
+    token = _token(base, alice).json()["access_token"]
+    own = _token(base, bot).json()["access_token"]
+
+    def ask(auth: Any = None, headers: Any = None, about: str = token) -> httpx.Response:
+        return httpx.post(
+            f"{base}/oauth2/introspect", data={"token": about}, auth=auth, headers=headers
+        )
+
+    # The bot's client was not registered to introspect: alice's token is not for it …
+    assert ask(auth=(bot.client_id, bot.secret)).json() == {"active": False}
+    # … its own tokens are.
+    mine = ask(auth=(bot.client_id, bot.secret), about=own).json()
+    assert mine["active"] is True and mine["client_id"] == bot.client_id
+    # bob's client was (a resource server), so it sees alice's token as it is.
+    bob = people["bob"]
+    assert ask(auth=(bob.client_id, bob.secret)).json()["active"] is True
+
+    # A bearer token needs the scope: alice's own access token has none.
+    refused = ask(headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+    with db.unit_of_work() as uow:
+        holder = identity.get(uow.session, "alice")
+        _, introspector = identity.issue_api_token(
+            uow, Actor.operator(), holder, purpose="service-account", scopes=["tokens:introspect"]
+        )
+    allowed = ask(headers={"Authorization": f"Bearer {introspector}"})
+    assert allowed.status_code == 200 and allowed.json()["active"] is True
+    nobody = ask()
+    assert nobody.status_code == 401 and nobody.json()["error"] == "invalid_client"
 
 
 def test_revoking_a_client_kills_its_tokens(

@@ -124,3 +124,32 @@ def test_made_up_key_ids_cannot_make_every_token_read_the_key_ring(
         assert len(key_reads) <= 1
     finally:
         other_db.dispose()
+
+
+def test_rs256_keys_are_sealed_published_and_rotated_with_the_rest(
+    db: Database, settings, installed
+) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    root = read_key_file(settings.resolved_key_file)
+    keys = SigningKeys(db, root_key=root, max_token_ttl=timedelta(minutes=5))
+    first = keys.sign_jwt({"iss": "limen", "events": {}}, typ="secevent+jwt", alg="RS256")
+    with db.unit_of_work(readonly=True) as uow:
+        row = uow.session.scalars(sa.select(SigningKey).where(SigningKey.alg == "RS256")).one()
+        assert b"PRIVATE KEY" not in row.sealed_private_key  # sealed, never PEM at rest
+    # Limen never takes an RS256 token as its own: access tokens are EdDSA only.
+    with pytest.raises(InvalidAccessToken):
+        keys.verify_jwt(first, typ="secevent+jwt")
+
+    with db.unit_of_work() as uow:
+        keys.rotate(uow, Actor.system("test"))
+    second = keys.sign_jwt({"iss": "limen", "events": {}}, typ="secevent+jwt", alg="RS256")
+    published = keys.jwks()
+    for token in (first, second):  # the retired key stays published while SETs may live
+        decoded = jwt.decode(token, KeySet.import_key_set(published), algorithms=["RS256"])
+        assert decoded.claims["iss"] == "limen"
+    kids = {jwt.decode(t, KeySet.import_key_set(published)).header["kid"] for t in (first, second)}
+    assert len(kids) == 2
+    with pytest.raises(ValueError):
+        keys.sign_jwt({}, typ="secevent+jwt", alg="HS256")

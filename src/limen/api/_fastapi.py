@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import params
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 
-__all__ = ["DEPENDANT_FIELDS", "Dependant", "PlainCall", "plain_call"]
+__all__ = ["DEPENDANT_FIELDS", "Dependant", "PlainCall", "body_kind", "plain_call"]
 
 DEPENDANT_FIELDS = frozenset(
     {
@@ -72,6 +74,15 @@ def plain_call(dependant: Dependant) -> PlainCall | None:
         path_names=tuple(field.name for field in dependant.path_params),
         dependencies=tuple(dependencies),
     )
+
+
+def body_kind(route: APIRoute) -> str | None:
+    """``"json"`` or ``"form"`` for a route whose body FastAPI parses (its ``body_field``,
+    a model, ``Body()`` or ``Form()`` parameter), ``None`` for one whose body it does not."""
+    field = route.body_field
+    if field is None:
+        return None
+    return "form" if isinstance(field.field_info, params.Form) else "json"
 
 
 def _takes_only_the_request(dependant: Dependant, *, allow_path_params: bool = False) -> bool:

@@ -101,6 +101,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.error_renderers: list[tuple[str, ErrorRenderer]] = [
+        (authzen.ERROR_PREFIX, authzen.render_authzen_error),
         *((p, connect.connect_error) for p in connect.ERROR_PREFIXES),
         (oauth.ERROR_PREFIX, oauth.render_oauth_error),
         *((p, events_api.events_api_error) for p in events_api.ERROR_PREFIXES),

@@ -14,18 +14,28 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from limen import access
+from limen.api.bodies import JSON, malformed_json, media_type_of, request_body
 from limen.api.deps import current_actor, services_of
-from limen.api.problems import malformed_json, request_id_header
+from limen.api.problems import problem_response, request_id_header
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor
 from limen.metrics import Metrics
 
-__all__ = ["router"]
+__all__ = ["ERROR_PREFIX", "render_authzen_error", "router"]
 
 router = APIRouter(tags=["access"], route_class=Route)
+
+ERROR_PREFIX = "/access/v1/"
+_BODY = request_body(JSON)
+
+
+def render_authzen_error(status: int, code: str, detail: str | None) -> Response:
+    """Problem details, with AuthZEN's status for a body of another media type: §10.1
+    (and the certification scenario) want 400 where HTTP's own answer is 415."""
+    return problem_response(400 if status == 415 else status, code=code, detail=detail)
 
 
 async def _evaluator(request: Request) -> Actor:
@@ -46,8 +56,8 @@ Evaluator = Annotated[Actor, Depends(_evaluator)]
 async def _json(request: Request) -> Any:
     """The request's JSON; AuthZEN §10.1 (and its certification scenario) want 400 for a
     Content-Type other than ``application/json``, an empty body and malformed JSON."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+    media_type = media_type_of(request)
+    if media_type != JSON:  # any other type was refused before (api.bodies): none was sent
         raise access.InvalidEvaluation(
             f"the request body must be application/json, not {media_type[:100] or 'untyped'}"
         )
@@ -77,7 +87,7 @@ async def _recorded(point: access.PolicyDecisionPoint, entries: list[Any]) -> No
     await point.log.written(entries)
 
 
-@router.post("/access/v1/evaluation", openapi_extra=guarded("access.evaluate"))
+@router.post("/access/v1/evaluation", openapi_extra={**guarded("access.evaluate"), **_BODY})
 async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §6: one decision."""
     parsed = access.parse_evaluation(await _json(request))
@@ -92,7 +102,7 @@ async def evaluation(request: Request, actor: Evaluator) -> JSONResponse:
     return JSONResponse(decision.to_authzen(), headers=_headers(request))
 
 
-@router.post("/access/v1/evaluations", openapi_extra=guarded("access.evaluate"))
+@router.post("/access/v1/evaluations", openapi_extra={**guarded("access.evaluate"), **_BODY})
 async def evaluations(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §7: many decisions with shared defaults and an evaluation semantic.
 
@@ -125,19 +135,19 @@ async def _search(request: Request, kind: str) -> JSONResponse:
     return JSONResponse(body, headers=_headers(request))
 
 
-@router.post("/access/v1/search/subject", openapi_extra=guarded("access.evaluate"))
+@router.post("/access/v1/search/subject", openapi_extra={**guarded("access.evaluate"), **_BODY})
 async def search_subject(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §8.4: which subjects of a type may do the action on the resource."""
     return await _search(request, "subject")
 
 
-@router.post("/access/v1/search/resource", openapi_extra=guarded("access.evaluate"))
+@router.post("/access/v1/search/resource", openapi_extra={**guarded("access.evaluate"), **_BODY})
 async def search_resource(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §8.5: which resources of a type the subject may do the action on."""
     return await _search(request, "resource")
 
 
-@router.post("/access/v1/search/action", openapi_extra=guarded("access.evaluate"))
+@router.post("/access/v1/search/action", openapi_extra={**guarded("access.evaluate"), **_BODY})
 async def search_action(request: Request, actor: Evaluator) -> JSONResponse:
     """AuthZEN §8.6: which actions the subject may do on the resource."""
     return await _search(request, "action")

@@ -20,7 +20,6 @@ Errors use the Events API's own body, ``{"Error": {"Message": …}}``; a malform
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from limen import installation
+from limen.api.bodies import ANY, JSON, json_of, request_body
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
 from limen.audit import Actor, link_pending
@@ -118,21 +118,23 @@ def _serve(
 
 async def _body(request: Request) -> CursorRequest | None:
     """The request body as JSON, whatever the Content-Type; empty is a reset cursor."""
-    raw = await request.body()
-    if not raw.strip():
+    document = await json_of(request, empty=None)  # malformed: 400, saying where
+    if document is None:
         return None
     try:
-        return CursorRequest.model_validate(json.loads(raw))
-    except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-            raise BadRequest(f"{where}: {first.get('msg', 'invalid')}") from None
-        raise BadRequest("the request body is not valid JSON") from None
+        return CursorRequest.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise BadRequest(f"{where}: {first.get('msg', 'invalid')}") from None
 
 
 FeedBody = Annotated[CursorRequest | None, Depends(_body)]
-_FEED = {"response_model": FeedResponse, "openapi_extra": guarded("event.read")}
+# A JSON cursor, whatever the Content-Type: 1Password's example collectors send none.
+_FEED = {
+    "response_model": FeedResponse,
+    "openapi_extra": {**guarded("event.read"), **request_body(JSON, ANY, required=False)},
+}
 
 
 @router.post("/api/v2/auditevents", **_FEED)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from limen import identity, tokens
+from limen.api.bodies import request_body
 from limen.api.deps import bearer_token, current_actor, request_context, services_of
 from limen.api.deps import with_request_context as _with_request_context
 from limen.api.routing import PUBLIC, Route, guarded
@@ -23,12 +24,16 @@ from limen.audit.durable import Write
 from limen.errors import LimenError
 from limen.services import Services
 
-__all__ = ["ERROR_PREFIX", "form_of", "render_oauth_error", "router"]
+__all__ = ["ERROR_PREFIX", "FORM_BODY", "form_of", "render_oauth_error", "router"]
 
 router = APIRouter(tags=["oauth"], route_class=Route)
 
 ERROR_PREFIX = "/oauth2/"
 _FORM = "application/x-www-form-urlencoded"
+INTROSPECT_SCOPE = "tokens:introspect"
+"""What a client is registered with to introspect tokens not issued to it (RFC 7662 §2.1)."""
+FORM_BODY = request_body(_FORM)
+"""``openapi_extra`` of an endpoint that takes RFC 6749 §3.2 form parameters."""
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 # RFC 6749 §5.2: every token endpoint error is 400 except invalid_client (401).
@@ -108,6 +113,7 @@ async def _caller(
         kind=str(holder.kind),
         name=holder.name,
         identity_id=holder.id,
+        scopes=frozenset(client.scopes),  # what it was registered for; see introspect
         channel="oauth",
         context={"client_id": client.client_id},
     )
@@ -117,7 +123,7 @@ async def _caller(
 # -- routes ----------------------------------------------------------------------------
 
 
-@router.post("/oauth2/token", openapi_extra=PUBLIC)
+@router.post("/oauth2/token", openapi_extra={**PUBLIC, **FORM_BODY})
 async def token(request: Request) -> JSONResponse:
     """RFC 6749 §3.2 token endpoint: ``client_credentials`` and RFC 8693 token exchange."""
     form = await form_of(request)
@@ -164,16 +170,31 @@ def _grant_type(form: dict[str, list[str]]) -> str:
     return form["grant_type"][0]
 
 
-@router.post("/oauth2/introspect", openapi_extra=guarded("token.introspect"))
+@router.post("/oauth2/introspect", openapi_extra={**guarded("token.introspect"), **FORM_BODY})
 async def introspect(request: Request) -> JSONResponse:
-    """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now."""
+    """RFC 7662 §2: ``{"active": false}`` for any token that is not valid right now.
+
+    RFC 7662 §2.1: the caller must be authorized. A bearer token needs the
+    ``tokens:introspect`` scope (and a role the guard allows it); a client registered
+    with that scope (a resource server) may introspect any token; any other client only
+    the tokens issued to it, and every other token is ``{"active": false}`` to it
+    (§2.2: "not allowed to introspect this particular token").
+    """
     services = services_of(request)
     form = await form_of(request)
-    await _caller(request, services, "token.introspect")
+    client_id, actor = await _caller(request, services, "token.introspect")
     raw = _one_token(form)
     if raw.startswith(identity.TOKEN_PREFIX):
-        return JSONResponse(await _introspect_opaque(services, raw), headers=_NO_STORE)
-    return JSONResponse(tokens.introspect(services.tokens, raw), headers=_NO_STORE)
+        body = await _introspect_opaque(services, raw)
+    else:
+        body = tokens.introspect(services.tokens, raw)
+    if (
+        client_id is not None
+        and body.get("client_id") != client_id
+        and not actor.has_scope(INTROSPECT_SCOPE)
+    ):
+        body = {"active": False}
+    return JSONResponse(body, headers=_NO_STORE)
 
 
 async def _introspect_opaque(services: Services, raw: str) -> dict[str, Any]:
@@ -197,7 +218,7 @@ async def _introspect_opaque(services: Services, raw: str) -> dict[str, Any]:
     return body
 
 
-@router.post("/oauth2/revoke", openapi_extra=guarded("token.revoke"))
+@router.post("/oauth2/revoke", openapi_extra={**guarded("token.revoke"), **FORM_BODY})
 async def revoke(request: Request) -> Response:
     """RFC 7009 §2: 200 with an empty body whether or not the token was valid.
 

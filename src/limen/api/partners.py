@@ -296,7 +296,7 @@ def _status_route(
 # -- OAuth: the partner's own token and revocation endpoints ------------------------
 
 
-@router.post("/users/oauth2/token", openapi_extra=PUBLIC)
+@router.post("/users/oauth2/token", openapi_extra={**PUBLIC, **oauth.FORM_BODY})
 async def partner_token(request: Request) -> JSONResponse:
     """Client credentials grant for partners (HTTP Basic); a 900-second bearer token."""
     form = await oauth.form_of(request)
@@ -314,7 +314,7 @@ async def partner_token(request: Request) -> JSONResponse:
     return JSONResponse(body, headers=_NO_STORE)
 
 
-@router.post("/users/oauth2/revoke", openapi_extra=guarded("token.revoke"))
+@router.post("/users/oauth2/revoke", openapi_extra={**guarded("token.revoke"), **oauth.FORM_BODY})
 async def partner_revoke(request: Request) -> Response:
     """RFC 7009 revocation with the partner's client credentials; 200 whatever the token."""
     return await oauth.revoke(request)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from limen import errors
+from limen.api.bodies import malformed_json
 
 __all__ = [
     "PROBLEM_TYPE_BASE",
@@ -39,6 +40,7 @@ _STATUS: tuple[tuple[type[errors.LimenError], int], ...] = (
     (errors.Denied, 403),
     (errors.Unauthenticated, 401),
     (errors.BadRequest, 400),
+    (errors.UnsupportedMediaType, 415),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),
 )
@@ -161,33 +163,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def malformed_json(reason: str, document: str | bytes, position: int) -> str:
-    """Say where and why a request body is not JSON, never quoting the body itself."""
-    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
-    line = text.count("\n", 0, position) + 1
-    column = position - text.rfind("\n", 0, position)
-    return f"the request body is not valid JSON: {reason} at line {line}, column {column}"
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":
+            # A body that is not JSON at all is a 400 (api.bodies), not invalid input.
             # FastAPI puts the character offset where a field name would be; say where
             # (line, column) and what the parser expected instead.
             position = next((p for p in error.get("loc", ()) if isinstance(p, int)), 0)
             reason = (error.get("ctx") or {}).get("error", "malformed")
             detail = malformed_json(str(reason), exc.body or "", position)
-            problems.append({"field": "body", "message": detail})
-            continue
+            return render_error(
+                request,
+                400,
+                code=errors.MalformedBody.code,
+                title=errors.MalformedBody.title,
+                detail=detail,
+                errors=[{"field": "body", "message": detail}],
+            )
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         # Never echo the offending input back: it may be a secret someone pasted.
         problems.append({"field": location or "body", "message": error.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
-    if first["message"].startswith("the request body is not valid JSON"):
-        detail = first["message"]
     return render_error(request, 422, code="invalid-input", detail=detail, errors=problems)
 
 

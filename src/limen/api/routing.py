@@ -29,7 +29,8 @@ from starlette.responses import Response
 from starlette.routing import Match, request_response
 from starlette.types import Scope
 
-from limen.api._fastapi import Dependant, plain_call
+from limen.api import bodies
+from limen.api._fastapi import Dependant, body_kind, plain_call
 
 __all__ = ["PUBLIC", "Route", "guarded"]
 
@@ -46,10 +47,14 @@ endpoint and others that authenticate their caller themselves, as their RFC says
 
 
 class Route(APIRoute):
-    """An :class:`~fastapi.routing.APIRoute` whose simple endpoints skip dependency solving.
+    """An :class:`~fastapi.routing.APIRoute` whose simple endpoints skip dependency solving,
+    and which refuses a body of a media type it does not take (:mod:`limen.api.bodies`).
 
-    ``direct`` says which kind this route is.
+    ``direct`` says which kind this route is; ``accepts``, the media types of the body it
+    takes (empty: it takes none).
     """
+
+    accepts: frozenset[str] = frozenset()
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -57,7 +62,17 @@ class Route(APIRoute):
         self.direct = handler is not None
         if handler is not None:
             # Starlette's wrapper: the request, the exception handlers, nothing more.
-            self.app = request_response(handler)
+            self.app = request_response(self._checked(handler))
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        # FastAPI's handler (called once, by APIRoute.__init__), behind the media-type check.
+        self.accepts = _accepted_media_types(self)
+        return self._checked(super().get_route_handler())
+
+    def _checked(
+        self, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        return bodies.checked(handler, self.accepts) if self.accepts else handler
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         # The app asks every route in turn until one matches, and FastAPI's full check
@@ -71,6 +86,20 @@ class Route(APIRoute):
         ):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def _accepted_media_types(route: APIRoute) -> frozenset[str]:
+    """What the route's OpenAPI operation says it takes: a declared ``requestBody``
+    (:func:`limen.api.bodies.request_body`), else what FastAPI parses for it."""
+    declared = (route.openapi_extra or {}).get("requestBody")
+    if declared is not None:
+        return frozenset(media_type.lower() for media_type in declared.get("content", {}))
+    kind = body_kind(route)
+    if kind == "json":
+        return frozenset({bodies.JSON})
+    if kind == "form":
+        return frozenset(bodies.FORM_TYPES)
+    return frozenset()
 
 
 def _direct_handler(

@@ -17,13 +17,13 @@ SETs are signed with the keys published at ``/.well-known/jwks.json``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from limen.api.bodies import JSON, json_of, request_body
 from limen.api.deps import ServicesDep, current_actor, services_of
-from limen.api.problems import malformed_json, problem_response
+from limen.api.problems import problem_response
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor, Resource
 from limen.errors import InvalidInput
@@ -224,16 +224,12 @@ def verify(body: JSONBody, services: ServicesDep, actor: Receiver) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/ssf/poll/{stream_id}", openapi_extra=STREAMS)
+@router.post(
+    "/ssf/poll/{stream_id}", openapi_extra={**STREAMS, **request_body(JSON, required=False)}
+)
 async def poll(stream_id: str, request: Request, actor: Receiver) -> dict[str, Any]:
     """RFC 8936 §2.4: acknowledge with ``ack``/``setErrs``; receive up to ``maxEvents``."""
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(malformed_json(exc.msg, exc.doc, exc.pos)) from None
-    except ValueError:
-        raise InvalidInput("the poll request body is not UTF-8 JSON") from None
+    body = await json_of(request, empty={})
     if not isinstance(body, dict):
         raise InvalidInput("the poll request body must be a JSON object")
     max_events = body.get("maxEvents", 25)

@@ -227,6 +227,27 @@ def _country(event: Event) -> str:
     return str(geo.get("country") or "") if isinstance(geo, dict) else ""
 
 
+def _coordinate(value: Any, bound: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if -bound <= value <= bound else None
+
+
+def _location(event: Event) -> dict[str, Any]:
+    """1Password's ``location`` (country, region, city, latitude, longitude) from the
+    event's ``context.geo``: names empty and coordinates ``null`` where Limen does not
+    know them (a request's address is not looked up; a reported event may carry them)."""
+    geo = (event.context or {}).get("geo")
+    geo = geo if isinstance(geo, dict) else {}
+    return {
+        "country": _country(event),
+        "region": str(geo.get("region") or ""),
+        "city": str(geo.get("city") or ""),
+        "latitude": _coordinate(geo.get("latitude"), 90),
+        "longitude": _coordinate(geo.get("longitude"), 180),
+    }
+
+
 def _user(event: Event, account_id: str) -> dict[str, Any]:
     user: dict[str, Any] = {
         "uuid": _actor_uuid(event, account_id),
@@ -280,6 +301,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "action": "fill" if purpose in ("run", "inject") else "reveal",
             "user": _user(event, account_id),
             "client": _client(event),
+            "location": _location(event),
             "account_uuid": account_id,
             "limen": _limen(event, feature),
         }
@@ -295,6 +317,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "details": {"value": event.reason} if event.reason else None,
             "target_user": _user(event, account_id),
             "client": _client(event),
+            "location": _location(event),
             "account_uuid": account_id,
             "limen": _limen(event, feature),
         }
@@ -325,5 +348,6 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "device_uuid": "",
             "ip": _ip(event),
         },
+        "location": _location(event),
         "limen": _limen(event, feature),
     }

@@ -1,4 +1,5 @@
-"""Token signing keys: Ed25519 (JWS ``EdDSA``), kept sealed in the database, rotated, published.
+"""Token signing keys: Ed25519 (JWS ``EdDSA``) and, for Shared Signals receivers that
+need it, RSA (``RS256``); kept sealed in the database, rotated, published.
 
 - The private key is stored only sealed (AES-256-GCM) under a key derived from the
   installation's root key file (``keyfile.derive_key(root, "limen token signing v1")``),
@@ -12,6 +13,12 @@ JWS compact serialisation (RFC 7515 §7.1) and EdDSA (RFC 8037 §3.1) are done h
 ``cryptography`` directly: joserfc's verification would dominate every authenticated
 request (``benchmarks/tokens.py``). Tests verify these tokens with joserfc
 against the served JWKS, so the two stay interchangeable.
+
+RS256 (RFC 7518 §3.3) signs only what a peer asks for it: the CAEP interoperability
+profile's Security Event Tokens (2048-bit keys, §2.6 of the profile). Those are signed by
+joserfc; Limen never verifies an RS256 token (access tokens are EdDSA only). The RSA key
+is made on first use, sealed like the Ed25519 one, published in the same JWKS, and
+retired by the same :meth:`SigningKeys.rotate`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from limen.audit import Actor, record
 from limen.ids import new_id
@@ -38,13 +47,24 @@ from limen.store.models import SigningKey, utcnow
 from limen.tokens import _seal
 from limen.tokens.errors import InvalidAccessToken
 
-__all__ = ["KEYS_TOPIC", "MAX_JWT_BYTES", "SigningKeys", "b64url_decode", "b64url_encode"]
+__all__ = [
+    "ALGORITHMS",
+    "KEYS_TOPIC",
+    "MAX_JWT_BYTES",
+    "SigningKeys",
+    "b64url_decode",
+    "b64url_encode",
+]
 
 KEYS_TOPIC: Final = "token.keys"
 """Published after a rotation; payload ``{"kid"}``. Every node reloads its key ring."""
 
 MAX_JWT_BYTES: Final = 8192
 ALG: Final = "EdDSA"
+RS256: Final = "RS256"
+ALGORITHMS: Final = (ALG, RS256)
+"""What :meth:`SigningKeys.sign_jwt` signs with."""
+_RSA_BITS = 2048  # RFC 7518 §3.3: 2048 or larger; the CAEP interop profile's minimum
 _LEEWAY = timedelta(seconds=60)
 _MISS_RELOAD_INTERVAL_S = 1.0
 
@@ -69,6 +89,15 @@ class _Key:
     private: Ed25519PrivateKey | None
 
 
+@dataclass(frozen=True, slots=True)
+class _RsaKey:
+    kid: str
+    public_jwk: dict[str, Any]
+    created_at: datetime
+    retired_at: datetime | None
+    private: RSAKey | None
+
+
 class SigningKeys:
     """The installation's key ring.
 
@@ -83,6 +112,8 @@ class SigningKeys:
         self._lock = threading.RLock()
         self._keys: dict[str, _Key] = {}
         self._current: _Key | None = None
+        self._rsa: dict[str, _RsaKey] = {}
+        self._rsa_current: _RsaKey | None = None
         self._loaded = False
         self._next_miss_reload = 0.0
         self.generation = 0
@@ -97,7 +128,23 @@ class SigningKeys:
             rows = list(uow.session.scalars(sa.select(SigningKey).order_by(SigningKey.created_at)))
         keys: dict[str, _Key] = {}
         current: _Key | None = None
+        rsa: dict[str, _RsaKey] = {}
+        rsa_current: _RsaKey | None = None
         for row in rows:
+            if row.alg == RS256:
+                rsa_private = None
+                if row.retired_at is None:
+                    pem = _seal.unseal(self._wrap, row.sealed_private_key, aad=row.kid)
+                    rsa_private = RSAKey.import_key(pem)
+                held = _RsaKey(
+                    row.kid, dict(row.public_jwk), row.created_at, row.retired_at, rsa_private
+                )
+                rsa[row.kid] = held
+                if rsa_private is not None and (
+                    rsa_current is None or held.created_at >= rsa_current.created_at
+                ):
+                    rsa_current = held
+                continue
             private = None
             if row.retired_at is None:
                 raw = _seal.unseal(self._wrap, row.sealed_private_key, aad=row.kid)
@@ -112,6 +159,8 @@ class SigningKeys:
         with self._lock:
             self._keys = keys
             self._current = current
+            self._rsa = rsa
+            self._rsa_current = rsa_current
             self._loaded = True
             self.generation += 1
 
@@ -125,6 +174,16 @@ class SigningKeys:
                 self.reload()
             assert self._current is not None
             return self._current
+
+    def _ensure_rsa(self) -> _RsaKey:
+        self._ensure()
+        with self._lock:
+            if self._rsa_current is None:
+                with self._db.unit_of_work() as uow:
+                    self._create_rsa(uow, Actor.system("limen tokens"))
+                self.reload()
+            assert self._rsa_current is not None
+            return self._rsa_current
 
     def retain_for(self, lifetime: timedelta) -> None:
         """Publish retired keys at least ``lifetime`` longer (a signer with longer-lived
@@ -140,21 +199,38 @@ class SigningKeys:
         self._ensure()
         now = now or utcnow()
         with self._lock:
-            keys = [
-                {**k.public_jwk, "use": "sig", "alg": ALG}
-                for k in sorted(self._keys.values(), key=lambda k: k.created_at, reverse=True)
-                if k.retired_at is None or k.retired_at + self._max_ttl + _LEEWAY > now
+            held: list[tuple[datetime, datetime | None, dict[str, Any]]] = [
+                (k.created_at, k.retired_at, {**k.public_jwk, "use": "sig", "alg": ALG})
+                for k in self._keys.values()
             ]
+            held += [
+                (k.created_at, k.retired_at, {**k.public_jwk, "use": "sig", "alg": RS256})
+                for k in self._rsa.values()
+            ]
+        held.sort(key=lambda entry: entry[0], reverse=True)
+        keys = [
+            jwk
+            for _, retired_at, jwk in held
+            if retired_at is None or retired_at + self._max_ttl + _LEEWAY > now
+        ]
         return {"keys": keys}
 
     # -- signing and verifying ---------------------------------------------------
 
-    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str) -> str:
-        """Sign ``claims`` as a compact JWS with the current key (``alg: EdDSA``, ``kid``).
+    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str, alg: str = ALG) -> str:
+        """Sign ``claims`` as a compact JWS with the current key of ``alg`` (``kid`` in the
+        header): ``EdDSA``, or ``RS256`` (signed by joserfc) for a peer that needs it.
 
         ``typ`` is the JOSE header type: ``at+jwt`` for access tokens (RFC 9068 §2.1),
         ``secevent+jwt`` for Security Event Tokens (RFC 8417 §2.3).
         """
+        if alg == RS256:
+            rsa = self._ensure_rsa()
+            assert rsa.private is not None
+            header = {"alg": RS256, "typ": typ, "kid": rsa.kid}
+            return jwt.encode(header, dict(claims), rsa.private, algorithms=[RS256])
+        if alg != ALG:
+            raise ValueError(f"cannot sign with {alg!r}; one of {', '.join(ALGORITHMS)}")
         key = self._ensure()
         assert key.private is not None
         header = {"alg": ALG, "typ": typ, "kid": key.kid}
@@ -263,6 +339,23 @@ class SigningKeys:
                 alg=ALG,
                 public_jwk=jwk,
                 sealed_private_key=_seal.seal(self._wrap, private_raw, aad=kid),
+                created_at=now or utcnow(),
+            )
+        )
+        uow.flush()
+        record(uow.session, actor, "token.key.create", resource_type="signing_key", resource_id=kid)
+        return kid
+
+    def _create_rsa(self, uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> str:
+        private = RSAKey.generate_key(_RSA_BITS, auto_kid=False)
+        kid = new_id()
+        jwk = {**private.as_dict(private=False), "kid": kid}
+        uow.session.add(
+            SigningKey(
+                kid=kid,
+                alg=RS256,
+                public_jwk=jwk,
+                sealed_private_key=_seal.seal(self._wrap, private.as_pem(private=True), aad=kid),
                 created_at=now or utcnow(),
             )
         )

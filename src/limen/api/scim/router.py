@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from limen.api.bodies import JSON, request_body
 from limen.api.deps import current_actor, services_of
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.api.scim import filter as scim_filter
@@ -27,6 +28,8 @@ router = APIRouter(prefix="/scim/v2", tags=["scim"], route_class=Route)
 ERROR_PREFIX = "/scim/v2"
 MEDIA_TYPE = "application/scim+json"
 _GUARD = guarded("scim.provision")
+# RFC 7644 §3.1: application/scim+json, and application/json from clients that send it.
+_WITH_BODY = {**_GUARD, **request_body(MEDIA_TYPE, JSON)}
 _SCIM_TYPES = frozenset(
     {
         "invalidFilter",
@@ -287,7 +290,7 @@ async def list_users(request: Request) -> JSONResponse:
     return await _users(request, request.query_params)
 
 
-@router.post("/Users/.search", openapi_extra=_GUARD)
+@router.post("/Users/.search", openapi_extra=_WITH_BODY)
 async def search_users(request: Request) -> JSONResponse:
     """RFC 7644 §3.4.3: the query in a SearchRequest body."""
     actor = await _provisioner(request)
@@ -303,7 +306,7 @@ async def _users(request: Request, params: Mapping[str, Any], *, actor: Any = No
     return _page(params, [resources.render_user(r, base) for r in records])
 
 
-@router.post("/Users", openapi_extra=_GUARD)
+@router.post("/Users", openapi_extra=_WITH_BODY)
 async def create_user(request: Request) -> JSONResponse:
     actor = await _provisioner(request)
     draft = resources.user_draft(await _body(request))
@@ -320,7 +323,7 @@ async def get_user(request: Request, user_id: str) -> JSONResponse:
     return _user(request, await _in_thread(lambda: provisioning.user(actor, user_id)))
 
 
-@router.put("/Users/{user_id}", openapi_extra=_GUARD)
+@router.put("/Users/{user_id}", openapi_extra=_WITH_BODY)
 async def replace_user(request: Request, user_id: str) -> JSONResponse:
     actor = await _provisioner(request)
     draft = resources.user_draft(await _body(request))
@@ -332,7 +335,7 @@ async def replace_user(request: Request, user_id: str) -> JSONResponse:
     return _user(request, record)
 
 
-@router.patch("/Users/{user_id}", openapi_extra=_GUARD)
+@router.patch("/Users/{user_id}", openapi_extra=_WITH_BODY)
 async def patch_user(request: Request, user_id: str) -> JSONResponse:
     actor = await _provisioner(request)
     body = await _body(request)
@@ -381,7 +384,7 @@ async def list_groups(request: Request) -> JSONResponse:
     return await _groups(request, request.query_params)
 
 
-@router.post("/Groups/.search", openapi_extra=_GUARD)
+@router.post("/Groups/.search", openapi_extra=_WITH_BODY)
 async def search_groups(request: Request) -> JSONResponse:
     actor = await _provisioner(request)
     return await _groups(request, _search_params(await _body(request)), actor=actor)
@@ -397,7 +400,7 @@ async def _groups(
     return _page(params, [resources.render_group(r, base) for r in records])
 
 
-@router.post("/Groups", openapi_extra=_GUARD)
+@router.post("/Groups", openapi_extra=_WITH_BODY)
 async def create_group(request: Request) -> JSONResponse:
     actor = await _provisioner(request)
     draft = resources.group_draft(await _body(request))
@@ -413,7 +416,7 @@ async def get_group(request: Request, group_id: str) -> JSONResponse:
     return _group(request, await _in_thread(lambda: provisioning.group(actor, group_id)))
 
 
-@router.put("/Groups/{group_id}", openapi_extra=_GUARD)
+@router.put("/Groups/{group_id}", openapi_extra=_WITH_BODY)
 async def replace_group(request: Request, group_id: str) -> JSONResponse:
     actor = await _provisioner(request)
     draft = resources.group_draft(await _body(request))
@@ -425,7 +428,7 @@ async def replace_group(request: Request, group_id: str) -> JSONResponse:
     return _group(request, record)
 
 
-@router.patch("/Groups/{group_id}", openapi_extra=_GUARD)
+@router.patch("/Groups/{group_id}", openapi_extra=_WITH_BODY)
 async def patch_group(request: Request, group_id: str) -> Response:
     actor = await _provisioner(request)
     body = await _body(request)
@@ -457,7 +460,7 @@ async def delete_group(request: Request, group_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/.search", openapi_extra=_GUARD)
+@router.post("/.search", openapi_extra=_WITH_BODY)
 async def search_all(request: Request) -> JSONResponse:
     """RFC 7644 §3.4.3 at the root: users and groups in one result."""
     actor = await _provisioner(request)
@@ -478,7 +481,7 @@ BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 
-@router.post("/Bulk", openapi_extra=_GUARD)
+@router.post("/Bulk", openapi_extra=_WITH_BODY)
 async def bulk(request: Request) -> JSONResponse:
     """Operations in order; ``bulkId:<id>`` in later data names a resource an earlier
     operation created. Each operation is its own transaction; ``failOnErrors`` stops the

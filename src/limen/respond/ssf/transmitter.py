@@ -47,7 +47,7 @@ _POLL_INTERVAL = 0.1
 class Signer(Protocol):
     """Signs claims as a compact JWS with a key published in Limen's JWKS."""
 
-    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str) -> str: ...
+    def sign_jwt(self, claims: Mapping[str, Any], *, typ: str, alg: str = ...) -> str: ...
 
 
 class PollResult(dict[str, Any]):
@@ -60,6 +60,7 @@ class Transmitter:
         db: Database,
         *,
         signer: Signer,
+        alg: str = "EdDSA",
         sealer: HeaderSealer | None = None,
         idle_interval: float = 1.0,
         settle: float = 0.02,
@@ -78,6 +79,8 @@ class Transmitter:
         self._polling: dict[str, int] = {}
         self._polling_lock = threading.Lock()
         self._signer = signer
+        self.alg = alg
+        """The JWS algorithm of every SET: ``EdDSA``, or ``RS256`` (CAEP interop profile)."""
         self._sealer = sealer
         self._idle = idle_interval
         self._settle = settle
@@ -163,7 +166,7 @@ class Transmitter:
         except InvalidStream as refused:
             result = rfc8935.PushResult(False, permanent=True, error=refused.detail)
         else:
-            token = self._signer.sign_jwt(lease.claims, typ=SET_TYP)
+            token = self._signer.sign_jwt(lease.claims, typ=SET_TYP, alg=self.alg)
             authorization = None
             if lease.authorization_header is not None:
                 if self._sealer is None:
@@ -284,7 +287,10 @@ class Transmitter:
             rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
             waiting = [(row.jti, dict(row.claims)) for row in rows]
         # Signed outside the transaction: the first signature may create the key.
-        return {jti: self._signer.sign_jwt(claims, typ=SET_TYP) for jti, claims in waiting}, more
+        signed = {
+            jti: self._signer.sign_jwt(claims, typ=SET_TYP, alg=self.alg) for jti, claims in waiting
+        }
+        return signed, more
 
     def _record_poll(
         self,
