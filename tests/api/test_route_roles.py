@@ -46,6 +46,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/identities/{ref}/suspend"): {"json": {"reason": "drill"}},
     ("POST", "/v1/identities/{ref}/reactivate"): {"json": {}},
     ("POST", "/v1/tokens"): {"json": {"identity": "alice"}},
+    ("POST", "/v1/clients"): {"json": {"identity": "alice-job", "scopes": ["x"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},
     ("POST", "/v1/vaults"): {"json": {"name": "vault-{role}"}},
@@ -194,6 +195,10 @@ def _world(db: Database) -> dict[str, Any]:
             uow, operator, bot, purpose="personal", scopes=["*"]
         )[1]
         account = __import__("limen.installation", fromlist=["x"]).account_id(uow.session)
+        client, _ = __import__("limen.tokens", fromlist=["x"]).register_client(
+            uow, operator, job, scopes=["x"]
+        )
+        client_id = client.client_id
         ids = {"users": alice.id, "agents": bot.id, "services": job.id}
         kept_id = kept.id
     return {
@@ -205,6 +210,7 @@ def _world(db: Database) -> dict[str, Any]:
             "account_id": account,
             "name": "p1",
             "token_id": kept_id,
+            "client_id": client_id,
             "stream_id": "missing",
             "file_id": "missing",
             "alert_id": "missing",

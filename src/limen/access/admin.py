@@ -80,6 +80,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "token.introspect": ActionSpec("use", ("tokens:introspect",), "introspect tokens"),
     "client.read": ActionSpec("view", ("clients:read",), "list OAuth clients"),
     "client.create": ActionSpec("manage", ("clients:write",), "register OAuth clients"),
+    "client.rotate": ActionSpec("manage", ("clients:write",), "rotate OAuth client secrets"),
     "client.revoke": ActionSpec("respond", ("clients:write",), "revoke OAuth clients"),
     "scim.provision": ActionSpec("manage", ("scim:write",), "provision people and groups (SCIM)"),
     "partner.read": ActionSpec("view", ("partners:read",), "list partners"),

@@ -14,6 +14,7 @@ from limen.api import (
     access_review,
     alerts,
     authzen,
+    clients,
     connect,
     discovery,
     events,
@@ -42,7 +43,7 @@ __all__ = ["ROUTERS", "create_app"]
 ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
-ROUTERS += [personal_tokens.router]
+ROUTERS += [personal_tokens.router, clients.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
