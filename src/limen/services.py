@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from limen.respond import ssf
     from limen.respond.playbooks import Playbooks
     from limen.respond.threat import ThreatService, ThreatView
+    from limen.vault.service_accounts import ServiceAccounts
 
 __all__ = ["Services"]
 
@@ -228,6 +229,12 @@ class Services:
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:
         return identity.ApiTokens(self.db, self.guard)
+
+    @cached_property
+    def service_accounts(self) -> ServiceAccounts:
+        from limen.vault.service_accounts import ServiceAccounts
+
+        return ServiceAccounts(self.db, self.guard)
 
     @cached_property
     def clients(self) -> tokens.Clients:

@@ -28,6 +28,7 @@ from limen.api import (
     playbooks,
     policies,
     scim,
+    service_accounts,
     ssf,
     threat,
 )
@@ -43,7 +44,7 @@ __all__ = ["ROUTERS", "create_app"]
 ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
 ROUTERS += [partners.router, partners.killswitch_router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
-ROUTERS += [personal_tokens.router, clients.router]
+ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router]
 ROUTERS += [discovery.router]
