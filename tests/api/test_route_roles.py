@@ -47,6 +47,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/identities/{ref}/reactivate"): {"json": {}},
     ("POST", "/v1/tokens"): {"json": {"identity": "alice"}},
     ("POST", "/v1/clients"): {"json": {"identity": "alice-job", "scopes": ["x"]}},
+    ("POST", "/v1/partners"): {"json": {"name": "partner-{role}", "scopes": ["users:read"]}},
     ("POST", "/v1/service-accounts"): {"json": {"name": "sa-{role}", "vaults": ["*:read"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},

@@ -85,6 +85,7 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "scim.provision": ActionSpec("manage", ("scim:write",), "provision people and groups (SCIM)"),
     "partner.read": ActionSpec("view", ("partners:read",), "list partners"),
     "partner.create": ActionSpec("manage", ("partners:write",), "register partners"),
+    "partner.rotate": ActionSpec("manage", ("partners:write",), "rotate partners' secrets"),
     "partner.revoke": ActionSpec("respond", ("partners:write",), "revoke partners"),
     # containment
     "killswitch.read": ActionSpec("view", ("killswitch:read", "users:read"), "see kill switches"),

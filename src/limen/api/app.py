@@ -23,6 +23,7 @@ from limen.api import (
     identities,
     metrics,
     oauth,
+    partner_admin,
     partners,
     personal_tokens,
     playbooks,
@@ -42,7 +43,7 @@ from limen.store import Database
 __all__ = ["ROUTERS", "create_app"]
 
 ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
-ROUTERS += [partners.router, partners.killswitch_router]
+ROUTERS += [partners.router, partners.killswitch_router, partner_admin.router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
 ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]

@@ -158,6 +158,18 @@ class Responder:
         with self._db.unit_of_work(readonly=True) as uow:
             return partners.list_partners(uow.session)
 
+    def get_partner(self, actor: Actor, ref: str) -> partners.Partner:
+        self._guard.authorize(actor, "partner.read", Resource("partner", name=ref))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return partners.get_partner(uow.session, ref)
+
+    def rotate_partner(
+        self, actor: Actor, ref: str, *, client_id: str | None = None
+    ) -> tuple[partners.Partner, OAuthClient, str]:
+        self._guard.authorize(actor, "partner.rotate", Resource("partner", name=ref))
+        with self._db.unit_of_work() as uow:
+            return partners.rotate_partner(uow, actor, ref, client_id=client_id)
+
     def revoke_partner(self, actor: Actor, ref: str) -> partners.Partner:
         self._guard.authorize(actor, "partner.revoke", Resource("partner", name=ref))
         with self._db.unit_of_work() as uow:
