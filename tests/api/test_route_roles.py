@@ -48,6 +48,15 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/tokens"): {"json": {"identity": "alice"}},
     ("POST", "/v1/clients"): {"json": {"identity": "alice-job", "scopes": ["x"]}},
     ("POST", "/v1/partners"): {"json": {"name": "partner-{role}", "scopes": ["users:read"]}},
+    ("POST", "/v1/sinks"): {
+        "json": {
+            "name": "sink-{role}",
+            "kind": "webhook",
+            "target": "http://127.0.0.1:9/in",  # nothing listens: a delivery fails at once
+            "from_now": True,
+        }
+    },
+    ("POST", "/v1/events-tokens"): {"json": {"features": ["auditevents"]}},
     ("POST", "/v1/service-accounts"): {"json": {"name": "sa-{role}", "vaults": ["*:read"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},

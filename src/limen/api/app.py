@@ -19,6 +19,7 @@ from limen.api import (
     discovery,
     events,
     events_api,
+    events_tokens,
     health,
     identities,
     metrics,
@@ -30,6 +31,7 @@ from limen.api import (
     policies,
     scim,
     service_accounts,
+    sinks,
     ssf,
     threat,
 )
@@ -47,7 +49,7 @@ ROUTERS += [partners.router, partners.killswitch_router, partner_admin.router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
 ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
-ROUTERS += [events_api.router]
+ROUTERS += [events_api.router, events_tokens.router, sinks.router]
 ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
 ROUTERS += [scim.router]
