@@ -61,6 +61,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},
     ("POST", "/v1/vaults"): {"json": {"name": "vault-{role}"}},
+    ("PATCH", "/v1/vaults/{vault_id}"): {"json": {"description": "cards"}},
     ("POST", "/v1/vaults/{vault_id}/items"): {"json": {"title": "item-{role}"}},
     ("PUT", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": {"title": "stripe"}},
     ("PATCH", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": []},

@@ -35,6 +35,7 @@ from limen.vault.errors import (
     VaultAccessDenied,
     VaultExists,
     VaultFileNotFound,
+    VaultNotEmpty,
     VaultNotFound,
     WrongKey,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "VaultAccessDenied",
     "VaultExists",
     "VaultFileNotFound",
+    "VaultNotEmpty",
     "VaultNotFound",
     "VaultService",
     "VaultView",
