@@ -135,6 +135,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     ),
     # ssf.manage / ssf.read: the scope names of the CAEP interoperability profile.
     "ssf.stream": ActionSpec("use", ("ssf:manage", "ssf.manage"), "manage one's own SSF streams"),
+    "ssf.streams.read": ActionSpec(
+        "view", ("ssf:admin", "streams:read"), "see every receiver's SSF streams"
+    ),
     "ssf.stream.read": ActionSpec(
         "use",
         ("ssf:manage", "ssf.manage", "ssf.read"),
