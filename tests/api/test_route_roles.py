@@ -24,8 +24,9 @@ from limen.config import Settings
 from limen.store import Database
 from limen.store.models import Event
 
-# FastAPI's own pages, public by design (their assets and authentication: issue #19).
-FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# FastAPI's own description, public by design (/docs and its assets are PUBLIC routes of
+# api.docs, served from Limen itself).
+FRAMEWORK = {"/openapi.json"}
 
 ROLES: dict[str, tuple[str, ...]] = {
     # least privileged first: the admin's changes (deleting, suspending) come last

@@ -17,6 +17,7 @@ from limen.api import (
     clients,
     connect,
     discovery,
+    docs,
     events,
     events_api,
     events_tokens,
@@ -54,7 +55,7 @@ ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
 ROUTERS += [scim.router]
 ROUTERS += [access_review.router, access_review.posture_router]
-ROUTERS += [metrics.router]
+ROUTERS += [metrics.router, docs.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -104,6 +105,8 @@ def create_app(
         version=__version__,
         summary="Secure every identity — people, services and AI agents — in one place.",
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs with its own assets
+        redoc_url=None,  # ReDoc loads from a CDN; /docs covers it
     )
     app.state.error_renderers: list[tuple[str, ErrorRenderer]] = [
         *((p, connect.connect_error) for p in connect.ERROR_PREFIXES),
@@ -120,6 +123,7 @@ def create_app(
 
     web.install(app)
     _add_routes(app, [*ROUTERS, web.router])
+    docs.install_security_schemes(app)
     app.add_middleware(CatchUp)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too
