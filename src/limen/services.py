@@ -27,12 +27,15 @@ from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 # read` never loads tokens, Shared Signals, detection or lifecycle (benchmarks/startup.py).
 if TYPE_CHECKING:
     from limen import lifecycle, respond, tokens
+    from limen.audit.feed_tokens import EventsTokens
+    from limen.audit.sinks import Sinks
     from limen.detect.live import LiveDetector
     from limen.detect.triage import Alerts
     from limen.metrics import Metrics
     from limen.respond import ssf
     from limen.respond.playbooks import Playbooks
     from limen.respond.threat import ThreatService, ThreatView
+    from limen.vault.service_accounts import ServiceAccounts
 
 __all__ = ["Services"]
 
@@ -228,6 +231,24 @@ class Services:
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:
         return identity.ApiTokens(self.db, self.guard)
+
+    @cached_property
+    def sinks(self) -> Sinks:
+        from limen.audit.sinks import Sinks
+
+        return Sinks(self.db, self.guard, self.audit_keys)
+
+    @cached_property
+    def events_tokens(self) -> EventsTokens:
+        from limen.audit.feed_tokens import EventsTokens
+
+        return EventsTokens(self.db, self.guard)
+
+    @cached_property
+    def service_accounts(self) -> ServiceAccounts:
+        from limen.vault.service_accounts import ServiceAccounts
+
+        return ServiceAccounts(self.db, self.guard)
 
     @cached_property
     def clients(self) -> tokens.Clients:

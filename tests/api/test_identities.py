@@ -251,3 +251,61 @@ def test_a_token_without_the_scope_is_forbidden(client: TestClient, db: Any) -> 
     denied = client.post("/v1/identities", json={"kind": "human", "name": "x"}, headers=headers)
     assert "identities:write" in _problem(denied, 403)["detail"]
     _problem(client.get("/v1/events", headers=headers), 403)
+
+
+def test_update_changes_only_what_is_sent_and_refuses_what_the_cli_refuses(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    _create(client, admin_headers, kind="human", name="erin", email="erin@example.com")
+    _create(client, admin_headers, kind="human", name="frank")
+    _create(client, admin_headers, kind="agent", name="erin-bot", owner="erin")
+    changed = client.patch(
+        "/v1/identities/erin",
+        json={"display_name": "Erin E.", "roles": ["auditor"]},
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["display_name"], body["roles"], body["email"]) == (
+        "Erin E.",
+        ["auditor"],
+        "erin@example.com",
+    )
+    moved = client.patch("/v1/identities/erin-bot", json={"owner": "frank"}, headers=admin_headers)
+    assert (
+        moved.json()["owner_id"]
+        == client.get("/v1/identities/frank", headers=admin_headers).json()["id"]
+    )
+
+    assert _problem(client.patch("/v1/identities/erin", json={}, headers=admin_headers), 422)
+    taken = client.patch(
+        "/v1/identities/frank", json={"email": "erin@example.com"}, headers=admin_headers
+    )
+    assert _problem(taken, 409)["code"] == "identity-exists"
+    last = client.patch("/v1/identities/admin", json={"roles": []}, headers=admin_headers)
+    assert _problem(last, 409)["code"] == "last-admin"
+    assert _problem(
+        client.patch("/v1/identities/nobody", json={"display_name": "x"}, headers=admin_headers),
+        404,
+    )
+
+
+def test_delete_deprovisions_for_good_and_cuts_off_what_it_owns(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    _create(client, admin_headers, kind="human", name="gwen")
+    bot = _create(client, admin_headers, kind="agent", name="gwen-bot", owner="gwen").json()
+    token = client.post("/v1/tokens", json={"identity": "gwen-bot"}, headers=admin_headers)
+    bot_headers = {"Authorization": f"Bearer {token.json()['token']}"}
+
+    gone = client.delete("/v1/identities/gwen?reason=left", headers=admin_headers)
+    assert gone.status_code == 200, gone.text
+    body = gone.json()
+    assert body["status"] == "deprovisioned" and body["cascaded"] == [bot["id"]]
+    assert client.get("/v1/identities", headers=bot_headers).status_code == 401
+    back = client.post("/v1/identities/gwen/reactivate", headers=admin_headers)
+    assert _problem(back, 404)  # a deprovisioned identity is out of the directory for good
+    assert _problem(client.delete("/v1/identities/admin", headers=admin_headers), 409)["code"] == (
+        "last-admin"
+    )
+    assert _problem(client.delete("/v1/identities/nobody", headers=admin_headers), 404)

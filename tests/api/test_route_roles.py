@@ -24,8 +24,9 @@ from limen.config import Settings
 from limen.store import Database
 from limen.store.models import Event
 
-# FastAPI's own pages, public by design (their assets and authentication: issue #19).
-FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# FastAPI's own description, public by design (/docs and its assets are PUBLIC routes of
+# api.docs, served from Limen itself).
+FRAMEWORK = {"/openapi.json"}
 
 ROLES: dict[str, tuple[str, ...]] = {
     # least privileged first: the admin's changes (deleting, suspending) come last
@@ -46,9 +47,22 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/identities/{ref}/suspend"): {"json": {"reason": "drill"}},
     ("POST", "/v1/identities/{ref}/reactivate"): {"json": {}},
     ("POST", "/v1/tokens"): {"json": {"identity": "alice"}},
+    ("POST", "/v1/clients"): {"json": {"identity": "alice-job", "scopes": ["x"]}},
+    ("POST", "/v1/partners"): {"json": {"name": "partner-{role}", "scopes": ["users:read"]}},
+    ("POST", "/v1/sinks"): {
+        "json": {
+            "name": "sink-{role}",
+            "kind": "webhook",
+            "target": "http://127.0.0.1:9/in",  # nothing listens: a delivery fails at once
+            "from_now": True,
+        }
+    },
+    ("POST", "/v1/events-tokens"): {"json": {"features": ["auditevents"]}},
+    ("POST", "/v1/service-accounts"): {"json": {"name": "sa-{role}", "vaults": ["*:read"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},
     ("POST", "/v1/vaults"): {"json": {"name": "vault-{role}"}},
+    ("PATCH", "/v1/vaults/{vault_id}"): {"json": {"description": "cards"}},
     ("POST", "/v1/vaults/{vault_id}/items"): {"json": {"title": "item-{role}"}},
     ("PUT", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": {"title": "stripe"}},
     ("PATCH", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": []},
@@ -194,6 +208,10 @@ def _world(db: Database) -> dict[str, Any]:
             uow, operator, bot, purpose="personal", scopes=["*"]
         )[1]
         account = __import__("limen.installation", fromlist=["x"]).account_id(uow.session)
+        client, _ = __import__("limen.tokens", fromlist=["x"]).register_client(
+            uow, operator, job, scopes=["x"]
+        )
+        client_id = client.client_id
         ids = {"users": alice.id, "agents": bot.id, "services": job.id}
         kept_id = kept.id
     return {
@@ -205,6 +223,7 @@ def _world(db: Database) -> dict[str, Any]:
             "account_id": account,
             "name": "p1",
             "token_id": kept_id,
+            "client_id": client_id,
             "stream_id": "missing",
             "file_id": "missing",
             "alert_id": "missing",

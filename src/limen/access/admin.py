@@ -80,10 +80,12 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "token.introspect": ActionSpec("use", ("tokens:introspect",), "introspect tokens"),
     "client.read": ActionSpec("view", ("clients:read",), "list OAuth clients"),
     "client.create": ActionSpec("manage", ("clients:write",), "register OAuth clients"),
+    "client.rotate": ActionSpec("manage", ("clients:write",), "rotate OAuth client secrets"),
     "client.revoke": ActionSpec("respond", ("clients:write",), "revoke OAuth clients"),
     "scim.provision": ActionSpec("manage", ("scim:write",), "provision people and groups (SCIM)"),
     "partner.read": ActionSpec("view", ("partners:read",), "list partners"),
     "partner.create": ActionSpec("manage", ("partners:write",), "register partners"),
+    "partner.rotate": ActionSpec("manage", ("partners:write",), "rotate partners' secrets"),
     "partner.revoke": ActionSpec("respond", ("partners:write",), "revoke partners"),
     # containment
     "killswitch.read": ActionSpec("view", ("killswitch:read", "users:read"), "see kill switches"),
@@ -133,6 +135,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     ),
     # ssf.manage / ssf.read: the scope names of the CAEP interoperability profile.
     "ssf.stream": ActionSpec("use", ("ssf:manage", "ssf.manage"), "manage one's own SSF streams"),
+    "ssf.streams.read": ActionSpec(
+        "view", ("ssf:admin", "streams:read"), "see every receiver's SSF streams"
+    ),
     "ssf.stream.read": ActionSpec(
         "use",
         ("ssf:manage", "ssf.manage", "ssf.read"),

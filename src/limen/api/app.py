@@ -14,19 +14,25 @@ from limen.api import (
     access_review,
     alerts,
     authzen,
+    clients,
     connect,
     discovery,
+    docs,
     events,
     events_api,
+    events_tokens,
     health,
     identities,
     metrics,
     oauth,
+    partner_admin,
     partners,
     personal_tokens,
     playbooks,
     policies,
     scim,
+    service_accounts,
+    sinks,
     ssf,
     threat,
 )
@@ -40,16 +46,16 @@ from limen.store import Database
 __all__ = ["ROUTERS", "create_app"]
 
 ROUTERS: list[APIRouter] = [authzen.router, connect.router, oauth.router]
-ROUTERS += [partners.router, partners.killswitch_router]
+ROUTERS += [partners.router, partners.killswitch_router, partner_admin.router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
-ROUTERS += [personal_tokens.router]
+ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
-ROUTERS += [events_api.router]
+ROUTERS += [events_api.router, events_tokens.router, sinks.router]
 ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
 ROUTERS += [scim.router]
 ROUTERS += [access_review.router, access_review.posture_router]
-ROUTERS += [metrics.router]
+ROUTERS += [metrics.router, docs.router]
 
 # Routes are matched one by one (a pattern match for each route that is not the one, see
 # api.routing.Route.matches), so what machines call many times a second is matched
@@ -99,6 +105,8 @@ def create_app(
         version=__version__,
         summary="Secure every identity — people, services and AI agents — in one place.",
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs with its own assets
+        redoc_url=None,  # ReDoc loads from a CDN; /docs covers it
     )
     app.state.error_renderers: list[tuple[str, ErrorRenderer]] = [
         (authzen.ERROR_PREFIX, authzen.render_authzen_error),
@@ -116,6 +124,7 @@ def create_app(
 
     web.install(app)
     _add_routes(app, [*ROUTERS, web.router])
+    docs.install_security_schemes(app)
     app.add_middleware(CatchUp)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too

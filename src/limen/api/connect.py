@@ -6,8 +6,10 @@ https://developer.1password.com/docs/connect/api-reference/ — so that the offi
 account token. This is also Limen's native vault API: one surface, one id format.
 Errors on these routes are Connect's ``{"status", "message"}``.
 
-Limen extensions: ``POST /v1/vaults`` (create a vault, ``vault:admin``) and vault or
-item references by name wherever Connect takes an id.
+Limen extensions: ``POST /v1/vaults`` (create a vault), ``PATCH /v1/vaults/{id}`` (rename,
+description, rotation policy) and ``DELETE /v1/vaults/{id}`` (an empty vault), all with
+``vault:admin``; the trash (``GET …/items?trashed=true``, ``POST …/items/{id}/restore``);
+and vault or item references by name wherever Connect takes an id.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from limen.api.routing import PUBLIC, Route, guarded
 from limen.api.schemas.connect import (
     ItemIn,
     VaultCreate,
+    VaultUpdate,
     activity_document,
     apply_patch,
     file_document,
@@ -81,15 +84,54 @@ def get_vault(request: Request, actor: ActorDep, vault_id: str) -> JSONResponse:
     return _json(vault_document(vault_service(request).get_vault(actor, vault_id)))
 
 
+@router.patch("/v1/vaults/{vault_id}", openapi_extra=guarded("vault.update"))
+def update_vault(
+    request: Request, actor: ActorDep, vault_id: str, body: VaultUpdate
+) -> JSONResponse:
+    """Rename a vault, change its description or its rotation policy (what is sent).
+
+    Items follow the vault's id; ``limen://`` references by its old name stop resolving.
+    """
+    given = body.model_fields_set
+    if not given:
+        raise BadRequest("nothing to change: send name, description or maxSecretAgeDays")
+    service = vault_service(request)
+    view = service.update_vault(actor, vault_id, name=body.name, description=body.description)
+    if "max_secret_age_days" in given:
+        view = service.set_policy(actor, view.id, max_secret_age_days=body.max_secret_age_days)
+    return _json(vault_document(view))
+
+
+@router.delete("/v1/vaults/{vault_id}", status_code=204, openapi_extra=guarded("vault.update"))
+def delete_vault(request: Request, actor: ActorDep, vault_id: str) -> Response:
+    """Delete an empty vault; its trash goes with it. A vault holding items is a 409."""
+    vault_service(request).delete_vault(actor, vault_id)
+    return Response(status_code=204)
+
+
 @router.get("/v1/vaults/{vault_id}/items", openapi_extra=guarded("vault.read"))
 def list_items(
-    request: Request, actor: ActorDep, vault_id: str, filter: str | None = None
+    request: Request,
+    actor: ActorDep,
+    vault_id: str,
+    filter: str | None = None,
+    trashed: bool = False,
 ) -> JSONResponse:
-    """Item summaries; ``filter=title eq "db"`` or ``filter=tag eq "prod"``."""
+    """Item summaries; ``filter=title eq "db"`` or ``filter=tag eq "prod"``;
+    ``trashed=true`` lists the vault's trash instead."""
     parsed = parse_filter(filter, ("title", "tag"))
     kwargs = {parsed[0]: parsed[1]} if parsed else {}
-    items = vault_service(request).list_items(actor, vault_id, **kwargs)
+    items = vault_service(request).list_items(actor, vault_id, trashed=trashed, **kwargs)
     return _json([summary_document(i) for i in items])
+
+
+@router.post(
+    "/v1/vaults/{vault_id}/items/{item_id}/restore", openapi_extra=guarded("vault.item.write")
+)
+def restore_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
+    """Take an item out of the trash (by id, or title); it reads again at its version."""
+    item = vault_service(request).restore_item(actor, vault_id, item_id)
+    return _json(summary_document(item))
 
 
 @router.post("/v1/vaults/{vault_id}/items", openapi_extra=guarded("vault.item.write"))

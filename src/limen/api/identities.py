@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
 from limen.api.schemas.identities import (
     IdentityCreate,
+    IdentityDeprovisioned,
     IdentityList,
     IdentityPublic,
     IdentityUpdate,
     StatusChange,
 )
+from limen.errors import InvalidInput
 from limen.identity import UNCHANGED
 
 __all__ = ["router"]
@@ -87,6 +89,10 @@ def update_identity(
 ) -> IdentityPublic:
     """Change the display name, email, roles, owner or attributes; omitted fields stay."""
     given = body.model_fields_set
+    if not given:
+        raise InvalidInput(
+            "nothing to change: send display_name, email, roles, owner or attributes"
+        )
     updated = services.directory.update(
         actor,
         ref,
@@ -99,13 +105,20 @@ def update_identity(
     return IdentityPublic.from_domain(updated)
 
 
-@router.delete("/{ref}", status_code=204, openapi_extra=guarded("identity.delete"))
+@router.delete(
+    "/{ref}", response_model=IdentityDeprovisioned, openapi_extra=guarded("identity.delete")
+)
 async def delete_identity(
     ref: str, services: ServicesDep, actor: ActorDep, reason: str | None = None
-) -> Response:
-    """Deprovision: suspend what it owns, revoke what it holds, keep its history."""
-    await run_in_threadpool(services.responder.deprovision, actor, ref, reason=reason)
-    return Response(status_code=204)
+) -> IdentityDeprovisioned:
+    """Deprovision: suspend what it owns, revoke what it holds, keep its history. It
+    cannot be reactivated; the last active admin cannot be deprovisioned (409)."""
+    done = await run_in_threadpool(services.responder.deprovision, actor, ref, reason=reason)
+    return IdentityDeprovisioned(
+        **IdentityPublic.from_domain(done.identity).model_dump(),
+        cascaded=[i.id for i in done.cascaded],
+        revoked_tokens=done.revoked_tokens,
+    )
 
 
 @router.post(

@@ -7,6 +7,9 @@ https://openid.net/specs/openid-sharedsignals-framework-1_0.html
   ``POST /ssf/verify`` (§8.1.4)
 - ``POST /ssf/poll/{stream_id}`` (RFC 8936 poll delivery)
 
+Limen adds ``GET /v1/ssf/streams``: every receiver's streams, for people with the
+``view`` group (``ssf.streams.read``), in problem details like the rest of ``/v1``.
+
 Receivers authenticate with a bearer token holding the ``ssf:manage`` scope (an OAuth
 access token from ``/oauth2/token``, or an API token); each sees only its own streams.
 The CAEP interoperability profile's scope names work too: ``ssf.manage`` for everything,
@@ -22,9 +25,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from limen.api.bodies import JSON, json_of, request_body
-from limen.api.deps import ServicesDep, current_actor, services_of
+from limen.api.deps import ActorDep, ServicesDep, current_actor, services_of
 from limen.api.problems import problem_response
 from limen.api.routing import PUBLIC, Route, guarded
+from limen.api.schemas.ssf import StreamList, StreamSummary
 from limen.audit import Actor, Resource
 from limen.errors import InvalidInput
 from limen.respond import ssf
@@ -249,3 +253,11 @@ async def poll(stream_id: str, request: Request, actor: Receiver) -> dict[str, A
         ack=ack,
         set_errs=set_errs,
     )
+
+
+@router.get("/v1/ssf/streams", response_model=StreamList, openapi_extra=guarded("ssf.streams.read"))
+def every_stream(services: ServicesDep, actor: ActorDep, receiver: str | None = None) -> StreamList:
+    """Every receiver's streams (``receiver``: one identity's, by id or name): who
+    receives what, how, and whether it is enabled. Never a receiver's credentials."""
+    rows = services.responder.ssf_streams(actor, receiver=receiver)
+    return StreamList(items=[StreamSummary.from_domain(s, name) for s, name in rows])

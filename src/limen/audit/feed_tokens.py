@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from limen.audit.actor import Actor
+from limen.audit.actor import Actor, Authorizer, Resource
 from limen.audit.feed import FEATURES
 from limen.errors import InvalidInput
-from limen.store import UnitOfWork
+from limen.store import Database, UnitOfWork
 from limen.store.models import ApiToken
 
-__all__ = ["issue_events_token"]
+__all__ = ["EventsTokens", "issue_events_token"]
 
 PURPOSE = "events"
 
@@ -50,3 +50,28 @@ def issue_events_token(
         name=name,
         expires_at=expires_at,
     )
+
+
+class EventsTokens:
+    """Issue Events-API feed tokens for an actor the guard lets through (``token.create``).
+
+    Listing and revoking them is what every opaque token has (``/v1/tokens``).
+    """
+
+    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+        self._db = db
+        self._guard = authorizer
+
+    def issue(
+        self,
+        actor: Actor,
+        *,
+        features: Iterable[str],
+        name: str = "events-reporting",
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiToken, str]:
+        self._guard.authorize(actor, "token.create", Resource("identity", name=name))
+        with self._db.unit_of_work() as uow:
+            return issue_events_token(
+                uow, actor, features=features, name=name, expires_at=expires_at
+            )

@@ -20,6 +20,7 @@ from limen.respond.errors import (
     AccountNotFound,
     InvalidStream,
     KillSwitchNotEngaged,
+    PartnerDisabled,
     StreamNotFound,
     WrongKind,
 )
@@ -28,10 +29,12 @@ from limen.respond.partners import (
     PARTNER_TOKEN_TTL,
     Partner,
     PartnerTokenEndpoint,
+    get_partner,
     is_partner,
     list_partners,
     register_partner,
     revoke_partner,
+    rotate_partner,
 )
 from limen.respond.responder import Responder
 
@@ -45,6 +48,7 @@ __all__ = [
     "InvalidStream",
     "KillSwitchNotEngaged",
     "Partner",
+    "PartnerDisabled",
     "PartnerTokenEndpoint",
     "Responder",
     "StreamNotFound",
@@ -55,10 +59,12 @@ __all__ = [
     "engage",
     "engaged_kill_switches",
     "find",
+    "get_partner",
     "is_partner",
     "list_directory",
     "list_partners",
     "register_partner",
     "release",
     "revoke_partner",
+    "rotate_partner",
 ]

@@ -8,6 +8,7 @@ __all__ = [
     "AccountNotFound",
     "InvalidStream",
     "KillSwitchNotEngaged",
+    "PartnerDisabled",
     "StreamNotFound",
     "WrongKind",
 ]
@@ -44,3 +45,9 @@ class AccountNotFound(NotFound):
     """The account id in the path is not this installation's."""
 
     code = "account-not-found"
+
+
+class PartnerDisabled(Conflict):
+    """The partner's clients are all revoked: there is no secret left to rotate."""
+
+    code = "partner-disabled"

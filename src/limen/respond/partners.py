@@ -22,7 +22,7 @@ from limen import identity as identities
 from limen import tokens
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
-from limen.respond.errors import WrongKind
+from limen.respond.errors import PartnerDisabled, WrongKind
 from limen.store import UnitOfWork
 from limen.store.models import Identity, OAuthClient
 from limen.store.models import Partner as PartnerRow
@@ -32,10 +32,12 @@ __all__ = [
     "PARTNER_TOKEN_TTL",
     "Partner",
     "PartnerTokenEndpoint",
+    "get_partner",
     "is_partner",
     "list_partners",
     "register_partner",
     "revoke_partner",
+    "rotate_partner",
 ]
 
 PARTNER_SCOPES: Final = frozenset(
@@ -104,6 +106,42 @@ def list_partners(session: Session) -> list[Partner]:
         .order_by(Identity.created_at, Identity.id)
     ).all()
     return [Partner(row, tokens.list_clients(session, identity_id=row.id)) for row in rows]
+
+
+def get_partner(session: Session, ref: str) -> Partner:
+    """One partner (by name or id) and its clients."""
+    row = identities.get(session, ref)
+    if not is_partner(session, row.id):
+        raise WrongKind(f"no partner {ref!r}")
+    return Partner(row, tokens.list_clients(session, identity_id=row.id))
+
+
+def rotate_partner(
+    uow: UnitOfWork, actor: Actor, ref: str, *, client_id: str | None = None
+) -> tuple[Partner, OAuthClient, str]:
+    """A new secret for a partner's client (its newest active one unless ``client_id``
+    says which); returns the secret once. The client id stays, so the partner's
+    connector needs only the new secret, and the old one stops working at once."""
+    partner = get_partner(uow.session, ref)
+    active = [c for c in partner.clients if c.revoked_at is None]
+    if client_id is not None:
+        active = [c for c in partner.clients if c.client_id == client_id]
+        if not active:
+            raise tokens.ClientNotFound(
+                f"partner {partner.identity.name!r} has no client {client_id!r}"
+            )
+    if not active:
+        raise PartnerDisabled(
+            f"partner {partner.identity.name!r} has no active client; register it again"
+        )
+    client, secret = tokens.rotate_client_secret(uow, actor, active[-1].client_id)
+    return (
+        Partner(
+            partner.identity, tokens.list_clients(uow.session, identity_id=partner.identity.id)
+        ),
+        client,
+        secret,
+    )
 
 
 def revoke_partner(uow: UnitOfWork, actor: Actor, ref: str) -> Partner:

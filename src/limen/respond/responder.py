@@ -12,7 +12,14 @@ from limen.respond import containment, partners
 from limen.respond.containment import Contained
 from limen.respond.directory import DirectoryPage, list_directory
 from limen.store import Database, UnitOfWork
-from limen.store.models import Containment, Identity, IdentityKind, IdentityStatus, OAuthClient
+from limen.store.models import (
+    Containment,
+    Identity,
+    IdentityKind,
+    IdentityStatus,
+    OAuthClient,
+    SsfStream,
+)
 
 __all__ = ["Note", "Responder"]
 
@@ -157,6 +164,30 @@ class Responder:
         self._guard.authorize(actor, "partner.read", Resource("partner"))
         with self._db.unit_of_work(readonly=True) as uow:
             return partners.list_partners(uow.session)
+
+    def get_partner(self, actor: Actor, ref: str) -> partners.Partner:
+        self._guard.authorize(actor, "partner.read", Resource("partner", name=ref))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return partners.get_partner(uow.session, ref)
+
+    def rotate_partner(
+        self, actor: Actor, ref: str, *, client_id: str | None = None
+    ) -> tuple[partners.Partner, OAuthClient, str]:
+        self._guard.authorize(actor, "partner.rotate", Resource("partner", name=ref))
+        with self._db.unit_of_work() as uow:
+            return partners.rotate_partner(uow, actor, ref, client_id=client_id)
+
+    def ssf_streams(
+        self, actor: Actor, *, receiver: str | None = None
+    ) -> list[tuple[SsfStream, str]]:
+        """Every receiver's Shared Signals streams (``receiver``: one identity's), with
+        the receiver's name. A receiver manages its own through ``/ssf/streams``."""
+        from limen.respond import ssf
+
+        self._guard.authorize(actor, "ssf.streams.read", Resource("ssf_stream"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            receiver_id = identities.get(uow.session, receiver).id if receiver else None
+            return ssf.every_stream(uow.session, receiver_id=receiver_id)
 
     def revoke_partner(self, actor: Actor, ref: str) -> partners.Partner:
         self._guard.authorize(actor, "partner.revoke", Resource("partner", name=ref))

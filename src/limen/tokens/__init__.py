@@ -18,9 +18,11 @@ from limen.tokens.clients import (
     list_clients,
     register_client,
     revoke_client,
+    rotate_client_secret,
 )
 from limen.tokens.errors import (
     ClientNotFound,
+    ClientRevoked,
     InvalidAccessToken,
     InvalidClient,
     InvalidGrant,
@@ -56,6 +58,7 @@ __all__ = [
     "ClientCredentialsGrant",
     "ClientIdentity",
     "ClientNotFound",
+    "ClientRevoked",
     "Clients",
     "InvalidAccessToken",
     "InvalidClient",
@@ -80,5 +83,6 @@ __all__ = [
     "register_client",
     "revoke_client",
     "revoke_token",
+    "rotate_client_secret",
     "server_metadata",
 ]

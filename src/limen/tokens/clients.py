@@ -26,7 +26,7 @@ from limen.errors import Unavailable
 from limen.identity.status import CLIENT_REVOKED_TOPIC, StatusView
 from limen.store import Database, Lookup, Reader, UnitOfWork
 from limen.store.models import Identity, IdentityKind, OAuthClient, utcnow
-from limen.tokens.errors import ClientNotFound, InvalidClient, InvalidRequest
+from limen.tokens.errors import ClientNotFound, ClientRevoked, InvalidClient, InvalidRequest
 from limen.tokens.rfc7523 import (
     assertion_subject,
     validate_client_jwks,
@@ -47,6 +47,7 @@ __all__ = [
     "list_clients",
     "register_client",
     "revoke_client",
+    "rotate_client_secret",
 ]
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -207,6 +208,33 @@ def revoke_client(uow: UnitOfWork, actor: Actor, client_id: str) -> OAuthClient:
     return client
 
 
+def rotate_client_secret(uow: UnitOfWork, actor: Actor, client_id: str) -> tuple[OAuthClient, str]:
+    """Give a client a new secret; returns ``(client, secret)``, the secret once.
+
+    The old secret authenticates no more from the commit on (every grant reads the
+    client's row); tokens already issued keep their lifetime, as after any rotation.
+    A revoked client stays revoked, and a ``private_key_jwt`` client has no secret: it
+    registers new public keys instead.
+    """
+    client = get_client(uow.session, client_id)
+    if client.revoked_at is not None:
+        raise ClientRevoked(f"OAuth client {client.client_id!r} is revoked")
+    if client.auth_method == "private_key_jwt":
+        raise InvalidRequest("a private_key_jwt client has no secret to rotate")
+    secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+    client.secret_hash = _hash_secret(secret)
+    record(
+        uow.session,
+        actor,
+        "oauth.client.rotate",
+        resource_type="oauth_client",
+        resource_id=client.client_id,
+        resource_name=client.name,
+        context={"identity_id": client.identity_id},
+    )
+    return client, secret
+
+
 def authenticate_client(
     reader: Reader | Session,
     credentials: ClientCredentials,
@@ -345,6 +373,26 @@ class Clients:
                 ).all()
             )
         return [(client, names.get(client.identity_id, "")) for client in clients]
+
+    def get(self, actor: Actor, client_id: str) -> tuple[OAuthClient, str]:
+        """One client (with its identity's name); never its secret."""
+        with self._db.unit_of_work(readonly=True) as uow:
+            client = get_client(uow.session, client_id)
+            name = uow.session.get(Identity, client.identity_id)
+        self._guard.authorize(
+            actor, "client.read", Resource("oauth_client", client.client_id, client.name)
+        )
+        return client, name.name if name is not None else ""
+
+    def rotate(self, actor: Actor, client_id: str) -> tuple[OAuthClient, str]:
+        """A new secret for a client; the old one stops working at once."""
+        with self._db.unit_of_work(readonly=True) as uow:
+            found = get_client(uow.session, client_id)
+        self._guard.authorize(
+            actor, "client.rotate", Resource("oauth_client", found.client_id, found.name)
+        )
+        with self._db.unit_of_work() as uow:
+            return rotate_client_secret(uow, actor, found.client_id)
 
     def revoke(self, actor: Actor, client_id: str) -> OAuthClient:
         with self._db.unit_of_work(readonly=True) as uow:

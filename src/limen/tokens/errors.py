@@ -19,6 +19,8 @@ https://www.rfc-editor.org/rfc/rfc6749#section-5.2
      │    └── UnauthorizedClient   unauthorized_client: this client may not do that
      ├── NotFound
      │    └── ClientNotFound       no client with that id (CLI / admin API)
+     ├── Conflict
+     │    └── ClientRevoked        the client is revoked: nothing more to change on it
      └── Unavailable
           └── SigningUnavailable   the signing key cannot be opened (wrong or missing root key)
 """
@@ -27,10 +29,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from limen.errors import Denied, InvalidInput, NotFound, Unauthenticated, Unavailable
+from limen.errors import Conflict, Denied, InvalidInput, NotFound, Unauthenticated, Unavailable
 
 __all__ = [
     "ClientNotFound",
+    "ClientRevoked",
     "InvalidAccessToken",
     "InvalidClient",
     "InvalidGrant",
@@ -130,3 +133,9 @@ class SigningUnavailable(Unavailable):
     """The token signing key cannot be opened: the root key is missing or not this one."""
 
     code = "signing-unavailable"
+
+
+class ClientRevoked(Conflict):
+    """The OAuth client is revoked; a revoked client is never given a new secret."""
+
+    code = "client-revoked"

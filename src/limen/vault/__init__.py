@@ -41,6 +41,7 @@ if typing.TYPE_CHECKING:
         VaultAccessDenied,
         VaultExists,
         VaultFileNotFound,
+        VaultNotEmpty,
         VaultNotFound,
         WrongKey,
     )
@@ -98,6 +99,7 @@ _LAZY: typing.Final = {
     "VaultAccessDenied": "limen.vault.errors",
     "VaultExists": "limen.vault.errors",
     "VaultFileNotFound": "limen.vault.errors",
+    "VaultNotEmpty": "limen.vault.errors",
     "VaultNotFound": "limen.vault.errors",
     "WrongKey": "limen.vault.errors",
     "GeneratedPassword": "limen.vault.generator",
@@ -181,6 +183,7 @@ __all__ = [
     "VaultAccessDenied",
     "VaultExists",
     "VaultFileNotFound",
+    "VaultNotEmpty",
     "VaultNotFound",
     "VaultService",
     "VaultView",

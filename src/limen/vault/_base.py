@@ -286,6 +286,7 @@ _GUARD_ACTIONS: Final = {
     "vault.create": "vault.create",
     "vault.read": "vault.read",
     "vault.update": "vault.update",
+    "vault.delete": "vault.update",
     "vault.item.list": "vault.read",
     "vault.file.list": "vault.read",
     "vault.item.read": "vault.item.read",
@@ -294,6 +295,7 @@ _GUARD_ACTIONS: Final = {
     "vault.item.create": "vault.item.write",
     "vault.item.update": "vault.item.write",
     "vault.item.delete": "vault.item.write",
+    "vault.item.restore": "vault.item.write",
     "vault.file.create": "vault.item.write",
 }
 

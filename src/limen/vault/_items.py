@@ -23,7 +23,7 @@ from limen.vault._views import editor as _editor
 from limen.vault._views import item_view as _item_view
 from limen.vault.content import ItemContent, ItemDraft
 from limen.vault.envelope import Sealed
-from limen.vault.errors import InvalidItem, VaultFileNotFound
+from limen.vault.errors import AmbiguousReference, InvalidItem, ItemNotFound, VaultFileNotFound
 from limen.vault.keys import file_aad
 
 __all__ = ["Items"]
@@ -39,13 +39,18 @@ class Items(VaultCore):
         *,
         title: str | None = None,
         tag: str | None = None,
+        trashed: bool = False,
     ) -> list[ItemView]:
-        """Summaries (no field values) of the vault's live items, by title."""
+        """Summaries (no field values) of the vault's live items, by title (``trashed``:
+        of the items in its trash instead)."""
         with self._authorised(actor, "vault.item.list", vault_ref, "read", write=False) as uow:
             vault = self._vault(uow.session, vault_ref)
+            deleted = (
+                VaultItem.deleted_at.is_not(None) if trashed else VaultItem.deleted_at.is_(None)
+            )
             query = (
                 sa.select(VaultItem)
-                .where(VaultItem.vault_id == vault.id, VaultItem.deleted_at.is_(None))
+                .where(VaultItem.vault_id == vault.id, deleted)
                 .order_by(VaultItem.title, VaultItem.id)
             )
             if title is not None:
@@ -161,6 +166,44 @@ class Items(VaultCore):
                 resource_name=f"{vault.name}/{item.title}",
                 context={"vault_id": vault.id, "version": item.version},
             )
+
+    def restore_item(self, actor: Actor, vault_ref: str, item_ref: str) -> ItemView:
+        """Take an item out of the trash (by id, or by title if one trashed item has it):
+        it reads, lists and resolves again, at the version it had."""
+        with self._authorised(actor, "vault.item.restore", vault_ref, "write") as uow:
+            session = uow.session
+            vault = self._vault(session, vault_ref)
+            ref = (item_ref or "").strip()
+            matches = list(
+                session.scalars(
+                    sa.select(VaultItem).where(
+                        VaultItem.vault_id == vault.id,
+                        VaultItem.deleted_at.is_not(None),
+                        sa.or_(VaultItem.id == ref, VaultItem.title == ref),
+                    )
+                )
+            )
+            if not matches:
+                raise ItemNotFound(f"the trash of vault {vault.name!r} has no item {ref!r}")
+            if len(matches) > 1:
+                raise AmbiguousReference(
+                    f"{len(matches)} trashed items in vault {vault.name!r} are titled {ref!r}; "
+                    "use the id"
+                )
+            item = matches[0]
+            item.deleted_at = None
+            item.updated_at = utcnow()
+            bump(vault)
+            record(
+                session,
+                actor,
+                "vault.item.restore",
+                resource_type="vault_item",
+                resource_id=item.id,
+                resource_name=f"{vault.name}/{item.title}",
+                context={"vault_id": vault.id, "version": item.version},
+            )
+            return _item_view(item, vault.id, vault.name)
 
     # -- files --------------------------------------------------------------------------
 

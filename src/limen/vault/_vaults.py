@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from limen.audit import Actor, Resource, record
 from limen.errors import InvalidInput
 from limen.store.models import ApiToken, Event, Identity, IdentityStatus, utcnow
-from limen.store.models.vault import Vault, VaultItem
+from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion
 from limen.vault._base import VaultCore
 from limen.vault._views import (
     PolicyEntry,
@@ -19,7 +19,7 @@ from limen.vault._views import (
 )
 from limen.vault._views import check_age as _check_age
 from limen.vault._views import vault_view as _vault_view
-from limen.vault.errors import VaultExists
+from limen.vault.errors import VaultExists, VaultNotEmpty
 from limen.vault.scopes import can, require_admin
 
 __all__ = ["Vaults"]
@@ -100,6 +100,79 @@ class Vaults(VaultCore):
                 context={"max_secret_age_days": max_secret_age_days},
             )
             return _vault_view(vault, self._count(uow.session, vault.id))
+
+    def update_vault(
+        self,
+        actor: Actor,
+        ref: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> VaultView:
+        """Rename a vault or change its description (``None``: unchanged).
+
+        Items, their versions and tokens' scopes follow the vault's id, so nothing is
+        re-sealed; ``limen://`` references that name the vault by its old name stop
+        resolving, as after renaming a folder.
+        """
+        if name is not None:
+            name = name.strip()
+            if not name or len(name) > 100 or "/" in name:
+                raise InvalidInput("a vault name is 1-100 characters and has no '/'")
+        with self._authorised(actor, "vault.update", ref, admin=True) as uow:
+            vault = self._vault(uow.session, ref)
+            context: dict[str, str] = {}
+            if name is not None and name != vault.name:
+                if uow.session.scalar(sa.select(Vault.id).where(Vault.name == name)):
+                    raise VaultExists(f"a vault named {name!r} already exists")
+                context["renamed_from"] = vault.name
+                vault.name = name
+            if description is not None and description != (vault.description or ""):
+                vault.description = description or None
+                context["description"] = "changed"
+            if context:
+                vault.attribute_version += 1
+                vault.updated_at = utcnow()
+                record(
+                    uow.session,
+                    actor,
+                    "vault.update",
+                    resource_type="vault",
+                    resource_id=vault.id,
+                    resource_name=vault.name,
+                    context=context,
+                )
+            return _vault_view(vault, self._count(uow.session, vault.id))
+
+    def delete_vault(self, actor: Actor, ref: str) -> int:
+        """Delete an empty vault, emptying its trash for good; returns how many trashed
+        items went with it. A vault that still holds live items is refused
+        (:class:`~limen.vault.errors.VaultNotEmpty`): deleting each item first is the
+        deliberate step. The event log keeps the vault's history."""
+        with self._authorised(actor, "vault.delete", ref, admin=True) as uow:
+            session = uow.session
+            vault = self._vault(session, ref)
+            live = self._count(session, vault.id)
+            if live:
+                raise VaultNotEmpty(f"vault {vault.name!r} holds {live} item(s); delete them first")
+            trashed = sa.select(VaultItem.id).where(VaultItem.vault_id == vault.id)
+            purged = session.scalar(sa.select(sa.func.count()).select_from(trashed.subquery()))
+            session.execute(sa.delete(VaultFile).where(VaultFile.item_id.in_(trashed)))
+            session.execute(
+                sa.delete(VaultItemVersion).where(VaultItemVersion.item_id.in_(trashed))
+            )
+            session.execute(sa.delete(VaultItem).where(VaultItem.vault_id == vault.id))
+            record(
+                session,
+                actor,
+                "vault.delete",
+                resource_type="vault",
+                resource_id=vault.id,
+                resource_name=vault.name,
+                context={"purged_items": int(purged or 0)},
+            )
+            session.delete(vault)
+            return int(purged or 0)
 
     # -- items --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 ::
 
     NotFound       ─ VaultNotFound, ItemNotFound, FieldNotFound, VaultFileNotFound
-    Conflict       ─ VaultExists, AmbiguousReference
+    Conflict       ─ VaultExists, VaultNotEmpty, AmbiguousReference
     Denied         ─ VaultAccessDenied
     InvalidInput   ─ InvalidItem, InvalidReference, InvalidFilter, InvalidPatch
     Unavailable    ─ WrongKey, SealBroken
@@ -27,6 +27,7 @@ __all__ = [
     "VaultAccessDenied",
     "VaultExists",
     "VaultFileNotFound",
+    "VaultNotEmpty",
     "VaultNotFound",
     "WrongKey",
 ]
@@ -60,6 +61,12 @@ class VaultExists(Conflict):
     """Another vault already has that name."""
 
     code = "vault-exists"
+
+
+class VaultNotEmpty(Conflict):
+    """The vault still holds live items; delete them first (they go to the trash)."""
+
+    code = "vault-not-empty"
 
 
 class AmbiguousReference(Conflict):

@@ -37,6 +37,7 @@ from limen.vault import (
 __all__ = [
     "ItemIn",
     "VaultCreate",
+    "VaultUpdate",
     "activity_document",
     "apply_patch",
     "file_document",
@@ -138,6 +139,17 @@ class VaultCreate(_Connect):
 
     name: str
     description: str | None = None
+    max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1, le=36_500)
+
+
+class VaultUpdate(_Connect):
+    """Limen extension: rename a vault, change its description or rotation policy.
+
+    Only the members sent change; ``maxSecretAgeDays: null`` clears the policy.
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=1000)
     max_secret_age_days: int | None = Field(default=None, alias="maxSecretAgeDays", ge=1, le=36_500)
 
 

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from limen.store.models import Identity
 
-__all__ = ["IdentityCreate", "IdentityList", "IdentityPublic", "IdentityUpdate", "StatusChange"]
+__all__ = [
+    "IdentityCreate",
+    "IdentityDeprovisioned",
+    "IdentityList",
+    "IdentityPublic",
+    "IdentityUpdate",
+    "StatusChange",
+]
 
 
 class IdentityCreate(BaseModel):
@@ -80,6 +87,13 @@ class IdentityPublic(BaseModel):
             updated_at=identity.updated_at,
             status_changed_at=identity.status_changed_at,
         )
+
+
+class IdentityDeprovisioned(IdentityPublic):
+    """What deprovisioning did: the identity, and what it cut off with it."""
+
+    cascaded: list[str] = Field(description="Ids of the owned identities suspended with it.")
+    revoked_tokens: int
 
 
 class IdentityList(BaseModel):

@@ -17,12 +17,15 @@ from limen.audit.sinks.outbox import (
     list_sinks,
     remove_sink,
 )
+from limen.audit.sinks.service import REMOTE_SINK_KINDS, Sinks
 
 __all__ = [
+    "REMOTE_SINK_KINDS",
     "SINK_KINDS",
     "Sink",
     "SinkFailure",
     "SinkStatus",
+    "Sinks",
     "add_sink",
     "deliver_due",
     "get_sink",

@@ -21,7 +21,7 @@ from limen.respond.ssf._credentials import HeaderSealer
 from limen.respond.ssf._targets import check_push_target
 from limen.respond.ssf.events import EVENTS_SUPPORTED, VERIFICATION, set_claims
 from limen.store import UnitOfWork
-from limen.store.models import Event, SsfCursor, SsfOutbox, SsfStream, utcnow
+from limen.store.models import Event, Identity, SsfCursor, SsfOutbox, SsfStream, utcnow
 
 __all__ = [
     "POLL",
@@ -30,6 +30,7 @@ __all__ = [
     "create_stream",
     "delete_stream",
     "events_delivered",
+    "every_stream",
     "get_stream",
     "list_streams",
     "request_verification",
@@ -169,6 +170,21 @@ def list_streams(session: Session, actor: Actor) -> Sequence[SsfStream]:
             .order_by(SsfStream.created_at, SsfStream.id)
         )
     )
+
+
+def every_stream(
+    session: Session, *, receiver_id: str | None = None
+) -> list[tuple[SsfStream, str]]:
+    """Every receiver's streams with the receiver's name, oldest first (the admin's view;
+    a receiver sees its own through :func:`list_streams`)."""
+    query = (
+        sa.select(SsfStream, Identity.name)
+        .join(Identity, Identity.id == SsfStream.receiver_id)
+        .order_by(SsfStream.created_at, SsfStream.id)
+    )
+    if receiver_id is not None:
+        query = query.where(SsfStream.receiver_id == receiver_id)
+    return [(stream, name) for stream, name in session.execute(query).all()]
 
 
 def update_stream(
