@@ -1,0 +1,214 @@
+"""The same CLI commands twice: on the server host (the data dir) and remotely, through
+``LIMEN_URL``/``LIMEN_TOKEN`` against a live server, expecting the same results.
+
+In remote mode the CLI's data dir is an empty folder, so a command that quietly fell back
+to local data would fail rather than pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from limen.testing import free_port
+from tests.conftest import CliResult
+
+
+@dataclass
+class Limen:
+    """``limen …`` in one mode, and the live server the remote mode talks to."""
+
+    mode: str
+    url: str
+    admin_token: str
+    env: dict[str, str]
+
+    def __call__(self, *args: str, input: str | None = None, **env: str) -> CliResult:
+        from limen.cli.main import app as cli_app
+
+        result = CliRunner().invoke(
+            cli_app, list(args), env={**self.env, **env}, input=input, catch_exceptions=False
+        )
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    def json(self, *args: str) -> Any:
+        result = self(*args, "--json")
+        assert result.exit_code == 0, (args, result.stderr)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture(params=["local", "remote"])
+def limen(
+    request: pytest.FixtureRequest, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> Limen:
+    return _limen(request.param, settings, installed, live_server, tmp_path)
+
+
+def _limen(mode: str, settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
+    if mode == "local":
+        env = {"LIMEN_DATA_DIR": str(settings.data_dir)}
+        if settings.database_url:
+            env["LIMEN_DATABASE_URL"] = settings.database_url
+    else:
+        elsewhere = tmp_path / "not-the-server"
+        elsewhere.mkdir()
+        env = {
+            "LIMEN_DATA_DIR": str(elsewhere),
+            "LIMEN_URL": live_server.url,
+            "LIMEN_TOKEN": installed.admin_token,
+        }
+    return Limen(mode, live_server.url, installed.admin_token, env)
+
+
+def _one_line_error(result: CliResult, code: int, fragment: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("limen: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_identities_are_created_listed_updated_and_suspended(limen: Limen) -> None:
+    human = limen.json(
+        "identity", "create", "--kind", "human", "--name", "alice", "--email", "alice@example.com"
+    )
+    bot = limen.json(
+        "identity", "create", "--kind", "agent", "--name", "deploy-bot",
+        "--owner", "alice@example.com", "--attributes", '{"team": "infra"}',
+    )  # fmt: skip
+    assert bot["owner_id"] == human["id"]
+    assert bot["attributes"] == {"team": "infra"}
+    assert set(bot) >= {"id", "kind", "status", "created_at", "status_changed_at"}
+
+    listed = limen.json("identity", "list", "--kind", "agent")
+    assert [i["name"] for i in listed["items"]] == ["deploy-bot"]
+    assert listed["items"][0] == bot
+    assert limen.json("identity", "show", "deploy-bot") == bot
+
+    updated = limen.json("identity", "update", "deploy-bot", "--display-name", "Deploy bot")
+    assert updated["display_name"] == "Deploy bot"
+
+    suspended = limen.json("identity", "suspend", "deploy-bot", "--reason", "rotating")
+    assert (suspended["status"], suspended["status_reason"]) == ("suspended", "rotating")
+    only = limen.json("identity", "list", "--status", "suspended")
+    assert [i["name"] for i in only["items"]] == ["deploy-bot"]
+    assert limen.json("identity", "reactivate", "deploy-bot")["status"] == "active"
+
+    table = limen("identity", "list")
+    assert table.exit_code == 0 and "deploy-bot" in table.stdout and "alice" in table.stdout
+
+
+def test_a_suspended_identitys_token_is_refused(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "carol", "--role", "viewer")
+    issued = limen.json("token", "create", "--identity", "carol", "--name", "laptop")
+    assert issued["token"].startswith("limen_") and issued["identity"] == "carol"
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    assert httpx.get(f"{limen.url}/v1/identities/carol", headers=headers).status_code == 200
+
+    listed = limen.json("token", "list", "--identity", "carol")
+    assert [t["name"] for t in listed["items"]] == ["laptop"]
+    assert "token" not in listed["items"][0]
+
+    limen.json("identity", "suspend", "carol")
+    # the server hears of a suspension made beside it (local mode) through its change feed
+    assert _eventually(
+        lambda: httpx.get(f"{limen.url}/v1/identities/carol", headers=headers).status_code == 401
+    )
+
+    revoked = limen.json("token", "revoke", issued["id"], "--reason", "left")
+    assert revoked["state"] == "revoked"
+    assert limen.json("token", "list", "--identity", "carol")["items"] == []
+
+
+def test_errors_are_the_same_one_line_in_both_modes(limen: Limen) -> None:
+    limen("identity", "create", "--kind", "human", "--name", "erin")
+    _one_line_error(limen("identity", "show", "nobody"), 3, "no identity")
+    _one_line_error(
+        limen("identity", "create", "--kind", "human", "--name", "erin"), 4, "already exists"
+    )
+    _one_line_error(
+        limen("identity", "create", "--kind", "agent", "--name", "b", "--owner", "zed"), 2, "zed"
+    )
+    _one_line_error(limen("identity", "create", "--kind", "agent", "--name", "b"), 2, "owner")
+    _one_line_error(
+        limen("identity", "create", "--kind", "human", "--name", "f", "--attributes", "{bad"),
+        2,
+        "not valid JSON",
+    )
+    _one_line_error(limen("token", "revoke", "tok_nothing"), 3, "tok_nothing")
+
+
+# -- remote mode only ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def remote(settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
+    return _limen("remote", settings, installed, live_server, tmp_path)
+
+
+def test_a_refused_token_and_a_forbidden_command_say_so(remote: Limen) -> None:
+    refused = remote("identity", "list", LIMEN_TOKEN="limen_not-a-real-token")
+    _one_line_error(refused, 5, "the server refused the token (401)")
+    assert "limen_not-a-real-token" not in refused.stderr
+
+    remote.json("identity", "create", "--kind", "human", "--name", "vic", "--role", "viewer")
+    viewer = remote.json("token", "create", "--identity", "vic")["token"]
+    assert remote("identity", "list", "--json", LIMEN_TOKEN=viewer).exit_code == 0
+    forbidden = remote("identity", "create", "--kind", "human", "--name", "x", LIMEN_TOKEN=viewer)
+    _one_line_error(forbidden, 5, "not allowed (403)")
+    assert viewer not in forbidden.stdout + forbidden.stderr
+
+
+def test_an_unreachable_server_is_named(remote: Limen) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    result = remote("identity", "list", LIMEN_URL=nowhere)
+    _one_line_error(result, 6, f"cannot reach LIMEN_URL {nowhere}")
+    assert remote.admin_token not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("init",), "`limen init` runs on the server host"),
+        (("db", "migrate"), "`limen db` runs on the server host"),
+        (("admin-token",), "`limen admin-token` runs on the server host"),
+        (("server",), "`limen server` runs on the server host"),
+        (("client", "list"), "no HTTP API for OAuth clients"),
+        (("service-account", "list"), "no HTTP API for service accounts"),
+        (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
+    ],
+)
+def test_commands_without_an_http_api_refuse_rather_than_act_locally(
+    remote: Limen, args: tuple[str, ...], fragment: str
+) -> None:
+    result = remote(*args)
+    _one_line_error(result, 2, fragment)
+    assert "unset LIMEN_TOKEN" in result.stderr
+    assert not any(Path(remote.env["LIMEN_DATA_DIR"]).iterdir())
+
+
+def test_server_and_token_options_work_like_the_variables(remote: Limen) -> None:
+    env = {"LIMEN_URL": "", "LIMEN_TOKEN": ""}
+    options = ("--server", remote.url, "--token", remote.admin_token)
+    listed = remote(*options, "identity", "list", "--json", **env)
+    assert listed.exit_code == 0, listed.stderr
+    assert [i["name"] for i in json.loads(listed.stdout)["items"]] == ["admin"]
+    alone = remote("--server", remote.url, "identity", "list", **env)
+    _one_line_error(alone, 2, "--server needs a token")
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
