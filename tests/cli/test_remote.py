@@ -10,62 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from limen.testing import free_port
-from tests.conftest import CliResult
-
-
-@dataclass
-class Limen:
-    """``limen …`` in one mode, and the live server the remote mode talks to."""
-
-    mode: str
-    url: str
-    admin_token: str
-    env: dict[str, str]
-
-    def __call__(self, *args: str, input: str | None = None, **env: str) -> CliResult:
-        from limen.cli.main import app as cli_app
-
-        result = CliRunner().invoke(
-            cli_app, list(args), env={**self.env, **env}, input=input, catch_exceptions=False
-        )
-        return CliResult(result.exit_code, result.stdout, result.stderr)
-
-    def json(self, *args: str) -> Any:
-        result = self(*args, "--json")
-        assert result.exit_code == 0, (args, result.stderr)
-        return json.loads(result.stdout)
-
-
-@pytest.fixture(params=["local", "remote"])
-def limen(
-    request: pytest.FixtureRequest, settings: Any, installed: Any, live_server: Any, tmp_path: Path
-) -> Limen:
-    return _limen(request.param, settings, installed, live_server, tmp_path)
-
-
-def _limen(mode: str, settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
-    if mode == "local":
-        env = {"LIMEN_DATA_DIR": str(settings.data_dir)}
-        if settings.database_url:
-            env["LIMEN_DATABASE_URL"] = settings.database_url
-    else:
-        elsewhere = tmp_path / "not-the-server"
-        elsewhere.mkdir()
-        env = {
-            "LIMEN_DATA_DIR": str(elsewhere),
-            "LIMEN_URL": live_server.url,
-            "LIMEN_TOKEN": installed.admin_token,
-        }
-    return Limen(mode, live_server.url, installed.admin_token, env)
+from tests.conftest import CliResult, Limen, cli_in
 
 
 def _one_line_error(result: CliResult, code: int, fragment: str) -> None:
@@ -151,7 +103,7 @@ def test_errors_are_the_same_one_line_in_both_modes(limen: Limen) -> None:
 
 @pytest.fixture
 def remote(settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
-    return _limen("remote", settings, installed, live_server, tmp_path)
+    return cli_in("remote", settings, installed, live_server, tmp_path)
 
 
 def test_a_refused_token_and_a_forbidden_command_say_so(remote: Limen) -> None:
@@ -212,3 +164,25 @@ def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_the_kill_switch_engages_shows_and_disengages(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "olga")
+    for name in ("scout", "scribe"):
+        limen.json("identity", "create", "--kind", "agent", "--name", name, "--owner", "olga")
+    refused = limen("killswitch", "engage", "--kind", "agent", "--reason", "drill")
+    _one_line_error(refused, 2, "suspend 2 active agent(s)")
+
+    engaged = limen.json("killswitch", "engage", "--reason", "drill", "--yes")
+    assert (engaged["kind"], len(engaged["suspended"])) == ("agent", 2)
+    status = limen.json("killswitch", "status")
+    assert [(s["id"], s["held"], s["reason"]) for s in status] == [(engaged["id"], 2, "drill")]
+    assert limen.json("identity", "show", "scout")["status"] == "suspended"
+
+    _one_line_error(limen("killswitch", "disengage", "--reason", "over"), 2, "reactivate up to 2")
+    back = limen.json("killswitch", "disengage", "--reason", "over", "--yes")
+    assert (back["id"], len(back["reactivated"]), back["left_alone"]) == (engaged["id"], 2, [])
+    assert limen.json("killswitch", "status") == []
+    _one_line_error(
+        limen("killswitch", "disengage", "--reason", "again", "--yes"), 4, "no kill switch"
+    )
