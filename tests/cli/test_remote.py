@@ -8,6 +8,7 @@ to local data would fail rather than pass.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,6 +137,9 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("client", "list"), "no HTTP API for OAuth clients"),
         (("service-account", "list"), "no HTTP API for service accounts"),
         (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
+        (("vault", "report"), "`limen vault report` has no HTTP API"),
+        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
+        (("audit", "verify"), "no HTTP API for audit verification"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -186,3 +190,19 @@ def test_the_kill_switch_engages_shows_and_disengages(limen: Limen) -> None:
     _one_line_error(
         limen("killswitch", "disengage", "--reason", "again", "--yes"), 4, "no kill switch"
     )
+
+
+def test_run_resolves_remotely_and_keeps_the_token_from_the_child(
+    remote: Limen, tmp_path: Path
+) -> None:
+    remote.json("vault", "create", "ops")
+    remote.json("item", "create", "--vault", "ops", "--title", "db", "password=hunter2-x9")
+    script = (
+        "import os; print(os.environ['DB_PASSWORD'] == 'hunter2-x9', 'LIMEN_TOKEN' in os.environ)"
+    )
+    result = remote(
+        "run", "--", sys.executable, "-c", script,
+        DB_PASSWORD="limen://ops/db/password",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]

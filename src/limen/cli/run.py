@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -21,9 +22,9 @@ import typer
 from limen.audit import Actor
 from limen.cli._context import emit_json
 from limen.cli._errors import fail
-from limen.cli.vault import vault_service
+from limen.cli.vault import remote_vault, vault_service
 from limen.errors import InvalidInput, LimenError
-from limen.vault import SCHEME, Masker, render
+from limen.vault import SCHEME, Masker, ResolvedSecret, render
 
 __all__ = ["register"]
 
@@ -41,7 +42,7 @@ def read(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Print the value a secret reference points at."""
-    secret = vault_service(ctx).resolve(Actor.operator(), reference, purpose="read")
+    secret = _resolver(ctx)(reference, "read")
     if as_json:
         emit_json(
             {
@@ -75,19 +76,19 @@ def run(
     if not command:
         raise InvalidInput("name a command to run after --, e.g. limen run -- ./deploy.sh")
     # The child gets the references it asked for, never the key that unlocks the vault.
-    environment = {k: v for k, v in os.environ.items() if k not in _WITHHELD}
+    withheld = _WITHHELD | ({"LIMEN_TOKEN"} if remote_vault(ctx) is not None else set())
+    environment = {k: v for k, v in os.environ.items() if k not in withheld}
     origin = dict.fromkeys(environment, "the environment")
     for path in env_file or []:
         values = _read_env_file(path)
         environment.update(values)
         origin.update(dict.fromkeys(values, str(path)))
-    service = vault_service(ctx)
-    actor = Actor.operator()
+    resolve = _resolver(ctx)
     resolved: dict[str, str] = {}
     for name, value in sorted(environment.items()):
         if value.strip().startswith(SCHEME):
             try:
-                resolved[name] = service.resolve(actor, value.strip(), purpose="run").value
+                resolved[name] = resolve(value.strip(), "run").value
             except LimenError as exc:
                 # Same error, same exit code; it also names the variable that held the
                 # reference and where that came from, so the right line gets fixed.
@@ -119,9 +120,8 @@ def inject(
         template = sys.stdin.read()
     if out_file is not None and out_file.exists() and not force:
         raise InvalidInput(f"{out_file} exists; use --force to overwrite it")
-    service = vault_service(ctx)
-    actor = Actor.operator()
-    rendered = render(template, lambda ref: service.resolve(actor, ref, purpose="inject").value)
+    resolve = _resolver(ctx)
+    rendered = render(template, lambda ref: resolve(ref, "inject").value)
     if out_file is None:
         typer.echo(rendered, nl=False)
         return
@@ -132,6 +132,17 @@ def inject(
     with os.fdopen(fd, "w") as handle:
         handle.write(rendered)
     typer.echo(f"Wrote {out_file}", err=True)
+
+
+def _resolver(ctx: typer.Context) -> Callable[[str, str], ResolvedSecret]:
+    """``(reference, purpose) -> secret``: through the local vault as the operator, or the
+    server's vault API with the CLI's token in remote mode."""
+    server = remote_vault(ctx)
+    if server is not None:
+        return lambda reference, purpose: server.resolve(reference)
+    service = vault_service(ctx)
+    actor = Actor.operator()
+    return lambda reference, purpose: service.resolve(actor, reference, purpose=purpose)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

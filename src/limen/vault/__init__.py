@@ -48,7 +48,13 @@ from limen.vault.keys import (
 )
 from limen.vault.masking import MASK, Masker
 from limen.vault.otp import totp_code
-from limen.vault.references import SCHEME, Reference, find_references, parse_reference
+from limen.vault.references import (
+    SCHEME,
+    Reference,
+    find_field,
+    find_references,
+    parse_reference,
+)
 from limen.vault.scopes import ADMIN_SCOPE, can, vault_scope
 from limen.vault.service import (
     FileInfo,
@@ -105,6 +111,7 @@ __all__ = [
     "WrongKey",
     "apply_assignments",
     "can",
+    "find_field",
     "find_references",
     "generate",
     "generated_password",

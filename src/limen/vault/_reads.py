@@ -14,7 +14,7 @@ transport.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,11 +35,11 @@ from limen.vault._views import (
     ResolvedSecret,
 )
 from limen.vault._views import item_view as _item_view
-from limen.vault.content import Field, ItemContent, Section
+from limen.vault.content import ItemContent
 from limen.vault.envelope import Sealed
-from limen.vault.errors import AmbiguousReference, FieldNotFound, ItemNotFound, SealBroken
+from limen.vault.errors import ItemNotFound, SealBroken
 from limen.vault.keys import item_aad
-from limen.vault.references import Reference, parse_reference
+from limen.vault.references import Reference, find_field, parse_reference
 from limen.vault.scopes import can
 
 __all__ = ["Reads"]
@@ -283,7 +283,7 @@ class Reads(VaultCore):
             item = self._item(session, vault, ref.item)
             row = session.get(VaultItemVersion, (item.id, item.version))
             content = self._open_version(row, actor, vault, item) if row else ItemContent()
-            found = _find_field(content, ref)
+            found = find_field(content, ref)
             record(
                 session,
                 actor,
@@ -302,38 +302,6 @@ class Reads(VaultCore):
             return ResolvedSecret(str(ref), found.value or "", vault.id, item.id, found.id)
 
     # -- rotation policy ----------------------------------------------------------------
-
-
-def _find_field(content: ItemContent, ref: Reference) -> Field:
-    candidates: list[Field] = list(content.fields)
-    if ref.section is not None:
-        section = _find_section(content.sections, ref.section)
-        candidates = [f for f in candidates if f.section_id == section.id]
-    for matcher in (
-        lambda f: f.id == ref.field,
-        lambda f: f.label == ref.field,
-        lambda f: (f.label or "").lower() == ref.field.lower(),
-    ):
-        found = [f for f in candidates if matcher(f)]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise AmbiguousReference(
-                f"{len(found)} fields match {ref.field!r}; add the section or use the field id"
-            )
-    raise FieldNotFound(f"no field {ref.field!r} in {ref.vault}/{ref.item}")
-
-
-def _find_section(sections: Sequence[Section], name: str) -> Section:
-    for matcher in (
-        lambda s: s.id == name,
-        lambda s: s.label == name,
-        lambda s: (s.label or "").lower() == name.lower(),
-    ):
-        found = [s for s in sections if matcher(s)]
-        if found:
-            return found[0]
-    raise FieldNotFound(f"no section {name!r}")
 
 
 def _read_query(vault_by_id: bool, item_by_id: bool) -> Lookup:
