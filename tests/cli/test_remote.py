@@ -206,3 +206,57 @@ def test_run_resolves_remotely_and_keeps_the_token_from_the_child(
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+def test_events_alerts_and_the_threat_level(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "hana")
+    limen.json("identity", "suspend", "hana", "--reason", "drill")
+    events = limen.json("events", "list", "--action", "identity.*")
+    assert [e["action"] for e in events["items"]] == [
+        "identity.create", "identity.create", "identity.suspend",
+    ]  # fmt: skip
+    assert events["items"][2]["reason"] == "drill"
+    assert events["items"][2]["resource"]["name"] == "hana"
+    table = limen("events", "list", "--action", "identity.suspend")
+    assert table.exit_code == 0 and "identity.suspend" in table.stdout
+
+    assert limen.json("alert", "list") == {"items": []}
+    _one_line_error(limen("alert", "show", "alert-nothing"), 3, "alert-nothing")
+
+    assert limen.json("threat", "show")["level"] == "normal"
+    raised = limen.json("threat", "set", "high", "--reason", "incident")
+    assert (raised["level"], raised["reason"]) == ("high", "incident")
+    shown = limen("threat", "show")
+    assert shown.exit_code == 0 and shown.stdout.startswith("threat level: high (incident)")
+    assert limen.json("threat", "set", "normal")["level"] == "normal"
+
+
+def test_playbooks_and_the_access_reviews(limen: Limen, tmp_path: Path) -> None:
+    book = tmp_path / "probe.yaml"
+    book.write_text(
+        "description: suspend probing agents\n"
+        "match: {min_score: 0.7, kinds: [agent]}\n"
+        "actions: [suspend, contain]\n"
+        "mode: dry-run\n"
+    )
+    added = limen.json("playbook", "add", "probe", str(book))
+    assert (added["name"], added["mode"], added["actions"]) == (
+        "probe", "dry-run", ["suspend", "contain"],
+    )  # fmt: skip
+    assert [b["name"] for b in limen.json("playbook", "list")["items"]] == ["probe"]
+    assert limen.json("playbook", "show", "probe")["description"] == "suspend probing agents"
+    shown = limen("playbook", "show", "probe")
+    assert shown.exit_code == 0 and "then suspend, contain" in shown.stdout
+    (tmp_path / "broken.yaml").write_text("actions: [suspend\n")
+    _one_line_error(limen("playbook", "add", "x", str(tmp_path / "broken.yaml")), 2, "YAML")
+    assert limen("playbook", "remove", "probe").exit_code == 0
+    _one_line_error(limen("playbook", "show", "probe"), 3, "probe")
+
+    limen.json("identity", "create", "--kind", "human", "--name", "rita")
+    limen.json("identity", "create", "--kind", "agent", "--name", "rita-bot", "--owner", "rita")
+    review = limen.json("access", "review")
+    assert [i["name"] for i in review["identities"]] == ["rita-bot"]
+    sheet = limen("access", "review", "--format", "csv")
+    assert sheet.exit_code == 0 and "rita-bot" in sheet.stdout
+    posture = limen.json("posture", "report")
+    assert len(posture["risks"]) == 10

@@ -51,7 +51,6 @@ _MISSING_API: Final[dict[str, str]] = {
     "fleet": "fleet inventory",
     "detect": "detection baselines",
     "scim": "SCIM tokens",
-    "posture": "posture",
 }
 
 
