@@ -18,11 +18,12 @@ The token is sent as a bearer credential and appears in no message.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from limen import __version__, errors
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "SERVER_HOST_ONLY",
@@ -82,6 +83,8 @@ class Remote:
     """A Limen server reached over HTTP with a bearer token."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+        import httpx  # only in remote mode: a local command does not pay for importing it
+
         self.url = url.rstrip("/")
         self._client = httpx.Client(
             base_url=self.url,
@@ -120,6 +123,8 @@ class Remote:
         json: Any = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, ``None`` for an empty one."""
+        import httpx
+
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         try:
             response = self._client.request(method, path, params=query, json=json)
