@@ -8,6 +8,7 @@ CI (``CI=true``), where an unreachable PostgreSQL fails the run instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import threading
@@ -255,3 +256,51 @@ def cli(settings: Settings) -> Any:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+@dataclass
+class Limen:
+    """``limen …`` in one mode, and the live server the remote mode talks to."""
+
+    mode: str
+    url: str
+    admin_token: str
+    env: dict[str, str]
+
+    def __call__(self, *args: str, input: str | None = None, **env: str) -> CliResult:
+        from limen.cli.main import app as cli_app
+
+        result = CliRunner().invoke(
+            cli_app, list(args), env={**self.env, **env}, input=input, catch_exceptions=False
+        )
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    def json(self, *args: str) -> Any:
+        result = self(*args, "--json")
+        assert result.exit_code == 0, (args, result.stderr)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture(params=["local", "remote"])
+def limen(
+    request: pytest.FixtureRequest, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> Limen:
+    """``limen …`` twice: on the server host, then remotely through LIMEN_URL/LIMEN_TOKEN
+    against a live server (whose data the remote CLI cannot see otherwise)."""
+    return cli_in(request.param, settings, installed, live_server, tmp_path)
+
+
+def cli_in(mode: str, settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
+    if mode == "local":
+        env = {"LIMEN_DATA_DIR": str(settings.data_dir)}
+        if settings.database_url:
+            env["LIMEN_DATABASE_URL"] = settings.database_url
+    else:
+        elsewhere = tmp_path / "not-the-server"
+        elsewhere.mkdir()
+        env = {
+            "LIMEN_DATA_DIR": str(elsewhere),
+            "LIMEN_URL": live_server.url,
+            "LIMEN_TOKEN": installed.admin_token,
+        }
+    return Limen(mode, live_server.url, installed.admin_token, env)

@@ -38,6 +38,7 @@ FIELDS: Final = frozenset(
         "port",
         "public_url",
         "ssf_allowed_hosts",
+        "ssf_signing_alg",
         "vault_reuse_seconds",
     }
 )

@@ -89,8 +89,9 @@ def test_custom_attributes_and_email_reach_cedar(
 
 
 def test_the_cli_adds_a_fragment_and_tests_with_properties(
-    cli: Any, installed: Any, make_identity: Any, tmp_path: Path
+    limen: Any, make_identity: Any, tmp_path: Path
 ) -> None:
+    cli = limen  # on the server host, then remotely (LIMEN_URL/LIMEN_TOKEN)
     (tmp_path / "app.cedarschema").write_text((HERE / "certification.cedarschema").read_text())
     (tmp_path / "app.cedar").write_text((HERE / "certification.cedar").read_text())
     refused = cli("policy", "add", "records", str(tmp_path / "app.cedar"))

@@ -55,7 +55,8 @@ def test_policy_lifecycle_over_http(client: TestClient, admin_headers: dict[str,
     assert builtin.status_code == 422
 
 
-def test_policy_cli(cli: Any, installed: Any, tmp_path: Path, make_identity: Any) -> None:
+def test_policy_cli(limen: Any, tmp_path: Path, make_identity: Any) -> None:
+    cli = limen  # on the server host, then remotely (LIMEN_URL/LIMEN_TOKEN)
     make_identity("alice")
     make_identity("alice-bot", kind="agent", owner="alice")
     bad = tmp_path / "bad.cedar"

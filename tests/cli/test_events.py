@@ -35,8 +35,9 @@ def _actions(result: Any) -> list[str]:
 
 
 def test_actor_takes_a_name_or_email_and_an_unknown_one_is_an_error(
-    cli: Any, db: Database, installed: InitResult
+    limen: Any, db: Database
 ) -> None:
+    cli = limen  # on the server host, then remotely (LIMEN_URL/LIMEN_TOKEN)
     _as(db, "alice", "alice@example.com", ["tool.call", "tool.list"])
     _as(db, "bob", "bob@example.com", ["tool.delete"])
     assert _actions(cli("events", "list", "--actor", "alice", "--json")) == [

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import cli_in
+
 
 def _tree(root: Path, secret: Any) -> list[str]:
     root.mkdir()
@@ -101,3 +103,13 @@ def test_report_needs_a_token_with_the_discovery_scope(
     missing = cli("scan", str(tmp_path / "tree"), "--report", "-q")
     assert missing.exit_code == 2
     assert "--server" in missing.stderr
+
+
+def test_report_goes_to_limen_url_with_limen_token_in_remote_mode(
+    settings: Any, live_server: Any, installed: Any, tmp_path: Path, secret: Any
+) -> None:
+    _tree(tmp_path / "tree", secret)
+    remote = cli_in("remote", settings, installed, live_server, tmp_path)
+    result = remote("scan", str(tmp_path / "tree"), "--report", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    assert "2 new and 0 known unmanaged identities, 3 findings" in result.stderr

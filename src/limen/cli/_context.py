@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import typer
 from rich.console import Console
 
+from limen.cli._errors import fail
 from limen.cli._output import emit_json
+from limen.cli._remote import Remote, missing_api
 from limen.config import Settings
 from limen.identity import NotInitialised
 from limen.installation import prepare_data_dir
@@ -21,6 +23,7 @@ __all__ = [
     "err_console",
     "open_database",
     "out_console",
+    "remote",
     "services",
     "state",
 ]
@@ -33,10 +36,13 @@ err_console = Console(stderr=True)
 class CliState:
     settings: Settings
     debug: bool = False
+    remote: Remote | None = field(default=None, repr=False)
     _db: Database | None = field(default=None, repr=False)
     _services: Services | None = field(default=None, repr=False)
 
     def close(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
         if self._services is not None:
             self._services.close()
             self._services = None
@@ -51,13 +57,21 @@ def state(ctx: typer.Context) -> CliState:
     return obj
 
 
+def remote(ctx: typer.Context) -> Remote | None:
+    """The server this command talks to over HTTP, or ``None`` to work on the data dir."""
+    return state(ctx).remote
+
+
 def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
     """The configured database, migrated to the current schema.
 
     Without ``create``, a SQLite file that does not exist yet is an error rather than a
-    silently created empty installation.
+    silently created empty installation. In remote mode this is the door every command
+    without an HTTP API reaches, and it refuses rather than open the local data.
     """
     cli = state(ctx)
+    if cli.remote is not None:
+        raise fail(missing_api(ctx.command_path), 2)
     if cli._db is not None:
         return cli._db
     settings = cli.settings

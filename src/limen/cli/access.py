@@ -10,7 +10,7 @@ from rich.table import Table
 
 from limen import lifecycle
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
 
 __all__ = ["app", "posture_app"]
 
@@ -44,10 +44,15 @@ def review(
 ) -> None:
     """What each non-human identity can reach, through which credential, on whose
     behalf, what it used in the last DAYS days, and what to change."""
-    result = services(ctx).access_review.review(
-        Actor.operator(), kind=kind, resource_tag=resource_tag, days=days
-    )
-    document = result.document()
+    server = remote(ctx)
+    if server is not None:
+        query = {"kind": kind, "resource_tag": resource_tag, "days": days}
+        document = server.get("/v1/access/review", **query)
+    else:
+        result = services(ctx).access_review.review(
+            Actor.operator(), kind=kind, resource_tag=resource_tag, days=days
+        )
+        document = result.document()
     if as_json or output == "json":
         emit_json(document)
         return
@@ -87,7 +92,11 @@ def report(
 ) -> None:
     """Map what Limen knows to the OWASP Non-Human Identities Top 10 (2025): a count,
     the identities and the fix for each risk."""
-    document = services(ctx).posture.report(Actor.operator(), days=days).document()
+    server = remote(ctx)
+    if server is not None:
+        document = server.get("/v1/posture/report", days=days)
+    else:
+        document = services(ctx).posture.report(Actor.operator(), days=days).document()
     if as_json or output == "json":
         emit_json(document)
         return

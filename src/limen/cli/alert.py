@@ -4,12 +4,14 @@ false positives (the detector then learns the behaviour as normal)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
+from limen.cli._remote import Remote
 
 __all__ = ["app"]
 
@@ -35,9 +37,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List alerts, newest first."""
-    found = services(ctx).alerts.list(
-        Actor.operator(), status=status, identity=identity, limit=limit
-    )
+    found = _alerts(ctx).list(status=status, identity=identity, limit=limit)
     if as_json:
         emit_json({"items": list(found)})
         return
@@ -62,7 +62,7 @@ def list_(
 @app.command()
 def show(ctx: typer.Context, alert_id: AlertArg, as_json: JsonFlag = False) -> None:
     """Show one alert: its reasons and the events behind it."""
-    alert = services(ctx).alerts.get(Actor.operator(), alert_id)
+    alert = _alerts(ctx).get(alert_id)
     if as_json:
         emit_json(alert)
         return
@@ -86,7 +86,7 @@ def ack(
     ctx: typer.Context, alert_id: AlertArg, note: NoteOption = None, as_json: JsonFlag = False
 ) -> None:
     """Acknowledge an alert: someone is on it."""
-    _changed(services(ctx).alerts.acknowledge(Actor.operator(), alert_id, note=note), as_json)
+    _changed(_alerts(ctx).change(alert_id, "acknowledge", note=note), as_json)
 
 
 @app.command("false-positive")
@@ -94,8 +94,7 @@ def false_positive(
     ctx: typer.Context, alert_id: AlertArg, note: NoteOption = None, as_json: JsonFlag = False
 ) -> None:
     """Mark an alert a false positive: the detector learns its behaviour as normal."""
-    done = services(ctx).alerts.mark_false_positive(Actor.operator(), alert_id, note=note)
-    _changed(done, as_json)
+    _changed(_alerts(ctx).change(alert_id, "false-positive", note=note), as_json)
 
 
 @app.command()
@@ -109,12 +108,54 @@ def resolve(
     as_json: JsonFlag = False,
 ) -> None:
     """Resolve an alert (contained, or explained)."""
-    alerts = services(ctx).alerts
-    if false_positive:
-        done = alerts.mark_false_positive(Actor.operator(), alert_id, note=note)
-    else:
-        done = alerts.resolve(Actor.operator(), alert_id, note=note)
-    _changed(done, as_json)
+    change = "false-positive" if false_positive else "resolve"
+    _changed(_alerts(ctx).change(alert_id, change, note=note), as_json)
+
+
+class _Local:
+    """The data dir's alerts, as the operator."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self._alerts = services(ctx).alerts
+
+    def list(self, **query: Any) -> list[dict[str, Any]]:
+        return list(self._alerts.list(Actor.operator(), **query))
+
+    def get(self, alert_id: str) -> dict[str, Any]:
+        return dict(self._alerts.get(Actor.operator(), alert_id))
+
+    def change(self, alert_id: str, change: str, *, note: str | None) -> dict[str, Any]:
+        act = {
+            "acknowledge": self._alerts.acknowledge,
+            "false-positive": self._alerts.mark_false_positive,
+            "resolve": self._alerts.resolve,
+        }[change]
+        return dict(act(Actor.operator(), alert_id, note=note))
+
+
+class _Remote:
+    """``/v1/alerts`` on the server."""
+
+    def __init__(self, server: Remote) -> None:
+        self._server = server
+
+    def list(self, **query: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._server.get("/v1/alerts", **query)["items"]
+        return items
+
+    def get(self, alert_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._server.get(f"/v1/alerts/{quote(alert_id, safe='')}")
+        return found
+
+    def change(self, alert_id: str, change: str, *, note: str | None) -> dict[str, Any]:
+        path = f"/v1/alerts/{quote(alert_id, safe='')}/{change}"
+        done: dict[str, Any] = self._server.post(path, {"note": note})
+        return done
+
+
+def _alerts(ctx: typer.Context) -> _Local | _Remote:
+    server = remote(ctx)
+    return _Local(ctx) if server is None else _Remote(server)
 
 
 def _changed(alert: dict[str, Any], as_json: bool) -> None:

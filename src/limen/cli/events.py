@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Column, Table
@@ -14,8 +15,10 @@ from rich.table import Column, Table
 from limen import identity
 from limen.audit import EventFilter, list_events, newest_events
 from limen.audit.documents import event_document
-from limen.cli._context import emit_json, open_database, out_console
-from limen.errors import InvalidInput
+from limen.cli._context import emit_json, open_database, out_console, remote
+from limen.cli._errors import fail
+from limen.cli._remote import Remote, missing_api, normalise_times
+from limen.errors import InvalidInput, NotFound
 from limen.ids import is_id
 from limen.store import Database
 
@@ -87,6 +90,24 @@ def list_(
     """List events, oldest first (--newest: the latest ones; --follow: keep watching)."""
     if cursor and (newest or follow):
         raise InvalidInput("--cursor pages from the oldest; leave it out with --newest or --follow")
+    server = remote(ctx)
+    if server is not None:
+        if newest or follow:
+            raise fail(missing_api(f"{ctx.command_path} --newest/--follow"), 2)
+        shown = _read_remotely(
+            server,
+            actor=actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            outcome=outcome,
+            since=_parse_time(since, "--since"),
+            until=_parse_time(until, "--until"),
+            cursor=cursor,
+            limit=limit,
+        )
+        _show(shown, cursor=cursor, as_json=as_json)
+        return
     db = open_database(ctx)
     filters = EventFilter(
         actor_id=_actor_id(db, actor),
@@ -101,6 +122,10 @@ def list_(
     if follow:
         _follow(db, filters, shown, as_json=as_json)
         return
+    _show(shown, cursor=cursor, as_json=as_json)
+
+
+def _show(shown: _Shown, *, cursor: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"items": shown.documents, "next_cursor": shown.next_cursor})
         return
@@ -145,6 +170,58 @@ def _read(
             page = list_events(uow.session, filters, after=cursor, limit=limit)
         documents = [event_document(e) for e in page.events]
     return _Shown(documents, page.next_cursor, page.end_cursor)
+
+
+def _read_remotely(
+    server: Remote,
+    *,
+    actor: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+    limit: int,
+    **filters: str | None,
+) -> _Shown:
+    """The same page from ``GET /v1/events`` (events carry no chain position there)."""
+    actor_id = None
+    if actor is not None:
+        try:
+            actor_id = server.get(f"/v1/identities/{quote(actor, safe='@')}")["id"]
+        except NotFound:
+            if not is_id(actor):
+                raise
+            actor_id = actor
+    page = server.get(
+        "/v1/events",
+        actor_id=actor_id,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        cursor=cursor,
+        limit=limit,
+        **filters,
+    )
+    documents = [_wire(doc) for doc in page["items"]]
+    return _Shown(documents, page["next_cursor"], page["next_cursor"])
+
+
+def _wire(doc: dict[str, Any]) -> dict[str, Any]:
+    resource = doc.get("resource") or {"type": None, "id": None, "name": None}
+    shaped = {
+        "id": doc["id"],
+        "seq": doc["seq"],
+        "chain_position": None,
+        "link": None,
+        "occurred_at": doc["occurred_at"],
+        "actor": doc["actor"],
+        "delegation": doc["delegation"],
+        "token_id": doc["token_id"],
+        "action": doc["action"],
+        "resource": resource,
+        "outcome": doc["outcome"],
+        "reason": doc["reason"],
+        "context": doc["context"],
+    }
+    return normalise_times(shaped, "occurred_at")
 
 
 def _cells(doc: dict[str, Any]) -> tuple[str, ...]:

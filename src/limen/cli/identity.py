@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+from urllib.parse import quote
 
 import typer
 from rich.table import Column, Table
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
+from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
 from limen.store.models import Identity
 
@@ -41,12 +44,12 @@ def identity_document(identity: Identity) -> dict[str, Any]:
     }
 
 
-def _print_one(identity: Identity, as_json: bool) -> None:
+def _print_one(document: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        emit_json(identity_document(identity))
+        emit_json(document)
         return
     table = Table(show_header=False, box=None)
-    for key, value in identity_document(identity).items():
+    for key, value in document.items():
         if value not in (None, [], {}):
             table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
     out_console.print(table)
@@ -70,16 +73,14 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an identity."""
-    attrs = _parse_attributes(attributes)
-    created = services(ctx).directory.create(
-        Actor.operator(),
+    created = _identities(ctx).create(
         kind=kind,
         name=name,
         email=email,
         display_name=display_name,
         owner=owner,
         roles=role or [],
-        attributes=attrs,
+        attributes=_parse_attributes(attributes),
     )
     _print_one(created, as_json)
 
@@ -95,17 +96,10 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List identities."""
-    page = services(ctx).directory.list(
-        Actor.operator(), kind=kind, status=status, owner=owner, after=cursor, limit=limit
-    )
-    names = {i.id: i.name for i in page.identities}
+    page = _identities(ctx).list(kind=kind, status=status, owner=owner, cursor=cursor, limit=limit)
+    names = {i["id"]: i["name"] for i in page["items"]}
     if as_json:
-        emit_json(
-            {
-                "items": [identity_document(i) for i in page.identities],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        emit_json(page)
         return
     table = Table(
         Column("id", no_wrap=True, min_width=26),
@@ -116,19 +110,20 @@ def list_(
         Column("status", no_wrap=True),
         Column("created", overflow="fold"),
     )
-    for item in page.identities:
+    for item in page["items"]:
+        owner_id = item["owner_id"] or ""
         table.add_row(
-            item.id,
-            str(item.kind),
-            item.name,
-            item.email or "",
-            names.get(item.owner_id or "", item.owner_id or ""),
-            str(item.status),
-            item.created_at.strftime("%Y-%m-%d %H:%M"),
+            item["id"],
+            item["kind"],
+            item["name"],
+            item["email"] or "",
+            names.get(owner_id, owner_id),
+            item["status"],
+            datetime.fromisoformat(item["created_at"]).strftime("%Y-%m-%d %H:%M"),
         )
     out_console.print(table)
-    if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+    if page["next_cursor"]:
+        out_console.print(f"more: --cursor {page['next_cursor']}")
 
 
 @app.command()
@@ -138,7 +133,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one identity."""
-    _print_one(services(ctx).directory.get(Actor.operator(), ref), as_json)
+    _print_one(_identities(ctx).get(ref), as_json)
 
 
 @app.command()
@@ -181,10 +176,7 @@ def suspend(
     as_json: JsonFlag = False,
 ) -> None:
     """Suspend an identity and revoke its tokens: nothing it holds is honoured from now on."""
-    contained = services(ctx).responder.contain(
-        Actor.operator(), ref, reason=reason, cascade=cascade
-    )
-    _print_one(contained.identity, as_json)
+    _print_one(_identities(ctx).suspend(ref, reason=reason, cascade=cascade), as_json)
 
 
 @app.command()
@@ -199,10 +191,7 @@ def reactivate(
     as_json: JsonFlag = False,
 ) -> None:
     """Reactivate a suspended identity (its revoked tokens stay revoked)."""
-    released = services(ctx).responder.release(
-        Actor.operator(), ref, reason=reason, cascade=cascade
-    )
-    _print_one(released.identity, as_json)
+    _print_one(_identities(ctx).reactivate(ref, reason=reason, cascade=cascade), as_json)
 
 
 @app.command()
@@ -241,7 +230,7 @@ def update(
             "nothing to change: give --display-name, --email, --role, --no-roles, --owner "
             "or --attributes"
         )
-    _print_one(services(ctx).directory.update(Actor.operator(), ref, **changes), as_json)
+    _print_one(_identities(ctx).update(ref, changes), as_json)
 
 
 @app.command()
@@ -254,31 +243,163 @@ def delete(
 ) -> None:
     """Deprovision an identity: suspend the agents and services it owns, revoke its tokens
     and clients, keep its history. It cannot be reactivated."""
-    found = services(ctx).directory.get(Actor.operator(), ref)
+    found = _identities(ctx).get(ref)
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput(
-                f"deprovisioning {found.name!r} cannot be undone; pass --yes to confirm"
+                f"deprovisioning {found['name']!r} cannot be undone; pass --yes to confirm"
             )
         typer.confirm(
-            f"Deprovision {found.kind} {found.name!r}: suspend what it owns and revoke its "
-            "credentials, for good?",
+            f"Deprovision {found['kind']} {found['name']!r}: suspend what it owns and revoke "
+            "its credentials, for good?",
             abort=True,
         )
-    done = services(ctx).responder.deprovision(Actor.operator(), found.id, reason=reason)
+    done = _identities(ctx).deprovision(found["id"], reason=reason)
     if as_json:
-        emit_json(
-            {
-                **identity_document(done.identity),
-                "cascaded": [i.id for i in done.cascaded],
-                "revoked_tokens": done.revoked_tokens,
-            }
-        )
+        emit_json(done)
         return
     out_console.print(
-        f"deprovisioned {done.identity.name}: {len(done.cascaded)} owned identities "
-        f"suspended, {done.revoked_tokens} tokens revoked"
+        f"deprovisioned {done['name']}: {len(done['cascaded'])} owned identities "
+        f"suspended, {done['revoked_tokens']} tokens revoked"
     )
+
+
+class _Identities(Protocol):
+    """What the commands ask of the directory; every answer is an identity document."""
+
+    def create(self, **fields: Any) -> dict[str, Any]: ...
+    def list(self, **query: Any) -> dict[str, Any]: ...
+    def get(self, ref: str) -> dict[str, Any]: ...
+    def suspend(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]: ...
+    def reactivate(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]: ...
+    def update(self, ref: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def deprovision(self, identity_id: str, *, reason: str | None) -> dict[str, Any]: ...
+
+
+class _Local:
+    """The data dir, as the operator."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self._services = services(ctx)
+
+    def create(self, **fields: Any) -> dict[str, Any]:
+        return identity_document(self._services.directory.create(Actor.operator(), **fields))
+
+    def list(
+        self, *, kind: str | None, status: str | None, owner: str | None, cursor: str | None,
+        limit: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        page = self._services.directory.list(
+            Actor.operator(), kind=kind, status=status, owner=owner, after=cursor, limit=limit
+        )
+        return {
+            "items": [identity_document(i) for i in page.identities],
+            "next_cursor": page.next_cursor,
+        }
+
+    def get(self, ref: str) -> dict[str, Any]:
+        return identity_document(self._services.directory.get(Actor.operator(), ref))
+
+    def suspend(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]:
+        done = self._services.responder.contain(
+            Actor.operator(), ref, reason=reason, cascade=cascade
+        )
+        return identity_document(done.identity)
+
+    def reactivate(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]:
+        done = self._services.responder.release(
+            Actor.operator(), ref, reason=reason, cascade=cascade
+        )
+        return identity_document(done.identity)
+
+    def update(self, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return identity_document(self._services.directory.update(Actor.operator(), ref, **changes))
+
+    def deprovision(self, identity_id: str, *, reason: str | None) -> dict[str, Any]:
+        done = self._services.responder.deprovision(Actor.operator(), identity_id, reason=reason)
+        return {
+            **identity_document(done.identity),
+            "cascaded": [i.id for i in done.cascaded],
+            "revoked_tokens": done.revoked_tokens,
+        }
+
+
+class _Remote:
+    """``/v1/identities`` on the server, as the token's identity."""
+
+    def __init__(self, server: Remote) -> None:
+        self._server = server
+
+    def create(self, **fields: Any) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if v is not None}
+        return _wire(self._server.post("/v1/identities", body))
+
+    def list(self, **query: Any) -> dict[str, Any]:
+        page = self._server.get("/v1/identities", **query)
+        return {"items": [_wire(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+
+    def get(self, ref: str) -> dict[str, Any]:
+        return _wire(self._server.get(f"/v1/identities/{_segment(ref)}"))
+
+    def suspend(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]:
+        body = {"reason": reason, "cascade": cascade}
+        return _wire(self._server.post(f"/v1/identities/{_segment(ref)}/suspend", body))
+
+    def reactivate(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]:
+        body = {"reason": reason, "cascade": cascade}
+        return _wire(self._server.post(f"/v1/identities/{_segment(ref)}/reactivate", body))
+
+    def update(self, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return _wire(self._server.patch(f"/v1/identities/{_segment(ref)}", changes))
+
+    def deprovision(self, identity_id: str, *, reason: str | None) -> dict[str, Any]:
+        """``DELETE`` answers 204; what it cascaded to is read around it."""
+        owned = self._active_owned(identity_id)
+        tokens = self._live_tokens(identity_id)
+        self._server.delete(f"/v1/identities/{identity_id}", reason=reason)
+        still = self._active_owned(identity_id)
+        return {
+            **self.get(identity_id),
+            "cascaded": [i for i in owned if i not in still],
+            "revoked_tokens": len(tokens - self._live_tokens(identity_id)),
+        }
+
+    def _active_owned(self, identity_id: str) -> list[str]:
+        ids: list[str] = []
+        cursor = None
+        while True:
+            page = self._server.get(
+                "/v1/identities", owner=identity_id, status="active", cursor=cursor, limit=1000
+            )
+            ids += [i["id"] for i in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                return ids
+
+    def _live_tokens(self, identity_id: str) -> set[str]:
+        found = self._server.get("/v1/tokens", identity=identity_id)
+        return {t["id"] for t in found["items"]}
+
+
+def _wire(document: dict[str, Any]) -> dict[str, Any]:
+    """The server's identity as :func:`identity_document` writes it."""
+    shaped = {key: document.get(key) for key in _DOCUMENT_KEYS}
+    return normalise_times(shaped, "created_at", "status_changed_at")
+
+
+_DOCUMENT_KEYS = (
+    "id", "kind", "name", "email", "display_name", "owner_id", "status", "status_reason",
+    "roles", "attributes", "managed", "created_at", "status_changed_at",
+)  # fmt: skip
+
+
+def _identities(ctx: typer.Context) -> _Identities:
+    server = remote(ctx)
+    return _Local(ctx) if server is None else _Remote(server)
+
+
+def _segment(ref: str) -> str:
+    """``ref`` as one URL path segment (an email's ``@`` stays, a ``/`` does not)."""
+    return quote(ref, safe="@")
 
 
 def _parse_attributes(raw: str | None) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ from rich.table import Table
 from limen import identity, respond
 from limen.audit import Actor
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
-from limen.cli._context import emit_json, open_database, out_console, services
+from limen.cli._context import emit_json, open_database, out_console, remote, services
+from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
 from limen.store import Database
 
@@ -47,6 +48,18 @@ def _would_suspend(db: Database, kind: str) -> list[str]:
             after = page.next_cursor
 
 
+def _would_suspend_remotely(server: Remote | None, kind: str) -> list[str]:
+    """The same over ``/v1/identities`` (partners are marked by their attributes)."""
+    assert server is not None
+    names: list[str] = []
+    cursor = None
+    while True:
+        page = server.get("/v1/identities", kind=kind, status="active", cursor=cursor, limit=1000)
+        names += [i["name"] for i in page["items"] if not i["attributes"].get("partner")]
+        if not (cursor := page["next_cursor"]):
+            return names
+
+
 def _listed(names: list[str]) -> list[str]:
     more = len(names) - _SHOWN
     return [*names[:_SHOWN], *([f"… and {more} more"] if more > 0 else [])]
@@ -62,20 +75,28 @@ def engage(
 ) -> None:
     """Suspend every active identity of KIND now (asks first; --yes without a terminal)."""
     kind = _kind(kind)
-    db = open_database(ctx)
+    server = remote(ctx)
+    db = open_database(ctx) if server is None else None
     reason = require_reason(reason, yes=yes)
-    names = _would_suspend(db, kind)
+    names = _would_suspend(db, kind) if db is not None else _would_suspend_remotely(server, kind)
     confirm(
         f"engage the kill switch and suspend {len(names)} active {kind}(s)",
         yes=yes,
         details=[*_listed(names), "disengaging reactivates exactly these"],
     )
-    switch, suspended = services(ctx).responder.engage(Actor.operator(), kind=kind, reason=reason)
+    if server is None:
+        switch, suspended = services(ctx).responder.engage(
+            Actor.operator(), kind=kind, reason=reason
+        )
+        switch_id, switch_kind = switch.id, switch.target_kind
+    else:
+        answer = server.post("/v1/killswitch/engage", {"kind": kind, "reason": reason})
+        switch_id, switch_kind, suspended = answer["id"], answer["kind"], answer["suspended"]
     if as_json:
-        emit_json({"id": switch.id, "kind": switch.target_kind, "suspended": suspended})
+        emit_json({"id": switch_id, "kind": switch_kind, "suspended": suspended})
         return
     out_console.print(
-        f"kill switch {switch.id} engaged for {switch.target_kind}s: {len(suspended)} suspended now"
+        f"kill switch {switch_id} engaged for {switch_kind}s: {len(suspended)} suspended now"
     )
 
 
@@ -89,12 +110,15 @@ def disengage(
 ) -> None:
     """Reactivate what the kill switch suspended, unless someone changed it since."""
     kind = _kind(kind)
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        held = next(
-            (n for s, n in respond.engaged_kill_switches(uow.session) if s.target_kind == kind),
-            None,
-        )
+    server = remote(ctx)
+    if server is None:
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            held = next(
+                (n for s, n in respond.engaged_kill_switches(uow.session) if s.target_kind == kind),
+                None,
+            )
+    else:
+        held = next((s["held"] for s in server.get("/v1/killswitch") if s["kind"] == kind), None)
     if held is None:
         raise respond.KillSwitchNotEngaged(f"no kill switch is engaged for {kind}s")
     reason = require_reason(reason, yes=yes)
@@ -103,16 +127,20 @@ def disengage(
         yes=yes,
         details=["those whose status someone changed since the switch are left as they are"],
     )
-    switch, back, left = services(ctx).responder.disengage(
-        Actor.operator(), kind=kind, reason=reason
-    )
-    if as_json:
-        emit_json(
-            {"id": switch.id, "kind": switch.target_kind, "reactivated": back, "left_alone": left}
+    if server is None:
+        switch, back, left = services(ctx).responder.disengage(
+            Actor.operator(), kind=kind, reason=reason
         )
+        switch_id, switch_kind = switch.id, switch.target_kind
+    else:
+        answer = server.post("/v1/killswitch/disengage", {"kind": kind, "reason": reason})
+        switch_id, switch_kind = answer["id"], answer["kind"]
+        back, left = answer["reactivated"], answer["left_alone"]
+    if as_json:
+        emit_json({"id": switch_id, "kind": switch_kind, "reactivated": back, "left_alone": left})
         return
     out_console.print(
-        f"kill switch {switch.id} disengaged: {len(back)} reactivated, "
+        f"kill switch {switch_id} disengaged: {len(back)} reactivated, "
         f"{len(left)} left as they are (changed since)"
     )
 
@@ -120,18 +148,25 @@ def disengage(
 @app.command()
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the engaged kill switches."""
-    engaged = services(ctx).responder.kill_switches(Actor.operator())
-    documents = [
-        {
-            "id": switch.id,
-            "kind": switch.target_kind,
-            "reason": switch.reason,
-            "engaged_at": switch.engaged_at.isoformat(),
-            "engaged_by": switch.engaged_by,
-            "held": held,
-        }
-        for switch, held in engaged
-    ]
+    server = remote(ctx)
+    if server is None:
+        documents = [
+            {
+                "id": switch.id,
+                "kind": switch.target_kind,
+                "reason": switch.reason,
+                "engaged_at": switch.engaged_at.isoformat(),
+                "engaged_by": switch.engaged_by,
+                "held": held,
+            }
+            for switch, held in services(ctx).responder.kill_switches(Actor.operator())
+        ]
+    else:
+        keys = ("id", "kind", "reason", "engaged_at", "engaged_by", "held")
+        documents = [
+            normalise_times({k: s[k] for k in keys}, "engaged_at")
+            for s in server.get("/v1/killswitch")
+        ]
     if as_json:
         emit_json(documents)
         return

@@ -124,6 +124,8 @@ class RootOptions:
     data_dir: Path | None
     database_url: str | None
     debug: bool = False
+    server: str | None = None
+    token: str | None = None
 
 
 def _version(value: bool) -> None:
@@ -147,16 +149,58 @@ def root(
             "--database-url", envvar="LIMEN_DATABASE_URL", help="SQLAlchemy database URL."
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="LIMEN_URL",
+            help="Talk to this Limen server over HTTP (with --token) instead of the data dir.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="LIMEN_TOKEN",
+            help="Access token for --server (remote mode needs both).",
+            show_default=False,
+            show_envvar=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    options = RootOptions(data_dir=data_dir, database_url=database_url, debug=debug)
+    options = RootOptions(
+        data_dir=data_dir, database_url=database_url, debug=debug, server=server, token=token
+    )
+    _check_remote(ctx, options)
     ctx.obj = options
     if ctx.invoked_subcommand not in _FAST:
         ctx.obj = _state(options)
+        ctx.call_on_close(ctx.obj.close)
+
+
+def _check_remote(ctx: typer.Context, options: RootOptions) -> None:
+    """Remote mode needs a server and a token; a command of the server host refuses it."""
+    given = {
+        name: getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        for name in ("server", "token")
+    }
+    if given["server"] and not options.token:
+        raise fail("--server needs a token: pass --token or set LIMEN_TOKEN", 2)
+    if given["token"] and not options.server:
+        raise fail("--token needs a server: pass --server or set LIMEN_URL", 2)
+    if not (options.server and options.token):
+        return
+    from limen.cli._remote import refusal
+
+    refused = refusal(ctx.invoked_subcommand or "")
+    if refused is not None:
+        raise fail(refused, 2)
 
 
 def load_state(ctx: typer.Context) -> CliState:
@@ -187,7 +231,12 @@ def _state(options: RootOptions) -> CliState:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise fail(f"invalid setting LIMEN_{where.upper()}: {first.get('msg')}", 2) from None
-    return CliState(settings=settings, debug=options.debug)
+    remote = None
+    if options.server and options.token:
+        from limen.cli._remote import Remote
+
+        remote = Remote(options.server, options.token)
+    return CliState(settings=settings, debug=options.debug, remote=remote)
 
 
 def main() -> None:

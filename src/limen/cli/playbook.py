@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
 from limen.errors import InvalidInput
 
 __all__ = ["app"]
@@ -37,7 +38,12 @@ def add(
     if not file.is_file():
         raise InvalidInput(f"no such file: {file}")
     mode = "dry-run" if dry_run else "live" if live else None
-    done = services(ctx).playbooks.put(Actor.operator(), name, file.read_text("utf-8"), mode=mode)
+    text = file.read_text("utf-8")
+    server = remote(ctx)
+    if server is not None:
+        done = server.put(f"/v1/playbooks/{_segment(name)}", {"text": text, "mode": mode})
+    else:
+        done = services(ctx).playbooks.put(Actor.operator(), name, text, mode=mode)
     if as_json:
         emit_json(done)
         return
@@ -47,7 +53,11 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List playbooks."""
-    found = services(ctx).playbooks.list(Actor.operator())
+    server = remote(ctx)
+    if server is not None:
+        found = server.get("/v1/playbooks")["items"]
+    else:
+        found = services(ctx).playbooks.list(Actor.operator())
     if as_json:
         emit_json({"items": found})
         return
@@ -58,6 +68,10 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for book in found:
         table.add_row(book["name"], book["mode"], _when(book["match"]), ", ".join(book["actions"]))
     out_console.print(table)
+
+
+def _segment(name: str) -> str:
+    return quote(name, safe="")
 
 
 def _when(match: dict[str, Any]) -> str:
@@ -71,7 +85,11 @@ def _when(match: dict[str, Any]) -> str:
 @app.command()
 def show(ctx: typer.Context, name: NameArg, as_json: JsonFlag = False) -> None:
     """Show a playbook."""
-    book = services(ctx).playbooks.get(Actor.operator(), name)
+    server = remote(ctx)
+    if server is not None:
+        book = server.get(f"/v1/playbooks/{_segment(name)}")
+    else:
+        book = services(ctx).playbooks.get(Actor.operator(), name)
     if as_json:
         emit_json(book)
         return
@@ -83,7 +101,11 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonFlag = False) -> None:
 @app.command()
 def remove(ctx: typer.Context, name: NameArg) -> None:
     """Remove a playbook."""
-    services(ctx).playbooks.remove(Actor.operator(), name)
+    server = remote(ctx)
+    if server is not None:
+        server.delete(f"/v1/playbooks/{_segment(name)}")
+    else:
+        services(ctx).playbooks.remove(Actor.operator(), name)
     out_console.print(f"removed playbook {name}")
 
 
@@ -95,7 +117,11 @@ def test(
     as_json: JsonFlag = False,
 ) -> None:
     """Say what a playbook would do for an alert already raised; nothing changes."""
-    result = services(ctx).playbooks.test(Actor.operator(), name, alert)
+    server = remote(ctx)
+    if server is not None:
+        result = server.post(f"/v1/playbooks/{_segment(name)}/test", {"alert": alert})
+    else:
+        result = services(ctx).playbooks.test(Actor.operator(), name, alert)
     if as_json:
         emit_json(result)
         return

@@ -6,14 +6,16 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen import access
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
-from limen.errors import InvalidInput
+from limen.cli._context import emit_json, out_console, remote, services
+from limen.cli._remote import Remote
+from limen.errors import InvalidInput, NotFound
 
 __all__ = ["app"]
 
@@ -58,17 +60,11 @@ def add(
     ``--realm admin`` policies govern Limen's own operations: they define roles (see
     ``limen policy show limen-admin``)."""
     text = _read(file)
-    entry = services(ctx).policies.put(
-        Actor.operator(),
-        name,
-        text,
-        description=description,
-        replace=replace,
-        validate=validate,
-        realm=realm,
+    entry = _policies(ctx).put(
+        name, text, description=description, replace=replace, validate=validate, realm=realm
     )
     if as_json:
-        emit_json(_document(entry))
+        emit_json(entry)
     else:
         realm_note = " (admin realm: roles for Limen's own operations)" if realm == "admin" else ""
         out_console.print(f"stored policy {name}{realm_note}")
@@ -85,7 +81,7 @@ def list_(
     """List the built-in and stored policies."""
     if realm is not None and realm not in access.REALMS:
         raise InvalidInput(f"--realm is one of {', '.join(access.REALMS)}")
-    items = [_document(e) for e in services(ctx).policies.list(Actor.operator(), realm=realm)]
+    items = _policies(ctx).list(realm=realm)
     if as_json:
         emit_json({"items": items})
         return
@@ -107,11 +103,11 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Print a policy's Cedar text (built-in ones too)."""
-    entry = services(ctx).policies.get(Actor.operator(), name)
+    entry = _policies(ctx).get(name)
     if as_json:
-        emit_json(_document(entry))
+        emit_json(entry)
     else:
-        typer.echo(entry.text, nl=not entry.text.endswith("\n"))
+        typer.echo(entry["text"], nl=not entry["text"].endswith("\n"))
 
 
 def _document(entry: access.PolicyEntry) -> dict[str, Any]:
@@ -131,7 +127,7 @@ def validate(
     """Parse and validate a policy file against Limen's schema; errors name the line."""
     if realm not in access.REALMS:
         raise InvalidInput(f"--realm is one of {', '.join(access.REALMS)}")
-    count = services(ctx).policies.validate(Actor.operator(), _read(file), realm=realm)
+    count = _policies(ctx).validate(_read(file), realm=realm)
     statements = range(count)
     if as_json:
         emit_json({"valid": True, "statements": len(statements)})
@@ -142,7 +138,7 @@ def validate(
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Policy name.")]) -> None:
     """Delete a stored policy."""
-    services(ctx).policies.remove(Actor.operator(), name)
+    _policies(ctx).remove(name)
     out_console.print(f"removed policy {name}")
 
 
@@ -183,16 +179,94 @@ def test(
         request["subject"]["properties"] = _object(subject_properties, "--subject-properties")
     if action_properties:
         request["action"]["properties"] = _object(action_properties, "--action-properties")
-    evaluation = access.parse_evaluation(request)
-    decision = services(ctx).pdp.decide(evaluation)
+    decision = _policies(ctx).decide(request)
     if as_json:
-        emit_json(decision.to_authzen())
+        emit_json(decision)
     else:
-        verdict = "permit" if decision.allowed else "deny"
-        policies = f" ({', '.join(decision.policies)})" if decision.policies else ""
-        out_console.print(f"{verdict}: {decision.reason}{policies}")
-    if not decision.allowed:
+        verdict = "permit" if decision["decision"] else "deny"
+        said = decision.get("context") or {}
+        policies = f" ({', '.join(said['policies'])})" if said.get("policies") else ""
+        out_console.print(f"{verdict}: {said.get('reason')}{policies}")
+    if not decision["decision"]:
         raise typer.Exit(1)
+
+
+class _Local:
+    """The data dir's policies and PDP, as the operator."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self._ctx = ctx
+
+    def put(self, name: str, text: str, **options: Any) -> dict[str, Any]:
+        policies = services(self._ctx).policies
+        return _document(policies.put(Actor.operator(), name, text, **options))
+
+    def list(self, *, realm: str | None) -> list[dict[str, Any]]:
+        found = services(self._ctx).policies.list(Actor.operator(), realm=realm)
+        return [_document(e) for e in found]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return _document(services(self._ctx).policies.get(Actor.operator(), name))
+
+    def validate(self, text: str, *, realm: str) -> int:
+        return services(self._ctx).policies.validate(Actor.operator(), text, realm=realm)
+
+    def remove(self, name: str) -> None:
+        services(self._ctx).policies.remove(Actor.operator(), name)
+
+    def decide(self, request: dict[str, Any]) -> dict[str, Any]:
+        evaluation = access.parse_evaluation(request)
+        return services(self._ctx).pdp.decide(evaluation).to_authzen()
+
+
+class _Remote:
+    """``/v1/policies`` and the AuthZEN evaluation endpoint on the server."""
+
+    def __init__(self, server: Remote) -> None:
+        self._server = server
+
+    def put(
+        self, name: str, text: str, *, description: str | None, replace: bool, validate: bool,
+        realm: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        path = f"/v1/policies/{quote(name, safe='')}"
+        if not replace:
+            try:
+                self._server.get(path)
+            except NotFound:
+                pass
+            else:
+                raise access.PolicyExists(
+                    f"a policy named {name!r} exists; use replace to change it"
+                )
+        body = {"text": text, "description": description, "validate": validate, "realm": realm}
+        return _document_of(self._server.put(path, body))
+
+    def list(self, *, realm: str | None) -> list[dict[str, Any]]:
+        return [_document_of(e) for e in self._server.get("/v1/policies", realm=realm)["items"]]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return _document_of(self._server.get(f"/v1/policies/{quote(name, safe='')}"))
+
+    def validate(self, text: str, *, realm: str) -> int:
+        answer = self._server.post("/v1/policies/validate", {"text": text, "realm": realm})
+        return int(answer["statements"])
+
+    def remove(self, name: str) -> None:
+        self._server.delete(f"/v1/policies/{quote(name, safe='')}")
+
+    def decide(self, request: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._server.post("/access/v1/evaluation", request)
+        return answer
+
+
+def _document_of(wire: dict[str, Any]) -> dict[str, Any]:
+    return {key: wire.get(key) for key in ("name", "realm", "description", "text", "builtin")}
+
+
+def _policies(ctx: typer.Context) -> _Local | _Remote:
+    server = remote(ctx)
+    return _Local(ctx) if server is None else _Remote(server)
 
 
 def _object(raw: str | None, flag: str) -> dict[str, Any]:
@@ -230,16 +304,11 @@ def schema_add(
 
     Remove one with ``limen policy remove NAME``; list them with ``limen policy list
     --realm schema``."""
-    entry = services(ctx).policies.put(
-        Actor.operator(),
-        name,
-        _read(file),
-        description=description,
-        replace=replace,
-        realm="schema",
+    entry = _policies(ctx).put(
+        name, _read(file), description=description, replace=replace, validate=True, realm="schema"
     )
     if as_json:
-        emit_json(_document(entry))
+        emit_json(entry)
     else:
         out_console.print(f"stored schema fragment {name}")
 
@@ -247,5 +316,5 @@ def schema_add(
 @schema_app.command("show")
 def schema_show(ctx: typer.Context) -> None:
     """Print the whole schema access policies are validated against, fragments included."""
-    fragments = [e.text for e in services(ctx).policies.list(Actor.operator(), realm="schema")]
+    fragments = [e["text"] for e in _policies(ctx).list(realm="schema")]
     typer.echo(access.compose_schema(fragments), nl=False)

@@ -76,15 +76,17 @@ def run(
     """
     if not command:
         raise InvalidInput("name a command to run after --, e.g. limen run -- ./deploy.sh")
-    # The child gets the references it asked for, never the key that unlocks the vault.
-    environment = {k: v for k, v in os.environ.items() if k not in _WITHHELD}
+    service = _Resolver(ctx)
+    actor = Actor.operator()
+    # The child gets the references it asked for, never the key that unlocks the vault
+    # (nor, in remote mode, the token that reads it).
+    withheld = _WITHHELD | ({"LIMEN_TOKEN"} if service.remote else set())
+    environment = {k: v for k, v in os.environ.items() if k not in withheld}
     origin = dict.fromkeys(environment, "the environment")
     for path in env_file or []:
         values = _read_env_file(path)
         environment.update(values)
         origin.update(dict.fromkeys(values, str(path)))
-    service = _Resolver(ctx)
-    actor = Actor.operator()
     resolved: dict[str, str] = {}
     for name, value in sorted(environment.items()):
         if value.strip().startswith(SCHEME):
@@ -145,9 +147,19 @@ class _Resolver:
         self._ctx = ctx
         self._quick: Any = None
         self._service: Any = None
+        self._server: Any = None
         from limen.cli.main import RootOptions
 
         options = ctx.find_root().obj
+        if isinstance(options, RootOptions) and options.server and options.token:
+            # Remote mode: the server's vault API, with the CLI's token; nothing local.
+            from limen.cli._remote import Remote
+            from limen.cli._remote_vault import RemoteVault
+
+            remote = Remote(options.server, options.token)
+            ctx.call_on_close(remote.close)
+            self._server = RemoteVault(remote)
+            return
         if isinstance(options, RootOptions):
             from limen._quick_settings import embedded_paths
 
@@ -163,7 +175,15 @@ class _Resolver:
             # before the first reference is read.
             self._service = self._vault_service()
 
+    @property
+    def remote(self) -> bool:
+        """Whether references are read from a server's vault API (remote mode)."""
+        return self._server is not None
+
     def resolve(self, actor: Actor, reference: str, *, purpose: str) -> ResolvedSecret:
+        if self._server is not None:
+            secret: ResolvedSecret = self._server.resolve(reference)
+            return secret
         if self._quick is not None:
             secret = self._quick.resolve(actor, reference, purpose=purpose)
             if secret is not None:

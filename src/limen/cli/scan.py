@@ -173,6 +173,11 @@ def scan(
             raise InvalidInput("--dry-run and --yes go with --fix")
         from limen import discovery
 
+        if report and not (server and token):
+            # `limen --server URL --token T scan --report`, or LIMEN_URL and LIMEN_TOKEN set
+            root = ctx.find_root().obj
+            server = server or getattr(root, "server", None)
+            token = token or getattr(root, "token", None)
         options = discovery.ScanOptions(
             paths=tuple(paths or ()),
             git=git,

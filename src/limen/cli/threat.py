@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
-from limen.respond.threat import Threat
+from limen.cli._context import emit_json, out_console, remote, services
 
 __all__ = ["app"]
 
@@ -17,14 +16,13 @@ app = typer.Typer(help="The platform-wide threat level.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
-def _print(threat: Threat, as_json: bool) -> None:
-    document = threat.to_document()
+def _print(document: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(document)
         return
-    why = f" ({threat.reason})" if threat.reason else ""
+    why = f" ({document['reason']})" if document["reason"] else ""
     out_console.print(
-        f"threat level: {threat.level}{why}; access tokens live "
+        f"threat level: {document['level']}{why}; access tokens live "
         f"{document['token_lifetime_scale']:.0%} of their lifetime"
     )
 
@@ -32,7 +30,11 @@ def _print(threat: Threat, as_json: bool) -> None:
 @app.command()
 def show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the threat level."""
-    _print(services(ctx).threat.get(Actor.operator()), as_json)
+    server = remote(ctx)
+    if server is not None:
+        _print(server.get("/v1/threat-level"), as_json)
+    else:
+        _print(services(ctx).threat.get(Actor.operator()).to_document(), as_json)
 
 
 @app.command("set")
@@ -43,4 +45,9 @@ def set_(
     as_json: JsonFlag = False,
 ) -> None:
     """Set the threat level: decisions and token lifetimes tighten on every node at once."""
-    _print(services(ctx).threat.set(Actor.operator(), level, reason=reason), as_json)
+    server = remote(ctx)
+    if server is not None:
+        _print(server.put("/v1/threat-level", {"level": level, "reason": reason}), as_json)
+    else:
+        threat = services(ctx).threat.set(Actor.operator(), level, reason=reason)
+        _print(threat.to_document(), as_json)

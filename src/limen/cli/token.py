@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
+from limen.cli._remote import normalise_times
 from limen.durations import parse_duration
 from limen.identity import TokenInfo
 
@@ -57,20 +60,28 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a token for an identity; its value is printed once and never stored."""
-    issued = services(ctx).api_tokens.create(
-        Actor.operator(),
-        identity_ref,
-        scopes=scopes.split(","),
-        expires_in=parse_duration(expires_in) if expires_in else None,
-        name=name,
-    )
+    server = remote(ctx)
+    if server is None:
+        issued = services(ctx).api_tokens.create(
+            Actor.operator(),
+            identity_ref,
+            scopes=scopes.split(","),
+            expires_in=parse_duration(expires_in) if expires_in else None,
+            name=name,
+        )
+        document = {**token_document(issued.info), "token": issued.token}
+    else:
+        body = {"identity": identity_ref, "scopes": scopes.split(","), "name": name}
+        if expires_in:
+            body["expires_in"] = expires_in
+        document = _wire(server.post("/v1/tokens", body))
     if as_json:
-        emit_json({**token_document(issued.info), "token": issued.token})
+        emit_json(document)
         return
     out_console.print(
-        f"token {issued.info.id} for {issued.info.identity_name} (shown once, store it now):"
+        f"token {document['id']} for {document['identity']} (shown once, store it now):"
     )
-    typer.echo(issued.token)
+    typer.echo(document["token"])
 
 
 @app.command("list")
@@ -85,25 +96,43 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List tokens (metadata only: never a value)."""
-    found = services(ctx).api_tokens.list(
-        Actor.operator(), identity_ref=identity_ref, include_revoked=include_revoked
-    )
+    found = _list(ctx, identity_ref=identity_ref, include_revoked=include_revoked)
     if as_json:
-        emit_json({"items": [token_document(info) for info in found]})
+        emit_json({"items": found})
         return
     table = Table("id", "identity", "purpose", "name", "scopes", "state", "expires", "last used")
     for info in found:
         table.add_row(
-            info.id,
-            info.identity_name,
-            info.purpose,
-            info.name or "",
-            ",".join(info.scopes),
-            info.state,
-            info.expires_at.strftime("%Y-%m-%d %H:%M") if info.expires_at else "never",
-            info.last_used_at.strftime("%Y-%m-%d %H:%M") if info.last_used_at else "",
+            info["id"],
+            info["identity"],
+            info["purpose"],
+            info["name"] or "",
+            ",".join(info["scopes"]),
+            info["state"],
+            _minute(info["expires_at"]) or "never",
+            _minute(info["last_used_at"]),
         )
     out_console.print(table)
+
+
+def _list(ctx: typer.Context, *, identity_ref: str | None, include_revoked: bool) -> list[Any]:
+    server = remote(ctx)
+    if server is None:
+        found = services(ctx).api_tokens.list(
+            Actor.operator(), identity_ref=identity_ref, include_revoked=include_revoked
+        )
+        return [token_document(info) for info in found]
+    answer = server.get("/v1/tokens", identity=identity_ref, include_revoked=include_revoked)
+    return [_wire(item) for item in answer["items"]]
+
+
+def _wire(document: dict[str, Any]) -> dict[str, Any]:
+    """The server's token document as :func:`token_document` writes it."""
+    return normalise_times(document, "created_at", "expires_at", "revoked_at", "last_used_at")
+
+
+def _minute(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M") if iso else ""
 
 
 @app.command()
@@ -114,8 +143,16 @@ def revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a token: it stops working on every node at once."""
-    info = services(ctx).api_tokens.revoke(Actor.operator(), token_id, reason=reason)
+    server = remote(ctx)
+    if server is None:
+        info = token_document(
+            services(ctx).api_tokens.revoke(Actor.operator(), token_id, reason=reason)
+        )
+    else:
+        server.delete(f"/v1/tokens/{quote(token_id, safe='')}", reason=reason)
+        revoked = _list(ctx, identity_ref=None, include_revoked=True)
+        info = next(t for t in revoked if t["id"] == token_id)
     if as_json:
-        emit_json(token_document(info))
+        emit_json(info)
         return
-    out_console.print(f"revoked token {info.id} of {info.identity_name}")
+    out_console.print(f"revoked token {info['id']} of {info['identity']}")

@@ -17,7 +17,10 @@ from rich.table import Table
 from limen import vault as vaults
 from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
-from limen.cli._context import emit_json, open_database, out_console, services, state
+from limen.cli._context import emit_json, open_database, out_console, remote, services, state
+from limen.cli._errors import fail
+from limen.cli._remote import missing_api
+from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
 from limen.vault import (
@@ -31,7 +34,14 @@ from limen.vault import (
     VaultView,
 )
 
-__all__ = ["item_app", "parse_duration", "service_account_app", "vault_app", "vault_service"]
+__all__ = [
+    "item_app",
+    "parse_duration",
+    "remote_vault",
+    "service_account_app",
+    "vault_app",
+    "vault_service",
+]
 
 vault_app = typer.Typer(help="Vaults: create, list, rotation policy and report, key rotation.")
 item_app = typer.Typer(help="Items in a vault: create, get, edit, delete, attach files.")
@@ -121,26 +131,31 @@ def _file_document(info: FileInfo) -> dict[str, Any]:
     return {"id": info.id, "name": info.name, "size": info.size}
 
 
-def _print_item(view: ItemView, *, reveal: bool, as_json: bool) -> None:
-    document = item_document(view, reveal=reveal)
+def _print_item(document: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         emit_json(document)
         return
     table = Table(show_header=False, box=None)
-    table.add_row("id", view.id)
-    table.add_row("title", view.title)
-    table.add_row("vault", view.vault_name)
-    table.add_row("category", view.category)
-    table.add_row("version", f"{view.version} of {view.latest_version}")
-    if view.tags:
-        table.add_row("tags", ", ".join(view.tags))
+    table.add_row("id", document["id"])
+    table.add_row("title", document["title"])
+    table.add_row("vault", document["vault"]["name"])
+    table.add_row("category", document["category"])
+    table.add_row("version", f"{document['version']} of {document['latest_version']}")
+    if document["tags"]:
+        table.add_row("tags", ", ".join(document["tags"]))
     for f in document.get("fields", []):
         name = f"{f['section']}.{f['label']}" if f["section"] else str(f["label"] or f["id"])
         value = f["value"] if f["value"] is not None else "[concealed; use --reveal]"
         table.add_row(name, value)
-    for info in view.files:
-        table.add_row("file", f"{info.name} ({info.size} bytes, {info.id})")
+    for info in document["files"]:
+        table.add_row("file", f"{info['name']} ({info['size']} bytes, {info['id']})")
     out_console.print(table, markup=False)
+
+
+def remote_vault(ctx: typer.Context) -> RemoteVault | None:
+    """The server's vault when the CLI talks to one (remote mode), else ``None``."""
+    server = remote(ctx)
+    return None if server is None else RemoteVault(server)
 
 
 # -- vault ----------------------------------------------------------------------------------
@@ -157,37 +172,50 @@ def vault_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a vault."""
-    view = vault_service(ctx).create_vault(
-        Actor.operator(), name, description=description, max_secret_age_days=_days(max_age)
-    )
-    if as_json:
-        emit_json(vault_document(view))
+    if (server := remote_vault(ctx)) is not None:
+        document = server.create_vault(
+            name, description=description, max_secret_age_days=_days(max_age)
+        )
     else:
-        out_console.print(f"Created vault {view.name} ({view.id})", markup=False)
+        document = vault_document(
+            vault_service(ctx).create_vault(
+                Actor.operator(), name, description=description, max_secret_age_days=_days(max_age)
+            )
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(f"Created vault {document['name']} ({document['id']})", markup=False)
 
 
 @vault_app.command("list")
 def vault_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List vaults."""
-    views = vault_service(ctx).list_vaults(Actor.operator())
+    if (server := remote_vault(ctx)) is not None:
+        documents = server.list_vaults()
+    else:
+        documents = [vault_document(v) for v in vault_service(ctx).list_vaults(Actor.operator())]
     if as_json:
-        emit_json([vault_document(v) for v in views])
+        emit_json(documents)
         return
     table = Table("id", "name", "items", "max age")
-    for v in views:
-        age = f"{v.max_secret_age_days}d" if v.max_secret_age_days else "-"
-        table.add_row(v.id, v.name, str(v.items), age)
+    for v in documents:
+        age = f"{v['max_secret_age_days']}d" if v["max_secret_age_days"] else "-"
+        table.add_row(v["id"], v["name"], str(v["items"]), age)
     out_console.print(table, markup=False)
 
 
 @vault_app.command("get")
 def vault_get(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     """Show one vault."""
-    view = vault_service(ctx).get_vault(Actor.operator(), name)
-    if as_json:
-        emit_json(vault_document(view))
+    if (server := remote_vault(ctx)) is not None:
+        document = server.get_vault(name)
     else:
-        for key, value in vault_document(view).items():
+        document = vault_document(vault_service(ctx).get_vault(Actor.operator(), name))
+    if as_json:
+        emit_json(document)
+    else:
+        for key, value in document.items():
             out_console.print(f"{key}: {value}", markup=False)
 
 
@@ -362,8 +390,12 @@ def item_create(
         urls=[Url(url, primary=True)] if url else [],
         max_secret_age_days=_days(max_age),
     )
-    view = vault_service(ctx).create_item(Actor.operator(), vault, draft)
-    _print_item(view, reveal=reveal, as_json=as_json)
+    if (server := remote_vault(ctx)) is not None:
+        document = server.create_item(vault, draft, reveal=reveal)
+    else:
+        view = vault_service(ctx).create_item(Actor.operator(), vault, draft)
+        document = item_document(view, reveal=reveal)
+    _print_item(document, as_json=as_json)
 
 
 @item_app.command("get")
@@ -376,8 +408,14 @@ def item_get(
     as_json: JsonFlag = False,
 ) -> None:
     """Show an item (concealed values hidden unless --reveal)."""
-    view = vault_service(ctx).get_item(Actor.operator(), vault, item, version=version)
-    _print_item(view, reveal=reveal, as_json=as_json)
+    if (server := remote_vault(ctx)) is not None:
+        if version is not None:
+            raise fail(missing_api(f"{ctx.command_path} --version"), 2)
+        document = server.get_item(vault, item, reveal=reveal)
+    else:
+        view = vault_service(ctx).get_item(Actor.operator(), vault, item, version=version)
+        document = item_document(view, reveal=reveal)
+    _print_item(document, as_json=as_json)
 
 
 @item_app.command("versions")
@@ -405,13 +443,17 @@ def item_versions(
 @item_app.command("list")
 def item_list(ctx: typer.Context, vault: VaultOpt, as_json: JsonFlag = False) -> None:
     """List a vault's items (no values)."""
-    views = vault_service(ctx).list_items(Actor.operator(), vault)
+    if (server := remote_vault(ctx)) is not None:
+        documents = server.list_items(vault)
+    else:
+        views = vault_service(ctx).list_items(Actor.operator(), vault)
+        documents = [item_document(v, reveal=False) for v in views]
     if as_json:
-        emit_json([item_document(v, reveal=False) for v in views])
+        emit_json(documents)
         return
     table = Table("id", "title", "category", "version", "tags")
-    for v in views:
-        table.add_row(v.id, v.title, v.category, str(v.version), ", ".join(v.tags))
+    for v in documents:
+        table.add_row(v["id"], v["title"], v["category"], str(v["version"]), ", ".join(v["tags"]))
     out_console.print(table, markup=False)
 
 
@@ -458,8 +500,12 @@ def item_edit(
             max_secret_age_days=_days(max_age) if max_age else draft.max_secret_age_days,
         )
 
-    view = vault_service(ctx).update_item(Actor.operator(), vault, item, change)
-    _print_item(view, reveal=reveal, as_json=as_json)
+    if (server := remote_vault(ctx)) is not None:
+        document = server.update_item(vault, item, change, reveal=reveal)
+    else:
+        view = vault_service(ctx).update_item(Actor.operator(), vault, item, change)
+        document = item_document(view, reveal=reveal)
+    _print_item(document, as_json=as_json)
 
 
 def _as_dict(f: Field) -> dict[str, Any]:
@@ -474,17 +520,23 @@ def item_delete(
     yes: YesFlag = False,
 ) -> None:
     """Move an item to the trash (asks first; --yes without a terminal)."""
-    service = vault_service(ctx)
-    versions = service.item_versions(Actor.operator(), vault, item)
+    server = remote_vault(ctx)
+    if server is not None:
+        count = server.versions(vault, item)
+    else:
+        count = len(vault_service(ctx).item_versions(Actor.operator(), vault, item))
     confirm(
         f"delete item {item!r} from vault {vault!r}",
         yes=yes,
         details=[
-            f"its {len(versions)} version(s) leave every read, list and limen:// reference",
+            f"its {count} version(s) leave every read, list and limen:// reference",
             "programs that read it fail from now on",
         ],
     )
-    service.delete_item(Actor.operator(), vault, item)
+    if server is not None:
+        server.delete_item(vault, item)
+    else:
+        vault_service(ctx).delete_item(Actor.operator(), vault, item)
     out_console.print(f"Deleted {item}", markup=False)
 
 

@@ -10,6 +10,7 @@ import typing
 
 if typing.TYPE_CHECKING:
     from limen.vault import service_accounts
+    from limen.vault._fields import find_field
     from limen.vault._quick import QuickVault
     from limen.vault.assignments import (
         Assignment,
@@ -115,6 +116,7 @@ _LAZY: typing.Final = {
     "totp_code": "limen.vault.otp",
     "SCHEME": "limen.vault.references",
     "Reference": "limen.vault.references",
+    "find_field": "limen.vault._fields",
     "find_references": "limen.vault.references",
     "parse_reference": "limen.vault.references",
     "ADMIN_SCOPE": "limen.vault.scopes",
@@ -190,6 +192,7 @@ __all__ = [
     "WrongKey",
     "apply_assignments",
     "can",
+    "find_field",
     "find_references",
     "generate",
     "generated_password",

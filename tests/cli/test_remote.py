@@ -1,0 +1,262 @@
+"""The same CLI commands twice: on the server host (the data dir) and remotely, through
+``LIMEN_URL``/``LIMEN_TOKEN`` against a live server, expecting the same results.
+
+In remote mode the CLI's data dir is an empty folder, so a command that quietly fell back
+to local data would fail rather than pass.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from limen.testing import free_port
+from tests.conftest import CliResult, Limen, cli_in
+
+
+def _one_line_error(result: CliResult, code: int, fragment: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("limen: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_identities_are_created_listed_updated_and_suspended(limen: Limen) -> None:
+    human = limen.json(
+        "identity", "create", "--kind", "human", "--name", "alice", "--email", "alice@example.com"
+    )
+    bot = limen.json(
+        "identity", "create", "--kind", "agent", "--name", "deploy-bot",
+        "--owner", "alice@example.com", "--attributes", '{"team": "infra"}',
+    )  # fmt: skip
+    assert bot["owner_id"] == human["id"]
+    assert bot["attributes"] == {"team": "infra"}
+    assert set(bot) >= {"id", "kind", "status", "created_at", "status_changed_at"}
+
+    listed = limen.json("identity", "list", "--kind", "agent")
+    assert [i["name"] for i in listed["items"]] == ["deploy-bot"]
+    assert listed["items"][0] == bot
+    assert limen.json("identity", "show", "deploy-bot") == bot
+
+    updated = limen.json("identity", "update", "deploy-bot", "--display-name", "Deploy bot")
+    assert updated["display_name"] == "Deploy bot"
+
+    suspended = limen.json("identity", "suspend", "deploy-bot", "--reason", "rotating")
+    assert (suspended["status"], suspended["status_reason"]) == ("suspended", "rotating")
+    only = limen.json("identity", "list", "--status", "suspended")
+    assert [i["name"] for i in only["items"]] == ["deploy-bot"]
+    assert limen.json("identity", "reactivate", "deploy-bot")["status"] == "active"
+
+    table = limen("identity", "list")
+    assert table.exit_code == 0 and "deploy-bot" in table.stdout and "alice" in table.stdout
+
+
+def test_a_suspended_identitys_token_is_refused(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "carol", "--role", "viewer")
+    issued = limen.json("token", "create", "--identity", "carol", "--name", "laptop")
+    assert issued["token"].startswith("limen_") and issued["identity"] == "carol"
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    assert httpx.get(f"{limen.url}/v1/identities/carol", headers=headers).status_code == 200
+
+    listed = limen.json("token", "list", "--identity", "carol")
+    assert [t["name"] for t in listed["items"]] == ["laptop"]
+    assert "token" not in listed["items"][0]
+
+    limen.json("identity", "suspend", "carol")
+    # the server hears of a suspension made beside it (local mode) through its change feed
+    assert _eventually(
+        lambda: httpx.get(f"{limen.url}/v1/identities/carol", headers=headers).status_code == 401
+    )
+
+    revoked = limen.json("token", "revoke", issued["id"], "--reason", "left")
+    assert revoked["state"] == "revoked"
+    assert limen.json("token", "list", "--identity", "carol")["items"] == []
+
+
+def test_errors_are_the_same_one_line_in_both_modes(limen: Limen) -> None:
+    limen("identity", "create", "--kind", "human", "--name", "erin")
+    _one_line_error(limen("identity", "show", "nobody"), 3, "no identity")
+    _one_line_error(
+        limen("identity", "create", "--kind", "human", "--name", "erin"), 4, "already exists"
+    )
+    _one_line_error(
+        limen("identity", "create", "--kind", "agent", "--name", "b", "--owner", "zed"), 2, "zed"
+    )
+    _one_line_error(limen("identity", "create", "--kind", "agent", "--name", "b"), 2, "owner")
+    _one_line_error(
+        limen("identity", "create", "--kind", "human", "--name", "f", "--attributes", "{bad"),
+        2,
+        "not valid JSON",
+    )
+    _one_line_error(limen("token", "revoke", "tok_nothing"), 3, "tok_nothing")
+
+
+# -- remote mode only ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def remote(settings: Any, installed: Any, live_server: Any, tmp_path: Path) -> Limen:
+    return cli_in("remote", settings, installed, live_server, tmp_path)
+
+
+def test_a_refused_token_and_a_forbidden_command_say_so(remote: Limen) -> None:
+    refused = remote("identity", "list", LIMEN_TOKEN="limen_not-a-real-token")
+    _one_line_error(refused, 5, "the server refused the token (401)")
+    assert "limen_not-a-real-token" not in refused.stderr
+
+    remote.json("identity", "create", "--kind", "human", "--name", "vic", "--role", "viewer")
+    viewer = remote.json("token", "create", "--identity", "vic")["token"]
+    assert remote("identity", "list", "--json", LIMEN_TOKEN=viewer).exit_code == 0
+    forbidden = remote("identity", "create", "--kind", "human", "--name", "x", LIMEN_TOKEN=viewer)
+    _one_line_error(forbidden, 5, "not allowed (403)")
+    assert viewer not in forbidden.stdout + forbidden.stderr
+
+
+def test_an_unreachable_server_is_named(remote: Limen) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    result = remote("identity", "list", LIMEN_URL=nowhere)
+    _one_line_error(result, 6, f"cannot reach LIMEN_URL {nowhere}")
+    assert remote.admin_token not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("init",), "`limen init` runs on the server host"),
+        (("db", "migrate"), "`limen db` runs on the server host"),
+        (("admin-token",), "`limen admin-token` runs on the server host"),
+        (("server",), "`limen server` runs on the server host"),
+        (("client", "list"), "no HTTP API for OAuth clients"),
+        (("service-account", "list"), "no HTTP API for service accounts"),
+        (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
+        (("vault", "report"), "`limen vault report` has no HTTP API"),
+        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
+        (("audit", "verify"), "no HTTP API for audit verification"),
+    ],
+)
+def test_commands_without_an_http_api_refuse_rather_than_act_locally(
+    remote: Limen, args: tuple[str, ...], fragment: str
+) -> None:
+    result = remote(*args)
+    _one_line_error(result, 2, fragment)
+    assert "unset LIMEN_TOKEN" in result.stderr
+    assert not any(Path(remote.env["LIMEN_DATA_DIR"]).iterdir())
+
+
+def test_server_and_token_options_work_like_the_variables(remote: Limen) -> None:
+    env = {"LIMEN_URL": "", "LIMEN_TOKEN": ""}
+    options = ("--server", remote.url, "--token", remote.admin_token)
+    listed = remote(*options, "identity", "list", "--json", **env)
+    assert listed.exit_code == 0, listed.stderr
+    assert [i["name"] for i in json.loads(listed.stdout)["items"]] == ["admin"]
+    alone = remote("--server", remote.url, "identity", "list", **env)
+    _one_line_error(alone, 2, "--server needs a token")
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_the_kill_switch_engages_shows_and_disengages(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "olga")
+    for name in ("scout", "scribe"):
+        limen.json("identity", "create", "--kind", "agent", "--name", name, "--owner", "olga")
+    refused = limen("killswitch", "engage", "--kind", "agent", "--reason", "drill")
+    _one_line_error(refused, 2, "suspend 2 active agent(s)")
+
+    engaged = limen.json("killswitch", "engage", "--reason", "drill", "--yes")
+    assert (engaged["kind"], len(engaged["suspended"])) == ("agent", 2)
+    status = limen.json("killswitch", "status")
+    assert [(s["id"], s["held"], s["reason"]) for s in status] == [(engaged["id"], 2, "drill")]
+    assert limen.json("identity", "show", "scout")["status"] == "suspended"
+
+    _one_line_error(limen("killswitch", "disengage", "--reason", "over"), 2, "reactivate up to 2")
+    back = limen.json("killswitch", "disengage", "--reason", "over", "--yes")
+    assert (back["id"], len(back["reactivated"]), back["left_alone"]) == (engaged["id"], 2, [])
+    assert limen.json("killswitch", "status") == []
+    _one_line_error(
+        limen("killswitch", "disengage", "--reason", "again", "--yes"), 4, "no kill switch"
+    )
+
+
+def test_run_resolves_remotely_and_keeps_the_token_from_the_child(
+    remote: Limen, tmp_path: Path
+) -> None:
+    remote.json("vault", "create", "ops")
+    remote.json("item", "create", "--vault", "ops", "--title", "db", "password=hunter2-x9")
+    script = (
+        "import os; print(os.environ['DB_PASSWORD'] == 'hunter2-x9', 'LIMEN_TOKEN' in os.environ)"
+    )
+    result = remote(
+        "run", "--", sys.executable, "-c", script,
+        DB_PASSWORD="limen://ops/db/password",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
+
+
+def test_events_alerts_and_the_threat_level(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "hana")
+    limen.json("identity", "suspend", "hana", "--reason", "drill")
+    events = limen.json("events", "list", "--action", "identity.*")
+    assert [e["action"] for e in events["items"]] == [
+        "identity.create", "identity.create", "identity.suspend",
+    ]  # fmt: skip
+    assert events["items"][2]["reason"] == "drill"
+    assert events["items"][2]["resource"]["name"] == "hana"
+    table = limen("events", "list", "--action", "identity.suspend")
+    assert table.exit_code == 0 and "identity.suspend" in table.stdout
+
+    assert limen.json("alert", "list") == {"items": []}
+    _one_line_error(limen("alert", "show", "alert-nothing"), 3, "alert-nothing")
+
+    assert limen.json("threat", "show")["level"] == "normal"
+    raised = limen.json("threat", "set", "high", "--reason", "incident")
+    assert (raised["level"], raised["reason"]) == ("high", "incident")
+    shown = limen("threat", "show")
+    assert shown.exit_code == 0 and shown.stdout.startswith("threat level: high (incident)")
+    assert limen.json("threat", "set", "normal")["level"] == "normal"
+
+
+def test_playbooks_and_the_access_reviews(limen: Limen, tmp_path: Path) -> None:
+    book = tmp_path / "probe.yaml"
+    book.write_text(
+        "description: suspend probing agents\n"
+        "match: {min_score: 0.7, kinds: [agent]}\n"
+        "actions: [suspend, contain]\n"
+        "mode: dry-run\n"
+    )
+    added = limen.json("playbook", "add", "probe", str(book))
+    assert (added["name"], added["mode"], added["actions"]) == (
+        "probe", "dry-run", ["suspend", "contain"],
+    )  # fmt: skip
+    assert [b["name"] for b in limen.json("playbook", "list")["items"]] == ["probe"]
+    assert limen.json("playbook", "show", "probe")["description"] == "suspend probing agents"
+    shown = limen("playbook", "show", "probe")
+    assert shown.exit_code == 0 and "then suspend, contain" in shown.stdout
+    (tmp_path / "broken.yaml").write_text("actions: [suspend\n")
+    _one_line_error(limen("playbook", "add", "x", str(tmp_path / "broken.yaml")), 2, "YAML")
+    assert limen("playbook", "remove", "probe").exit_code == 0
+    _one_line_error(limen("playbook", "show", "probe"), 3, "probe")
+
+    limen.json("identity", "create", "--kind", "human", "--name", "rita")
+    limen.json("identity", "create", "--kind", "agent", "--name", "rita-bot", "--owner", "rita")
+    review = limen.json("access", "review")
+    assert [i["name"] for i in review["identities"]] == ["rita-bot"]
+    sheet = limen("access", "review", "--format", "csv")
+    assert sheet.exit_code == 0 and "rita-bot" in sheet.stdout
+    posture = limen.json("posture", "report")
+    assert len(posture["risks"]) == 10
