@@ -103,14 +103,18 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
 
         # Sign in: the form a person sees first.
         page.goto(f"{base}/console")
-        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Fidentities")
+        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Foverview")
         shoot("sign-in")
         page.get_by_label("Access token").fill("limen_not-a-real-token")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_contain_text("not valid")
         page.get_by_label("Access token").fill(people["admin"])
         page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{base}/console/identities")
+        expect(page).to_have_url(f"{base}/console/overview")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.get_by_role("link", name="1 shadow identities")).to_be_visible()
+        shoot("overview")
+        page.get_by_role("link", name="Identities", exact=True).click()
         expect(page.get_by_role("heading", name="Identities")).to_be_visible()
         expect(page.get_by_role("link", name="found-bot")).to_be_visible()
         shoot("identities")
@@ -157,6 +161,7 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         checking = checker.new_page()
         checking.context.add_cookies(context.cookies())
         for path in (
+            "/console/overview",
             "/console/identities",
             "/console/identities/alice-bot",
             "/console/events",

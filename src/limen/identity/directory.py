@@ -12,7 +12,7 @@ from typing import Any
 
 from limen.audit import Actor, Authorizer, Resource
 from limen.identity import service
-from limen.identity.service import UNCHANGED, IdentityPage
+from limen.identity.service import UNCHANGED, Census, IdentityPage
 from limen.store import Database
 from limen.store.models import Identity
 
@@ -86,6 +86,12 @@ class Directory:
                 after=after,
                 limit=limit,
             )
+
+    def census(self, actor: Actor) -> Census:
+        """How many identities there are, by kind and by status."""
+        self._guard.authorize(actor, "identity.read", Resource("identity"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return service.census(uow.session)
 
     def update(
         self,

@@ -45,7 +45,9 @@ from limen.store.models import (
 __all__ = [
     "BUILTIN_ROLES",
     "UNCHANGED",
+    "Census",
     "IdentityPage",
+    "census",
     "create",
     "deprovision",
     "get",
@@ -211,6 +213,38 @@ def list_identities(
     )
     cursor = _encode_cursor(rows[-1]) if more and rows else None
     return IdentityPage(rows, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """How many identities there are: by kind (shadow ones included), how many of them
+    are shadow identities (``managed = False``), and by status."""
+
+    by_kind: dict[str, int]
+    shadow: int
+    by_status: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+
+def census(session: Session) -> Census:
+    """One grouped count over the identities table (what the console's overview shows)."""
+    rows = session.execute(
+        sa.select(Identity.kind, Identity.status, Identity.managed, sa.func.count()).group_by(
+            Identity.kind, Identity.status, Identity.managed
+        )
+    ).all()
+    by_kind = {str(kind): 0 for kind in IdentityKind}
+    by_status = {str(status): 0 for status in IdentityStatus}
+    shadow = 0
+    for kind, status, managed, count in rows:
+        by_kind[str(kind)] += count
+        by_status[str(status)] += count
+        if not managed:
+            shadow += count
+    return Census(by_kind=by_kind, shadow=shadow, by_status=by_status)
 
 
 def oldest_first(

@@ -123,7 +123,7 @@ def _safe_next(value: str | None) -> str:
     """Only a console page of this server: never another site (an open redirect)."""
     if value and value.startswith("/console/") and not any(c in value for c in "\\\r\n"):
         return value
-    return "/console/identities"
+    return "/console/overview"
 
 
 def _check_csrf(given: str | None, expected: str | None) -> None:
@@ -194,7 +194,7 @@ def install(app: FastAPI) -> None:
 
 @router.get("", openapi_extra=PUBLIC)
 async def home() -> Response:
-    return RedirectResponse("/console/identities", status_code=303)
+    return RedirectResponse("/console/overview", status_code=303)
 
 
 @router.get("/static/{name}", openapi_extra=PUBLIC)
@@ -331,6 +331,73 @@ def _close_session(services: Services, actor: Actor, token_id: str | None) -> No
         if token_id:
             directory.revoke_api_token(uow, actor, token_id, reason="signed out of the console")
         audit.record(uow.session, actor, "console.sign_out", resource_type="console")
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+
+@router.get("/overview", openapi_extra=guarded("identity.read"))
+@_shown
+def overview(request: Request, viewer: ViewerDep) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    allows = functools.partial(services.guard.allows, actor)
+    live = services.status.version  # before reading: a change after this refreshes
+    census = services.directory.census(actor)
+    alerts = None
+    if allows("alert.read", Resource("alert")):
+        alerts = services.alerts.open_by_severity(actor)
+    threat = services.threat.get(actor) if allows("threat.read", Resource("threat")) else None
+    switches = None
+    if allows("killswitch.read", Resource("kill_switch")):
+        engaged = {s.target_kind: held for s, held in services.responder.kill_switches(actor)}
+        switches = [(kind, engaged.get(kind)) for kind in ("agent", "service")]
+    overdue = None
+    try:
+        if allows("vault.report", Resource("vault"), scopes=()):
+            overdue = sum(e.out_of_policy for e in services.vault.report(actor))
+    except Denied:
+        overdue = None  # a token without the vault:admin scope
+    containments = None
+    if allows("event.read", Resource("event")):
+        containments = services.event_log.newest(
+            actor, EventFilter(action="identity.suspend"), limit=5
+        ).events
+    return _page(
+        request,
+        viewer,
+        "overview.html",
+        live=live,
+        census=census,
+        alerts=alerts,
+        threat=threat,
+        switches=switches,
+        overdue=overdue,
+        containments=containments,
+    )
+
+
+# -- live updates -----------------------------------------------------------------------------
+
+
+@router.get("/live", openapi_extra=guarded("identity.read"))
+async def live(request: Request, viewer: ViewerDep, seen: int = -1) -> Response:
+    """Whether anything the status view holds (an identity's status, owner or risk, a
+    revoked token, a kill switch) changed since the page drew ``seen``: ``204`` if not;
+    if so, an ``HX-Trigger: limen-changed`` that makes the page redraw its live regions.
+
+    Answered from memory (the status view hears of changes made on any node, by the CLI,
+    the partner API or a playbook), so a page can ask every second.
+    """
+    services = services_of(request)
+    try:
+        await services.guard.authorize_async(viewer.actor, "identity.read", Resource("identity"))
+    except LimenError as exc:
+        return _error_page(request, viewer, exc)
+    headers = {"Cache-Control": "no-store"}
+    if services.status.version == seen:
+        return Response(status_code=204, headers=headers)
+    return Response(status_code=200, headers={**headers, "HX-Trigger": "limen-changed"})
 
 
 # -- identities -------------------------------------------------------------------------------

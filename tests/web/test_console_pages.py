@@ -1,0 +1,109 @@
+"""The console's overview, live updates, alerts, audit, vault compliance and discovery
+pages over HTTP, as a signed-in person sees them.
+
+Browser checks (live updates in a real Chromium, accessibility, screenshots) are in
+``test_console_browser.py``; every route for every role in ``tests/api/test_route_roles.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from limen import identity
+from limen.audit import Actor
+from limen.store import Database
+from tests.web._console import sign_in
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _world(db: Database) -> dict[str, str]:
+    """alice (a viewer) with an agent and a service, bob with an agent, a shadow agent."""
+    operator = Actor.operator()
+    with db.unit_of_work() as uow:
+        alice = identity.create(uow, operator, kind="human", name="alice", roles=["viewer"])
+        bot = identity.create(
+            uow, operator, kind="agent", name="alice-bot", owner="alice", display_name=XSS
+        )
+        identity.create(uow, operator, kind="service", name="alice-job", owner="alice")
+        identity.create(uow, operator, kind="human", name="bob")
+        identity.create(uow, operator, kind="agent", name="bob-copilot", owner="bob")
+        identity.create(uow, operator, kind="agent", name="found-bot", managed=False)
+        _, alice_token = identity.issue_api_token(
+            uow, operator, alice, purpose="personal", scopes=["*"]
+        )
+    return {"alice": alice_token, "bot_id": bot.id}
+
+
+def _count(html: str, href: str) -> int:
+    """The number a link to ``href`` shows."""
+    found = re.search(
+        re.escape(f'href="{href}"') + r'[^>]*>(?:(?!</a>).)*?<span class="(?:tile-number|count)"'
+        r"[^>]*>(\d+)<",
+        html,
+        re.S,
+    )
+    assert found, f"no number links to {href}"
+    return int(found.group(1))
+
+
+def test_the_overview_counts_every_identity_and_links_each_number_to_its_list(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    assert client.get("/console", follow_redirects=False).headers["location"] == (
+        "/console/overview"
+    )
+    csrf = sign_in(client, installed.admin_token)
+    client.post(
+        f"/console/identities/{people['bot_id']}/suspend",
+        data={"reason": "leaked in a gist", "csrf": csrf},
+    )
+    html = client.get("/console/overview").text
+    # The installation's admin is a human too.
+    humans = len(re.findall(r"kind-human", client.get("/console/identities?kind=human").text))
+    assert _count(html, "/console/identities?kind=human") == humans >= 2
+    assert _count(html, "/console/identities?kind=agent") == 3
+    assert _count(html, "/console/identities?kind=service") == 1
+    assert _count(html, "/console/identities?kind=shadow") == 1
+    assert _count(html, "/console/identities?status=suspended") == 1
+    assert _count(html, "/console/identities?status=deprovisioned") == 0
+    assert _count(html, "/console/alerts?status=open&amp;severity=critical") == 0
+    assert _count(html, "/console/vault") == 0
+    assert "threat-normal" in html
+    # The last containment, its reason, and the identity's name escaped.
+    assert "leaked in a gist" in html
+    assert f'href="/console/identities/{people["bot_id"]}"' in html
+    assert XSS not in html
+
+
+def test_the_overview_shows_a_viewer_only_what_her_role_allows(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    sign_in(client, people["alice"])
+    page = client.get("/console/overview")
+    assert page.status_code == 200
+    assert "Your role does not allow seeing alerts." in page.text
+    assert "Your role does not allow reading the event log." in page.text
+    assert _count(page.text, "/console/identities?kind=agent") == 3
+
+
+def test_live_answers_whether_anything_changed_since_the_page_was_drawn(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    sign_in(client, installed.admin_token)
+    html = client.get("/console/overview").text
+    seen = re.search(r'/console/live\?seen=(\d+)"', html)
+    assert seen, "the page does not ask for changes"
+    quiet = client.get(f"/console/live?seen={seen.group(1)}")
+    assert quiet.status_code == 204 and "hx-trigger" not in quiet.headers
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    client.post("/v1/identities/alice-bot/suspend", headers=admin, json={"reason": "drill"})
+    changed = client.get(f"/console/live?seen={seen.group(1)}")
+    assert changed.status_code == 200 and changed.headers["hx-trigger"] == "limen-changed"
+    assert people["bot_id"]
