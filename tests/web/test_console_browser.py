@@ -192,3 +192,60 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
     assert [p for p in problems if "status of 401" not in p] == [], problems
     assert all(v == [] for v in accessibility.values()), json.dumps(accessibility, indent=1)
     assert {p.stem for p in shots.glob("*.png")} >= {"sign-in", "identities", "identity", "events"}
+
+
+def _signed_in_page(browser: Any, base: str, token: str) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{base}/console/sign-in")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/console/overview")
+    return page
+
+
+def test_a_status_change_made_elsewhere_shows_without_a_reload(
+    live_server: Any, people: dict[str, str], tmp_path: Path, backend: str
+) -> None:
+    """Suspended over the HTTP API (as the CLI, a partner or a playbook would): the list,
+    the identity's page and the overview, each open in a tab, show it within 2 s, without
+    reloading (a mark left in each page survives)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base = live_server.url
+    shots = Path(SHOTS) / backend if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    admin = {"Authorization": f"Bearer {people['admin']}"}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        listing = _signed_in_page(browser, base, people["admin"])
+        listing.goto(f"{base}/console/identities?kind=agent")
+        row = listing.get_by_role("row").filter(has_text="bob-copilot")
+        expect(row.locator(".status-active")).to_be_visible()
+        page = listing.context.new_page()
+        page.goto(f"{base}/console/identities/bob-copilot")
+        head = page.locator("#identity-head")
+        expect(head.locator(".status-active")).to_be_visible()
+        overview = listing.context.new_page()
+        overview.goto(f"{base}/console/overview")
+        suspended = overview.locator('[data-status="suspended"]')
+        expect(suspended).to_have_text("0")
+        for tab in (listing, page, overview):
+            tab.evaluate("window.limenMark = 'drawn once'")
+
+        done = httpx.post(
+            f"{base}/v1/identities/bob-copilot/suspend",
+            headers=admin,
+            json={"reason": "seen exfiltrating"},
+        )
+        assert done.status_code == 200, done.text
+
+        expect(row.locator(".status-suspended")).to_be_visible(timeout=2000)
+        expect(head.locator(".status-suspended")).to_be_visible(timeout=2000)
+        expect(page.locator("#identity-details")).to_contain_text("seen exfiltrating", timeout=2000)
+        expect(page.locator("#identity-actions summary")).to_have_text("Reactivate", timeout=2000)
+        expect(suspended).to_have_text("1", timeout=2000)
+        marks = [tab.evaluate("window.limenMark") for tab in (listing, page, overview)]
+        page.screenshot(path=str(shots / "identity-live.png"), full_page=True)
+        browser.close()
+    assert marks == ["drawn once"] * 3

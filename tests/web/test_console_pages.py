@@ -95,7 +95,7 @@ def test_the_overview_shows_a_viewer_only_what_her_role_allows(
 def test_live_answers_whether_anything_changed_since_the_page_was_drawn(
     client: TestClient, db: Database, installed: Any
 ) -> None:
-    people = _world(db)
+    _world(db)
     sign_in(client, installed.admin_token)
     html = client.get("/console/overview").text
     seen = re.search(r'/console/live\?seen=(\d+)"', html)
@@ -106,4 +106,20 @@ def test_live_answers_whether_anything_changed_since_the_page_was_drawn(
     client.post("/v1/identities/alice-bot/suspend", headers=admin, json={"reason": "drill"})
     changed = client.get(f"/console/live?seen={seen.group(1)}")
     assert changed.status_code == 200 and changed.headers["hx-trigger"] == "limen-changed"
-    assert people["bot_id"]
+
+
+def test_an_identity_page_redraws_when_that_identity_changes_not_another(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    sign_in(client, installed.admin_token)
+    html = client.get(f"/console/identities/{people['bot_id']}").text
+    asks = re.search(r'hx-get="(/console/live\?[^"]+)"', html)
+    assert asks, "the page does not ask for changes"
+    poll = asks.group(1).replace("&amp;", "&")
+    assert client.get(poll).status_code == 204
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    client.post("/v1/identities/bob-copilot/suspend", headers=admin, json={"reason": "drill"})
+    assert client.get(poll).status_code == 204  # someone else
+    client.post("/v1/identities/alice-bot/suspend", headers=admin, json={"reason": "drill"})
+    assert client.get(poll).headers.get("hx-trigger") == "limen-changed"

@@ -10,6 +10,7 @@ CSRF token; the cookie is ``SameSite=Strict`` as well.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 import time
@@ -180,6 +181,7 @@ def render_console_error(status: int, code: str, detail: str | None) -> Response
 
 
 def _page(request: Request, viewer: Viewer, template: str, **context: Any) -> Response:
+    context.setdefault("here", _next_of(request))  # what a live region asks for again
     return render(request, template, user=viewer, csrf=viewer.csrf, **context)
 
 
@@ -381,23 +383,42 @@ def overview(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.get("/live", openapi_extra=guarded("identity.read"))
-async def live(request: Request, viewer: ViewerDep, seen: int = -1) -> Response:
-    """Whether anything the status view holds (an identity's status, owner or risk, a
-    revoked token, a kill switch) changed since the page drew ``seen``: ``204`` if not;
-    if so, an ``HX-Trigger: limen-changed`` that makes the page redraw its live regions.
+async def live(
+    request: Request,
+    viewer: ViewerDep,
+    seen: Annotated[str, Query(max_length=64)] = "",
+    identity: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Whether what a page shows changed since it drew ``seen``: ``204`` if not; if so,
+    an ``HX-Trigger: limen-changed`` that makes the page redraw its live regions.
 
-    Answered from memory (the status view hears of changes made on any node, by the CLI,
-    the partner API or a playbook), so a page can ask every second.
+    Without ``identity``, ``seen`` is the status view's version, which moves on any
+    change (an identity's status, owner or risk, a revoked token, a kill switch); with
+    it, the mark of that one identity (:func:`_mark`), so that its page redraws its
+    forms only when the identity itself changed. Answered from memory: the status view
+    hears of changes made on any node, by the CLI, the partner API or a playbook, so a
+    page can ask every second.
     """
     services = services_of(request)
     try:
         await services.guard.authorize_async(viewer.actor, "identity.read", Resource("identity"))
     except LimenError as exc:
         return _error_page(request, viewer, exc)
+    now = _mark(services, identity) if identity else str(services.status.version)
     headers = {"Cache-Control": "no-store"}
-    if services.status.version == seen:
+    if now == seen:
         return Response(status_code=204, headers=headers)
     return Response(status_code=200, headers={**headers, "HX-Trigger": "limen-changed"})
+
+
+def _mark(services: Services, identity_id: str) -> str:
+    """A short digest of what the status view holds about one identity."""
+    info = services.status.identity(identity_id)
+    if info is None:
+        return "unknown"
+    risk = (info.attributes or {}).get("risk")
+    held = (info.status, info.owner_id, info.roles, risk, info.tokens_valid_after)
+    return hashlib.sha256(repr(held).encode()).hexdigest()[:16]
 
 
 # -- identities -------------------------------------------------------------------------------
@@ -414,6 +435,7 @@ def identities(
     cursor: str | None = None,
 ) -> Response:
     services = services_of(request)
+    live = services.status.version  # before reading: a change after this redraws
     kind = (kind or "").strip().lower() or None
     status = (status or "").strip().lower() or None
     if kind is not None and kind not in KINDS:
@@ -453,6 +475,7 @@ def identities(
         statuses=STATUSES,
         next_url=next_url,
         first_page=not cursor,
+        live=live,
     )
 
 
@@ -471,6 +494,7 @@ def identity_page(
     services = services_of(request)
     actor = viewer.actor
     found = services.directory.get(actor, ref)
+    live = _mark(services, found.id)
     chain = []  # owner, owner's owner, …
     owner_id = found.owner_id
     while owner_id and len(chain) < 10:
@@ -510,6 +534,7 @@ def identity_page(
         tokens=tokens,
         events=events,
         notice=notices.get(done or ""),
+        live=live,
         can_suspend=found.status.value == "active"
         and guard.allows(actor, "identity.suspend", target),
         can_reactivate=found.status.value == "suspended"
