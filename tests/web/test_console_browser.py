@@ -26,6 +26,7 @@ import pytest
 from limen import identity
 from limen.audit import Actor
 from limen.store import Database
+from tests.web._console import raise_alert
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -57,6 +58,8 @@ def people(db: Database, installed: Any) -> dict[str, str]:
         _, bot_token = identity.issue_api_token(
             uow, operator, bot, purpose="personal", scopes=["*"], name="ci"
         )
+    raise_alert(db, "bob-copilot", score=0.93, severity="critical", text=f"first call from {XSS}")
+    raise_alert(db, "alice-job", score=0.74, severity="medium", text="ten times its usual rate")
     return {"admin": installed.admin_token, "bot": bot_token}
 
 
@@ -143,6 +146,18 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         expect(page.get_by_text("token pasted in a public channel").first).to_be_visible()
         shoot("identity-suspended")
 
+        # The alert queue: one-click containment asks for a reason first.
+        page.get_by_role("link", name="Alerts", exact=True).click()
+        expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+        expect(page.get_by_text(f"first call from {XSS}")).to_be_visible()
+        shoot("alerts")
+        card = page.get_by_role("region", name="critical bob-copilot")
+        card.get_by_text("Contain", exact=True).click()
+        card.get_by_label("Reason").fill("first call from an unknown network")
+        shoot("alert-contain")
+        card.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("status")).to_contain_text("Contained")
+
         # The audit trail and the kill switch.
         page.get_by_role("link", name="Events", exact=True).click()
         expect(page.get_by_role("heading", name="Events")).to_be_visible()
@@ -150,7 +165,7 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         expect(page).to_have_url(
             f"{base}/console/events?identity=&action=identity.suspend&outcome=&kind=&since=&until=&limit=50"
         )
-        expect(page.locator("tbody tr")).to_have_count(1)
+        expect(page.locator("tbody tr")).to_have_count(2)  # the console suspended two
         shoot("events")
         page.get_by_role("link", name="Kill switch").click()
         expect(page.get_by_role("heading", name="Every agent")).to_be_visible()
@@ -164,6 +179,7 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
             "/console/overview",
             "/console/identities",
             "/console/identities/alice-bot",
+            "/console/alerts",
             "/console/events",
             "/console/kill-switch",
         ):

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from limen import identity
 from limen.audit import Actor
 from limen.store import Database
-from tests.web._console import sign_in
+from tests.web._console import raise_alert, sign_in
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -123,3 +123,62 @@ def test_an_identity_page_redraws_when_that_identity_changes_not_another(
     assert client.get(poll).status_code == 204  # someone else
     client.post("/v1/identities/alice-bot/suspend", headers=admin, json={"reason": "drill"})
     assert client.get(poll).headers.get("hx-trigger") == "limen-changed"
+
+
+def test_the_alert_queue_filters_and_each_change_is_an_event(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    text = f"first call from {XSS}"
+    critical = raise_alert(db, "alice-bot", score=0.95, severity="critical", text=text)
+    low = raise_alert(db, "bob-copilot", score=0.5, severity="low")
+    csrf = sign_in(client, installed.admin_token)
+    overview = client.get("/console/overview").text
+    assert _count(overview, "/console/alerts?status=open&amp;severity=critical") == 1
+    assert _count(overview, "/console/alerts?status=open&amp;severity=low") == 1
+    queue = client.get("/console/alerts?status=open&severity=critical").text
+    assert f'id="alert-{critical}"' in queue and f'id="alert-{low}"' not in queue
+    assert XSS not in queue and "first call from &lt;img" in queue
+    done = client.post(f"/console/alerts/{low}/acknowledge", data={"csrf": csrf})
+    assert done.status_code == 200 and "someone is on it" in done.text
+    client.post(f"/console/alerts/{low}/false-positive", data={"csrf": csrf, "note": "a test"})
+    assert f'id="alert-{low}"' not in client.get("/console/alerts?status=open").text
+    marked = client.get("/console/alerts?status=false_positive").text
+    assert f'id="alert-{low}"' in marked and "a test" in marked
+    events = client.get("/console/events?action=alert.*").text
+    assert "<code>alert.acknowledge</code>" in events
+    assert "<code>alert.false_positive</code>" in events
+    assert client.get("/console/alerts?severity=dire").status_code == 422
+
+
+def test_one_click_containment_suspends_the_identity_and_resolves_the_alert(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    critical = raise_alert(db, "alice-bot", score=0.95, severity="critical")
+    csrf = sign_in(client, installed.admin_token)
+    refused = client.post(f"/console/alerts/{critical}/contain", data={"csrf": csrf})
+    assert refused.status_code == 422 and "give a reason" in refused.text
+    done = client.post(
+        f"/console/alerts/{critical}/contain",
+        data={"csrf": csrf, "reason": "calls from a new country"},
+    )
+    assert done.status_code == 200 and "Contained" in done.text
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    bot = client.get("/v1/identities/alice-bot", headers=admin).json()
+    assert bot["status"] == "suspended"
+    alert = client.get(f"/v1/alerts/{critical}", headers=admin).json()
+    assert alert["status"] == "resolved" and alert["note"] == "contained: calls from a new country"
+    events = client.get("/console/events?action=identity.suspend").text
+    assert "calls from a new country" in events
+
+
+def test_a_viewer_neither_sees_alerts_nor_contains_from_them(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    critical = raise_alert(db, "alice-bot", score=0.95, severity="critical")
+    csrf = sign_in(client, people["alice"])
+    assert client.get("/console/alerts").status_code == 403
+    refused = client.post(f"/console/alerts/{critical}/contain", data={"csrf": csrf, "reason": "x"})
+    assert refused.status_code == 403 and "may not" in refused.text

@@ -64,12 +64,15 @@ class Alerts:
         *,
         status: str | None = None,
         identity: str | None = None,
+        severity: str | None = None,
         limit: int = 100,
     ) -> Sequence[dict[str, Any]]:
         """Newest first; ``identity`` is an id or a name."""
         self._guard.authorize(actor, "alert.read", Resource("alert"))
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        if severity is not None and severity not in SEVERITIES:
+            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
         query = sa.select(DetectAlert).order_by(
@@ -77,6 +80,8 @@ class Alerts:
         )
         if status:
             query = query.where(DetectAlert.status == status)
+        if severity:
+            query = query.where(DetectAlert.severity == severity)
         if identity:
             query = query.where(
                 sa.or_(

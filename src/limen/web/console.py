@@ -654,6 +654,136 @@ def _day(value: str | None, name: str) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+# -- alerts -----------------------------------------------------------------------------------
+
+ALERT_STATUSES: Final = ("open", "acknowledged", "false_positive", "resolved")
+SEVERITIES: Final = ("critical", "high", "medium", "low")
+_ALERT_CHANGES: Final = {
+    "acknowledge": ("acknowledge", "Acknowledged: someone is on it."),
+    "resolve": ("resolve", "Resolved."),
+    "false-positive": (
+        "mark_false_positive",
+        "Marked a false positive: the detector learns this behaviour as normal.",
+    ),
+}
+
+
+@router.get("/alerts", openapi_extra=guarded("alert.read"))
+@_shown
+def alerts(
+    request: Request,
+    viewer: ViewerDep,
+    status: str | None = None,
+    severity: str | None = None,
+    identity: Annotated[str | None, Query(max_length=200)] = None,
+    done: str | None = None,
+) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    status = (status or "").strip() or None
+    severity = (severity or "").strip() or None
+    identity = (identity or "").strip() or None
+    found = services.alerts.list(
+        actor, status=status, severity=severity, identity=identity, limit=100
+    )
+    guard = services.guard
+    return _page(
+        request,
+        viewer,
+        "alerts.html",
+        alerts=found,
+        filters={"status": status or "", "severity": severity or "", "identity": identity or ""},
+        statuses=ALERT_STATUSES,
+        severities=SEVERITIES,
+        can_update=guard.allows(actor, "alert.update", Resource("alert")),
+        can_contain=guard.allows(actor, "identity.suspend", Resource("identity")),
+        notice={
+            "contained": "Contained: the identity is suspended and the alert resolved.",
+            **{how: text for how, (_, text) in _ALERT_CHANGES.items()},
+        }.get(done or ""),
+    )
+
+
+def _alert_change(
+    request: Request, viewer: Viewer, alert_id: str, *, how: str, note: str, csrf: str
+) -> Response:
+    _check_csrf(csrf, viewer.csrf)
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    method, _ = _ALERT_CHANGES[how]
+    getattr(services.alerts, method)(actor, alert_id, note=note.strip() or None)
+    return RedirectResponse(f"/console/alerts?done={how}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", openapi_extra=guarded("alert.update"))
+@_shown
+def acknowledge_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="acknowledge", note=note, csrf=csrf)
+
+
+@router.post("/alerts/{alert_id}/resolve", openapi_extra=guarded("alert.update"))
+@_shown
+def resolve_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="resolve", note=note, csrf=csrf)
+
+
+@router.post("/alerts/{alert_id}/false-positive", openapi_extra=guarded("alert.update"))
+@_shown
+def false_positive_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="false-positive", note=note, csrf=csrf)
+
+
+@router.post(
+    "/alerts/{alert_id}/contain", openapi_extra=guarded("identity.suspend", "alert.update")
+)
+@_shown
+def contain_from_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+) -> Response:
+    """Contain the alert's identity (suspend it, revoke its tokens; with ``cascade`` what
+    it owns too) and resolve the alert with the reason: two events, one click."""
+    _check_csrf(csrf, viewer.csrf)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("give a reason: it is recorded with the event")
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    # Both questions first: a person who may not contain learns nothing about the alert.
+    services.guard.authorize(actor, "identity.suspend", Resource("identity"))
+    services.guard.authorize(actor, "alert.update", Resource("alert", alert_id))
+    alert = services.alerts.get(actor, alert_id)
+    target = alert["identity"]["id"]
+    if not target:
+        raise InvalidInput("this alert names an actor Limen does not manage: nothing to contain")
+    services.responder.contain(actor, target, reason=reason, cascade=cascade)
+    if alert["status"] in ("open", "acknowledged"):
+        services.alerts.resolve(actor, alert_id, note=f"contained: {reason}"[:500])
+    return RedirectResponse("/console/alerts?done=contained", status_code=303)
+
+
 # -- the kill switch ---------------------------------------------------------------------------
 
 
