@@ -140,6 +140,7 @@ CONSOLE_SAMPLES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/console/alerts/{alert_id}/resolve"): {},
     ("POST", "/console/alerts/{alert_id}/false-positive"): {"note": "drill"},
     ("POST", "/console/alerts/{alert_id}/contain"): {"reason": "drill"},
+    ("POST", "/console/events/verify"): {},
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from limen import identity
+from limen import audit, identity
 from limen.audit import Actor
 from limen.store import Database
 from tests.web._console import raise_alert, sign_in
@@ -182,3 +182,29 @@ def test_a_viewer_neither_sees_alerts_nor_contains_from_them(
     assert client.get("/console/alerts").status_code == 403
     refused = client.post(f"/console/alerts/{critical}/contain", data={"csrf": csrf, "reason": "x"})
     assert refused.status_code == 403 and "may not" in refused.text
+
+
+def test_events_show_who_acted_for_whom_and_the_chain_verifies_from_the_page(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    with db.unit_of_work() as uow:
+        bot = identity.get(uow.session, "alice-bot")
+        alice = identity.get(uow.session, "alice")
+        acting = Actor(
+            kind="agent",
+            name=bot.name,
+            identity_id=bot.id,
+            delegation=({"id": alice.id, "kind": "human", "name": "alice"},),
+        )
+        audit.record(uow.session, acting, "vault.secret.read", resource_type="item")
+    csrf = sign_in(client, installed.admin_token)
+    html = client.get("/console/events?identity=alice&action=vault.*").text
+    assert "<code>vault.secret.read</code>" in html
+    assert re.search(r'on behalf of <a href="/console/identities/\w+">alice</a>', html)
+    assert "Hash chain" in html and "Verify now" in html
+    done = client.post("/console/events/verify", data={"csrf": csrf})
+    assert done.status_code == 200
+    assert "<code>audit.verify</code>" in done.text
+    last = re.search(r'id="last-verification">(.*?)</dd>', done.text, re.S)
+    assert last and "outcome-intact" in last.group(1) and "events verified" in last.group(1)

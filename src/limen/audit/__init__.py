@@ -34,7 +34,7 @@ from limen.audit.log import (
     newest_events,
     record,
 )
-from limen.audit.progress import AuditProgress, audit_progress
+from limen.audit.progress import AuditProgress, ChainStatus, audit_progress, chain_status
 from limen.audit.reader import EventReader
 from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
 from limen.audit.verify import Problem, VerifyReport, verify
@@ -46,6 +46,7 @@ __all__ = [
     "AuditKeys",
     "AuditProgress",
     "Authorizer",
+    "ChainStatus",
     "CheckpointRequired",
     "EventFilter",
     "EventPage",
@@ -63,6 +64,7 @@ __all__ = [
     "SinkNotFound",
     "VerifyReport",
     "audit_progress",
+    "chain_status",
     "check_key",
     "create_checkpoint",
     "export_checkpoints",

@@ -624,10 +624,18 @@ def events(
         until=last + timedelta(days=1) if last else None,  # the whole last day
     )
     page = services.event_log.newest(actor, filters, limit=limit)
+    chain = last_check = None
+    if services.guard.allows(actor, "audit.verify", Resource("event")):
+        chain = audit.chain_status(services.db)
+        checks = EventFilter(action="audit.verify")
+        last_check = next(iter(services.event_log.newest(actor, checks, limit=1).events), None)
     return _page(
         request,
         viewer,
         "events.html",
+        chain=chain,
+        last_check=last_check,
+        can_verify=chain is not None and services.audit_keys is not None,
         events=list(reversed(page.events)),
         filters={
             "identity": identity or "",
@@ -641,6 +649,43 @@ def events(
         outcomes=OUTCOMES,
         kinds=("human", "agent", "service", "operator", "system"),
     )
+
+
+@router.post("/events/verify", openapi_extra=guarded("audit.verify"))
+@_shown
+def verify_chain(
+    request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Verify the chain from the last verified checkpoint on (``limen audit verify
+    --resume``); the result is an ``audit.verify`` event, which the page then shows."""
+    _check_csrf(csrf, viewer.csrf)
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    services.guard.authorize(actor, "audit.verify", Resource("event"))
+    keys = services.audit_keys
+    if keys is None:
+        raise InvalidInput("this server has no key file to verify the chain with")
+    report = audit.verify(services.db, keys, resume=True)
+    if report.ok:
+        summary = (
+            f"{report.checked} events verified (positions {report.first_position}-"
+            f"{report.last_position}); {report.checkpoints} signed checkpoints agree"
+        )
+    else:
+        problem = report.problem
+        assert problem is not None
+        summary = f"{problem.kind} event {problem.event_id} at {problem.position}: {problem.detail}"
+    with services.db.unit_of_work() as uow:
+        audit.record(
+            uow.session,
+            actor,
+            "audit.verify",
+            resource_type="audit_chain",
+            outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+            reason=summary[:1000],
+            context={"checked": report.checked, "resumed_from": report.resumed_from},
+        )
+    return RedirectResponse("/console/events?action=audit.verify", status_code=303)
 
 
 def _day(value: str | None, name: str) -> datetime | None:
