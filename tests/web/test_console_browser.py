@@ -63,6 +63,47 @@ def people(db: Database, installed: Any) -> dict[str, str]:
     return {"admin": installed.admin_token, "bot": bot_token}
 
 
+@pytest.fixture
+def reported(live_server: Any, app: Any, db: Database) -> None:
+    """A vault item overdue for rotation, and what a scan reported."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from limen import discovery
+    from limen.store.models import VaultItem
+    from limen.vault import Field, ItemDraft
+
+    operator = Actor.operator()
+    vaults = app.state.services.vault  # started by the live server
+    vaults.create_vault(operator, "payments", max_secret_age_days=30)
+    field = Field(id="", type="CONCEALED", label="key", value="sk_live_never-shown")
+    for title in ("stripe", "adyen"):
+        vaults.create_item(operator, "payments", ItemDraft(title=title, fields=[field]))
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            sa.update(VaultItem)
+            .where(VaultItem.title == "stripe")
+            .values(secrets_changed_at=datetime.now(UTC) - timedelta(days=45))
+        )
+        discovery.ingest(
+            uow,
+            operator,
+            identities_found=[
+                discovery.ReportedIdentity(
+                    key="k" * 40,
+                    kind="credential",
+                    provider="OpenAI",
+                    places=["laptop-7:~/.zshrc", "git:acme/api:.env"],
+                    likely_owner="alice@example.com",
+                    last_seen="2026-12-01",
+                )
+            ],
+            findings=[],
+            origin="laptop-7",
+        )
+
+
 def _axe(page: Any) -> list[str]:
     """Serious and critical axe-core violations on the page shown."""
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
@@ -78,7 +119,7 @@ def _axe(page: Any) -> list[str]:
 
 
 def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
-    live_server: Any, people: dict[str, str], tmp_path: Path, backend: str
+    live_server: Any, people: dict[str, str], reported: None, tmp_path: Path, backend: str
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -115,7 +156,7 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(f"{base}/console/overview")
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        expect(page.get_by_role("link", name="1 shadow identities")).to_be_visible()
+        expect(page.get_by_role("link", name="2 shadow identities")).to_be_visible()
         shoot("overview")
         page.get_by_role("link", name="Identities", exact=True).click()
         expect(page.get_by_role("heading", name="Identities")).to_be_visible()
@@ -167,6 +208,12 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         )
         expect(page.locator("tbody tr")).to_have_count(2)  # the console suspended two
         shoot("events")
+        page.get_by_role("link", name="Vault", exact=True).click()
+        expect(page.get_by_role("cell", name="stripe overdue")).to_be_visible()
+        shoot("vault")
+        page.get_by_role("link", name="Discovery", exact=True).click()
+        expect(page.get_by_role("heading", name="By place")).to_be_visible()
+        shoot("discovery")
         page.get_by_role("link", name="Kill switch").click()
         expect(page.get_by_role("heading", name="Every agent")).to_be_visible()
         shoot("kill-switch")
@@ -180,6 +227,8 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
             "/console/identities",
             "/console/identities/alice-bot",
             "/console/alerts",
+            "/console/vault",
+            "/console/discovery",
             "/console/events",
             "/console/kill-switch",
         ):

@@ -208,3 +208,75 @@ def test_events_show_who_acted_for_whom_and_the_chain_verifies_from_the_page(
     assert "<code>audit.verify</code>" in done.text
     last = re.search(r'id="last-verification">(.*?)</dd>', done.text, re.S)
     assert last and "outcome-intact" in last.group(1) and "events verified" in last.group(1)
+
+
+def test_vault_compliance_lists_overdue_items_and_never_a_value(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from limen.store.models import VaultItem
+    from limen.vault import Field, ItemDraft
+
+    _world(db)
+    vaults = client.app.state.services.vault  # type: ignore[attr-defined]
+    operator = Actor.operator()
+    vaults.create_vault(operator, "payments", max_secret_age_days=30)
+    secret = "sk_live_do-not-show-me"
+    field = Field(id="", type="CONCEALED", label="k", value=secret)
+    for title in ("stripe", XSS):
+        vaults.create_item(operator, "payments", ItemDraft(title=title, fields=[field]))
+    with db.unit_of_work() as uow:  # stripe's secret was last changed 45 days ago
+        uow.session.execute(
+            sa.update(VaultItem)
+            .where(VaultItem.title == "stripe")
+            .values(secrets_changed_at=datetime.now(UTC) - timedelta(days=45))
+        )
+    sign_in(client, installed.admin_token)
+    overview = client.get("/console/overview").text
+    assert _count(overview, "/console/vault") == 1
+    overdue = client.get("/console/vault").text
+    assert "stripe" in overdue and "45 days" in overdue and "&lt;img" not in overdue
+    everything = client.get("/console/vault?all=true").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in everything and XSS not in everything
+    for html in (overdue, everything):
+        assert secret not in html
+
+
+def test_discovery_shows_what_scans_reported_by_identity_and_by_place(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    from limen import discovery
+
+    _world(db)
+    with db.unit_of_work() as uow:
+        discovery.ingest(
+            uow,
+            Actor.operator(),
+            identities_found=[
+                discovery.ReportedIdentity(
+                    key="k" * 40,
+                    kind="credential",
+                    provider="OpenAI",
+                    places=["laptop-7:~/.zshrc", f"repo:{XSS}"],
+                    likely_owner="alice@example.com",
+                ),
+                discovery.ReportedIdentity(
+                    key="m" * 40,
+                    kind="credential",
+                    provider="GitHub",
+                    places=["laptop-7:~/.zshrc"],
+                ),
+            ],
+            findings=[],
+            origin="laptop-7",
+        )
+    sign_in(client, installed.admin_token)
+    html = client.get("/console/discovery").text
+    assert "OpenAI" in html and "GitHub" in html and "alice@example.com" in html
+    assert XSS not in html and "repo:&lt;img" in html
+    by_place = html[html.index('id="by-place"') :]
+    row = re.search(r"<code>laptop-7:~/.zshrc</code></td><td>(.*?)</td>", by_place)
+    assert row and "OpenAI credential" in row.group(1) and "GitHub credential" in row.group(1)

@@ -829,6 +829,58 @@ def contain_from_alert(
     return RedirectResponse("/console/alerts?done=contained", status_code=303)
 
 
+# -- vault compliance and discovery -------------------------------------------------------------
+
+
+@router.get("/vault", openapi_extra=guarded("vault.report"))
+@_shown
+def vault_compliance(request: Request, viewer: ViewerDep, all: bool = False) -> Response:
+    """Items under a rotation policy, overdue first: metadata only, never a value."""
+    services = services_of(request)
+    entries = services.vault.report(viewer.actor)
+    overdue = [e for e in entries if e.out_of_policy]
+    return _page(
+        request,
+        viewer,
+        "vault.html",
+        entries=sorted(entries if all else overdue, key=lambda e: (not e.out_of_policy,)),
+        overdue=len(overdue),
+        total=len(entries),
+        show_all=all,
+    )
+
+
+@router.get("/discovery", openapi_extra=guarded("discovery.read"))
+@_shown
+def discovery_findings(request: Request, viewer: ViewerDep) -> Response:
+    """What ``limen scan --report`` found: shadow identities with where each was seen
+    (by identity), the same places the other way round (by place), and the fleet's open
+    exposures by machine. Fingerprints and places only: reports never carry a secret."""
+    from limen import discovery  # the fleet's queries; loaded only for this page
+
+    services = services_of(request)
+    actor = viewer.actor
+    services.guard.authorize(actor, "discovery.read", Resource("exposure"))
+    shadows = services.directory.list(actor, managed=False, limit=500).identities
+    by_place: dict[str, list[Any]] = {}
+    for found in shadows:
+        for place in (found.attributes or {}).get("places") or []:
+            by_place.setdefault(str(place), []).append(found)
+    with services.db.unit_of_work(readonly=True) as uow:
+        exposures = discovery.list_exposures(uow.session)
+    by_machine: dict[str, list[dict[str, Any]]] = {}
+    for exposure in exposures:
+        by_machine.setdefault(exposure["machine"], []).append(exposure)
+    return _page(
+        request,
+        viewer,
+        "discovery.html",
+        shadows=shadows,
+        by_place=sorted(by_place.items()),
+        by_machine=sorted(by_machine.items()),
+    )
+
+
 # -- the kill switch ---------------------------------------------------------------------------
 
 
