@@ -165,7 +165,9 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
 
         # Find the agent: kind, then a search, each applied as it is chosen (htmx).
         page.get_by_label("Kind").select_option("agent")
-        expect(page).to_have_url(f"{base}/console/identities?q=&kind=agent&status=")
+        expect(page).to_have_url(
+            f"{base}/console/identities?q=&kind=agent&status=&owner=&managed=&risk="
+        )
         expect(page.get_by_role("link", name="alice-job")).to_have_count(0)
         expect(page.get_by_role("link", name="bob-copilot")).to_be_visible()
         page.get_by_label("Search").fill("alice")

@@ -280,3 +280,59 @@ def test_discovery_shows_what_scans_reported_by_identity_and_by_place(
     by_place = html[html.index('id="by-place"') :]
     row = re.search(r"<code>laptop-7:~/.zshrc</code></td><td>(.*?)</td>", by_place)
     assert row and "OpenAI credential" in row.group(1) and "GitHub credential" in row.group(1)
+
+
+def _listed(html: str) -> list[str]:
+    return re.findall(r'<a class="strong" href="/console/identities/\w+">([^<]+)</a>', html)
+
+
+def test_the_identities_tree_nests_each_persons_machines_under_them(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    operator = Actor.operator()
+    with db.unit_of_work() as uow:
+        for n in range(12):
+            identity.create(uow, operator, kind="agent", name=f"bob-helper-{n:02}", owner="bob")
+    sign_in(client, installed.admin_token)
+    html = client.get("/console/identities").text
+    names = _listed(html)
+    # alice's agent and service right after her, then bob and (the first ten of) his.
+    at = names.index("alice")
+    assert names[at : at + 3] == ["alice", "alice-bot", "alice-job"]
+    at = names.index("bob")
+    assert names[at + 1 : at + 3] == ["bob-copilot", "bob-helper-00"]
+    assert "bob-helper-08" in names and "bob-helper-09" not in names
+    bob = re.search(r'href="/console/identities\?owner=(\w+)">All 13 it owns', html)
+    assert bob, "no link to everything bob owns"
+    everything = _listed(client.get(f"/console/identities?owner={bob.group(1)}").text)
+    assert len(everything) == 13 and "bob" not in everything
+    assert _listed(client.get("/console/identities?owner=alice").text) == [
+        "alice-bot",
+        "alice-job",
+    ]
+
+
+def test_identities_filter_by_managed_and_risk(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    for name, risk in (("alice-bot", 93), ("alice-job", 72), ("bob", "high")):
+        changed = client.patch(
+            f"/v1/identities/{name}", headers=admin, json={"attributes": {"risk": risk}}
+        )
+        assert changed.status_code == 200, changed.text
+    sign_in(client, installed.admin_token)
+    assert _listed(client.get("/console/identities?managed=shadow").text) == ["found-bot"]
+    managed = _listed(client.get("/console/identities?managed=managed").text)
+    assert "found-bot" not in managed and "alice-bot" in managed
+    assert _listed(client.get("/console/identities?risk=critical").text) == ["alice-bot"]
+    # a risk that is not a number (set by hand) is no risk, and no error
+    assert _listed(client.get("/console/identities?risk=medium").text) == [
+        "alice-bot",
+        "alice-job",
+    ]
+    page = client.get("/console/identities?risk=any").text
+    assert 'class="badge risk-critical">93<' in page
+    assert client.get("/console/identities?risk=extreme").status_code == 422

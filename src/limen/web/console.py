@@ -46,6 +46,10 @@ KINDS: Final = ("human", "agent", "service", "shadow")
 STATUSES: Final = ("active", "suspended", "deprovisioned")
 OUTCOMES: Final = tuple(Outcome)
 PAGE_SIZE: Final = 50
+MANAGED: Final = ("managed", "shadow")
+RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
+"""Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
+score, as a percentage; severities start at these scores)."""
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -431,28 +435,66 @@ def identities(
     viewer: ViewerDep,
     kind: str | None = None,
     status: str | None = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    managed: str | None = None,
+    risk: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
 ) -> Response:
     services = services_of(request)
     live = services.status.version  # before reading: a change after this redraws
-    kind = (kind or "").strip().lower() or None
-    status = (status or "").strip().lower() or None
+    kind, status, managed, risk = (
+        (value or "").strip().lower() or None for value in (kind, status, managed, risk)
+    )
+    owner = (owner or "").strip() or None
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+    if managed is not None and managed not in MANAGED:
+        raise InvalidInput(f"managed must be one of {', '.join(MANAGED)}")
+    if risk is not None and risk not in RISKS:
+        raise InvalidInput(f"risk must be one of {', '.join(RISKS)}")
+    filters = {
+        "q": q or "",
+        "kind": kind or "",
+        "status": status or "",
+        "owner": owner or "",
+        "managed": managed or "",
+        "risk": risk or "",
+    }
+    # Unfiltered, the list is a tree: people and unowned machines, each person's
+    # machines under them. Any filter makes it a flat list of what matches.
+    nested = not any(filters.values())
+    if kind == "shadow" or managed == "shadow":
+        shadow: bool | None = False
+    else:
+        shadow = True if managed == "managed" else None
     page = services.directory.list(
         viewer.actor,
         kind=None if kind == "shadow" else kind,
-        managed=False if kind == "shadow" else None,
+        managed=shadow,
         status=status,
+        owner=owner,
         q=q,
+        risk_at_least=RISKS[risk] if risk else None,
+        unowned=nested,
         after=cursor or None,
         limit=PAGE_SIZE,
     )
     rows = page.identities
+    humans = [row.id for row in rows if row.kind.value == "human"]
+    owned = services.directory.owned_by(viewer.actor, humans) if nested else {}
+    everyone = [*rows, *(child for children, _ in owned.values() for child in children)]
     with services.db.unit_of_work(readonly=True) as uow:
-        seen = audit.last_activity(uow.session, [row.id for row in rows])
-    filters = {"kind": kind or "", "status": status or "", "q": q or ""}
+        seen = audit.last_activity(uow.session, [row.id for row in everyone])
+
+    def shown(row: Any) -> dict[str, Any]:
+        return {
+            "identity": row,
+            "owner": _name_of(services, row.owner_id),
+            "last_seen": seen.get(row.id),
+            "risk": _risk_of(row),
+        }
+
     next_url = None
     if page.next_cursor:
         next_url = "/console/identities?" + urlencode(
@@ -464,19 +506,31 @@ def identities(
         "identities.html",
         rows=[
             {
-                "identity": row,
-                "owner": _name_of(services, row.owner_id),
-                "last_seen": seen.get(row.id),
+                **shown(row),
+                "children": [shown(child) for child in owned.get(row.id, ([], 0))[0]],
+                "owns": owned.get(row.id, ([], 0))[1],
             }
             for row in rows
         ],
         filters=filters,
+        first_page_url="/console/identities?" + urlencode({k: v for k, v in filters.items() if v}),
+        nested=nested,
         kinds=KINDS,
         statuses=STATUSES,
+        managed_choices=MANAGED,
+        risks=RISKS,
         next_url=next_url,
         first_page=not cursor,
         live=live,
     )
+
+
+def _risk_of(identity: Any) -> int | None:
+    """The ``risk`` attribute detection sets (0-100), if it is a number."""
+    risk = (identity.attributes or {}).get("risk")
+    if isinstance(risk, int | float) and not isinstance(risk, bool):
+        return int(risk)
+    return None
 
 
 def _name_of(services: Services, identity_id: str | None) -> str | None:
