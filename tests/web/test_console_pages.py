@@ -336,3 +336,59 @@ def test_identities_filter_by_managed_and_risk(
     page = client.get("/console/identities?risk=any").text
     assert 'class="badge risk-critical">93<' in page
     assert client.get("/console/identities?risk=extreme").status_code == 422
+
+
+def test_an_identitys_page_shows_its_history_alerts_risk_and_vault_access(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    operator = Actor.operator()
+    vaults = client.app.state.services.vault  # type: ignore[attr-defined]
+    payments = vaults.create_vault(operator, "payments")
+    vaults.create_vault(operator, "hr")
+    raise_alert(db, "alice-bot", score=0.93, severity="critical", text="calls at 3 am")
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    client.patch("/v1/identities/alice-bot", headers=admin, json={"attributes": {"risk": 93}})
+    client.post("/v1/identities/alice-bot/suspend", headers=admin, json={"reason": "drill one"})
+    client.post("/v1/identities/alice-bot/reactivate", headers=admin, json={"reason": "fine"})
+    with db.unit_of_work() as uow:  # after the suspension's cut-off, so it is live
+        bot = identity.get(uow.session, "alice-bot")
+        identity.issue_api_token(
+            uow, operator, bot, purpose="personal", scopes=[f"vault:{payments.id}:read"]
+        )
+    sign_in(client, installed.admin_token)
+    html = client.get(f"/console/identities/{people['bot_id']}").text
+    history = html[html.index('id="identity-history"') :]
+    history = history[: history.index("</section>")]
+    assert re.findall(r'<span class="strong">(\w+)</span>', history) == [
+        "reactivate",
+        "suspend",
+        "create",
+    ]
+    assert "drill one" in history
+    risk = html[html.index('id="risk-title"') :]
+    assert 'risk-critical">93<' in risk and "calls at 3 am" in risk
+    access = html[html.index('id="vault-title"') :]
+    access = access[: access.index("</section>")]
+    assert "<td>payments</td><td>read</td>" in access and "<td>hr</td>" not in access
+
+
+def test_contain_suspends_what_it_owns_and_resolves_its_alerts(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    _world(db)
+    alert = raise_alert(db, "alice", score=0.85, severity="high")
+    csrf = sign_in(client, installed.admin_token)
+    page = client.get("/console/identities/alice").text
+    assert ">Contain</summary>" in page and "Resolve its 1 open alerts" in page
+    done = client.post(
+        "/console/identities/alice/contain",
+        data={"csrf": csrf, "reason": "phished", "cascade": "true", "resolve_alerts": "true"},
+    )
+    assert done.status_code == 200 and "alice is contained" in done.text
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    for name in ("alice", "alice-bot", "alice-job"):
+        assert client.get(f"/v1/identities/{name}", headers=admin).json()["status"] == ("suspended")
+    assert client.get("/v1/identities/bob-copilot", headers=admin).json()["status"] == "active"
+    resolved = client.get(f"/v1/alerts/{alert}", headers=admin).json()
+    assert resolved["status"] == "resolved" and resolved["note"] == "contained: phished"

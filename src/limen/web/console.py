@@ -574,8 +574,22 @@ def identity_page(
         ).events
         merged = {event.id: event for event in (*by, *to)}.values()
         events = sorted(merged, key=lambda e: (e.occurred_at, e.seq), reverse=True)[:25]
+    history = None
+    if guard.allows(actor, "event.read", Resource("event")):
+        changes = services.event_log.newest(
+            actor,
+            EventFilter(resource_type="identity", resource_id=found.id, action="identity.*"),
+            limit=100,
+        ).events
+        history = [e for e in reversed(changes) if e.action in STATUS_ACTIONS][:20]
+    alerts = None
+    if guard.allows(actor, "alert.read", Resource("alert")):
+        alerts = services.alerts.list(actor, identity=found.id, limit=10)
+    vault_access = _vault_access(services, actor, tokens)
     notices = {
         "suspended": f"{found.name} is suspended and its tokens no longer work.",
+        "contained": f"{found.name} is contained: suspended, its tokens revoked"
+        + (", and what it owns suspended with it." if owned else "."),
         "reactivated": f"{found.name} is active again.",
     }
     return _page(
@@ -589,11 +603,50 @@ def identity_page(
         events=events,
         notice=notices.get(done or ""),
         live=live,
+        history=history,
+        alerts=alerts,
+        open_alerts=[a for a in alerts or () if a["status"] in ("open", "acknowledged")],
+        risk=_risk_of(found),
+        vault_access=vault_access,
         can_suspend=found.status.value == "active"
         and guard.allows(actor, "identity.suspend", target),
         can_reactivate=found.status.value == "suspended"
         and guard.allows(actor, "identity.reactivate", target),
     )
+
+
+STATUS_ACTIONS: Final = frozenset(
+    {"identity.create", "identity.suspend", "identity.reactivate", "identity.deprovision"}
+)
+
+
+def _vault_access(services: Services, actor: Actor, tokens: Any) -> list[dict[str, Any]] | None:
+    """Which vaults the identity's live tokens can read or write, and through which:
+    what its scopes grant (``vault:<id>:read|write``, ``vault:*:…``, ``vault:admin``)."""
+    if tokens is None or not services.guard.allows(
+        actor, "vault.read", Resource("vault"), scopes=()
+    ):
+        return None
+    from limen import vault  # scope checks only; the vault service is built already
+
+    live = [t for t in tokens if t.state == "active"]
+    access = []
+    for one in services.vault.list_vaults(actor):
+        writes = [
+            t
+            for t in live
+            if vault.can(Actor("token", t.prefix, scopes=frozenset(t.scopes)), one.id, "write")
+        ]
+        reads = [
+            t
+            for t in live
+            if vault.can(Actor("token", t.prefix, scopes=frozenset(t.scopes)), one.id, "read")
+        ]
+        if reads:
+            access.append(
+                {"vault": one.name, "level": "write" if writes else "read", "via": writes or reads}
+            )
+    return access
 
 
 def _status_change(
@@ -605,7 +658,7 @@ def _status_change(
         raise InvalidInput("give a reason: it is recorded with the event")
     services = services_of(request)
     actor = with_request_context(viewer.actor, request)
-    if how == "suspended":
+    if how in ("suspended", "contained"):
         done = services.responder.contain(actor, ref, reason=reason, cascade=cascade)
     else:
         done = services.responder.release(actor, ref, reason=reason, cascade=cascade)
@@ -625,6 +678,34 @@ def suspend(
     return _status_change(
         request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="suspended"
     )
+
+
+@router.post("/identities/{ref}/contain", openapi_extra=guarded("identity.suspend"))
+@_shown
+def contain(
+    request: Request,
+    viewer: ViewerDep,
+    ref: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+    resolve_alerts: Annotated[bool, Form()] = False,
+) -> Response:
+    """Suspend and revoke its tokens, with ``cascade`` what it owns too, and with
+    ``resolve_alerts`` resolve its open alerts with the reason as their note."""
+    response = _status_change(
+        request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="contained"
+    )
+    if resolve_alerts:
+        services = services_of(request)
+        actor = with_request_context(viewer.actor, request)
+        target = services.directory.get(actor, ref)
+        for alert in services.alerts.list(actor, identity=target.id, limit=1000):
+            if alert["status"] in ("open", "acknowledged"):
+                services.alerts.resolve(
+                    actor, alert["id"], note=f"contained: {reason.strip()}"[:500]
+                )
+    return response
 
 
 @router.post("/identities/{ref}/reactivate", openapi_extra=guarded("identity.reactivate"))
