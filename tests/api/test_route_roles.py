@@ -148,8 +148,14 @@ CONSOLE = "/console"
 CONSOLE_SAMPLES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/console/identities/{ref}/suspend"): {"reason": "drill"},
     ("POST", "/console/identities/{ref}/reactivate"): {"reason": "drill"},
+    ("POST", "/console/identities/{ref}/contain"): {"reason": "drill"},
     ("POST", "/console/kill-switch/engage"): {"kind": "service", "confirm": "service"},
     ("POST", "/console/kill-switch/disengage"): {"kind": "service", "confirm": "service"},
+    ("POST", "/console/alerts/{alert_id}/acknowledge"): {},
+    ("POST", "/console/alerts/{alert_id}/resolve"): {},
+    ("POST", "/console/alerts/{alert_id}/false-positive"): {"note": "drill"},
+    ("POST", "/console/alerts/{alert_id}/contain"): {"reason": "drill"},
+    ("POST", "/console/events/verify"): {},
 }
 
 

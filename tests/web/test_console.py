@@ -177,9 +177,13 @@ def test_every_page_is_served_with_a_strict_policy_and_only_its_own_assets(
     sign_in(client, installed.admin_token)
     pages = [
         "/console/sign-in",
+        "/console/overview",
         "/console/identities",
         f"/console/identities/{people['bot_id']}",
+        "/console/alerts",
         "/console/events",
+        "/console/vault?all=true",
+        "/console/discovery",
         "/console/kill-switch",
         "/console/no-such-page",
     ]
@@ -200,8 +204,17 @@ def test_every_page_is_served_with_a_strict_policy_and_only_its_own_assets(
 
 def test_user_supplied_text_shows_as_text(client: TestClient, db: Database, installed: Any) -> None:
     people = _people(db)
-    sign_in(client, installed.admin_token)
-    for path in ("/console/identities", f"/console/identities/{people['bot_id']}"):
+    csrf = sign_in(client, installed.admin_token)
+    client.post(  # the overview lists the last containments by name
+        f"/console/identities/{people['bot_id']}/suspend", data={"reason": XSS, "csrf": csrf}
+    )
+    for path in (
+        "/console/overview",
+        "/console/identities",
+        "/console/identities?kind=agent",
+        f"/console/identities/{people['bot_id']}",
+        "/console/events?action=identity.suspend",
+    ):
         html = client.get(path).text
         assert XSS not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html

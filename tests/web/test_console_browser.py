@@ -26,6 +26,7 @@ import pytest
 from limen import identity
 from limen.audit import Actor
 from limen.store import Database
+from tests.web._console import raise_alert
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -57,7 +58,50 @@ def people(db: Database, installed: Any) -> dict[str, str]:
         _, bot_token = identity.issue_api_token(
             uow, operator, bot, purpose="personal", scopes=["*"], name="ci"
         )
+    raise_alert(db, "bob-copilot", score=0.93, severity="critical", text=f"first call from {XSS}")
+    raise_alert(db, "alice-job", score=0.74, severity="medium", text="ten times its usual rate")
     return {"admin": installed.admin_token, "bot": bot_token}
+
+
+@pytest.fixture
+def reported(live_server: Any, app: Any, db: Database) -> None:
+    """A vault item overdue for rotation, and what a scan reported."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from limen import discovery
+    from limen.store.models import VaultItem
+    from limen.vault import Field, ItemDraft
+
+    operator = Actor.operator()
+    vaults = app.state.services.vault  # started by the live server
+    vaults.create_vault(operator, "payments", max_secret_age_days=30)
+    field = Field(id="", type="CONCEALED", label="key", value="sk_live_never-shown")
+    for title in ("stripe", "adyen"):
+        vaults.create_item(operator, "payments", ItemDraft(title=title, fields=[field]))
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            sa.update(VaultItem)
+            .where(VaultItem.title == "stripe")
+            .values(secrets_changed_at=datetime.now(UTC) - timedelta(days=45))
+        )
+        discovery.ingest(
+            uow,
+            operator,
+            identities_found=[
+                discovery.ReportedIdentity(
+                    key="k" * 40,
+                    kind="credential",
+                    provider="OpenAI",
+                    places=["laptop-7:~/.zshrc", "git:acme/api:.env"],
+                    likely_owner="alice@example.com",
+                    last_seen="2026-12-01",
+                )
+            ],
+            findings=[],
+            origin="laptop-7",
+        )
 
 
 def _axe(page: Any) -> list[str]:
@@ -75,7 +119,7 @@ def _axe(page: Any) -> list[str]:
 
 
 def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
-    live_server: Any, people: dict[str, str], tmp_path: Path, backend: str
+    live_server: Any, people: dict[str, str], reported: None, tmp_path: Path, backend: str
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -103,21 +147,27 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
 
         # Sign in: the form a person sees first.
         page.goto(f"{base}/console")
-        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Fidentities")
+        expect(page).to_have_url(f"{base}/console/sign-in?next=%2Fconsole%2Foverview")
         shoot("sign-in")
         page.get_by_label("Access token").fill("limen_not-a-real-token")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_contain_text("not valid")
         page.get_by_label("Access token").fill(people["admin"])
         page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{base}/console/identities")
+        expect(page).to_have_url(f"{base}/console/overview")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.get_by_role("link", name="2 shadow identities")).to_be_visible()
+        shoot("overview")
+        page.get_by_role("link", name="Identities", exact=True).click()
         expect(page.get_by_role("heading", name="Identities")).to_be_visible()
         expect(page.get_by_role("link", name="found-bot")).to_be_visible()
         shoot("identities")
 
         # Find the agent: kind, then a search, each applied as it is chosen (htmx).
         page.get_by_label("Kind").select_option("agent")
-        expect(page).to_have_url(f"{base}/console/identities?q=&kind=agent&status=")
+        expect(page).to_have_url(
+            f"{base}/console/identities?q=&kind=agent&status=&owner=&managed=&risk="
+        )
         expect(page.get_by_role("link", name="alice-job")).to_have_count(0)
         expect(page.get_by_role("link", name="bob-copilot")).to_be_visible()
         page.get_by_label("Search").fill("alice")
@@ -132,12 +182,25 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         expect(page.get_by_role("link", name="alice", exact=True).first).to_be_visible()
         shoot("identity")
         page.get_by_text("Suspend", exact=True).click()
-        page.get_by_label("Reason").fill("token pasted in a public channel")
+        opened = page.locator("details[open]")
+        opened.get_by_label("Reason").fill("token pasted in a public channel")
         shoot("identity-suspend")
-        page.get_by_role("button", name="Confirm").click()
+        opened.get_by_role("button", name="Confirm").click()
         expect(page.get_by_role("status")).to_contain_text("is suspended")
         expect(page.get_by_text("token pasted in a public channel").first).to_be_visible()
         shoot("identity-suspended")
+
+        # The alert queue: one-click containment asks for a reason first.
+        page.get_by_role("link", name="Alerts", exact=True).click()
+        expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+        expect(page.get_by_text(f"first call from {XSS}")).to_be_visible()
+        shoot("alerts")
+        card = page.get_by_role("region", name="critical bob-copilot")
+        card.get_by_text("Contain", exact=True).click()
+        card.get_by_label("Reason").fill("first call from an unknown network")
+        shoot("alert-contain")
+        card.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("status")).to_contain_text("Contained")
 
         # The audit trail and the kill switch.
         page.get_by_role("link", name="Events", exact=True).click()
@@ -146,8 +209,14 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         expect(page).to_have_url(
             f"{base}/console/events?identity=&action=identity.suspend&outcome=&kind=&since=&until=&limit=50"
         )
-        expect(page.locator("tbody tr")).to_have_count(1)
+        expect(page.locator("tbody tr")).to_have_count(2)  # the console suspended two
         shoot("events")
+        page.get_by_role("link", name="Vault", exact=True).click()
+        expect(page.get_by_role("cell", name="stripe overdue")).to_be_visible()
+        shoot("vault")
+        page.get_by_role("link", name="Discovery", exact=True).click()
+        expect(page.get_by_role("heading", name="By place")).to_be_visible()
+        shoot("discovery")
         page.get_by_role("link", name="Kill switch").click()
         expect(page.get_by_role("heading", name="Every agent")).to_be_visible()
         shoot("kill-switch")
@@ -157,8 +226,12 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
         checking = checker.new_page()
         checking.context.add_cookies(context.cookies())
         for path in (
+            "/console/overview",
             "/console/identities",
             "/console/identities/alice-bot",
+            "/console/alerts",
+            "/console/vault",
+            "/console/discovery",
             "/console/events",
             "/console/kill-switch",
         ):
@@ -187,3 +260,60 @@ def test_sign_in_find_an_agent_suspend_it_and_its_token_is_refused(
     assert [p for p in problems if "status of 401" not in p] == [], problems
     assert all(v == [] for v in accessibility.values()), json.dumps(accessibility, indent=1)
     assert {p.stem for p in shots.glob("*.png")} >= {"sign-in", "identities", "identity", "events"}
+
+
+def _signed_in_page(browser: Any, base: str, token: str) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{base}/console/sign-in")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/console/overview")
+    return page
+
+
+def test_a_status_change_made_elsewhere_shows_without_a_reload(
+    live_server: Any, people: dict[str, str], tmp_path: Path, backend: str
+) -> None:
+    """Suspended over the HTTP API (as the CLI, a partner or a playbook would): the list,
+    the identity's page and the overview, each open in a tab, show it within 2 s, without
+    reloading (a mark left in each page survives)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base = live_server.url
+    shots = Path(SHOTS) / backend if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    admin = {"Authorization": f"Bearer {people['admin']}"}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        listing = _signed_in_page(browser, base, people["admin"])
+        listing.goto(f"{base}/console/identities?kind=agent")
+        row = listing.get_by_role("row").filter(has_text="bob-copilot")
+        expect(row.locator(".status-active")).to_be_visible()
+        page = listing.context.new_page()
+        page.goto(f"{base}/console/identities/bob-copilot")
+        head = page.locator("#identity-head")
+        expect(head.locator(".status-active")).to_be_visible()
+        overview = listing.context.new_page()
+        overview.goto(f"{base}/console/overview")
+        suspended = overview.locator('[data-status="suspended"]')
+        expect(suspended).to_have_text("0")
+        for tab in (listing, page, overview):
+            tab.evaluate("window.limenMark = 'drawn once'")
+
+        done = httpx.post(
+            f"{base}/v1/identities/bob-copilot/suspend",
+            headers=admin,
+            json={"reason": "seen exfiltrating"},
+        )
+        assert done.status_code == 200, done.text
+
+        expect(row.locator(".status-suspended")).to_be_visible(timeout=2000)
+        expect(head.locator(".status-suspended")).to_be_visible(timeout=2000)
+        expect(page.locator("#identity-details")).to_contain_text("seen exfiltrating", timeout=2000)
+        expect(page.locator("#identity-actions summary")).to_have_text("Reactivate", timeout=2000)
+        expect(suspended).to_have_text("1", timeout=2000)
+        marks = [tab.evaluate("window.limenMark") for tab in (listing, page, overview)]
+        page.screenshot(path=str(shots / "identity-live.png"), full_page=True)
+        browser.close()
+    assert marks == ["drawn once"] * 3

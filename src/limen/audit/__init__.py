@@ -39,12 +39,14 @@ if typing.TYPE_CHECKING:
         newest_events,
         record,
     )
-    from limen.audit.progress import AuditProgress, audit_progress
+    from limen.audit.progress import AuditProgress, ChainStatus, audit_progress, chain_status
     from limen.audit.reader import EventReader
     from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
     from limen.audit.verification import Problem, VerifyReport, verify
 
 _LAZY: typing.Final = {
+    "chain_status": "limen.audit.progress",
+    "ChainStatus": "limen.audit.progress",
     "AuditKeys": "limen.audit._keys",
     "Actor": "limen.audit.actor",
     "Authorizer": "limen.audit.actor",
@@ -104,6 +106,7 @@ __all__ = [
     "AuditKeys",
     "AuditProgress",
     "Authorizer",
+    "ChainStatus",
     "CheckpointRequired",
     "EventFilter",
     "EventPage",
@@ -121,6 +124,7 @@ __all__ = [
     "SinkNotFound",
     "VerifyReport",
     "audit_progress",
+    "chain_status",
     "check_key",
     "create_checkpoint",
     "export_checkpoints",

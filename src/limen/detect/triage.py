@@ -20,9 +20,10 @@ from limen.errors import InvalidInput
 from limen.store import Database
 from limen.store.models import DetectAlert
 
-__all__ = ["STATUSES", "Alerts", "alert_document"]
+__all__ = ["SEVERITIES", "STATUSES", "Alerts", "alert_document"]
 
 STATUSES: Final = ("open", "acknowledged", "false_positive", "resolved")
+SEVERITIES: Final = ("critical", "high", "medium", "low")
 _ACTIONS: Final = {
     "acknowledged": "alert.acknowledge",
     "false_positive": "alert.false_positive",
@@ -63,12 +64,15 @@ class Alerts:
         *,
         status: str | None = None,
         identity: str | None = None,
+        severity: str | None = None,
         limit: int = 100,
     ) -> Sequence[dict[str, Any]]:
         """Newest first; ``identity`` is an id or a name."""
         self._guard.authorize(actor, "alert.read", Resource("alert"))
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        if severity is not None and severity not in SEVERITIES:
+            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
         query = sa.select(DetectAlert).order_by(
@@ -76,6 +80,8 @@ class Alerts:
         )
         if status:
             query = query.where(DetectAlert.status == status)
+        if severity:
+            query = query.where(DetectAlert.severity == severity)
         if identity:
             query = query.where(
                 sa.or_(
@@ -86,6 +92,20 @@ class Alerts:
             )
         with self._db.unit_of_work(readonly=True) as uow:
             return [alert_document(row) for row in uow.session.scalars(query.limit(limit))]
+
+    def open_by_severity(self, actor: Actor) -> dict[str, int]:
+        """How many alerts are still ``open``, per severity (every severity listed)."""
+        self._guard.authorize(actor, "alert.read", Resource("alert"))
+        query = (
+            sa.select(DetectAlert.severity, sa.func.count())
+            .where(DetectAlert.status == "open")
+            .group_by(DetectAlert.severity)
+        )
+        counts = dict.fromkeys(SEVERITIES, 0)
+        with self._db.unit_of_work(readonly=True) as uow:
+            for severity, count in uow.session.execute(query):
+                counts[severity] = counts.get(severity, 0) + count
+        return counts
 
     def get(self, actor: Actor, alert_id: str) -> dict[str, Any]:
         self._guard.authorize(actor, "alert.read", Resource("alert", alert_id))

@@ -7,12 +7,12 @@ the API, the CLI and the console.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from limen.audit import Actor, Authorizer, Resource
 from limen.identity import service
-from limen.identity.service import UNCHANGED, IdentityPage
+from limen.identity.service import UNCHANGED, Census, IdentityPage
 from limen.store import Database
 from limen.store.models import Identity
 
@@ -71,6 +71,8 @@ class Directory:
         owner: str | None = None,
         managed: bool | None = None,
         q: str | None = None,
+        risk_at_least: int | None = None,
+        unowned: bool = False,
         after: str | None = None,
         limit: int = 100,
     ) -> IdentityPage:
@@ -83,9 +85,25 @@ class Directory:
                 owner=owner,
                 managed=managed,
                 q=q,
+                risk_at_least=risk_at_least,
+                unowned=unowned,
                 after=after,
                 limit=limit,
             )
+
+    def owned_by(
+        self, actor: Actor, owner_ids: Sequence[str], *, limit_each: int = 10
+    ) -> dict[str, tuple[list[Identity], int]]:
+        """What each of these owners owns (the first ``limit_each``) and how many in all."""
+        self._guard.authorize(actor, "identity.read", Resource("identity"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return service.owned_by(uow.session, owner_ids, limit_each=limit_each)
+
+    def census(self, actor: Actor) -> Census:
+        """How many identities there are, by kind and by status."""
+        self._guard.authorize(actor, "identity.read", Resource("identity"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return service.census(uow.session)
 
     def update(
         self,

@@ -31,7 +31,7 @@ from limen.identity.errors import (
     StatusConflict,
 )
 from limen.ids import is_id
-from limen.store import UnitOfWork
+from limen.store import UnitOfWork, dialect_of
 from limen.store.models import (
     Containment,
     ContainmentMember,
@@ -45,12 +45,15 @@ from limen.store.models import (
 __all__ = [
     "BUILTIN_ROLES",
     "UNCHANGED",
+    "Census",
     "IdentityPage",
+    "census",
     "create",
     "deprovision",
     "get",
     "known_roles",
     "list_identities",
+    "owned_by",
     "reactivate",
     "suspend",
     "update",
@@ -175,13 +178,17 @@ def list_identities(
     owner: str | None = None,
     managed: bool | None = None,
     q: str | None = None,
+    risk_at_least: int | None = None,
+    unowned: bool = False,
     after: str | None = None,
     limit: int = 100,
 ) -> IdentityPage:
     """Identities oldest first, a page at a time (keyset pagination on creation time and id).
 
     ``managed=False`` keeps the shadow identities discovery reported; ``q`` keeps those
-    whose name, display name or email contains it (case-insensitive).
+    whose name, display name or email contains it (case-insensitive); ``risk_at_least``
+    those whose ``risk`` attribute (0-100, set by detection) is at least that;
+    ``unowned`` those without an owner (people, and machines nobody owns).
     """
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
@@ -194,6 +201,13 @@ def list_identities(
         query = query.where(Identity.owner_id == get(session, owner).id)
     if managed is not None:
         query = query.where(Identity.managed.is_(managed))
+    if unowned:
+        query = query.where(Identity.owner_id.is_(None))
+    if risk_at_least is not None:
+        risk = dialect_of(session).json_number("identities.attributes", "risk")
+        query = query.where(
+            sa.text(f"{risk} >= :risk_at_least").bindparams(risk_at_least=risk_at_least)
+        )
     if q and q.strip():
         if len(q) > 200:
             raise InvalidInput("search text is limited to 200 characters")
@@ -211,6 +225,71 @@ def list_identities(
     )
     cursor = _encode_cursor(rows[-1]) if more and rows else None
     return IdentityPage(rows, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """How many identities there are: by kind (shadow ones included), how many of them
+    are shadow identities (``managed = False``), and by status."""
+
+    by_kind: dict[str, int]
+    shadow: int
+    by_status: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+
+def census(session: Session) -> Census:
+    """One grouped count over the identities table (what the console's overview shows)."""
+    rows = session.execute(
+        sa.select(Identity.kind, Identity.status, Identity.managed, sa.func.count()).group_by(
+            Identity.kind, Identity.status, Identity.managed
+        )
+    ).all()
+    by_kind = {str(kind): 0 for kind in IdentityKind}
+    by_status = {str(status): 0 for status in IdentityStatus}
+    shadow = 0
+    for kind, status, managed, count in rows:
+        by_kind[str(kind)] += count
+        by_status[str(status)] += count
+        if not managed:
+            shadow += count
+    return Census(by_kind=by_kind, shadow=shadow, by_status=by_status)
+
+
+def owned_by(
+    session: Session, owner_ids: Sequence[str], *, limit_each: int = 10
+) -> dict[str, tuple[list[Identity], int]]:
+    """For each owner, the first ``limit_each`` identities it owns (oldest first) and how
+    many it owns in all: two queries, whatever the number of owners."""
+    if not owner_ids:
+        return {}
+    ids = list(dict.fromkeys(owner_ids))
+    totals = dict(
+        session.execute(
+            sa.select(Identity.owner_id, sa.func.count())
+            .where(Identity.owner_id.in_(ids))
+            .group_by(Identity.owner_id)
+        ).all()
+    )
+    place = (
+        sa.func.row_number()
+        .over(partition_by=Identity.owner_id, order_by=(Identity.created_at, Identity.id))
+        .label("place")
+    )
+    ranked = sa.select(Identity.id, place).where(Identity.owner_id.in_(ids)).subquery()
+    rows = session.scalars(
+        sa.select(Identity)
+        .join(ranked, ranked.c.id == Identity.id)
+        .where(ranked.c.place <= limit_each)
+        .order_by(Identity.created_at, Identity.id)
+    )
+    found: dict[str, tuple[list[Identity], int]] = {i: ([], totals.get(i, 0)) for i in ids}
+    for row in rows:
+        found[str(row.owner_id)][0].append(row)
+    return found
 
 
 def oldest_first(

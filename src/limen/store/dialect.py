@@ -80,6 +80,21 @@ class Dialect:
             quoted = quoted.replace(special, "\\" + special)
         return {parameter: value, f"{parameter}_like": f"%{quoted}%"}
 
+    def json_number(self, column: str, key: str) -> str:
+        """SQL for the number under ``key`` of the JSON object in ``column``; NULL where
+        the key is missing or holds anything but a number (never a cast error)."""
+        if not key.isidentifier():
+            raise ValueError(f"not a plain JSON key: {key!r}")
+        if self.name == "postgresql":
+            return (
+                f"(CASE WHEN json_typeof(CAST({column} AS JSON) -> '{key}') = 'number' "
+                f"THEN CAST(CAST({column} AS JSON) ->> '{key}' AS DOUBLE PRECISION) END)"
+            )
+        return (
+            f"(CASE WHEN json_type({column}, '$.{key}') IN ('integer', 'real') "
+            f"THEN json_extract({column}, '$.{key}') END)"
+        )
+
     def row_lock(self, *, wait: bool = True) -> str:
         """The clause that locks the selected rows until commit (empty where the writing
         transaction itself is the lock: SQLite's ``BEGIN IMMEDIATE``). Without ``wait``,

@@ -61,7 +61,13 @@ def _ago(moment: datetime | None) -> str:
     return "just now"
 
 
+def _iso_when(text: str | None) -> str:
+    """:func:`_when` of an ISO 8601 string (the documents domain services return)."""
+    return _when(datetime.fromisoformat(text)) if text else ""
+
+
 templates.filters["when"] = _when
+templates.filters["iso_when"] = _iso_when
 templates.filters["ago"] = _ago
 templates.globals["version"] = __version__
 templates.globals["htmx_version"] = HTMX_VERSION

@@ -10,6 +10,7 @@ CSRF token; the cookie is ``SameSite=Strict`` as well.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 import time
@@ -45,6 +46,10 @@ KINDS: Final = ("human", "agent", "service", "shadow")
 STATUSES: Final = ("active", "suspended", "deprovisioned")
 OUTCOMES: Final = tuple(Outcome)
 PAGE_SIZE: Final = 50
+MANAGED: Final = ("managed", "shadow")
+RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
+"""Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
+score, as a percentage; severities start at these scores)."""
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -123,7 +128,7 @@ def _safe_next(value: str | None) -> str:
     """Only a console page of this server: never another site (an open redirect)."""
     if value and value.startswith("/console/") and not any(c in value for c in "\\\r\n"):
         return value
-    return "/console/identities"
+    return "/console/overview"
 
 
 def _check_csrf(given: str | None, expected: str | None) -> None:
@@ -180,6 +185,7 @@ def render_console_error(status: int, code: str, detail: str | None) -> Response
 
 
 def _page(request: Request, viewer: Viewer, template: str, **context: Any) -> Response:
+    context.setdefault("here", _next_of(request))  # what a live region asks for again
     return render(request, template, user=viewer, csrf=viewer.csrf, **context)
 
 
@@ -194,7 +200,7 @@ def install(app: FastAPI) -> None:
 
 @router.get("", openapi_extra=PUBLIC)
 async def home() -> Response:
-    return RedirectResponse("/console/identities", status_code=303)
+    return RedirectResponse("/console/overview", status_code=303)
 
 
 @router.get("/static/{name}", openapi_extra=PUBLIC)
@@ -333,6 +339,92 @@ def _close_session(services: Services, actor: Actor, token_id: str | None) -> No
         audit.record(uow.session, actor, "console.sign_out", resource_type="console")
 
 
+# -- overview ---------------------------------------------------------------------------------
+
+
+@router.get("/overview", openapi_extra=guarded("identity.read"))
+@_shown
+def overview(request: Request, viewer: ViewerDep) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    allows = functools.partial(services.guard.allows, actor)
+    live = services.status.version  # before reading: a change after this refreshes
+    census = services.directory.census(actor)
+    alerts = None
+    if allows("alert.read", Resource("alert")):
+        alerts = services.alerts.open_by_severity(actor)
+    threat = services.threat.get(actor) if allows("threat.read", Resource("threat")) else None
+    switches = None
+    if allows("killswitch.read", Resource("kill_switch")):
+        engaged = {s.target_kind: held for s, held in services.responder.kill_switches(actor)}
+        switches = [(kind, engaged.get(kind)) for kind in ("agent", "service")]
+    overdue = None
+    try:
+        if allows("vault.report", Resource("vault"), scopes=()):
+            overdue = sum(e.out_of_policy for e in services.vault.report(actor))
+    except Denied:
+        overdue = None  # a token without the vault:admin scope
+    containments = None
+    if allows("event.read", Resource("event")):
+        containments = services.event_log.newest(
+            actor, EventFilter(action="identity.suspend"), limit=5
+        ).events
+    return _page(
+        request,
+        viewer,
+        "overview.html",
+        live=live,
+        census=census,
+        alerts=alerts,
+        threat=threat,
+        switches=switches,
+        overdue=overdue,
+        containments=containments,
+    )
+
+
+# -- live updates -----------------------------------------------------------------------------
+
+
+@router.get("/live", openapi_extra=guarded("identity.read"))
+async def live(
+    request: Request,
+    viewer: ViewerDep,
+    seen: Annotated[str, Query(max_length=64)] = "",
+    identity: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Whether what a page shows changed since it drew ``seen``: ``204`` if not; if so,
+    an ``HX-Trigger: limen-changed`` that makes the page redraw its live regions.
+
+    Without ``identity``, ``seen`` is the status view's version, which moves on any
+    change (an identity's status, owner or risk, a revoked token, a kill switch); with
+    it, the mark of that one identity (:func:`_mark`), so that its page redraws its
+    forms only when the identity itself changed. Answered from memory: the status view
+    hears of changes made on any node, by the CLI, the partner API or a playbook, so a
+    page can ask every second.
+    """
+    services = services_of(request)
+    try:
+        await services.guard.authorize_async(viewer.actor, "identity.read", Resource("identity"))
+    except LimenError as exc:
+        return _error_page(request, viewer, exc)
+    now = _mark(services, identity) if identity else str(services.status.version)
+    headers = {"Cache-Control": "no-store"}
+    if now == seen:
+        return Response(status_code=204, headers=headers)
+    return Response(status_code=200, headers={**headers, "HX-Trigger": "limen-changed"})
+
+
+def _mark(services: Services, identity_id: str) -> str:
+    """A short digest of what the status view holds about one identity."""
+    info = services.status.identity(identity_id)
+    if info is None:
+        return "unknown"
+    risk = (info.attributes or {}).get("risk")
+    held = (info.status, info.owner_id, info.roles, risk, info.tokens_valid_after)
+    return hashlib.sha256(repr(held).encode()).hexdigest()[:16]
+
+
 # -- identities -------------------------------------------------------------------------------
 
 
@@ -343,27 +435,66 @@ def identities(
     viewer: ViewerDep,
     kind: str | None = None,
     status: str | None = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    managed: str | None = None,
+    risk: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
 ) -> Response:
     services = services_of(request)
-    kind = (kind or "").strip().lower() or None
-    status = (status or "").strip().lower() or None
+    live = services.status.version  # before reading: a change after this redraws
+    kind, status, managed, risk = (
+        (value or "").strip().lower() or None for value in (kind, status, managed, risk)
+    )
+    owner = (owner or "").strip() or None
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+    if managed is not None and managed not in MANAGED:
+        raise InvalidInput(f"managed must be one of {', '.join(MANAGED)}")
+    if risk is not None and risk not in RISKS:
+        raise InvalidInput(f"risk must be one of {', '.join(RISKS)}")
+    filters = {
+        "q": q or "",
+        "kind": kind or "",
+        "status": status or "",
+        "owner": owner or "",
+        "managed": managed or "",
+        "risk": risk or "",
+    }
+    # Unfiltered, the list is a tree: people and unowned machines, each person's
+    # machines under them. Any filter makes it a flat list of what matches.
+    nested = not any(filters.values())
+    if kind == "shadow" or managed == "shadow":
+        shadow: bool | None = False
+    else:
+        shadow = True if managed == "managed" else None
     page = services.directory.list(
         viewer.actor,
         kind=None if kind == "shadow" else kind,
-        managed=False if kind == "shadow" else None,
+        managed=shadow,
         status=status,
+        owner=owner,
         q=q,
+        risk_at_least=RISKS[risk] if risk else None,
+        unowned=nested,
         after=cursor or None,
         limit=PAGE_SIZE,
     )
     rows = page.identities
+    humans = [row.id for row in rows if row.kind.value == "human"]
+    owned = services.directory.owned_by(viewer.actor, humans) if nested else {}
+    everyone = [*rows, *(child for children, _ in owned.values() for child in children)]
     with services.db.unit_of_work(readonly=True) as uow:
-        seen = audit.last_activity(uow.session, [row.id for row in rows])
-    filters = {"kind": kind or "", "status": status or "", "q": q or ""}
+        seen = audit.last_activity(uow.session, [row.id for row in everyone])
+
+    def shown(row: Any) -> dict[str, Any]:
+        return {
+            "identity": row,
+            "owner": _name_of(services, row.owner_id),
+            "last_seen": seen.get(row.id),
+            "risk": _risk_of(row),
+        }
+
     next_url = None
     if page.next_cursor:
         next_url = "/console/identities?" + urlencode(
@@ -375,18 +506,31 @@ def identities(
         "identities.html",
         rows=[
             {
-                "identity": row,
-                "owner": _name_of(services, row.owner_id),
-                "last_seen": seen.get(row.id),
+                **shown(row),
+                "children": [shown(child) for child in owned.get(row.id, ([], 0))[0]],
+                "owns": owned.get(row.id, ([], 0))[1],
             }
             for row in rows
         ],
         filters=filters,
+        first_page_url="/console/identities?" + urlencode({k: v for k, v in filters.items() if v}),
+        nested=nested,
         kinds=KINDS,
         statuses=STATUSES,
+        managed_choices=MANAGED,
+        risks=RISKS,
         next_url=next_url,
         first_page=not cursor,
+        live=live,
     )
+
+
+def _risk_of(identity: Any) -> int | None:
+    """The ``risk`` attribute detection sets (0-100), if it is a number."""
+    risk = (identity.attributes or {}).get("risk")
+    if isinstance(risk, int | float) and not isinstance(risk, bool):
+        return int(risk)
+    return None
 
 
 def _name_of(services: Services, identity_id: str | None) -> str | None:
@@ -404,6 +548,7 @@ def identity_page(
     services = services_of(request)
     actor = viewer.actor
     found = services.directory.get(actor, ref)
+    live = _mark(services, found.id)
     chain = []  # owner, owner's owner, …
     owner_id = found.owner_id
     while owner_id and len(chain) < 10:
@@ -429,8 +574,22 @@ def identity_page(
         ).events
         merged = {event.id: event for event in (*by, *to)}.values()
         events = sorted(merged, key=lambda e: (e.occurred_at, e.seq), reverse=True)[:25]
+    history = None
+    if guard.allows(actor, "event.read", Resource("event")):
+        changes = services.event_log.newest(
+            actor,
+            EventFilter(resource_type="identity", resource_id=found.id, action="identity.*"),
+            limit=100,
+        ).events
+        history = [e for e in reversed(changes) if e.action in STATUS_ACTIONS][:20]
+    alerts = None
+    if guard.allows(actor, "alert.read", Resource("alert")):
+        alerts = services.alerts.list(actor, identity=found.id, limit=10)
+    vault_access = _vault_access(services, actor, tokens)
     notices = {
         "suspended": f"{found.name} is suspended and its tokens no longer work.",
+        "contained": f"{found.name} is contained: suspended, its tokens revoked"
+        + (", and what it owns suspended with it." if owned else "."),
         "reactivated": f"{found.name} is active again.",
     }
     return _page(
@@ -443,11 +602,51 @@ def identity_page(
         tokens=tokens,
         events=events,
         notice=notices.get(done or ""),
+        live=live,
+        history=history,
+        alerts=alerts,
+        open_alerts=[a for a in alerts or () if a["status"] in ("open", "acknowledged")],
+        risk=_risk_of(found),
+        vault_access=vault_access,
         can_suspend=found.status.value == "active"
         and guard.allows(actor, "identity.suspend", target),
         can_reactivate=found.status.value == "suspended"
         and guard.allows(actor, "identity.reactivate", target),
     )
+
+
+STATUS_ACTIONS: Final = frozenset(
+    {"identity.create", "identity.suspend", "identity.reactivate", "identity.deprovision"}
+)
+
+
+def _vault_access(services: Services, actor: Actor, tokens: Any) -> list[dict[str, Any]] | None:
+    """Which vaults the identity's live tokens can read or write, and through which:
+    what its scopes grant (``vault:<id>:read|write``, ``vault:*:…``, ``vault:admin``)."""
+    if tokens is None or not services.guard.allows(
+        actor, "vault.read", Resource("vault"), scopes=()
+    ):
+        return None
+    from limen import vault  # scope checks only; the vault service is built already
+
+    live = [t for t in tokens if t.state == "active"]
+    access = []
+    for one in services.vault.list_vaults(actor):
+        writes = [
+            t
+            for t in live
+            if vault.can(Actor("token", t.prefix, scopes=frozenset(t.scopes)), one.id, "write")
+        ]
+        reads = [
+            t
+            for t in live
+            if vault.can(Actor("token", t.prefix, scopes=frozenset(t.scopes)), one.id, "read")
+        ]
+        if reads:
+            access.append(
+                {"vault": one.name, "level": "write" if writes else "read", "via": writes or reads}
+            )
+    return access
 
 
 def _status_change(
@@ -459,7 +658,7 @@ def _status_change(
         raise InvalidInput("give a reason: it is recorded with the event")
     services = services_of(request)
     actor = with_request_context(viewer.actor, request)
-    if how == "suspended":
+    if how in ("suspended", "contained"):
         done = services.responder.contain(actor, ref, reason=reason, cascade=cascade)
         services.metrics.contained("suspend", 1 + len(done.cascaded))
     else:
@@ -480,6 +679,34 @@ def suspend(
     return _status_change(
         request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="suspended"
     )
+
+
+@router.post("/identities/{ref}/contain", openapi_extra=guarded("identity.suspend"))
+@_shown
+def contain(
+    request: Request,
+    viewer: ViewerDep,
+    ref: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+    resolve_alerts: Annotated[bool, Form()] = False,
+) -> Response:
+    """Suspend and revoke its tokens, with ``cascade`` what it owns too, and with
+    ``resolve_alerts`` resolve its open alerts with the reason as their note."""
+    response = _status_change(
+        request, viewer, ref, reason=reason, csrf=csrf, cascade=cascade, how="contained"
+    )
+    if resolve_alerts:
+        services = services_of(request)
+        actor = with_request_context(viewer.actor, request)
+        target = services.directory.get(actor, ref)
+        for alert in services.alerts.list(actor, identity=target.id, limit=1000):
+            if alert["status"] in ("open", "acknowledged"):
+                services.alerts.resolve(
+                    actor, alert["id"], note=f"contained: {reason.strip()}"[:500]
+                )
+    return response
 
 
 @router.post("/identities/{ref}/reactivate", openapi_extra=guarded("identity.reactivate"))
@@ -533,10 +760,18 @@ def events(
         until=last + timedelta(days=1) if last else None,  # the whole last day
     )
     page = services.event_log.newest(actor, filters, limit=limit)
+    chain = last_check = None
+    if services.guard.allows(actor, "audit.verify", Resource("event")):
+        chain = audit.chain_status(services.db)
+        checks = EventFilter(action="audit.verify")
+        last_check = next(iter(services.event_log.newest(actor, checks, limit=1).events), None)
     return _page(
         request,
         viewer,
         "events.html",
+        chain=chain,
+        last_check=last_check,
+        can_verify=chain is not None and services.audit_keys is not None,
         events=list(reversed(page.events)),
         filters={
             "identity": identity or "",
@@ -552,6 +787,43 @@ def events(
     )
 
 
+@router.post("/events/verify", openapi_extra=guarded("audit.verify"))
+@_shown
+def verify_chain(
+    request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Verify the chain from the last verified checkpoint on (``limen audit verify
+    --resume``); the result is an ``audit.verify`` event, which the page then shows."""
+    _check_csrf(csrf, viewer.csrf)
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    services.guard.authorize(actor, "audit.verify", Resource("event"))
+    keys = services.audit_keys
+    if keys is None:
+        raise InvalidInput("this server has no key file to verify the chain with")
+    report = audit.verify(services.db, keys, resume=True)
+    if report.ok:
+        summary = (
+            f"{report.checked} events verified (positions {report.first_position}-"
+            f"{report.last_position}); {report.checkpoints} signed checkpoints agree"
+        )
+    else:
+        problem = report.problem
+        assert problem is not None
+        summary = f"{problem.kind} event {problem.event_id} at {problem.position}: {problem.detail}"
+    with services.db.unit_of_work() as uow:
+        audit.record(
+            uow.session,
+            actor,
+            "audit.verify",
+            resource_type="audit_chain",
+            outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+            reason=summary[:1000],
+            context={"checked": report.checked, "resumed_from": report.resumed_from},
+        )
+    return RedirectResponse("/console/events?action=audit.verify", status_code=303)
+
+
 def _day(value: str | None, name: str) -> datetime | None:
     """A ``YYYY-MM-DD`` date from a date field, as midnight UTC."""
     if not value or not value.strip():
@@ -561,6 +833,188 @@ def _day(value: str | None, name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name}: give a date as YYYY-MM-DD") from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+ALERT_STATUSES: Final = ("open", "acknowledged", "false_positive", "resolved")
+SEVERITIES: Final = ("critical", "high", "medium", "low")
+_ALERT_CHANGES: Final = {
+    "acknowledge": ("acknowledge", "Acknowledged: someone is on it."),
+    "resolve": ("resolve", "Resolved."),
+    "false-positive": (
+        "mark_false_positive",
+        "Marked a false positive: the detector learns this behaviour as normal.",
+    ),
+}
+
+
+@router.get("/alerts", openapi_extra=guarded("alert.read"))
+@_shown
+def alerts(
+    request: Request,
+    viewer: ViewerDep,
+    status: str | None = None,
+    severity: str | None = None,
+    identity: Annotated[str | None, Query(max_length=200)] = None,
+    done: str | None = None,
+) -> Response:
+    services = services_of(request)
+    actor = viewer.actor
+    status = (status or "").strip() or None
+    severity = (severity or "").strip() or None
+    identity = (identity or "").strip() or None
+    found = services.alerts.list(
+        actor, status=status, severity=severity, identity=identity, limit=100
+    )
+    guard = services.guard
+    return _page(
+        request,
+        viewer,
+        "alerts.html",
+        alerts=found,
+        filters={"status": status or "", "severity": severity or "", "identity": identity or ""},
+        statuses=ALERT_STATUSES,
+        severities=SEVERITIES,
+        can_update=guard.allows(actor, "alert.update", Resource("alert")),
+        can_contain=guard.allows(actor, "identity.suspend", Resource("identity")),
+        notice={
+            "contained": "Contained: the identity is suspended and the alert resolved.",
+            **{how: text for how, (_, text) in _ALERT_CHANGES.items()},
+        }.get(done or ""),
+    )
+
+
+def _alert_change(
+    request: Request, viewer: Viewer, alert_id: str, *, how: str, note: str, csrf: str
+) -> Response:
+    _check_csrf(csrf, viewer.csrf)
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    method, _ = _ALERT_CHANGES[how]
+    getattr(services.alerts, method)(actor, alert_id, note=note.strip() or None)
+    return RedirectResponse(f"/console/alerts?done={how}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", openapi_extra=guarded("alert.update"))
+@_shown
+def acknowledge_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="acknowledge", note=note, csrf=csrf)
+
+
+@router.post("/alerts/{alert_id}/resolve", openapi_extra=guarded("alert.update"))
+@_shown
+def resolve_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="resolve", note=note, csrf=csrf)
+
+
+@router.post("/alerts/{alert_id}/false-positive", openapi_extra=guarded("alert.update"))
+@_shown
+def false_positive_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    note: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return _alert_change(request, viewer, alert_id, how="false-positive", note=note, csrf=csrf)
+
+
+@router.post(
+    "/alerts/{alert_id}/contain", openapi_extra=guarded("identity.suspend", "alert.update")
+)
+@_shown
+def contain_from_alert(
+    request: Request,
+    viewer: ViewerDep,
+    alert_id: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    cascade: Annotated[bool, Form()] = False,
+) -> Response:
+    """Contain the alert's identity (suspend it, revoke its tokens; with ``cascade`` what
+    it owns too) and resolve the alert with the reason: two events, one click."""
+    _check_csrf(csrf, viewer.csrf)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("give a reason: it is recorded with the event")
+    services = services_of(request)
+    actor = with_request_context(viewer.actor, request)
+    # Both questions first: a person who may not contain learns nothing about the alert.
+    services.guard.authorize(actor, "identity.suspend", Resource("identity"))
+    services.guard.authorize(actor, "alert.update", Resource("alert", alert_id))
+    alert = services.alerts.get(actor, alert_id)
+    target = alert["identity"]["id"]
+    if not target:
+        raise InvalidInput("this alert names an actor Limen does not manage: nothing to contain")
+    services.responder.contain(actor, target, reason=reason, cascade=cascade)
+    if alert["status"] in ("open", "acknowledged"):
+        services.alerts.resolve(actor, alert_id, note=f"contained: {reason}"[:500])
+    return RedirectResponse("/console/alerts?done=contained", status_code=303)
+
+
+# -- vault compliance and discovery -------------------------------------------------------------
+
+
+@router.get("/vault", openapi_extra=guarded("vault.report"))
+@_shown
+def vault_compliance(request: Request, viewer: ViewerDep, all: bool = False) -> Response:
+    """Items under a rotation policy, overdue first: metadata only, never a value."""
+    services = services_of(request)
+    entries = services.vault.report(viewer.actor)
+    overdue = [e for e in entries if e.out_of_policy]
+    return _page(
+        request,
+        viewer,
+        "vault.html",
+        entries=sorted(entries if all else overdue, key=lambda e: (not e.out_of_policy,)),
+        overdue=len(overdue),
+        total=len(entries),
+        show_all=all,
+    )
+
+
+@router.get("/discovery", openapi_extra=guarded("discovery.read"))
+@_shown
+def discovery_findings(request: Request, viewer: ViewerDep) -> Response:
+    """What ``limen scan --report`` found: shadow identities with where each was seen
+    (by identity), the same places the other way round (by place), and the fleet's open
+    exposures by machine. Fingerprints and places only: reports never carry a secret."""
+    from limen import discovery  # the fleet's queries; loaded only for this page
+
+    services = services_of(request)
+    actor = viewer.actor
+    services.guard.authorize(actor, "discovery.read", Resource("exposure"))
+    shadows = services.directory.list(actor, managed=False, limit=500).identities
+    by_place: dict[str, list[Any]] = {}
+    for found in shadows:
+        for place in (found.attributes or {}).get("places") or []:
+            by_place.setdefault(str(place), []).append(found)
+    with services.db.unit_of_work(readonly=True) as uow:
+        exposures = discovery.list_exposures(uow.session)
+    by_machine: dict[str, list[dict[str, Any]]] = {}
+    for exposure in exposures:
+        by_machine.setdefault(exposure["machine"], []).append(exposure)
+    return _page(
+        request,
+        viewer,
+        "discovery.html",
+        shadows=shadows,
+        by_place=sorted(by_place.items()),
+        by_machine=sorted(by_machine.items()),
+    )
 
 
 # -- the kill switch ---------------------------------------------------------------------------
