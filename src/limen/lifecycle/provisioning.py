@@ -43,6 +43,7 @@ from limen.store.models import (
     VaultItem,
     utcnow,
 )
+from limen.vault import flag_for_rotation
 
 __all__ = [
     "ORPHAN_POLICIES",
@@ -406,6 +407,11 @@ class Provisioning:
         ).all():
             tokens.revoke_client(uow, actor, client_id)
             done.revoked_clients += 1
+        flag_for_rotation(
+            session,
+            [item["id"] for item in done.needs_rotation],
+            reason=f"{human.name} could read it and was offboarded",
+        )
         for item in done.needs_rotation:
             record(
                 session,

@@ -270,6 +270,7 @@ def _review(
                 VaultItem.tags,
                 VaultItem.max_secret_age_days,
                 VaultItem.secrets_changed_at,
+                VaultItem.rotation_needed_since,
             ).where(VaultItem.deleted_at.is_(None))
         )
     }
@@ -279,6 +280,10 @@ def _review(
         limit = item.max_secret_age_days or vaults[item.vault_id].max_secret_age_days
         if limit and item.secrets_changed_at < now - timedelta(days=limit):
             overdue_by_vault[item.vault_id].append(item.title)
+    flagged_by_vault: dict[str, list[str]] = defaultdict(list)
+    for item in items.values():
+        if item.rotation_needed_since is not None:
+            flagged_by_vault[item.vault_id].append(item.title)
 
     # What they did, aggregated by the database: per identity and action, per identity
     # and vault, who read which item, and the decisions about them grouped by their
@@ -464,6 +469,7 @@ def _review(
             tokens.get(machine.id, []),
             now=now,
             overdue=overdue_by_vault,
+            flagged=flagged_by_vault,
             vault_ids=vault_ids,
             shared=read_by.get(machine.id, ()),
         )
@@ -543,6 +549,7 @@ def _findings(
     *,
     now: datetime,
     overdue: dict[str, list[str]],
+    flagged: dict[str, list[str]],
     vault_ids: dict[str, str],
     shared: Iterable[_Shared],
 ) -> list[dict[str, str]]:
@@ -613,6 +620,17 @@ def _findings(
                     "detail": f"vault {right.target} holds {len(late)} item(s) older than "
                     f"their rotation policy: {', '.join(sorted(late)[:5])}",
                     "change": f"rotate them (limen vault report {right.target})",
+                }
+            )
+        marked = flagged.get(vault_id or "", [])
+        if marked:
+            found.append(
+                {
+                    "type": "rotation-needed",
+                    "detail": f"vault {right.target} holds {len(marked)} item(s) that someone "
+                    f"who left could read: {', '.join(sorted(marked)[:5])}",
+                    "change": f"rotate them (limen item get {right.target}/<item> says why); "
+                    "a new secret value clears the flag",
                 }
             )
     for one in shared:

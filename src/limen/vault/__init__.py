@@ -49,6 +49,7 @@ from limen.vault.keys import (
 from limen.vault.masking import MASK, Masker
 from limen.vault.otp import totp_code
 from limen.vault.references import SCHEME, Reference, find_references, parse_reference
+from limen.vault.rotation_needed import flag_for_rotation
 from limen.vault.scopes import ADMIN_SCOPE, can, vault_scope
 from limen.vault.service import (
     FileInfo,
@@ -106,6 +107,7 @@ __all__ = [
     "apply_assignments",
     "can",
     "find_references",
+    "flag_for_rotation",
     "generate",
     "generated_password",
     "new_field_id",
