@@ -213,6 +213,14 @@ def test_entra_id_patches_users_and_groups_and_groups_grant_roles(
     person = _identity(db, user["id"])
     assert person.roles == ["security-operator"]
     assert person.attributes["groups"] == ["Group1DisplayName"]
+    # The lookup by name (any case) answers as the user's own resource, groups included.
+    by_name = client.get(
+        "/scim/v2/Users",
+        params={"filter": 'userName eq "5B50642D-79FC@contoso.com"'},
+        headers=scim,
+    ).json()["Resources"]
+    assert by_name == [client.get(f"/scim/v2/Users/{user['id']}", headers=scim).json()]
+    assert [g["display"] for g in by_name[0]["groups"]] == ["Group1DisplayName"]
 
     # Entra ID checks membership with a filter on members and excludes them from the answer.
     check = client.get(

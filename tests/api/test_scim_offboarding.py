@@ -199,6 +199,28 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     assert story[0]["orphans"] == orphans
     assert story[0]["needs_rotation"] == [item.id]
 
+    # The item says so itself: in its metadata over the API and on the command line, and
+    # in the access review of anyone who still reaches it.
+    why = "alice@example.com could read it and was offboarded"
+    shown = client.get(f"/v1/vaults/{vault.id}/items/{item.id}", headers=admin).json()
+    assert shown["rotationNeeded"]["reason"] == why
+    got = cli("item", "get", "stripe", "--vault", "payments", "--json")
+    assert json.loads(got.stdout)["rotation_needed"]["reason"] == why
+    review = client.get("/v1/access/review", headers=admin).json()
+    findings = {(i["name"], f["type"]) for i in review["identities"] for f in i["findings"]}
+    assert (("alice-bot-0", "rotation-needed") in findings) is (orphans != "suspend")
+    # A new secret value clears it.
+    services.vault.replace_item(
+        Actor.operator(),
+        "payments",
+        "stripe",
+        ItemDraft(title="stripe", fields=[Field(id="", type="CONCEALED", label="k", value="w")]),
+    )
+    shown = client.get(f"/v1/vaults/{vault.id}/items/{item.id}", headers=admin).json()
+    assert "rotationNeeded" not in shown
+    got = cli("item", "get", "stripe", "--vault", "payments", "--json")
+    assert json.loads(got.stdout)["rotation_needed"] is None
+
 
 def test_offboarding_on_one_node_is_honoured_by_another(
     db: Database, settings: Settings, installed: InitResult

@@ -6,14 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from limen import identity, tokens
-from limen.audit import Actor
+from limen.audit import Actor, Outcome, record
 from limen.installation import InitResult
+from limen.lifecycle import AccessReview
 from limen.store import Database
+from limen.store.models import utcnow
 from limen.vault import Field, ItemDraft
 
 
@@ -171,3 +174,73 @@ def test_the_posture_report_maps_findings_to_the_owasp_nhi_top_10(
     assert rows[5]["risk"] == "NHI6" and rows[5]["count"] == "not assessed"
     table = cli("posture", "report")
     assert "Overprivileged NHI" in table.stdout
+
+
+def test_counts_and_last_use_match_a_hand_checked_log(
+    client: TestClient, db: Database, installed: InitResult
+) -> None:
+    """Seven events written at known times: the review counts each right's uses and its
+    last use exactly, leaves out what is older than the window or was refused, and adds
+    up decisions that share a shape."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    op = Actor.operator()
+    ops = services.vault.create_vault(op, "ops")
+    secret = [Field(id="", type="CONCEALED", label="k", value="v")]
+    first = services.vault.create_item(op, "ops", ItemDraft(title="first", fields=secret))
+    second = services.vault.create_item(op, "ops", ItemDraft(title="second", fields=secret))
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="carol")
+        bot = identity.create(uow, op, kind="agent", name="ops-bot", owner="carol")
+        other = identity.create(uow, op, kind="service", name="backup")
+        identity.issue_api_token(
+            uow, op, bot, purpose="service-account", scopes=[f"vault:{ops.id}:read"]
+        )
+        tokens.register_client(uow, op, bot, scopes=["tools:call"])
+    now = utcnow().replace(microsecond=0)
+    as_bot = Actor(kind="agent", name="ops-bot", identity_id=bot.id)
+    as_other = Actor(kind="service", name="backup", identity_id=other.id)
+    pep = Actor.system("pep")
+    with db.unit_of_work() as uow:
+        s = uow.session
+        for who, item, days, outcome in (
+            (as_bot, first, 1, Outcome.SUCCESS),
+            (as_bot, second, 2, Outcome.SUCCESS),
+            (as_bot, first, 40, Outcome.SUCCESS),  # before the window
+            (as_bot, second, 0, Outcome.DENIED),  # refused: not a use
+            (as_other, first, 3, Outcome.SUCCESS),
+        ):
+            record(
+                s,
+                who,
+                "vault.item.read",
+                resource_type="vault_item",
+                resource_id=item.id,
+                outcome=outcome,
+                now=now - timedelta(days=days),
+            )
+        for days in (4, 5):
+            record(
+                s,
+                pep,
+                "access.evaluate",
+                resource_type="tool",
+                resource_id="deploy",
+                context={
+                    "subject": {"type": "agent", "id": "ops-bot"},
+                    "action": "call",
+                    "policies": ["tools#0"],
+                },
+                now=now - timedelta(days=days),
+            )
+    review = AccessReview(db, services.guard).review(Actor.operator(), now=now).document()
+    by_name = {i["name"]: i for i in review["identities"]}
+    bot_doc = by_name["ops-bot"]
+    assert bot_doc["events"] == 4  # two reads and two decisions in the window
+    rights = {(r["kind"], r["target"]): r for r in bot_doc["rights"]}
+    vault = rights[("vault", "ops")]
+    assert (vault["uses"], vault["last_used"]) == (2, (now - timedelta(days=1)).isoformat())
+    tool = rights[("scope", "tools:call")]
+    assert (tool["uses"], tool["last_used"]) == (2, (now - timedelta(days=4)).isoformat())
+    shared = [f for f in bot_doc["findings"] if f["type"] == "shared-secret"]
+    assert [f["detail"] for f in shared] == ["first is also read by backup"]
+    assert by_name["backup"]["events"] == 1

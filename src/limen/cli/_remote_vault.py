@@ -132,6 +132,7 @@ class RemoteVault:
             "updated_at": _iso(wire.get("updatedAt")),
             "secrets_changed_at": None,
             "max_secret_age_days": None,
+            "rotation_needed": _rotation_needed(wire.get("rotationNeeded")),
         }
         if "fields" in wire:
             sections = wire.get("sections") or []
@@ -161,6 +162,12 @@ class RemoteVault:
             {"id": f["id"], "name": f["name"], "size": f["size"]} for f in wire.get("files") or []
         ]
         return document
+
+
+def _rotation_needed(wire: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not wire:
+        return None
+    return {"since": _iso(wire.get("since")), "reason": wire.get("reason")}
 
 
 def _field(raw: dict[str, Any]) -> Field:

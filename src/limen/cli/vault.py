@@ -102,6 +102,7 @@ def item_document(view: ItemView, *, reveal: bool) -> dict[str, Any]:
         "updated_at": view.updated_at.isoformat(),
         "secrets_changed_at": view.secrets_changed_at.isoformat(),
         "max_secret_age_days": view.max_secret_age_days,
+        "rotation_needed": _rotation_needed(view),
     }
     if view.content is not None:
         labels = {s.id: s.label for s in view.content.sections}
@@ -121,6 +122,12 @@ def item_document(view: ItemView, *, reveal: bool) -> dict[str, Any]:
         document["urls"] = [{"href": u.href, "primary": u.primary} for u in view.content.urls]
     document["files"] = [_file_document(f) for f in view.files]
     return document
+
+
+def _rotation_needed(view: ItemView) -> dict[str, Any] | None:
+    if view.rotation_needed_since is None:
+        return None
+    return {"since": view.rotation_needed_since.isoformat(), "reason": view.rotation_needed_reason}
 
 
 def _reference(view: ItemView, f: Field) -> str:
@@ -143,6 +150,9 @@ def _print_item(document: dict[str, Any], *, as_json: bool) -> None:
     table.add_row("version", f"{document['version']} of {document['latest_version']}")
     if document["tags"]:
         table.add_row("tags", ", ".join(document["tags"]))
+    if document.get("rotation_needed"):
+        flagged = document["rotation_needed"]
+        table.add_row("rotation needed", f"since {flagged['since'][:10]}: {flagged['reason']}")
     for f in document.get("fields", []):
         name = f"{f['section']}.{f['label']}" if f["section"] else str(f["label"] or f["id"])
         value = f["value"] if f["value"] is not None else "[concealed; use --reveal]"

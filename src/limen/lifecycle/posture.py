@@ -118,7 +118,7 @@ def _assess(session: Session, reviewed: Any) -> list[Risk]:
     risks = {rid: Risk(rid, title) for rid, title in RISKS}
     machine_names = {e.id: e.name for e in reviewed.identities}
 
-    names, evidence = _with(reviewed, {"no-active-owner"})
+    names, evidence = _with(reviewed, {"no-active-owner", "rotation-needed"})
     risk = risks["NHI1"]
     risk.identities, risk.evidence, risk.count = names, evidence, len(names)
     risk.fix = (

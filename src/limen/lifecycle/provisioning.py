@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from limen import tokens
 from limen.audit import Actor, Authorizer, Resource, record
 from limen.errors import Conflict, InvalidInput, NotFound
 from limen.ids import is_id
-from limen.store import Database, UnitOfWork
+from limen.store import Database, Lookup, UnitOfWork
 from limen.store.models import (
     ApiToken,
     Event,
@@ -43,6 +43,7 @@ from limen.store.models import (
     VaultItem,
     utcnow,
 )
+from limen.vault import flag_for_rotation
 
 __all__ = [
     "ORPHAN_POLICIES",
@@ -192,6 +193,23 @@ class Provisioning:
                 query = query.where(sa.func.lower(ProvisionedUser.user_name) == user_name.lower())
             rows = list(uow.session.scalars(query))
             return _user_records(uow.session, rows)
+
+    async def users_named(self, actor: Actor, user_name: str) -> list[UserRecord]:
+        """:meth:`users` with ``user_name``, from a coroutine: the lookup an identity
+        provider makes before each push (``userName eq "…"``), in one indexed query on
+        the store's reading path (no thread on PostgreSQL) instead of three in a unit of
+        work."""
+        self._authorize(actor)
+        rows = await self._db.all(_USER_NAMED, user_name=user_name.lower())
+        records: list[UserRecord] = []
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            if row.identity_id not in groups:
+                groups[row.identity_id] = []
+                records.append(_named_record(row, groups[row.identity_id]))
+            if row.group_id is not None:
+                groups[row.identity_id].append((row.group_id, row.group_name))
+        return [replace(r, groups=tuple(groups[r.id])) for r in records]
 
     def user(self, actor: Actor, user_id: str) -> UserRecord:
         self._authorize(actor)
@@ -389,6 +407,11 @@ class Provisioning:
         ).all():
             tokens.revoke_client(uow, actor, client_id)
             done.revoked_clients += 1
+        flag_for_rotation(
+            session,
+            [item["id"] for item in done.needs_rotation],
+            reason=f"{human.name} could read it and was offboarded",
+        )
         for item in done.needs_rotation:
             record(
                 session,
@@ -624,6 +647,53 @@ def _refresh_member(uow: UnitOfWork, actor: Actor, identity_id: str) -> None:
     identities.update(uow, actor, human.id, roles=roles, attributes=attributes)
     user.granted_roles = granted
     uow.flush()
+
+
+_USER_NAMED: Final = Lookup(
+    sa.select(
+        ProvisionedUser.identity_id,
+        ProvisionedUser.user_name,
+        ProvisionedUser.external_id,
+        ProvisionedUser.document,
+        ProvisionedUser.version,
+        ProvisionedUser.created_at,
+        ProvisionedUser.updated_at,
+        Identity.display_name,
+        Identity.email,
+        Identity.status,
+        Identity.roles,
+        ProvisionedGroup.id.label("group_id"),
+        ProvisionedGroup.display_name.label("group_name"),
+    )
+    .join(Identity, Identity.id == ProvisionedUser.identity_id)
+    .outerjoin(ProvisionedMember, ProvisionedMember.identity_id == ProvisionedUser.identity_id)
+    .outerjoin(ProvisionedGroup, ProvisionedGroup.id == ProvisionedMember.group_id)
+    .where(sa.func.lower(ProvisionedUser.user_name) == sa.bindparam("user_name"))
+    .order_by(
+        ProvisionedUser.created_at, ProvisionedUser.identity_id, ProvisionedGroup.display_name
+    )
+)
+"""A user by name, case-insensitively (``ix_provisioned_users_lower_name``), with the
+groups it is in: one row per group, or one with no group."""
+
+
+def _named_record(row: Any, groups: list[tuple[str, str]]) -> UserRecord:
+    status = IdentityStatus(row.status)
+    return UserRecord(
+        id=row.identity_id,
+        user_name=row.user_name,
+        external_id=row.external_id,
+        display_name=row.display_name,
+        email=row.email,
+        active=status is IdentityStatus.ACTIVE,
+        status=str(status),
+        roles=tuple(row.roles or ()),
+        groups=(),
+        document=dict(row.document or {}),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _user_records(session: Session, rows: Sequence[ProvisionedUser]) -> list[UserRecord]:

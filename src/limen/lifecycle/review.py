@@ -17,12 +17,13 @@ For every non-human identity that is not deprovisioned:
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -67,6 +68,39 @@ _SCOPE_ACTIONS: dict[str, frozenset[str]] = {}
 for _name, _spec in ACTIONS.items():
     for _scope in _spec.scopes:
         _SCOPE_ACTIONS[_scope] = _SCOPE_ACTIONS.get(_scope, frozenset()) | {_name}
+
+
+class _Decisions(NamedTuple):
+    """The allowed decisions about one identity that share an action, a resource type
+    and the policies that decided them."""
+
+    action: str
+    resource_type: str
+    policies: list[str]
+    count: int
+    last: datetime
+
+
+class _Shared:
+    """One item read by several identities: what its finding says to each of them."""
+
+    __slots__ = ("_head", "_others", "_title", "_total")
+
+    def __init__(self, title: str, names: list[str]) -> None:
+        self._title = title
+        self._head = names[:6]
+        self._total = len(names)
+        self._others = self._also(names[:5])  # to every reader but the first six
+
+    def detail(self, name: str) -> str:
+        if name in self._head:
+            return self._also([n for n in self._head if n != name][:5])
+        return self._others
+
+    def _also(self, others: list[str]) -> str:
+        more = self._total - 1 - len(others)
+        also = ", ".join(others) + (f" and {more} more" if more > 0 else "")
+        return f"{self._title} is also read by {also}"
 
 
 @dataclass(slots=True)
@@ -236,6 +270,7 @@ def _review(
                 VaultItem.tags,
                 VaultItem.max_secret_age_days,
                 VaultItem.secrets_changed_at,
+                VaultItem.rotation_needed_since,
             ).where(VaultItem.deleted_at.is_(None))
         )
     }
@@ -245,55 +280,101 @@ def _review(
         limit = item.max_secret_age_days or vaults[item.vault_id].max_secret_age_days
         if limit and item.secrets_changed_at < now - timedelta(days=limit):
             overdue_by_vault[item.vault_id].append(item.title)
+    flagged_by_vault: dict[str, list[str]] = defaultdict(list)
+    for item in items.values():
+        if item.rotation_needed_since is not None:
+            flagged_by_vault[item.vault_id].append(item.title)
 
-    # What they did: one aggregate over the window's events, and the decisions about them.
+    # What they did, aggregated by the database: per identity and action, per identity
+    # and vault, who read which item, and the decisions about them grouped by their
+    # shape. No row of the event table reaches Python on its own.
+    window = (
+        Event.occurred_at >= since,
+        Event.outcome == "success",
+        Event.actor_id.is_not(None),
+    )
     used_actions: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
-    used_vaults: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
-    readers: dict[str, set[str]] = defaultdict(set)
     events_of: dict[str, int] = defaultdict(int)
-    for actor_id, action, resource_id, count, last in session.execute(
+    # Grouped by action first: the order of ix_events_use, which holds every column read.
+    for action, actor_id, count, last in session.execute(
+        sa.select(Event.action, Event.actor_id, sa.func.count(), sa.func.max(Event.occurred_at))
+        .where(*window, Event.action != "access.evaluate")
+        .group_by(Event.action, Event.actor_id)
+    ):
+        if actor_id in ids:
+            events_of[actor_id] += count
+            used_actions[actor_id][action] = (count, last)
+    per_item = (
         sa.select(
             Event.actor_id,
-            Event.action,
             Event.resource_id,
+            sa.func.count().label("uses"),
+            sa.func.max(Event.occurred_at).label("last"),
+        )
+        .where(*window, Event.action.in_(_VAULT_ACTIONS))
+        .group_by(Event.action, Event.actor_id, Event.resource_id)
+        .subquery()
+    )
+    used_vaults: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+    for actor_id, vault_id, count, last in session.execute(
+        sa.select(
+            per_item.c.actor_id,
+            VaultItem.vault_id,
+            sa.cast(sa.func.sum(per_item.c.uses), sa.BigInteger),
+            sa.func.max(per_item.c.last),
+        )
+        .join(VaultItem, VaultItem.id == per_item.c.resource_id)
+        .where(VaultItem.deleted_at.is_(None))
+        .group_by(per_item.c.actor_id, VaultItem.vault_id)
+    ):
+        if actor_id in ids:
+            used_vaults[actor_id][vault_id] = (count, last)
+    # Who of the reviewed identities read which item (one row per reader and item).
+    readers: dict[str, set[str]] = defaultdict(set)
+    for actor_id, item_id in session.execute(
+        sa.select(Event.actor_id, Event.resource_id)
+        .join(VaultItem, VaultItem.id == Event.resource_id)
+        .join(Identity, Identity.id == Event.actor_id)
+        .where(
+            *window,
+            Event.action.in_([a for a in _VAULT_ACTIONS if a.endswith("read")]),
+            VaultItem.deleted_at.is_(None),
+            Identity.kind.in_(kinds),
+            Identity.status != IdentityStatus.DEPROVISIONED,
+        )
+        .distinct()
+    ):
+        readers[item_id].add(actor_id)
+    decisions: dict[str, list[_Decisions]] = defaultdict(list)
+    subject = Event.context[("subject", "id")].as_string()
+    verb = Event.context["action"].as_string()
+    decided_by = Event.context["policies"].as_string()
+    for who, action, resource_type, policy_text, count, last in session.execute(
+        sa.select(
+            subject,
+            verb,
+            Event.resource_type,
+            decided_by,
             sa.func.count(),
             sa.func.max(Event.occurred_at),
         )
         .where(
             Event.occurred_at >= since,
-            Event.outcome == "success",
-            Event.actor_id.is_not(None),
-            Event.action != "access.evaluate",
-        )
-        .group_by(Event.actor_id, Event.action, Event.resource_id)
-    ):
-        if actor_id not in ids:
-            continue
-        events_of[actor_id] += count
-        _add(used_actions[actor_id], action, count, last)
-        if action in _VAULT_ACTIONS and resource_id in items:
-            _add(used_vaults[actor_id], items[resource_id].vault_id, count, last)
-            if action.endswith("read"):
-                readers[resource_id].add(actor_id)
-    decisions: dict[str, list[tuple[str, str, list[str], datetime]]] = defaultdict(list)
-    for resource_type, context, when in session.execute(
-        sa.select(Event.resource_type, Event.context, Event.occurred_at).where(
-            Event.occurred_at >= since,
             Event.action == "access.evaluate",
             Event.outcome == "success",
         )
+        .group_by(subject, verb, Event.resource_type, decided_by)
     ):
-        subject = (context or {}).get("subject") or {}
-        who = subject.get("id")
         who = who if who in ids else names.get(who)
         if who:
-            events_of[who] += 1
+            events_of[who] += count
             decisions[who].append(
-                (
-                    str((context or {}).get("action") or ""),
+                _Decisions(
+                    str(action or ""),
                     resource_type or "",
-                    [str(p) for p in (context or {}).get("policies") or []],
-                    when,
+                    [str(p) for p in (json.loads(policy_text) if policy_text else None) or []],
+                    count,
+                    last,
                 )
             )
 
@@ -305,15 +386,21 @@ def _review(
 
     # One secret, several readers: each item's readers by name, sorted once.
     id_names = {m.id: m.name for m in machines}
-    shared_readers = {
-        item_id: sorted(id_names[r] for r in others)
+    # In the order the findings list them (by title, then readers), so that each
+    # identity's list is already sorted.
+    shared = sorted(
+        (items[item_id].title, sorted(id_names[r] for r in others), item_id)
         for item_id, others in readers.items()
         if len(others) > 1
-    }
-    read_by: dict[str, list[str]] = defaultdict(list)
-    for item_id in shared_readers:
+    )
+    vault_ids: dict[str, str] = {}
+    for vault_id, vault in vaults.items():
+        vault_ids.setdefault(vault.name, vault_id)
+    read_by: dict[str, list[_Shared]] = defaultdict(list)
+    for title, named, item_id in shared:
+        one = _Shared(title, named)
         for reader in readers[item_id]:
-            read_by[reader].append(item_id)
+            read_by[reader].append(one)
 
     # Which policies name which identity (by id or name, in quotes), and which apply to
     # every principal: read once per policy, not once per identity.
@@ -362,7 +449,7 @@ def _review(
                 hits = [
                     d
                     for d in decisions.get(machine.id, [])
-                    if any(p.split("#", 1)[0] in (policy_name, policy_id) for p in d[2])
+                    if any(p.split("#", 1)[0] in (policy_name, policy_id) for p in d.policies)
                 ]
                 entry.rights.append(
                     Right(
@@ -371,8 +458,8 @@ def _review(
                         "Cedar policy naming it" if named else _EVERYONE,
                         None,
                         used=bool(hits),
-                        uses=len(hits),
-                        last_used=max((d[3] for d in hits), default=None),
+                        uses=sum(d.count for d in hits),
+                        last_used=max((d.last for d in hits), default=None),
                     )
                 )
         entry.findings = _findings(
@@ -382,23 +469,12 @@ def _review(
             tokens.get(machine.id, []),
             now=now,
             overdue=overdue_by_vault,
-            vault_names={v: vaults[v].name for v in vaults},
-            shared=[
-                (items[item_id].title, shared_readers[item_id])
-                for item_id in read_by.get(machine.id, ())
-                if item_id in shared_readers
-            ],
+            flagged=flagged_by_vault,
+            vault_ids=vault_ids,
+            shared=read_by.get(machine.id, ()),
         )
         reviewed.append(entry)
     return reviewed
-
-
-def _add(into: dict[str, tuple[int, datetime]], key: str, count: int, last: datetime) -> None:
-    previous = into.get(key)
-    if previous is None:
-        into[key] = (count, last)
-    else:
-        into[key] = (previous[0] + count, max(previous[1], last))
 
 
 def _scope_rights(
@@ -410,7 +486,7 @@ def _scope_rights(
     tagged: set[str],
     used_vaults: dict[str, tuple[int, datetime]],
     used_actions: dict[str, tuple[int, datetime]],
-    decisions: list[tuple[str, str, list[str], datetime]],
+    decisions: list[_Decisions],
 ) -> Iterable[Right]:
     via = f"{label} (scope {scope})"
     match = _VAULT_SCOPE.match(scope)
@@ -447,19 +523,21 @@ def _scope_rights(
         return
     family, _, verb = scope.partition(":")
     if scope == "*":
-        hits_any = sum(c for c, _ in used_actions.values()) + len(decisions)
+        hits_any = sum(c for c, _ in used_actions.values()) + sum(d.count for d in decisions)
         yield Right("scope", "*", via, credential, used=hits_any > 0, uses=hits_any)
         return
     resource_types = {family, family.rstrip("s")}
-    hits = [d for d in decisions if (verb and d[0] == verb) or d[1] in resource_types]
+    hits = [
+        d for d in decisions if (verb and d.action == verb) or d.resource_type in resource_types
+    ]
     yield Right(
         "scope",
         scope,
         via,
         credential,
         used=bool(hits),
-        uses=len(hits),
-        last_used=max((d[3] for d in hits), default=None),
+        uses=sum(d.count for d in hits),
+        last_used=max((d.last for d in hits), default=None),
     )
 
 
@@ -471,8 +549,9 @@ def _findings(
     *,
     now: datetime,
     overdue: dict[str, list[str]],
-    vault_names: dict[str, str],
-    shared: list[tuple[str, list[str]]],
+    flagged: dict[str, list[str]],
+    vault_ids: dict[str, str],
+    shared: Iterable[_Shared],
 ) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for right in entry.rights:
@@ -532,7 +611,7 @@ def _findings(
     for right in entry.rights:
         if right.kind != "vault":
             continue
-        vault_id = next((v for v, n in vault_names.items() if n == right.target), None)
+        vault_id = vault_ids.get(right.target)
         late = overdue.get(vault_id or "", [])
         if late:
             found.append(
@@ -543,14 +622,22 @@ def _findings(
                     "change": f"rotate them (limen vault report {right.target})",
                 }
             )
-    for title, names in sorted(shared):
-        others = [n for n in names[:6] if n != machine.name][:5]
-        more = len(names) - 1 - len(others)
-        also = ", ".join(others) + (f" and {more} more" if more > 0 else "")
+        marked = flagged.get(vault_id or "", [])
+        if marked:
+            found.append(
+                {
+                    "type": "rotation-needed",
+                    "detail": f"vault {right.target} holds {len(marked)} item(s) that someone "
+                    f"who left could read: {', '.join(sorted(marked)[:5])}",
+                    "change": f"rotate them (limen item get {right.target}/<item> says why); "
+                    "a new secret value clears the flag",
+                }
+            )
+    for one in shared:
         found.append(
             {
                 "type": "shared-secret",
-                "detail": f"{title} is also read by {also}",
+                "detail": one.detail(machine.name),
                 "change": "give each identity its own credential for this system",
             }
         )

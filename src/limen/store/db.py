@@ -476,21 +476,26 @@ class Database:
     async def first(self, lookup: Lookup, /, **parameters: Any) -> Any | None:
         """``lookup.first(…)`` from a coroutine, through whatever suits this database:
         an asyncio connection on PostgreSQL, the local file right here on SQLite."""
+        rows = await self.all(lookup, **parameters)
+        return rows[0] if rows else None
+
+    async def all(self, lookup: Lookup, /, **parameters: Any) -> list[Any]:
+        """``lookup.all(…)`` from a coroutine, as :meth:`first` runs it."""
         if self.backend == "postgresql":
             # A lookup is idempotent: a connection that died in the pool (the database
             # restarted, a backend was killed) costs one retry on a fresh one, not an error.
             for attempt in (1, 2):
                 try:
                     async with self.reading_async() as reader:
-                        return await lookup.first_async(reader, **parameters)
+                        return await lookup.all_async(reader, **parameters)
                 except StaleConnection:
                     if attempt == 2:
                         raise
-        return await self.run(self._first, lookup, parameters)
+        return await self.run(self._all, lookup, parameters)
 
-    def _first(self, lookup: Lookup, parameters: dict[str, Any]) -> Any | None:
+    def _all(self, lookup: Lookup, parameters: dict[str, Any]) -> list[Any]:
         with self.reading() as reader:
-            return lookup.first(reader, **parameters)
+            return lookup.all(reader, **parameters)
 
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
         """Run ``work(*args)``, which uses this database synchronously, from a coroutine:

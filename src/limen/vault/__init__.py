@@ -57,6 +57,7 @@ if typing.TYPE_CHECKING:
     from limen.vault.masking import MASK, Masker
     from limen.vault.otp import totp_code
     from limen.vault.references import SCHEME, Reference, find_references, parse_reference
+    from limen.vault.rotation_needed import flag_for_rotation
     from limen.vault.scopes import ADMIN_SCOPE, can, vault_scope
     from limen.vault.service import (
         FileInfo,
@@ -70,6 +71,7 @@ if typing.TYPE_CHECKING:
     from limen.vault.templates import references_in, render
 
 _LAZY: typing.Final = {
+    "flag_for_rotation": "limen.vault.rotation_needed",
     "QuickVault": "limen.vault._quick",
     "service_accounts": "limen.vault.service_accounts",
     "Assignment": "limen.vault.assignments",
@@ -194,6 +196,7 @@ __all__ = [
     "can",
     "find_field",
     "find_references",
+    "flag_for_rotation",
     "generate",
     "generated_password",
     "new_field_id",

@@ -242,6 +242,7 @@ class VaultCore:
         changed = previous is None or previous.secret_values() != content.secret_values()
         if changed:
             item.secrets_changed_at = now
+            item.rotation_needed_since = item.rotation_needed_reason = None
         self._store_version(session, item, content, actor)
         bump(vault)
         record(

@@ -75,6 +75,9 @@ class ItemView:
     secrets_changed_at: datetime
     content: ItemContent | None = None
     files: tuple[FileInfo, ...] = ()
+    rotation_needed_since: datetime | None = None
+    """Someone who could read it left (offboarding) since its secret last changed."""
+    rotation_needed_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,8 @@ def item_view(
         max_secret_age_days=item.max_secret_age_days,
         secrets_changed_at=item.secrets_changed_at,
         content=content,
+        rotation_needed_since=item.rotation_needed_since,
+        rotation_needed_reason=item.rotation_needed_reason,
     )
 
 

@@ -186,6 +186,13 @@ def summary_document(item: ItemView) -> dict[str, Any]:
     }
     if item.last_edited_by:
         document["lastEditedBy"] = item.last_edited_by
+    if item.rotation_needed_since is not None:
+        # Limen's own: someone who could read it left (offboarding); cleared by a change
+        # of its secret values. Clients that do not know the field ignore it.
+        document["rotationNeeded"] = {
+            "since": timestamp(item.rotation_needed_since),
+            "reason": item.rotation_needed_reason,
+        }
     return document
 
 

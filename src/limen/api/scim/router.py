@@ -144,9 +144,12 @@ def _select(resource: dict[str, Any], params: Mapping[str, Any]) -> dict[str, An
     return resource
 
 
-def _page(params: Mapping[str, Any], rendered: list[dict[str, Any]]) -> JSONResponse:
+def _page(
+    params: Mapping[str, Any], rendered: list[dict[str, Any]], *, filtered: bool = False
+) -> JSONResponse:
+    """The page ``params`` ask for; ``filtered``: the store already applied the filter."""
     text = params.get("filter")
-    if text:
+    if text and not filtered:
         tree = scim_filter.parse(text)
         rendered = [r for r in rendered if scim_filter.matches(tree, r)]
     sort_by = params.get("sortBy")
@@ -301,9 +304,16 @@ async def _users(request: Request, params: Mapping[str, Any], *, actor: Any = No
     actor = actor or await _provisioner(request)
     provisioning = services_of(request).provisioning
     user_name = _fast_user_name(params.get("filter"))
-    records = await _in_thread(lambda: provisioning.users(actor, user_name=user_name))
+    if user_name is None:
+        records = await _in_thread(lambda: provisioning.users(actor))
+    else:
+        # The lookup before every push: one indexed query, compared as the filter would
+        # (userName is caseExact=false), so the filter is not applied a second time.
+        records = await provisioning.users_named(actor, user_name)
     base = _base(request)
-    return _page(params, [resources.render_user(r, base) for r in records])
+    return _page(
+        params, [resources.render_user(r, base) for r in records], filtered=user_name is not None
+    )
 
 
 @router.post("/Users", openapi_extra=_WITH_BODY)

@@ -29,6 +29,9 @@ class Event(Base):
         Index("ix_events_action_seq", "action", "seq"),
         Index("ix_events_resource", "resource_type", "resource_id"),
         Index("ix_events_time", "occurred_at"),
+        # What each identity did, for the access review: grouped in index order, and
+        # answered from the index alone (lifecycle.review).
+        Index("ix_events_use", "action", "actor_id", "resource_id", "outcome", "occurred_at"),
         Index("ix_events_chain_pos", "chain_pos", unique=True),
         Index(
             "ix_events_unchained",

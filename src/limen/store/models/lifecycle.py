@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from limen.ids import new_id
@@ -18,6 +18,7 @@ class ProvisionedUser(Base):
     """A human identity the identity provider manages; ``document`` is what it sent."""
 
     __tablename__ = "provisioned_users"
+    __table_args__ = (Index("ix_provisioned_users_lower_name", func.lower(text("user_name"))),)
 
     identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id"), primary_key=True)
     user_name: Mapped[str] = mapped_column(String(320), unique=True)

@@ -47,6 +47,10 @@ class VaultItem(Base):
     """Overrides the vault's rotation policy for this item."""
     secrets_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     """When a field value last changed: the age the rotation policy measures."""
+    rotation_needed_since: Mapped[datetime | None] = mapped_column(default=None)
+    """Set when someone who could read the item left (offboarding); cleared when its
+    secret values change."""
+    rotation_needed_reason: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_edited_by: Mapped[str | None] = mapped_column(String(200))
