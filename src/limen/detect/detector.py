@@ -374,6 +374,16 @@ class Detector:
         self.rebuild_peers()
         return count
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop these identities' baselines and open episodes (another node scores them
+        now), and rebuild the peer index from what is left."""
+        for key in keys:
+            self.baselines.pop(key, None)
+            self._sessions.pop(key, None)
+            self._dirty.discard(key)
+            self.episodes.forget(key)
+        self.rebuild_peers()
+
     def rebuild_peers(self) -> None:
         """Derive the peer index again from every baseline held."""
         self.peers.clear()
