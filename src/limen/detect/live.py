@@ -50,7 +50,7 @@ from limen.audit.documents import event_document
 from limen.detect.alerts import Alert
 from limen.detect.detector import DetectConfig, Detector, partition_of
 from limen.detect.errors import InvalidEventDocument
-from limen.detect.persistence import load_baselines, save_baselines
+from limen.detect.persistence import load_baselines, load_outside_peers, save_baselines
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
@@ -60,6 +60,7 @@ __all__ = [
     "IDLE_RETRY_SECONDS",
     "LEASE_SECONDS",
     "LIVE_SECONDS",
+    "PEER_REFRESH_SECONDS",
     "LiveDetector",
     "RaisedAlert",
     "scored_through",
@@ -73,6 +74,9 @@ LEASE_SECONDS: Final = 10.0
 """How long a node's hold on its partitions lasts without renewal."""
 IDLE_RETRY_SECONDS: Final = 1.0
 """How often a node holding no partition asks for some."""
+PEER_REFRESH_SECONDS: Final = 30.0
+"""How often a node reads what other nodes' identities established (for peer groups)."""
+_PEER_SLACK: Final = timedelta(seconds=30)  # clocks of nodes differ; re-reading is harmless
 LIVE_SECONDS: Final = 900.0
 """An alert raised by an event older than this (history) makes no playbook act."""
 BATCH: Final = 2000
@@ -152,6 +156,8 @@ class LiveDetector:
         self._held: dict[int, int] = {}
         """The partitions this node holds, and how far each is scored."""
         self._renew_at = 0.0
+        self._peers_at = 0.0
+        self._peers_since: datetime | None = None
         self.detector: Detector | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -475,7 +481,21 @@ class LiveDetector:
         self._drop(lost | given)
         if gained:
             self._adopt(gained)
+        elif self._held and clock >= self._peers_at:
+            self._refresh_peers()
         return bool(self._held)
+
+    def _refresh_peers(self) -> None:
+        """Learn what identities scored by other nodes established since the last time."""
+        detector = self.detector
+        if detector is None or len(self._held) == self._config.partitions:
+            return
+        since = self._peers_since - _PEER_SLACK if self._peers_since is not None else None
+        with self._db.unit_of_work(readonly=True) as uow:
+            newest = load_outside_peers(uow.session, detector, held=self._held, since=since)
+        if newest is not None:
+            self._peers_since = newest
+        self._peers_at = time.monotonic() + PEER_REFRESH_SECONDS
 
     def _adopt(self, gained: dict[int, int]) -> None:
         """Load the stored baselines of partitions just taken (and the registry, at first)."""
@@ -485,6 +505,11 @@ class LiveDetector:
                 detector.registry = Registry.load(uow.session)
                 self.detector = detector
             load_baselines(uow.session, self.detector, partitions=list(gained))
+            held = set(self._held) | set(gained)
+            if len(held) < self._config.partitions:
+                newest = load_outside_peers(uow.session, self.detector, held=held)
+                self._peers_since = newest
+                self._peers_at = time.monotonic() + PEER_REFRESH_SECONDS
         self._held.update(gained)
 
     def _drop(self, partitions: set[int]) -> None:
