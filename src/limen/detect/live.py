@@ -81,6 +81,30 @@ LIVE_SECONDS: Final = 900.0
 """An alert raised by an event older than this (history) makes no playbook act."""
 BATCH: Final = 2000
 _SCORED_KINDS: Final = frozenset({"human", "agent", "service"})
+# What deciding whose an event is, and following a suspension, needs of an event.
+_LIGHT: Final = (
+    Event.chain_pos,
+    Event.actor_id,
+    Event.actor_kind,
+    Event.actor_name,
+    Event.action,
+    Event.resource_id,
+    Event.resource_name,
+    Event.outcome,
+)
+# Everything ``event_document`` reads (plain rows: no ORM objects to build for each event).
+_FULL: Final = (
+    *_LIGHT,
+    Event.id,
+    Event.seq,
+    Event.link,
+    Event.occurred_at,
+    Event.delegation,
+    Event.token_id,
+    Event.resource_type,
+    Event.reason,
+    Event.context,
+)
 # Read again from the identity table before a batch is scored (status changes are
 # followed from the events themselves, in order).
 _REGISTRY_ACTIONS: Final = frozenset({"identity.create", "identity.update"})
@@ -223,27 +247,44 @@ class LiveDetector:
         held = dict(self._held)
         start = min(held.values())
         partitions = self._config.partitions
+        registry = detector.registry
+        whole = len(held) == partitions  # one node: every event is this node's
         with self._db.unit_of_work(readonly=True) as uow:
-            rows = list(
-                uow.session.scalars(
-                    sa.select(Event)
-                    .where(Event.chain_pos > start)
-                    .order_by(Event.chain_pos)
-                    .limit(BATCH)
-                )
-            )
-            documents = [event_document(row) for row in rows]
+            session = uow.session
+            rows = session.execute(
+                sa.select(*(_FULL if whole else _LIGHT))
+                .where(Event.chain_pos > start)
+                .order_by(Event.chain_pos)
+                .limit(BATCH)
+            ).all()
             last = rows[-1].chain_pos if rows else start
-            refresh = {
-                doc["resource"]["id"]
-                for doc in documents
-                if doc["action"] in _REGISTRY_ACTIONS and doc["resource"]["id"]
-            }
-            for identity_id in refresh:
-                detector.registry.refresh(uow.session, identity_id)
+            for identity_id in {
+                row.resource_id
+                for row in rows
+                if row.action in _REGISTRY_ACTIONS and row.resource_id
+            }:
+                registry.refresh(session, identity_id)
+            wanted: list[int] = []
+            for row in rows:
+                if row.actor_kind in _SCORED_KINDS:
+                    key = registry.resolve(row.actor_id, row.actor_name, row.actor_kind).key
+                    position = held.get(partition_of(key, partitions))
+                    # another node's identity, or scored before this node took the partition
+                    if position is not None and row.chain_pos > position:
+                        wanted.append(row.chain_pos)
+            if whole:
+                by_position = {row.chain_pos: row for row in rows}
+                documents = {pos: event_document(by_position[pos]) for pos in wanted}
+            else:  # only this node's events are read in full
+                documents = {}
+                for chunk in range(0, len(wanted), 1000):
+                    for row in session.execute(
+                        sa.select(*_FULL).where(Event.chain_pos.in_(wanted[chunk : chunk + 1000]))
+                    ):
+                        documents[row.chain_pos] = event_document(row)
             teach = [
                 alert
-                for alert in uow.session.scalars(
+                for alert in session.scalars(
                     sa.select(DetectAlert).where(DetectAlert.teach_pending)
                 )
                 if partition_of(alert.subject, partitions) in held
@@ -253,15 +294,13 @@ class LiveDetector:
         touched: dict[str, Alert] = {}
         closed: dict[str, Alert] = {}
         scored = 0
-        for document in documents:
-            actor = document["actor"]
-            if actor.get("kind") not in _SCORED_KINDS:
-                self._follow_status(detector, document)
-                continue
-            key = detector.registry.resolve(actor.get("id"), actor.get("name"), actor["kind"]).key
-            position = held.get(partition_of(key, partitions))
-            if position is None or document["chain_position"] <= position:
-                self._follow_status(detector, document)  # another node's, or scored before
+        for row in rows:
+            document = documents.get(row.chain_pos)
+            if document is None:  # still, a suspension changes who is active
+                if row.outcome == "success":
+                    registry.apply_status_event(
+                        row.action, row.resource_id or "", row.resource_name or ""
+                    )
                 continue
             try:
                 verdict = detector.score(document)
@@ -276,7 +315,7 @@ class LiveDetector:
                 closed[alert.id] = alert
         for alert in detector.close_idle(max(detector.clock, time.time())):
             closed[alert.id] = alert
-        if not documents and not taught and not closed:
+        if not rows and not taught and not closed:
             return 0
         now = datetime.now(UTC)
         report: list[RaisedAlert] = []
@@ -309,15 +348,7 @@ class LiveDetector:
                 self._on_alerts(report)
             except Exception:
                 log.warning("acting on alerts failed", exc_info=True)
-        return max(scored, 1) if documents else 1
-
-    def _follow_status(self, detector: Detector, document: dict[str, Any]) -> None:
-        """A suspension by an operator or Limen itself still changes who is active."""
-        if document["outcome"] == "success":
-            resource = document["resource"]
-            detector.registry.apply_status_event(
-                document["action"], resource["id"] or "", resource["name"] or ""
-            )
+        return max(scored, 1) if rows else 1
 
     def _teach(self, uow: UnitOfWork, detector: Detector, row: DetectAlert) -> Any:
         events = list(
