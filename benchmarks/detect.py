@@ -1,6 +1,8 @@
 """Detection quality and cost on a generated, labelled organisation (issue #18 targets).
 
     python benchmarks/detect.py [--seed 1] [--variant] [--skip-cost] [--details]
+    python benchmarks/detect.py --live postgresql+psycopg://postgres@127.0.0.1:5432/test
+        [--live-events 20000]
 
 Generates the trace (``limen.detect.simulation``), replays it through the detector from an
 empty baseline, and prints, on the test period:
@@ -14,6 +16,13 @@ empty baseline, and prints, on the test period:
   scoring p99, memory and stored state per identity;
 - the same for a naive baseline in the same run (a per-identity novelty counter over
   (action, resource)) and the ratio to it.
+
+``--live URL`` measures instead the live detector on that PostgreSQL (a scratch schema):
+the organisation's identities are registered, its first events reported, and one node,
+then two (each a process running ``LiveDetector``, holding half the partitions), score
+them from empty baselines, storing baselines and alerts as a server does. Printed: events
+per second from the moment the events joined the chain until every partition passed them,
+for one and two nodes, and the ratio.
 
 ``--variant`` uses ``simulation.VARIANT`` (parameters the detector was not tuned on);
 ``--seed`` picks another organisation.
@@ -32,6 +41,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -438,6 +448,139 @@ def evaluate(
     return results
 
 
+# -- the live detector on PostgreSQL, one node and two -------------------------------------
+
+
+def _live_node(url: str, key_file: str, stop: Any, ready: Any, cpu: Any) -> None:
+    """A node: a live detector on its own process, until ``stop`` is set; then puts the
+    CPU seconds it spent scoring on ``cpu``."""
+    from pathlib import Path
+
+    from limen.audit import AuditKeys
+    from limen.detect.live import LiveDetector
+    from limen.store import Database
+
+    db = Database(url)
+    AuditKeys.from_key_file(Path(key_file)).attach(db)
+    node = LiveDetector(db, interval=0.01)
+    node.start()
+    ready.wait()  # set by the parent, once the events are about to join the chain
+    began = time.process_time()
+    stop.wait()
+    cpu.put(time.process_time() - began)
+    node.stop()
+    db.dispose()
+
+
+def _reported(documents: list[dict[str, Any]], shift: float) -> list[Any]:
+    from datetime import UTC, datetime
+
+    from limen.audit.ingest import RESERVED_FAMILIES, ReportedActor, ReportedEvent
+
+    events = []
+    for doc in documents:
+        if doc["action"].startswith(RESERVED_FAMILIES):
+            continue
+        resource = doc.get("resource") or {}
+        events.append(
+            ReportedEvent(
+                occurred_at=datetime.fromtimestamp(_ts(doc["occurred_at"]) + shift, UTC),
+                actor=ReportedActor(name=doc["actor"]["name"], kind=doc["actor"]["kind"]),
+                action=doc["action"],
+                resource_type=resource.get("type"),
+                resource_id=resource.get("id"),
+                resource_name=resource.get("name"),
+                outcome=doc.get("outcome", "success"),
+                context=doc.get("context") or {},
+            )
+        )
+    return events
+
+
+def live_throughput(
+    base_url: str, trace: Trace, count: int, rounds: int
+) -> dict[int, list[tuple[float, float]]]:
+    """Per node count (1, 2), per round: (events/s, events per CPU second of the busiest
+    node). Rounds alternate one node and two, so a change of load hits both alike."""
+    import multiprocessing
+    import tempfile
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from _postgres import scratch_schema
+
+    from limen.audit import Actor, AuditKeys, link_pending
+    from limen.audit.ingest import MAX_BATCH, ingest
+    from limen.detect.live import scored_through
+    from limen.detect.simulation import register
+    from limen.installation import initialise
+    from limen.store import Database
+    from limen.store.models import DetectAlert, DetectBaseline, DetectCursor, Event
+
+    documents = trace.events[:count]
+    shift = time.time() - 120 - _ts(documents[-1]["occurred_at"])
+    events = _reported(documents, shift)
+    results: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as scratch, scratch_schema(base_url) as url:
+        key_file = Path(scratch) / "limen.key"
+        db = Database(url)
+        initialise(db, key_file=key_file, admin_email="admin@example.com")
+        keys = AuditKeys.from_key_file(key_file)
+        keys.attach(db)
+        with db.unit_of_work() as uow:
+            register(uow, Actor.operator(), identities=trace.identities)
+        link_pending(db, keys.chain)
+        for nodes in [1, 2] * rounds:
+            with db.unit_of_work() as uow:  # empty baselines; start at the log's end
+                session = uow.session
+                for model in (DetectCursor, DetectBaseline, DetectAlert):
+                    session.execute(sa.delete(model))
+                end = session.scalar(sa.select(sa.func.max(Event.chain_pos))) or 0
+                session.add(DetectCursor(name="live", position=end))
+            stop, go, cpu = context.Event(), context.Event(), context.Queue()
+            procs = [
+                context.Process(target=_live_node, args=(url, str(key_file), stop, go, cpu))
+                for _ in range(nodes)
+            ]
+            for proc in procs:
+                proc.start()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # each node holds its share
+                with db.unit_of_work(readonly=True) as uow:
+                    held = dict(
+                        uow.session.execute(
+                            sa.select(DetectCursor.owner, sa.func.count())
+                            .where(DetectCursor.name.like("live:%"))
+                            .group_by(DetectCursor.owner)
+                        ).all()
+                    )
+                if None not in held and sorted(held.values()) == [64 // nodes] * nodes:
+                    break
+                time.sleep(0.1)
+            for start in range(0, len(events), MAX_BATCH):
+                with db.unit_of_work() as uow:
+                    ingest(uow, Actor.operator(), events[start : start + MAX_BATCH])
+            go.set()
+            began = time.perf_counter()
+            link_pending(db, keys.chain)  # the events join the chain: now they are scored
+            with db.unit_of_work(readonly=True) as uow:
+                last = uow.session.scalar(sa.select(sa.func.max(Event.chain_pos))) or 0
+            while True:
+                with db.unit_of_work(readonly=True) as uow:
+                    if scored_through(uow.session) >= last:
+                        break
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - began
+            stop.set()
+            busiest = max(cpu.get(timeout=60) for _ in procs)
+            for proc in procs:
+                proc.join(30)
+            results[nodes].append((len(events) / elapsed, len(events) / busiest))
+        db.dispose()
+    return results
+
+
 def false_alerts_by_benign_kind(
     trace: Trace, alerts: list[Alert], threshold: float
 ) -> dict[str, int]:
@@ -490,6 +633,9 @@ def main() -> None:
     parser.add_argument("--variant", action="store_true", help="parameters not tuned on")
     parser.add_argument("--skip-cost", action="store_true", help="skip throughput and memory")
     parser.add_argument("--details", action="store_true", help="per attack kind, false alerts")
+    parser.add_argument("--live", metavar="URL", help="the live detector on this PostgreSQL")
+    parser.add_argument("--live-events", type=int, default=10000)
+    parser.add_argument("--live-rounds", type=int, default=3)
     args = parser.parse_args()
     params = VARIANT if args.variant else SimulationParameters()
     start = time.perf_counter()
@@ -498,6 +644,20 @@ def main() -> None:
         f"seed {args.seed}, {'variant' if args.variant else 'default'} parameters; "
         f"generated in {time.perf_counter() - start:.1f} s"
     )
+    if args.live:
+        results = live_throughput(args.live, trace, args.live_events, args.live_rounds)
+        wall = {n: statistics.median(r[0] for r in runs) for n, runs in results.items()}
+        cpu = {n: statistics.median(r[1] for r in runs) for n, runs in results.items()}
+        print(
+            f"live detector on PostgreSQL, {args.live_events:,} events from empty baselines, "
+            f"median of {args.live_rounds} alternating rounds:\n"
+            f"  events/s, wall clock: 1 node {wall[1]:,.0f}, 2 nodes {wall[2]:,.0f} "
+            f"(x{wall[2] / wall[1]:.2f})\n"
+            f"  events per CPU second of the busiest node (a core each): 1 node {cpu[1]:,.0f}, "
+            f"2 nodes {cpu[2]:,.0f} (x{cpu[2] / cpu[1]:.2f})\n"
+            f"  {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+        return
     evaluate(trace, cost=not args.skip_cost, details=args.details, out=print)
 
 

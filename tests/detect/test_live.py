@@ -11,21 +11,21 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from limen.detect.live import scored_through
 from limen.store import Database
-from limen.store.models import DetectCursor, Event
+from limen.store.models import Event
 from tests.api.test_events_ingest import reporter_headers
 
 
 def wait_scored(db: Database, event_ids: list[str], timeout: float = 15.0) -> None:
-    """Until the live detector's cursor has passed these events."""
+    """Until every partition of the live detector has passed these events."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with db.unit_of_work(readonly=True) as uow:
             positions = list(
                 uow.session.scalars(sa.select(Event.chain_pos).where(Event.id.in_(event_ids)))
             )
-            cursor = uow.session.get(DetectCursor, "live")
-            done = cursor.position if cursor is not None else -1
+            done = scored_through(uow.session)
         if positions and None not in positions and max(positions) <= done:
             return
         time.sleep(0.05)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from limen.detect import MAX_STATE_BYTES, Detector, load_baselines, partition_of, save_baselines
 from limen.detect.errors import InvalidBaseline
-from limen.detect.persistence import decode, encode
+from limen.detect.persistence import decode, encode, load_outside_peers
 from limen.detect.simulation import simulate, small
 from limen.store import Database
 from limen.store.models import DetectBaseline
@@ -67,6 +67,43 @@ def test_a_node_loads_only_its_partitions(db: Database, trained: tuple) -> None:
     expected = {k for k in detector.baselines if partition_of(k, partitions) in mine}
     assert loaded == len(expected) and set(node.baselines) == expected
     assert all(stored[k] == partition_of(k, partitions) for k in stored)
+
+
+def test_a_node_holding_half_the_partitions_judges_its_identities_as_one_holding_all(
+    db: Database, trained: tuple
+) -> None:
+    """Peers cross partitions: what identities scored by another node established is
+    read from their stored baselines, so a first touch a peer made ordinary stays so."""
+    detector, _, later = trained
+    with db.unit_of_work() as uow:
+        save_baselines(uow, detector, keys=list(detector.baselines))
+    partitions = detector.config.partitions
+    mine = set(range(0, partitions, 2))
+    everything, half, alone = (Detector(detector.registry) for _ in range(3))
+    with db.unit_of_work(readonly=True) as uow:
+        load_baselines(uow.session, everything)
+        load_baselines(uow.session, half, partitions=mine)
+        load_outside_peers(uow.session, half, held=mine)
+        load_baselines(uow.session, alone, partitions=mine)
+    ours = [
+        document
+        for document in later
+        if partition_of(
+            everything.registry.resolve(
+                document["actor"].get("id"),
+                document["actor"].get("name"),
+                document["actor"]["kind"],
+            ).key,
+            partitions,
+        )
+        in mine
+    ]
+    scores = {
+        name: [node.score(document).score for document in ours]
+        for name, node in (("everything", everything), ("half", half), ("alone", alone))
+    }
+    assert scores["half"] == pytest.approx(scores["everything"])
+    assert scores["alone"] != pytest.approx(scores["everything"])  # the peers do matter
 
 
 def test_an_unreadable_baseline_is_refused(db: Database, trained: tuple) -> None:

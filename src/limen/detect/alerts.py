@@ -196,5 +196,10 @@ class Episodes:
             del self._lead[key]
         return [self._close(key) for key in idle]
 
+    def forget(self, key: str) -> None:
+        """Drop an identity's open episode and the events that may open one."""
+        self.open.pop(key, None)
+        self._lead.pop(key, None)
+
     def close_all(self) -> list[Alert]:
         return [self._close(key) for key in list(self.open)]

@@ -129,6 +129,8 @@ class Detector:
         self.clock = 0.0
         """The latest event time seen."""
         self._dirty: set[str] = set()
+        # identity scored elsewhere (another node's partition) -> the values it established
+        self._outside: dict[str, set[tuple[str, str]]] = {}
         # identity -> session marker -> (score of the alert it carried, last suspicious time)
         self._sessions: dict[str, dict[str, tuple[float, float]]] = {}
 
@@ -370,18 +372,49 @@ class Detector:
         count = 0
         for key, baseline in states:
             self.baselines[key] = baseline
+            self._outside.pop(key, None)
             count += 1
         self.rebuild_peers()
         return count
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop these identities' baselines and open episodes (another node scores them
+        now); what they established stays known to their peers."""
+        for key in keys:
+            baseline = self.baselines.pop(key, None)
+            if baseline is not None:
+                self._outside[key] = set(baseline.peer_values())
+            self._sessions.pop(key, None)
+            self._dirty.discard(key)
+            self.episodes.forget(key)
+
+    def add_outside(self, key: str, values: Iterable[tuple[str, str]]) -> int:
+        """Values an identity scored elsewhere (by another node) has established, so its
+        peers here know them too; returns how many were new."""
+        if key in self.baselines:
+            return 0
+        info = self.registry.get(key)
+        known = self._outside.setdefault(key, set())
+        added = 0
+        for pair in values:
+            if pair not in known:
+                known.add(pair)
+                added += 1
+                if info is not None and info.groups:
+                    self.peers.add(info.groups, *pair)
+        return added
+
     def rebuild_peers(self) -> None:
-        """Derive the peer index again from every baseline held."""
+        """Derive the peer index again from every baseline held and every value known
+        from identities scored elsewhere."""
         self.peers.clear()
-        for key, baseline in self.baselines.items():
+        members = [(key, baseline.peer_values()) for key, baseline in self.baselines.items()]
+        members += [(key, list(values)) for key, values in self._outside.items()]
+        for key, values in members:
             info = self.registry.get(key)
             if info is None or not info.groups:
                 continue
-            for dim, value in baseline.peer_values():
+            for dim, value in values:
                 self.peers.add(info.groups, dim, value)
 
     def take_dirty(self) -> set[str]:

@@ -8,9 +8,20 @@ transaction per pass stores the alerts it raised or extended (``detect_alerts``,
 it got (``detect_cursor``). So each event is scored once, and a restart neither rescores
 nor relearns.
 
-Several nodes may run it: the one holding the cursor's lease scores; when that node stops
-renewing (it died), another takes over within :data:`LEASE_SECONDS`, loading the stored
-baselines first. The thread does all database work, never the server's event loop.
+Several nodes share the scoring. Identities are spread over ``DetectConfig.partitions``
+partitions by a stable hash of their key (:func:`~limen.detect.detector.partition_of`);
+each partition has a row of its own in ``detect_cursor`` (``live:NN``: its position in
+the log, the node holding it and until when). Each node running the detector keeps a
+heartbeat row (``node:<id>``) and holds its share of the partitions (all of them divided
+by the live nodes, rounded up): a node with more gives the rest back, a node with fewer
+takes free or lapsed ones, loading their stored baselines first. A node reads the log
+once for all its partitions and scores each event only in the partition of its
+identity, only past that partition's position, and advances the positions of the
+partitions it holds in the transaction that stores what it learned; so each event is
+scored once, by one node. A node that dies stops renewing: its partitions lapse within
+:data:`LEASE_SECONDS` and the others take them over from the stored state. Every lease
+change locks the ``live`` row first, so nodes take turns. The thread does all database
+work, never the server's event loop.
 
 After each pass's commit, ``on_alerts`` (the server's playbooks) gets the alerts raised in
 it; an alert raised by an event older than :data:`LIVE_SECONDS` (history scored after a
@@ -23,37 +34,77 @@ A false-positive mark (``mark_false_positive`` on any node) sets the alert's
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
 from limen.audit.documents import event_document
 from limen.detect.alerts import Alert
-from limen.detect.detector import DetectConfig, Detector
+from limen.detect.detector import DetectConfig, Detector, partition_of
 from limen.detect.errors import InvalidEventDocument
-from limen.detect.persistence import load_baselines, save_baselines
+from limen.detect.persistence import load_baselines, load_outside_peers, save_baselines
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import DetectAlert, DetectCursor, Event, Identity
 
-__all__ = ["LEASE_SECONDS", "LIVE_SECONDS", "LiveDetector", "RaisedAlert", "set_risk"]
+__all__ = [
+    "IDLE_RETRY_SECONDS",
+    "LEASE_SECONDS",
+    "LIVE_SECONDS",
+    "PEER_REFRESH_SECONDS",
+    "LiveDetector",
+    "RaisedAlert",
+    "scored_through",
+    "set_risk",
+]
 
 log = logging.getLogger(__name__)
 
 CURSOR: Final = "live"
 LEASE_SECONDS: Final = 10.0
-"""How long a node's hold on the detector lasts without renewal."""
+"""How long a node's hold on its partitions lasts without renewal."""
+IDLE_RETRY_SECONDS: Final = 1.0
+"""How often a node holding no partition asks for some."""
+PEER_REFRESH_SECONDS: Final = 30.0
+"""How often a node reads what other nodes' identities established (for peer groups)."""
+_PEER_SLACK: Final = timedelta(seconds=30)  # clocks of nodes differ; re-reading is harmless
 LIVE_SECONDS: Final = 900.0
 """An alert raised by an event older than this (history) makes no playbook act."""
 BATCH: Final = 2000
 _SCORED_KINDS: Final = frozenset({"human", "agent", "service"})
+# What deciding whose an event is, and following a suspension, needs of an event.
+_LIGHT: Final = (
+    Event.chain_pos,
+    Event.actor_id,
+    Event.actor_kind,
+    Event.actor_name,
+    Event.action,
+    Event.resource_id,
+    Event.resource_name,
+    Event.outcome,
+)
+# Everything ``event_document`` reads (plain rows: no ORM objects to build for each event).
+_FULL: Final = (
+    *_LIGHT,
+    Event.id,
+    Event.seq,
+    Event.link,
+    Event.occurred_at,
+    Event.delegation,
+    Event.token_id,
+    Event.resource_type,
+    Event.reason,
+    Event.context,
+)
 # Read again from the identity table before a batch is scored (status changes are
 # followed from the events themselves, in order).
 _REGISTRY_ACTIONS: Final = frozenset({"identity.create", "identity.update"})
@@ -117,21 +168,30 @@ class LiveDetector:
         on_alerts: Callable[[Sequence[RaisedAlert]], None] | None = None,
         config: DetectConfig | None = None,
         interval: float = 0.05,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         self._db = db
+        self._lease_seconds = lease
         self._link = link
         self._on_alerts = on_alerts
         self._config = config or DetectConfig()
         self._interval = interval
         self._owner = new_id()
-        self._holding = False
+        self._held: dict[int, int] = {}
+        """The partitions this node holds, and how far each is scored."""
         self._renew_at = 0.0
-        self._position = 0
+        self._peers_at = 0.0
+        self._peers_since: datetime | None = None
         self.detector: Detector | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.scored = 0
         """Events this node scored since it started."""
+
+    @property
+    def partitions(self) -> frozenset[int]:
+        """The partitions this node scores now."""
+        return frozenset(self._held)
 
     # -- the thread ------------------------------------------------------------------
 
@@ -146,15 +206,19 @@ class LiveDetector:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        if self._holding:
-            try:
-                with self._db.unit_of_work() as uow:
-                    row = uow.session.get(DetectCursor, CURSOR)
-                    if row is not None and row.owner == self._owner:
+        try:
+            with self._db.unit_of_work() as uow:
+                self._lock_anchor(uow)
+                for row in self._rows(uow):
+                    if row.owner == self._owner:
+                        row.owner = None
                         row.lease_until = None  # another node may take over at once
-            except Exception:
-                log.warning("could not release the detector's lease", exc_info=True)
-            self._holding = False
+                uow.session.execute(
+                    sa.delete(DetectCursor).where(DetectCursor.name == _node_name(self._owner))
+                )
+        except Exception:
+            log.warning("could not release the detector's partitions", exc_info=True)
+        self._drop(set(self._held))
 
     def _run(self) -> None:
         backoff = self._interval
@@ -164,7 +228,7 @@ class LiveDetector:
                 backoff = self._interval
             except Exception:
                 log.warning("detector pass failed; retrying", exc_info=True)
-                self._holding = False  # reload everything from the store
+                self._drop(set(self._held))  # reload everything from the store
                 busy = 0
                 backoff = min(max(backoff, 0.05) * 2, 5.0)
             if not busy:
@@ -180,40 +244,69 @@ class LiveDetector:
             self._link()
         detector = self.detector
         assert detector is not None
+        held = dict(self._held)
+        start = min(held.values())
+        partitions = self._config.partitions
+        registry = detector.registry
+        whole = len(held) == partitions  # one node: every event is this node's
         with self._db.unit_of_work(readonly=True) as uow:
-            rows = list(
-                uow.session.scalars(
-                    sa.select(Event)
-                    .where(Event.chain_pos > self._position)
-                    .order_by(Event.chain_pos)
-                    .limit(BATCH)
+            session = uow.session
+            rows = session.execute(
+                sa.select(*(_FULL if whole else _LIGHT))
+                .where(Event.chain_pos > start)
+                .order_by(Event.chain_pos)
+                .limit(BATCH)
+            ).all()
+            last = rows[-1].chain_pos if rows else start
+            for identity_id in {
+                row.resource_id
+                for row in rows
+                if row.action in _REGISTRY_ACTIONS and row.resource_id
+            }:
+                registry.refresh(session, identity_id)
+            wanted: list[int] = []
+            for row in rows:
+                if row.actor_kind in _SCORED_KINDS:
+                    key = registry.resolve(row.actor_id, row.actor_name, row.actor_kind).key
+                    position = held.get(partition_of(key, partitions))
+                    # another node's identity, or scored before this node took the partition
+                    if position is not None and row.chain_pos > position:
+                        wanted.append(row.chain_pos)
+            if whole:
+                by_position = {row.chain_pos: row for row in rows}
+                documents = {pos: event_document(by_position[pos]) for pos in wanted}
+            else:  # only this node's events are read in full
+                documents = {}
+                for chunk in range(0, len(wanted), 1000):
+                    for row in session.execute(
+                        sa.select(*_FULL).where(Event.chain_pos.in_(wanted[chunk : chunk + 1000]))
+                    ):
+                        documents[row.chain_pos] = event_document(row)
+            teach = [
+                alert
+                for alert in session.scalars(
+                    sa.select(DetectAlert).where(DetectAlert.teach_pending)
                 )
-            )
-            documents = [event_document(row) for row in rows]
-            last = rows[-1].chain_pos if rows else self._position
-            refresh = {
-                doc["resource"]["id"]
-                for doc in documents
-                if doc["action"] in _REGISTRY_ACTIONS and doc["resource"]["id"]
-            }
-            for identity_id in refresh:
-                detector.registry.refresh(uow.session, identity_id)
-            teach = list(
-                uow.session.scalars(sa.select(DetectAlert).where(DetectAlert.teach_pending))
-            )
+                if partition_of(alert.subject, partitions) in held
+            ]
             taught = [(alert.id, self._teach(uow, detector, alert)) for alert in teach]
         raised: list[Alert] = []
         touched: dict[str, Alert] = {}
         closed: dict[str, Alert] = {}
-        for document in documents:
-            actor = document["actor"]
-            if actor.get("kind") not in _SCORED_KINDS:
-                self._follow_status(detector, document)
+        scored = 0
+        for row in rows:
+            document = documents.get(row.chain_pos)
+            if document is None:  # still, a suspension changes who is active
+                if row.outcome == "success":
+                    registry.apply_status_event(
+                        row.action, row.resource_id or "", row.resource_name or ""
+                    )
                 continue
             try:
                 verdict = detector.score(document)
             except InvalidEventDocument:
                 continue
+            scored += 1
             if verdict.raised is not None:
                 raised.append(verdict.raised)
             if verdict.alert is not None:
@@ -222,14 +315,18 @@ class LiveDetector:
                 closed[alert.id] = alert
         for alert in detector.close_idle(max(detector.clock, time.time())):
             closed[alert.id] = alert
-        if not documents and not taught and not closed:
+        if not rows and not taught and not closed:
             return 0
         now = datetime.now(UTC)
         report: list[RaisedAlert] = []
         with self._db.unit_of_work() as uow:
-            if not self._renew(uow):
-                self._holding = False
+            mine = self._confirm(uow)
+            lost = set(held) if mine is None else set(held) - set(mine)
+            if lost:
+                uow.session.rollback()
+                self._drop(set(held))  # what was scored is another node's now: start over
                 return 0
+            assert mine is not None
             raised_ids = {alert.id for alert in raised}
             for alert in raised:
                 report.append(self._store_raised(uow, alert, now))
@@ -241,25 +338,17 @@ class LiveDetector:
                 if row is not None:
                     row.teach_pending = False
             save_baselines(uow, detector)
-            cursor = uow.session.get(DetectCursor, CURSOR)
-            assert cursor is not None
-            cursor.position = last
-        self._position = last
-        self.scored += len(documents)
+            for row in mine.values():
+                row.position = max(row.position, last)
+        for partition in held:
+            self._held[partition] = max(held[partition], last)
+        self.scored += scored
         if report and self._on_alerts is not None:
             try:
                 self._on_alerts(report)
             except Exception:
                 log.warning("acting on alerts failed", exc_info=True)
-        return max(len(documents), 1)
-
-    def _follow_status(self, detector: Detector, document: dict[str, Any]) -> None:
-        """A suspension by an operator or Limen itself still changes who is active."""
-        if document["outcome"] == "success":
-            resource = document["resource"]
-            detector.registry.apply_status_event(
-                document["action"], resource["id"] or "", resource["name"] or ""
-            )
+        return max(scored, 1) if rows else 1
 
     def _teach(self, uow: UnitOfWork, detector: Detector, row: DetectAlert) -> Any:
         events = list(
@@ -349,50 +438,182 @@ class LiveDetector:
         if row.identity_id is not None and row.status in ("open", "acknowledged"):
             raise_risk(uow, row.identity_id, alert.score)
 
-    # -- the lease ---------------------------------------------------------------------
+    # -- the partitions ----------------------------------------------------------------
 
     def _lease(self) -> bool:
-        """Take or renew the hold on the cursor; load the state when newly taken.
+        """Take, renew or give back partitions; load the state of those newly taken.
 
-        A node that holds it renews a third of the way through, and each pass that
-        stores something renews it too, so an idle pass writes nothing.
+        A node renews a third of the way through its leases; a node holding nothing
+        tries again every :data:`IDLE_RETRY_SECONDS`. Returns whether it holds any.
         """
-        if self._holding and time.monotonic() < self._renew_at:
-            return True
+        clock = time.monotonic()
+        if clock < self._renew_at:
+            return bool(self._held)
+        gained: dict[int, int] = {}
+        given: set[int] = set()
         with self._db.unit_of_work() as uow:
-            held = self._renew(uow)
-            cursor = uow.session.get(DetectCursor, CURSOR)
-            position = cursor.position if held and cursor is not None else 0
-        if not held:
-            self._holding = False
-            return False
-        if not self._holding:
-            detector = Detector(config=self._config)
-            with self._db.unit_of_work(readonly=True) as uow:
-                detector.registry = Registry.load(uow.session)
-                load_baselines(uow.session, detector)
-            self.detector = detector
-            self._position = position
-            self._holding = True
-        return True
+            anchor = self._lock_anchor(uow)
+            session = uow.session
+            now = datetime.now(UTC)
+            session.execute(
+                sa.delete(DetectCursor).where(
+                    DetectCursor.name.like(f"{_NODE_PREFIX}%"),
+                    DetectCursor.lease_until < now,
+                )
+            )
+            heartbeat = session.get(DetectCursor, _node_name(self._owner))
+            if heartbeat is None:
+                heartbeat = DetectCursor(name=_node_name(self._owner), position=0)
+                session.add(heartbeat)
+            heartbeat.owner = self._owner
+            heartbeat.lease_until = now + timedelta(seconds=self._lease_seconds)
+            uow.flush()
+            nodes = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(DetectCursor)
+                .where(DetectCursor.name.like(f"{_NODE_PREFIX}%"))
+            )
+            rows = {_partition_number(row.name): row for row in self._rows(uow)}
+            for partition in range(self._config.partitions):
+                if partition not in rows:
+                    row = DetectCursor(name=_partition_name(partition), position=anchor.position)
+                    session.add(row)
+                    rows[partition] = row
+            share = math.ceil(self._config.partitions / max(nodes or 1, 1))
+            mine = sorted(
+                number
+                for number, row in rows.items()
+                if row.owner == self._owner and number in self._held
+            )
+            lost = set(self._held) - set(mine)
+            for number in mine[share:]:
+                given.add(number)
+                rows[number].owner = None
+                rows[number].lease_until = None
+            mine = mine[:share]
+            free = [
+                number
+                for number, row in sorted(rows.items())
+                if number not in mine
+                and (
+                    row.owner in (None, self._owner)
+                    or row.lease_until is None
+                    or row.lease_until <= now
+                )
+            ]
+            for number in free[: max(share - len(mine), 0)]:
+                gained[number] = rows[number].position
+            for number in [*mine, *gained]:
+                rows[number].owner = self._owner
+                rows[number].lease_until = now + timedelta(seconds=self._lease_seconds)
+            uow.flush()
+        third = self._lease_seconds / 3
+        self._renew_at = clock + (third if mine or gained else min(third, IDLE_RETRY_SECONDS))
+        self._drop(lost | given)
+        if gained:
+            self._adopt(gained)
+        elif self._held and clock >= self._peers_at:
+            self._refresh_peers()
+        return bool(self._held)
 
-    def _renew(self, uow: UnitOfWork) -> bool:
-        session = uow.session
-        now = datetime.now(UTC)
+    def _refresh_peers(self) -> None:
+        """Learn what identities scored by other nodes established since the last time."""
+        detector = self.detector
+        if detector is None or len(self._held) == self._config.partitions:
+            return
+        since = self._peers_since - _PEER_SLACK if self._peers_since is not None else None
+        with self._db.unit_of_work(readonly=True) as uow:
+            newest = load_outside_peers(uow.session, detector, held=self._held, since=since)
+        if newest is not None:
+            self._peers_since = newest
+        self._peers_at = time.monotonic() + PEER_REFRESH_SECONDS
+
+    def _adopt(self, gained: dict[int, int]) -> None:
+        """Load the stored baselines of partitions just taken (and the registry, at first)."""
+        with self._db.unit_of_work(readonly=True) as uow:
+            if self.detector is None:
+                detector = Detector(config=self._config)
+                detector.registry = Registry.load(uow.session)
+                self.detector = detector
+            load_baselines(uow.session, self.detector, partitions=list(gained))
+            held = set(self._held) | set(gained)
+            if len(held) < self._config.partitions:
+                newest = load_outside_peers(uow.session, self.detector, held=held)
+                self._peers_since = newest
+                self._peers_at = time.monotonic() + PEER_REFRESH_SECONDS
+        self._held.update(gained)
+
+    def _drop(self, partitions: set[int]) -> None:
+        """Forget the state of partitions no longer held (another node scores them now)."""
+        if not partitions:
+            return
+        for number in partitions:
+            self._held.pop(number, None)
+        if not self._held:
+            self.detector = None
+            self._renew_at = 0.0
+            return
+        detector = self.detector
+        if detector is not None:
+            count = self._config.partitions
+            detector.forget(
+                [key for key in detector.baselines if partition_of(key, count) in partitions]
+            )
+
+    def _lock_anchor(self, uow: UnitOfWork) -> DetectCursor:
+        """The ``live`` row, locked: every change of who holds what takes turns on it.
+
+        Its position is where a log scored before partitions existed had got to; new
+        partition rows start from there.
+        """
         # SQLAlchemy writes no FOR UPDATE on SQLite, whose writer holds the one lock anyway.
         query = sa.select(DetectCursor).where(DetectCursor.name == CURSOR).with_for_update()
-        row = session.scalar(query)
+        row = uow.session.scalar(query)
         if row is None:
             row = DetectCursor(name=CURSOR, position=0)
-            session.add(row)
-        elif (
-            row.owner not in (None, self._owner)
-            and row.lease_until is not None
-            and row.lease_until > now
-        ):
-            return False
-        row.owner = self._owner
-        row.lease_until = now + timedelta(seconds=LEASE_SECONDS)
-        uow.flush()
-        self._renew_at = time.monotonic() + LEASE_SECONDS / 3
-        return True
+            uow.session.add(row)
+            uow.flush()
+        return row
+
+    def _rows(self, uow: UnitOfWork, *, only: Iterable[int] | None = None) -> list[DetectCursor]:
+        """Partition rows, locked, in name order (so two nodes never wait on each other)."""
+        query = sa.select(DetectCursor).where(DetectCursor.name.like(f"{_PARTITION_PREFIX}%"))
+        if only is not None:
+            query = query.where(DetectCursor.name.in_([_partition_name(n) for n in only]))
+        return list(uow.session.scalars(query.order_by(DetectCursor.name).with_for_update()))
+
+    def _confirm(self, uow: UnitOfWork) -> dict[int, DetectCursor] | None:
+        """This node's partition rows, locked and renewed, if it still holds them all."""
+        now = datetime.now(UTC)
+        rows = {_partition_number(row.name): row for row in self._rows(uow, only=self._held)}
+        if any(row.owner != self._owner for row in rows.values()) or set(rows) != set(self._held):
+            return None
+        for row in rows.values():
+            row.lease_until = now + timedelta(seconds=self._lease_seconds)
+        return rows
+
+
+_PARTITION_PREFIX: Final = f"{CURSOR}:"
+_NODE_PREFIX: Final = "node:"
+
+
+def _partition_name(number: int) -> str:
+    return f"{_PARTITION_PREFIX}{number:03d}"
+
+
+def _partition_number(name: str) -> int:
+    return int(name[len(_PARTITION_PREFIX) :])
+
+
+def _node_name(owner: str) -> str:
+    return f"{_NODE_PREFIX}{owner}"
+
+
+def scored_through(session: Session) -> int:
+    """The chain position up to which every partition has been scored (0: none yet)."""
+    lowest = session.scalar(
+        sa.select(sa.func.min(DetectCursor.position)).where(
+            DetectCursor.name.like(f"{_PARTITION_PREFIX}%")
+        )
+    )
+    return int(lowest) if lowest is not None else 0

@@ -1,4 +1,5 @@
-"""Baselines in the store: save the changed ones, load a node's partitions after a restart.
+"""Baselines in the store: save the changed ones, load a node's partitions after a restart,
+and let a node's peer index know what the identities of other nodes' partitions established.
 
 A baseline is stored as zlib-compressed JSON (``Baseline.to_state``), at most
 :data:`MAX_STATE_BYTES`; the peer index is not stored, it is rebuilt from the baselines
@@ -29,6 +30,7 @@ __all__ = [
     "decode",
     "encode",
     "load_baselines",
+    "load_outside_peers",
     "save_baselines",
 ]
 
@@ -115,3 +117,33 @@ def load_baselines(
             raise InvalidBaseline(f"baseline of {subject!r} has unknown version {version}")
         loaded.append((subject, decode(state)))
     return detector.install(loaded)
+
+
+def load_outside_peers(
+    session: Session,
+    detector: Detector,
+    *,
+    held: Iterable[int],
+    since: datetime | None = None,
+) -> datetime | None:
+    """Teach the peer index the values established by identities of partitions not
+    ``held`` (scored by other nodes), from their baselines stored after ``since``.
+
+    Returns the newest ``updated_at`` read (the next call's ``since``), or ``since``.
+    """
+    held = sorted(set(held))
+    query = sa.select(DetectBaseline.subject, DetectBaseline.state, DetectBaseline.updated_at)
+    if held:
+        query = query.where(DetectBaseline.partition.not_in(held))
+    if since is not None:
+        query = query.where(DetectBaseline.updated_at > since)
+    newest = since
+    for subject, state, updated_at in session.execute(query):
+        try:
+            values = decode(state).peer_values()
+        except InvalidBaseline:
+            continue
+        detector.add_outside(subject, values)
+        if newest is None or updated_at > newest:
+            newest = updated_at
+    return newest
