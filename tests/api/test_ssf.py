@@ -588,3 +588,37 @@ def test_a_caep_interop_receiver_verifies_rs256_sets_from_the_advertised_jwks(
 def verify_set_rs256(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """joserfc too, refusing anything but RS256."""
     return dict(jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"]).claims)
+
+
+def test_a_stream_may_ask_for_rs256_while_others_keep_eddsa(
+    db: Database, settings: Settings, siem: tuple[str, str]
+) -> None:
+    """Per stream: a receiver that needs RS256 asks for it (``signing_alg``); the
+    installation's default (EdDSA here) signs every other stream's SETs."""
+    fay = _identity(db, kind="service", name="fay-job")
+    with limen(settings, db) as url:
+        http = httpx.Client(base_url=url, headers=bearer(url, siem))
+        refused = http.post("/ssf/streams", json={"signing_alg": "HS256"})
+        assert refused.status_code == 400 and "signing_alg" in refused.json()["detail"]
+        rs = http.post(
+            "/ssf/streams", json={"delivery": {"method": ssf.POLL}, "signing_alg": "RS256"}
+        ).json()
+        ed = http.post("/ssf/streams", json={"delivery": {"method": ssf.POLL}}).json()
+        assert (rs["signing_alg"], ed["signing_alg"]) == ("RS256", "EdDSA")
+        with db.unit_of_work() as uow:
+            identity.suspend(uow, Actor.system("test"), fay)
+        for stream, alg in ((rs, "RS256"), (ed, "EdDSA")):
+            poll = stream["delivery"]["endpoint_url"]
+            wait_for(lambda p=poll: http.post(p, json={"returnImmediately": True}).json()["sets"])
+            sets = http.post(poll, json={"returnImmediately": True}).json()["sets"]
+            jwks = httpx.get(f"{url}/.well-known/jwks.json").json()
+            for raw in sets.values():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    decoded = jwt.decode(raw, KeySet.import_key_set(jwks), algorithms=[alg])
+                assert decoded.header["alg"] == alg
+        # Back to the default when the receiver no longer asks.
+        updated = http.patch(
+            "/ssf/streams", json={"stream_id": rs["stream_id"], "signing_alg": None}
+        ).json()
+        assert updated["signing_alg"] == "EdDSA"

@@ -101,6 +101,8 @@ def _config(stream: SsfStream, services: Services) -> dict[str, Any]:
     }
     if stream.description:
         document["description"] = stream.description
+    # Limen's extension: what this stream's SETs are signed with (it may ask for RS256).
+    document["signing_alg"] = stream.signing_alg or services.settings.ssf_signing_alg
     return document
 
 

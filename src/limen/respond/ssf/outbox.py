@@ -147,6 +147,8 @@ class Lease:
     authorization_header: str | None
     claims: dict[str, Any]
     attempts: int
+    signing_alg: str | None = None
+    """The stream's JWS algorithm; ``None``: the transmitter's default."""
 
 
 def lease_due(
@@ -186,6 +188,7 @@ def lease_due(
                 authorization_header=stream.authorization_header,
                 claims=dict(row.claims),
                 attempts=row.attempts,
+                signing_alg=stream.signing_alg,
             )
         )
     uow.flush()

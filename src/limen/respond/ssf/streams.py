@@ -41,7 +41,10 @@ __all__ = [
 PUSH: Final = "urn:ietf:rfc:8935"
 POLL: Final = "urn:ietf:rfc:8936"
 STATUSES: Final = ("enabled", "paused", "disabled")
-_RECEIVER_SUPPLIED = ("delivery", "events_requested", "description")
+_RECEIVER_SUPPLIED = ("delivery", "events_requested", "description", "signing_alg")
+SIGNING_ALGS: Final = ("EdDSA", "RS256")
+"""What a stream may ask its SETs to be signed with (``signing_alg``, a Limen extension
+of the stream configuration; RS256 is the CAEP interoperability profile's)."""
 
 
 def _receiver(actor: Actor) -> str:
@@ -102,6 +105,11 @@ def _apply(
         if description is not None and not isinstance(description, str):
             raise InvalidStream("description must be a string")
         stream.description = description
+    if replace or "signing_alg" in body:
+        alg = body.get("signing_alg")
+        if alg is not None and alg not in SIGNING_ALGS:
+            raise InvalidStream(f"signing_alg must be one of {', '.join(SIGNING_ALGS)}")
+        stream.signing_alg = alg
 
 
 def _check_transmitter_supplied(stream: SsfStream, body: dict[str, Any]) -> None:

@@ -80,7 +80,8 @@ class Transmitter:
         self._polling_lock = threading.Lock()
         self._signer = signer
         self.alg = alg
-        """The JWS algorithm of every SET: ``EdDSA``, or ``RS256`` (CAEP interop profile)."""
+        """The JWS algorithm of SETs on a stream that did not ask for one (``signing_alg``):
+        ``EdDSA``, or ``RS256`` (CAEP interop profile)."""
         self._sealer = sealer
         self._idle = idle_interval
         self._settle = settle
@@ -166,7 +167,9 @@ class Transmitter:
         except InvalidStream as refused:
             result = rfc8935.PushResult(False, permanent=True, error=refused.detail)
         else:
-            token = self._signer.sign_jwt(lease.claims, typ=SET_TYP, alg=self.alg)
+            token = self._signer.sign_jwt(
+                lease.claims, typ=SET_TYP, alg=lease.signing_alg or self.alg
+            )
             authorization = None
             if lease.authorization_header is not None:
                 if self._sealer is None:
@@ -286,10 +289,9 @@ class Transmitter:
             stream = get_stream(uow.session, actor, stream_id)
             rows, more = outbox.pending_for_poll(uow.session, stream, max_events=max_events)
             waiting = [(row.jti, dict(row.claims)) for row in rows]
+            alg = stream.signing_alg or self.alg
         # Signed outside the transaction: the first signature may create the key.
-        signed = {
-            jti: self._signer.sign_jwt(claims, typ=SET_TYP, alg=self.alg) for jti, claims in waiting
-        }
+        signed = {jti: self._signer.sign_jwt(c, typ=SET_TYP, alg=alg) for jti, c in waiting}
         return signed, more
 
     def _record_poll(

@@ -80,6 +80,8 @@ class SsfStream(Base):
     """Sealed (``respond.ssf.HeaderSealer``); sent with every push, never read back or logged."""
     events_requested: Mapped[list[str]] = mapped_column(JSON, default=list)
     description: Mapped[str | None] = mapped_column(Text)
+    signing_alg: Mapped[str | None] = mapped_column(String(16))
+    """``EdDSA`` or ``RS256``, as the receiver asked; ``None``: the installation's default."""
     status: Mapped[str] = mapped_column(String(16), default="enabled")
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
