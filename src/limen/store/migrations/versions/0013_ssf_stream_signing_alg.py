@@ -1,7 +1,7 @@
 """ssf: a stream may ask for its SETs' JWS algorithm
 
-Revision ID: 0010_ssf_stream_signing_alg
-Revises: 0009_events_acted_for
+Revision ID: 0013_ssf_stream_signing_alg
+Revises: 0012_item_rotation_needed
 Create Date: 2026-12-06
 
 ``ssf_streams.signing_alg``: ``EdDSA`` or ``RS256`` as the receiver asked in the stream
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_ssf_stream_signing_alg"
-down_revision = "0009_events_acted_for"
+revision = "0013_ssf_stream_signing_alg"
+down_revision = "0012_item_rotation_needed"
 branch_labels = None
 depends_on = None
 
