@@ -8,6 +8,7 @@ and the ratio to the targets and to the peers' one-file scans:
 - ``limen scan`` of a one-file folder          target ≤ 200 ms (Betterleaks, Kingfisher alongside)
 - ``limen scan --staged`` with one staged file target ≤ 200 ms
 - ``limen read limen://…``                     target ≤ 250 ms
+- ``limen run -- true`` with one reference in its environment (measured alongside)
 
 Each command's CPU time (user + system, from the child's resource usage) is printed too:
 on a loaded machine it moves far less than the wall-clock time, so it is the figure to
@@ -108,12 +109,14 @@ def main() -> None:
     env.update(LIMEN_DATA_DIR=str(work / "data"), XDG_CACHE_HOME=str(work / "cache"))
     try:
         folder, repo, reference = _prepare(work, env)
+        env["BENCH_PASSWORD"] = reference  # what limen run resolves for its child
         limen = _limen()
         commands: dict[str, tuple[list[str], Path]] = {
             "limen --version": ([*limen, "--version"], work),
             "limen scan (one file)": ([*limen, "scan", str(folder), "-q"], work),
             "limen scan --staged": ([*limen, "scan", "--staged", "-q"], repo),
             "limen read limen://…": ([*limen, "read", reference], work),
+            "limen run (one reference)": ([*limen, "run", "--", "true"], work),
         }
         peers = {
             "betterleaks (one file)": (

@@ -245,3 +245,28 @@ def test_a_path_option_is_checked_as_typer_checks_it(
     result = _cli(settings, "run", "--env-file", str(tmp_path), "--", "true")
     assert result.exit_code == 2
     assert f"file '{tmp_path}' is a directory." in result.stderr
+
+
+def test_the_quick_path_reads_only_what_cannot_differ_from_the_settings(tmp_path: Path) -> None:
+    from limen._quick_settings import embedded_paths
+
+    data = tmp_path / "data"
+    assert embedded_paths(data, None, {}) == (data / "limen.db", data / "limen.key")
+    key = tmp_path / "keys" / "root.key"
+    assert embedded_paths(data, None, {"LIMEN_KEY_FILE": str(key)}) == (data / "limen.db", key)
+    # Not a setting: ignored by the settings too.
+    assert embedded_paths(data, None, {"LIMEN_TEST_POSTGRES_URL": "x"}) is not None
+    for environ in (
+        {"LIMEN_KEY_PASSPHRASE": "s3cret"},  # limen:allow (made up)
+        {"LIMEN_PORT": "not a port"},  # the settings would refuse it
+        {"limen_key_file": str(key)},  # the settings read names in any case
+        {"LIMEN_KEY_FILE": ""},
+    ):
+        assert embedded_paths(data, None, environ) is None, environ
+    assert embedded_paths(data, "postgresql+psycopg://db/limen", {}) is None
+    # As Settings resolves them, with the same defaults.
+    settings = Settings(data_dir=data)
+    assert embedded_paths(data, None, {}) == (
+        Path(settings.resolved_database_url.removeprefix("sqlite:///")),
+        settings.resolved_key_file,
+    )

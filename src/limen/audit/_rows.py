@@ -29,6 +29,7 @@ __all__ = [
     "RecordedEvent",
     "event_row",
     "insert_statements",
+    "row_of",
 ]
 
 
@@ -62,15 +63,31 @@ def event_row(
 ) -> tuple[tuple[Any, ...], RecordedEvent]:
     """The row of one event, in :data:`RECORDED_FIELDS` order, as the driver takes it
     (JSON already text), and what it records."""
-    event_id = _new_id()
-    occurred_at = now or datetime.now(UTC)
-    outcome_text = str(outcome)
+    row = row_of(
+        actor, action, resource_type, resource_id, resource_name, outcome, reason, context, now
+    )
+    return row, RecordedEvent(row[0], row[1], action, row[11])
+
+
+def row_of(
+    actor: Actor,
+    action: str,
+    resource_type: str | None,
+    resource_id: str | None,
+    resource_name: str | None,
+    outcome: Outcome,
+    reason: str | None,
+    context: dict[str, Any] | None,
+    now: datetime | None,
+) -> tuple[Any, ...]:
+    """:func:`event_row`'s row, its arguments given in order (for :func:`record`, which
+    appends one per event: keyword arguments cost more to pass)."""
     delegation = actor.delegation
     # Per-row work in SQLAlchemy (ORM objects, type processing) would cost more than
     # everything else an append does (benchmarks/audit.py).
-    row = (
-        event_id,
-        occurred_at,
+    return (
+        _new_id(),
+        now or datetime.now(UTC),
         actor.identity_id,
         actor.kind,
         actor.name,
@@ -80,11 +97,10 @@ def event_row(
         resource_type,
         resource_id,
         resource_name,
-        outcome_text,
+        str(outcome),
         reason,
         _dumps({"channel": actor.channel, **actor.context, **(context or {})}),
     )
-    return row, RecordedEvent(event_id, occurred_at, action, outcome_text)
 
 
 _dumps = json.JSONEncoder().encode  # what json.dumps() does with default arguments

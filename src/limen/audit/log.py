@@ -21,7 +21,7 @@ from limen.audit._rows import (
 from limen.audit._rows import (
     Outcome,
     RecordedEvent,
-    event_row,
+    row_of,
 )
 from limen.audit._rows import insert_statements as _insert_statements
 from limen.audit.actor import Actor
@@ -65,22 +65,14 @@ def record(
     if uow is not None and uow.readonly:
         # It would be rolled back with the rest: an event that silently never was.
         raise RuntimeError(f"{action!r} recorded in a read-only unit of work: open a writing one")
-    row, recorded = event_row(
-        actor,
-        action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        resource_name=resource_name,
-        outcome=outcome,
-        reason=reason,
-        context=context,
-        now=now,
+    row = row_of(
+        actor, action, resource_type, resource_id, resource_name, outcome, reason, context, now
     )
     pending = session.info.get(_PENDING)
     if pending is None:
         session.info[_PENDING] = pending = []
     pending.append(row)
-    return recorded
+    return RecordedEvent(row[0], row[1], action, row[11])
 
 
 _PENDING = "limen.audit.pending"

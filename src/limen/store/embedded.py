@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from limen.errors import Unavailable
 from limen.store.dialect import SQLITE, Dialect
 
 __all__ = ["MIGRATIONS", "EmbeddedDatabase", "newest_migration"]
@@ -71,26 +72,31 @@ class EmbeddedDatabase:
 
     def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows ``sql`` selects (``?`` markers)."""
-        return self._connection.execute(sql, parameters).fetchall()
+        with _translated():
+            return self._connection.execute(sql, parameters).fetchall()
 
     def first(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self._connection.execute(sql, parameters).fetchone()
+        with _translated():
+            return self._connection.execute(sql, parameters).fetchone()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[EmbeddedDatabase]:
         """A writing transaction (``BEGIN IMMEDIATE``): committed on a clean exit, rolled
         back on any exception."""
-        self._connection.execute(self.dialect.begin_write)
+        with _translated():
+            self._connection.execute(self.dialect.begin_write)
         try:
             yield self
+            with _translated():
+                self._connection.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):  # the error that matters is the first
                 self._connection.execute("ROLLBACK")
             raise
-        self._connection.execute("COMMIT")
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
-        self._connection.execute(sql, parameters)
+        with _translated():
+            self._connection.execute(sql, parameters)
 
     def close(self) -> None:
         self._connection.close()
@@ -100,3 +106,14 @@ class EmbeddedDatabase:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """A driver error (locked past the busy timeout, a disk error, a schema this code
+    does not expect) becomes :class:`~limen.errors.Unavailable`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        first = (str(exc) or type(exc).__name__).splitlines()[0]
+        raise Unavailable(f"cannot use the database: {first}") from None

@@ -32,7 +32,7 @@ from limen.vault._fields import ResolvedSecret, find_field
 from limen.vault._kek import Kek, KeyFileSource, item_aad
 from limen.vault.content import ItemContent
 from limen.vault.envelope import Sealed
-from limen.vault.references import parse_reference
+from limen.vault.references import Reference, parse_reference
 
 __all__ = ["QuickVault"]
 
@@ -72,6 +72,12 @@ class QuickVault:
             ref = parse_reference(reference)
         except LimenError:
             return None
+        try:
+            return self._resolve(actor, ref, purpose=purpose)
+        except LimenError:
+            return None  # rolled back: the general path answers, or says what is wrong
+
+    def _resolve(self, actor: Actor, ref: Reference, *, purpose: str) -> ResolvedSecret | None:
         db = self._db
         with db.writing():
             vault_ref, item_ref = ref.vault.strip(), ref.item.strip()
@@ -90,7 +96,7 @@ class QuickVault:
                 raw = envelope.open(self._kek, Sealed(*row), aad=item_aad(item_id, version))
                 found = find_field(ItemContent.from_json(raw), ref)
             except LimenError:
-                return None
+                return None  # a broken seal is recorded by the general path; nothing here
             event, _ = event_row(
                 actor,
                 "vault.secret.read",
