@@ -2,6 +2,7 @@
 database connections are killed every so often; memory should stay flat.
 
     python benchmarks/soak.py [--minutes 5] [--kill-every 20] [--clients 4]
+        [--watch [--tracemalloc] [--trim]] [--arena-max N]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 ``--clients`` threads keep asking both nodes, over real HTTP, about a service identity:
@@ -15,11 +16,20 @@ its LISTEN connection among them), and node A's LISTEN connection terminated.
 Prints, per minute, each node's resident memory (``VmRSS``), requests, errors by kind
 and p99 latency; at the end, memory growth from the end of the first minute to the end
 of the run (the first minute includes warm-up: caches, pools, compiled policies).
+
+``--watch`` runs the nodes under ``benchmarks/_memwatch.py`` and prints, per node and
+minute, RSS beside what glibc's allocator holds in use and free, objects the collector
+tracks, threads and open descriptors; ``--tracemalloc`` adds the bytes of Python objects
+and the lines whose allocations grew most (it slows the nodes and costs memory itself):
+Python objects or native memory. ``--trim`` returns free
+heap to the system before each sample (``malloc_trim``); ``--arena-max`` sets
+``MALLOC_ARENA_MAX`` for the nodes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -27,6 +37,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _harness import percentile
@@ -102,19 +113,82 @@ class Soak:
             self.faults[name] += 1
 
 
+def _samples(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _print_watched(watched: dict[str, list[dict[str, Any]]]) -> None:
+    """Per node and minute: RSS beside what Python traces and what malloc holds, so
+    growth of Python objects can be told from native growth."""
+    mib = 1024 * 1024
+    for label, samples in watched.items():
+        if not samples:
+            continue
+        print()
+        print(
+            f"node {label.upper()} (memwatch)  {'RSS MiB':>8}  {'traced MiB':>10}  "
+            f"{'malloc used':>11}  {'malloc free':>11}  {'gc objects':>10}  threads  fds"
+        )
+        for minute, sample in enumerate(samples, 1):
+            print(
+                f"  minute {minute:>3}       {sample['rss_kib'] / 1024:>8.1f}  "
+                f"{sample.get('traced', 0) / mib:>10.2f}  {sample['heap_in_use'] / mib:>11.1f}  "
+                f"{sample['heap_free'] / mib:>11.1f}  {sample['gc_objects']:>10}  "
+                f"{sample['threads']:>7}  {sample['fds']:>3}"
+            )
+        if len(samples) >= 2:
+            first, last = samples[0], samples[-1]
+            minutes = len(samples) - 1
+            for key, name in (
+                ("rss_kib", "RSS"),
+                ("traced", "traced by tracemalloc"),
+                ("heap_in_use", "malloc in use"),
+            ):
+                scale = 1 / 1024 if key == "rss_kib" else 1 / mib
+                growth = (last.get(key, 0) - first.get(key, 0)) * scale
+                print(f"  {name}: {growth:+.2f} MiB from minute 1 ({growth / minutes:+.2f}/min)")
+            for line in last.get("grew", []):
+                print(f"    grew since minute 1: {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--kill-every", type=float, default=20.0, help="seconds")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="run the nodes under benchmarks/_memwatch.py: malloc, gc, threads, descriptors",
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="with --watch: trace Python allocations too"
+    )
+    parser.add_argument(
+        "--trim", action="store_true", help="with --watch: malloc_trim(0) before each sample"
+    )
+    parser.add_argument("--arena-max", type=int, help="MALLOC_ARENA_MAX for the nodes")
     args = parser.parse_args()
     if not args.postgres:
         parser.error("name a PostgreSQL server: --postgres URL or LIMEN_TEST_POSTGRES_URL")
 
     with scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
         print("starting two nodes…", flush=True)
-        with Cluster(url, Path(tmp)) as cluster:
+        env: dict[str, str] = {}
+        launcher: list[str] = []
+        if args.arena_max:
+            env["MALLOC_ARENA_MAX"] = str(args.arena_max)
+        if args.watch:
+            launcher = [str(Path(__file__).with_name("_memwatch.py"))]
+            env.update(
+                MEMWATCH_OUT=f"{tmp}/memwatch-{{label}}.jsonl",
+                MEMWATCH_TRACEMALLOC="1" if args.tracemalloc else "0",
+                MEMWATCH_TRIM="1" if args.trim else "0",
+            )
+        with Cluster(url, Path(tmp), env=env, launcher=launcher) as cluster:
             soak = Soak(cluster, args.clients)
             threads = [
                 *(threading.Thread(target=soak.ask, args=(n,)) for n in range(args.clients)),
@@ -153,6 +227,8 @@ def main() -> None:
                 soak.stop.set()
                 for thread in threads:
                     thread.join(timeout=30)
+            if args.watch:
+                watched = {label: _samples(Path(tmp) / f"memwatch-{label}.jsonl") for label in "ab"}
 
     answers = soak.answers
     failed = Counter(
@@ -172,6 +248,8 @@ def main() -> None:
                 f"node {node}: RSS {rss[0][i]:.1f} MiB after minute 1, {rss[-1][i]:.1f} MiB at "
                 f"the end ({growth:+.1f} MiB, {per_minute:+.2f} MiB/min)"
             )
+    if args.watch:
+        _print_watched(watched)
     latencies = [a.took * 1000 for a in answers if a.status == 200]
     if latencies:
         print(

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -350,12 +350,22 @@ class Cluster:
     :class:`PgProxy`, with :func:`prepare`'s world; use as a context manager."""
 
     def __init__(
-        self, database_url: str, workdir: Path, *, names: tuple[str, str] | None = None
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        names: tuple[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        launcher: Sequence[str] = (),
     ) -> None:
+        """``env``: more environment for both nodes (``{label}`` in a value becomes the
+        node's label); ``launcher``: what runs ``limen`` (see :func:`server_process`)."""
         tag = uuid.uuid4().hex[:6]
         self.database_url = database_url
         self.names = names or (f"limen-a-{tag}", f"limen-b-{tag}")
         self._workdir = workdir
+        self._extra_env = env or {}
+        self._launcher = tuple(launcher)
         self._stack = contextlib.ExitStack()
         self.proxy: PgProxy
         self.world: World
@@ -397,6 +407,7 @@ class Cluster:
                 # Both behind one address, as behind a load balancer: one token issuer.
                 LIMEN_PUBLIC_URL="https://limen.faults.test",
             )
+            env.update({k: v.replace("{label}", label) for k, v in self._extra_env.items()})
             self._envs[label] = env
             self._start_node(label)
         admin = {"Authorization": f"Bearer {self.world.admin_token}"}
@@ -416,7 +427,10 @@ class Cluster:
         port = int(self.urls[label].rsplit(":", 1)[1]) if label in self.urls else None
         url, process = self._stack.enter_context(
             server_process(
-                self._envs[label], output=self._workdir / f"{label}-{self._starts}.log", port=port
+                self._envs[label],
+                output=self._workdir / f"{label}-{self._starts}.log",
+                port=port,
+                launcher=self._launcher,
             )
         )
         self.urls[label] = url

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,16 +29,19 @@ def server_process(
     output: Path | None = None,
     start_timeout: float = 60.0,
     port: int | None = None,
+    launcher: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``limen server`` in a child process, with exactly ``env``, on a loopback port
-    (``port``, or a free one).
+    (``port``, or a free one); ``launcher`` (a Python script and its arguments) runs
+    ``limen`` instead of ``python -m limen``, its arguments passed on.
 
     Yields its base URL and the process once ``/health`` answers 200, and stops it on exit.
     Its output goes to ``output`` if given, else nowhere; a server that does not start
     raises :class:`RuntimeError` with that output.
     """
     port = port or free_port()
-    command = [sys.executable, "-m", "limen", "server", "--host", "127.0.0.1", "--port", str(port)]
+    limen = [sys.executable, *launcher] if launcher else [sys.executable, "-m", "limen"]
+    command = [*limen, "server", "--host", "127.0.0.1", "--port", str(port)]
     if output is None:
         process = subprocess.Popen(
             command, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
