@@ -45,6 +45,8 @@ def test_openapi_declares_the_security_schemes_and_each_routes_requirement(
         {"bearerToken": []},
         {"oauth2ClientCredentials": sorted(access.ACTIONS["identity.read"].scopes)},
     ]
+    item = schema["paths"]["/v1/vaults/{vault_id}/items/{item_id}"]["get"]["security"]
+    assert item == [{"bearerToken": []}, {"oauth2ClientCredentials": ["vault:{vault_id}:read"]}]
     assert schema["paths"]["/health"]["get"]["security"] == []
     unsecured = [
         f"{method.upper()} {path}"

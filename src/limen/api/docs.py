@@ -111,10 +111,32 @@ def install_security_schemes(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# The vault's actions take scopes that name the vault (limen.vault.scopes): declared here
+# in that grammar, since the guard is handed them per vault rather than per action.
+_VAULT_SCOPES: Final = {
+    "vault.read": ("vault:{vault_id}:read",),
+    "vault.item.read": ("vault:{vault_id}:read",),
+    "vault.item.write": ("vault:{vault_id}:write",),
+    "vault.create": ("vault:admin",),
+    "vault.update": ("vault:admin",),
+    "vault.report": ("vault:admin",),
+}
+_VAULT_SUMMARIES: Final = {
+    "vault:{vault_id}:read": "list and read one vault's items (vault:*:read: every vault's)",
+    "vault:{vault_id}:write": "create, change, delete one vault's items (vault:*:write)",
+    "vault:admin": "create, change and delete vaults, see vault activity",
+}
+
+
+def _scopes(action: str) -> tuple[str, ...]:
+    return ACTIONS[action].scopes or _VAULT_SCOPES.get(action, ())
+
+
 def _declare(schema: dict[str, Any]) -> None:
     scopes = {
         scope: spec.summary for spec in ACTIONS.values() for scope in spec.scopes if scope != "*"
     }
+    scopes.update(_VAULT_SUMMARIES)
     components = schema.setdefault("components", {})
     components["securitySchemes"] = {
         BEARER: {
@@ -140,7 +162,7 @@ def _declare(schema: dict[str, Any]) -> None:
                 continue
             actions = operation.get("x-limen-actions")
             if actions:
-                wanted = sorted({s for a in actions for s in ACTIONS[a].scopes})
+                wanted = sorted({s for a in actions for s in _scopes(a)})
                 operation["security"] = [{BEARER: []}, {OAUTH2: wanted}]
             elif operation.get("x-limen-public"):
                 operation["security"] = []
