@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import limen_server, percentile
 from _table import print_table
 
+from limen.access import PolicyDecisionPoint
 from limen.audit import Actor
 from limen.config import Settings
+from limen.identity import StatusView
 from limen.ids import new_id
 from limen.installation import initialise
 from limen.lifecycle import AccessReview, Provisioning
@@ -211,7 +213,8 @@ def main() -> None:
         started = time.perf_counter()
         _populate(db, identities=args.identities, policies=args.policies, events=args.events)
         print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        review = AccessReview(db, _Trusted())
+        pdp = PolicyDecisionPoint(db, status=StatusView(db))
+        review = AccessReview(db, _Trusted(), pdp)
         started = time.perf_counter()
         result = review.review(Actor.system("bench"))
         whole = time.perf_counter() - started

@@ -220,7 +220,7 @@ class Services:
     def access_review(self) -> lifecycle.AccessReview:
         from limen import lifecycle
 
-        return lifecycle.AccessReview(self.db, self.guard)
+        return lifecycle.AccessReview(self.db, self.guard, self.pdp)
 
     @cached_property
     def posture(self) -> lifecycle.Posture:

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from limen import identity, tokens
 from limen.audit import Actor, Outcome, record
 from limen.installation import InitResult
-from limen.lifecycle import AccessReview
 from limen.store import Database
 from limen.store.models import utcnow
 from limen.vault import Field, ItemDraft
@@ -232,7 +231,7 @@ def test_counts_and_last_use_match_a_hand_checked_log(
                 },
                 now=now - timedelta(days=days),
             )
-    review = AccessReview(db, services.guard).review(Actor.operator(), now=now).document()
+    review = services.access_review.review(Actor.operator(), now=now).document()
     by_name = {i["name"]: i for i in review["identities"]}
     bot_doc = by_name["ops-bot"]
     assert bot_doc["events"] == 4  # two reads and two decisions in the window
@@ -244,3 +243,48 @@ def test_counts_and_last_use_match_a_hand_checked_log(
     shared = [f for f in bot_doc["findings"] if f["type"] == "shared-secret"]
     assert [f["detail"] for f in shared] == ["first is also read by backup"]
     assert by_name["backup"]["events"] == 1
+
+
+def test_reach_through_policies_is_what_the_pdp_decides(
+    client: TestClient, db: Database, installed: InitResult
+) -> None:
+    """A policy that names an agent gives it nothing while its owner may not do the same
+    (an agent never exceeds its owner): the review says what the PDP decides, not what
+    the policy text mentions."""
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        dana = identity.create(uow, op, kind="human", name="dana")
+        bot = identity.create(uow, op, kind="agent", name="dana-bot", owner="dana")
+
+    def allow(name: str, who: str) -> None:
+        text = (
+            f'permit(principal == Limen::Identity::"{who}", '
+            'action == Limen::Action::"call", resource == Limen::Tool::"deploy");'
+        )
+        r = client.put(f"/v1/policies/{name}", json={"text": text}, headers=admin)
+        assert r.status_code == 200, r.text
+
+    def decided() -> bool:
+        r = client.post(
+            "/access/v1/evaluation",
+            json={
+                "subject": {"type": "agent", "id": "dana-bot"},
+                "action": {"name": "call"},
+                "resource": {"type": "tool", "id": "deploy"},
+            },
+            headers=admin,
+        )
+        return r.json()["decision"]
+
+    def policies() -> dict[str, str]:
+        review = client.get("/v1/access/review", headers=admin).json()
+        entry = next(i for i in review["identities"] if i["name"] == "dana-bot")
+        return {r["target"]: r["via"] for r in entry["rights"] if r["kind"] == "policy"}
+
+    allow("bot-deploy", bot.id)
+    assert decided() is False
+    assert policies() == {}
+    allow("dana-deploy", dana.id)
+    assert decided() is True
+    assert policies() == {"bot-deploy": "Cedar policy permitting it"}

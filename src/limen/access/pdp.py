@@ -67,6 +67,8 @@ _SUBJECT_KINDS: Final = {"user": "human", "human": "human", "agent": "agent", "s
 _SEARCH_LIMIT: Final = 10_000
 _CACHE_LIMIT: Final = 100_000
 _BASE_LIMIT: Final = 10_000
+_REACH_CHUNK: Final = 1_000
+"""Questions :meth:`PolicyDecisionPoint.reach` asks Cedar with one set of entities."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,11 @@ class _Pending:
     generation: int
     principals: tuple[IdentityInfo, ...]
     delegated_for: tuple[str, ...]
-    base: cedarpy.Entities
+    base: cedarpy.Entities | None
     delta: str
     requests: list[dict[str, Any]]
+    members: tuple[IdentityInfo, ...] = ()
+    """Everyone whose row is an entity in ``base``."""
 
 
 class PolicyDecisionPoint:
@@ -224,6 +228,49 @@ class PolicyDecisionPoint:
                 break
         return decisions
 
+    # -- reach (the access review) ------------------------------------------------------
+
+    def reach(self, subjects: Sequence[tuple[str, str]]) -> dict[str, dict[str, bool]]:
+        """Which policies let each subject (AuthZEN type and id) through, as this PDP
+        decides: the probe of every ``permit`` statement (:class:`~limen.access.policies.Probe`)
+        is decided for every subject, with its status and its owner's as in any decision,
+        and the allowed decisions name the statements that permitted them.
+
+        Maps each subject id to ``{policy name: whether that statement is for every
+        principal}``. A report, not an enforcement: it answers while the status view
+        catches up, and records nothing.
+        """
+        policies = self.policies()
+        compiled = policies[1]
+        asked: list[tuple[str, Decision | _Pending]] = []
+        for subject_type, subject_id in subjects:
+            for probe in compiled.probes:
+                evaluation = Evaluation(
+                    subject_type, subject_id, probe.action, probe.resource_type, probe.resource_id
+                )
+                asked.append((subject_id, self._prepare(evaluation, policies, entities=False)))
+        pending = [item for _, item in asked if isinstance(item, _Pending)]
+        # One set of entities for every question, parsed by Cedar once: a set per
+        # identity (as single decisions cache them) costs more to parse than to decide.
+        for start in range(0, len(pending), _REACH_CHUNK):
+            chunk = pending[start : start + _REACH_CHUNK]
+            members = {info.id: info for item in chunk for info in item.members}
+            base = cedarpy.Entities.from_json_str(
+                "[" + ",".join(self._entity_json(info) for info in members.values()) + "]"
+            )
+            for item in chunk:
+                item.base = base
+        answers = iter(self._evaluate(compiled.policy_set, pending))
+        reached: dict[str, dict[str, bool]] = {subject_id: {} for _, subject_id in subjects}
+        for subject_id, item in asked:
+            decision = item if isinstance(item, Decision) else next(answers)
+            if decision.allowed:
+                for statement in decision.policies:
+                    name = statement.split("#", 1)[0]
+                    everyone = statement in compiled.for_everyone
+                    reached[subject_id][name] = reached[subject_id].get(name, True) and everyone
+        return reached
+
     # -- searching (AuthZEN §8) ---------------------------------------------------------
 
     def search(self, request: SearchRequest) -> dict[str, Any]:
@@ -304,9 +351,15 @@ class PolicyDecisionPoint:
         return self._log
 
     def _prepare(
-        self, evaluation: Evaluation, policies: tuple[int, CompiledPolicies]
+        self,
+        evaluation: Evaluation,
+        policies: tuple[int, CompiledPolicies],
+        *,
+        entities: bool = True,
     ) -> Decision | _Pending:
-        """Live status checks, then the cache; what is left is Cedar's to answer."""
+        """Live status checks, then the cache; what is left is Cedar's to answer.
+        Without ``entities``, the caller sets the pending question's ``base`` (one for
+        many questions: see :meth:`reach`)."""
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:
             return _deny("subject_type_unsupported")
         status = self.status
@@ -387,7 +440,7 @@ class PolicyDecisionPoint:
         if cached is not None and cached[0] == generation and cached[1] == rows:
             return cached[2]
 
-        base = self._base(members)
+        base = self._base(members) if entities else None
         if target is not None:
             resource_uid = {"type": _IDENTITY, "id": target.id}
         else:
@@ -410,7 +463,15 @@ class PolicyDecisionPoint:
         ]
         delegated_for = chain[1:]
         return _Pending(
-            key, rows, generation, tuple(principals), delegated_for, base, delta, requests
+            key,
+            rows,
+            generation,
+            tuple(principals),
+            delegated_for,
+            base,
+            delta,
+            requests,
+            tuple(members.values()),
         )
 
     def _evaluate(self, policies: cedarpy.PolicySet, pending: Sequence[_Pending]) -> list[Decision]:
@@ -428,10 +489,10 @@ class PolicyDecisionPoint:
     ) -> list[Decision]:
         """Evaluate questions that share principals' entities and resource in one call."""
         first = group[0]
+        base = first.base
+        assert base is not None  # set by _prepare, or by reach
         try:
-            entities = (
-                first.base.with_added_json_str(f"[{first.delta}]") if first.delta else first.base
-            )
+            entities = base.with_added_json_str(f"[{first.delta}]") if first.delta else base
         except ValueError:
             return [_deny("evaluation_error")] * len(group)
         requests = [request for item in group for request in item.requests]

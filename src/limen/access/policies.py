@@ -259,6 +259,26 @@ class CompiledPolicies:
     become those entities."""
     actions: tuple[str, ...] = ACTIONS
     """Every declared action, built-in and the fragments' (what action search tries)."""
+    probes: tuple[Probe, ...] = ()
+    """For every ``permit`` statement, one request it describes (see :class:`Probe`)."""
+    for_everyone: frozenset[str] = frozenset()
+    """The statements (``<name>#<n>``) whose principal is unconstrained."""
+
+
+ANY_RESOURCE: Final = "\u2217"
+"""The id a probe gives a resource its statement does not name: one no statement names."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """An AuthZEN request a ``permit`` statement describes: its action (the first it
+    names, or the first declared if it names none) and its resource (the one it names, or
+    :data:`ANY_RESOURCE` of the type it names, or of ``tool``). Deciding the probes of
+    every statement for an identity shows which statements can let it through."""
+
+    action: str
+    resource_type: str
+    resource_id: str
 
 
 def compile_policies(
@@ -285,7 +305,40 @@ def compile_policies(
         reads_context=any(_names(policy, _CONTEXT) for policy in combined.values()),
         entity_types=frozenset(fragment_entity_types(fragments)),
         actions=(*ACTIONS, *(a for a in fragment_actions(fragments) if a not in ACTIONS)),
+        probes=tuple(
+            dict.fromkeys(
+                _probe(body, ACTIONS[0])
+                for body in combined.values()
+                if body.get("effect") == "permit"
+            )
+        ),
+        for_everyone=frozenset(
+            sid
+            for sid, body in combined.items()
+            if (body.get("principal") or {}).get("op") == "All"
+        ),
     )
+
+
+_AUTHZEN_TYPES: Final = {"Identity": "identity", "Vault": "vault", "Item": "item", "Tool": "tool"}
+
+
+def _probe(body: dict[str, Any], first_action: str) -> Probe:
+    action = body.get("action") or {}
+    if action.get("op") == "==":
+        name = action["entity"]["id"]
+    elif action.get("op") == "in" and action.get("entities"):
+        name = action["entities"][0]["id"]
+    else:
+        name = first_action
+    resource = body.get("resource") or {}
+    entity = resource.get("entity") if resource.get("op") == "==" else None
+    cedar_type = entity["type"] if entity else resource.get("entity_type")
+    if cedar_type is None:
+        return Probe(name, "tool", ANY_RESOURCE)
+    short = str(cedar_type).rsplit("::", 1)[-1]
+    kind = _AUTHZEN_TYPES.get(short, short)
+    return Probe(name, kind, str(entity["id"]) if entity else ANY_RESOURCE)
 
 
 _RESOURCE: Final = {"Var": "resource"}

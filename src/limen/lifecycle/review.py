@@ -5,14 +5,16 @@ For every non-human identity that is not deprovisioned:
 
 - **rights**: vaults (and their items) through the vault scopes of its live tokens;
   Limen's own API and outside tools and APIs through the scopes of its tokens and OAuth
-  clients; and the Cedar access policies that name it (or any principal);
+  clients; and the Cedar access policies that let it through, as the PDP decides (it
+  decides a request each ``permit`` statement describes, so the identity's status and
+  its owner's count as in every decision: ``PolicyDecisionPoint.reach``);
 - **used**: each right is matched against the identity's events of the last ``days`` days:
   vault reads and writes in that vault; Limen operations the scope allows; allowed
   decisions (``access.evaluate``) about it for the scope's verb or the policy;
 - **findings**: rights never used (each with a concrete change), sensitive resources in
   reach (items tagged ``sensitive``, or the tag asked for), no active owner, long-lived
-  tokens and reachable secrets overdue for rotation, and one secret read by several
-  identities.
+  tokens, reachable secrets overdue for rotation or flagged by an offboarding, and one
+  secret read by several identities.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.access.admin import ACTIONS
+from limen.access.pdp import PolicyDecisionPoint
 from limen.audit import Actor, Authorizer, Resource
 from limen.errors import InvalidInput
 from limen.store import Database
@@ -61,9 +64,7 @@ _VAULT_ACTIONS: Final = frozenset(
         "vault.item.delete",
     }
 )
-_QUOTED = re.compile(r'"([^"\\]{1,200})"')
 _EVERYONE: Final = "Cedar policy for every principal"
-_ANY_PRINCIPAL = re.compile(r"\b(permit|forbid)\s*\(\s*principal\s*,", re.IGNORECASE)
 _SCOPE_ACTIONS: dict[str, frozenset[str]] = {}
 for _name, _spec in ACTIONS.items():
     for _scope in _spec.scopes:
@@ -181,11 +182,13 @@ class Review:
 
 
 class AccessReview:
-    """The access review, for an actor the guard lets read the event log."""
+    """The access review, for an actor the guard lets read the event log; ``pdp`` says
+    which policies let each identity through."""
 
-    def __init__(self, db: Database, authorizer: Authorizer) -> None:
+    def __init__(self, db: Database, authorizer: Authorizer, pdp: PolicyDecisionPoint) -> None:
         self._db = db
         self._guard = authorizer
+        self._pdp = pdp
 
     def review(
         self,
@@ -205,7 +208,12 @@ class AccessReview:
         moment = now or utcnow()
         with self._db.unit_of_work(readonly=True) as uow:
             reviewed = _review(
-                uow.session, kind=kind, tag=tag, since=moment - timedelta(days=days), now=moment
+                uow.session,
+                kind=kind,
+                tag=tag,
+                since=moment - timedelta(days=days),
+                now=moment,
+                reach=self._pdp.reach,
             )
         if resource_tag:
             reviewed = [r for r in reviewed if any(x.sensitive for x in r.rights)]
@@ -213,7 +221,13 @@ class AccessReview:
 
 
 def _review(
-    session: Session, *, kind: str | None, tag: str, since: datetime, now: datetime
+    session: Session,
+    *,
+    kind: str | None,
+    tag: str,
+    since: datetime,
+    now: datetime,
+    reach: Callable[[list[tuple[str, str]]], dict[str, dict[str, bool]]],
 ) -> list[ReviewedIdentity]:
     kinds = [IdentityKind(kind)] if kind else [IdentityKind.AGENT, IdentityKind.SERVICE]
     machines = session.execute(
@@ -379,9 +393,7 @@ def _review(
             )
 
     policies = list(
-        session.execute(
-            sa.select(Policy.id, Policy.name, Policy.text).where(Policy.realm == "access")
-        )
+        session.execute(sa.select(Policy.id, Policy.name).where(Policy.realm == "access"))
     )
 
     # One secret, several readers: each item's readers by name, sorted once.
@@ -402,15 +414,9 @@ def _review(
         for reader in readers[item_id]:
             read_by[reader].append(one)
 
-    # Which policies name which identity (by id or name, in quotes), and which apply to
-    # every principal: read once per policy, not once per identity.
-    generic = {pid for pid, _, text in policies if _ANY_PRINCIPAL.search(text)}
-    naming: dict[str, set[str]] = defaultdict(set)
-    for pid, _, text in policies:
-        for quoted in _QUOTED.findall(text):
-            who = quoted if quoted in ids else names.get(quoted)
-            if who:
-                naming[who].add(pid)
+    # Which policies let which identity through, as the PDP decides (its status and its
+    # owner's count), and whether the statement that does is for every principal.
+    reached = reach([(str(m.kind), m.id) for m in machines])
 
     reviewed: list[ReviewedIdentity] = []
     for machine in machines:
@@ -442,9 +448,10 @@ def _review(
                         decisions=decisions.get(machine.id, []),
                     )
                 )
-        for policy_id, policy_name, _text in policies:
-            named = policy_id in naming.get(machine.id, ())
-            if named or policy_id in generic:
+        permitted = reached.get(machine.id, {})
+        for policy_id, policy_name in policies:
+            everyone = permitted.get(policy_name)
+            if everyone is not None:
                 # A decision names the statements that decided it: "<policy>#<n>".
                 hits = [
                     d
@@ -455,7 +462,7 @@ def _review(
                     Right(
                         "policy",
                         policy_name,
-                        "Cedar policy naming it" if named else _EVERYONE,
+                        _EVERYONE if everyone else "Cedar policy permitting it",
                         None,
                         used=bool(hits),
                         uses=sum(d.count for d in hits),
