@@ -11,7 +11,11 @@ was committed before it did):
 
 - *alert*: until the alert row was committed (``detect_alerts.created_at``);
 - *suspension*: until the playbook's suspension (``identities.status_changed_at``);
-- *alert → suspension*: the playbook alone.
+- *alert → suspension*: the playbook alone (it acts in the transaction that stores the
+  alert, so both commit together: this is the time its actions take in there).
+
+Runs start once the server's detector holds every partition (on PostgreSQL it is a child
+process that starts once the server answers).
 
 Targets (issue #18): alert within 1 s (p99) of the event's commit; suspension within
 100 ms of the alert. The human-speed reference is the 1-10-60 rule: a minute to detect,
@@ -34,10 +38,11 @@ from _postgres import scratch_schema
 
 from limen import identity
 from limen.audit import Actor
+from limen.detect import DetectConfig
 from limen.installation import initialise
 from limen.respond.playbooks import Playbooks
 from limen.store import Database
-from limen.store.models import DetectAlert, Identity
+from limen.store.models import DetectAlert, DetectCursor, Identity
 
 PLAYBOOK = """\
 match: {min_score: 0.6, kinds: [agent], reasons: [owner-inactive]}
@@ -69,8 +74,26 @@ def _prepare(db: Database, key_file: Path, runs: int) -> str:
     return token
 
 
+def _detector_ready(db: Database) -> None:
+    """Wait until the server's detector (a thread, or a child process on PostgreSQL that
+    starts once the server answers) holds every partition: steady state, not start-up."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with db.unit_of_work(readonly=True) as uow:
+            held = uow.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(DetectCursor)
+                .where(DetectCursor.name.like("live:%"), DetectCursor.owner.is_not(None))
+            )
+        if held == DetectConfig().partitions:
+            return
+        time.sleep(0.05)
+    raise SystemExit("the detector did not start within 60 s")
+
+
 def _run(db: Database, url: str, token: str, runs: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {"alert": [], "suspension": [], "playbook": []}
+    _detector_ready(db)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
         for n in range(runs):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -153,3 +157,103 @@ def test_a_busy_port_is_one_line_and_exit_6_before_anything_starts(tmp_path: Pat
         "choose another port with --port or LIMEN_PORT"
     ]
     assert not data.exists()  # the port was checked before anything was initialised
+
+
+def _detector_children(pid: int) -> list[int]:
+    """The ``limen detect run`` processes ``pid`` started."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    found = []
+    for child in children:
+        with contextlib.suppress(FileNotFoundError):
+            if b"detect\x00run" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+def _cli(env: dict[str, str], *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "limen", *args, "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_server_scores_in_a_child_process_it_restarts(
+    tmp_path: Path, database_url: str | None, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("on SQLite the detector runs on a thread of the server")
+    assert database_url is not None
+    env = {"LIMEN_DATA_DIR": str(tmp_path / "data"), "LIMEN_DATABASE_URL": database_url}
+    with limen_server(env, tmp_path / "server.log") as (url, server):
+        deadline = time.monotonic() + 20
+        while not (children := _detector_children(server.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(children) == 1, "limen server started one `limen detect run`"
+
+        # An agent acting for an owner who left is caught by the child process, and the
+        # playbook suspends it, as the in-process detector would.
+        _cli(env, "identity", "create", "--kind", "human", "--name", "lee")
+        _cli(env, "identity", "create", "--kind", "agent", "--name", "lee-bot", "--owner", "lee")
+        _cli(env, "identity", "create", "--kind", "service", "--name", "gateway")
+        token = _cli(env, "token", "create", "--identity", "gateway", "--scopes", "events:write")
+        book = tmp_path / "book.yaml"
+        book.write_text("match: {reasons: [owner-inactive]}\nactions: [suspend]\n")
+        _cli(env, "playbook", "add", "orphans", str(book))
+        subprocess.run(
+            [sys.executable, "-m", "limen", "identity", "suspend", "lee"],
+            env={**os.environ, **env},
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+
+        os.kill(children[0], signal.SIGKILL)  # and a detector that dies is started again
+        deadline = time.monotonic() + 20
+        while (
+            not (again := _detector_children(server.pid)) or again == children
+        ) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert again and again != children
+
+        event = {
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "actor": {"name": "lee-bot", "kind": "agent"},
+            "action": "db.query",
+            "resource": {"type": "db", "id": "crm"},
+        }
+        reported = httpx.post(
+            f"{url}/v1/events",
+            json={"events": [event]},
+            headers={"Authorization": f"Bearer {token['token']}"},
+            timeout=10,
+        )
+        assert reported.status_code == 201, reported.text
+        admin = {"Authorization": f"Bearer {_admin_token(env)}"}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{url}/v1/identities/lee-bot", headers=admin, timeout=5).json()
+            if status["status"] == "suspended":
+                break
+            time.sleep(0.1)
+        assert status["status"] == "suspended"
+    deadline = time.monotonic() + 10  # the server stops its child as it stops
+    while any(map(_running, again)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, again))
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")

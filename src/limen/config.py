@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     """Run the live detector on this server: score every committed event, raise alerts
     and run the response playbooks (``docs/respond.md``). Off: events are only recorded."""
 
+    detect_process: bool | None = None
+    """Where ``limen server`` runs the live detector: ``true`` in a child process of its
+    own (``limen detect run``), so the API process does no scoring; ``false`` on a thread
+    of the API process; unset, in a child process where the database commits writers in
+    parallel (PostgreSQL) and on a thread where writers take turns on one lock (SQLite)."""
+
     playbook_suspensions_per_minute: int = Field(default=5, ge=0)
     """The blast-radius guard: at most this many identities suspended or contained by
     playbooks in any minute, across the cluster; beyond it, the alert asks a person."""

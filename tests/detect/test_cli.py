@@ -88,3 +88,13 @@ def test_replay_reports_bad_input_in_one_line(
     assert result.stderr.strip().splitlines() == [
         "limen: line 2: an event needs occurred_at, actor and action"
     ]
+
+
+def test_detect_run_without_the_key_file_is_one_line_and_exit_6(
+    cli: Any, installed: InitResult, settings: Any
+) -> None:
+    settings.resolved_key_file.unlink()  # what it records could not be sealed
+    result = cli("detect", "run")
+    assert result.exit_code == 6
+    assert result.stderr.startswith("limen: the audit trail needs the key file")
+    assert len(result.stderr.strip().splitlines()) == 1

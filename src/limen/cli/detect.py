@@ -3,26 +3,131 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, err_console, open_database, out_console
+from limen.cli._context import emit_json, err_console, open_database, out_console, state
 from limen.detect import DetectConfig, Registry, read_events, replay
 from limen.detect.simulation import register, simulate, small
 from limen.errors import InvalidInput
 
-__all__ = ["app"]
+__all__ = ["DetectorProcess", "app"]
 
-app = typer.Typer(help="Behavioural detection: backtest it on events.", no_args_is_help=True)
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    help="Behavioural detection: run it live, or backtest it on events.", no_args_is_help=True
+)
 
 _DEFAULTS = DetectConfig()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@app.command("run")
+def run_(
+    ctx: typer.Context,
+    exit_with_parent: Annotated[
+        bool, typer.Option("--exit-with-parent", hidden=True, help="Stop when the parent does.")
+    ] = False,
+) -> None:
+    """Run the live detector and the response playbooks in this process, until stopped.
+
+    Scores every event committed to the configured database, raises alerts and runs the
+    playbooks, as `limen server` does on a thread; with several of these (or servers),
+    the identities are shared among them. `limen server` starts one itself where
+    LIMEN_DETECT_PROCESS says so (by default on PostgreSQL).
+    """
+    from limen.audit import AuditKeys
+    from limen.cli._context import services
+    from limen.logs import configure_logging
+
+    settings = state(ctx).settings
+    AuditKeys.from_key_file(settings.resolved_key_file)  # what it records must be sealed
+    configure_logging(settings.log_level, settings.log_format)
+    detector = services(ctx).live_detector
+    stop = threading.Event()
+    parent = os.getppid()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    detector.start()
+    err_console.print(f"limen detect: scoring the events of {open_database(ctx).dialect.name}")
+    try:
+        while not stop.wait(1.0):
+            if exit_with_parent and os.getppid() != parent:
+                break  # the server that started this one is gone
+    finally:
+        detector.stop()
+
+
+class DetectorProcess:
+    """``limen detect run`` as a child of ``limen server``, started again if it exits.
+
+    The child stops with the server (``--exit-with-parent``), even one that was killed.
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, *, restart_after: float = 1.0) -> None:
+        self._command = [sys.executable, "-m", "limen", "detect", "run", "--exit-with-parent"]
+        self._env = env
+        self._restart_after = restart_after
+        self._stop = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, *, once: Callable[[], bool] | None = None) -> None:
+        """Start the child, once ``once()`` is true if given (the server answers)."""
+        self._thread = threading.Thread(
+            target=self._watch, args=(once,), name="limen-detect-child", daemon=True
+        )
+        self._thread.start()
+
+    def _watch(self, once: Callable[[], bool] | None) -> None:
+        while once is not None and not once():
+            if self._stop.wait(0.1):
+                return
+        self._process = subprocess.Popen(self._command, env=self._env)
+        while not self._stop.is_set():
+            process = self._process
+            if process is not None and process.poll() is not None:
+                log.warning(
+                    "the detector process exited (%s); starting it again", process.returncode
+                )
+                if self._stop.wait(self._restart_after):
+                    return
+                self._process = subprocess.Popen(self._command, env=self._env)
+            self._stop.wait(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @app.command("replay")

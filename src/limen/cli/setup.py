@@ -107,6 +107,15 @@ def server(
             "LIMEN_PUBLIC_URL to the URL clients reach this server at"
         )
     db = open_database(ctx)
+    apart = settings.detect_process
+    if apart is None:
+        apart = not db.dialect.serialises_writes
+    detector = None
+    if settings.detect and apart:
+        from limen.cli.detect import DetectorProcess
+
+        settings = settings.model_copy(update={"detect": False})  # the child scores
+        detector = DetectorProcess()
     app = create_app(settings, database=db)
     err_console.print(f"Limen {__version__} on http://{host}:{port} ({db.dialect.name})")
     configure_logging(settings.log_level, settings.log_format)
@@ -121,7 +130,13 @@ def server(
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     running = uvicorn.Server(config)
-    running.run(sockets=[listener])
+    if detector is not None:
+        detector.start(once=lambda: running.started)  # not competing with the start-up
+    try:
+        running.run(sockets=[listener])
+    finally:
+        if detector is not None:
+            detector.stop()
     if not running.started:
         raise Unavailable("the server did not start; the lines above say why")
 

@@ -23,8 +23,9 @@ scored once, by one node. A node that dies stops renewing: its partitions lapse 
 change locks the ``live`` row first, so nodes take turns. The thread does all database
 work, never the server's event loop.
 
-After each pass's commit, ``on_alerts`` (the server's playbooks) gets the alerts raised in
-it; an alert raised by an event older than :data:`LIVE_SECONDS` (history scored after a
+``on_alerts`` (the server's playbooks) gets the alerts raised in a pass inside the
+transaction that stores them, just before it commits, so what it does commits with them;
+an alert raised by an event older than :data:`LIVE_SECONDS` (history scored after a
 start) is passed with ``live=False``.
 
 A false-positive mark (``mark_false_positive`` on any node) sets the alert's
@@ -165,7 +166,7 @@ class LiveDetector:
         db: Database,
         *,
         link: Callable[[], Any] | None = None,
-        on_alerts: Callable[[Sequence[RaisedAlert]], None] | None = None,
+        on_alerts: Callable[[UnitOfWork, Sequence[RaisedAlert]], None] | None = None,
         config: DetectConfig | None = None,
         interval: float = 0.05,
         lease: float = LEASE_SECONDS,
@@ -333,6 +334,8 @@ class LiveDetector:
             for alert_id, alert in {**touched, **closed}.items():
                 if alert_id not in raised_ids or alert.closed:
                     self._store_update(uow, alert)
+            if report and self._on_alerts is not None:
+                self._on_alerts(uow, report)  # commits with the alerts (or not at all)
             for alert_id, _ in taught:
                 row = uow.session.get(DetectAlert, alert_id)
                 if row is not None:
@@ -343,11 +346,6 @@ class LiveDetector:
         for partition in held:
             self._held[partition] = max(held[partition], last)
         self.scored += scored
-        if report and self._on_alerts is not None:
-            try:
-                self._on_alerts(report)
-            except Exception:
-                log.warning("acting on alerts failed", exc_info=True)
         return max(scored, 1) if rows else 1
 
     def _teach(self, uow: UnitOfWork, detector: Detector, row: DetectAlert) -> Any:

@@ -12,10 +12,12 @@ A playbook is a small YAML (or JSON) document::
     threat_level: elevated      # what raise-threat raises the level to (default elevated)
     mode: live                  # or dry-run: record what it would do, change nothing
 
-The live detector hands every alert it raises to :meth:`PlaybookRunner.act` after the
-alert is committed. For each playbook that matches, in name order, each action runs in a
-unit of work of its own and records a ``playbook.run`` event naming the alert, the
-playbook, the action and whether it was a dry run:
+The live detector hands every alert it raises to :meth:`PlaybookRunner.act` in the
+transaction that stores the alert, so the alert and what its playbooks did commit together
+(an alert is never seen, nor an identity left active, in between). For each playbook that
+matches, in name order, each action runs in a savepoint of its own and records a
+``playbook.run`` event naming the alert, the playbook, the action and whether it was a
+dry run:
 
 - ``suspend``: suspend the identity and revoke its tokens (``identity.suspend``, on every
   node at once, with Shared Signals to receivers);
@@ -49,7 +51,7 @@ from limen.audit import Actor, Authorizer, Outcome, Resource, record
 from limen.errors import InvalidInput, NotFound
 from limen.respond import containment
 from limen.respond.threat import LEVELS, set_level
-from limen.store import Database
+from limen.store import Database, UnitOfWork
 from limen.store.models import DetectAlert, Event, Identity, IdentityStatus, Playbook
 
 if TYPE_CHECKING:
@@ -313,7 +315,7 @@ def _row(session: Any, name: str) -> Playbook:
 
 
 class PlaybookRunner:
-    """Runs the playbooks for alerts just raised (on the live detector's thread)."""
+    """Runs the playbooks for alerts just raised, in the transaction that stores them."""
 
     def __init__(
         self,
@@ -328,15 +330,19 @@ class PlaybookRunner:
         self.max_per_minute = max_per_minute
         self._on_contained = on_contained
 
-    def act(self, alerts: Sequence[RaisedAlert]) -> None:
+    def act(self, uow: UnitOfWork, alerts: Sequence[RaisedAlert]) -> None:
+        """Run every matching playbook's actions for ``alerts``, in ``uow`` (the live
+        detector's, before it commits): the alert and what its playbooks did commit
+        together. Each action runs in a savepoint of its own, so one that fails is
+        undone alone and logged."""
         live = [a for a in alerts if a.live and a.identity_id is not None]
         if not live:
             return
-        with self._db.unit_of_work(readonly=True) as uow:
-            books = [
-                (row.name, _spec(row))
-                for row in uow.session.scalars(sa.select(Playbook).order_by(Playbook.name))
-            ]
+        session = uow.session
+        books = [
+            (row.name, _spec(row))
+            for row in session.scalars(sa.select(Playbook).order_by(Playbook.name))
+        ]
         for alert in live:
             for name, spec in books:
                 if not spec.matches(
@@ -348,7 +354,8 @@ class PlaybookRunner:
                     continue
                 for action in spec.actions:
                     try:
-                        self._run(name, spec, action, alert)
+                        with session.begin_nested():
+                            self._run(uow, name, spec, action, alert)
                     except Exception:
                         log.warning(
                             "playbook %s could not %s %s",
@@ -358,7 +365,9 @@ class PlaybookRunner:
                             exc_info=True,
                         )
 
-    def _run(self, name: str, spec: PlaybookSpec, action: str, alert: RaisedAlert) -> None:
+    def _run(
+        self, uow: UnitOfWork, name: str, spec: PlaybookSpec, action: str, alert: RaisedAlert
+    ) -> None:
         actor = Actor.system(f"{_ACTOR_PREFIX}{name}")
         dry = spec.mode == "dry-run"
         context = {
@@ -370,62 +379,61 @@ class PlaybookRunner:
             "reasons": list(alert.reason_codes),
         }
         assert alert.identity_id is not None
-        with self._db.unit_of_work() as uow:
-            session = uow.session
-            if action in _SUSPENDING and not dry:
-                target = session.get(Identity, alert.identity_id)
-                if target is None or target.status != IdentityStatus.ACTIVE:
-                    return  # already contained (by an earlier action or a person)
-                used = self._suspensions_in_last_minute(session)
-                if used >= self.max_per_minute:
-                    why = (
-                        f"blast-radius guard: {used} suspensions by playbooks in the last "
-                        f"minute (at most {self.max_per_minute}); a person must decide"
-                    )
-                    record(
-                        session,
-                        actor,
-                        "playbook.hold",
-                        resource_type="identity",
-                        resource_id=alert.identity_id,
-                        resource_name=alert.identity_name,
-                        outcome=Outcome.DENIED,
-                        reason=why,
-                        context=context,
-                    )
-                    row = session.get(DetectAlert, alert.id)
-                    if row is not None:
-                        row.note = f"playbook {name} wants to {action}: {why}"
-                    return
-                done = containment.contain(
-                    uow,
-                    actor,
-                    alert.identity_id,
-                    reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
-                    cascade=action == "contain",
+        session = uow.session
+        if action in _SUSPENDING and not dry:
+            target = session.get(Identity, alert.identity_id)
+            if target is None or target.status != IdentityStatus.ACTIVE:
+                return  # already contained (by an earlier action or a person)
+            used = self._suspensions_in_last_minute(session)
+            if used >= self.max_per_minute:
+                why = (
+                    f"blast-radius guard: {used} suspensions by playbooks in the last "
+                    f"minute (at most {self.max_per_minute}); a person must decide"
                 )
-                heard = self._on_contained
-                if heard is not None:
-                    suspended = 1 + len(done.cascaded)
-                    uow.after_commit(lambda: heard(suspended))
-            if action == "raise-threat" and not dry:
-                context["threat_level"] = spec.threat_level
-                set_level(
-                    uow,
+                record(
+                    session,
                     actor,
-                    spec.threat_level,
-                    reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
-                    only_raise=True,
+                    "playbook.hold",
+                    resource_type="identity",
+                    resource_id=alert.identity_id,
+                    resource_name=alert.identity_name,
+                    outcome=Outcome.DENIED,
+                    reason=why,
+                    context=context,
                 )
-            record(
-                session,
+                row = session.get(DetectAlert, alert.id)
+                if row is not None:
+                    row.note = f"playbook {name} wants to {action}: {why}"
+                return
+            done = containment.contain(
+                uow,
                 actor,
-                "playbook.run",
-                resource_type="identity",
-                resource_id=alert.identity_id,
-                resource_name=alert.identity_name,
-                context=context,
+                alert.identity_id,
+                reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
+                cascade=action == "contain",
             )
+            heard = self._on_contained
+            if heard is not None:
+                suspended = 1 + len(done.cascaded)
+                uow.after_commit(lambda: heard(suspended))
+        if action == "raise-threat" and not dry:
+            context["threat_level"] = spec.threat_level
+            set_level(
+                uow,
+                actor,
+                spec.threat_level,
+                reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
+                only_raise=True,
+            )
+        record(
+            session,
+            actor,
+            "playbook.run",
+            resource_type="identity",
+            resource_id=alert.identity_id,
+            resource_name=alert.identity_name,
+            context=context,
+        )
 
     def _suspensions_in_last_minute(self, session: Any) -> int:
         since = datetime.now(UTC) - timedelta(minutes=1)
