@@ -260,3 +260,17 @@ def test_playbooks_and_the_access_reviews(limen: Limen, tmp_path: Path) -> None:
     assert sheet.exit_code == 0 and "rita-bot" in sheet.stdout
     posture = limen.json("posture", "report")
     assert len(posture["risks"]) == 10
+
+
+def test_deprovisioning_says_what_it_cascaded_to(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "lena")
+    bot = limen.json(
+        "identity", "create", "--kind", "agent", "--name", "lena-bot", "--owner", "lena"
+    )
+    limen.json("token", "create", "--identity", "lena")
+    refused = limen("identity", "delete", "lena")
+    _one_line_error(refused, 2, "cannot be undone")
+    done = limen.json("identity", "delete", "lena", "--yes", "--reason", "left")
+    assert (done["name"], done["status"]) == ("lena", "deprovisioned")
+    assert (done["cascaded"], done["revoked_tokens"]) == ([bot["id"]], 1)
+    assert limen.json("identity", "show", "lena-bot")["status"] == "suspended"

@@ -128,10 +128,11 @@ class Remote:
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         try:
             response = self._client.request(method, path, params=query, json=json)
-        except httpx.ConnectError:
-            raise errors.Unavailable(
-                f"cannot reach LIMEN_URL {self.url}: connection refused or host unknown"
-            ) from None
+        except httpx.ConnectError as exc:
+            why = "connection refused or host unknown"
+            if "CERTIFICATE" in str(exc).upper():
+                why = "its TLS certificate is not trusted (SSL_CERT_FILE names a CA bundle)"
+            raise errors.Unavailable(f"cannot reach LIMEN_URL {self.url}: {why}") from None
         except httpx.TimeoutException:
             raise errors.Unavailable(f"cannot reach LIMEN_URL {self.url}: timed out") from None
         except httpx.HTTPError as exc:
