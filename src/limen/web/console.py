@@ -47,6 +47,7 @@ STATUSES: Final = ("active", "suspended", "deprovisioned")
 OUTCOMES: Final = tuple(Outcome)
 PAGE_SIZE: Final = 50
 MANAGED: Final = ("managed", "shadow")
+DISCOVERY_ROWS: Final = 500
 RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
 """Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
 score, as a percentage; severities start at these scores)."""
@@ -997,7 +998,7 @@ def discovery_findings(request: Request, viewer: ViewerDep) -> Response:
     services = services_of(request)
     actor = viewer.actor
     services.guard.authorize(actor, "discovery.read", Resource("exposure"))
-    shadows = services.directory.list(actor, managed=False, limit=500).identities
+    shadows = services.directory.list(actor, managed=False, limit=DISCOVERY_ROWS).identities
     by_place: dict[str, list[Any]] = {}
     for found in shadows:
         for place in (found.attributes or {}).get("places") or []:
@@ -1014,6 +1015,7 @@ def discovery_findings(request: Request, viewer: ViewerDep) -> Response:
         shadows=shadows,
         by_place=sorted(by_place.items()),
         by_machine=sorted(by_machine.items()),
+        shown_at_most=DISCOVERY_ROWS,
     )
 
 
