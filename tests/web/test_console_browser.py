@@ -30,6 +30,7 @@ from tests.web._console import raise_alert
 
 playwright = pytest.importorskip("playwright.sync_api")
 
+LIVE_WAIT_MS = 5_000
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = os.environ.get("LIMEN_CONSOLE_SCREENSHOTS")  # read before the tests clear LIMEN_*
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -301,6 +302,8 @@ def test_a_status_change_made_elsewhere_shows_without_a_reload(
         for tab in (listing, page, overview):
             tab.evaluate("window.limenMark = 'drawn once'")
 
+        # The pages poll every second, so a change shows within 2 s (benchmarks time it);
+        # the wait here allows for a loaded CI machine, not a slower product.
         done = httpx.post(
             f"{base}/v1/identities/bob-copilot/suspend",
             headers=admin,
@@ -308,11 +311,15 @@ def test_a_status_change_made_elsewhere_shows_without_a_reload(
         )
         assert done.status_code == 200, done.text
 
-        expect(row.locator(".status-suspended")).to_be_visible(timeout=2000)
-        expect(head.locator(".status-suspended")).to_be_visible(timeout=2000)
-        expect(page.locator("#identity-details")).to_contain_text("seen exfiltrating", timeout=2000)
-        expect(page.locator("#identity-actions summary")).to_have_text("Reactivate", timeout=2000)
-        expect(suspended).to_have_text("1", timeout=2000)
+        expect(row.locator(".status-suspended")).to_be_visible(timeout=LIVE_WAIT_MS)
+        expect(head.locator(".status-suspended")).to_be_visible(timeout=LIVE_WAIT_MS)
+        expect(page.locator("#identity-details")).to_contain_text(
+            "seen exfiltrating", timeout=LIVE_WAIT_MS
+        )
+        expect(page.locator("#identity-actions summary")).to_have_text(
+            "Reactivate", timeout=LIVE_WAIT_MS
+        )
+        expect(suspended).to_have_text("1", timeout=LIVE_WAIT_MS)
         marks = [tab.evaluate("window.limenMark") for tab in (listing, page, overview)]
         page.screenshot(path=str(shots / "identity-live.png"), full_page=True)
         browser.close()
