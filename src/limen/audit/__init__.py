@@ -37,7 +37,7 @@ from limen.audit.log import (
 from limen.audit.progress import AuditProgress, audit_progress
 from limen.audit.reader import EventReader
 from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
-from limen.audit.verify import Problem, VerifyReport, verify
+from limen.audit.verify import ChainAudit, Problem, VerifyReport, verify
 
 __all__ = [
     "Actor",
@@ -46,6 +46,7 @@ __all__ = [
     "AuditKeys",
     "AuditProgress",
     "Authorizer",
+    "ChainAudit",
     "CheckpointRequired",
     "EventFilter",
     "EventPage",

@@ -82,6 +82,25 @@ class SignedCheckpoint:
         return {"format": FORMAT, **asdict(self)}
 
     @classmethod
+    def from_document(cls, document: dict[str, object]) -> SignedCheckpoint:
+        """A checkpoint as :meth:`to_document` wrote it; :class:`InvalidCheckpoint` if
+        it is not one (its signature is checked where it is used)."""
+        try:
+            if document.get("format") != FORMAT:
+                raise ValueError
+            return cls(
+                id=str(document["id"]),
+                position=int(document["position"]),  # type: ignore[call-overload]
+                event_id=str(document["event_id"]),
+                link=str(document["link"]),
+                created_at=str(document["created_at"]),
+                public_key=str(document["public_key"]),
+                signature=str(document["signature"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise InvalidCheckpoint("not a Limen audit checkpoint") from None
+
+    @classmethod
     def from_row(cls, row: AuditCheckpoint) -> SignedCheckpoint:
         return cls(
             id=row.id,
@@ -176,19 +195,9 @@ def load_checkpoints(directory: Path) -> Sequence[SignedCheckpoint]:
     for path in sorted(directory.glob("checkpoint-*.json")):
         try:
             document = json.loads(path.read_text())
-            if document.pop("format", None) != FORMAT:
+            if not isinstance(document, dict):
                 raise ValueError
-            found.append(
-                SignedCheckpoint(
-                    id=str(document["id"]),
-                    position=int(document["position"]),
-                    event_id=str(document["event_id"]),
-                    link=str(document["link"]),
-                    created_at=str(document["created_at"]),
-                    public_key=str(document["public_key"]),
-                    signature=str(document["signature"]),
-                )
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            found.append(SignedCheckpoint.from_document(document))
+        except (OSError, ValueError, InvalidCheckpoint):
             raise InvalidCheckpoint(f"{path.name} is not a Limen audit checkpoint") from None
     return found
