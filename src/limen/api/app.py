@@ -32,6 +32,7 @@ from limen.api import (
     playbooks,
     policies,
     scim,
+    scim_admin,
     service_accounts,
     sinks,
     ssf,
@@ -54,7 +55,7 @@ ROUTERS += [ssf.router]
 ROUTERS += [events_api.router, events_tokens.router, sinks.router, audit.router]
 ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
-ROUTERS += [scim.router]
+ROUTERS += [scim.router, scim_admin.router]
 ROUTERS += [access_review.router, access_review.posture_router]
 ROUTERS += [metrics.router, docs.router]
 
