@@ -27,6 +27,7 @@ from limen.vault import KeyFileSource, Keyring, PassphraseSource, VaultService
 # read` never loads tokens, Shared Signals, detection or lifecycle (benchmarks/startup.py).
 if TYPE_CHECKING:
     from limen import lifecycle, respond, tokens
+    from limen.audit import ChainAudit
     from limen.audit.feed_tokens import EventsTokens
     from limen.audit.sinks import Sinks
     from limen.detect.live import LiveDetector
@@ -231,6 +232,12 @@ class Services:
     @cached_property
     def api_tokens(self) -> identity.ApiTokens:
         return identity.ApiTokens(self.db, self.guard)
+
+    @cached_property
+    def chain_audit(self) -> ChainAudit:
+        from limen.audit import ChainAudit
+
+        return ChainAudit(self.db, self.guard, self.audit_keys)
 
     @cached_property
     def sinks(self) -> Sinks:

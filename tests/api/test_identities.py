@@ -309,3 +309,10 @@ def test_delete_deprovisions_for_good_and_cuts_off_what_it_owns(
         "last-admin"
     )
     assert _problem(client.delete("/v1/identities/nobody", headers=admin_headers), 404)
+
+
+def test_offboarding_story_over_http(client: TestClient, admin_headers: dict[str, str]) -> None:
+    _create(client, admin_headers, kind="human", name="hana")
+    story = client.get("/v1/identities/hana/offboarding", headers=admin_headers)
+    assert story.status_code == 200 and story.json() == []  # never offboarded
+    assert _problem(client.get("/v1/identities/nobody/offboarding", headers=admin_headers), 404)

@@ -58,6 +58,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("POST", "/v1/events-tokens"): {"json": {"features": ["auditevents"]}},
+    ("POST", "/v1/scim/tokens"): {"json": {"name": "idp-{role}"}},
+    ("PUT", "/v1/scim/group-roles/{group}"): {"json": {"roles": ["viewer"]}},
     ("POST", "/v1/service-accounts"): {"json": {"name": "sa-{role}", "vaults": ["*:read"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},
     ("POST", "/v1/policies/validate"): {"json": {"text": POLICY}},
@@ -235,6 +237,7 @@ def _world(db: Database) -> dict[str, Any]:
             "alert_id": "missing",
             "user_id": "missing",
             "group_id": "missing",
+            "group": "missing",
         },
     }
 

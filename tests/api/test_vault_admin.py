@@ -72,3 +72,33 @@ def test_restore_from_the_trash_then_delete_the_emptied_vault(
     assert client.get("/v1/vaults/scratch", headers=admin_headers).status_code == 404
     events = client.get("/v1/events?action=vault.delete", headers=admin_headers).json()
     assert [e["resource"]["name"] for e in events["items"]] == ["scratch"]
+
+
+def test_item_versions_and_the_rotation_report(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    made = client.post(
+        "/v1/vaults", json={"name": "ops", "maxSecretAgeDays": 1}, headers=admin_headers
+    )
+    assert made.status_code == 201, made.text
+    base = f"/v1/vaults/{made.json()['id']}/items"
+    item = client.post(base, json=ITEM, headers=admin_headers).json()
+    patched = client.patch(
+        f"{base}/{item['id']}",
+        json=[{"op": "replace", "path": "/title", "value": "stripe-2"}],
+        headers=admin_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    versions = client.get(f"{base}/{item['id']}/versions", headers=admin_headers)
+    assert versions.status_code == 200, versions.text
+    assert [v["version"] for v in versions.json()] == [1, 2]
+    assert "sk_live_restore_me" not in versions.text
+
+    fresh = client.get("/v1/vault-report", headers=admin_headers)
+    assert fresh.status_code == 200 and fresh.json() == []  # younger than a day
+    every = client.get("/v1/vault-report?all=true", headers=admin_headers).json()
+    assert [(e["vault"], e["item"], e["out_of_policy"]) for e in every] == [
+        ("ops", "stripe-2", False)
+    ]
+    missing = client.get(f"{base}/nothing/versions", headers=admin_headers)
+    assert missing.status_code == 404

@@ -13,6 +13,7 @@ from limen import __version__
 from limen.api import (
     access_review,
     alerts,
+    audit,
     authzen,
     clients,
     connect,
@@ -31,6 +32,7 @@ from limen.api import (
     playbooks,
     policies,
     scim,
+    scim_admin,
     service_accounts,
     sinks,
     ssf,
@@ -50,10 +52,10 @@ ROUTERS += [partners.router, partners.killswitch_router, partner_admin.router]
 ROUTERS += [health.router, identities.router, events.router, policies.router]
 ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
-ROUTERS += [events_api.router, events_tokens.router, sinks.router]
+ROUTERS += [events_api.router, events_tokens.router, sinks.router, audit.router]
 ROUTERS += [discovery.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router]
-ROUTERS += [scim.router]
+ROUTERS += [scim.router, scim_admin.router]
 ROUTERS += [access_review.router, access_review.posture_router]
 ROUTERS += [metrics.router, docs.router]
 

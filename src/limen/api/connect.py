@@ -30,6 +30,7 @@ from limen.api.schemas.connect import (
     file_document,
     item_document,
     summary_document,
+    timestamp,
     vault_document,
 )
 from limen.errors import BadRequest
@@ -123,6 +124,43 @@ def list_items(
     kwargs = {parsed[0]: parsed[1]} if parsed else {}
     items = vault_service(request).list_items(actor, vault_id, trashed=trashed, **kwargs)
     return _json([summary_document(i) for i in items])
+
+
+@router.get("/v1/vaults/{vault_id}/items/{item_id}/versions", openapi_extra=guarded("vault.read"))
+def item_versions(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
+    """Every version of an item: number, when, by whom (never a value). Limen extension."""
+    versions = vault_service(request).item_versions(actor, vault_id, item_id)
+    return _json(
+        [
+            {"version": number, "createdAt": timestamp(at), "createdBy": by}
+            for number, at, by in versions
+        ]
+    )
+
+
+@router.get("/v1/vault-report", openapi_extra=guarded("vault.report"))
+def rotation_report(request: Request, actor: ActorDep, all: bool = False) -> JSONResponse:
+    """Items whose secrets are older than their rotation policy allows (``all=true``:
+    every item under a policy), oldest secret first: ``limen vault report``. Errors
+    here are problem details (outside Connect's ``/v1/vaults``)."""
+    entries = vault_service(request).report(actor)
+    return _json(
+        [
+            {
+                "vault": e.vault_name,
+                "vault_id": e.vault_id,
+                "item": e.title,
+                "item_id": e.item_id,
+                "age_days": e.age_days,
+                "max_age_days": e.max_age_days,
+                "last_rotated": e.last_rotated.isoformat(),
+                "out_of_policy": e.out_of_policy,
+                "readers": list(e.readers),
+            }
+            for e in entries
+            if all or e.out_of_policy
+        ]
+    )
 
 
 @router.post(

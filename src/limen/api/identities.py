@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
@@ -119,6 +119,14 @@ async def delete_identity(
         cascaded=[i.id for i in done.cascaded],
         revoked_tokens=done.revoked_tokens,
     )
+
+
+@router.get("/{ref}/offboarding", response_model=None, openapi_extra=guarded("event.read"))
+def offboarding(ref: str, services: ServicesDep, actor: ActorDep) -> list[dict[str, Any]]:
+    """What offboarding (SCIM deprovisioning) did to a person, newest first: their agents
+    and services, revoked credentials, items flagged for rotation (``limen identity
+    offboarding``)."""
+    return services.provisioning.offboarding(actor, ref)
 
 
 @router.post(

@@ -42,9 +42,10 @@ if typing.TYPE_CHECKING:
     from limen.audit.progress import AuditProgress, ChainStatus, audit_progress, chain_status
     from limen.audit.reader import EventReader
     from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
-    from limen.audit.verification import Problem, VerifyReport, verify
+    from limen.audit.verification import ChainAudit, Problem, VerifyReport, verify
 
 _LAZY: typing.Final = {
+    "ChainAudit": "limen.audit.verification",
     "chain_status": "limen.audit.progress",
     "ChainStatus": "limen.audit.progress",
     "AuditKeys": "limen.audit._keys",
@@ -106,6 +107,7 @@ __all__ = [
     "AuditKeys",
     "AuditProgress",
     "Authorizer",
+    "ChainAudit",
     "ChainStatus",
     "CheckpointRequired",
     "EventFilter",

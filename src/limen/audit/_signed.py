@@ -16,6 +16,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from limen.audit.errors import InvalidCheckpoint
+
 __all__ = ["FORMAT", "SignedCheckpoint"]
 
 FORMAT = "limen-audit-checkpoint-v1"
@@ -61,6 +63,25 @@ class SignedCheckpoint:
 
     def to_document(self) -> dict[str, object]:
         return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_document(cls, document: dict[str, object]) -> SignedCheckpoint:
+        """A checkpoint as :meth:`to_document` wrote it; :class:`InvalidCheckpoint` if
+        it is not one (its signature is checked where it is used)."""
+        try:
+            if document.get("format") != FORMAT:
+                raise ValueError
+            return cls(
+                id=str(document["id"]),
+                position=int(document["position"]),  # type: ignore[call-overload]
+                event_id=str(document["event_id"]),
+                link=str(document["link"]),
+                created_at=str(document["created_at"]),
+                public_key=str(document["public_key"]),
+                signature=str(document["signature"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise InvalidCheckpoint("not a Limen audit checkpoint") from None
 
     @classmethod
     def from_row(cls, row: Any) -> SignedCheckpoint:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
-from limen.audit._signed import FORMAT, SignedCheckpoint
+from limen.audit._signed import SignedCheckpoint
 from limen.audit.actor import Actor
 from limen.audit.chain import head
 from limen.audit.errors import InvalidCheckpoint
@@ -113,19 +113,9 @@ def load_checkpoints(directory: Path) -> Sequence[SignedCheckpoint]:
     for path in sorted(directory.glob("checkpoint-*.json")):
         try:
             document = json.loads(path.read_text())
-            if document.pop("format", None) != FORMAT:
+            if not isinstance(document, dict):
                 raise ValueError
-            found.append(
-                SignedCheckpoint(
-                    id=str(document["id"]),
-                    position=int(document["position"]),
-                    event_id=str(document["event_id"]),
-                    link=str(document["link"]),
-                    created_at=str(document["created_at"]),
-                    public_key=str(document["public_key"]),
-                    signature=str(document["signature"]),
-                )
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            found.append(SignedCheckpoint.from_document(document))
+        except (OSError, ValueError, InvalidCheckpoint):
             raise InvalidCheckpoint(f"{path.name} is not a Limen audit checkpoint") from None
     return found

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from limen.audit import _rangecheck
 from limen.audit._keys import AuditKeys
 from limen.audit._rangecheck import END, MISMATCH, SIGNED_OTHER, check_links
+from limen.audit.actor import Actor, Authorizer, Resource
 from limen.audit.chain import (
     GENESIS,
     Head,
@@ -38,11 +39,12 @@ from limen.audit.chain import (
     vouched,
 )
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
+from limen.audit.log import Outcome, record
 from limen.errors import Unavailable
 from limen.store import Database, Dialect
 from limen.store.models import AuditCheckpoint, utcnow
 
-__all__ = ["Problem", "VerifyReport", "verify"]
+__all__ = ["ChainAudit", "Problem", "VerifyReport", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,3 +531,46 @@ def _scan_in_processes(
             if process.returncode is None:  # not collected: stop it, close its pipes
                 process.kill()
                 process.communicate()
+
+
+class ChainAudit:
+    """Verifying the chain and reading its signed checkpoints for an actor (the API's door;
+    ``limen audit verify`` on the server host calls :func:`verify` itself)."""
+
+    def __init__(self, db: Database, authorizer: Authorizer, keys: AuditKeys | None) -> None:
+        self._db = db
+        self._guard = authorizer
+        self._keys = keys
+
+    def verify(
+        self, actor: Actor, *, external: Sequence[SignedCheckpoint] = (), resume: bool = False
+    ) -> VerifyReport:
+        """:func:`verify` in this process, recorded as an ``audit.verify`` event (outcome
+        ``failure`` when the trail is bad), as the console's *Verify now* is."""
+        self._guard.authorize(actor, "audit.verify", Resource("audit_chain"))
+        if self._keys is None:
+            raise Unavailable("this server cannot read its key file, which verifying needs")
+        report = verify(self._db, self._keys, external=external, resume=resume)
+        problem = report.problem
+        summary = (
+            f"{report.checked} events verified; {report.checkpoints} signed checkpoints agree"
+            if problem is None
+            else f"{problem.kind} event {problem.event_id} at {problem.position}: {problem.detail}"
+        )
+        with self._db.unit_of_work() as uow:
+            record(
+                uow.session,
+                actor,
+                "audit.verify",
+                resource_type="audit_chain",
+                outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+                reason=summary[:1000],
+                context={"checked": report.checked, "resumed_from": report.resumed_from},
+            )
+        return report
+
+    def checkpoints(self, actor: Actor) -> list[SignedCheckpoint]:
+        """Every signed checkpoint, oldest first, to keep elsewhere (``--export``)."""
+        self._guard.authorize(actor, "event.read", Resource("audit_checkpoint"))
+        with self._db.unit_of_work(readonly=True) as uow:
+            return list_checkpoints(uow.session)
