@@ -26,6 +26,7 @@ FIELDS: Final = frozenset(
         "data_dir",
         "database_url",
         "detect",
+        "detect_process",
         "forwarded_allow_ips",
         "host",
         "key_file",
