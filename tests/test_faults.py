@@ -288,9 +288,11 @@ def test_connections_a_fault_leaves_dead_are_closed_not_left_open(
             for _ in range(3):
                 _hold_connections(node, 4)
                 assert len(_half_closed(proxy.port)) == 0
+                epoch = node.broadcaster.epoch
                 proxy.drop()
                 deadline = time.monotonic() + 10
-                while not (node.broadcaster.listening and node.broadcaster.reachable):
+                # Lost (the epoch moves) and back (it moves again).
+                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
                     assert time.monotonic() < deadline, "the change feed did not come back"
                     time.sleep(0.02)
                 assert _half_closed(proxy.port) == [], "dead pooled connections left open"
