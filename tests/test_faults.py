@@ -11,10 +11,14 @@ fast with a 503.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -264,3 +268,76 @@ def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retr
                 assert r.json()["decision"] is True
         finally:
             node.dispose()
+
+
+def test_connections_a_fault_leaves_dead_are_closed_not_left_open(
+    backend: str, database_url: str | None
+) -> None:
+    """When the change feed loses the database, the node closes its idle pooled
+    connections at once: none is left half-closed (``CLOSE_WAIT``) holding a descriptor
+    and libpq's buffers until a garbage collection, fault after fault."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    target = sa.engine.make_url(database_url)
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(database_url))
+        gc.disable()  # what is left open must not depend on when the collector runs
+        try:
+            node.broadcaster.start()
+            assert node.broadcaster.ready.wait(10)
+            for _ in range(3):
+                _hold_connections(node, 4)
+                assert len(_half_closed(proxy.port)) == 0
+                epoch = node.broadcaster.epoch
+                proxy.drop()
+                deadline = time.monotonic() + 10
+                # Lost (the epoch moves) and back (it moves again).
+                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
+                    assert time.monotonic() < deadline, "the change feed did not come back"
+                    time.sleep(0.02)
+                assert _half_closed(proxy.port) == [], "dead pooled connections left open"
+        finally:
+            gc.enable()
+            node.dispose()
+
+
+def _hold_connections(db: Database, count: int) -> None:
+    """``count`` pooled connections in use at once, then idle in the pool."""
+    barrier = threading.Barrier(count)
+
+    def use() -> None:
+        with db.unit_of_work(readonly=True) as uow:
+            uow.session.execute(sa.text("SELECT 1"))
+            barrier.wait(timeout=10)
+
+    threads = [threading.Thread(target=use) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _half_closed(port: int) -> list[str]:
+    """This process's sockets to loopback ``port`` that the other end closed and this
+    one has not (``CLOSE_WAIT`` in ``/proc/net/tcp``)."""
+    mine = {
+        link.removeprefix("socket:[").removesuffix("]")
+        for link in (os.readlink(f"/proc/self/fd/{fd}") for fd in _fds())
+        if link.startswith("socket:[")
+    }
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[3] == "08" and fields[9] in mine:
+            found.append(fields[9])
+    return found
+
+
+def _fds() -> list[str]:
+    fds = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            os.readlink(f"/proc/self/fd/{fd}")
+            fds.append(fd)
+    return fds

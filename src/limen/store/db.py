@@ -186,11 +186,17 @@ class Database:
 
     def _drop_pooled_connections(self) -> None:
         """The change feed lost the database: pooled connections are presumed dead, so the
-        first requests after it returns get fresh ones instead of failing on stale ones."""
+        first requests after it returns get fresh ones instead of failing on stale ones.
+
+        The idle ones are closed here and now: left to the garbage collector (the pool,
+        its records and their connections hold each other), each kept its socket and
+        libpq's buffers until a full collection, minutes later on a busy node, and
+        ``benchmarks/soak.py`` saw resident memory creep with every fault.
+        """
         if self.backend != "postgresql":
             return
         self._pool_generation += 1
-        self.engine.dispose(close=False)
+        self.engine.dispose(close=True)
 
     def _check_reachable(self) -> None:
         """Fail at once while the change feed knows the database is down (it retries
