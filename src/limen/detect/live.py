@@ -126,6 +126,8 @@ class RaisedAlert:
     reason_codes: tuple[str, ...]
     raised_at: datetime
     live: bool
+    resources: tuple[str, ...] = ()
+    """The resources of its events, as ``type:id`` and ``type:name``."""
 
 
 def raise_risk(uow: UnitOfWork, identity_id: str, score: float) -> None:
@@ -152,6 +154,16 @@ def set_risk(uow: UnitOfWork, identity_id: str, risk: int, *, only_raise: bool =
 
 def alert_reasons(alert: Alert) -> list[dict[str, Any]]:
     return [reason.to_document() for reason in alert.top_reasons()]
+
+
+def _resources(alert: Alert) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for obs in alert.observations:
+        if obs.resource:
+            found[obs.resource] = None
+        if obs.resource_type and obs.resource_name:
+            found[f"{obs.resource_type}:{obs.resource_name}"] = None
+    return tuple(found)
 
 
 def _time(ts: float) -> datetime:
@@ -420,6 +432,7 @@ class LiveDetector:
             reason_codes=codes,
             raised_at=row.raised_at,
             live=live,
+            resources=_resources(alert),
         )
 
     def _store_update(self, uow: UnitOfWork, alert: Alert) -> None:
