@@ -84,7 +84,12 @@ class Services:
 
     @cached_property
     def guard(self) -> access.Guard:
-        return access.Guard(self.db, status=lambda: self.status, events=self.events)
+        return access.Guard(
+            self.db,
+            status=lambda: self.status,
+            events=self.events,
+            threat_level=lambda: self.threat_view.level,
+        )
 
     @cached_property
     def opaque_tokens(self) -> identity.OpaqueTokens:

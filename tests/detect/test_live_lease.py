@@ -21,7 +21,7 @@ from limen.detect.live import LiveDetector, scored_through
 from limen.detect.persistence import decode
 from limen.detect.registry import Registry
 from limen.store import Database
-from limen.store.models import DetectBaseline, Event
+from limen.store.models import DetectAlert, DetectBaseline, Event
 
 
 def _report(db: Database, count: int, start: datetime, names: list[str]) -> list[str]:
@@ -136,3 +136,46 @@ def test_two_nodes_share_the_identities_and_one_takes_over_when_the_other_dies(
         }
     assert len(stored) == len(names)
     assert stored == {key: b.to_state() for key, b in reference.baselines.items()}
+
+
+def test_a_node_taking_over_continues_the_alert_the_other_raised(
+    db: Database, settings: Settings, installed: Any
+) -> None:
+    from limen import identity
+
+    operator = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, operator, kind="human", name="mo")
+        identity.create(uow, operator, kind="agent", name="mo-bot", owner="mo")
+    link = _linker(db, settings)
+    first, second = LiveDetector(db, link=link, lease=1.5), LiveDetector(db, link=link, lease=1.5)
+    start = datetime.now(UTC) - timedelta(minutes=50)  # an episode idle 30 minutes closes
+
+    def act(at: datetime, count: int) -> list[str]:
+        events = [
+            ReportedEvent(
+                occurred_at=at + timedelta(minutes=n),
+                actor=ReportedActor(name="mo-bot", kind="agent"),
+                action="db.query",
+                resource_type="db",
+                resource_id="crm",
+            )
+            for n in range(count)
+        ]
+        with db.unit_of_work() as uow:
+            return ingest(uow, operator, events).ids
+
+    _drive(db, [first], act(start, 20))
+    with db.unit_of_work() as uow:
+        identity.suspend(uow, operator, "mo", reason="left")  # her agent acts on alone
+    _drive(db, [first], act(start + timedelta(minutes=30), 3))
+    with db.unit_of_work(readonly=True) as uow:
+        (raised,) = uow.session.scalars(sa.select(DetectAlert)).all()
+    assert not raised.closed
+
+    first.stop()  # the other node takes over, and the same episode goes on there
+    _drive(db, [second], act(start + timedelta(minutes=40), 3))
+    with db.unit_of_work(readonly=True) as uow:
+        alerts = uow.session.scalars(sa.select(DetectAlert)).all()
+    assert [a.id for a in alerts] == [raised.id]
+    assert len(alerts[0].event_ids) > len(raised.event_ids)

@@ -216,9 +216,75 @@ def test_a_bad_playbook_is_refused_naming_the_field(
     unknown = client.put(
         "/v1/playbooks/x", json={"text": "actions: [delete-everyone]"}, headers=admin_headers
     )
-    assert "'delete-everyone' is not one of suspend, contain, notify" in unknown.json()["detail"]
+    assert (
+        "'delete-everyone' is not one of suspend, contain, revoke-tokens"
+        in unknown.json()["detail"]
+    )
     (tmp_path / "broken.yaml").write_text("actions: [suspend\n")
     broken = cli("playbook", "add", "x", str(tmp_path / "broken.yaml"))
     assert broken.exit_code != 0
     assert "not valid YAML" in broken.stderr
     assert client.get("/v1/playbooks/x", headers=admin_headers).status_code == 404
+
+
+def test_playbooks_match_resources_and_revoke_or_refresh_tokens_without_suspending(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database, tmp_path: Any
+) -> None:
+    gateway = reporter_headers(cli)
+    jo, kai = agent_with_token(cli, "jo-bot", "jo"), agent_with_token(cli, "kai-bot", "jo")
+    books = {
+        "refresh": "match: {identities: [jo-bot], resources: ['db:secret-*']}\n"
+        "actions: [require-fresh-token]\n",
+        "revoke": "match: {identities: [kai-bot], resources: ['db:secret-*']}\n"
+        "actions: [revoke-tokens]\n",
+        "elsewhere": "match: {resources: ['db:payroll-*']}\nactions: [suspend]\n",
+    }
+    for name, text in books.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+        added = cli("playbook", "add", name, str(tmp_path / f"{name}.yaml"))
+        assert added.exit_code == 0, added.stderr
+    ping = {"events": [{"occurred_at": "2026-12-01T00:00:00Z", "action": "self.check"}]}
+
+    def pinged(headers: dict[str, str], name: str) -> int:
+        body = {"events": [{**ping["events"][0], "actor": {"name": name}}]}
+        return client.post("/v1/events", json=body, headers=headers).status_code
+
+    assert pinged(jo, "jo-bot") == pinged(kai, "kai-bot") == 201
+    history, attacks = [], []
+    for name in ("jo-bot", "kai-bot"):
+        ordinary, probe = probing(name)
+        history += ordinary
+        attacks += probe
+    wait_scored(
+        db, client.post("/v1/events", json={"events": history}, headers=gateway).json()["ids"]
+    )
+    client.post("/v1/events", json={"events": attacks}, headers=gateway)
+
+    def cut_offs() -> list[dict[str, Any]] | None:
+        items = client.get(
+            "/v1/events", params={"action": "identity.cut_off"}, headers=admin_headers
+        ).json()["items"]
+        return items if len(items) >= 2 else None
+
+    done = {e["resource"]["name"]: e for e in wait_for(cut_offs, seconds=15)}
+    assert done["kai-bot"]["context"]["revoked_tokens"] == 1
+    assert "revoked_tokens" not in done["jo-bot"]["context"]
+    for name, headers in (("jo-bot", jo), ("kai-bot", kai)):
+        shown = client.get(f"/v1/identities/{name}", headers=admin_headers).json()
+        assert shown["status"] == "active"  # neither matched the suspending playbook
+        assert pinged(headers, name) == 401  # the token it held is refused
+        fresh = agent_token(cli, name)
+        assert pinged(fresh, name) == 201  # a token obtained now works
+    runs = client.get(
+        "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
+    ).json()["items"]
+    assert {(e["resource"]["name"], e["context"]["action"]) for e in runs} == {
+        ("jo-bot", "require-fresh-token"),
+        ("kai-bot", "revoke-tokens"),
+    }
+
+
+def agent_token(cli: Any, name: str) -> dict[str, str]:
+    issued = cli("token", "create", "--identity", name, "--scopes", "events:write", "--json")
+    assert issued.exit_code == 0, issued.stderr
+    return {"Authorization": f"Bearer {json.loads(issued.stdout)['token']}"}

@@ -133,3 +133,35 @@ def test_a_playbook_raises_the_level_and_cedar_sees_the_agents_risk(
     assert shown["set_by"] == "playbook:escalate" and "alert" in shown["reason"]
     wait_status(client, admin_headers, "kit-bot", "active")  # it only raised the level
     assert _until(permitted, False) is False
+
+
+ADMIN_POLICY = """\
+// At high, agents may do nothing on Limen itself (report events, read secrets, ...).
+forbid (principal, action, resource)
+when { principal.kind == "agent" && context has threat_level && context.threat_level == "high" };
+"""
+
+
+def test_the_level_tightens_limens_own_operations_through_administrative_policies(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, tmp_path: Any
+) -> None:
+    bot = agent_with_token(cli, "lou-bot", "lou")
+    (tmp_path / "calm.cedar").write_text(ADMIN_POLICY)
+    added = cli(
+        "policy", "add", "agents-stand-down", str(tmp_path / "calm.cedar"), "--realm", "admin"
+    )
+    assert added.exit_code == 0, added.stderr
+    body = {
+        "events": [
+            {"occurred_at": "2026-12-01T00:00:00Z", "actor": {"name": "lou-bot"}, "action": "x"}
+        ]
+    }
+
+    def reported() -> int:
+        return client.post("/v1/events", json=body, headers=bot).status_code
+
+    assert _until(reported, 201) == 201
+    assert cli("threat", "set", "high", "--reason", "agents misbehaving").exit_code == 0
+    assert _until(reported, 403) == 403
+    assert cli("threat", "set", "normal", "--reason", "over").exit_code == 0
+    assert _until(reported, 201) == 201

@@ -66,10 +66,14 @@ class Guard:
         *,
         status: StatusView | Callable[[], StatusView],
         events: EventWriter,
+        threat_level: Callable[[], str] | None = None,
     ) -> None:
         """``status`` may be a callable that makes the view: trusted actors (the CLI's
-        operator) never need it, so a command that only they run never builds it."""
+        operator) never need it, so a command that only they run never builds it.
+        ``threat_level`` gives the platform's level (Cedar's ``context.threat_level``),
+        so administrative policies can tighten Limen's own operations as it rises."""
         self._db = db
+        self._threat_level = threat_level
         self._status_source = status
         self._status: StatusView | None = status if isinstance(status, StatusView) else None
         self._events = events
@@ -232,12 +236,13 @@ class Guard:
             if resource and resource.type == "identity" and resource.id
             else None
         )
-        key = (principals, action, resource, target)
+        level = self._threat_level() if self._threat_level is not None else None
+        key = (principals, action, resource, target, level)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == generation:
             allowed_upto = cached[1]
         else:
-            allowed_upto = self._evaluate(compiled, principals, action, resource, target)
+            allowed_upto = self._evaluate(compiled, principals, action, resource, target, level)
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache = {}
@@ -251,8 +256,10 @@ class Guard:
         action: str,
         resource: Resource | None,
         target: IdentityInfo | None,
+        level: str | None = None,
     ) -> bool | int:
         """``True`` if Cedar permits every principal; else the index of the first it does not."""
+        context = json.dumps({"threat_level": level} if level is not None else {})
         entities: list[dict[str, Any]] = [_identity_entity(info) for info in principals]
         members = {info.id for info in principals}
         resource_uid, resource_entities = _resource(resource, target)
@@ -264,7 +271,7 @@ class Guard:
                 "principal": {"type": _IDENTITY, "id": info.id},
                 "action": {"type": _ACTION, "id": action},
                 "resource": resource_uid,
-                "context": "{}",
+                "context": context,
             }
             for info in principals
         ]

@@ -196,6 +196,14 @@ class Episodes:
             del self._lead[key]
         return [self._close(key) for key in idle]
 
+    def resume(self, alert: Alert) -> None:
+        """Hold an episode another node (or an earlier run) opened and stored: the
+        identity's next suspicious events join it."""
+        current = self.open.get(alert.identity)
+        if current is None or current.last_ts <= alert.last_ts:
+            self.open[alert.identity] = alert
+        self.held[alert.id] = alert
+
     def forget(self, key: str) -> None:
         """Drop an identity's open episode and the events that may open one."""
         self.open.pop(key, None)

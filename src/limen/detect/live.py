@@ -52,6 +52,7 @@ from limen.detect.alerts import Alert
 from limen.detect.detector import DetectConfig, Detector, partition_of
 from limen.detect.errors import InvalidEventDocument
 from limen.detect.persistence import load_baselines, load_outside_peers, save_baselines
+from limen.detect.reasons import Reason
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
@@ -126,6 +127,8 @@ class RaisedAlert:
     reason_codes: tuple[str, ...]
     raised_at: datetime
     live: bool
+    resources: tuple[str, ...] = ()
+    """The resources of its events, as ``type:id`` and ``type:name``."""
 
 
 def raise_risk(uow: UnitOfWork, identity_id: str, score: float) -> None:
@@ -152,6 +155,16 @@ def set_risk(uow: UnitOfWork, identity_id: str, risk: int, *, only_raise: bool =
 
 def alert_reasons(alert: Alert) -> list[dict[str, Any]]:
     return [reason.to_document() for reason in alert.top_reasons()]
+
+
+def _resources(alert: Alert) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for obs in alert.observations:
+        if obs.resource:
+            found[obs.resource] = None
+        if obs.resource_type and obs.resource_name:
+            found[f"{obs.resource_type}:{obs.resource_name}"] = None
+    return tuple(found)
 
 
 def _time(ts: float) -> datetime:
@@ -354,9 +367,10 @@ class LiveDetector:
         )
         codes = [reason.get("code") for reason in row.reasons or [] if reason.get("code")]
         try:
-            if row.id in detector.episodes.held:
+            held = detector.episodes.held.get(row.id)
+            if held is not None and len(held.observations) >= len(held.event_ids):
                 detector.mark_false_positive(row.id)
-            else:
+            else:  # after a restart or a takeover: its events come from the log
                 detector.mark_false_positive(
                     row.id,
                     events=[event_document(event) for event in events],
@@ -420,6 +434,7 @@ class LiveDetector:
             reason_codes=codes,
             raised_at=row.raised_at,
             live=live,
+            resources=_resources(alert),
         )
 
     def _store_update(self, uow: UnitOfWork, alert: Alert) -> None:
@@ -534,12 +549,47 @@ class LiveDetector:
                 detector.registry = Registry.load(uow.session)
                 self.detector = detector
             load_baselines(uow.session, self.detector, partitions=list(gained))
+            self._resume_episodes(uow, gained)
             held = set(self._held) | set(gained)
             if len(held) < self._config.partitions:
                 newest = load_outside_peers(uow.session, self.detector, held=held)
                 self._peers_since = newest
                 self._peers_at = time.monotonic() + PEER_REFRESH_SECONDS
         self._held.update(gained)
+
+    def _resume_episodes(self, uow: UnitOfWork, gained: dict[int, int]) -> None:
+        """The alerts still open for identities of partitions just taken: their later
+        suspicious events join them, as on the node that raised them, instead of
+        raising new ones."""
+        detector = self.detector
+        assert detector is not None
+        count = self._config.partitions
+        for row in uow.session.scalars(
+            sa.select(DetectAlert).where(DetectAlert.closed.is_(False)).order_by(DetectAlert.id)
+        ):
+            if partition_of(row.subject, count) not in gained:
+                continue
+            reasons = {
+                str(item["code"]): Reason(
+                    str(item["code"]), float(item.get("weight", 0.0)), str(item.get("text", ""))
+                )
+                for item in row.reasons or []
+                if item.get("code")
+            }
+            detector.episodes.resume(
+                Alert(
+                    id=row.id,
+                    identity=row.subject,
+                    identity_name=row.identity_name,
+                    kind=row.kind,
+                    first_ts=row.first_at.timestamp(),
+                    last_ts=row.last_at.timestamp(),
+                    raised_ts=row.raised_at.timestamp(),
+                    score=row.score,
+                    reasons=reasons,
+                    event_ids=list(row.event_ids or []),
+                )
+            )
 
     def _drop(self, partitions: set[int]) -> None:
         """Forget the state of partitions no longer held (another node scores them now)."""

@@ -58,6 +58,8 @@ __all__ = [
     "engaged_kill_switches",
     "find",
     "release",
+    "require_fresh_token",
+    "revoke_tokens",
 ]
 
 KILL_SWITCH_KINDS = frozenset({IdentityKind.AGENT, IdentityKind.SERVICE})
@@ -151,6 +153,49 @@ def contain(
                 },
             )
     return result
+
+
+def revoke_tokens(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> int:
+    """Revoke every live token the identity holds and cut off every access token issued
+    to it until now; it stays active. Returns how many tokens were revoked."""
+    target = find(uow.session, ref)
+    revoked = _revoke(uow, actor, _live_tokens(uow.session, target))
+    _cut_off(uow, actor, target, reason, revoked=revoked)
+    return revoked
+
+
+def require_fresh_token(
+    uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None
+) -> None:
+    """Refuse every token issued to the identity until now, without revoking or suspending
+    anything: it stays active, and a token it obtains from now on (its client credentials,
+    a token exchange, a new API token) works at once."""
+    _cut_off(uow, actor, find(uow.session, ref), reason)
+
+
+def _cut_off(
+    uow: UnitOfWork,
+    actor: Actor,
+    target: Identity,
+    reason: str | None,
+    *,
+    revoked: int | None = None,
+) -> None:
+    target.tokens_valid_after = utcnow()  # the status view tells every node
+    uow.flush()
+    context: dict[str, object] = {"tokens_valid_after": target.tokens_valid_after.isoformat()}
+    if revoked is not None:
+        context["revoked_tokens"] = revoked
+    record(
+        uow.session,
+        actor,
+        "identity.cut_off",
+        resource_type="identity",
+        resource_id=target.id,
+        resource_name=target.name,
+        reason=reason,
+        context=context,
+    )
 
 
 def release(

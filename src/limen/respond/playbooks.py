@@ -8,7 +8,9 @@ A playbook is a small YAML (or JSON) document::
       kinds: [agent, service]   # identity kinds (default: any)
       reasons: [owner-inactive] # any of these reason codes (default: any)
       identities: ["*-bot"]     # name patterns, shell-style (default: any)
-    actions: [suspend, notify]  # suspend | contain | notify | raise-threat
+      resources: ["db:*-prod"]  # a resource of the alert's events, type:id or type:name
+    actions: [suspend, notify]  # suspend | contain | revoke-tokens | require-fresh-token
+                                # | notify | raise-threat
     threat_level: elevated      # what raise-threat raises the level to (default elevated)
     mode: live                  # or dry-run: record what it would do, change nothing
 
@@ -22,6 +24,10 @@ dry run:
 - ``suspend``: suspend the identity and revoke its tokens (``identity.suspend``, on every
   node at once, with Shared Signals to receivers);
 - ``contain``: the same, and for a human, every agent and service it owns (a cascade);
+- ``revoke-tokens``: revoke every token the identity holds and refuse every access token
+  issued to it so far (``identity.cut_off``); it stays active;
+- ``require-fresh-token``: refuse every token issued to it so far, revoking nothing: it
+  stays active and a token it obtains from now on works;
 - ``notify``: only the ``playbook.run`` event, which every sink (webhook, NATS, file)
   pushes to the SOC like any other event;
 - ``raise-threat``: raise the platform's threat level to ``threat_level`` (never lowers it).
@@ -69,13 +75,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACTIONS: Final = ("suspend", "contain", "notify", "raise-threat")
+ACTIONS: Final = (
+    "suspend",
+    "contain",
+    "revoke-tokens",
+    "require-fresh-token",
+    "notify",
+    "raise-threat",
+)
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 MODES: Final = ("live", "dry-run")
 _SUSPENDING: Final = frozenset({"suspend", "contain"})
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _ACTOR_PREFIX: Final = "playbook:"
-_MATCH_KEYS: Final = frozenset({"min_score", "min_severity", "kinds", "reasons", "identities"})
+_MATCH_KEYS: Final = frozenset(
+    {"min_score", "min_severity", "kinds", "reasons", "identities", "resources"}
+)
 _KINDS: Final = ("human", "agent", "service")
 
 
@@ -95,13 +110,28 @@ class PlaybookSpec:
     actions: tuple[str, ...]
     mode: str
     threat_level: str = "elevated"
+    resources: tuple[str, ...] = ()
 
-    def matches(self, *, score: float, kind: str, reason_codes: Iterable[str], name: str) -> bool:
+    def matches(
+        self,
+        *,
+        score: float,
+        kind: str,
+        reason_codes: Iterable[str],
+        name: str,
+        resources: Iterable[str] = (),
+    ) -> bool:
         if score < self.min_score:
             return False
         if self.kinds and kind not in self.kinds:
             return False
         if self.reasons and not set(self.reasons) & set(reason_codes):
+            return False
+        if self.resources and not any(
+            fnmatch.fnmatchcase(resource, pattern)
+            for resource in resources
+            for pattern in self.resources
+        ):
             return False
         return not self.identities or any(fnmatch.fnmatchcase(name, p) for p in self.identities)
 
@@ -113,6 +143,7 @@ class PlaybookSpec:
                 "kinds": list(self.kinds),
                 "reasons": list(self.reasons),
                 "identities": list(self.identities),
+                "resources": list(self.resources),
             },
             "actions": list(self.actions),
             "mode": self.mode,
@@ -183,6 +214,7 @@ def parse_playbook(text: str) -> PlaybookSpec:
         actions=actions,
         mode=mode,
         threat_level=threat,
+        resources=_strings(match.get("resources"), "match.resources"),
     )
 
 
@@ -210,6 +242,7 @@ def _spec(row: Playbook) -> PlaybookSpec:
         actions=tuple(document.get("actions") or ()),
         mode=row.mode,
         threat_level=document.get("threat_level", "elevated"),
+        resources=tuple(match.get("resources") or ()),
     )
 
 
@@ -290,8 +323,19 @@ class Playbooks:
             if alert is None:
                 raise NotFound(f"no alert {alert_id!r}")
             codes = [r.get("code") for r in alert.reasons or []]
+            resources: list[str] = []
+            for rtype, rid, rname in uow.session.execute(
+                sa.select(Event.resource_type, Event.resource_id, Event.resource_name).where(
+                    Event.id.in_(list(alert.event_ids or []))
+                )
+            ):
+                resources += [f"{rtype or ''}:{value}" for value in (rid, rname) if value]
             matched = spec.matches(
-                score=alert.score, kind=alert.kind, reason_codes=codes, name=alert.identity_name
+                score=alert.score,
+                kind=alert.kind,
+                reason_codes=codes,
+                name=alert.identity_name,
+                resources=resources,
             )
         return {
             "playbook": name,
@@ -350,6 +394,7 @@ class PlaybookRunner:
                     kind=alert.kind,
                     reason_codes=alert.reason_codes,
                     name=alert.identity_name,
+                    resources=alert.resources,
                 ):
                     continue
                 for action in spec.actions:
@@ -416,6 +461,13 @@ class PlaybookRunner:
             if heard is not None:
                 suspended = 1 + len(done.cascaded)
                 uow.after_commit(lambda: heard(suspended))
+        why = f"alert {alert.id} ({alert.severity}), playbook {name}"
+        if action == "revoke-tokens" and not dry:
+            context["revoked_tokens"] = containment.revoke_tokens(
+                uow, actor, alert.identity_id, reason=why
+            )
+        if action == "require-fresh-token" and not dry:
+            containment.require_fresh_token(uow, actor, alert.identity_id, reason=why)
         if action == "raise-threat" and not dry:
             context["threat_level"] = spec.threat_level
             set_level(
