@@ -134,7 +134,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("client", "list"), "no HTTP API for OAuth clients"),
         (("service-account", "list"), "no HTTP API for service accounts"),
         (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
         (("vault", "report"), "`limen vault report` has no HTTP API"),
@@ -274,3 +273,31 @@ def test_deprovisioning_says_what_it_cascaded_to(limen: Limen) -> None:
     assert (done["name"], done["status"]) == ("lena", "deprovisioned")
     assert (done["cascaded"], done["revoked_tokens"]) == ([bot["id"]], 1)
     assert limen.json("identity", "show", "lena-bot")["status"] == "suspended"
+
+
+def test_oauth_clients_are_registered_listed_and_revoked(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "hal", "--role", "viewer")
+    limen.json("identity", "create", "--kind", "service", "--name", "ci", "--owner", "hal")
+    made = limen.json("client", "create", "--identity", "ci", "--scopes", "identities:read")
+    assert (made["name"], made["identity"], made["scopes"]) == ("ci", "ci", ["identities:read"])
+    secret = made.pop("client_secret")
+    answer = httpx.post(
+        f"{limen.url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "identities:read"},
+        auth=(made["client_id"], secret),
+    )
+    assert answer.status_code == 200, answer.text
+    assert limen.json("client", "list") == {"items": [made]}
+    assert limen.json("client", "list", "--identity", "ci") == {"items": [made]}
+
+    shown = limen("client", "create", "--identity", "ci", "--name", "ci-2")
+    assert shown.exit_code == 0 and "client_secret  (shown once, store it now):" in shown.stdout
+    assert shown.stdout.splitlines()[-1].strip() not in ("", secret)
+    table = limen("client", "list", COLUMNS="200")
+    assert table.exit_code == 0 and made["client_id"] in table.stdout
+    assert secret not in table.stdout
+
+    revoked = limen.json("client", "revoke", made["client_id"])
+    assert revoked == {**made, "revoked_at": revoked["revoked_at"]} and revoked["revoked_at"]
+    _one_line_error(limen("client", "revoke", "nobody-client"), 3, "nobody-client")
+    _one_line_error(limen("client", "create", "--identity", "zed"), 3, "zed")
