@@ -134,7 +134,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("service-account", "list"), "no HTTP API for service accounts"),
         (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
         (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
@@ -301,3 +300,31 @@ def test_oauth_clients_are_registered_listed_and_revoked(limen: Limen) -> None:
     assert revoked == {**made, "revoked_at": revoked["revoked_at"]} and revoked["revoked_at"]
     _one_line_error(limen("client", "revoke", "nobody-client"), 3, "nobody-client")
     _one_line_error(limen("client", "create", "--identity", "zed"), 3, "zed")
+
+
+def test_service_account_tokens_are_issued_listed_and_revoked(limen: Limen) -> None:
+    limen.json("vault", "create", "builds")
+    issued = limen.json("service-account", "create", "deployer", "--vault", "builds:read")
+    assert (issued["name"], issued["expires_at"]) == ("deployer", None)
+    assert issued["token"].startswith("limen_") and len(issued["scopes"]) == 1
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    assert httpx.get(f"{limen.url}/v1/vaults", headers=headers).status_code == 200
+
+    listed = limen.json("service-account", "list")
+    assert [(t["name"], t["token_id"], t["scopes"]) for t in listed] == [
+        ("deployer", issued["token_id"], issued["scopes"])
+    ]
+    assert issued["token"] not in json.dumps(listed)
+    assert limen.json("service-account", "list", "deployer") == listed
+    shown = limen("service-account", "create", "deployer", "--vault", "builds:write")
+    assert shown.exit_code == 0 and "Token (shown once, store it now):" in shown.stdout
+
+    revoked = limen.json("service-account", "revoke", "deployer")
+    assert issued["token_id"] in revoked["revoked"] and len(revoked["revoked"]) == 2
+    assert _eventually(
+        lambda: httpx.get(f"{limen.url}/v1/vaults", headers=headers).status_code == 401
+    )
+    assert all(t["revoked_at"] for t in limen.json("service-account", "list", "deployer"))
+    _one_line_error(
+        limen("service-account", "create", "x", "--vault", "nowhere:read"), 3, "nowhere"
+    )

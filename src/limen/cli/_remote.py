@@ -43,7 +43,6 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 """Commands that only make sense on the server host, and why."""
 
 _MISSING_API: Final[dict[str, str]] = {
-    "service-account": "service accounts (/v1/service-accounts)",
     "partner": "partners (/v1/partners)",
     "sink": "event sinks (/v1/sinks)",
     "events-token": "events tokens (/v1/events-tokens)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -19,7 +20,7 @@ from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
 from limen.cli._errors import fail
-from limen.cli._remote import missing_api
+from limen.cli._remote import missing_api, normalise_times
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -585,29 +586,37 @@ def service_account_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a vault-scoped token for a service account; the token is printed once."""
-    issued = vaults.service_accounts.create(
-        open_database(ctx),
-        Actor.operator(),
-        name,
-        grants=vault,
-        expires_in=parse_duration(expires_in) if expires_in else None,
-    )
-    if as_json:
-        emit_json(
-            {
-                "id": issued.identity_id,
-                "name": issued.name,
-                "token_id": issued.token_id,
-                "token": issued.token,
-                "scopes": list(issued.scopes),
-                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-            }
+    if (server := remote(ctx)) is not None:
+        body = {"name": name, "vaults": vault, "expires_in": expires_in}
+        document = normalise_times(server.post("/v1/service-accounts", body), "expires_at")
+        document = {key: document.get(key) for key in _ISSUED_KEYS}
+    else:
+        issued = vaults.service_accounts.create(
+            open_database(ctx),
+            Actor.operator(),
+            name,
+            grants=vault,
+            expires_in=parse_duration(expires_in) if expires_in else None,
         )
+        document = {
+            "id": issued.identity_id,
+            "name": issued.name,
+            "token_id": issued.token_id,
+            "token": issued.token,
+            "scopes": list(issued.scopes),
+            "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+        }
+    if as_json:
+        emit_json(document)
         return
-    out_console.print(f"Service account {issued.name} ({issued.identity_id})", markup=False)
-    out_console.print(f"Scopes: {' '.join(issued.scopes)}", markup=False)
+    out_console.print(f"Service account {document['name']} ({document['id']})", markup=False)
+    out_console.print(f"Scopes: {' '.join(document['scopes'])}", markup=False)
     out_console.print("Token (shown once, store it now):", markup=False)
-    typer.echo(issued.token)
+    typer.echo(document["token"])
+
+
+_ISSUED_KEYS = ("id", "name", "token_id", "token", "scopes", "expires_at")
+_TOKEN_TIMES = ("created_at", "expires_at", "revoked_at", "last_used_at")
 
 
 @service_account_app.command("list")
@@ -617,20 +626,27 @@ def service_account_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Service-account tokens: scopes, expiry, revocation, last use (never the token)."""
-    tokens = vaults.service_accounts.list_tokens(open_database(ctx), Actor.operator(), name)
-    documents = [
-        {
-            "name": t.name,
-            "token_id": t.token_id,
-            "prefix": t.prefix,
-            "scopes": list(t.scopes),
-            "created_at": t.created_at.isoformat(),
-            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-        }
-        for t in tokens
-    ]
+    if (server := remote(ctx)) is not None:
+        if name:
+            found = server.get(f"/v1/service-accounts/{quote(name, safe='')}")["tokens"]
+        else:
+            found = server.get("/v1/service-accounts")["items"]
+        documents = [normalise_times(dict(t), *_TOKEN_TIMES) for t in found]
+    else:
+        tokens = vaults.service_accounts.list_tokens(open_database(ctx), Actor.operator(), name)
+        documents = [
+            {
+                "name": t.name,
+                "token_id": t.token_id,
+                "prefix": t.prefix,
+                "scopes": list(t.scopes),
+                "created_at": t.created_at.isoformat(),
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            }
+            for t in tokens
+        ]
     if as_json:
         emit_json(documents)
         return
@@ -655,7 +671,10 @@ def service_account_revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a service-account token, or every token of a service account."""
-    revoked = vaults.service_accounts.revoke(open_database(ctx), Actor.operator(), ref)
+    if (server := remote(ctx)) is not None:
+        revoked = server.delete(f"/v1/service-accounts/{quote(ref, safe='')}")["revoked"]
+    else:
+        revoked = vaults.service_accounts.revoke(open_database(ctx), Actor.operator(), ref)
     if as_json:
         emit_json({"revoked": list(revoked)})
     else:
