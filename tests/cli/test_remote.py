@@ -328,3 +328,32 @@ def test_service_account_tokens_are_issued_listed_and_revoked(limen: Limen) -> N
     _one_line_error(
         limen("service-account", "create", "x", "--vault", "nowhere:read"), 3, "nowhere"
     )
+
+
+def test_partners_are_registered_listed_and_revoked(limen: Limen) -> None:
+    made = limen.json("partner", "create", "elastic-soar", "--scopes", "users:read,users:suspend")
+    assert (made["partner"], made["scopes"]) == ("elastic-soar", ["users:read", "users:suspend"])
+    assert made["token_endpoint"] == "/v1beta1/users/oauth2/token"
+
+    def token() -> int:
+        return httpx.post(
+            f"{limen.url}{made['token_endpoint']}",
+            data={"grant_type": "client_credentials", "scope": "openid"},
+            auth=(made["client_id"], made["client_secret"]),
+        ).status_code
+
+    assert token() == 200
+    listed = limen.json("partner", "list")
+    assert [(p["name"], p["status"]) for p in listed] == [("elastic-soar", "active")]
+    assert [(c["client_id"], c["revoked"]) for c in listed[0]["clients"]] == [
+        (made["client_id"], False)
+    ]
+    assert made["client_secret"] not in json.dumps(listed)
+    shown = limen("partner", "list", COLUMNS="200")
+    assert shown.exit_code == 0 and "elastic-soar" in shown.stdout
+
+    revoked = limen.json("partner", "revoke", "elastic-soar")
+    assert revoked == {**listed[0], "clients": [{**listed[0]["clients"][0], "revoked": True}]}
+    assert token() == 401
+    _one_line_error(limen("partner", "revoke", "nobody-soar"), 3, "nobody-soar")
+    _one_line_error(limen("partner", "create", "x", "--scopes", "vault:admin"), 2, "vault:admin")

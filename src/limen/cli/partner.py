@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen import installation, respond
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console, services
+from limen.cli._context import emit_json, open_database, out_console, remote, services
+from limen.cli._remote import normalise_times
 
 __all__ = ["app"]
 
@@ -39,6 +41,28 @@ def _document(partner: respond.Partner) -> dict[str, Any]:
     }
 
 
+_CREATED_KEYS = (
+    "partner", "identity_id", "account_id", "client_id", "client_secret", "scopes",
+    "token_endpoint",
+)  # fmt: skip
+
+
+def _wire(document: dict[str, Any]) -> dict[str, Any]:
+    """The server's partner as :func:`_document` writes it."""
+    return {
+        "id": document["id"],
+        "name": document["name"],
+        "status": document["status"],
+        "clients": [
+            normalise_times(
+                {key: c.get(key) for key in ("client_id", "scopes", "created_at", "revoked")},
+                "created_at",
+            )
+            for c in document["clients"]
+        ],
+    }
+
+
 @app.command()
 def create(
     ctx: typer.Context,
@@ -53,33 +77,42 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a partner; prints its client id and secret once."""
-    row, client, secret = services(ctx).responder.register_partner(
-        Actor.operator(), name, scopes=scopes.split(",")
-    )
-    with open_database(ctx).unit_of_work(readonly=True) as uow:
-        account = installation.account_id(uow.session)
-    document = {
-        "partner": row.name,
-        "identity_id": row.id,
-        "account_id": account,
-        "client_id": client.client_id,
-        "client_secret": secret,
-        "scopes": list(client.scopes or []),
-        "token_endpoint": "/v1beta1/users/oauth2/token",
-    }
+    if (server := remote(ctx)) is not None:
+        made = server.post("/v1/partners", {"name": name, "scopes": scopes.split(",")})
+        document = {key: made.get(key) for key in _CREATED_KEYS}
+    else:
+        row, client, secret = services(ctx).responder.register_partner(
+            Actor.operator(), name, scopes=scopes.split(",")
+        )
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            account = installation.account_id(uow.session)
+        document = {
+            "partner": row.name,
+            "identity_id": row.id,
+            "account_id": account,
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "scopes": list(client.scopes or []),
+            "token_endpoint": "/v1beta1/users/oauth2/token",
+        }
     if as_json:
         emit_json(document)
         return
-    out_console.print(f"partner {row.name} registered (account {account})")
-    out_console.print(f"client id:     {client.client_id}")
-    out_console.print(f"client secret: {secret}")
+    out_console.print(
+        f"partner {document['partner']} registered (account {document['account_id']})"
+    )
+    out_console.print(f"client id:     {document['client_id']}")
+    out_console.print(f"client secret: {document['client_secret']}")
     out_console.print("The secret is shown only now; store it in the partner's configuration.")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List partners and their OAuth clients."""
-    documents = [_document(p) for p in services(ctx).responder.list_partners(Actor.operator())]
+    if (server := remote(ctx)) is not None:
+        documents = [_wire(p) for p in server.get("/v1/partners")]
+    else:
+        documents = [_document(p) for p in services(ctx).responder.list_partners(Actor.operator())]
     if as_json:
         emit_json(documents)
         return
@@ -103,7 +136,10 @@ def revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke every client of a partner; its tokens stop working at once."""
-    document = _document(services(ctx).responder.revoke_partner(Actor.operator(), name))
+    if (server := remote(ctx)) is not None:
+        document = _wire(server.delete(f"/v1/partners/{quote(name, safe='')}"))
+    else:
+        document = _document(services(ctx).responder.revoke_partner(Actor.operator(), name))
     if as_json:
         emit_json(document)
         return
