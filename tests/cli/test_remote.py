@@ -357,3 +357,46 @@ def test_partners_are_registered_listed_and_revoked(limen: Limen) -> None:
     assert token() == 401
     _one_line_error(limen("partner", "revoke", "nobody-soar"), 3, "nobody-soar")
     _one_line_error(limen("partner", "create", "x", "--scopes", "vault:admin"), 2, "vault:admin")
+
+
+def test_events_tokens_read_only_their_feeds(limen: Limen) -> None:
+    made = limen.json("events-token", "create", "--features", "auditevents", "--name", "siem")
+    assert (made["features"], made["expires_at"]) == (["auditevents"], None)
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    feed = httpx.post(f"{limen.url}/api/v1/auditevents", json={"limit": 5}, headers=headers)
+    assert feed.status_code == 200, feed.text
+    usages = httpx.post(f"{limen.url}/api/v1/itemusages", json={"limit": 5}, headers=headers)
+    assert usages.status_code == 403
+    dated = limen.json(
+        "events-token", "create", "--features", "itemusages", "--expires-in-days", "7"
+    )
+    assert dated["expires_at"] and dated["token"] != made["token"]
+    plain = limen("events-token", "create", "--features", "signinattempts")
+    assert plain.exit_code == 0 and plain.stdout.strip().startswith("limen_")
+    _one_line_error(limen("events-token", "create", "--features", "nothing"), 2, "features must be")
+
+
+def test_sinks_are_added_listed_delivered_and_removed(limen: Limen) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}/hook"
+    added = limen.json("sink", "add", "hook", "--kind", "webhook", "--target", nowhere)
+    assert (added["name"], added["kind"], added["target"]) == ("hook", "webhook", nowhere)
+    assert added["secret"]
+    listed = limen.json("sink", "list")
+    assert [s["name"] for s in listed["items"]] == ["hook"]
+    assert added["secret"] not in json.dumps(listed)
+    assert set(listed["items"][0]) == set(added) - {"secret"}
+
+    # the live server's own sink worker may hold the sink's lease for a moment
+    assert _eventually(lambda: limen("sink", "deliver").exit_code == 1)
+    delivered = limen("sink", "deliver")
+    assert delivered.exit_code == 1, delivered.stderr
+    assert "limen: sink hook: webhook unreachable" in delivered.stderr
+    assert limen.json("sink", "list")["items"][0]["failures"] >= 1
+
+    removed = limen("sink", "remove", "hook")
+    assert removed.exit_code == 0 and "removed sink hook" in removed.stdout
+    assert limen.json("sink", "list") == {"items": []}
+    _one_line_error(limen("sink", "remove", "hook"), 3, "hook")
+    if limen.mode == "remote":  # a file sink names a path on the server host
+        jsonl = limen("sink", "add", "f", "--kind", "jsonl", "--target", "/tmp/limen-events.jsonl")
+        _one_line_error(jsonl, 2, "a jsonl sink writes a file on the server host")

@@ -43,8 +43,6 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 """Commands that only make sense on the server host, and why."""
 
 _MISSING_API: Final[dict[str, str]] = {
-    "sink": "event sinks (/v1/sinks)",
-    "events-token": "events tokens (/v1/events-tokens)",
     "audit": "audit verification and export",
     "fleet": "fleet inventory",
     "detect": "detection baselines",
