@@ -400,3 +400,28 @@ def test_sinks_are_added_listed_delivered_and_removed(limen: Limen) -> None:
     if limen.mode == "remote":  # a file sink names a path on the server host
         jsonl = limen("sink", "add", "f", "--kind", "jsonl", "--target", "/tmp/limen-events.jsonl")
         _one_line_error(jsonl, 2, "a jsonl sink writes a file on the server host")
+
+
+def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None:
+    made = limen.json("vault", "create", "staging")
+    limen.json("item", "create", "--vault", "staging", "--title", "db", "password=s3cret-x1")
+    renamed = limen.json("vault", "rename", "staging", "stage")
+    assert (renamed["id"], renamed["name"]) == (made["id"], "stage")
+    _one_line_error(limen("vault", "get", "staging"), 3, "staging")
+
+    assert limen("item", "delete", "db", "--vault", "stage", "--yes").exit_code == 0
+    _one_line_error(limen("item", "get", "db", "--vault", "stage"), 3, "db")
+    restored = limen.json("item", "restore", "db", "--vault", "stage")
+    assert (restored["title"], restored["version"]) == ("db", 1)
+    assert "s3cret-x1" not in json.dumps(restored)
+    assert limen.json("item", "get", "db", "--vault", "stage", "--reveal")["fields"][0][
+        "value"
+    ] == ("s3cret-x1")
+    _one_line_error(limen("item", "restore", "db", "--vault", "stage"), 3, "db")
+
+    _one_line_error(limen("vault", "delete", "stage", "--yes"), 4, "delete them first")
+    _one_line_error(limen("vault", "delete", "stage"), 2, "pass --yes")
+    limen("item", "delete", "db", "--vault", "stage", "--yes")
+    gone = limen.json("vault", "delete", "stage", "--yes")
+    assert gone == {"id": made["id"], "name": "stage", "purged_items": 1}
+    _one_line_error(limen("vault", "get", "stage"), 3, "stage")

@@ -230,6 +230,57 @@ def vault_get(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
             out_console.print(f"{key}: {value}", markup=False)
 
 
+@vault_app.command("rename")
+def vault_rename(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Vault name or id.")],
+    new_name: Annotated[str, typer.Argument(help="Its new name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Rename a vault; limen:// references that use its old name stop resolving."""
+    if (server := remote_vault(ctx)) is not None:
+        document = server.rename_vault(name, new_name)
+    else:
+        document = vault_document(
+            vault_service(ctx).update_vault(Actor.operator(), name, name=new_name)
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(f"Renamed vault {name} to {document['name']}", markup=False)
+
+
+@vault_app.command("delete")
+def vault_delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Vault name or id.")],
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete an empty vault and empty its trash for good (asks first; --yes without a
+    terminal). A vault that still holds items is refused."""
+    server = remote_vault(ctx)
+    if server is not None:
+        found = server.get_vault(name)
+        vault_id, name = found["id"], found["name"]
+    else:
+        view = vault_service(ctx).get_vault(Actor.operator(), name)
+        vault_id, name = view.id, view.name
+    confirm(
+        f"delete vault {name!r}",
+        yes=yes,
+        details=["the items in its trash go with it, for good", "its event history stays"],
+    )
+    if server is not None:
+        purged = server.delete_vault(vault_id)
+    else:
+        purged = vault_service(ctx).delete_vault(Actor.operator(), vault_id)
+    if as_json:
+        emit_json({"id": vault_id, "name": name, "purged_items": purged})
+    else:
+        out_console.print(f"Deleted vault {name} ({purged} trashed item(s) purged)", markup=False)
+
+
 @vault_app.command("policy")
 def vault_policy(
     ctx: typer.Context,
@@ -549,6 +600,27 @@ def item_delete(
     else:
         vault_service(ctx).delete_item(Actor.operator(), vault, item)
     out_console.print(f"Deleted {item}", markup=False)
+
+
+@item_app.command("restore")
+def item_restore(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Trashed item's title or id.")],
+    vault: VaultOpt,
+    as_json: JsonFlag = False,
+) -> None:
+    """Take an item out of the trash: it reads, lists and resolves again, at its version."""
+    if (server := remote_vault(ctx)) is not None:
+        document = server.restore_item(vault, item)
+    else:
+        view = vault_service(ctx).restore_item(Actor.operator(), vault, item)
+        document = item_document(view, reveal=False)
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(
+            f"Restored {document['title']} (version {document['version']})", markup=False
+        )
 
 
 @item_app.command("attach")
