@@ -138,6 +138,7 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
         (("audit", "verify"), "no HTTP API for audit verification"),
+        (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -425,3 +426,28 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
     gone = limen.json("vault", "delete", "stage", "--yes")
     assert gone == {"id": made["id"], "name": "stage", "purged_items": 1}
     _one_line_error(limen("vault", "get", "stage"), 3, "stage")
+
+
+def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
+    assert limen.json("fleet", "machines") == {"items": []}
+    finding = {
+        "rule_id": "aws-access-key", "provider": "aws", "location": "~/.aws/credentials:3",
+        "fingerprint": "sha256:0123456789abcdef", "source": "endpoint",
+    }  # fmt: skip
+    reported = httpx.post(
+        f"{limen.url}/v1/discovery/reports",
+        json={"machine": {"name": "lap-7", "owner": "dana"}, "findings": [finding]},
+        headers={"Authorization": f"Bearer {limen.admin_token}"},
+    )
+    assert reported.status_code == 200, reported.text
+    machines = limen.json("fleet", "machines")["items"]
+    assert [(m["name"], m["owner"], m["open_exposures"]) for m in machines] == [
+        ("lap-7", "dana", 1)
+    ]
+    exposures = limen.json("fleet", "exposures", "--machine", "lap-7")["items"]
+    assert [(e["machine"], e["rule_id"], e["status"]) for e in exposures] == [
+        ("lap-7", "aws-access-key", "open")
+    ]
+    assert limen.json("fleet", "exposures", "--all")["items"] == exposures
+    table = limen("fleet", "machines", COLUMNS="200")
+    assert table.exit_code == 0 and "lap-7" in table.stdout

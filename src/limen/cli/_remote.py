@@ -44,7 +44,6 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 
 _MISSING_API: Final[dict[str, str]] = {
     "audit": "audit verification and export",
-    "fleet": "fleet inventory",
     "detect": "detection baselines",
     "scim": "SCIM tokens",
 }
