@@ -407,6 +407,10 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
     made = limen.json("vault", "create", "staging")
     limen.json("item", "create", "--vault", "staging", "--title", "db", "password=s3cret-x1")
     renamed = limen.json("vault", "rename", "staging", "stage")
+    policy = limen.json("vault", "policy", "stage", "--max-age", "30d")
+    assert (policy["name"], policy["max_secret_age_days"]) == ("stage", 30)
+    cleared = limen("vault", "policy", "stage", "--clear")
+    assert cleared.exit_code == 0 and "Vault stage: maximum secret age none" in cleared.stdout
     assert (renamed["id"], renamed["name"]) == (made["id"], "stage")
     _one_line_error(limen("vault", "get", "staging"), 3, "staging")
 

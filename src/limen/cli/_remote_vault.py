@@ -56,6 +56,12 @@ class RemoteVault:
     def rename_vault(self, ref: str, name: str) -> dict[str, Any]:
         return self._vault(self._server.patch(f"/v1/vaults/{_segment(ref)}", {"name": name}))
 
+    def set_policy(self, ref: str, max_secret_age_days: int | None) -> dict[str, Any]:
+        """The answer does not carry the policy; what was set is what the server took."""
+        body = {"maxSecretAgeDays": max_secret_age_days}
+        wire = self._server.patch(f"/v1/vaults/{_segment(ref)}", body)
+        return self._vault(wire, max_secret_age_days)
+
     def delete_vault(self, ref: str) -> int:
         """Delete an empty vault; how many trashed items went with it (counted first)."""
         vault_id = self.get_vault(ref)["id"]

@@ -294,14 +294,19 @@ def vault_policy(
     """Set the vault's rotation policy (maximum secret age)."""
     if (max_age is None) == (not clear):
         raise InvalidInput("give either --max-age or --clear")
-    view = vault_service(ctx).set_policy(
-        Actor.operator(), name, max_secret_age_days=None if clear else _days(max_age)
-    )
-    if as_json:
-        emit_json(vault_document(view))
+    days = None if clear else _days(max_age)
+    if (server := remote_vault(ctx)) is not None:
+        document = server.set_policy(name, days)
     else:
-        policy = f"{view.max_secret_age_days}d" if view.max_secret_age_days else "none"
-        out_console.print(f"Vault {view.name}: maximum secret age {policy}", markup=False)
+        document = vault_document(
+            vault_service(ctx).set_policy(Actor.operator(), name, max_secret_age_days=days)
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        age = document["max_secret_age_days"]
+        policy = f"{age}d" if age else "none"
+        out_console.print(f"Vault {document['name']}: maximum secret age {policy}", markup=False)
 
 
 @vault_app.command("report")
