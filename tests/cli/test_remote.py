@@ -297,6 +297,17 @@ def test_oauth_clients_are_registered_listed_and_revoked(limen: Limen) -> None:
     assert table.exit_code == 0 and made["client_id"] in table.stdout
     assert secret not in table.stdout
 
+    rotated = limen.json("client", "rotate", made["client_id"])
+    new_secret = rotated.pop("client_secret")
+    assert rotated == made and new_secret not in (None, secret)
+    for tried, status in ((secret, 401), (new_secret, 200)):
+        answer = httpx.post(
+            f"{limen.url}/oauth2/token",
+            data={"grant_type": "client_credentials", "scope": "identities:read"},
+            auth=(made["client_id"], tried),
+        )
+        assert answer.status_code == status, answer.text
+
     revoked = limen.json("client", "revoke", made["client_id"])
     assert revoked == {**made, "revoked_at": revoked["revoked_at"]} and revoked["revoked_at"]
     _one_line_error(limen("client", "revoke", "nobody-client"), 3, "nobody-client")
@@ -352,6 +363,13 @@ def test_partners_are_registered_listed_and_revoked(limen: Limen) -> None:
     assert made["client_secret"] not in json.dumps(listed)
     shown = limen("partner", "list", COLUMNS="200")
     assert shown.exit_code == 0 and "elastic-soar" in shown.stdout
+
+    rotated = limen.json("partner", "rotate", "elastic-soar")
+    assert rotated == {**made, "client_secret": rotated["client_secret"]}
+    assert rotated["client_secret"] != made["client_secret"]
+    assert token() == 401
+    made = rotated
+    assert token() == 200
 
     revoked = limen.json("partner", "revoke", "elastic-soar")
     assert revoked == {**listed[0], "clients": [{**listed[0]["clients"][0], "revoked": True}]}

@@ -108,6 +108,22 @@ def list_(
 
 
 @app.command()
+def rotate(
+    ctx: typer.Context,
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a client a new secret, printed once; the old one stops working at once."""
+    document = _clients(ctx).rotate(client_id)
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"client_id      {document['client_id']}")
+    out_console.print("client_secret  (shown once, store it now):")
+    typer.echo(document["client_secret"])
+
+
+@app.command()
 def revoke(
     ctx: typer.Context,
     client_id: Annotated[str, typer.Argument(help="The client id.")],
@@ -138,6 +154,12 @@ class _Local:
         rows = self._clients.list(Actor.operator(), identity_ref=identity_ref)
         return [client_document(client, identity_name=name) for client, name in rows]
 
+    def rotate(self, client_id: str) -> dict[str, Any]:
+        operator = Actor.operator()
+        client, secret = self._clients.rotate(operator, client_id)
+        _, holder = self._clients.get(operator, client_id)
+        return {**client_document(client, identity_name=holder), "client_secret": secret}
+
     def revoke(self, client_id: str) -> dict[str, Any]:
         operator = Actor.operator()
         client = self._clients.revoke(operator, client_id)
@@ -160,6 +182,10 @@ class _Remote:
 
     def list(self, identity_ref: str | None) -> list[dict[str, Any]]:
         return [_wire(c) for c in self._server.get("/v1/clients", identity=identity_ref)["items"]]
+
+    def rotate(self, client_id: str) -> dict[str, Any]:
+        rotated = self._server.post(f"/v1/clients/{quote(client_id, safe='')}/rotate")
+        return {**_wire(rotated), "client_secret": rotated.get("client_secret")}
 
     def revoke(self, client_id: str) -> dict[str, Any]:
         return _wire(self._server.delete(f"/v1/clients/{quote(client_id, safe='')}"))

@@ -12,6 +12,7 @@ from limen import installation, respond
 from limen.audit import Actor
 from limen.cli._context import emit_json, open_database, out_console, remote, services
 from limen.cli._remote import normalise_times
+from limen.store.models import Identity, OAuthClient
 
 __all__ = ["app"]
 
@@ -84,17 +85,7 @@ def create(
         row, client, secret = services(ctx).responder.register_partner(
             Actor.operator(), name, scopes=scopes.split(",")
         )
-        with open_database(ctx).unit_of_work(readonly=True) as uow:
-            account = installation.account_id(uow.session)
-        document = {
-            "partner": row.name,
-            "identity_id": row.id,
-            "account_id": account,
-            "client_id": client.client_id,
-            "client_secret": secret,
-            "scopes": list(client.scopes or []),
-            "token_endpoint": "/v1beta1/users/oauth2/token",
-        }
+        document = _created(ctx, row, client, secret)
     if as_json:
         emit_json(document)
         return
@@ -104,6 +95,48 @@ def create(
     out_console.print(f"client id:     {document['client_id']}")
     out_console.print(f"client secret: {document['client_secret']}")
     out_console.print("The secret is shown only now; store it in the partner's configuration.")
+
+
+@app.command()
+def rotate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Partner name or id.")],
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="Which client (default: the newest active).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A new secret for a partner's client (same client id), printed once; the old secret
+    stops working at once."""
+    if (server := remote(ctx)) is not None:
+        body = {"client_id": client_id} if client_id else None
+        made = server.post(f"/v1/partners/{quote(name, safe='')}/rotate", body)
+        document = {key: made.get(key) for key in _CREATED_KEYS}
+    else:
+        partner, client, secret = services(ctx).responder.rotate_partner(
+            Actor.operator(), name, client_id=client_id
+        )
+        document = _created(ctx, partner.identity, client, secret)
+    if as_json:
+        emit_json(document)
+        return
+    out_console.print(f"client id:     {document['client_id']}")
+    out_console.print(f"client secret: {document['client_secret']}")
+    out_console.print("The secret is shown only now; the old one no longer works.")
+
+
+def _created(ctx: typer.Context, row: Identity, client: OAuthClient, secret: str) -> dict[str, Any]:
+    with open_database(ctx).unit_of_work(readonly=True) as uow:
+        account = installation.account_id(uow.session)
+    return {
+        "partner": row.name,
+        "identity_id": row.id,
+        "account_id": account,
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "scopes": list(client.scopes or []),
+        "token_endpoint": "/v1beta1/users/oauth2/token",
+    }
 
 
 @app.command("list")
