@@ -473,3 +473,29 @@ def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
     assert limen.json("fleet", "exposures", "--all")["items"] == exposures
     table = limen("fleet", "machines", COLUMNS="200")
     assert table.exit_code == 0 and "lap-7" in table.stdout
+
+
+def test_every_receivers_shared_signals_streams_are_listed(limen: Limen) -> None:
+    assert limen.json("partner", "streams") == {"items": []}
+    made = limen.json("partner", "create", "splunk-ssf", "--scopes", "ssf:manage")
+    issued = httpx.post(
+        f"{limen.url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "ssf:manage"},
+        auth=(made["client_id"], made["client_secret"]),
+    )
+    assert issued.status_code == 200, issued.text
+    poll = {"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": []}
+    stream = httpx.post(
+        f"{limen.url}/ssf/streams",
+        json=poll,
+        headers={"Authorization": f"Bearer {issued.json()['access_token']}"},
+    )
+    assert stream.status_code == 201, stream.text
+    listed = limen.json("partner", "streams")["items"]
+    assert [(s["stream_id"], s["receiver"], s["status"]) for s in listed] == [
+        (stream.json()["stream_id"], "splunk-ssf", "enabled")
+    ]
+    assert limen.json("partner", "streams", "--receiver", "splunk-ssf")["items"] == listed
+    table = limen("partner", "streams", COLUMNS="200")
+    assert table.exit_code == 0 and "splunk-ssf" in table.stdout
+    _one_line_error(limen("partner", "streams", "--receiver", "nobody-ssf"), 3, "nobody-ssf")

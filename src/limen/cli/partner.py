@@ -163,6 +163,43 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
+def streams(
+    ctx: typer.Context,
+    receiver: Annotated[
+        str | None, typer.Option(help="Only this receiver's streams (partner name or id).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every receiver's Shared Signals streams: who receives what, how, and whether it is
+    enabled (a push endpoint without credentials, query or fragment)."""
+    if (server := remote(ctx)) is not None:
+        found = server.get("/v1/ssf/streams", receiver=receiver)["items"]
+        documents = [normalise_times(d, "created_at", "updated_at") for d in found]
+    else:
+        from limen.api.schemas.ssf import StreamSummary  # the API's view, credentials dropped
+
+        rows = services(ctx).responder.ssf_streams(Actor.operator(), receiver=receiver)
+        documents = []
+        for stream, name in rows:
+            summary = StreamSummary.from_domain(stream, name).model_dump(mode="json")
+            documents.append(normalise_times(summary, "created_at", "updated_at"))
+    if as_json:
+        emit_json({"items": documents})
+        return
+    table = Table("receiver", "stream id", "delivery", "endpoint", "status", "events")
+    for doc in documents:
+        table.add_row(
+            doc["receiver"],
+            doc["stream_id"],
+            doc["delivery_method"].rsplit(":", 1)[-1],
+            doc["endpoint"] or "",
+            doc["status"],
+            str(len(doc["events_requested"])),
+        )
+    out_console.print(table, markup=False)
+
+
+@app.command()
 def revoke(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Partner name or id.")],
