@@ -499,3 +499,21 @@ def test_every_receivers_shared_signals_streams_are_listed(limen: Limen) -> None
     table = limen("partner", "streams", COLUMNS="200")
     assert table.exit_code == 0 and "splunk-ssf" in table.stdout
     _one_line_error(limen("partner", "streams", "--receiver", "nobody-ssf"), 3, "nobody-ssf")
+
+
+def test_secrets_shown_once_go_to_stdout_only(remote: Limen) -> None:
+    remote.json("identity", "create", "--kind", "human", "--name", "sam")
+    remote.json("vault", "create", "sam-kit")
+    for args in (
+        ("client", "create", "--identity", "sam"),
+        ("service-account", "create", "sam-ci", "--vault", "sam-kit:read"),
+        ("partner", "create", "sam-soar"),
+        ("events-token", "create", "--features", "auditevents"),
+    ):
+        result = remote(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        secret = next(document[k] for k in ("client_secret", "token") if k in document)
+        assert secret and result.stderr == ""
+        listed = remote(args[0], "list", "--json") if args[0] != "events-token" else None
+        assert listed is None or secret not in listed.stdout + listed.stderr
