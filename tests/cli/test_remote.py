@@ -134,12 +134,11 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("client", "list"), "no HTTP API for OAuth clients"),
-        (("service-account", "list"), "no HTTP API for service accounts"),
         (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
         (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
         (("audit", "verify"), "no HTTP API for audit verification"),
+        (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -274,3 +273,247 @@ def test_deprovisioning_says_what_it_cascaded_to(limen: Limen) -> None:
     assert (done["name"], done["status"]) == ("lena", "deprovisioned")
     assert (done["cascaded"], done["revoked_tokens"]) == ([bot["id"]], 1)
     assert limen.json("identity", "show", "lena-bot")["status"] == "suspended"
+
+
+def test_oauth_clients_are_registered_listed_and_revoked(limen: Limen) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "hal", "--role", "viewer")
+    limen.json("identity", "create", "--kind", "service", "--name", "ci", "--owner", "hal")
+    made = limen.json("client", "create", "--identity", "ci", "--scopes", "identities:read")
+    assert (made["name"], made["identity"], made["scopes"]) == ("ci", "ci", ["identities:read"])
+    secret = made.pop("client_secret")
+    answer = httpx.post(
+        f"{limen.url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "identities:read"},
+        auth=(made["client_id"], secret),
+    )
+    assert answer.status_code == 200, answer.text
+    assert limen.json("client", "list") == {"items": [made]}
+    assert limen.json("client", "list", "--identity", "ci") == {"items": [made]}
+
+    shown = limen("client", "create", "--identity", "ci", "--name", "ci-2")
+    assert shown.exit_code == 0 and "client_secret  (shown once, store it now):" in shown.stdout
+    assert shown.stdout.splitlines()[-1].strip() not in ("", secret)
+    table = limen("client", "list", COLUMNS="200")
+    assert table.exit_code == 0 and made["client_id"] in table.stdout
+    assert secret not in table.stdout
+
+    rotated = limen.json("client", "rotate", made["client_id"])
+    new_secret = rotated.pop("client_secret")
+    assert rotated == made and new_secret not in (None, secret)
+    for tried, status in ((secret, 401), (new_secret, 200)):
+        answer = httpx.post(
+            f"{limen.url}/oauth2/token",
+            data={"grant_type": "client_credentials", "scope": "identities:read"},
+            auth=(made["client_id"], tried),
+        )
+        assert answer.status_code == status, answer.text
+
+    revoked = limen.json("client", "revoke", made["client_id"])
+    assert revoked == {**made, "revoked_at": revoked["revoked_at"]} and revoked["revoked_at"]
+    _one_line_error(limen("client", "revoke", "nobody-client"), 3, "nobody-client")
+    _one_line_error(limen("client", "create", "--identity", "zed"), 3, "zed")
+
+
+def test_service_account_tokens_are_issued_listed_and_revoked(limen: Limen) -> None:
+    limen.json("vault", "create", "builds")
+    issued = limen.json("service-account", "create", "deployer", "--vault", "builds:read")
+    assert (issued["name"], issued["expires_at"]) == ("deployer", None)
+    assert issued["token"].startswith("limen_") and len(issued["scopes"]) == 1
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    assert httpx.get(f"{limen.url}/v1/vaults", headers=headers).status_code == 200
+
+    listed = limen.json("service-account", "list")
+    assert [(t["name"], t["token_id"], t["scopes"]) for t in listed] == [
+        ("deployer", issued["token_id"], issued["scopes"])
+    ]
+    assert issued["token"] not in json.dumps(listed)
+    assert limen.json("service-account", "list", "deployer") == listed
+    shown = limen("service-account", "create", "deployer", "--vault", "builds:write")
+    assert shown.exit_code == 0 and "Token (shown once, store it now):" in shown.stdout
+
+    revoked = limen.json("service-account", "revoke", "deployer")
+    assert issued["token_id"] in revoked["revoked"] and len(revoked["revoked"]) == 2
+    assert _eventually(
+        lambda: httpx.get(f"{limen.url}/v1/vaults", headers=headers).status_code == 401
+    )
+    assert all(t["revoked_at"] for t in limen.json("service-account", "list", "deployer"))
+    _one_line_error(
+        limen("service-account", "create", "x", "--vault", "nowhere:read"), 3, "nowhere"
+    )
+
+
+def test_partners_are_registered_listed_and_revoked(limen: Limen) -> None:
+    made = limen.json("partner", "create", "elastic-soar", "--scopes", "users:read,users:suspend")
+    assert (made["partner"], made["scopes"]) == ("elastic-soar", ["users:read", "users:suspend"])
+    assert made["token_endpoint"] == "/v1beta1/users/oauth2/token"
+
+    def token() -> int:
+        return httpx.post(
+            f"{limen.url}{made['token_endpoint']}",
+            data={"grant_type": "client_credentials", "scope": "openid"},
+            auth=(made["client_id"], made["client_secret"]),
+        ).status_code
+
+    assert token() == 200
+    listed = limen.json("partner", "list")
+    assert [(p["name"], p["status"]) for p in listed] == [("elastic-soar", "active")]
+    assert [(c["client_id"], c["revoked"]) for c in listed[0]["clients"]] == [
+        (made["client_id"], False)
+    ]
+    assert made["client_secret"] not in json.dumps(listed)
+    shown = limen("partner", "list", COLUMNS="200")
+    assert shown.exit_code == 0 and "elastic-soar" in shown.stdout
+
+    rotated = limen.json("partner", "rotate", "elastic-soar")
+    assert rotated == {**made, "client_secret": rotated["client_secret"]}
+    assert rotated["client_secret"] != made["client_secret"]
+    assert token() == 401
+    made = rotated
+    assert token() == 200
+
+    revoked = limen.json("partner", "revoke", "elastic-soar")
+    assert revoked == {**listed[0], "clients": [{**listed[0]["clients"][0], "revoked": True}]}
+    assert token() == 401
+    _one_line_error(limen("partner", "revoke", "nobody-soar"), 3, "nobody-soar")
+    _one_line_error(limen("partner", "create", "x", "--scopes", "vault:admin"), 2, "vault:admin")
+
+
+def test_events_tokens_read_only_their_feeds(limen: Limen) -> None:
+    made = limen.json("events-token", "create", "--features", "auditevents", "--name", "siem")
+    assert (made["features"], made["expires_at"]) == (["auditevents"], None)
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    feed = httpx.post(f"{limen.url}/api/v1/auditevents", json={"limit": 5}, headers=headers)
+    assert feed.status_code == 200, feed.text
+    usages = httpx.post(f"{limen.url}/api/v1/itemusages", json={"limit": 5}, headers=headers)
+    assert usages.status_code == 403
+    dated = limen.json(
+        "events-token", "create", "--features", "itemusages", "--expires-in-days", "7"
+    )
+    assert dated["expires_at"] and dated["token"] != made["token"]
+    plain = limen("events-token", "create", "--features", "signinattempts")
+    assert plain.exit_code == 0 and plain.stdout.strip().startswith("limen_")
+    _one_line_error(limen("events-token", "create", "--features", "nothing"), 2, "features must be")
+
+
+def test_sinks_are_added_listed_delivered_and_removed(limen: Limen) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}/hook"
+    added = limen.json("sink", "add", "hook", "--kind", "webhook", "--target", nowhere)
+    assert (added["name"], added["kind"], added["target"]) == ("hook", "webhook", nowhere)
+    assert added["secret"]
+    listed = limen.json("sink", "list")
+    assert [s["name"] for s in listed["items"]] == ["hook"]
+    assert added["secret"] not in json.dumps(listed)
+    assert set(listed["items"][0]) == set(added) - {"secret"}
+
+    # the live server's own sink worker may hold the sink's lease for a moment
+    assert _eventually(lambda: limen("sink", "deliver").exit_code == 1)
+    delivered = limen("sink", "deliver")
+    assert delivered.exit_code == 1, delivered.stderr
+    assert "limen: sink hook: webhook unreachable" in delivered.stderr
+    assert limen.json("sink", "list")["items"][0]["failures"] >= 1
+
+    removed = limen("sink", "remove", "hook")
+    assert removed.exit_code == 0 and "removed sink hook" in removed.stdout
+    assert limen.json("sink", "list") == {"items": []}
+    _one_line_error(limen("sink", "remove", "hook"), 3, "hook")
+    if limen.mode == "remote":  # a file sink names a path on the server host
+        jsonl = limen("sink", "add", "f", "--kind", "jsonl", "--target", "/tmp/limen-events.jsonl")
+        _one_line_error(jsonl, 2, "a jsonl sink writes a file on the server host")
+
+
+def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None:
+    made = limen.json("vault", "create", "staging")
+    limen.json("item", "create", "--vault", "staging", "--title", "db", "password=s3cret-x1")
+    renamed = limen.json("vault", "rename", "staging", "stage")
+    policy = limen.json("vault", "policy", "stage", "--max-age", "30d")
+    assert (policy["name"], policy["max_secret_age_days"]) == ("stage", 30)
+    cleared = limen("vault", "policy", "stage", "--clear")
+    assert cleared.exit_code == 0 and "Vault stage: maximum secret age none" in cleared.stdout
+    assert (renamed["id"], renamed["name"]) == (made["id"], "stage")
+    _one_line_error(limen("vault", "get", "staging"), 3, "staging")
+
+    assert limen("item", "delete", "db", "--vault", "stage", "--yes").exit_code == 0
+    _one_line_error(limen("item", "get", "db", "--vault", "stage"), 3, "db")
+    restored = limen.json("item", "restore", "db", "--vault", "stage")
+    assert (restored["title"], restored["version"]) == ("db", 1)
+    assert "s3cret-x1" not in json.dumps(restored)
+    assert limen.json("item", "get", "db", "--vault", "stage", "--reveal")["fields"][0][
+        "value"
+    ] == ("s3cret-x1")
+    _one_line_error(limen("item", "restore", "db", "--vault", "stage"), 3, "db")
+
+    _one_line_error(limen("vault", "delete", "stage", "--yes"), 4, "delete them first")
+    _one_line_error(limen("vault", "delete", "stage"), 2, "pass --yes")
+    limen("item", "delete", "db", "--vault", "stage", "--yes")
+    gone = limen.json("vault", "delete", "stage", "--yes")
+    assert gone == {"id": made["id"], "name": "stage", "purged_items": 1}
+    _one_line_error(limen("vault", "get", "stage"), 3, "stage")
+
+
+def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
+    assert limen.json("fleet", "machines") == {"items": []}
+    finding = {
+        "rule_id": "aws-access-key", "provider": "aws", "location": "~/.aws/credentials:3",
+        "fingerprint": "sha256:0123456789abcdef", "source": "endpoint",
+    }  # fmt: skip
+    reported = httpx.post(
+        f"{limen.url}/v1/discovery/reports",
+        json={"machine": {"name": "lap-7", "owner": "dana"}, "findings": [finding]},
+        headers={"Authorization": f"Bearer {limen.admin_token}"},
+    )
+    assert reported.status_code == 200, reported.text
+    machines = limen.json("fleet", "machines")["items"]
+    assert [(m["name"], m["owner"], m["open_exposures"]) for m in machines] == [
+        ("lap-7", "dana", 1)
+    ]
+    exposures = limen.json("fleet", "exposures", "--machine", "lap-7")["items"]
+    assert [(e["machine"], e["rule_id"], e["status"]) for e in exposures] == [
+        ("lap-7", "aws-access-key", "open")
+    ]
+    assert limen.json("fleet", "exposures", "--all")["items"] == exposures
+    table = limen("fleet", "machines", COLUMNS="200")
+    assert table.exit_code == 0 and "lap-7" in table.stdout
+
+
+def test_every_receivers_shared_signals_streams_are_listed(limen: Limen) -> None:
+    assert limen.json("partner", "streams") == {"items": []}
+    made = limen.json("partner", "create", "splunk-ssf", "--scopes", "ssf:manage")
+    issued = httpx.post(
+        f"{limen.url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "ssf:manage"},
+        auth=(made["client_id"], made["client_secret"]),
+    )
+    assert issued.status_code == 200, issued.text
+    poll = {"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": []}
+    stream = httpx.post(
+        f"{limen.url}/ssf/streams",
+        json=poll,
+        headers={"Authorization": f"Bearer {issued.json()['access_token']}"},
+    )
+    assert stream.status_code == 201, stream.text
+    listed = limen.json("partner", "streams")["items"]
+    assert [(s["stream_id"], s["receiver"], s["status"]) for s in listed] == [
+        (stream.json()["stream_id"], "splunk-ssf", "enabled")
+    ]
+    assert limen.json("partner", "streams", "--receiver", "splunk-ssf")["items"] == listed
+    table = limen("partner", "streams", COLUMNS="200")
+    assert table.exit_code == 0 and "splunk-ssf" in table.stdout
+    _one_line_error(limen("partner", "streams", "--receiver", "nobody-ssf"), 3, "nobody-ssf")
+
+
+def test_secrets_shown_once_go_to_stdout_only(remote: Limen) -> None:
+    remote.json("identity", "create", "--kind", "human", "--name", "sam")
+    remote.json("vault", "create", "sam-kit")
+    for args in (
+        ("client", "create", "--identity", "sam"),
+        ("service-account", "create", "sam-ci", "--vault", "sam-kit:read"),
+        ("partner", "create", "sam-soar"),
+        ("events-token", "create", "--features", "auditevents"),
+    ):
+        result = remote(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        secret = next(document[k] for k in ("client_secret", "token") if k in document)
+        assert secret and result.stderr == ""
+        listed = remote(args[0], "list", "--json") if args[0] != "events-token" else None
+        assert listed is None or secret not in listed.stdout + listed.stderr

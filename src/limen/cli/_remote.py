@@ -43,13 +43,7 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 """Commands that only make sense on the server host, and why."""
 
 _MISSING_API: Final[dict[str, str]] = {
-    "client": "OAuth clients (/v1/clients)",
-    "service-account": "service accounts (/v1/service-accounts)",
-    "partner": "partners (/v1/partners)",
-    "sink": "event sinks (/v1/sinks)",
-    "events-token": "events tokens (/v1/events-tokens)",
     "audit": "audit verification and export",
-    "fleet": "fleet inventory",
     "detect": "detection baselines",
     "scim": "SCIM tokens",
 }

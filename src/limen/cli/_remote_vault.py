@@ -53,6 +53,22 @@ class RemoteVault:
     def get_vault(self, ref: str) -> dict[str, Any]:
         return self._vault(self._server.get(f"/v1/vaults/{_segment(ref)}"))
 
+    def rename_vault(self, ref: str, name: str) -> dict[str, Any]:
+        return self._vault(self._server.patch(f"/v1/vaults/{_segment(ref)}", {"name": name}))
+
+    def set_policy(self, ref: str, max_secret_age_days: int | None) -> dict[str, Any]:
+        """The answer does not carry the policy; what was set is what the server took."""
+        body = {"maxSecretAgeDays": max_secret_age_days}
+        wire = self._server.patch(f"/v1/vaults/{_segment(ref)}", body)
+        return self._vault(wire, max_secret_age_days)
+
+    def delete_vault(self, ref: str) -> int:
+        """Delete an empty vault; how many trashed items went with it (counted first)."""
+        vault_id = self.get_vault(ref)["id"]
+        trashed = self._server.get(f"/v1/vaults/{vault_id}/items", trashed=True)
+        self._server.delete(f"/v1/vaults/{vault_id}")
+        return len(trashed)
+
     def _vault(self, wire: dict[str, Any], max_age: int | None = None) -> dict[str, Any]:
         self._vault_names[wire["id"]] = wire["name"]
         return {
@@ -94,6 +110,10 @@ class RemoteVault:
         current = self._get_item(vault, item)
         self._server.delete(f"/v1/vaults/{current['vault']['id']}/items/{current['id']}")
         return current
+
+    def restore_item(self, vault: str, item: str) -> dict[str, Any]:
+        wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/restore")
+        return self._item(wire, reveal=False)
 
     def versions(self, vault: str, item: str) -> int:
         return int(self._get_item(vault, item)["version"])

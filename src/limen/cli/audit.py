@@ -6,7 +6,8 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -31,7 +32,8 @@ from limen.audit.documents import event_document
 from limen.audit.feed_tokens import issue_events_token
 from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, remove_sink
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
-from limen.cli._context import emit_json, open_database, out_console, state
+from limen.cli._context import emit_json, open_database, out_console, remote, state
+from limen.cli._remote import normalise_times
 from limen.errors import InvalidInput
 from limen.store import Database
 
@@ -285,22 +287,26 @@ def events_token_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a bearer token for the Events-API feed (shown once)."""
-    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        token, raw = issue_events_token(
-            uow, Actor.operator(), features=features.split(","), name=name, expires_at=expires
-        )
-        document = {
-            "token": raw,
-            "id": token.id,
-            "features": [s.split(":", 1)[1] for s in token.scopes],
-            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-        }
+    if (server := remote(ctx)) is not None:
+        body = {"features": features.split(","), "name": name, "expires_in_days": expires_in_days}
+        made = normalise_times(server.post("/v1/events-tokens", body), "expires_at")
+        document = {key: made.get(key) for key in ("token", "id", "features", "expires_at")}
+    else:
+        expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+        with open_database(ctx).unit_of_work() as uow:
+            token, raw = issue_events_token(
+                uow, Actor.operator(), features=features.split(","), name=name, expires_at=expires
+            )
+            document = {
+                "token": raw,
+                "id": token.id,
+                "features": [s.split(":", 1)[1] for s in token.scopes],
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            }
     if as_json:
         emit_json(document)
     else:
-        typer.echo(raw)
+        typer.echo(document["token"])
 
 
 @sink_app.command("add")
@@ -319,46 +325,73 @@ def sink_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a push sink; a webhook's signing secret is shown once."""
-    db = open_database(ctx)
-    status, secret = add_sink(
-        db,
-        _keys(ctx),
-        Actor.operator(),
-        name=name,
-        kind=kind,
-        target=target,
-        subject=subject,
-        stream=stream,
-        from_start=not from_now,
-    )
+    if (server := remote(ctx)) is not None:
+        if kind == "jsonl":
+            raise InvalidInput(
+                "a jsonl sink writes a file on the server host; add it there "
+                "(unset LIMEN_TOKEN), or add a webhook or nats sink"
+            )
+        body = {
+            "name": name, "kind": kind, "target": target, "subject": subject, "stream": stream,
+            "from_now": from_now,
+        }  # fmt: skip
+        made = normalise_times(server.post("/v1/sinks", body), "next_attempt_at")
+        document = {key: made.get(key) for key in (*_SINK_KEYS, "secret")}
+    else:
+        status, secret = add_sink(
+            open_database(ctx),
+            _keys(ctx),
+            Actor.operator(),
+            name=name,
+            kind=kind,
+            target=target,
+            subject=subject,
+            stream=stream,
+            from_start=not from_now,
+        )
+        document = {**status.to_document(), "secret": secret}
     if as_json:
-        emit_json({**status.to_document(), "secret": secret})
+        emit_json(document)
         return
-    out_console.print(f"sink {status.name} ({status.kind}) added: {status.id}")
-    if secret:
+    out_console.print(f"sink {document['name']} ({document['kind']}) added: {document['id']}")
+    if document["secret"]:
         out_console.print("Signing secret (shown once):")
-        typer.echo(secret)
+        typer.echo(document["secret"])
+
+
+_SINK_KEYS = (
+    "id", "name", "kind", "target", "enabled", "delivered_through", "delivered_count",
+    "pending", "failures", "last_error", "next_attempt_at",
+)  # fmt: skip
+
+
+def _sink_documents(ctx: typer.Context) -> list[dict[str, Any]]:
+    if (server := remote(ctx)) is not None:
+        return [
+            normalise_times({key: s.get(key) for key in _SINK_KEYS}, "next_attempt_at")
+            for s in server.get("/v1/sinks")["items"]
+        ]
+    with open_database(ctx).unit_of_work(readonly=True) as uow:
+        return [s.to_document() for s in list_sinks(uow.session)]
 
 
 @sink_app.command("list")
 def sink_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show every sink and how far it has been delivered."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        sinks = list_sinks(uow.session)
+    sinks = _sink_documents(ctx)
     if as_json:
-        emit_json({"items": [s.to_document() for s in sinks]})
+        emit_json({"items": sinks})
         return
     table = Table("name", "kind", "target", "delivered", "pending", "failures", "last error")
     for sink in sinks:
         table.add_row(
-            sink.name,
-            sink.kind,
-            sink.target,
-            str(sink.delivered_count),
-            str(sink.pending),
-            str(sink.failures),
-            sink.last_error or "",
+            sink["name"],
+            sink["kind"],
+            sink["target"],
+            str(sink["delivered_count"]),
+            str(sink["pending"]),
+            str(sink["failures"]),
+            sink["last_error"] or "",
         )
     out_console.print(table)
 
@@ -366,32 +399,39 @@ def sink_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @sink_app.command("remove")
 def sink_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
     """Remove a sink (its delivery position goes with it)."""
-    remove_sink(open_database(ctx), Actor.operator(), name)
+    if (server := remote(ctx)) is not None:
+        server.delete(f"/v1/sinks/{quote(name, safe='')}")
+    else:
+        remove_sink(open_database(ctx), Actor.operator(), name)
     out_console.print(f"removed sink {name}")
 
 
 @sink_app.command("deliver")
 def sink_deliver(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Deliver pending events to every due sink now (the server does this continuously)."""
-    db, keys = _linked(ctx)
-    total = 0
-    while True:
-        count = deliver_due(db, keys)
-        total += count
-        if count == 0:
-            break
-    with db.unit_of_work(readonly=True) as uow:
-        failing = [s for s in list_sinks(uow.session) if s.last_error]
+    if (server := remote(ctx)) is not None:
+        done = server.post("/v1/sinks/deliver")
+        total, failing = done["delivered"], [(f["name"], f["last_error"]) for f in done["failing"]]
+    else:
+        db, keys = _linked(ctx)
+        total = 0
+        while True:
+            count = deliver_due(db, keys)
+            total += count
+            if count == 0:
+                break
+        with db.unit_of_work(readonly=True) as uow:
+            failing = [(s.name, s.last_error) for s in list_sinks(uow.session) if s.last_error]
     if as_json:
         emit_json(
             {
                 "delivered": total,
-                "failing": [{"name": s.name, "last_error": s.last_error} for s in failing],
+                "failing": [{"name": n, "last_error": e} for n, e in failing],
             }
         )
     else:
         out_console.print(f"delivered {total} events")
-        for sink in failing:
-            typer.echo(f"limen: sink {sink.name}: {sink.last_error}", err=True)
+        for sink_name, last_error in failing:
+            typer.echo(f"limen: sink {sink_name}: {last_error}", err=True)
     if failing:
         raise typer.Exit(1)

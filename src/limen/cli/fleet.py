@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, open_database, out_console
+from limen.cli._context import emit_json, open_database, out_console, remote
 from limen.discovery import enrol, list_exposures, list_machines
 from limen.errors import InvalidInput
 from limen.store.models import utcnow
@@ -65,9 +65,11 @@ def machines(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Every machine that has reported, with its open exposures."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        rows = list_machines(uow.session)
+    if (server := remote(ctx)) is not None:
+        rows = [_times(r) for r in server.get("/v1/discovery/machines")["items"]]
+    else:
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            rows = list_machines(uow.session)
     if as_json:
         emit_json({"items": rows})
         return
@@ -97,9 +99,14 @@ def exposures(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Which machine holds which exposed credential (fingerprints, never values)."""
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        rows = list_exposures(uow.session, machine=machine, include_resolved=include_resolved)
+    if (server := remote(ctx)) is not None:
+        found = server.get(
+            "/v1/discovery/exposures", machine=machine, include_resolved=include_resolved
+        )
+        rows = [_times(r) for r in found["items"]]
+    else:
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            rows = list_exposures(uow.session, machine=machine, include_resolved=include_resolved)
     if as_json:
         emit_json({"items": rows})
         return
@@ -122,6 +129,16 @@ def _duration(text: str) -> timedelta:
     return {"d": timedelta(days=number), "h": timedelta(hours=number)}.get(
         unit, timedelta(minutes=number)
     )
+
+
+def _times(row: dict[str, Any]) -> dict[str, Any]:
+    """A row from the server with its times as the local rows have them."""
+    return {
+        key: datetime.fromisoformat(value)
+        if key in ("first_seen", "last_seen", "resolved_at") and isinstance(value, str)
+        else value
+        for key, value in row.items()
+    }
 
 
 def _when(value: Any) -> str:

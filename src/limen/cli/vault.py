@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -19,7 +20,7 @@ from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
 from limen.cli._errors import fail
-from limen.cli._remote import missing_api
+from limen.cli._remote import missing_api, normalise_times
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -229,6 +230,57 @@ def vault_get(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
             out_console.print(f"{key}: {value}", markup=False)
 
 
+@vault_app.command("rename")
+def vault_rename(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Vault name or id.")],
+    new_name: Annotated[str, typer.Argument(help="Its new name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Rename a vault; limen:// references that use its old name stop resolving."""
+    if (server := remote_vault(ctx)) is not None:
+        document = server.rename_vault(name, new_name)
+    else:
+        document = vault_document(
+            vault_service(ctx).update_vault(Actor.operator(), name, name=new_name)
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(f"Renamed vault {name} to {document['name']}", markup=False)
+
+
+@vault_app.command("delete")
+def vault_delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Vault name or id.")],
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete an empty vault and empty its trash for good (asks first; --yes without a
+    terminal). A vault that still holds items is refused."""
+    server = remote_vault(ctx)
+    if server is not None:
+        found = server.get_vault(name)
+        vault_id, name = found["id"], found["name"]
+    else:
+        view = vault_service(ctx).get_vault(Actor.operator(), name)
+        vault_id, name = view.id, view.name
+    confirm(
+        f"delete vault {name!r}",
+        yes=yes,
+        details=["the items in its trash go with it, for good", "its event history stays"],
+    )
+    if server is not None:
+        purged = server.delete_vault(vault_id)
+    else:
+        purged = vault_service(ctx).delete_vault(Actor.operator(), vault_id)
+    if as_json:
+        emit_json({"id": vault_id, "name": name, "purged_items": purged})
+    else:
+        out_console.print(f"Deleted vault {name} ({purged} trashed item(s) purged)", markup=False)
+
+
 @vault_app.command("policy")
 def vault_policy(
     ctx: typer.Context,
@@ -242,14 +294,19 @@ def vault_policy(
     """Set the vault's rotation policy (maximum secret age)."""
     if (max_age is None) == (not clear):
         raise InvalidInput("give either --max-age or --clear")
-    view = vault_service(ctx).set_policy(
-        Actor.operator(), name, max_secret_age_days=None if clear else _days(max_age)
-    )
-    if as_json:
-        emit_json(vault_document(view))
+    days = None if clear else _days(max_age)
+    if (server := remote_vault(ctx)) is not None:
+        document = server.set_policy(name, days)
     else:
-        policy = f"{view.max_secret_age_days}d" if view.max_secret_age_days else "none"
-        out_console.print(f"Vault {view.name}: maximum secret age {policy}", markup=False)
+        document = vault_document(
+            vault_service(ctx).set_policy(Actor.operator(), name, max_secret_age_days=days)
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        age = document["max_secret_age_days"]
+        policy = f"{age}d" if age else "none"
+        out_console.print(f"Vault {document['name']}: maximum secret age {policy}", markup=False)
 
 
 @vault_app.command("report")
@@ -550,6 +607,27 @@ def item_delete(
     out_console.print(f"Deleted {item}", markup=False)
 
 
+@item_app.command("restore")
+def item_restore(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="Trashed item's title or id.")],
+    vault: VaultOpt,
+    as_json: JsonFlag = False,
+) -> None:
+    """Take an item out of the trash: it reads, lists and resolves again, at its version."""
+    if (server := remote_vault(ctx)) is not None:
+        document = server.restore_item(vault, item)
+    else:
+        view = vault_service(ctx).restore_item(Actor.operator(), vault, item)
+        document = item_document(view, reveal=False)
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(
+            f"Restored {document['title']} (version {document['version']})", markup=False
+        )
+
+
 @item_app.command("attach")
 def item_attach(
     ctx: typer.Context,
@@ -585,29 +663,37 @@ def service_account_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a vault-scoped token for a service account; the token is printed once."""
-    issued = vaults.service_accounts.create(
-        open_database(ctx),
-        Actor.operator(),
-        name,
-        grants=vault,
-        expires_in=parse_duration(expires_in) if expires_in else None,
-    )
-    if as_json:
-        emit_json(
-            {
-                "id": issued.identity_id,
-                "name": issued.name,
-                "token_id": issued.token_id,
-                "token": issued.token,
-                "scopes": list(issued.scopes),
-                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-            }
+    if (server := remote(ctx)) is not None:
+        body = {"name": name, "vaults": vault, "expires_in": expires_in}
+        document = normalise_times(server.post("/v1/service-accounts", body), "expires_at")
+        document = {key: document.get(key) for key in _ISSUED_KEYS}
+    else:
+        issued = vaults.service_accounts.create(
+            open_database(ctx),
+            Actor.operator(),
+            name,
+            grants=vault,
+            expires_in=parse_duration(expires_in) if expires_in else None,
         )
+        document = {
+            "id": issued.identity_id,
+            "name": issued.name,
+            "token_id": issued.token_id,
+            "token": issued.token,
+            "scopes": list(issued.scopes),
+            "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+        }
+    if as_json:
+        emit_json(document)
         return
-    out_console.print(f"Service account {issued.name} ({issued.identity_id})", markup=False)
-    out_console.print(f"Scopes: {' '.join(issued.scopes)}", markup=False)
+    out_console.print(f"Service account {document['name']} ({document['id']})", markup=False)
+    out_console.print(f"Scopes: {' '.join(document['scopes'])}", markup=False)
     out_console.print("Token (shown once, store it now):", markup=False)
-    typer.echo(issued.token)
+    typer.echo(document["token"])
+
+
+_ISSUED_KEYS = ("id", "name", "token_id", "token", "scopes", "expires_at")
+_TOKEN_TIMES = ("created_at", "expires_at", "revoked_at", "last_used_at")
 
 
 @service_account_app.command("list")
@@ -617,20 +703,27 @@ def service_account_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Service-account tokens: scopes, expiry, revocation, last use (never the token)."""
-    tokens = vaults.service_accounts.list_tokens(open_database(ctx), Actor.operator(), name)
-    documents = [
-        {
-            "name": t.name,
-            "token_id": t.token_id,
-            "prefix": t.prefix,
-            "scopes": list(t.scopes),
-            "created_at": t.created_at.isoformat(),
-            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-        }
-        for t in tokens
-    ]
+    if (server := remote(ctx)) is not None:
+        if name:
+            found = server.get(f"/v1/service-accounts/{quote(name, safe='')}")["tokens"]
+        else:
+            found = server.get("/v1/service-accounts")["items"]
+        documents = [normalise_times(dict(t), *_TOKEN_TIMES) for t in found]
+    else:
+        tokens = vaults.service_accounts.list_tokens(open_database(ctx), Actor.operator(), name)
+        documents = [
+            {
+                "name": t.name,
+                "token_id": t.token_id,
+                "prefix": t.prefix,
+                "scopes": list(t.scopes),
+                "created_at": t.created_at.isoformat(),
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            }
+            for t in tokens
+        ]
     if as_json:
         emit_json(documents)
         return
@@ -655,7 +748,10 @@ def service_account_revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a service-account token, or every token of a service account."""
-    revoked = vaults.service_accounts.revoke(open_database(ctx), Actor.operator(), ref)
+    if (server := remote(ctx)) is not None:
+        revoked = server.delete(f"/v1/service-accounts/{quote(ref, safe='')}")["revoked"]
+    else:
+        revoked = vaults.service_accounts.revoke(open_database(ctx), Actor.operator(), ref)
     if as_json:
         emit_json({"revoked": list(revoked)})
     else:
