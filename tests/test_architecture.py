@@ -169,3 +169,26 @@ def test_only_the_store_knows_which_database_it_runs_on() -> None:
                     if any(isinstance(v, ast.Constant) and v.value in _DATABASES for v in values):
                         offenders.append(f"{relative}:{node.lineno} compares with a database name")
     assert offenders == []
+
+
+def test_wire_models_live_in_api_schemas() -> None:
+    # A reviewer looking for what a route accepts or answers opens api/schemas/: no
+    # router defines a pydantic model of its own.
+    import importlib
+
+    from pydantic import BaseModel
+
+    offenders = []
+    for path in sorted((SRC / "api").rglob("*.py")):
+        name = _module_name(path)
+        if name.startswith("limen.api.schemas"):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == name
+            ):
+                offenders.append(f"{name}.{value.__name__}")
+    assert offenders == []

@@ -29,7 +29,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from limen import installation, respond, tokens
@@ -37,6 +36,8 @@ from limen.api import oauth
 from limen.api.deps import ActorDep, ServicesDep, request_context, services_of
 from limen.api.problems import problem_response
 from limen.api.routing import PUBLIC, Route, guarded
+from limen.api.schemas.killswitch import KillSwitchPublic, KillSwitchRequest
+from limen.api.schemas.partner_users import ListUsersResponse, PartnerUser
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
@@ -58,26 +59,6 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 _STATE = {IdentityStatus.ACTIVE: "ACTIVE", IdentityStatus.SUSPENDED: "SUSPENDED"}
 _PAGE_TOKEN_VERSION = 1
-
-
-class PartnerUser(BaseModel):
-    """1Password's User object; ``kind`` and ``owner`` only on agents and services."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    email: str = Field(default="", description="Empty when the identity has none.")
-    display_name: str
-    state: Literal["STATE_UNSPECIFIED", "ACTIVE", "SUSPENDED"]
-    create_time: str = Field(description="RFC 3339, UTC.")
-    path: str = Field(description="accounts/<account_id>/<collection>/<id>")
-    kind: str | None = None
-    owner: str | None = Field(default=None, description="Id of the owning human.")
-
-
-class ListUsersResponse(BaseModel):
-    results: list[PartnerUser]
-    next_page_token: str | None = None
 
 
 class _Collection:
@@ -360,27 +341,6 @@ for _c in COLLECTIONS:
         summary=f"Get a {_c.noun}",
         openapi_extra=guarded("identity.read"),
     )
-
-
-class KillSwitchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["agent", "service"] = "agent"
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class KillSwitchPublic(BaseModel):
-    id: str
-    kind: str
-    engaged: bool
-    reason: str | None
-    engaged_at: datetime
-    engaged_by: str
-    released_at: datetime | None = None
-    held: int | None = None
-    suspended: list[str] | None = None
-    reactivated: list[str] | None = None
-    left_alone: list[str] | None = None
 
 
 @killswitch_router.get(
