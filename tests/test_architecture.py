@@ -192,3 +192,19 @@ def test_wire_models_live_in_api_schemas() -> None:
             ):
                 offenders.append(f"{name}.{value.__name__}")
     assert offenders == []
+
+
+def test_no_module_keeps_objects_keyed_by_weak_references() -> None:
+    # Everything a process needs is built once, in Services (limen/services.py), and
+    # handed to what uses it: no module keeps a registry of objects per database or per
+    # app on the side, where two installations in one process would share them unseen.
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute | ast.Name):
+                called = value.func.attr if isinstance(value.func, ast.Attribute) else value.func.id
+                if called in {"WeakKeyDictionary", "WeakValueDictionary"}:
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from limen import access, identity
 from limen.audit import AuditKeys, EventReader, link_pending
-from limen.audit.durable import EventWriter, event_writer
+from limen.audit.durable import EventWriter
 from limen.config import Settings
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
@@ -75,7 +75,7 @@ class Services:
     @cached_property
     def events(self) -> EventWriter:
         """The group-committing writer of events that are a request's only write."""
-        return event_writer(self.db)
+        return EventWriter(self.db)
 
     @cached_property
     def status(self) -> identity.StatusView:
@@ -139,6 +139,7 @@ class Services:
             status=self.status,
             ttl=self.settings.access_token_ttl,
             issuer=self.settings.resolved_public_url,
+            events=self.events,
             lifetime_scale=self.threat_view.token_scale,
         )
 
@@ -153,6 +154,7 @@ class Services:
             status=self.status,
             ttl=respond.PARTNER_TOKEN_TTL,
             issuer=self.settings.resolved_public_url,
+            events=self.events,
         )
 
     @cached_property
@@ -166,6 +168,7 @@ class Services:
         return access.PolicyDecisionPoint(
             self.db,
             status=self.status,
+            events=self.events,
             token_chain=chain,
             threat_level=lambda: self.threat_view.level,
         )
@@ -185,6 +188,7 @@ class Services:
             self.db,
             self.keyring,
             authorizer=self.guard,
+            events=self.events,
             reuse_seconds=self.settings.vault_reuse_seconds,
         )
 
@@ -370,7 +374,9 @@ class Services:
                 getattr(self, part)
         except LimenError as exc:
             log.warning("the token service is not available: %s", exc.detail)
-            self.__dict__.setdefault("pdp", access.PolicyDecisionPoint(self.db, status=self.status))
+            self.__dict__.setdefault(
+                "pdp", access.PolicyDecisionPoint(self.db, status=self.status, events=self.events)
+            )
         try:
             self.transmitter.start()
         except LimenError as exc:
