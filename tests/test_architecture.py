@@ -208,3 +208,21 @@ def test_no_module_keeps_objects_keyed_by_weak_references() -> None:
                 if called in {"WeakKeyDictionary", "WeakValueDictionary"}:
                     offenders.append(f"{relative}:{node.lineno}")
     assert offenders == []
+
+
+def test_only_services_builds_its_parts() -> None:
+    # A part of Services is a typed attribute of it; a router or command that hung its
+    # own lazily built object on it (`services.__dict__["x"] = …`) would be a part nobody
+    # can find in limen/services.py.
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        if relative == Path("services.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+                owner = node.value
+                named = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+                if named == "services":
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []

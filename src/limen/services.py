@@ -78,6 +78,15 @@ class Services:
         return EventWriter(self.db)
 
     @cached_property
+    def account_id(self) -> str:
+        """The installation's account id (Users and Events APIs); it never changes, so it
+        is read once, on first use (from a thread: it reads the database)."""
+        from limen import installation
+
+        with self.db.unit_of_work(readonly=True) as uow:
+            return installation.account_id(uow.session)
+
+    @cached_property
     def status(self) -> identity.StatusView:
         """Who may act right now (starts the change feed)."""
         return identity.StatusView(self.db)

@@ -31,7 +31,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from limen import installation, respond, tokens
+from limen import respond, tokens
 from limen.api import oauth
 from limen.api.deps import ActorDep, ServicesDep, request_context, services_of
 from limen.api.problems import problem_response
@@ -41,7 +41,7 @@ from limen.api.schemas.partner_users import ListUsersResponse, PartnerUser
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
-from limen.store import Database, UnitOfWork
+from limen.store import UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_error", "router"]
@@ -114,25 +114,14 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _this_account(request: Request, account_id: str) -> str:
-    """The installation's account id, if the path names it; else 404.
-
-    An installation's account id never changes, so it is read once per app.
-    """
-    services = services_of(request)
-    account = services.__dict__.get("account_id")
-    if account is None:
-        account = await services.db.run(_read_account, services.db)
-        services.__dict__["account_id"] = account
+def _this_account(request: Request, account_id: str) -> str:
+    """The installation's account id, if the path names it; else 404 (a plain ``def``:
+    FastAPI runs it in its thread pool, which is where the one read of it happens)."""
+    account = services_of(request).account_id
     # Account ids are case-insensitive base32, like 1Password's.
     if account_id.strip().lower() != account:
         raise respond.AccountNotFound(f"no account {account_id!r} here; see `limen info`")
     return account
-
-
-def _read_account(db: Database) -> str:
-    with db.unit_of_work(readonly=True) as uow:
-        return installation.account_id(uow.session)
 
 
 Account = Annotated[str, Depends(_this_account)]
