@@ -257,3 +257,23 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
+    # LIMEN_LOG_FORMAT=json is for a log shipper: every line the server writes, its own
+    # start-up notes included, is one JSON object (none wrapped across lines).
+    env = {
+        "LIMEN_DATA_DIR": str(tmp_path / "data"),
+        "LIMEN_LOG_FORMAT": "json",
+        "LIMEN_ACCESS_LOG": "true",
+        "COLUMNS": "40",
+    }
+    log = tmp_path / "server.log"
+    with limen_server(env, log) as (url, _):
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    messages = [(line["level"], line["message"]) for line in lines]
+    assert any(m.startswith("Initialised Limen in ") for _, m in messages)
+    assert any(m.startswith("Limen ") and " on http://" in m for _, m in messages)
+    assert any('"GET /health HTTP/1.1" 200' in m for _, m in messages)
