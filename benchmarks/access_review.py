@@ -33,6 +33,7 @@ from _table import print_table
 
 from limen.access import PolicyDecisionPoint
 from limen.audit import Actor
+from limen.audit.durable import EventWriter
 from limen.config import Settings
 from limen.identity import StatusView
 from limen.ids import new_id
@@ -213,7 +214,7 @@ def main() -> None:
         started = time.perf_counter()
         _populate(db, identities=args.identities, policies=args.policies, events=args.events)
         print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        pdp = PolicyDecisionPoint(db, status=StatusView(db))
+        pdp = PolicyDecisionPoint(db, status=StatusView(db), events=EventWriter(db))
         review = AccessReview(db, _Trusted(), pdp)
         started = time.perf_counter()
         result = review.review(Actor.system("bench"))

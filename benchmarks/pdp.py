@@ -43,6 +43,7 @@ from _table import print_table
 
 from limen import access, identity, tokens
 from limen.audit import Actor
+from limen.audit.durable import EventWriter
 from limen.installation import initialise
 from limen.store import Database
 
@@ -107,7 +108,7 @@ def _decide_each(pdp: access.PolicyDecisionPoint, items: list[Any]) -> list[floa
 
 def in_process(db: Database, n: int) -> dict[str, float]:
     view = identity.StatusView(db)
-    pdp = access.PolicyDecisionPoint(db, status=view)
+    pdp = access.PolicyDecisionPoint(db, status=view, events=EventWriter(db))
     repeated = access.parse_evaluation(evaluation())
     assert pdp.decide(repeated).allowed
     samples = _decide_each(pdp, [repeated] * n)
@@ -233,7 +234,7 @@ def suspension_to_deny(
     """Per round, milliseconds from the suspension's commit to the first denial on
     ``deciding``, and the suspension's own transaction time (the caller's wait)."""
     view = identity.StatusView(deciding)
-    pdp = access.PolicyDecisionPoint(deciding, status=view)
+    pdp = access.PolicyDecisionPoint(deciding, status=view, events=EventWriter(deciding))
     question = access.parse_evaluation(evaluation("alice-bot"))
     to_deny, commits = [], []
     for _ in range(rounds):

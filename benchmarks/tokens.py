@@ -38,6 +38,7 @@ from pdp import load, server
 
 from limen import identity, tokens
 from limen.audit import Actor
+from limen.audit.durable import EventWriter
 from limen.installation import initialise
 from limen.keyfile import create_key_file, read_key_file
 from limen.store import Database
@@ -61,7 +62,12 @@ def service(db: Database, key_file: Path) -> tokens.TokenService:
         db, root_key=read_key_file(key_file), max_token_ttl=timedelta(minutes=5)
     )
     return tokens.TokenService(
-        db, keys=keys, status=identity.StatusView(db), ttl=timedelta(minutes=5), issuer=ISSUER
+        db,
+        keys=keys,
+        status=identity.StatusView(db),
+        ttl=timedelta(minutes=5),
+        issuer=ISSUER,
+        events=EventWriter(db),
     )
 
 

@@ -169,3 +169,60 @@ def test_only_the_store_knows_which_database_it_runs_on() -> None:
                     if any(isinstance(v, ast.Constant) and v.value in _DATABASES for v in values):
                         offenders.append(f"{relative}:{node.lineno} compares with a database name")
     assert offenders == []
+
+
+def test_wire_models_live_in_api_schemas() -> None:
+    # A reviewer looking for what a route accepts or answers opens api/schemas/: no
+    # router defines a pydantic model of its own.
+    import importlib
+
+    from pydantic import BaseModel
+
+    offenders = []
+    for path in sorted((SRC / "api").rglob("*.py")):
+        name = _module_name(path)
+        if name.startswith("limen.api.schemas"):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == name
+            ):
+                offenders.append(f"{name}.{value.__name__}")
+    assert offenders == []
+
+
+def test_no_module_keeps_objects_keyed_by_weak_references() -> None:
+    # Everything a process needs is built once, in Services (limen/services.py), and
+    # handed to what uses it: no module keeps a registry of objects per database or per
+    # app on the side, where two installations in one process would share them unseen.
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute | ast.Name):
+                called = value.func.attr if isinstance(value.func, ast.Attribute) else value.func.id
+                if called in {"WeakKeyDictionary", "WeakValueDictionary"}:
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []
+
+
+def test_only_services_builds_its_parts() -> None:
+    # A part of Services is a typed attribute of it; a router or command that hung its
+    # own lazily built object on it (`services.__dict__["x"] = …`) would be a part nobody
+    # can find in limen/services.py.
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC)
+        if relative == Path("services.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+                owner = node.value
+                named = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+                if named == "services":
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []

@@ -257,3 +257,34 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+@pytest.mark.postgres
+def test_json_logs_are_one_object_a_line(
+    tmp_path: Path, database_url: str | None, backend: str
+) -> None:
+    # LIMEN_LOG_FORMAT=json is for a log shipper: every line the server writes, its own
+    # start-up notes and (on PostgreSQL) its detector child's included, is one JSON object.
+    env = {
+        **({"LIMEN_DATABASE_URL": database_url} if database_url else {}),
+        "LIMEN_DATA_DIR": str(tmp_path / "data"),
+        "LIMEN_LOG_FORMAT": "json",
+        "LIMEN_ACCESS_LOG": "true",
+        "COLUMNS": "40",
+    }
+    log = tmp_path / "server.log"
+    with limen_server(env, log) as (url, _):
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        deadline = time.monotonic() + 20
+        while backend == "postgres" and time.monotonic() < deadline:
+            if "limen detect: scoring" in log.read_text():
+                break
+            time.sleep(0.1)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    messages = [(line["level"], line["message"]) for line in lines]
+    assert any(m.startswith("Initialised Limen in ") for _, m in messages)
+    assert any(m.startswith("Limen ") and " on http://" in m for _, m in messages)
+    assert any('"GET /health HTTP/1.1" 200' in m for _, m in messages)
+    if backend == "postgres":
+        assert any(m.startswith("limen detect: scoring") for _, m in messages)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from limen import access, identity
 from limen.audit import AuditKeys, EventReader, link_pending
-from limen.audit.durable import EventWriter, event_writer
+from limen.audit.durable import EventWriter
 from limen.config import Settings
 from limen.errors import LimenError, Unavailable
 from limen.keyfile import read_key_file
@@ -75,7 +75,16 @@ class Services:
     @cached_property
     def events(self) -> EventWriter:
         """The group-committing writer of events that are a request's only write."""
-        return event_writer(self.db)
+        return EventWriter(self.db)
+
+    @cached_property
+    def account_id(self) -> str:
+        """The installation's account id (Users and Events APIs); it never changes, so it
+        is read once, on first use (from a thread: it reads the database)."""
+        from limen import installation
+
+        with self.db.unit_of_work(readonly=True) as uow:
+            return installation.account_id(uow.session)
 
     @cached_property
     def status(self) -> identity.StatusView:
@@ -139,6 +148,7 @@ class Services:
             status=self.status,
             ttl=self.settings.access_token_ttl,
             issuer=self.settings.resolved_public_url,
+            events=self.events,
             lifetime_scale=self.threat_view.token_scale,
         )
 
@@ -153,6 +163,7 @@ class Services:
             status=self.status,
             ttl=respond.PARTNER_TOKEN_TTL,
             issuer=self.settings.resolved_public_url,
+            events=self.events,
         )
 
     @cached_property
@@ -166,6 +177,7 @@ class Services:
         return access.PolicyDecisionPoint(
             self.db,
             status=self.status,
+            events=self.events,
             token_chain=chain,
             threat_level=lambda: self.threat_view.level,
         )
@@ -185,6 +197,7 @@ class Services:
             self.db,
             self.keyring,
             authorizer=self.guard,
+            events=self.events,
             reuse_seconds=self.settings.vault_reuse_seconds,
         )
 
@@ -370,7 +383,9 @@ class Services:
                 getattr(self, part)
         except LimenError as exc:
             log.warning("the token service is not available: %s", exc.detail)
-            self.__dict__.setdefault("pdp", access.PolicyDecisionPoint(self.db, status=self.status))
+            self.__dict__.setdefault(
+                "pdp", access.PolicyDecisionPoint(self.db, status=self.status, events=self.events)
+            )
         try:
             self.transmitter.start()
         except LimenError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from limen import access, identity
 from limen.audit import Actor
-from limen.audit.durable import event_writer
+from limen.audit.durable import EventWriter
 from limen.config import Settings
 from limen.services import Services
 from limen.store import Database
@@ -15,8 +15,9 @@ from limen.vault import Keyring, VaultService, service_accounts
 
 def vault_with(db: Database, keyring: Keyring) -> VaultService:
     """A vault service with another keyring (a stranger's key, a passphrase)."""
-    guard = access.Guard(db, status=lambda: identity.StatusView(db), events=event_writer(db))
-    return VaultService(db, keyring, authorizer=guard)
+    events = EventWriter(db)
+    guard = access.Guard(db, status=lambda: identity.StatusView(db), events=events)
+    return VaultService(db, keyring, authorizer=guard, events=events)
 
 
 def vault_service(db: Database, settings: Settings) -> VaultService:

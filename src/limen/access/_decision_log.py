@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
-from limen.audit.durable import event_writer
-from limen.store import Database
+from limen.audit.durable import EventWriter
 
 if TYPE_CHECKING:
     from limen.access.authzen.evaluation import Evaluation
@@ -24,11 +23,11 @@ Entry = tuple[Actor, "Evaluation", "Decision"]
 
 
 class DecisionLog:
-    """Decision events through the database's one group-committing event writer, so that
+    """Decision events through the process's group-committing event writer, so that
     decisions share their commits with secret reads and other requests' decisions."""
 
-    def __init__(self, db: Database) -> None:
-        self._writer = event_writer(db)
+    def __init__(self, writer: EventWriter) -> None:
+        self._writer = writer
 
     async def written(self, entries: Sequence[Entry]) -> None:
         """Queue ``entries`` and wait, without blocking the event loop, until committed."""

@@ -48,6 +48,7 @@ from limen.access.policies import (
 )
 from limen.access.schema import NAMESPACE
 from limen.audit import Actor
+from limen.audit.durable import EventWriter
 from limen.errors import LimenError, Unavailable
 from limen.identity.status import POLICIES_TOPIC, IdentityInfo, StatusView
 from limen.ids import is_id
@@ -124,6 +125,7 @@ class PolicyDecisionPoint:
         db: Database,
         *,
         status: StatusView,
+        events: EventWriter,
         token_chain: TokenChain | None = None,
         threat_level: Callable[[], str] | None = None,
     ) -> None:
@@ -138,7 +140,7 @@ class PolicyDecisionPoint:
         self._cache: dict[tuple[Any, ...], tuple[int, _Rows, Decision]] = {}
         self._entities: dict[str, tuple[IdentityInfo, str]] = {}
         self._bases: dict[tuple[str, ...], tuple[tuple[IdentityInfo, ...], cedarpy.Entities]] = {}
-        self._log = DecisionLog(db)
+        self._log = DecisionLog(events)
         status.on_change(self._on_change)
         self._load_policies()
 

@@ -21,17 +21,17 @@ Errors use the Events API's own body, ``{"Error": {"Message": …}}``; a malform
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from limen import installation
 from limen.api.bodies import ANY, JSON, json_of, request_body
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
+from limen.api.schemas.events_api import CursorRequest, FeedResponse, Introspection
 from limen.audit import Actor, link_pending
 from limen.audit.feed import FEATURES, Feature, FeedCursor
 from limen.errors import BadRequest, Denied
@@ -67,36 +67,6 @@ def link_now(services: Services) -> None:
     keys = services.audit_keys
     if keys is not None:
         link_pending(services.db, keys.chain, wait=False)
-
-
-class ResetCursor(BaseModel):
-    """Start a feed over: from ``start_time`` (default: the oldest event kept)."""
-
-    model_config = ConfigDict(extra="ignore")
-    limit: int | None = Field(default=None, ge=1, le=1000)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-
-class CursorRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    cursor: str | None = None
-    limit: int | None = Field(default=None, ge=1, le=1000)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-
-class FeedResponse(BaseModel):
-    items: list[dict[str, Any]]
-    cursor: str
-    has_more: bool
-
-
-class Introspection(BaseModel):
-    uuid: str
-    issued_at: datetime | None
-    features: list[str]
-    account_uuid: str
 
 
 def _serve(

@@ -29,18 +29,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from limen import installation, respond, tokens
+from limen import respond, tokens
 from limen.api import oauth
 from limen.api.deps import ActorDep, ServicesDep, request_context, services_of
 from limen.api.problems import problem_response
 from limen.api.routing import PUBLIC, Route, guarded
+from limen.api.schemas.killswitch import KillSwitchPublic, KillSwitchRequest
+from limen.api.schemas.partner_users import ListUsersResponse, PartnerUser
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
-from limen.store import Database, UnitOfWork
+from limen.store import UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
 __all__ = ["ERROR_PREFIX", "OAUTH_PREFIX", "killswitch_router", "render_partner_error", "router"]
@@ -58,26 +59,6 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 _STATE = {IdentityStatus.ACTIVE: "ACTIVE", IdentityStatus.SUSPENDED: "SUSPENDED"}
 _PAGE_TOKEN_VERSION = 1
-
-
-class PartnerUser(BaseModel):
-    """1Password's User object; ``kind`` and ``owner`` only on agents and services."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    email: str = Field(default="", description="Empty when the identity has none.")
-    display_name: str
-    state: Literal["STATE_UNSPECIFIED", "ACTIVE", "SUSPENDED"]
-    create_time: str = Field(description="RFC 3339, UTC.")
-    path: str = Field(description="accounts/<account_id>/<collection>/<id>")
-    kind: str | None = None
-    owner: str | None = Field(default=None, description="Id of the owning human.")
-
-
-class ListUsersResponse(BaseModel):
-    results: list[PartnerUser]
-    next_page_token: str | None = None
 
 
 class _Collection:
@@ -133,25 +114,14 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _this_account(request: Request, account_id: str) -> str:
-    """The installation's account id, if the path names it; else 404.
-
-    An installation's account id never changes, so it is read once per app.
-    """
-    services = services_of(request)
-    account = services.__dict__.get("account_id")
-    if account is None:
-        account = await services.db.run(_read_account, services.db)
-        services.__dict__["account_id"] = account
+def _this_account(request: Request, account_id: str) -> str:
+    """The installation's account id, if the path names it; else 404 (a plain ``def``:
+    FastAPI runs it in its thread pool, which is where the one read of it happens)."""
+    account = services_of(request).account_id
     # Account ids are case-insensitive base32, like 1Password's.
     if account_id.strip().lower() != account:
         raise respond.AccountNotFound(f"no account {account_id!r} here; see `limen info`")
     return account
-
-
-def _read_account(db: Database) -> str:
-    with db.unit_of_work(readonly=True) as uow:
-        return installation.account_id(uow.session)
 
 
 Account = Annotated[str, Depends(_this_account)]
@@ -360,27 +330,6 @@ for _c in COLLECTIONS:
         summary=f"Get a {_c.noun}",
         openapi_extra=guarded("identity.read"),
     )
-
-
-class KillSwitchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["agent", "service"] = "agent"
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class KillSwitchPublic(BaseModel):
-    id: str
-    kind: str
-    engaged: bool
-    reason: str | None
-    engaged_at: datetime
-    engaged_by: str
-    released_at: datetime | None = None
-    held: int | None = None
-    suspended: list[str] | None = None
-    reactivated: list[str] | None = None
-    left_alone: list[str] | None = None
 
 
 @killswitch_router.get(

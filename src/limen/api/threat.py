@@ -3,34 +3,15 @@ set: the respond group)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
+from limen.api.schemas.threat import ThreatIn, ThreatOut
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/threat-level", tags=["threat"], route_class=Route)
-
-Level = Literal["normal", "elevated", "high", "critical"]
-
-
-class ThreatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    level: Level
-    reason: str | None = Field(default=None, max_length=500)
-
-
-class ThreatOut(BaseModel):
-    level: Level
-    reason: str | None
-    set_by: str | None
-    set_at: str | None
-    token_lifetime_scale: float
 
 
 @router.get("", response_model=ThreatOut, openapi_extra=guarded("threat.read"))

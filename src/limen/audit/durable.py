@@ -18,7 +18,6 @@ import asyncio
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 from limen.audit.log import insert_recorded, insert_recorded_async, take_recorded
 from limen.store import Database
 
-__all__ = ["EventWriter", "commit_now", "event_writer"]
+__all__ = ["EventWriter", "commit_now"]
 
 Write = Callable[[Session], None]
 """Records one or more events in the session it is given (see :func:`limen.audit.record`),
@@ -206,18 +205,3 @@ def _recorded_rows(writes: Sequence[Write]) -> list[tuple[Any, ...]]:
         return take_recorded(session)
     finally:
         session.close()
-
-
-_writers: weakref.WeakKeyDictionary[Database, EventWriter] = weakref.WeakKeyDictionary()
-_writers_lock = threading.Lock()
-
-
-def event_writer(db: Database) -> EventWriter:
-    """The one writer for ``db`` in this process (one writer keeps SQLite's lock uncontended)."""
-    writer = _writers.get(db)
-    if writer is None:
-        with _writers_lock:
-            writer = _writers.get(db)
-            if writer is None:
-                writer = _writers[db] = EventWriter(db)
-    return writer

@@ -66,7 +66,8 @@ def run_(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     detector.start()
-    err_console.print(f"limen detect: scoring the events of {open_database(ctx).dialect.name}")
+    # A log line, not a print: as a server's child its stderr is the server's log.
+    log.info("limen detect: scoring the events of %s", open_database(ctx).dialect.name)
     try:
         while not stop.wait(1.0):
             if exit_with_parent and os.getppid() != parent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated
@@ -94,17 +95,23 @@ def server(
     host = settings.host
     port = settings.port
     listener = _listen(host, port)
+    # From here every line on stderr is a log line, in LIMEN_LOG_FORMAT (one JSON object
+    # a line for a log shipper).
+    configure_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("limen")
     # A server never prints a token: its output goes to service logs.
     result = _initialise(ctx, issue_token=False)
     if result.created:
-        err_console.print(
-            f"Initialised Limen in {settings.data_dir}. Get an admin token on this host with "
-            "`limen admin-token` (printed once, to your terminal)."
+        log.info(
+            "Initialised Limen in %s. Get an admin token on this host with "
+            "`limen admin-token` (printed once, to your terminal).",
+            settings.data_dir,
         )
     if settings.public_url is None and host in ("0.0.0.0", "::"):  # noqa: S104 - a comparison, not a bind
-        err_console.print(
-            f"note: tokens name {settings.resolved_public_url} as their issuer; set "
-            "LIMEN_PUBLIC_URL to the URL clients reach this server at"
+        log.warning(
+            "tokens name %s as their issuer; set LIMEN_PUBLIC_URL to the URL clients "
+            "reach this server at",
+            settings.resolved_public_url,
         )
     db = open_database(ctx)
     apart = settings.detect_process
@@ -117,8 +124,7 @@ def server(
         settings = settings.model_copy(update={"detect": False})  # the child scores
         detector = DetectorProcess()
     app = create_app(settings, database=db)
-    err_console.print(f"Limen {__version__} on http://{host}:{port} ({db.dialect.name})")
-    configure_logging(settings.log_level, settings.log_format)
+    log.info("Limen %s on http://%s:%s (%s)", __version__, host, port, db.dialect.name)
     config = uvicorn.Config(
         app,
         host=host,

@@ -22,7 +22,7 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
-from limen.audit.durable import Write
+from limen.audit.durable import EventWriter, Write
 from limen.errors import Unavailable
 from limen.identity.status import StatusView, token_date
 from limen.ids import new_id
@@ -89,9 +89,12 @@ class TokenService:
         status: StatusView,
         ttl: timedelta,
         issuer: str,
+        events: EventWriter,
         lifetime_scale: Callable[[], float] | None = None,
     ) -> None:
         self.db = db
+        self.events = events
+        """The process's group-committing event writer (issuance events on SQLite)."""
         self.keys = keys
         self.status = status
         self.ttl = ttl
@@ -148,7 +151,7 @@ class TokenService:
         """Sign a token for ``subject``; return it and the write that records its issuance.
 
         The token must not be handed out before that write is committed (the token
-        endpoint gives it to :func:`limen.audit.durable.event_writer`, which commits many
+        endpoint gives it to the service's ``events`` writer, which commits many
         grants' events together).
         """
         now = now or utcnow()

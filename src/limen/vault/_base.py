@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Authorizer, Outcome, Resource, record
+from limen.audit.durable import EventWriter
 from limen.ids import is_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import utcnow
@@ -48,6 +49,7 @@ class VaultCore:
         keyring: Keyring,
         *,
         authorizer: Authorizer,
+        events: EventWriter,
         reuse_seconds: float = 5.0,
     ) -> None:
         """``reuse_seconds``: see :class:`~limen.vault._kept_reads.KeptReads` (0: never).
@@ -59,6 +61,7 @@ class VaultCore:
         self.db = db
         self.keyring = keyring
         self._guard = authorizer
+        self._events = events
         self._reuse_seconds = reuse_seconds
         # SQLite has one writer at a time and its busy handler waits by sleeping (up to
         # 100 ms a try); queueing this process's writers on a lock instead keeps

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Resource, record
-from limen.audit.durable import commit_now, event_writer
+from limen.audit.durable import commit_now
 from limen.ids import is_id
 from limen.store import Lookup
 from limen.store.models.vault import Vault, VaultItem, VaultItemVersion
@@ -158,7 +158,7 @@ class Reads(VaultCore):
         try:
             while True:
                 if isinstance(step, _Record):
-                    await event_writer(self.db).written([step.write])
+                    await self._events.written([step.write])
                     step = steps.send(None)
                 elif isinstance(step, _ReadInFull):
                     full = await asyncio.to_thread(

@@ -47,6 +47,6 @@ __all__ = [
 class VaultService(Reads, Items, Vaults):
     """Everything the API and the CLI do with vaults goes through here.
 
-    ``VaultService(db, keyring, *, authorizer, reuse_seconds=5.0)``: see
+    ``VaultService(db, keyring, *, authorizer, events, reuse_seconds=5.0)``: see
     :class:`~limen.vault._base.VaultCore`.
     """

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Outcome, record
-from limen.audit.durable import Write, commit_now, event_writer
+from limen.audit.durable import Write, commit_now
 from limen.errors import LimenError, Unavailable
 from limen.ids import is_id
 from limen.store.models import utcnow
@@ -70,7 +70,7 @@ class TokenEndpoint:
         """
         db = self.tokens.db
         if db.dialect.serialises_writes:
-            event_writer(db).write(writes)
+            self.tokens.events.write(writes)
             return
         commit_now(db, writes)
 
@@ -85,7 +85,7 @@ class TokenEndpoint:
     ) -> tuple[IssuedToken, Write]:
         """Authenticate the client, run the grant and sign: the token and the write that
         records its issuance, which must be committed before the token is handed out
-        (``handle`` does; an async caller awaits ``event_writer(db).written([write])``).
+        (``handle`` does; an async caller awaits ``tokens.events.written([write])``).
 
         A refusal is raised after its event is committed, or, given ``refusals``, after
         its write is appended there for the caller to commit before answering. Reads
