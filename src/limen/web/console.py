@@ -268,14 +268,15 @@ async def sign_in(
         return _sign_in_page(request, next=next, error="Enter an access token.", status_code=422)
     try:
         actor = await actor_for_token(request, raw)
-    except (Unauthenticated, Denied):
-        # Never echo the token back, not even in the form.
-        return _sign_in_page(
-            request,
-            next=next,
-            error="That access token is not valid, has expired, or was revoked.",
-            status_code=401,
+    except (Unauthenticated, Denied) as exc:
+        # Never echo the token back, not even in the form. Expiry is said outright
+        # (the token itself carries it); any other reason stays unsaid.
+        error = (
+            "That access token has expired: create a new one and sign in with it."
+            if exc.code == "token-expired"
+            else "That access token is not valid, has expired, or was revoked."
         )
+        return _sign_in_page(request, next=next, error=error, status_code=401)
     if actor.identity_id is None:
         return _sign_in_page(
             request, next=next, error="This token belongs to no identity.", status_code=403
