@@ -175,7 +175,15 @@ def render_console_error(status: int, code: str, detail: str | None) -> Response
         user=None,
         csrf=None,
         path="",
-        title={404: "Not found", 405: "Not allowed"}.get(status, "Something went wrong"),
+        title={
+            400: "Bad request",
+            404: "Not found",
+            405: "Not allowed",
+            413: "Too large",
+            415: "Unsupported media type",
+            422: "Invalid input",
+            503: "Unavailable",
+        }.get(status, "Something went wrong"),
         detail=detail if status != 500 else "Limen could not show this page; the log says why.",
         status=status,
     )
