@@ -28,7 +28,7 @@ from limen import audit
 from limen import identity as directory
 from limen.api.deps import actor_for_token, services_of, with_request_context
 from limen.api.problems import status_for
-from limen.api.routing import PUBLIC, guarded
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor, EventFilter, Outcome, Resource
 from limen.errors import Denied, InvalidInput, LimenError, Unauthenticated
 from limen.services import Services
@@ -52,7 +52,7 @@ RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
 """Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
 score, as a percentage; severities start at these scores)."""
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=Route)
 
 
 # -- who is signed in -----------------------------------------------------------------------
