@@ -27,6 +27,10 @@ from limen.store import Database
 DATA = json.loads((Path(__file__).parent / "conformance" / "onepassword_events.json").read_text())
 EMAIL = "alice@example.com"
 ELSEWHERE = timezone(timedelta(hours=2))  # the collector's local time is not UTC
+BROWSER = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 def _start_time(fmt: str, now: datetime) -> str:
@@ -56,7 +60,7 @@ def token(client: TestClient, db: Database, installed: Any) -> str:
     with db.unit_of_work() as uow:
         alice = identity.create(uow, Actor.operator(), kind="human", name="alice", email=EMAIL)
         bot = identity.create(uow, Actor.operator(), kind="agent", name="bot", owner="alice")
-    context = {"ip": "203.0.113.7", "user_agent": "python-requests/2.32"}
+    context = {"ip": "203.0.113.7", "user_agent": BROWSER}
     her = Actor(
         kind="human", name="alice", identity_id=alice.id, token_id="t" * 26, context=context
     )
@@ -135,6 +139,11 @@ def test_the_elastic_integration_finds_every_field_it_reads(client: TestClient, 
                     continue
                 assert _get(item, path) not in (None, ""), (feed, path)
             assert _actor(item)["email"] == EMAIL, feed
+            if "client" in item:  # what Elastic maps to host.os
+                assert (item["client"]["os_name"], item["client"]["os_version"]) == (
+                    "macOS",
+                    "10.15.7",
+                )
 
 
 def _actor(item: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -278,15 +279,38 @@ def _user(event: Event, account_id: str, emails: Mapping[str, str]) -> dict[str,
     return user
 
 
+# The operating system a User-Agent names, most specific first (an iPhone's says "like
+# Mac OS X", an Android's "Linux"); the version as dotted numbers.
+_OPERATING_SYSTEMS: Final = (
+    (re.compile(r"(?:iPhone|iPad|CPU) OS ([\d_]+)"), "iOS"),
+    (re.compile(r"Mac OS X ([\d_.]+)"), "macOS"),
+    (re.compile(r"Windows NT ([\d.]+)"), "Windows"),
+    (re.compile(r"Android ([\d.]+)"), "Android"),
+    (re.compile(r"CrOS \S+ ([\d.]+)"), "ChromeOS"),
+    (re.compile(r"Linux()"), "Linux"),
+)
+
+
+def _operating_system(user_agent: str) -> tuple[str, str]:
+    """``(os_name, os_version)`` from a User-Agent; empty when it names none (curl, SDKs)."""
+    for pattern, name in _OPERATING_SYSTEMS:
+        found = pattern.search(user_agent)
+        if found:
+            return name, found.group(1).replace("_", ".")
+    return "", ""
+
+
 def _client(event: Event) -> dict[str, Any]:
     context = event.context or {}
+    user_agent = str(context.get("user_agent", ""))[:300]
+    os_name, os_version = _operating_system(user_agent)
     return {
         "app_name": "Limen " + str(context.get("channel", "api")),
         "app_version": "",
-        "platform_name": str(context.get("user_agent", ""))[:100],
+        "platform_name": user_agent[:100],
         "platform_version": "",
-        "os_name": "",
-        "os_version": "",
+        "os_name": os_name,
+        "os_version": os_version,
         "ip_address": _ip(event),
     }
 
