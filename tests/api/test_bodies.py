@@ -12,6 +12,7 @@ one; surfaces whose spec says otherwise keep their own format:
 - Connect: ``{"status", "message"}``.
 - 1Password Events API: a JSON body with any Content-Type or none (1Password's own
   collectors send none); malformed JSON is a 400 ``{"Error": {"Message"}}``.
+- The console: its forms take form bodies; anything else is a 415 page for the browser.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def _surface(path: str) -> str:
         return "connect"
     if re.match(r"^/api/v[12]/", path):
         return "events"
+    if path.startswith("/console"):
+        return "console"
     return "problem"
 
 
@@ -55,6 +58,10 @@ def _check(response: httpx.Response, surface: str, wanted: str) -> str | None:
         status = 400
     if response.status_code != status:
         return f"{response.status_code}, not {status}: {response.text[:200]}"
+    if surface == "console":  # a page for the browser, saying what to send
+        ok = response.headers["content-type"].startswith("text/html")
+        ok = ok and "send the request body as application/x-www-form-urlencoded" in response.text
+        return None if ok else f"not the console's error page: {response.text[:200]}"
     body = response.json()
     if surface == "oauth":
         ok = body.get("error") == "invalid_request" and body.get("error_description")

@@ -122,6 +122,13 @@ def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_clien
     replay = httpx.post(endpoint, data=form)
     assert replay.status_code == 401
     assert replay.json()["error"] == "invalid_client"
+    # RFC 7523 §3: the issuer identifies the authorization server as well as the token
+    # endpoint's URL does; an assertion naming it is accepted, one naming anyone else not.
+    for aud, status in ((live_server.url, 200), ("https://elsewhere.example/", 401)):
+        claims = {**claims, "aud": aud, "jti": f"aud-{status}"}
+        form["client_assertion"] = jwt.encode({"alg": "EdDSA"}, claims, key, algorithms=["EdDSA"])
+        answer = httpx.post(endpoint, data=form)
+        assert answer.status_code == status, (aud, answer.text)
     # A secret presented for a private_key_jwt client is not accepted either.
     wrong = httpx.post(
         endpoint, data={"grant_type": "client_credentials"}, auth=(c.client_id, "limen_cs_guess")

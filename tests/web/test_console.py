@@ -336,6 +336,13 @@ def test_a_refused_action_says_why_on_a_page(
     assert missing.status_code == 404 and "nobody" in missing.text
 
 
+def test_a_malformed_query_says_what_is_wrong(client: TestClient, installed: Any) -> None:
+    sign_in(client, installed.admin_token)
+    page = client.get("/console/events", params={"limit": "many"})
+    assert page.status_code == 422
+    assert "Invalid input" in page.text and "limit: Input should be a valid integer" in page.text
+
+
 @pytest.mark.parametrize("empty", ["", "   "])
 def test_a_reason_is_required(client: TestClient, db: Database, installed: Any, empty: str) -> None:
     people = _people(db)

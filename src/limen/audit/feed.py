@@ -27,7 +27,8 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from limen.audit.chain import head
 from limen.audit.errors import InvalidCursor
-from limen.store.models import Event
+from limen.store.models import Event, Identity
 
 __all__ = [
     "FEATURES",
@@ -187,11 +188,23 @@ def read_feed(session: Session, cursor: FeedCursor, *, account_id: str) -> FeedP
     position = rows[-1].chain_pos if rows else cursor.position
     if not has_more:
         position = max(position or 0, linked_through)
-    items = [to_item(event, cursor.feature, account_id=account_id) for event in rows]
+    emails = _emails(session, {event.actor_id for event in rows if event.actor_id})
+    items = [to_item(event, cursor.feature, account_id=account_id, emails=emails) for event in rows]
     next_cursor = FeedCursor(
         cursor.feature, int(position or 0), cursor.limit, cursor.start_time, cursor.end_time
     )
     return FeedPage(items, next_cursor, has_more)
+
+
+def _emails(session: Session, identity_ids: Collection[str]) -> dict[str, str]:
+    """The email of each acting identity that has one: 1Password's user objects carry the
+    person's email, and SIEM mappings (Elastic's ``user.email``) read it. One query a page."""
+    if not identity_ids:
+        return {}
+    query = sa.select(Identity.id, Identity.email).where(
+        Identity.id.in_(sorted(identity_ids)), Identity.email.is_not(None)
+    )
+    return {row.id: row.email for row in session.execute(query)}
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -248,26 +261,56 @@ def _location(event: Event) -> dict[str, Any]:
     }
 
 
-def _user(event: Event, account_id: str) -> dict[str, Any]:
+def _email(event: Event, emails: Mapping[str, str]) -> str:
+    """The actor's email: the identity's own (``""`` for one without, as 1Password's
+    objects always have the key), or what a reported event said (``context.actor_email``)."""
+    known = emails.get(event.actor_id) if event.actor_id else None
+    return str(known or (event.context or {}).get("actor_email") or "")
+
+
+def _user(event: Event, account_id: str, emails: Mapping[str, str]) -> dict[str, Any]:
     user: dict[str, Any] = {
         "uuid": _actor_uuid(event, account_id),
         "name": event.actor_name,
-        "email": (event.context or {}).get("actor_email", ""),
+        "email": _email(event, emails),
         "user_type": "user" if event.actor_kind == "human" else "service_account",
         "user_account_uuid": account_id,
     }
     return user
 
 
+# The operating system a User-Agent names, most specific first (an iPhone's says "like
+# Mac OS X", an Android's "Linux"); the version as dotted numbers.
+_OPERATING_SYSTEMS: Final = (
+    (re.compile(r"(?:iPhone|iPad|CPU) OS ([\d_]+)"), "iOS"),
+    (re.compile(r"Mac OS X ([\d_.]+)"), "macOS"),
+    (re.compile(r"Windows NT ([\d.]+)"), "Windows"),
+    (re.compile(r"Android ([\d.]+)"), "Android"),
+    (re.compile(r"CrOS \S+ ([\d.]+)"), "ChromeOS"),
+    (re.compile(r"Linux()"), "Linux"),
+)
+
+
+def _operating_system(user_agent: str) -> tuple[str, str]:
+    """``(os_name, os_version)`` from a User-Agent; empty when it names none (curl, SDKs)."""
+    for pattern, name in _OPERATING_SYSTEMS:
+        found = pattern.search(user_agent)
+        if found:
+            return name, found.group(1).replace("_", ".")
+    return "", ""
+
+
 def _client(event: Event) -> dict[str, Any]:
     context = event.context or {}
+    user_agent = str(context.get("user_agent", ""))[:300]
+    os_name, os_version = _operating_system(user_agent)
     return {
         "app_name": "Limen " + str(context.get("channel", "api")),
         "app_version": "",
-        "platform_name": str(context.get("user_agent", ""))[:100],
+        "platform_name": user_agent[:100],
         "platform_version": "",
-        "os_name": "",
-        "os_version": "",
+        "os_name": os_name,
+        "os_version": os_version,
         "ip_address": _ip(event),
     }
 
@@ -286,8 +329,12 @@ def _limen(event: Event, feature: Feature) -> dict[str, Any]:
     }
 
 
-def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any]:
-    """One event in the shape 1Password's Events API gives items of ``feature``."""
+def to_item(
+    event: Event, feature: Feature, *, account_id: str, emails: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """One event in the shape 1Password's Events API gives items of ``feature``;
+    ``emails`` maps acting identities' ids to their emails."""
+    emails = emails or {}
     context = event.context or {}
     if feature == "itemusages":
         purpose = context.get("purpose")
@@ -299,7 +346,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "item_uuid": event.resource_id or "",
             # Injecting a secret into a process or template is the closest thing to a fill.
             "action": "fill" if purpose in ("run", "inject") else "reveal",
-            "user": _user(event, account_id),
+            "user": _user(event, account_id, emails),
             "client": _client(event),
             "location": _location(event),
             "account_uuid": account_id,
@@ -315,7 +362,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
             "type": "credentials_ok" if ok else "password_secret_bad",
             "country": _country(event),
             "details": {"value": event.reason} if event.reason else None,
-            "target_user": _user(event, account_id),
+            "target_user": _user(event, account_id, emails),
             "client": _client(event),
             "location": _location(event),
             "account_uuid": account_id,
@@ -329,7 +376,7 @@ def to_item(event: Event, feature: Feature, *, account_id: str) -> dict[str, Any
         "actor_details": {
             "uuid": _actor_uuid(event, account_id),
             "name": event.actor_name,
-            "email": context.get("actor_email", ""),
+            "email": _email(event, emails),
         },
         "actor_type": "user" if event.actor_kind == "human" else "service_account",
         "actor_account_uuid": account_id,

@@ -21,6 +21,7 @@ from limen.tokens.clients import (
     rotate_client_secret,
 )
 from limen.tokens.errors import (
+    AccessTokenExpired,
     ClientNotFound,
     ClientRevoked,
     InvalidAccessToken,
@@ -53,6 +54,7 @@ __all__ = [
     "JWT_TOKEN_TYPE",
     "KEYS_TOPIC",
     "AccessTokenClaims",
+    "AccessTokenExpired",
     "AuthenticatedClient",
     "ClientCredentials",
     "ClientCredentialsGrant",

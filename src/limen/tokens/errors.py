@@ -8,6 +8,7 @@ https://www.rfc-editor.org/rfc/rfc6749#section-5.2
      ├── Unauthenticated
      │    ├── InvalidClient        invalid_client: client authentication failed
      │    └── InvalidAccessToken   a bearer JWT is not (or no longer) valid
+     │         └── AccessTokenExpired  … because its lifetime has ended (says so)
      ├── InvalidInput
      │    ├── InvalidRequest       invalid_request: a parameter is missing or malformed
      │    ├── InvalidGrant         invalid_grant: the subject/actor token is not usable
@@ -32,6 +33,7 @@ from typing import ClassVar
 from limen.errors import Conflict, Denied, InvalidInput, NotFound, Unauthenticated, Unavailable
 
 __all__ = [
+    "AccessTokenExpired",
     "ClientNotFound",
     "ClientRevoked",
     "InvalidAccessToken",
@@ -121,6 +123,18 @@ class InvalidAccessToken(OAuthError, Unauthenticated):
 
     code = "invalid-token"
     error = "invalid_token"
+
+
+class AccessTokenExpired(InvalidAccessToken):
+    """The bearer JWT was valid but its lifetime has ended: get a new one.
+
+    Said outright (the issue's "an expired token is reported only as 'not valid'"):
+    expiry reveals nothing an attacker could use, since ``exp`` is in the token itself,
+    and it tells the holder what to do. Same ``code`` as an expired opaque token
+    (:class:`limen.identity.TokenExpired`); still RFC 6750 ``invalid_token`` on the wire.
+    """
+
+    code = "token-expired"
 
 
 class ClientNotFound(NotFound):

@@ -29,7 +29,7 @@ from limen.ids import new_id
 from limen.store import Database, UnitOfWork
 from limen.store.models import OAuthClient, RevokedToken, utcnow
 from limen.tokens.clients import AuthenticatedClient
-from limen.tokens.errors import InvalidAccessToken, InvalidTarget
+from limen.tokens.errors import AccessTokenExpired, InvalidAccessToken, InvalidTarget
 from limen.tokens.keys import SigningKeys
 from limen.tokens.rfc9068.claims import TYP, AccessTokenClaims
 
@@ -206,13 +206,14 @@ class TokenService:
         """Return the claims of a currently valid token or raise :class:`InvalidAccessToken`.
 
         ``audience=None`` demands a token for Limen's own API (``aud`` holds the issuer);
-        :data:`ANY_AUDIENCE` accepts any. The raised error says only "not valid"; its
-        ``reason`` attribute says why, for the audit trail.
+        :data:`ANY_AUDIENCE` accepts any. The raised error says only "not valid", or
+        :class:`AccessTokenExpired` that it has expired; its ``reason`` attribute says why,
+        for the audit trail.
         """
         claims = self.authentic(raw)
         moment = (now or utcnow()).timestamp()
         if check_expiry and claims.exp <= moment:
-            error = InvalidAccessToken("the access token has expired")
+            error = AccessTokenExpired("the access token has expired")
             error.reason = "expired"  # type: ignore[attr-defined]
             raise error
         if claims.iat > moment + _CLOCK_SKEW:

@@ -28,7 +28,7 @@ from limen import audit
 from limen import identity as directory
 from limen.api.deps import actor_for_token, services_of, with_request_context
 from limen.api.problems import status_for
-from limen.api.routing import PUBLIC, guarded
+from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor, EventFilter, Outcome, Resource
 from limen.errors import Denied, InvalidInput, LimenError, Unauthenticated
 from limen.services import Services
@@ -52,7 +52,7 @@ RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
 """Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
 score, as a percentage; severities start at these scores)."""
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=Route)
 
 
 # -- who is signed in -----------------------------------------------------------------------
@@ -175,7 +175,15 @@ def render_console_error(status: int, code: str, detail: str | None) -> Response
         user=None,
         csrf=None,
         path="",
-        title={404: "Not found", 405: "Not allowed"}.get(status, "Something went wrong"),
+        title={
+            400: "Bad request",
+            404: "Not found",
+            405: "Not allowed",
+            413: "Too large",
+            415: "Unsupported media type",
+            422: "Invalid input",
+            503: "Unavailable",
+        }.get(status, "Something went wrong"),
         detail=detail if status != 500 else "Limen could not show this page; the log says why.",
         status=status,
     )
@@ -268,14 +276,15 @@ async def sign_in(
         return _sign_in_page(request, next=next, error="Enter an access token.", status_code=422)
     try:
         actor = await actor_for_token(request, raw)
-    except (Unauthenticated, Denied):
-        # Never echo the token back, not even in the form.
-        return _sign_in_page(
-            request,
-            next=next,
-            error="That access token is not valid, has expired, or was revoked.",
-            status_code=401,
+    except (Unauthenticated, Denied) as exc:
+        # Never echo the token back, not even in the form. Expiry is said outright
+        # (the token itself carries it); any other reason stays unsaid.
+        error = (
+            "That access token has expired: create a new one and sign in with it."
+            if exc.code == "token-expired"
+            else "That access token is not valid, has expired, or was revoked."
         )
+        return _sign_in_page(request, next=next, error=error, status_code=401)
     if actor.identity_id is None:
         return _sign_in_page(
             request, next=next, error="This token belongs to no identity.", status_code=403

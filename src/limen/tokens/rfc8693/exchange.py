@@ -21,6 +21,7 @@ from limen.audit import Actor
 from limen.audit.durable import Write
 from limen.tokens.clients import AuthenticatedClient, ClientIdentity
 from limen.tokens.errors import (
+    AccessTokenExpired,
     InvalidAccessToken,
     InvalidGrant,
     InvalidRequest,
@@ -76,7 +77,7 @@ class TokenExchangeGrant:
         try:
             subject = self.tokens.verify(subject_token, audience=ANY_AUDIENCE, now=now)
         except InvalidAccessToken as exc:
-            error = InvalidGrant("the subject_token is not valid")
+            error = InvalidGrant(f"the subject_token {_what_is_wrong(exc)}")
             error.reason = f"subject_token: {getattr(exc, 'reason', 'not valid')}"  # type: ignore[attr-defined]
             raise error from None
         if actor_token is not None:
@@ -84,8 +85,8 @@ class TokenExchangeGrant:
                 raise InvalidRequest("actor_token_type must be an access token or a JWT")
             try:
                 proof = self.tokens.verify(actor_token, audience=ANY_AUDIENCE, now=now)
-            except InvalidAccessToken:
-                raise InvalidGrant("the actor_token is not valid") from None
+            except InvalidAccessToken as exc:
+                raise InvalidGrant(f"the actor_token {_what_is_wrong(exc)}") from None
             # The actor token must prove the identity of the client presenting it.
             if proof.acting_identity != identity.id:
                 raise InvalidGrant("the actor_token is not the authenticated client's")
@@ -156,3 +157,9 @@ class TokenExchangeGrant:
             issued.claims,
             issued_token_type=requested_type or ACCESS_TOKEN_TYPE,
         ), write
+
+
+def _what_is_wrong(exc: InvalidAccessToken) -> str:
+    """What a client may be told of a token it sent: that it expired, or only that it is
+    not valid (the precise reason is the audit event's)."""
+    return "has expired" if isinstance(exc, AccessTokenExpired) else "is not valid"
