@@ -270,6 +270,55 @@ def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retr
             node.dispose()
 
 
+def test_a_database_that_stops_answering_is_answered_with_503_not_a_hang(
+    backend: str,
+    settings: Settings,
+    installed: InitResult,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """The database host drops packets (a network partition): nothing is refused or
+    closed, a statement sent to it just never returns. Requests are still answered, with
+    503 problem details and ``Retry-After``, while the database is silent (not after TCP
+    gives up, minutes later), and served again once it answers."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes reach their database over a network")
+    target = sa.engine.make_url(database_url)
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(settings.resolved_database_url))
+        try:
+            with (
+                serve(create_app(settings, database=node)) as live,
+                httpx.Client(base_url=live.url, timeout=30) as client,
+            ):
+                evaluate = lambda: client.post(  # noqa: E731
+                    "/access/v1/evaluation", json=decision, headers=admin_headers
+                )
+                assert evaluate().status_code == 200
+                proxy.stall(6.0)
+                for _ in range(3):
+                    r = evaluate()
+                    assert r.status_code == 503, r.text
+                    assert r.headers["retry-after"] == "1"
+                    assert r.headers["content-type"] == "application/problem+json"
+                    assert proxy.stalled, "answered only once the database answered again"
+                while proxy.stalled:
+                    time.sleep(0.05)
+                deadline = time.monotonic() + 10
+                while (r := evaluate()).status_code == 503:
+                    assert time.monotonic() < deadline, r.text
+                    time.sleep(0.05)
+                assert r.status_code == 200, r.text
+                assert r.json()["decision"] is True
+        finally:
+            node.dispose()
+
+
 def test_connections_a_fault_leaves_dead_are_closed_not_left_open(
     backend: str, database_url: str | None
 ) -> None:
