@@ -160,7 +160,8 @@ def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
 ) -> None:
     """A node's pooled connections die (a failover, an idle timeout, an operator) while
     its change feed stays up, so nothing tells it: the next decision (recorded as an
-    event) and the next introspection (its client read) still answer."""
+    event), the next introspection (its client read) and the next suspension still
+    answer."""
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
     name = f"faults-{uuid.uuid4().hex[:8]}"
@@ -201,6 +202,16 @@ def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
                 r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
                 assert r.status_code == 200, r.text
                 assert r.json() == {"active": False}
+            # A status change as the first request after they died: a SOAR's suspension
+            # is answered, not refused for the SOAR to retry.
+            assert _terminate_all_but_the_listener(database_url, name) > 0
+            r = client.post(
+                f"/v1/identities/{pep.id}/suspend", json={"reason": "drill"}, headers=admin_headers
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "suspended"
+            r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
+            assert r.status_code == 401, r.text  # the suspended PEP is refused at once
     finally:
         node.dispose()
 
