@@ -117,6 +117,21 @@ def test_a_database_outage_fails_fast_and_every_surface_serves_within_2_s_of_its
     assert outcome.errors["suspend"] > 0
 
 
+def test_a_silent_database_fails_fast_and_every_surface_serves_within_2_s_of_its_return(
+    cluster: Cluster,
+) -> None:
+    """The database host drops packets (nothing refused, nothing closed): both nodes
+    notice, refuse with 503 rather than hang, and serve again once it answers."""
+
+    def silence() -> float:
+        cluster.proxy.stall(2.0)
+        return time.monotonic() + 2.0
+
+    outcome = cluster.scenario("silent", silence, settle=0.5)
+    _held(outcome)
+    assert sum(outcome.errors[s] for s in SURFACES) > 0
+
+
 def test_a_node_killed_right_after_acknowledging_a_suspension_loses_nothing(
     cluster: Cluster,
 ) -> None:
