@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -307,6 +308,8 @@ class Broadcaster:
             current = self.current_as_of
             if connection is None or current is None or time.monotonic() - current < SILENT_SECONDS:
                 continue
+            if _has_input(connection):
+                continue  # the database answered; the feed's thread is only slow (a busy CPU)
             self._feed_connection = None  # once per connection
             log.warning(
                 "the database has not answered for %.1f s; closing its connections",
@@ -458,6 +461,15 @@ class _SqlitePoll:
             return False
         finally:
             self.lock.release()
+
+
+def _has_input(connection: Any) -> bool:
+    """Whether the feed connection's socket holds an answer not yet read."""
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except Exception:  # closed meanwhile
+        return False
+    return bool(readable)
 
 
 def shut_down_socket(fd: int) -> None:
