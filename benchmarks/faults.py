@@ -1,7 +1,7 @@
 """Fault benchmark: two ``limen server`` nodes on one PostgreSQL, while the database
 connection fails under them.
 
-    python benchmarks/faults.py [--rounds 10] [--kills 5] [--outages 1,5,35]
+    python benchmarks/faults.py [--rounds 10] [--kills 5] [--outages 1,5,35] [--silent 5]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Both nodes reach PostgreSQL through a small TCP proxy (limen.testing.faults.PgProxy), as
@@ -23,7 +23,10 @@ right after the fault strikes, retrying until A acknowledges. The scenarios:
   afterwards asked whether it has the suspension (the target's state and the event in
   the log); A is started again (``--kills`` times);
 - ``database refuses N s``: every connection dropped and new ones refused for N seconds
-  (each of ``--outages``); the suspension goes through once the database is back.
+  (each of ``--outages``); the suspension goes through once the database is back;
+- ``database silent N s``: the proxy stops forwarding without closing anything, as a
+  network partition that drops packets does (``--silent``, 0 to skip): nothing is
+  refused, statements just get no answer until it ends.
 
 Per scenario (the worst round): the window during which node B still accepted the
 suspended service after A acknowledged the suspension (target: nothing after 250 ms), the
@@ -57,7 +60,9 @@ SERVE_AGAIN_TARGET_S = 2.0
 FAIL_FAST_TARGET_S = 1.0
 
 
-def scenarios(cluster: Cluster, rounds: int, outages: list[float], kills: int) -> list[Outcome]:
+def scenarios(
+    cluster: Cluster, rounds: int, outages: list[float], kills: int, silent: float = 0.0
+) -> list[Outcome]:
     def listener() -> float:
         if terminate_listeners(cluster.database_url, cluster.names[1]) != 1:
             raise RuntimeError("node B's LISTEN connection was not found")
@@ -74,6 +79,10 @@ def scenarios(cluster: Cluster, rounds: int, outages: list[float], kills: int) -
 
         return inject
 
+    def stalling() -> float:
+        cluster.proxy.stall(silent)
+        return time.monotonic() + silent
+
     def no_slots() -> float:
         cluster.proxy.refuse(3.0, drop=False)
         terminate_sessions(cluster.database_url, cluster.names[1], keep_listener=True)
@@ -84,6 +93,7 @@ def scenarios(cluster: Cluster, rounds: int, outages: list[float], kills: int) -
         ("connections dropped", dropped, rounds),
         ("no new connections 3 s, B's pool killed", no_slots, 1 if rounds else 0),
         *((f"database refuses {s:g} s", refusing(s), 1) for s in outages),
+        (f"database silent {silent:g} s (packets dropped)", stalling, 1 if silent else 0),
     ]
     runs_of: list[tuple[str, Callable[[], Outcome], int]] = [
         (name, lambda name=name, inject=inject: cluster.scenario(name, inject), times)
@@ -125,6 +135,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--outages", default="1,5,35", help="seconds, comma-separated")
     parser.add_argument("--kills", type=int, default=5, help="rounds of node A killed")
+    parser.add_argument(
+        "--silent", type=float, default=5.0, help="seconds of a silent database (0: skip)"
+    )
     parser.add_argument("--postgres", default=os.environ.get("LIMEN_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     if not args.postgres:
@@ -134,7 +147,7 @@ def main() -> None:
     with scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
         print("starting two nodes…", flush=True)
         with Cluster(url, Path(tmp)) as cluster:
-            outcomes = scenarios(cluster, args.rounds, outages, args.kills)
+            outcomes = scenarios(cluster, args.rounds, outages, args.kills, args.silent)
 
     rows = [HEADER, *(o.row() for o in outcomes)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]

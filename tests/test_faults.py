@@ -117,6 +117,21 @@ def test_a_database_outage_fails_fast_and_every_surface_serves_within_2_s_of_its
     assert outcome.errors["suspend"] > 0
 
 
+def test_a_silent_database_fails_fast_and_every_surface_serves_within_2_s_of_its_return(
+    cluster: Cluster,
+) -> None:
+    """The database host drops packets (nothing refused, nothing closed): both nodes
+    notice, refuse with 503 rather than hang, and serve again once it answers."""
+
+    def silence() -> float:
+        cluster.proxy.stall(2.0)
+        return time.monotonic() + 2.0
+
+    outcome = cluster.scenario("silent", silence, settle=0.5)
+    _held(outcome)
+    assert sum(outcome.errors[s] for s in SURFACES) > 0
+
+
 def test_a_node_killed_right_after_acknowledging_a_suspension_loses_nothing(
     cluster: Cluster,
 ) -> None:
@@ -160,7 +175,8 @@ def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
 ) -> None:
     """A node's pooled connections die (a failover, an idle timeout, an operator) while
     its change feed stays up, so nothing tells it: the next decision (recorded as an
-    event) and the next introspection (its client read) still answer."""
+    event), the next introspection (its client read) and the next suspension still
+    answer."""
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
     name = f"faults-{uuid.uuid4().hex[:8]}"
@@ -201,6 +217,16 @@ def test_requests_on_pooled_connections_that_died_are_answered_not_refused(
                 r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
                 assert r.status_code == 200, r.text
                 assert r.json() == {"active": False}
+            # A status change as the first request after they died: a SOAR's suspension
+            # is answered, not refused for the SOAR to retry.
+            assert _terminate_all_but_the_listener(database_url, name) > 0
+            r = client.post(
+                f"/v1/identities/{pep.id}/suspend", json={"reason": "drill"}, headers=admin_headers
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "suspended"
+            r = client.post("/oauth2/introspect", data={"token": "limen_x"}, auth=auth)
+            assert r.status_code == 401, r.text  # the suspended PEP is refused at once
     finally:
         node.dispose()
 
@@ -263,6 +289,55 @@ def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retr
                     assert "retry shortly" in r.json()["detail"]
                 proxy.refuse(0)
                 while (r := evaluate()).status_code == 503:
+                    time.sleep(0.05)
+                assert r.status_code == 200, r.text
+                assert r.json()["decision"] is True
+        finally:
+            node.dispose()
+
+
+def test_a_database_that_stops_answering_is_answered_with_503_not_a_hang(
+    backend: str,
+    settings: Settings,
+    installed: InitResult,
+    admin_headers: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """The database host drops packets (a network partition): nothing is refused or
+    closed, a statement sent to it just never returns. Requests are still answered, with
+    503 problem details and ``Retry-After``, while the database is silent (not after TCP
+    gives up, minutes later), and served again once it answers."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes reach their database over a network")
+    target = sa.engine.make_url(database_url)
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(settings.resolved_database_url))
+        try:
+            with (
+                serve(create_app(settings, database=node)) as live,
+                httpx.Client(base_url=live.url, timeout=30) as client,
+            ):
+                evaluate = lambda: client.post(  # noqa: E731
+                    "/access/v1/evaluation", json=decision, headers=admin_headers
+                )
+                assert evaluate().status_code == 200
+                proxy.stall(6.0)
+                for _ in range(3):
+                    r = evaluate()
+                    assert r.status_code == 503, r.text
+                    assert r.headers["retry-after"] == "1"
+                    assert r.headers["content-type"] == "application/problem+json"
+                    assert proxy.stalled, "answered only once the database answered again"
+                while proxy.stalled:
+                    time.sleep(0.05)
+                deadline = time.monotonic() + 10
+                while (r := evaluate()).status_code == 503:
+                    assert time.monotonic() < deadline, r.text
                     time.sleep(0.05)
                 assert r.status_code == 200, r.text
                 assert r.json()["decision"] is True

@@ -20,11 +20,14 @@ does on the way:
 - a request that finds its node catching up after its feed reconnected waits at most
   ``identity.status.CATCH_UP_SECONDS`` (0.5 s), and only while the database is reachable.
 
-A server that does not answer at all (packets dropped rather than connections refused: a
-network partition) is slower to give up on: a connection attempt fails only after
-:data:`CONNECT_TIMEOUT_SECONDS`, libpq's least, so requests wait up to that long before
-their 503, until the change feed (whose own attempt fails as slowly) says the database is
-away. ``benchmarks/faults.py`` prints the slowest failed request of each fault.
+A server that stops answering at all (packets dropped rather than connections refused:
+a network partition) refuses nothing, and a statement sent to it waits for TCP to give up
+(minutes). The change feed notices instead: its beat has not come back for
+:data:`SILENT_SECONDS`, so it takes the database to be away (requests fail at once) and
+shuts down the sockets of every connection in use, whose requests then fail with 503
+rather than hang. Only a connection *attempt* already under way then waits longer, up to
+:data:`CONNECT_TIMEOUT_SECONDS` (libpq's least). ``benchmarks/faults.py`` prints the
+slowest failed request of each fault.
 """
 
 from __future__ import annotations
@@ -41,3 +44,6 @@ CHECKOUT_BREAK_SECONDS: Final = 0.5
 """After a checkout waited in vain, how long every checkout fails at once."""
 CONNECT_TIMEOUT_SECONDS: Final = 2
 """libpq's ``connect_timeout`` (2 s is the least it takes)."""
+SILENT_SECONDS: Final = 0.7
+"""A change feed whose beat (every 50 ms) has not come back for this long has lost a
+database that stopped answering: its connections in use are shut down."""

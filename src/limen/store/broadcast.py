@@ -22,8 +22,12 @@ re-read what they keep before the node counts as current again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import select
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -34,9 +38,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
-from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS
+from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS, SILENT_SECONDS
 
-__all__ = ["BEAT_SECONDS", "Broadcaster", "Subscriber"]
+__all__ = ["BEAT_SECONDS", "Broadcaster", "Subscriber", "shut_down_socket"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,9 @@ class Broadcaster:
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
         self._resync: list[Callable[[], None]] = []
         self._lost: list[Callable[[], None]] = []
+        self._silent: list[Callable[[], None]] = []
+        self._feed_connection: Any = None
+        self._watchdog: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,6 +115,13 @@ class Broadcaster:
         connections that died with it)."""
         with self._lock:
             self._lost.append(callback)
+
+    def on_silent(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the watchdog's thread) when the database stops
+        answering without closing anything (packets dropped): to shut down the sockets
+        of connections in use, whose requests would otherwise wait for TCP to give up."""
+        with self._lock:
+            self._silent.append(callback)
 
     def is_current(self, max_age: float) -> bool:
         """Whether every change committed more than ``max_age`` seconds ago is known here.
@@ -174,12 +188,20 @@ class Broadcaster:
         target = self._listen if self._postgres else self._poll
         self._thread = threading.Thread(target=target, name="limen-feed", daemon=True)
         self._thread.start()
+        if self._postgres:
+            self._watchdog = threading.Thread(
+                target=self._watch, name="limen-feed-watchdog", daemon=True
+            )
+            self._watchdog.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+            self._watchdog = None
         self._set_listening(False)
         self.ready.clear()
         self.current_as_of = None
@@ -263,13 +285,47 @@ class Broadcaster:
                     self._set_listening(True)
                     self.ready.set()
                     backoff = 0.05
-                    self._beat_loop(conn, channel)
+                    self._feed_connection = conn
+                    try:
+                        self._beat_loop(conn, channel)
+                    finally:
+                        self._feed_connection = None
             except Exception as exc:
                 if self._stop.is_set():
                     break
                 self._feed_down(exc, backoff)
                 backoff = min(backoff * 2, _RECONNECT_MAX_SECONDS)
         self._set_listening(False)
+
+    def _watch(self) -> None:
+        """Notice a database that stopped answering without closing anything: the feed's
+        beat has not come back for :data:`SILENT_SECONDS` while its connection looks
+        up. Its thread is stuck in a statement that TCP would give up on only after
+        minutes, and so is every request using a connection: the database is taken to be
+        away (requests fail at once), and those connections' sockets are shut down."""
+        while not self._stop.wait(BEAT_SECONDS):
+            connection = self._feed_connection
+            current = self.current_as_of
+            if connection is None or current is None or time.monotonic() - current < SILENT_SECONDS:
+                continue
+            if _has_input(connection):
+                continue  # the database answered; the feed's thread is only slow (a busy CPU)
+            self._feed_connection = None  # once per connection
+            log.warning(
+                "the database has not answered for %.1f s; closing its connections",
+                time.monotonic() - current,
+            )
+            self.reachable = False
+            self._call_lost()
+            with self._lock:
+                callbacks = list(self._silent)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a handler of a silent database failed")
+            with contextlib.suppress(Exception):
+                shut_down_socket(connection.pgconn.socket)
 
     def _beat_loop(self, conn: Any, channel: str) -> None:
         next_beat = 0.0
@@ -405,6 +461,33 @@ class _SqlitePoll:
             return False
         finally:
             self.lock.release()
+
+
+def _has_input(connection: Any) -> bool:
+    """Whether the feed connection's socket holds an answer not yet read."""
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except Exception:  # closed meanwhile
+        return False
+    return bool(readable)
+
+
+def shut_down_socket(fd: int) -> None:
+    """Shut down the socket behind descriptor ``fd`` (both ways), so that whoever waits
+    on it (another thread, an event loop) sees the connection end; the descriptor stays
+    its owner's to close."""
+    try:
+        duplicate = os.dup(fd)
+    except OSError:
+        return
+    try:
+        sock = socket.socket(fileno=duplicate)
+    except OSError:
+        os.close(duplicate)
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 def _loads(raw: str) -> Any:

@@ -32,7 +32,7 @@ from limen.store._timeouts import (
     CHECKOUT_SLICE_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
 )
-from limen.store.broadcast import Broadcaster
+from limen.store.broadcast import Broadcaster, shut_down_socket
 from limen.store.dialect import dialect_for_url
 from limen.store.embedded import MIGRATIONS as _MIGRATIONS
 from limen.store.embedded import newest_migration
@@ -146,7 +146,12 @@ class Database:
         """What this database can do, and its SQL fragments: code outside ``store/``
         asks this, never which database it is."""
         self.backend = self.dialect.name
-        self.engine = _create_engine(url, echo=echo)
+        self.broadcaster = Broadcaster(url)
+        # PostgreSQL connections handed out right now, for a database that stops answering.
+        self._in_use = _InUse()
+        self.engine = _create_engine(
+            url, echo=echo, in_use=self._in_use, reachable=lambda: self.broadcaster.reachable
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -155,7 +160,6 @@ class Database:
         )
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.dbapi
-        self.broadcaster = Broadcaster(url)
         self.event_seal_key: bytes | None = None
         """The key event rows are sealed with (derived from the root key file by whoever
         holds it: the installation, the composition root). Never stored."""
@@ -172,6 +176,7 @@ class Database:
         self._checkout_failed_at = float("-inf")
         self.broadcaster.on_lost(self._drop_pooled_connections)
         self.broadcaster.on_resync(self._checkouts_work_again)
+        self.broadcaster.on_silent(self._in_use.shut_down)
 
     def bare_target(self) -> str | None:
         """What :attr:`Dialect.driver_module` connects to from another process (a secret
@@ -313,16 +318,21 @@ class Database:
             # Not pool.connection(): its ``async with connection`` adds a commit call (and a
             # lock) per checkout that an autocommit connection does not need.
             connection = await self._checkout_async(pool)
+            self._in_use.add(connection)
             try:
                 yield connection
             finally:
+                self._in_use.discard(connection)
                 await pool.putconn(connection)
         except PoolTimeout as exc:
             raise self._checkout_failed(exc) from exc
         except self._dbapi.OperationalError as exc:
             # The pool discards this connection on its way back; the others are presumed
             # dead too (a server restart or failover) until checked, as in autocommit().
-            await pool.check()
+            # Not while the database is away: a check of a silent one would wait with it
+            # (the pool is replaced anyway, see _drop_pooled_connections).
+            if self.broadcaster.reachable:
+                await pool.check()
             raise StaleConnection("the database cannot be reached; retry shortly") from exc
 
     async def _checkout_async(self, pool: Any) -> Any:
@@ -625,7 +635,41 @@ def _short(exc: BaseException) -> str:
     return text.strip().splitlines()[0]
 
 
-def _create_engine(url: str, *, echo: bool) -> Engine:
+class _InUse:
+    """PostgreSQL connections handed out right now (to a unit of work, a lookup).
+
+    When the database stops answering without closing anything (packets dropped), a
+    request using one waits for TCP to give up, minutes later; the change feed's watchdog
+    notices within ``SILENT_SECONDS`` and :meth:`shut_down` ends each one's socket, so
+    the request fails with 503 instead. A connection leaves this set (under the lock)
+    before it is returned or closed, so no descriptor is shut down once it is reused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[int, Any] = {}
+
+    def add(self, connection: Any) -> None:
+        with self._lock:
+            self._connections[id(connection)] = connection
+
+    def discard(self, connection: Any) -> None:
+        if connection is None:
+            return
+        with self._lock:
+            self._connections.pop(id(connection), None)
+
+    def shut_down(self) -> None:
+        with self._lock:
+            for connection in self._connections.values():
+                with contextlib.suppress(Exception):
+                    if not connection.closed:
+                        shut_down_socket(connection.pgconn.socket)
+
+
+def _create_engine(
+    url: str, *, echo: bool, in_use: _InUse, reachable: Callable[[], bool]
+) -> Engine:
     # hide_parameters: a failing statement's bound values (hashes, ciphertext) stay out of
     # exception messages and therefore out of logs.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
@@ -656,14 +700,27 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     else:
-        _ping_idle_connections(engine)
+        _track_connections_in_use(engine, in_use)
+        _ping_idle_connections(engine, reachable)
     return engine
+
+
+def _track_connections_in_use(engine: Engine, in_use: _InUse) -> None:
+    """Keep ``in_use`` to the connections checked out of ``engine``'s pool (registered
+    before the idle ping, so a connection being pinged is in it too)."""
+
+    @event.listens_for(engine, "checkout")
+    def _out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        in_use.add(dbapi_connection)
+
+    for name in ("checkin", "invalidate", "close", "detach"):
+        event.listen(engine, name, lambda dbapi_connection, *_: in_use.discard(dbapi_connection))
 
 
 _PING_IF_IDLE_FOR_S = 1.0
 
 
-def _ping_idle_connections(engine: Engine) -> None:
+def _ping_idle_connections(engine: Engine, reachable: Callable[[], bool]) -> None:
     """Check a pooled connection before use only if it sat idle for a while.
 
     A server restart or a failover while a connection sat in the pool would otherwise
@@ -690,6 +747,10 @@ def _ping_idle_connections(engine: Engine) -> None:
                 cursor.close()
             dbapi_connection.rollback()
         except Exception as exc:
+            if not reachable():
+                # The database is away (its connections were shut down while it stayed
+                # silent): another connection would only wait to fail.
+                raise Unavailable("the database cannot be reached; retry shortly") from exc
             # The pool discards this connection and checks out another.
             raise DisconnectionError("a pooled connection was dead") from exc
 

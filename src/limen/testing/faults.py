@@ -4,7 +4,9 @@
   connection (its change feed), as a failover, a pooler or an operator would.
 - :class:`PgProxy`: a TCP proxy in front of PostgreSQL that nodes connect through; it can
   drop every connection at once (:meth:`PgProxy.drop`) or refuse connections for a while
-  (:meth:`PgProxy.refuse`), as a database restart or a network partition would.
+  (:meth:`PgProxy.refuse`), as a database restart would, or stop forwarding without
+  closing anything (:meth:`PgProxy.stall`), as a network partition that drops packets
+  would.
 
 - :class:`Cluster`: two ``limen server`` processes on one PostgreSQL through a
   :class:`PgProxy`, and :meth:`Cluster.scenario`, which injects a fault, suspends a
@@ -131,6 +133,7 @@ class PgProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._refuse_until = 0.0
+        self._stall_until = 0.0
         self._closed = False
         self.connections = 0
         """Connections accepted and passed on so far."""
@@ -165,6 +168,21 @@ class PgProxy:
         if drop:
             self.drop()
 
+    @property
+    def stalled(self) -> bool:
+        return time.monotonic() < self._stall_until
+
+    def stall(self, seconds: float) -> None:
+        """Stop forwarding for ``seconds`` without closing anything (no wait here), as a
+        network partition that drops packets does: nothing answers, nothing is refused.
+        Open connections hold what was sent meanwhile and pass it on afterwards (as TCP
+        retransmits it), and new ones are accepted but reach the server only then."""
+        self._stall_until = time.monotonic() + seconds
+
+    def _wait_while_stalled(self) -> None:
+        while not self._closed and (left := self._stall_until - time.monotonic()) > 0:
+            time.sleep(min(left, 0.01))
+
     def close(self) -> None:
         self._closed = True
         _close(self._listener)
@@ -185,21 +203,34 @@ class PgProxy:
             if self.refusing:
                 _close(client)
                 continue
-            try:
-                upstream = socket.create_connection(self._target, timeout=2)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            for sock in (client, upstream):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._open.update((client, upstream))
-                self.connections += 1
-            for source, sink in ((client, upstream), (upstream, client)):
+            if self.stalled:
                 threading.Thread(
-                    target=self._pipe, args=(source, sink), name="pg-proxy-pipe", daemon=True
+                    target=self._connect, args=(client,), name="pg-proxy-held", daemon=True
                 ).start()
+            else:
+                self._connect(client)
+
+    def _connect(self, client: socket.socket) -> None:
+        """Pass ``client`` on to the server (once any stall is over)."""
+        self._wait_while_stalled()
+        if self._closed or self.refusing:
+            _close(client)
+            return
+        try:
+            upstream = socket.create_connection(self._target, timeout=2)
+            upstream.settimeout(None)
+        except OSError:
+            _close(client)
+            return
+        for sock in (client, upstream):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._open.update((client, upstream))
+            self.connections += 1
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(
+                target=self._pipe, args=(source, sink), name="pg-proxy-pipe", daemon=True
+            ).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
@@ -207,6 +238,7 @@ class PgProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self._wait_while_stalled()
                 sink.sendall(data)
         except OSError:
             pass
@@ -262,8 +294,9 @@ def prepare(database_url: str, key_file: Path) -> World:
                 uow, op, target, scopes=["tools:call"]
             )
             pep = identity.create(uow, op, kind="service", name="faults-pep")
+            # A resource server: it introspects the target's tokens (RFC 7662 section 2.1).
             pep_client, pep_secret = tokens.register_client(
-                uow, op, pep, scopes=["access:evaluate"]
+                uow, op, pep, scopes=["access:evaluate", "tokens:introspect"]
             )
             return World(
                 account_id=init.account_id,
