@@ -72,7 +72,9 @@ __all__ = [
     "PEER_REFRESH_SECONDS",
     "LiveDetector",
     "RaisedAlert",
+    "Scoring",
     "scored_through",
+    "scoring",
     "set_risk",
 ]
 
@@ -685,3 +687,34 @@ def scored_through(session: Session) -> int:
         )
     )
     return int(lowest) if lowest is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """Whether the live detector scores every identity's events now, on any node."""
+
+    partitions: int
+    held: int
+    """Partitions held by a node whose lease has not lapsed."""
+
+    @property
+    def live(self) -> bool:
+        """Every partition is held: each new event is scored as it commits. Until then
+        (the detector starting, a node's partitions lapsing), events wait in the log and
+        are scored once their partition is taken; none is skipped."""
+        return self.held >= self.partitions
+
+
+def scoring(session: Session, *, partitions: int | None = None) -> Scoring:
+    """How much of the log's identities the live detectors hold now."""
+    count = partitions if partitions is not None else DetectConfig().partitions
+    held = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(DetectCursor)
+        .where(
+            DetectCursor.name.like(f"{_PARTITION_PREFIX}%"),
+            DetectCursor.owner.is_not(None),
+            DetectCursor.lease_until > datetime.now(UTC),
+        )
+    )
+    return Scoring(partitions=count, held=int(held or 0))
