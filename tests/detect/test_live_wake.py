@@ -91,3 +91,19 @@ def test_events_committed_by_another_process_wake_the_detector(
     finally:
         node.stop()
         writer.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_sqlite_a_command_beside_the_server_wakes_the_detector(
+    db: Database, settings: Settings, installed: Any
+) -> None:
+    node = _detector(db, settings)
+    command = Database(settings.resolved_database_url)  # another process: it tells nobody
+    AuditKeys.from_key_file(settings.resolved_key_file).attach(command)
+    try:
+        ids = _report(command, "cli-svc", 3)
+        _until(lambda: _scored(db, ids), "the events were not scored: the poll did not wake it")
+        assert node.scored >= 3
+    finally:
+        node.stop()
+        command.dispose()

@@ -26,8 +26,9 @@ work, never the server's event loop.
 The thread wakes as soon as events are appended or linked anywhere (the store's nudge of
 :data:`~limen.audit.EVENTS_APPENDED`: in process at once, from other processes over
 PostgreSQL ``NOTIFY``), links them if no one else has and scores them; it also looks on
-its own every ``interval`` seconds, for writers that do not nudge (another process on
-SQLite) and a nudge lost with a connection.
+its own every ``interval`` seconds, for a nudge lost with a connection. On SQLite another
+process's commit (a command beside the server, which nudges no one) wakes it through the
+store's poll (:data:`~limen.store.broadcast.COMMITTED_ELSEWHERE`).
 
 ``on_alerts`` (the server's playbooks) gets the alerts raised in a pass inside the
 transaction that stores them, just before it commits, so what it does commits with them;
@@ -62,6 +63,7 @@ from limen.detect.reasons import Reason
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
+from limen.store.broadcast import COMMITTED_ELSEWHERE
 from limen.store.models import DetectAlert, DetectCursor, Event, Identity
 
 __all__ = [
@@ -226,6 +228,7 @@ class LiveDetector:
             self._stop.clear()
             broadcaster = self._db.broadcaster
             broadcaster.subscribe(EVENTS_APPENDED, self._nudged)
+            broadcaster.subscribe(COMMITTED_ELSEWHERE, self._nudged)  # SQLite's other writers
             broadcaster.start()  # idempotent: `limen detect run` starts nothing else
             self._thread = threading.Thread(target=self._run, name="limen-detect", daemon=True)
             self._thread.start()
@@ -237,6 +240,7 @@ class LiveDetector:
         self._stop.set()
         self._wake.set()
         self._db.broadcaster.unsubscribe(EVENTS_APPENDED, self._nudged)
+        self._db.broadcaster.unsubscribe(COMMITTED_ELSEWHERE, self._nudged)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

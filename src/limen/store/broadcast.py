@@ -45,7 +45,7 @@ from sqlalchemy.engine import make_url
 from limen.ids import new_id
 from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS
 
-__all__ = ["BEAT_SECONDS", "NUDGE_GAP_SECONDS", "Broadcaster", "Subscriber"]
+__all__ = ["BEAT_SECONDS", "COMMITTED_ELSEWHERE", "NUDGE_GAP_SECONDS", "Broadcaster", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ Subscriber = Callable[[Any], None]
 
 BEAT_SECONDS: Final = 0.05
 """How often a node proves its change feed is live (PostgreSQL) or polls it (SQLite)."""
+COMMITTED_ELSEWHERE: Final = "store.committed_elsewhere"
+"""Delivered (no payload) when a SQLite poll finds that another connection committed,
+whatever it wrote: a process that writes without nudging (a command beside a server)
+still wakes the server's followers of the log within a poll."""
 NUDGE_GAP_SECONDS: Final = 0.002
 """The least time between two nudges one process sends other processes (PostgreSQL)."""
 _RECONNECT_MAX_SECONDS: Final = 0.5
@@ -456,6 +460,7 @@ class _SqlitePoll:
             version = connection.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
                 self._version = version
+                self._broadcaster.deliver(COMMITTED_ELSEWHERE, None)
                 rows = connection.execute(
                     "SELECT seq, node, topic, payload FROM store_notices WHERE seq > ? "
                     "ORDER BY seq",
