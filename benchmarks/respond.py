@@ -25,6 +25,7 @@ an hour to contain.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -50,6 +51,8 @@ actions: [suspend]
 """
 TARGET_ALERT_P99_MS = 1000.0
 TARGET_PLAYBOOK_MS = 100.0
+HUMAN_DETECT_MS = 60_000.0  # the 1-10-60 rule: a minute to detect
+HUMAN_CONTAIN_MS = 3_600_000.0  # an hour to contain
 
 
 def _prepare(db: Database, key_file: Path, runs: int) -> str:
@@ -130,7 +133,23 @@ def _run(db: Database, url: str, token: str, runs: int) -> dict[str, list[float]
     return results
 
 
-def _backend(label: str, runs: int, database_url: str | None) -> None:
+def _ratios(label: str, results: dict[str, list[float]]) -> str:
+    """One line per backend: each headline figure, its target and the human reference."""
+    alert = percentile(results["alert"], 0.99)
+    playbook = percentile(results["playbook"], 0.99)
+    suspension = percentile(results["suspension"], 0.99)
+    verdict = "met" if alert <= TARGET_ALERT_P99_MS and playbook <= TARGET_PLAYBOOK_MS else "MISSED"
+    return (
+        f"{label}: alert p99 {alert:.1f} ms (target {TARGET_ALERT_P99_MS:,.0f} ms, "
+        f"x{TARGET_ALERT_P99_MS / alert:.1f} under; a human's minute to detect: "
+        f"x{HUMAN_DETECT_MS / alert:,.0f} faster); alert -> suspension p99 {playbook:.1f} ms "
+        f"(target {TARGET_PLAYBOOK_MS:.0f} ms, x{TARGET_PLAYBOOK_MS / playbook:.1f} under); "
+        f"event -> suspension p99 {suspension:.1f} ms (a human's hour to contain: "
+        f"x{HUMAN_CONTAIN_MS / suspension:,.0f} faster); targets {verdict}"
+    )
+
+
+def _backend(label: str, runs: int, database_url: str | None) -> str:
     scratch = Path(tempfile.mkdtemp(prefix="limen-bench-respond-"))
     try:
         url_db = database_url or f"sqlite:///{scratch / 'limen.db'}"
@@ -148,6 +167,7 @@ def _backend(label: str, runs: int, database_url: str | None) -> None:
             f"{percentile(samples, 0.95):.1f} | {percentile(samples, 0.99):.1f} | "
             f"{max(samples):.1f} |"
         )
+    return _ratios(label, results)
 
 
 def main() -> None:
@@ -158,14 +178,18 @@ def main() -> None:
     print(f"{args.runs} runs; milliseconds from the POST's return (the event's commit)")
     print("| backend | until | p50 | p95 | p99 | max |")
     print("|---|---|---|---|---|---|")
-    _backend("SQLite", args.runs, None)
+    lines = [_backend("SQLite", args.runs, None)]
     if args.postgres:
         with scratch_schema(args.postgres) as url:
-            _backend("PostgreSQL", args.runs, url)
+            lines.append(_backend("PostgreSQL", args.runs, url))
     print(
         f"targets: alert p99 <= {TARGET_ALERT_P99_MS:.0f} ms; alert -> suspension <= "
-        f"{TARGET_PLAYBOOK_MS:.0f} ms; a human analyst: 60,000 ms to detect"
+        f"{TARGET_PLAYBOOK_MS:.0f} ms; a human analyst (1-10-60): 60,000 ms to detect, "
+        "3,600,000 ms to contain"
     )
+    for line in lines:
+        print(line)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

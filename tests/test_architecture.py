@@ -226,3 +226,16 @@ def test_only_services_builds_its_parts() -> None:
                 if named == "services":
                     offenders.append(f"{relative}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_log_neither_judges_nor_acts_and_the_detector_only_reads() -> None:
+    """``audit`` never imports ``detect`` or ``respond``; ``detect`` never imports
+    ``respond`` (playbooks are handed to the live detector by the composition root)."""
+    rules = {"audit": {"limen.detect", "limen.respond"}, "detect": {"limen.respond"}}
+    offenders = []
+    for package, forbidden in rules.items():
+        for path in (SRC / package).rglob("*.py"):
+            for name in _imports(path):
+                if ".".join(name.split(".")[:2]) in forbidden:
+                    offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []

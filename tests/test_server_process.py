@@ -197,6 +197,11 @@ def test_on_postgresql_the_server_scores_in_a_child_process_it_restarts(
         while not (children := _detector_children(server.pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(children) == 1, "limen server started one `limen detect run`"
+        # /ready says when the child scores every identity (it takes a moment to start).
+        deadline = time.monotonic() + 30
+        while not (ready := httpx.get(f"{url}/ready", timeout=5).json())["detect"]["scoring"]:
+            assert time.monotonic() < deadline, ready
+            time.sleep(0.1)
 
         # An agent acting for an owner who left is caught by the child process, and the
         # playbook suspends it, as the in-process detector would.

@@ -165,3 +165,12 @@ def test_a_false_positive_mark_stops_the_repeat_alert(
     # A false positive stays one.
     reopened = client.post(f"/v1/alerts/{alert['id']}/resolve", headers=admin_headers)
     assert reopened.status_code == 422
+
+
+def test_ready_says_when_every_identity_is_scored(client: TestClient) -> None:
+    deadline = time.monotonic() + 15
+    while not (body := client.get("/ready").json())["detect"]["scoring"]:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    assert body["detect"] == {"scoring": True, "partitions": 64, "held": 64}
+    assert body["status"] == "ready"

@@ -5,7 +5,9 @@
 - ``GET /ready`` — readiness: 200 only while this node can serve correctly: the database
   answers, its change feed is current (so no decision rests on stale status), the schema
   is current, and the audit writer keeps up; 503 with each check otherwise. Point a load
-  balancer's health check here.
+  balancer's health check here. Its body also says whether the live detector scores
+  every identity's events yet (``detect``), which does not make a node unready: events
+  committed before it does are scored once it does.
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ async def health(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body)
 
 
+def _scoring(services: ServicesDep) -> dict[str, object]:
+    from limen.detect.live import scoring
+
+    with services.db.unit_of_work(readonly=True) as uow:
+        state = scoring(uow.session)
+    return {"scoring": state.live, "partitions": state.partitions, "held": state.held}
+
+
+async def _detect(services: ServicesDep) -> dict[str, object] | None:
+    try:
+        return await asyncio.wait_for(services.db.run(_scoring, services), _PING_SECONDS)
+    except Exception:  # the database is away: the checks say so
+        return None
+
+
 @router.get("/ready", openapi_extra=PUBLIC)
 async def ready(services: ServicesDep) -> JSONResponse:
     """Readiness: every check must pass for this node to take traffic."""
@@ -70,6 +87,11 @@ async def ready(services: ServicesDep) -> JSONResponse:
         "audit_writer": services.events.backlog < _WRITER_BACKLOG,
     }
     ok = all(checks.values())
-    body = {"status": "ready" if ok else "unavailable", "version": __version__, "checks": checks}
+    body = {
+        "status": "ready" if ok else "unavailable",
+        "version": __version__,
+        "checks": checks,
+        "detect": await _detect(services) if reachable else None,
+    }
     headers = None if ok else {"Retry-After": "1"}
     return JSONResponse(body, status_code=200 if ok else 503, headers=headers)

@@ -30,6 +30,7 @@ if typing.TYPE_CHECKING:
     )
     from limen.audit.keycheck import check_key
     from limen.audit.log import (
+        EVENTS_APPENDED,
         EventFilter,
         EventPage,
         Outcome,
@@ -67,6 +68,7 @@ _LAZY: typing.Final = {
     "SinkExists": "limen.audit.errors",
     "SinkNotFound": "limen.audit.errors",
     "check_key": "limen.audit.keycheck",
+    "EVENTS_APPENDED": "limen.audit.log",
     "EventFilter": "limen.audit.log",
     "EventPage": "limen.audit.log",
     "Outcome": "limen.audit.log",
@@ -101,6 +103,7 @@ def __getattr__(name: str) -> typing.Any:
 
 
 __all__ = [
+    "EVENTS_APPENDED",
     "Actor",
     "AuditKeyMismatch",
     "AuditKeyUnavailable",

@@ -52,6 +52,7 @@ from limen.audit._canon import (
     seal,
 )
 from limen.audit._rangecheck import FETCH, ChainMac
+from limen.audit.log import EVENTS_APPENDED
 from limen.store import Database, Dialect
 from limen.store.models import utcnow
 
@@ -203,6 +204,8 @@ def link_pending(
         if seen < batch:
             # Everything committed before this batch was read is linked now.
             break
+    if linked:
+        db.broadcaster.nudge(EVENTS_APPENDED)
     return linked
 
 

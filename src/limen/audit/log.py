@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
@@ -30,6 +30,7 @@ from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_
 from limen.store.models import Event, Identity
 
 __all__ = [
+    "EVENTS_APPENDED",
     "EventFilter",
     "EventPage",
     "Outcome",
@@ -38,6 +39,12 @@ __all__ = [
     "newest_events",
     "record",
 ]
+
+
+EVENTS_APPENDED: Final = "audit.appended"
+"""The broadcaster topic nudged (``Broadcaster.nudge``) once events committed, or were
+linked into the chain: who follows the log (the live detector) looks at once instead of
+waiting for its next look. A nudge may be lost: followers still look from time to time."""
 
 
 def record(
@@ -76,6 +83,7 @@ def record(
 
 
 _PENDING = "limen.audit.pending"
+_NUDGING = "limen.audit.nudging"
 
 
 def _insert_rows(
@@ -97,6 +105,10 @@ def _write_pending(session: Session, *_: Any) -> None:
         _insert_rows(cursor, dialect_of(connection), rows, key)
     finally:
         cursor.close()
+    if uow is not None and not session.info.get(_NUDGING):
+        session.info[_NUDGING] = True
+        broadcaster = uow.database.broadcaster
+        uow.after_commit(lambda: broadcaster.nudge(EVENTS_APPENDED))
 
 
 def take_recorded(session: Session) -> list[tuple[Any, ...]]:
@@ -118,17 +130,18 @@ def insert_recorded(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
             key = db.event_seal_key
             if len(rows) <= _ROWS_PER_STATEMENT:
                 _insert_rows(cursor, db.dialect, rows, key)
-                return
-            cursor.execute(db.dialect.begin_write)
-            try:
-                _insert_rows(cursor, db.dialect, rows, key)
-            except BaseException:
-                with contextlib.suppress(Exception):  # the error that matters is the first
-                    cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
+            else:
+                cursor.execute(db.dialect.begin_write)
+                try:
+                    _insert_rows(cursor, db.dialect, rows, key)
+                except BaseException:
+                    with contextlib.suppress(Exception):  # the error that matters is the first
+                        cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
         finally:
             cursor.close()
+    db.broadcaster.nudge(EVENTS_APPENDED)
 
 
 async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -150,6 +163,7 @@ async def insert_recorded_async(db: Database, rows: Sequence[tuple[Any, ...]]) -
         except Exception as exc:
             if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
                 raise
+    db.broadcaster.nudge(EVENTS_APPENDED)
 
 
 _UNIQUE_VIOLATION = "23505"

@@ -23,6 +23,13 @@ scored once, by one node. A node that dies stops renewing: its partitions lapse 
 change locks the ``live`` row first, so nodes take turns. The thread does all database
 work, never the server's event loop.
 
+The thread wakes as soon as events are appended or linked anywhere (the store's nudge of
+:data:`~limen.audit.EVENTS_APPENDED`: in process at once, from other processes over
+PostgreSQL ``NOTIFY``), links them if no one else has and scores them; it also looks on
+its own every ``interval`` seconds, for a nudge lost with a connection. On SQLite another
+process's commit (a command beside the server, which nudges no one) wakes it through the
+store's poll (:data:`~limen.store.broadcast.COMMITTED_ELSEWHERE`).
+
 ``on_alerts`` (the server's playbooks) gets the alerts raised in a pass inside the
 transaction that stores them, just before it commits, so what it does commits with them;
 an alert raised by an event older than :data:`LIVE_SECONDS` (history scored after a
@@ -46,7 +53,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from limen.audit import Actor, record
+from limen.audit import EVENTS_APPENDED, Actor, record
 from limen.audit.documents import event_document
 from limen.detect.alerts import Alert
 from limen.detect.detector import DetectConfig, Detector, partition_of
@@ -56,22 +63,28 @@ from limen.detect.reasons import Reason
 from limen.detect.registry import Registry
 from limen.ids import new_id
 from limen.store import Database, UnitOfWork
+from limen.store.broadcast import COMMITTED_ELSEWHERE
 from limen.store.models import DetectAlert, DetectCursor, Event, Identity
 
 __all__ = [
     "IDLE_RETRY_SECONDS",
     "LEASE_SECONDS",
     "LIVE_SECONDS",
+    "LOOK_SECONDS",
     "PEER_REFRESH_SECONDS",
     "LiveDetector",
     "RaisedAlert",
+    "Scoring",
     "scored_through",
+    "scoring",
     "set_risk",
 ]
 
 log = logging.getLogger(__name__)
 
 CURSOR: Final = "live"
+LOOK_SECONDS: Final = 0.25
+"""How often the detector looks for new events without being nudged."""
 LEASE_SECONDS: Final = 10.0
 """How long a node's hold on its partitions lasts without renewal."""
 IDLE_RETRY_SECONDS: Final = 1.0
@@ -181,7 +194,7 @@ class LiveDetector:
         link: Callable[[], Any] | None = None,
         on_alerts: Callable[[UnitOfWork, Sequence[RaisedAlert]], None] | None = None,
         config: DetectConfig | None = None,
-        interval: float = 0.05,
+        interval: float = LOOK_SECONDS,
         lease: float = LEASE_SECONDS,
     ) -> None:
         self._db = db
@@ -198,6 +211,7 @@ class LiveDetector:
         self._peers_since: datetime | None = None
         self.detector: Detector | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.scored = 0
         """Events this node scored since it started."""
@@ -212,11 +226,21 @@ class LiveDetector:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
+            broadcaster = self._db.broadcaster
+            broadcaster.subscribe(EVENTS_APPENDED, self._nudged)
+            broadcaster.subscribe(COMMITTED_ELSEWHERE, self._nudged)  # SQLite's other writers
+            broadcaster.start()  # idempotent: `limen detect run` starts nothing else
             self._thread = threading.Thread(target=self._run, name="limen-detect", daemon=True)
             self._thread.start()
 
+    def _nudged(self, _payload: object) -> None:
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        self._db.broadcaster.unsubscribe(EVENTS_APPENDED, self._nudged)
+        self._db.broadcaster.unsubscribe(COMMITTED_ELSEWHERE, self._nudged)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -237,16 +261,18 @@ class LiveDetector:
     def _run(self) -> None:
         backoff = self._interval
         while not self._stop.is_set():
+            self._wake.clear()  # what is nudged from here on is looked for again
             try:
                 busy = self.run_once()
                 backoff = self._interval
             except Exception:
                 log.warning("detector pass failed; retrying", exc_info=True)
                 self._drop(set(self._held))  # reload everything from the store
-                busy = 0
                 backoff = min(max(backoff, 0.05) * 2, 5.0)
+                self._stop.wait(backoff)  # nudges do not hurry a retry
+                continue
             if not busy:
-                self._stop.wait(backoff)
+                self._wake.wait(backoff)
 
     # -- one pass ----------------------------------------------------------------------
 
@@ -665,3 +691,34 @@ def scored_through(session: Session) -> int:
         )
     )
     return int(lowest) if lowest is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """Whether the live detector scores every identity's events now, on any node."""
+
+    partitions: int
+    held: int
+    """Partitions held by a node whose lease has not lapsed."""
+
+    @property
+    def live(self) -> bool:
+        """Every partition is held: each new event is scored as it commits. Until then
+        (the detector starting, a node's partitions lapsing), events wait in the log and
+        are scored once their partition is taken; none is skipped."""
+        return self.held >= self.partitions
+
+
+def scoring(session: Session, *, partitions: int | None = None) -> Scoring:
+    """How much of the log's identities the live detectors hold now."""
+    count = partitions if partitions is not None else DetectConfig().partitions
+    held = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(DetectCursor)
+        .where(
+            DetectCursor.name.like(f"{_PARTITION_PREFIX}%"),
+            DetectCursor.owner.is_not(None),
+            DetectCursor.lease_until > datetime.now(UTC),
+        )
+    )
+    return Scoring(partitions=count, held=int(held or 0))

@@ -18,6 +18,15 @@ back, everything committed before the beat was sent has arrived. A node whose fe
 down stops moving ``current_as_of``; callers that must not act on stale state
 (:meth:`is_current`) fail closed. When the feed comes back, :meth:`on_resync` callbacks
 re-read what they keep before the node counts as current again.
+
+A **nudge** (:meth:`Broadcaster.nudge`) is a lighter signal, sent after a commit rather
+than in its transaction, for work that follows the database anyway and only wants to
+start sooner (the live detector, when events were appended): this process's subscribers
+are called at once, and on PostgreSQL a thread of its own tells the other processes
+with one ``NOTIFY`` for whatever was nudged meanwhile (at most one every
+:data:`NUDGE_GAP_SECONDS`), so a writer pays no round trip and holds no lock for it. A
+nudge may be lost (a dropped connection); whoever listens for one still looks on its
+own from time to time.
 """
 
 from __future__ import annotations
@@ -40,7 +49,14 @@ from sqlalchemy.engine import make_url
 from limen.ids import new_id
 from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS, SILENT_SECONDS
 
-__all__ = ["BEAT_SECONDS", "Broadcaster", "Subscriber", "shut_down_socket"]
+__all__ = [
+    "BEAT_SECONDS",
+    "COMMITTED_ELSEWHERE",
+    "NUDGE_GAP_SECONDS",
+    "Broadcaster",
+    "Subscriber",
+    "shut_down_socket",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +64,12 @@ Subscriber = Callable[[Any], None]
 
 BEAT_SECONDS: Final = 0.05
 """How often a node proves its change feed is live (PostgreSQL) or polls it (SQLite)."""
+COMMITTED_ELSEWHERE: Final = "store.committed_elsewhere"
+"""Delivered (no payload) when a SQLite poll finds that another connection committed,
+whatever it wrote: a process that writes without nudging (a command beside a server)
+still wakes the server's followers of the log within a poll."""
+NUDGE_GAP_SECONDS: Final = 0.002
+"""The least time between two nudges one process sends other processes (PostgreSQL)."""
 _RECONNECT_MAX_SECONDS: Final = 0.5
 _NOTICE_KEEP_SECONDS: Final = 600.0
 
@@ -91,6 +113,9 @@ class Broadcaster:
         self._beat = 0
         self._beats_sent: dict[int, float] = {}
         self._sqlite_poll: _SqlitePoll | None = None
+        self._nudged: set[str] = set()
+        self._nudge_wake = threading.Event()
+        self._nudge_thread: threading.Thread | None = None
 
     # -- subscribing -----------------------------------------------------------------
 
@@ -161,6 +186,55 @@ class Broadcaster:
             },
         )
 
+    def nudge(self, topic: str) -> None:
+        """Tell ``topic``'s subscribers, here and in other processes, that something they
+        follow changed; call it after the commit. Best effort (see the module docstring):
+        costs the caller no database work."""
+        self.deliver(topic, None)
+        if not self._postgres or self._thread is None or self._stop.is_set():
+            return  # no feed of our own: nobody to tell, or a short-lived command
+        with self._lock:
+            self._nudged.add(topic)
+            if self._nudge_thread is None:
+                self._nudge_thread = threading.Thread(
+                    target=self._send_nudges, name="limen-nudge", daemon=True
+                )
+                self._nudge_thread.start()
+        self._nudge_wake.set()
+
+    def _send_nudges(self) -> None:
+        import psycopg
+
+        connection: Any = None
+        try:
+            while not self._stop.is_set():
+                self._nudge_wake.wait()
+                if self._stop.is_set():
+                    break
+                self._nudge_wake.clear()
+                with self._lock:
+                    topics, self._nudged = self._nudged, set()
+                try:
+                    if connection is None or connection.closed:
+                        connection = psycopg.connect(
+                            self._conninfo(),
+                            autocommit=True,
+                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        )
+                    for topic in sorted(topics):
+                        message = json.dumps({"node": self.node_id, "topic": topic})
+                        connection.execute(f"SELECT pg_notify({_CHANNEL}, %s)", (message,))
+                except Exception as exc:  # lost: listeners look on their own in a moment
+                    log.debug("could not send a nudge: %s", _short(exc))
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+                    self._stop.wait(_RECONNECT_MAX_SECONDS)
+                self._stop.wait(NUDGE_GAP_SECONDS)
+        finally:
+            if connection is not None:
+                connection.close()
+
     def deliver(self, topic: str, payload: Any) -> None:
         """Call this process's subscribers of ``topic``; a failing one does not stop the rest."""
         with self._lock:
@@ -196,12 +270,17 @@ class Broadcaster:
 
     def stop(self) -> None:
         self._stop.set()
+        self._nudge_wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
         if self._watchdog is not None:
             self._watchdog.join(timeout=5)
             self._watchdog = None
+        with self._lock:
+            nudger, self._nudge_thread = self._nudge_thread, None
+        if nudger is not None:
+            nudger.join(timeout=5)
         self._set_listening(False)
         self.ready.clear()
         self.current_as_of = None
@@ -444,6 +523,7 @@ class _SqlitePoll:
             version = connection.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
                 self._version = version
+                self._broadcaster.deliver(COMMITTED_ELSEWHERE, None)
                 rows = connection.execute(
                     "SELECT seq, node, topic, payload FROM store_notices WHERE seq > ? "
                     "ORDER BY seq",
