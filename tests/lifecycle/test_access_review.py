@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import cedarpy
 from fastapi.testclient import TestClient
 
 from limen import identity, tokens
@@ -288,3 +289,56 @@ def test_reach_through_policies_is_what_the_pdp_decides(
     allow("dana-deploy", dana.id)
     assert decided() is True
     assert policies() == {"bot-deploy": "Cedar policy permitting it"}
+
+
+def test_a_review_leaves_the_decision_cache_as_it_was(
+    client: TestClient, db: Database, installed: InitResult, monkeypatch: Any
+) -> None:
+    """The review asks the PDP its own questions without touching what live decisions
+    remember: a decision answered from memory before a review still is after it, and
+    nothing the review asked is remembered (Cedar is asked it afresh)."""
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="erin", roles=["admin"])
+        identity.create(uow, op, kind="agent", name="erin-bot", owner="erin")
+    text = (
+        'permit(principal, action == Limen::Action::"call", resource == Limen::Tool::"deploy");\n'
+        'permit(principal, action == Limen::Action::"call", resource == Limen::Tool::"build");\n'
+    )
+    r = client.put("/v1/policies/tools", json={"text": text}, headers=admin)
+    assert r.status_code == 200, r.text
+
+    asked: list[int] = []  # how many questions each Cedar call was given
+    real = cedarpy._internal.is_authorized_batch
+
+    def counting(requests: Any, *args: Any) -> Any:
+        asked.append(len(requests))
+        return real(requests, *args)
+
+    monkeypatch.setattr(cedarpy._internal, "is_authorized_batch", counting)
+
+    def call(tool: str) -> int:
+        """Decide erin-bot calling ``tool``; how many questions Cedar was asked."""
+        before = sum(asked)
+        r = client.post(
+            "/access/v1/evaluation",
+            json={
+                "subject": {"type": "agent", "id": "erin-bot"},
+                "action": {"name": "call"},
+                "resource": {"type": "tool", "id": tool},
+            },
+            headers=admin,
+        )
+        assert r.json()["decision"] is True
+        return sum(asked) - before
+
+    assert call("deploy") > 0
+    assert call("deploy") == 0  # remembered
+    before = sum(asked)
+    review = client.get("/v1/access/review?kind=agent", headers=admin).json()
+    assert sum(asked) > before  # the review asked Cedar itself
+    entry = next(i for i in review["identities"] if i["name"] == "erin-bot")
+    assert {r["target"] for r in entry["rights"] if r["kind"] == "policy"} == {"tools"}
+    assert call("deploy") == 0  # still remembered after the review
+    assert call("build") > 0  # the review's own question was not remembered
