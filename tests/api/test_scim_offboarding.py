@@ -209,6 +209,13 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     review = client.get("/v1/access/review", headers=admin).json()
     findings = {(i["name"], f["type"]) for i in review["identities"] for f in i["findings"]}
     assert (("alice-bot-0", "rotation-needed") in findings) is (orphans != "suspend")
+    # The vault report lists it (the vault has no rotation policy), here and in the console.
+    report = json.loads(cli("vault", "report", "--json").stdout)
+    assert [(e["item"], e["rotation_needed"]["reason"]) for e in report] == [("stripe", why)]
+    over_http = client.get("/v1/vault-report", headers=admin).json()
+    assert [(e["item"], e["rotation_needed"]["reason"]) for e in over_http] == [("stripe", why)]
+    table = cli("vault", "report").stdout  # a wrapped table: the words are there
+    assert "stripe" in table and "offboarded" in table
     # A new secret value clears it.
     services.vault.replace_item(
         Actor.operator(),
@@ -220,6 +227,7 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     assert "rotationNeeded" not in shown
     got = cli("item", "get", "stripe", "--vault", "payments", "--json")
     assert json.loads(got.stdout)["rotation_needed"] is None
+    assert json.loads(cli("vault", "report", "--json").stdout) == []
 
 
 def test_offboarding_on_one_node_is_honoured_by_another(

@@ -972,17 +972,19 @@ def contain_from_alert(
 @router.get("/vault", openapi_extra=guarded("vault.report"))
 @_shown
 def vault_compliance(request: Request, viewer: ViewerDep, all: bool = False) -> Response:
-    """Items under a rotation policy, overdue first: metadata only, never a value."""
+    """Items under a rotation policy or flagged for rotation by an offboarding, those
+    due first: metadata only, never a value."""
     services = services_of(request)
     entries = services.vault.report(viewer.actor)
-    overdue = [e for e in entries if e.out_of_policy]
+    due = [e for e in entries if e.due]
     return _page(
         request,
         viewer,
         "vault.html",
-        entries=sorted(entries if all else overdue, key=lambda e: (not e.out_of_policy,)),
-        overdue=len(overdue),
-        total=len(entries),
+        entries=sorted(entries if all else due, key=lambda e: (not e.due,)),
+        overdue=sum(e.out_of_policy for e in entries),
+        flagged=sum(e.rotation_needed_since is not None for e in entries),
+        total=sum(e.max_age_days is not None for e in entries),
         show_all=all,
     )
 
