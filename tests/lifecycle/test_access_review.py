@@ -342,3 +342,36 @@ def test_a_review_leaves_the_decision_cache_as_it_was(
     assert {r["target"] for r in entry["rights"] if r["kind"] == "policy"} == {"tools"}
     assert call("deploy") == 0  # still remembered after the review
     assert call("build") > 0  # the review's own question was not remembered
+
+
+def test_statements_on_what_is_in_a_vault_are_reviewed(
+    client: TestClient, db: Database, installed: InitResult
+) -> None:
+    """``resource in`` a vault (the vault and its items) and ``resource is Item in`` a
+    vault are decided for each identity like any other statement, and one that does not
+    let the agent through (another action's, or forbidden) is not listed."""
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="fay", roles=["admin"])
+        identity.create(uow, op, kind="agent", name="fay-bot", owner="fay")
+    policies = {
+        "prod-vault": 'permit(principal, action == Limen::Action::"read", '
+        'resource in Limen::Vault::"prod");',
+        "prod-items": 'permit(principal, action == Limen::Action::"write", '
+        'resource is Limen::Item in Limen::Vault::"prod");',
+        "dev-items": 'permit(principal, action == Limen::Action::"delete", '
+        'resource is Limen::Item in Limen::Vault::"dev");\n'
+        'forbid(principal, action == Limen::Action::"delete", resource in Limen::Vault::"dev")'
+        ' when { principal.kind == "agent" };',
+    }
+    for name, text in policies.items():
+        r = client.put(f"/v1/policies/{name}", json={"text": text}, headers=admin)
+        assert r.status_code == 200, r.text
+    review = client.get("/v1/access/review?kind=agent", headers=admin).json()
+    entry = next(i for i in review["identities"] if i["name"] == "fay-bot")
+    reached = {r["target"]: r["via"] for r in entry["rights"] if r["kind"] == "policy"}
+    assert reached == {
+        "prod-vault": "Cedar policy for every principal",
+        "prod-items": "Cedar policy for every principal",
+    }

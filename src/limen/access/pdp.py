@@ -250,7 +250,12 @@ class PolicyDecisionPoint:
         for subject_type, subject_id in subjects:
             for probe in compiled.probes:
                 evaluation = Evaluation(
-                    subject_type, subject_id, probe.action, probe.resource_type, probe.resource_id
+                    subject_type,
+                    subject_id,
+                    probe.action,
+                    probe.resource_type,
+                    probe.resource_id,
+                    resource_properties=dict(probe.properties),
                 )
                 asked.append(
                     (subject_id, self._prepare(evaluation, policies, entities=False, cache=False))
