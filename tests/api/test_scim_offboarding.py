@@ -198,6 +198,11 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     story = json.loads(shown.stdout)
     assert story[0]["orphans"] == orphans
     assert story[0]["needs_rotation"] == [item.id]
+    # limen identity show tells the same story under the person.
+    shown = cli("identity", "show", alice["id"])
+    assert shown.exit_code == 0, shown.stderr
+    words = " ".join(shown.stdout.split())
+    assert f"orphans={orphans}" in words and f"needs rotation: {item.id}" in words
 
     # The item says so itself: in its metadata over the API and on the command line, and
     # in the access review of anyone who still reaches it.
