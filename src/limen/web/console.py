@@ -966,7 +966,20 @@ def contain_from_alert(
     return RedirectResponse("/console/alerts?done=contained", status_code=303)
 
 
-# -- vault compliance and discovery -------------------------------------------------------------
+# -- posture, vault compliance and discovery ---------------------------------------------------
+
+
+@router.get("/posture", openapi_extra=guarded("access.review"))
+@_shown
+def posture(
+    request: Request, viewer: ViewerDep, days: Annotated[int, Query(ge=1, le=3650)] = 30
+) -> Response:
+    """The NHI posture report (OWASP Non-Human Identities Top 10, 2025) as ``limen posture
+    report`` gives it: each risk's count, chart bar, identities and fix."""
+    document = services_of(request).posture.report(viewer.actor, days=days).document()
+    widest = max((r["count"] or 0 for r in document["risks"]), default=0) or 1
+    bars = [(r, round(240 * (r["count"] or 0) / widest)) for r in document["risks"]]
+    return _page(request, viewer, "posture.html", report=document, bars=bars)
 
 
 @router.get("/vault", openapi_extra=guarded("vault.report"))
