@@ -198,6 +198,11 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     story = json.loads(shown.stdout)
     assert story[0]["orphans"] == orphans
     assert story[0]["needs_rotation"] == [item.id]
+    # limen identity show tells the same story under the person.
+    shown = cli("identity", "show", alice["id"])
+    assert shown.exit_code == 0, shown.stderr
+    words = " ".join(shown.stdout.split())
+    assert f"orphans={orphans}" in words and f"needs rotation: {item.id}" in words
 
     # The item says so itself: in its metadata over the API and on the command line, and
     # in the access review of anyone who still reaches it.
@@ -209,6 +214,13 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     review = client.get("/v1/access/review", headers=admin).json()
     findings = {(i["name"], f["type"]) for i in review["identities"] for f in i["findings"]}
     assert (("alice-bot-0", "rotation-needed") in findings) is (orphans != "suspend")
+    # The vault report lists it (the vault has no rotation policy), here and in the console.
+    report = json.loads(cli("vault", "report", "--json").stdout)
+    assert [(e["item"], e["rotation_needed"]["reason"]) for e in report] == [("stripe", why)]
+    over_http = client.get("/v1/vault-report", headers=admin).json()
+    assert [(e["item"], e["rotation_needed"]["reason"]) for e in over_http] == [("stripe", why)]
+    table = cli("vault", "report").stdout  # a wrapped table: the words are there
+    assert "stripe" in table and "offboarded" in table
     # A new secret value clears it.
     services.vault.replace_item(
         Actor.operator(),
@@ -220,6 +232,7 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     assert "rotationNeeded" not in shown
     got = cli("item", "get", "stripe", "--vault", "payments", "--json")
     assert json.loads(got.stdout)["rotation_needed"] is None
+    assert json.loads(cli("vault", "report", "--json").stdout) == []
 
 
 def test_offboarding_on_one_node_is_honoured_by_another(

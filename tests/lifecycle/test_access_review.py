@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import cedarpy
 from fastapi.testclient import TestClient
 
 from limen import identity, tokens
@@ -288,3 +289,89 @@ def test_reach_through_policies_is_what_the_pdp_decides(
     allow("dana-deploy", dana.id)
     assert decided() is True
     assert policies() == {"bot-deploy": "Cedar policy permitting it"}
+
+
+def test_a_review_leaves_the_decision_cache_as_it_was(
+    client: TestClient, db: Database, installed: InitResult, monkeypatch: Any
+) -> None:
+    """The review asks the PDP its own questions without touching what live decisions
+    remember: a decision answered from memory before a review still is after it, and
+    nothing the review asked is remembered (Cedar is asked it afresh)."""
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="erin", roles=["admin"])
+        identity.create(uow, op, kind="agent", name="erin-bot", owner="erin")
+    text = (
+        'permit(principal, action == Limen::Action::"call", resource == Limen::Tool::"deploy");\n'
+        'permit(principal, action == Limen::Action::"call", resource == Limen::Tool::"build");\n'
+    )
+    r = client.put("/v1/policies/tools", json={"text": text}, headers=admin)
+    assert r.status_code == 200, r.text
+
+    asked: list[int] = []  # how many questions each Cedar call was given
+    real = cedarpy._internal.is_authorized_batch
+
+    def counting(requests: Any, *args: Any) -> Any:
+        asked.append(len(requests))
+        return real(requests, *args)
+
+    monkeypatch.setattr(cedarpy._internal, "is_authorized_batch", counting)
+
+    def call(tool: str) -> int:
+        """Decide erin-bot calling ``tool``; how many questions Cedar was asked."""
+        before = sum(asked)
+        r = client.post(
+            "/access/v1/evaluation",
+            json={
+                "subject": {"type": "agent", "id": "erin-bot"},
+                "action": {"name": "call"},
+                "resource": {"type": "tool", "id": tool},
+            },
+            headers=admin,
+        )
+        assert r.json()["decision"] is True
+        return sum(asked) - before
+
+    assert call("deploy") > 0
+    assert call("deploy") == 0  # remembered
+    before = sum(asked)
+    review = client.get("/v1/access/review?kind=agent", headers=admin).json()
+    assert sum(asked) > before  # the review asked Cedar itself
+    entry = next(i for i in review["identities"] if i["name"] == "erin-bot")
+    assert {r["target"] for r in entry["rights"] if r["kind"] == "policy"} == {"tools"}
+    assert call("deploy") == 0  # still remembered after the review
+    assert call("build") > 0  # the review's own question was not remembered
+
+
+def test_statements_on_what_is_in_a_vault_are_reviewed(
+    client: TestClient, db: Database, installed: InitResult
+) -> None:
+    """``resource in`` a vault (the vault and its items) and ``resource is Item in`` a
+    vault are decided for each identity like any other statement, and one that does not
+    let the agent through (another action's, or forbidden) is not listed."""
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    op = Actor.operator()
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="fay", roles=["admin"])
+        identity.create(uow, op, kind="agent", name="fay-bot", owner="fay")
+    policies = {
+        "prod-vault": 'permit(principal, action == Limen::Action::"read", '
+        'resource in Limen::Vault::"prod");',
+        "prod-items": 'permit(principal, action == Limen::Action::"write", '
+        'resource is Limen::Item in Limen::Vault::"prod");',
+        "dev-items": 'permit(principal, action == Limen::Action::"delete", '
+        'resource is Limen::Item in Limen::Vault::"dev");\n'
+        'forbid(principal, action == Limen::Action::"delete", resource in Limen::Vault::"dev")'
+        ' when { principal.kind == "agent" };',
+    }
+    for name, text in policies.items():
+        r = client.put(f"/v1/policies/{name}", json={"text": text}, headers=admin)
+        assert r.status_code == 200, r.text
+    review = client.get("/v1/access/review?kind=agent", headers=admin).json()
+    entry = next(i for i in review["identities"] if i["name"] == "fay-bot")
+    reached = {r["target"]: r["via"] for r in entry["rights"] if r["kind"] == "policy"}
+    assert reached == {
+        "prod-vault": "Cedar policy for every principal",
+        "prod-items": "Cedar policy for every principal",
+    }

@@ -392,3 +392,33 @@ def test_contain_suspends_what_it_owns_and_resolves_its_alerts(
     assert client.get("/v1/identities/bob-copilot", headers=admin).json()["status"] == "active"
     resolved = client.get(f"/v1/alerts/{alert}", headers=admin).json()
     assert resolved["status"] == "resolved" and resolved["note"] == "contained: phished"
+
+
+def test_the_posture_page_shows_the_nhi_top_10_as_the_report_does(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    people = _world(db)
+    with db.unit_of_work() as uow:  # bob leaves: his copilot has no active owner
+        identity.suspend(uow, Actor.operator(), "bob", reason="left")
+    sign_in(client, installed.admin_token)
+    page = client.get("/console/posture")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'href="/console/posture" aria-current="page"' in html
+    assert html.count("<svg") == 1 and html.count("<rect") >= 1
+    nhi1 = re.search(r'<tr id="NHI1">(.*?)</tr>', html, re.S)
+    assert nhi1 and 'href="/console/identities/bob-copilot"' in nhi1.group(1)
+    nhi6 = re.search(r'<tr id="NHI6">(.*?)</tr>', html, re.S)
+    assert nhi6 and "not assessed" in nhi6.group(1)
+    report = client.get(
+        "/v1/posture/report", headers={"Authorization": f"Bearer {installed.admin_token}"}
+    ).json()
+    for risk in report["risks"]:  # the same counts as the API's report
+        if risk["assessed"]:
+            assert f'<tr id="{risk["id"]}">' in html
+            row = re.search(rf'<tr id="{risk["id"]}">(.*?)</tr>', html, re.S)
+            assert row and f'<span class="count">{risk["count"]}</span>' in row.group(1)
+    # A viewer does not review access.
+    client.cookies.clear()
+    sign_in(client, people["alice"])
+    assert client.get("/console/posture").status_code == 403

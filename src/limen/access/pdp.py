@@ -115,6 +115,8 @@ class _Pending:
     requests: list[dict[str, Any]]
     members: tuple[IdentityInfo, ...] = ()
     """Everyone whose row is an entity in ``base``."""
+    remember: bool = True
+    """Whether Cedar's answer joins the decision cache (not for a review's questions)."""
 
 
 class PolicyDecisionPoint:
@@ -240,7 +242,9 @@ class PolicyDecisionPoint:
 
         Maps each subject id to ``{policy name: whether that statement is for every
         principal}``. A report, not an enforcement: it answers while the status view
-        catches up, and records nothing.
+        catches up, and records nothing. Its questions bypass the decision cache and the
+        entity cache (neither read nor filled), so a review of any size leaves the live
+        decisions' caches as they were.
         """
         policies = self.policies()
         compiled = policies[1]
@@ -248,9 +252,16 @@ class PolicyDecisionPoint:
         for subject_type, subject_id in subjects:
             for probe in compiled.probes:
                 evaluation = Evaluation(
-                    subject_type, subject_id, probe.action, probe.resource_type, probe.resource_id
+                    subject_type,
+                    subject_id,
+                    probe.action,
+                    probe.resource_type,
+                    probe.resource_id,
+                    resource_properties=dict(probe.properties),
                 )
-                asked.append((subject_id, self._prepare(evaluation, policies, entities=False)))
+                asked.append(
+                    (subject_id, self._prepare(evaluation, policies, entities=False, cache=False))
+                )
         pending = [item for _, item in asked if isinstance(item, _Pending)]
         # One set of entities for every question, parsed by Cedar once: a set per
         # identity (as single decisions cache them) costs more to parse than to decide.
@@ -258,7 +269,9 @@ class PolicyDecisionPoint:
             chunk = pending[start : start + _REACH_CHUNK]
             members = {info.id: info for item in chunk for info in item.members}
             base = cedarpy.Entities.from_json_str(
-                "[" + ",".join(self._entity_json(info) for info in members.values()) + "]"
+                "["
+                + ",".join(self._entity_json(info, keep=False) for info in members.values())
+                + "]"
             )
             for item in chunk:
                 item.base = base
@@ -358,10 +371,12 @@ class PolicyDecisionPoint:
         policies: tuple[int, CompiledPolicies],
         *,
         entities: bool = True,
+        cache: bool = True,
     ) -> Decision | _Pending:
         """Live status checks, then the cache; what is left is Cedar's to answer.
         Without ``entities``, the caller sets the pending question's ``base`` (one for
-        many questions: see :meth:`reach`)."""
+        many questions: see :meth:`reach`); without ``cache``, the decision cache is
+        neither read nor filled and no entity is kept."""
         if evaluation.subject_type.lower() not in _IDENTITY_TYPES:
             return _deny("subject_type_unsupported")
         status = self.status
@@ -438,7 +453,7 @@ class PolicyDecisionPoint:
             _canonical(properties) if properties else "",
             context_json,
         )
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) if cache else None
         if cached is not None and cached[0] == generation and cached[1] == rows:
             return cached[2]
 
@@ -451,7 +466,7 @@ class PolicyDecisionPoint:
             # No statement looks past the resource's type and id: Cedar needs no entity.
             delta = ""
         elif target is not None:
-            delta = self._entity_json(target) if target.id not in members else ""
+            delta = self._entity_json(target, keep=cache) if target.id not in members else ""
         else:
             delta = _resource_entities(evaluation, resource_uid, compiled.entity_types)
         question: dict[str, Any] = {
@@ -474,6 +489,7 @@ class PolicyDecisionPoint:
             delta,
             requests,
             tuple(members.values()),
+            remember=cache,
         )
 
     def _evaluate(self, policies: cedarpy.PolicySet, pending: Sequence[_Pending]) -> list[Decision]:
@@ -509,6 +525,8 @@ class PolicyDecisionPoint:
 
     def _remember(self, item: _Pending, answers: Sequence[Answer]) -> Decision:
         decision = _conclude(item.principals, item.delegated_for, answers)
+        if not item.remember:
+            return decision
         with self._lock:
             if self._generation == item.generation:
                 if len(self._cache) >= _CACHE_LIMIT:
@@ -533,11 +551,15 @@ class PolicyDecisionPoint:
         self._bases[ids] = (rows, handle)
         return handle
 
-    def _entity_json(self, info: IdentityInfo) -> str:
+    def _entity_json(self, info: IdentityInfo, *, keep: bool = True) -> str:
+        """An identity's Cedar entity as JSON, kept per version of its row (unless not
+        ``keep``: a review's identities must not push the live decisions' out)."""
         cached = self._entities.get(info.id)
         if cached is not None and (cached[0] is info or cached[0] == info):
             return cached[1]
         text = json.dumps(_identity_entity(info))
+        if not keep:
+            return text
         if len(self._entities) >= _CACHE_LIMIT:
             self._entities = {}
         self._entities[info.id] = (info, text)

@@ -272,13 +272,17 @@ ANY_RESOURCE: Final = "\u2217"
 @dataclass(frozen=True, slots=True)
 class Probe:
     """An AuthZEN request a ``permit`` statement describes: its action (the first it
-    names, or the first declared if it names none) and its resource (the one it names, or
-    :data:`ANY_RESOURCE` of the type it names, or of ``tool``). Deciding the probes of
-    every statement for an identity shows which statements can let it through."""
+    names, or the first declared if it names none) and its resource (the one it names,
+    the entity it is ``in`` (``in`` includes the entity itself), an item of the vault an
+    ``is Item in`` names, or :data:`ANY_RESOURCE` of the type it names, or of ``tool``).
+    Deciding the probes of every statement for an identity shows which statements can
+    let it through."""
 
     action: str
     resource_type: str
     resource_id: str
+    properties: tuple[tuple[str, str], ...] = ()
+    """The resource's AuthZEN properties (``vault`` for an item in a named vault)."""
 
 
 def compile_policies(
@@ -332,13 +336,27 @@ def _probe(body: dict[str, Any], first_action: str) -> Probe:
     else:
         name = first_action
     resource = body.get("resource") or {}
-    entity = resource.get("entity") if resource.get("op") == "==" else None
+    op = resource.get("op")
+    # ``resource in E`` holds for E itself: probe E.
+    entity = resource.get("entity") if op in ("==", "in") else None
     cedar_type = entity["type"] if entity else resource.get("entity_type")
     if cedar_type is None:
         return Probe(name, "tool", ANY_RESOURCE)
+    kind = _authzen_type(cedar_type)
+    if entity:
+        return Probe(name, kind, str(entity["id"]))
+    parent = (resource.get("in") or {}).get("entity") if op == "is" else None
+    if parent:  # ``resource is T in E``
+        if _authzen_type(parent["type"]) == kind:
+            return Probe(name, kind, str(parent["id"]))
+        if kind == "item" and _authzen_type(parent["type"]) == "vault":
+            return Probe(name, kind, ANY_RESOURCE, (("vault", str(parent["id"])),))
+    return Probe(name, kind, ANY_RESOURCE)
+
+
+def _authzen_type(cedar_type: str) -> str:
     short = str(cedar_type).rsplit("::", 1)[-1]
-    kind = _AUTHZEN_TYPES.get(short, short)
-    return Probe(name, kind, str(entity["id"]) if entity else ANY_RESOURCE)
+    return _AUTHZEN_TYPES.get(short, short)
 
 
 _RESOURCE: Final = {"Var": "resource"}

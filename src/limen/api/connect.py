@@ -140,9 +140,10 @@ def item_versions(request: Request, actor: ActorDep, vault_id: str, item_id: str
 
 @router.get("/v1/vault-report", openapi_extra=guarded("vault.report"))
 def rotation_report(request: Request, actor: ActorDep, all: bool = False) -> JSONResponse:
-    """Items whose secrets are older than their rotation policy allows (``all=true``:
-    every item under a policy), oldest secret first: ``limen vault report``. Errors
-    here are problem details (outside Connect's ``/v1/vaults``)."""
+    """Items whose secrets are older than their rotation policy allows or that an
+    offboarding flagged for rotation (``all=true``: every item under a policy too),
+    oldest secret first: ``limen vault report``. Errors here are problem details
+    (outside Connect's ``/v1/vaults``)."""
     entries = vault_service(request).report(actor)
     return _json(
         [
@@ -155,10 +156,16 @@ def rotation_report(request: Request, actor: ActorDep, all: bool = False) -> JSO
                 "max_age_days": e.max_age_days,
                 "last_rotated": e.last_rotated.isoformat(),
                 "out_of_policy": e.out_of_policy,
+                "rotation_needed": None
+                if e.rotation_needed_since is None
+                else {
+                    "since": e.rotation_needed_since.isoformat(),
+                    "reason": e.rotation_needed_reason,
+                },
                 "readers": list(e.readers),
             }
             for e in entries
-            if all or e.out_of_policy
+            if all or e.due
         ]
     )
 

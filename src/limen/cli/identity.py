@@ -132,8 +132,16 @@ def show(
     ref: Annotated[str, typer.Argument(help="Identity id, name or email.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one identity."""
-    _print_one(_identities(ctx).get(ref), as_json)
+    """Show one identity; for a person who was offboarded, what that did."""
+    identities = _identities(ctx)
+    document = identities.get(ref)
+    _print_one(document, as_json)
+    if as_json or document["kind"] != "human" or document["status"] == "active":
+        return
+    story = identities.offboarding(document["id"])
+    if story:
+        out_console.print("offboarded (limen identity offboarding shows every time):")
+        _print_story(story[:1])
 
 
 @app.command()
@@ -151,6 +159,10 @@ def offboarding(
     if not story:
         out_console.print(f"{ref} was never offboarded")
         return
+    _print_story(story)
+
+
+def _print_story(story: list[dict[str, Any]]) -> None:
     for step in story:
         out_console.print(
             f"{step['at']}  by {step['by']}  orphans={step['orphans']}"
@@ -274,6 +286,7 @@ class _Identities(Protocol):
     def reactivate(self, ref: str, *, reason: str | None, cascade: bool) -> dict[str, Any]: ...
     def update(self, ref: str, changes: dict[str, Any]) -> dict[str, Any]: ...
     def deprovision(self, identity_id: str, *, reason: str | None) -> dict[str, Any]: ...
+    def offboarding(self, ref: str) -> list[dict[str, Any]]: ...
 
 
 class _Local:
@@ -323,6 +336,9 @@ class _Local:
             "revoked_tokens": done.revoked_tokens,
         }
 
+    def offboarding(self, ref: str) -> list[dict[str, Any]]:
+        return self._services.provisioning.offboarding(Actor.operator(), ref)
+
 
 class _Remote:
     """``/v1/identities`` on the server, as the token's identity."""
@@ -363,6 +379,12 @@ class _Remote:
             "cascaded": [i for i in owned if i not in still],
             "revoked_tokens": len(tokens - self._live_tokens(identity_id)),
         }
+
+    def offboarding(self, ref: str) -> list[dict[str, Any]]:
+        story: list[dict[str, Any]] = self._server.get(
+            f"/v1/identities/{_segment(ref)}/offboarding"
+        )
+        return story
 
     def _active_owned(self, identity_id: str) -> list[str]:
         ids: list[str] = []

@@ -30,6 +30,7 @@ from limen.vault import (
     ItemDraft,
     ItemView,
     KeyFileSource,
+    PolicyEntry,
     Url,
     VaultService,
     VaultView,
@@ -317,11 +318,12 @@ def vault_report(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Items whose secrets are older than their rotation policy allows."""
+    """Items whose secrets are older than their rotation policy allows, or that someone
+    who could read them left (flagged by offboarding)."""
     entries = vault_service(ctx).report(Actor.operator())
-    under_policy = len(entries)
+    under_policy = sum(e.max_age_days is not None for e in entries)
     if not show_all:
-        entries = [e for e in entries if e.out_of_policy]
+        entries = [e for e in entries if e.due]
     if as_json:
         emit_json(
             [
@@ -334,6 +336,7 @@ def vault_report(
                     "max_age_days": e.max_age_days,
                     "last_rotated": e.last_rotated.isoformat(),
                     "out_of_policy": e.out_of_policy,
+                    "rotation_needed": _flagged(e),
                     "readers": list(e.readers),
                 }
                 for e in entries
@@ -352,17 +355,28 @@ def vault_report(
             )
         out_console.print(sentence, markup=False)
         return
-    table = Table("vault", "item", "age", "max age", "last rotated", "who can read")
+    table = Table("vault", "item", "age", "max age", "last rotated", "flagged", "who can read")
     for e in entries:
         table.add_row(
             e.vault_name,
             e.title,
             f"{e.age_days}d",
-            f"{e.max_age_days}d",
+            f"{e.max_age_days}d" if e.max_age_days else "-",
             e.last_rotated.strftime("%Y-%m-%d"),
+            e.rotation_needed_reason or "-",
             ", ".join(e.readers) or "-",
         )
     out_console.print(table, markup=False)
+
+
+def _flagged(entry: PolicyEntry) -> dict[str, Any] | None:
+    """Why an offboarding flagged the item for rotation, and since when (``None``: not)."""
+    if entry.rotation_needed_since is None:
+        return None
+    return {
+        "since": entry.rotation_needed_since.isoformat(),
+        "reason": entry.rotation_needed_reason,
+    }
 
 
 @vault_app.command("rotate-key")

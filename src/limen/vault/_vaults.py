@@ -179,7 +179,8 @@ class Vaults(VaultCore):
     # -- rotation policy ----------------------------------------------------------------
 
     def report(self, actor: Actor, *, now: datetime | None = None) -> list[PolicyEntry]:
-        """Every live item under a rotation policy, oldest secret first."""
+        """Every live item under a rotation policy or flagged for rotation (someone who
+        could read it was offboarded), oldest secret first."""
         require_admin(actor)
         self._guard.authorize(actor, "vault.report", Resource("vault"), scopes=())
         now = now or utcnow()
@@ -195,7 +196,7 @@ class Vaults(VaultCore):
             readers_by_vault: dict[str, tuple[str, ...]] = {}
             for item, vault in rows:
                 limit = item.max_secret_age_days or vault.max_secret_age_days
-                if not limit:
+                if not limit and item.rotation_needed_since is None:
                     continue
                 if vault.id not in readers_by_vault:
                     readers_by_vault[vault.id] = tuple(
@@ -208,11 +209,13 @@ class Vaults(VaultCore):
                         vault_name=vault.name,
                         item_id=item.id,
                         title=item.title,
-                        max_age_days=limit,
+                        max_age_days=limit or None,
                         age_days=age.days,
                         last_rotated=item.secrets_changed_at,
-                        out_of_policy=age > timedelta(days=limit),
+                        out_of_policy=bool(limit) and age > timedelta(days=limit),
                         readers=readers_by_vault[vault.id],
+                        rotation_needed_since=item.rotation_needed_since,
+                        rotation_needed_reason=item.rotation_needed_reason,
                     )
                 )
             return sorted(entries, key=lambda e: (e.last_rotated, e.vault_name, e.title))

@@ -82,18 +82,27 @@ class ItemView:
 
 @dataclass(frozen=True, slots=True)
 class PolicyEntry:
-    """One item under a rotation policy, and whether it is out of policy."""
+    """One item under a rotation policy or flagged for rotation, and whether it is due."""
 
     vault_id: str
     vault_name: str
     item_id: str
     title: str
-    max_age_days: int
+    max_age_days: int | None
+    """The rotation policy (the item's or its vault's); ``None``: only flagged."""
     age_days: int
     last_rotated: datetime
     out_of_policy: bool
     readers: tuple[str, ...]
     """Names of the identities whose live tokens can read the item."""
+    rotation_needed_since: datetime | None = None
+    """Someone who could read it left (offboarding) since its secret last changed."""
+    rotation_needed_reason: str | None = None
+
+    @property
+    def due(self) -> bool:
+        """Whether its secret should be rotated now: out of policy, or flagged."""
+        return self.out_of_policy or self.rotation_needed_since is not None
 
 
 def parse_filter(expression: str | None, allowed: Sequence[str]) -> tuple[str, str] | None:

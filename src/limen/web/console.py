@@ -975,23 +975,38 @@ def contain_from_alert(
     return RedirectResponse("/console/alerts?done=contained", status_code=303)
 
 
-# -- vault compliance and discovery -------------------------------------------------------------
+# -- posture, vault compliance and discovery ---------------------------------------------------
+
+
+@router.get("/posture", openapi_extra=guarded("access.review"))
+@_shown
+def posture(
+    request: Request, viewer: ViewerDep, days: Annotated[int, Query(ge=1, le=3650)] = 30
+) -> Response:
+    """The NHI posture report (OWASP Non-Human Identities Top 10, 2025) as ``limen posture
+    report`` gives it: each risk's count, chart bar, identities and fix."""
+    document = services_of(request).posture.report(viewer.actor, days=days).document()
+    widest = max((r["count"] or 0 for r in document["risks"]), default=0) or 1
+    bars = [(r, round(240 * (r["count"] or 0) / widest)) for r in document["risks"]]
+    return _page(request, viewer, "posture.html", report=document, bars=bars)
 
 
 @router.get("/vault", openapi_extra=guarded("vault.report"))
 @_shown
 def vault_compliance(request: Request, viewer: ViewerDep, all: bool = False) -> Response:
-    """Items under a rotation policy, overdue first: metadata only, never a value."""
+    """Items under a rotation policy or flagged for rotation by an offboarding, those
+    due first: metadata only, never a value."""
     services = services_of(request)
     entries = services.vault.report(viewer.actor)
-    overdue = [e for e in entries if e.out_of_policy]
+    due = [e for e in entries if e.due]
     return _page(
         request,
         viewer,
         "vault.html",
-        entries=sorted(entries if all else overdue, key=lambda e: (not e.out_of_policy,)),
-        overdue=len(overdue),
-        total=len(entries),
+        entries=sorted(entries if all else due, key=lambda e: (not e.due,)),
+        overdue=sum(e.out_of_policy for e in entries),
+        flagged=sum(e.rotation_needed_since is not None for e in entries),
+        total=sum(e.max_age_days is not None for e in entries),
         show_all=all,
     )
 
