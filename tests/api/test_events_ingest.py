@@ -43,7 +43,9 @@ def test_reported_events_join_the_log_and_unknown_actors_become_shadow_identitie
     assert body["accepted"] == 2 and len(body["ids"]) == 2
     assert body["shadow_identities"] == ["etl-bot"]
 
-    shadow = client.get("/v1/identities/etl-bot", headers=admin_headers).json()
+    answer = client.get("/v1/identities/etl-bot", headers=admin_headers)
+    assert answer.status_code == 200, answer.text
+    shadow = answer.json()
     assert shadow["kind"] == "agent"
     assert shadow["managed"] is False
 
