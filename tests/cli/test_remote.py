@@ -137,7 +137,8 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
         (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
-        (("audit", "verify"), "no HTTP API for audit verification"),
+        (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
+        (("detect", "run"), "`limen detect` has no HTTP API"),
         (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
     ],
 )
@@ -517,3 +518,30 @@ def test_secrets_shown_once_go_to_stdout_only(remote: Limen) -> None:
         assert secret and result.stderr == ""
         listed = remote(args[0], "list", "--json") if args[0] != "events-token" else None
         assert listed is None or secret not in listed.stdout + listed.stderr
+
+
+def test_the_audit_chain_verifies_against_checkpoints_kept_elsewhere(
+    limen: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "ada")
+    assert limen.json("audit", "checkpoints") == {"checkpoints": [], "exported": []}
+    host = cli_in("local", settings, installed, live_server, tmp_path)
+    signed = host.json("audit", "checkpoint")["checkpoint"]
+    kept = tmp_path / "kept"
+    listed = limen.json("audit", "checkpoints", "--export", str(kept))
+    assert [c["id"] for c in listed["checkpoints"]] == [signed["id"]]
+    assert len(listed["exported"]) == 1 and Path(listed["exported"][0]).parent == kept
+    shown = limen("audit", "checkpoints")
+    assert shown.exit_code == 0 and signed["id"] in shown.stdout
+
+    report = limen.json("audit", "verify", "--checkpoints", str(kept))
+    assert (report["ok"], report["problem"], report["checkpoints"]) == (True, None, 1)
+    plain = limen("audit", "verify")
+    assert plain.exit_code == 0 and plain.stdout.startswith("ok: "), plain.stderr
+
+    forged = Path(listed["exported"][0])
+    document = json.loads(forged.read_text())
+    forged.write_text(json.dumps({**document, "link": "0" * len(document["link"])}))
+    broken = limen("audit", "verify", "--checkpoints", str(kept))
+    assert broken.exit_code == 1, (broken.stdout, broken.stderr)
+    assert broken.stderr.startswith("limen: audit trail broken: ")
