@@ -545,3 +545,41 @@ def test_the_audit_chain_verifies_against_checkpoints_kept_elsewhere(
     broken = limen("audit", "verify", "--checkpoints", str(kept))
     assert broken.exit_code == 1, (broken.stdout, broken.stderr)
     assert broken.stderr.startswith("limen: audit trail broken: ")
+
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_an_identity_provider_is_connected_and_its_group_grants_a_role(limen: Limen) -> None:
+    made = limen.json("scim", "token", "create", "--name", "okta")
+    assert made["scopes"] == ["scim:write"] and made["base_url"].endswith("/scim/v2")
+    idp = {"Authorization": f"Bearer {made['token']}"}
+    user = httpx.post(
+        f"{limen.url}/scim/v2/Users",
+        json={"schemas": [SCIM_USER], "userName": "ines@example.com"},
+        headers=idp,
+    )
+    assert user.status_code == 201, user.text
+    group = httpx.post(
+        f"{limen.url}/scim/v2/Groups",
+        json={
+            "schemas": [SCIM_GROUP],
+            "displayName": "Sec Ops",
+            "members": [{"value": user.json()["id"]}],
+        },
+        headers=idp,
+    )
+    assert group.status_code == 201, group.text
+
+    granted = limen.json("scim", "group-role", "Sec Ops", "security-operator")
+    assert (granted["group"], granted["roles"], granted["members"]) == (
+        "Sec Ops",
+        ["security-operator"],
+        ["ines@example.com"],
+    )
+    assert limen.json("identity", "show", "ines@example.com")["roles"] == ["security-operator"]
+    shown = limen("scim", "group-role", "Sec Ops")
+    assert shown.exit_code == 0 and "grants no role to 1 member(s)" in shown.stdout
+    plain = limen("scim", "token", "create", "--name", "entra")
+    assert plain.exit_code == 0 and "shown only now" in plain.stdout
