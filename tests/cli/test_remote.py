@@ -134,7 +134,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
         (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
         (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
@@ -583,3 +582,27 @@ def test_an_identity_provider_is_connected_and_its_group_grants_a_role(limen: Li
     assert shown.exit_code == 0 and "grants no role to 1 member(s)" in shown.stdout
     plain = limen("scim", "token", "create", "--name", "entra")
     assert plain.exit_code == 0 and "shown only now" in plain.stdout
+
+
+def test_what_offboarding_did_to_a_person_is_told(limen: Limen) -> None:
+    idp = {"Authorization": f"Bearer {limen.json('scim', 'token', 'create')['token']}"}
+    user = httpx.post(
+        f"{limen.url}/scim/v2/Users",
+        json={"schemas": [SCIM_USER], "userName": "otto@example.com"},
+        headers=idp,
+    ).json()
+    bot = limen.json(
+        "identity", "create", "--kind", "agent", "--name", "otto-bot", "--owner", user["id"]
+    )
+    assert limen.json("identity", "offboarding", "otto@example.com") == []
+    quiet = limen("identity", "offboarding", "otto@example.com")
+    assert quiet.exit_code == 0 and "was never offboarded" in quiet.stdout
+
+    gone = httpx.delete(f"{limen.url}/scim/v2/Users/{user['id']}", headers=idp)
+    assert gone.status_code == 204, gone.text
+    story = limen.json("identity", "offboarding", "otto@example.com")
+    assert [(s["by"], s["orphans"], s["deleted"]) for s in story] == [("scim-idp", "suspend", True)]
+    assert story[0]["suspended"] == [bot["id"]]
+    told = limen("identity", "offboarding", "otto@example.com")
+    assert told.exit_code == 0 and "orphans=suspend" in told.stdout
+    _one_line_error(limen("identity", "offboarding", "nobody"), 3, "nobody")
