@@ -134,7 +134,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
         (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
         (("detect", "run"), "`limen detect` has no HTTP API"),

@@ -115,6 +115,23 @@ class RemoteVault:
         wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/restore")
         return self._item(wire, reveal=False)
 
+    def item_versions(self, vault: str, item: str) -> list[dict[str, Any]]:
+        """Every version's number, time and author, as ``limen item versions`` prints them."""
+        path = f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/versions"
+        return [
+            {
+                "version": v["version"],
+                "created_at": _iso(v["createdAt"]),
+                "created_by": v["createdBy"],
+            }
+            for v in self._server.get(path)
+        ]
+
+    def report(self) -> list[dict[str, Any]]:
+        """Every item under a rotation policy, as ``limen vault report --all --json``."""
+        entries: list[dict[str, Any]] = self._server.get("/v1/vault-report", all=True)
+        return entries
+
     def versions(self, vault: str, item: str) -> int:
         return int(self._get_item(vault, item)["version"])
 

@@ -318,27 +318,28 @@ def vault_report(
     as_json: JsonFlag = False,
 ) -> None:
     """Items whose secrets are older than their rotation policy allows."""
-    entries = vault_service(ctx).report(Actor.operator())
+    if (server := remote_vault(ctx)) is not None:
+        entries = server.report()
+    else:
+        entries = [
+            {
+                "vault": e.vault_name,
+                "vault_id": e.vault_id,
+                "item": e.title,
+                "item_id": e.item_id,
+                "age_days": e.age_days,
+                "max_age_days": e.max_age_days,
+                "last_rotated": e.last_rotated.isoformat(),
+                "out_of_policy": e.out_of_policy,
+                "readers": list(e.readers),
+            }
+            for e in vault_service(ctx).report(Actor.operator())
+        ]
     under_policy = len(entries)
     if not show_all:
-        entries = [e for e in entries if e.out_of_policy]
+        entries = [e for e in entries if e["out_of_policy"]]
     if as_json:
-        emit_json(
-            [
-                {
-                    "vault": e.vault_name,
-                    "vault_id": e.vault_id,
-                    "item": e.title,
-                    "item_id": e.item_id,
-                    "age_days": e.age_days,
-                    "max_age_days": e.max_age_days,
-                    "last_rotated": e.last_rotated.isoformat(),
-                    "out_of_policy": e.out_of_policy,
-                    "readers": list(e.readers),
-                }
-                for e in entries
-            ]
-        )
+        emit_json(entries)
         return
     if not entries:
         if under_policy == 0:
@@ -355,12 +356,12 @@ def vault_report(
     table = Table("vault", "item", "age", "max age", "last rotated", "who can read")
     for e in entries:
         table.add_row(
-            e.vault_name,
-            e.title,
-            f"{e.age_days}d",
-            f"{e.max_age_days}d",
-            e.last_rotated.strftime("%Y-%m-%d"),
-            ", ".join(e.readers) or "-",
+            e["vault"],
+            e["item"],
+            f"{e['age_days']}d",
+            f"{e['max_age_days']}d",
+            e["last_rotated"][:10],
+            ", ".join(e["readers"]) or "-",
         )
     out_console.print(table, markup=False)
 
@@ -493,11 +494,14 @@ def item_versions(
     as_json: JsonFlag = False,
 ) -> None:
     """Every version of an item: number, when, by whom (no values)."""
-    versions = vault_service(ctx).item_versions(Actor.operator(), vault, item)
-    documents = [
-        {"version": number, "created_at": at.isoformat(), "created_by": by}
-        for number, at, by in versions
-    ]
+    if (server := remote_vault(ctx)) is not None:
+        documents = server.item_versions(vault, item)
+    else:
+        versions = vault_service(ctx).item_versions(Actor.operator(), vault, item)
+        documents = [
+            {"version": number, "created_at": at.isoformat(), "created_by": by}
+            for number, at, by in versions
+        ]
     if as_json:
         emit_json(documents)
         return
