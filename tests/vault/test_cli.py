@@ -75,17 +75,18 @@ def test_items_are_created_read_edited_versioned_and_deleted(limen: Any) -> None
     assert "rotated" not in json.dumps(versions)
     table = _ok(cli("item", "versions", "stripe", "--vault", "payments")).stdout
     assert "version" in table and "2" in table
-    if limen.mode == "local":
-        old = _json(
-            cli(
-                "item", "get", "stripe", "--vault", "payments", "--version", "1", "--json",
-                "--reveal",
-            )
-        )  # fmt: skip
-        assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
-    else:  # no HTTP API reads an old version yet: said in one line, nothing done locally
-        refused = cli("item", "get", "stripe", "--vault", "payments", "--version", "1")
-        assert refused.exit_code == 2 and "has no HTTP API" in refused.stderr
+    old = _json(
+        cli(
+            "item", "get", "stripe", "--vault", "payments", "--version", "1", "--json",
+            "--reveal",
+        )
+    )  # fmt: skip
+    assert old["version"] == 1
+    assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
+    hidden = cli("item", "get", "stripe", "--vault", "payments", "--version", "1")
+    assert hidden.exit_code == 0 and SECRET not in hidden.stdout
+    missing = cli("item", "get", "stripe", "--vault", "payments", "--version", "9")
+    assert missing.exit_code == 3 and "has no version 9" in missing.stderr
 
     listed = _json(cli("item", "list", "--vault", "payments", "--json"))
     assert [i["title"] for i in listed] == ["stripe"]

@@ -92,8 +92,10 @@ class RemoteVault:
         wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items", _draft_wire(draft))
         return self._item(wire, reveal=reveal)
 
-    def get_item(self, vault: str, item: str, *, reveal: bool) -> dict[str, Any]:
-        return self._item(self._get_item(vault, item), reveal=reveal)
+    def get_item(
+        self, vault: str, item: str, *, reveal: bool, version: int | None = None
+    ) -> dict[str, Any]:
+        return self._item(self._get_item(vault, item, version=version), reveal=reveal)
 
     def list_items(self, vault: str) -> list[dict[str, Any]]:
         found = self._server.get(f"/v1/vaults/{_segment(vault)}/items")
@@ -147,9 +149,9 @@ class RemoteVault:
             str(ref), found.value or "", wire["vault"]["id"], wire["id"], found.id
         )
 
-    def _get_item(self, vault: str, item: str) -> dict[str, Any]:
+    def _get_item(self, vault: str, item: str, *, version: int | None = None) -> dict[str, Any]:
         answer: dict[str, Any] = self._server.get(
-            f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}"
+            f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}", version=version
         )
         return answer
 

@@ -19,8 +19,7 @@ from limen import vault as vaults
 from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
-from limen.cli._errors import fail
-from limen.cli._remote import missing_api, normalise_times
+from limen.cli._remote import normalise_times
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -477,9 +476,7 @@ def item_get(
 ) -> None:
     """Show an item (concealed values hidden unless --reveal)."""
     if (server := remote_vault(ctx)) is not None:
-        if version is not None:
-            raise fail(missing_api(f"{ctx.command_path} --version"), 2)
-        document = server.get_item(vault, item, reveal=reveal)
+        document = server.get_item(vault, item, reveal=reveal, version=version)
     else:
         view = vault_service(ctx).get_item(Actor.operator(), vault, item, version=version)
         document = item_document(view, reveal=reveal)
