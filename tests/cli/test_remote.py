@@ -138,6 +138,7 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
         (("detect", "run"), "`limen detect` has no HTTP API"),
         (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
+        (("events", "list", "--follow"), "`limen events list --follow` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -217,6 +218,8 @@ def test_events_alerts_and_the_threat_level(limen: Limen) -> None:
     assert events["items"][2]["resource"]["name"] == "hana"
     table = limen("events", "list", "--action", "identity.suspend")
     assert table.exit_code == 0 and "identity.suspend" in table.stdout
+    newest = limen.json("events", "list", "--action", "identity.*", "--newest", "--limit", "2")
+    assert [e["action"] for e in newest["items"]] == ["identity.create", "identity.suspend"]
 
     assert limen.json("alert", "list") == {"items": []}
     _one_line_error(limen("alert", "show", "alert-nothing"), 3, "alert-nothing")
