@@ -194,6 +194,13 @@ def test_patch_versions_files_and_activity(
     # Every write is a new version; the old one stays readable.
     first = vaults.get_item(Actor.operator(), "infra", "github", version=1)
     assert {f.id: f.value for f in first.content.fields}["password"] == SECRET
+    old = client.get(f"{base}?version=1", headers=admin_headers)
+    assert old.status_code == 200, old.text
+    assert old.json()["version"] == 1
+    assert {f["label"]: f.get("value") for f in old.json()["fields"]}["password"] == SECRET
+    assert client.get(base, headers=admin_headers).json()["version"] == 2
+    assert client.get(f"{base}?version=7", headers=admin_headers).status_code == 404
+    assert client.get(f"{base}?version=0", headers=admin_headers).status_code == 422
 
     info = vaults.attach_file(
         Actor.operator(), "infra", "github", name="id_ed25519", content=b"-----KEY-----\n"

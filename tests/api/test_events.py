@@ -53,6 +53,13 @@ def test_event_cursor_walks_the_log_in_order_without_repeats(
     assert len(seqs) >= 8  # init wrote three, plus five creations
     assert client.get("/v1/events?cursor=zzz", headers=admin_headers).status_code == 422
 
+    newest = client.get("/v1/events?order=newest&limit=2", headers=admin_headers).json()
+    latest = [e["seq"] for e in newest["items"]]  # the two latest, oldest of them first
+    assert len(latest) == 2 and latest[0] < latest[1] and latest[0] >= seqs[-2]
+    both = client.get(f"/v1/events?order=newest&cursor={cursor or 'x'}", headers=admin_headers)
+    assert both.status_code == 422
+    assert both.headers["content-type"].startswith("application/problem+json")
+
 
 def test_identity_filter_includes_what_was_done_on_its_behalf(
     client: TestClient, admin_headers: dict[str, str]

@@ -134,11 +134,11 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("identity", "offboarding", "x"), "`limen identity offboarding` has no HTTP API"),
-        (("vault", "report"), "`limen vault report` has no HTTP API"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
-        (("audit", "verify"), "no HTTP API for audit verification"),
+        (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
+        (("detect", "run"), "`limen detect` has no HTTP API"),
         (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
+        (("events", "list", "--follow"), "`limen events list --follow` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -218,6 +218,8 @@ def test_events_alerts_and_the_threat_level(limen: Limen) -> None:
     assert events["items"][2]["resource"]["name"] == "hana"
     table = limen("events", "list", "--action", "identity.suspend")
     assert table.exit_code == 0 and "identity.suspend" in table.stdout
+    newest = limen.json("events", "list", "--action", "identity.*", "--newest", "--limit", "2")
+    assert [e["action"] for e in newest["items"]] == ["identity.create", "identity.suspend"]
 
     assert limen.json("alert", "list") == {"items": []}
     _one_line_error(limen("alert", "show", "alert-nothing"), 3, "alert-nothing")
@@ -517,3 +519,92 @@ def test_secrets_shown_once_go_to_stdout_only(remote: Limen) -> None:
         assert secret and result.stderr == ""
         listed = remote(args[0], "list", "--json") if args[0] != "events-token" else None
         assert listed is None or secret not in listed.stdout + listed.stderr
+
+
+def test_the_audit_chain_verifies_against_checkpoints_kept_elsewhere(
+    limen: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "ada")
+    assert limen.json("audit", "checkpoints") == {"checkpoints": [], "exported": []}
+    host = cli_in("local", settings, installed, live_server, tmp_path)
+    signed = host.json("audit", "checkpoint")["checkpoint"]
+    kept = tmp_path / "kept"
+    listed = limen.json("audit", "checkpoints", "--export", str(kept))
+    assert [c["id"] for c in listed["checkpoints"]] == [signed["id"]]
+    assert len(listed["exported"]) == 1 and Path(listed["exported"][0]).parent == kept
+    shown = limen("audit", "checkpoints")
+    assert shown.exit_code == 0 and signed["id"] in shown.stdout
+
+    report = limen.json("audit", "verify", "--checkpoints", str(kept))
+    assert (report["ok"], report["problem"], report["checkpoints"]) == (True, None, 1)
+    plain = limen("audit", "verify")
+    assert plain.exit_code == 0 and plain.stdout.startswith("ok: "), plain.stderr
+
+    forged = Path(listed["exported"][0])
+    document = json.loads(forged.read_text())
+    forged.write_text(json.dumps({**document, "link": "0" * len(document["link"])}))
+    broken = limen("audit", "verify", "--checkpoints", str(kept))
+    assert broken.exit_code == 1, (broken.stdout, broken.stderr)
+    assert broken.stderr.startswith("limen: audit trail broken: ")
+
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_an_identity_provider_is_connected_and_its_group_grants_a_role(limen: Limen) -> None:
+    made = limen.json("scim", "token", "create", "--name", "okta")
+    assert made["scopes"] == ["scim:write"] and made["base_url"].endswith("/scim/v2")
+    idp = {"Authorization": f"Bearer {made['token']}"}
+    user = httpx.post(
+        f"{limen.url}/scim/v2/Users",
+        json={"schemas": [SCIM_USER], "userName": "ines@example.com"},
+        headers=idp,
+    )
+    assert user.status_code == 201, user.text
+    group = httpx.post(
+        f"{limen.url}/scim/v2/Groups",
+        json={
+            "schemas": [SCIM_GROUP],
+            "displayName": "Sec Ops",
+            "members": [{"value": user.json()["id"]}],
+        },
+        headers=idp,
+    )
+    assert group.status_code == 201, group.text
+
+    granted = limen.json("scim", "group-role", "Sec Ops", "security-operator")
+    assert (granted["group"], granted["roles"], granted["members"]) == (
+        "Sec Ops",
+        ["security-operator"],
+        ["ines@example.com"],
+    )
+    assert limen.json("identity", "show", "ines@example.com")["roles"] == ["security-operator"]
+    shown = limen("scim", "group-role", "Sec Ops")
+    assert shown.exit_code == 0 and "grants no role to 1 member(s)" in shown.stdout
+    plain = limen("scim", "token", "create", "--name", "entra")
+    assert plain.exit_code == 0 and "shown only now" in plain.stdout
+
+
+def test_what_offboarding_did_to_a_person_is_told(limen: Limen) -> None:
+    idp = {"Authorization": f"Bearer {limen.json('scim', 'token', 'create')['token']}"}
+    user = httpx.post(
+        f"{limen.url}/scim/v2/Users",
+        json={"schemas": [SCIM_USER], "userName": "otto@example.com"},
+        headers=idp,
+    ).json()
+    bot = limen.json(
+        "identity", "create", "--kind", "agent", "--name", "otto-bot", "--owner", user["id"]
+    )
+    assert limen.json("identity", "offboarding", "otto@example.com") == []
+    quiet = limen("identity", "offboarding", "otto@example.com")
+    assert quiet.exit_code == 0 and "was never offboarded" in quiet.stdout
+
+    gone = httpx.delete(f"{limen.url}/scim/v2/Users/{user['id']}", headers=idp)
+    assert gone.status_code == 204, gone.text
+    story = limen.json("identity", "offboarding", "otto@example.com")
+    assert [(s["by"], s["orphans"], s["deleted"]) for s in story] == [("scim-idp", "suspend", True)]
+    assert story[0]["suspended"] == [bot["id"]]
+    told = limen("identity", "offboarding", "otto@example.com")
+    assert told.exit_code == 0 and "orphans=suspend" in told.stdout
+    _one_line_error(limen("identity", "offboarding", "nobody"), 3, "nobody")

@@ -65,22 +65,28 @@ def test_items_are_created_read_edited_versioned_and_deleted(limen: Any) -> None
     assert values["credential"] == "rotated"
     assert len(values["password"]) == 24 and values["password"].isalnum()
 
-    if limen.mode == "local":
-        old = _json(
-            cli(
-                "item", "get", "stripe", "--vault", "payments", "--version", "1", "--json",
-                "--reveal",
-            )
-        )  # fmt: skip
-        assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
-        versions = _json(cli("item", "versions", "stripe", "--vault", "payments", "--json"))
-        assert [v["version"] for v in versions] == [1, 2]
-        assert all(v["created_by"].startswith("cli:") for v in versions)
-    else:  # no HTTP API for item versions yet: said in one line, nothing done locally
-        for args in (("--version", "1"), ()):
-            command = ("item", "get") if args else ("item", "versions")
-            refused = cli(*command, "stripe", "--vault", "payments", *args)
-            assert refused.exit_code == 2 and "has no HTTP API" in refused.stderr
+    versions = _json(cli("item", "versions", "stripe", "--vault", "payments", "--json"))
+    assert [v["version"] for v in versions] == [1, 2]
+    if limen.mode == "local":  # the operator on the host; remotely, the token's identity
+        assert all(v["created_by"].startswith("cli:") for v in versions), versions
+    else:
+        admin = _json(cli("identity", "show", "admin", "--json"))["id"]
+        assert {v["created_by"] for v in versions} == {admin}
+    assert "rotated" not in json.dumps(versions)
+    table = _ok(cli("item", "versions", "stripe", "--vault", "payments")).stdout
+    assert "version" in table and "2" in table
+    old = _json(
+        cli(
+            "item", "get", "stripe", "--vault", "payments", "--version", "1", "--json",
+            "--reveal",
+        )
+    )  # fmt: skip
+    assert old["version"] == 1
+    assert {f["label"]: f["value"] for f in old["fields"]}["credential"] == SECRET
+    hidden = cli("item", "get", "stripe", "--vault", "payments", "--version", "1")
+    assert hidden.exit_code == 0 and SECRET not in hidden.stdout
+    missing = cli("item", "get", "stripe", "--vault", "payments", "--version", "9")
+    assert missing.exit_code == 3 and "has no version 9" in missing.stderr
 
     listed = _json(cli("item", "list", "--vault", "payments", "--json"))
     assert [i["title"] for i in listed] == ["stripe"]
@@ -253,7 +259,8 @@ def test_run_exits_like_a_shell_and_a_bad_reference_names_its_variable(
     assert SECRET not in typo.stdout + typo.stderr
 
 
-def test_vault_report_with_nothing_overdue_says_so(cli: Any, installed: InitResult) -> None:
+def test_vault_report_with_nothing_overdue_says_so(limen: Any) -> None:
+    cli = limen  # on the server host, then remotely (LIMEN_URL/LIMEN_TOKEN)
     assert _ok(cli("vault", "report")).stdout.startswith("No item has a rotation policy")
     _setup(cli)  # a fresh item in a vault with a 90-day policy
     report = " ".join(_ok(cli("vault", "report")).stdout.split())  # as wrapped for any width
@@ -262,3 +269,9 @@ def test_vault_report_with_nothing_overdue_says_so(cli: Any, installed: InitResu
         "allows (--all lists them)."
     )
     assert "stripe" in _ok(cli("vault", "report", "--all")).stdout
+    assert _json(cli("vault", "report", "--json")) == []
+    everything = _json(cli("vault", "report", "--all", "--json"))
+    assert [(e["vault"], e["item"], e["max_age_days"], e["out_of_policy"]) for e in everything] == [
+        ("payments", "stripe", 90, False)
+    ]
+    assert "admin" in everything[0]["readers"] and SECRET not in json.dumps(everything)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from limen.api.deps import ActorDep, services_of
 from limen.api.routing import PUBLIC, Route, guarded
@@ -186,8 +187,19 @@ def create_item(request: Request, actor: ActorDep, vault_id: str, body: ItemIn) 
 
 
 @router.get("/v1/vaults/{vault_id}/items/{item_id}", openapi_extra=guarded("vault.item.read"))
-async def get_item(request: Request, actor: ActorDep, vault_id: str, item_id: str) -> JSONResponse:
-    item = await vault_service(request).get_item_async(actor, vault_id, item_id)
+async def get_item(
+    request: Request,
+    actor: ActorDep,
+    vault_id: str,
+    item_id: str,
+    version: Annotated[int | None, Query(ge=1, description="An older version (Limen).")] = None,
+) -> JSONResponse:
+    """The item; ``version=N`` reads an older version (a Limen extension)."""
+    vaults = vault_service(request)
+    if version is None:
+        item = await vaults.get_item_async(actor, vault_id, item_id)
+    else:
+        item = await run_in_threadpool(vaults.get_item, actor, vault_id, item_id, version=version)
     return _json(item_document(item))
 
 

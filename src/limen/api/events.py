@@ -19,6 +19,7 @@ from limen.api.schemas.events import EventBatchIn, EventBatchOut, EventList, Eve
 from limen.audit import Actor, EventFilter, EventReader, Resource
 from limen.audit.documents import event_document
 from limen.audit.ingest import ReportedActor, ReportedEvent, ingest
+from limen.errors import InvalidInput
 from limen.store import Database
 
 __all__ = ["router"]
@@ -53,6 +54,10 @@ def read_events(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Annotated[Literal["json", "jsonl"], Query(description="jsonl: export all")] = "json",
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(description="newest: the `limit` latest events (oldest of them first), no cursor"),
+    ] = "oldest",
 ) -> EventList | StreamingResponse:
     db = services.db
     reader = services.event_log
@@ -68,6 +73,8 @@ def read_events(
         since=since,
         until=until,
     )
+    if order == "newest" and (cursor is not None or format == "jsonl"):
+        raise InvalidInput("order=newest takes neither a cursor nor format=jsonl")
     link_now(services)
     if format == "jsonl":
         # Validate the first page now, so bad input is a 422, not a broken stream.
@@ -75,7 +82,10 @@ def read_events(
         return StreamingResponse(
             _export(reader, actor, filters, cursor), media_type="application/x-ndjson"
         )
-    page = reader.search(actor, filters, after=cursor, limit=limit)
+    if order == "newest":
+        page = reader.newest(actor, filters, limit=limit)
+    else:
+        page = reader.search(actor, filters, after=cursor, limit=limit)
     return EventList(
         items=[EventPublic.from_domain(e) for e in page.events], next_cursor=page.next_cursor
     )

@@ -43,10 +43,12 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 """Commands that only make sense on the server host, and why."""
 
 _MISSING_API: Final[dict[str, str]] = {
-    "audit": "audit verification and export",
+    "audit": "audit search, signing and pruning",
     "detect": "detection baselines",
-    "scim": "SCIM tokens",
 }
+
+_NO_COMMAND_REMOTELY: Final[frozenset[str]] = frozenset({"detect"})
+"""Command groups none of whose commands has an HTTP API: refused before they start."""
 
 
 def refusal(command: str) -> str | None:
@@ -56,7 +58,7 @@ def refusal(command: str) -> str | None:
             f"`limen {command}` runs on the server host ({SERVER_HOST_ONLY[command]}); "
             "unset LIMEN_TOKEN (or drop --server/--token) to run it there"
         )
-    if command in _MISSING_API:
+    if command in _NO_COMMAND_REMOTELY:
         return missing_api(f"limen {command}")
     return None
 

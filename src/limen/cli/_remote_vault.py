@@ -92,8 +92,10 @@ class RemoteVault:
         wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items", _draft_wire(draft))
         return self._item(wire, reveal=reveal)
 
-    def get_item(self, vault: str, item: str, *, reveal: bool) -> dict[str, Any]:
-        return self._item(self._get_item(vault, item), reveal=reveal)
+    def get_item(
+        self, vault: str, item: str, *, reveal: bool, version: int | None = None
+    ) -> dict[str, Any]:
+        return self._item(self._get_item(vault, item, version=version), reveal=reveal)
 
     def list_items(self, vault: str) -> list[dict[str, Any]]:
         found = self._server.get(f"/v1/vaults/{_segment(vault)}/items")
@@ -115,6 +117,23 @@ class RemoteVault:
         wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/restore")
         return self._item(wire, reveal=False)
 
+    def item_versions(self, vault: str, item: str) -> list[dict[str, Any]]:
+        """Every version's number, time and author, as ``limen item versions`` prints them."""
+        path = f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/versions"
+        return [
+            {
+                "version": v["version"],
+                "created_at": _iso(v["createdAt"]),
+                "created_by": v["createdBy"],
+            }
+            for v in self._server.get(path)
+        ]
+
+    def report(self) -> list[dict[str, Any]]:
+        """Every item under a rotation policy, as ``limen vault report --all --json``."""
+        entries: list[dict[str, Any]] = self._server.get("/v1/vault-report", all=True)
+        return entries
+
     def versions(self, vault: str, item: str) -> int:
         return int(self._get_item(vault, item)["version"])
 
@@ -130,9 +149,9 @@ class RemoteVault:
             str(ref), found.value or "", wire["vault"]["id"], wire["id"], found.id
         )
 
-    def _get_item(self, vault: str, item: str) -> dict[str, Any]:
+    def _get_item(self, vault: str, item: str, *, version: int | None = None) -> dict[str, Any]:
         answer: dict[str, Any] = self._server.get(
-            f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}"
+            f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}", version=version
         )
         return answer
 

@@ -17,6 +17,7 @@ from limen.audit import (
     Actor,
     AuditKeys,
     EventFilter,
+    SignedCheckpoint,
     check_key,
     create_checkpoint,
     export_checkpoints,
@@ -100,28 +101,38 @@ def verify_(
     ] = os.cpu_count() or 1,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recompute every link; report the first bad event by id. Exits 1 if the trail is bad."""
+    """Recompute every link; report the first bad event by id. Exits 1 if the trail is bad.
+
+    Remotely the server verifies its own chain (``POST /v1/audit/verify``), against the
+    checkpoint files in ``--checkpoints`` too; ``--workers`` is the server's business."""
     external = load_checkpoints(checkpoints) if checkpoints else ()
-    db, keys = _linked(ctx)
-    report = verify(db, keys, external=external, resume=resume, workers=workers)
+    if (server := remote(ctx)) is not None:
+        body = {"resume": resume, "checkpoints": [c.to_document() for c in external]}
+        report: dict[str, Any] = server.post("/v1/audit/verify", body)
+    else:
+        db, keys = _linked(ctx)
+        found = verify(db, keys, external=external, resume=resume, workers=workers)
+        report = dict(found.to_document())
     if as_json:
-        emit_json(report.to_document())
-    elif report.ok:
-        start = f" from checkpoint at {report.resumed_from}" if report.resumed_from else ""
+        emit_json(report)
+    elif report["ok"]:
+        start = f" from checkpoint at {report['resumed_from']}" if report["resumed_from"] else ""
         out_console.print(
-            f"ok: {report.checked} events verified{start} (positions {report.first_position}-"
-            f"{report.last_position}), {report.checkpoints} signed checkpoints agree"
+            f"ok: {report['checked']} events verified{start} (positions "
+            f"{report['first_position']}-{report['last_position']}), "
+            f"{report['checkpoints']} signed checkpoints agree"
         )
-        for warning in report.warnings:
+        for warning in report["warnings"]:
             out_console.print(f"warning: {warning}")
-    if not report.ok:
-        problem = report.problem
+    if not report["ok"]:
+        problem = report["problem"]
         assert problem is not None
         if not as_json:
-            where = f"at position {problem.position}" if problem.position else "(never linked)"
+            at = problem["position"]
+            where = f"at position {at}" if at else "(never linked)"
             typer.echo(
-                f"limen: audit trail broken: {problem.kind} event {problem.event_id} "
-                f"{where}: {problem.detail}",
+                f"limen: audit trail broken: {problem['kind']} event {problem['event_id']} "
+                f"{where}: {problem['detail']}",
                 err=True,
             )
         raise typer.Exit(1)
@@ -156,6 +167,39 @@ def checkpoint(
     out_console.print(
         f"checkpoint {signed.id}: position {signed.position}, event {signed.event_id}"
     )
+    for path in written:
+        out_console.print(f"wrote {path}")
+
+
+@app.command("checkpoints")
+def checkpoints_(
+    ctx: typer.Context,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write each checkpoint as a file in DIR.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every signed checkpoint, oldest first, without signing a new one; ``--export``
+    keeps them somewhere Limen cannot write (``audit verify --checkpoints DIR`` reads them)."""
+    if (server := remote(ctx)) is not None:
+        documents = server.get("/v1/audit/checkpoints")
+        signed = [SignedCheckpoint.from_document(d) for d in documents]
+    else:
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            signed = list_checkpoints(uow.session)
+    written = export_checkpoints(signed, export) if export is not None else []
+    if as_json:
+        emit_json(
+            {
+                "checkpoints": [c.to_document() for c in signed],
+                "exported": [str(p) for p in written],
+            }
+        )
+        return
+    if not signed:
+        out_console.print("no signed checkpoints yet: `limen audit checkpoint` signs one")
+    for c in signed:
+        out_console.print(f"checkpoint {c.id}: position {c.position}, event {c.event_id}")
     for path in written:
         out_console.print(f"wrote {path}")
 

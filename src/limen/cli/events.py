@@ -92,8 +92,8 @@ def list_(
         raise InvalidInput("--cursor pages from the oldest; leave it out with --newest or --follow")
     server = remote(ctx)
     if server is not None:
-        if newest or follow:
-            raise fail(missing_api(f"{ctx.command_path} --newest/--follow"), 2)
+        if follow:
+            raise fail(missing_api(f"{ctx.command_path} --follow"), 2)
         shown = _read_remotely(
             server,
             actor=actor,
@@ -105,6 +105,7 @@ def list_(
             until=_parse_time(until, "--until"),
             cursor=cursor,
             limit=limit,
+            order="newest" if newest else None,
         )
         _show(shown, cursor=cursor, as_json=as_json)
         return

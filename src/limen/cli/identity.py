@@ -152,7 +152,10 @@ def offboarding(
 ) -> None:
     """What offboarding did to a person (SCIM deprovisioning): their agents and services,
     revoked credentials, and the vault items flagged for rotation; newest first."""
-    story = services(ctx).provisioning.offboarding(Actor.operator(), ref)
+    if (server := remote(ctx)) is not None:
+        story = server.get(f"/v1/identities/{quote(ref, safe='')}/offboarding")
+    else:
+        story = services(ctx).provisioning.offboarding(Actor.operator(), ref)
     if as_json:
         emit_json(story)
         return

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, out_console, services
+from limen.cli._context import emit_json, out_console, remote, services
 
 __all__ = ["app"]
 
@@ -30,17 +31,21 @@ def token_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a bearer token with the scim:write scope; its value is printed once."""
-    state = services(ctx)
-    holder, token_id, raw = state.provisioning.issue_token(Actor.operator(), name)
-    base = state.settings.resolved_public_url.rstrip("/") + "/scim/v2"
-    document = {
-        "identity": holder.name,
-        "identity_id": holder.id,
-        "token_id": token_id,
-        "token": raw,
-        "scopes": ["scim:write"],
-        "base_url": base,
-    }
+    document: dict[str, Any]
+    if (server := remote(ctx)) is not None:
+        document = server.post("/v1/scim/tokens", {"name": name})
+    else:
+        state = services(ctx)
+        holder, token_id, raw = state.provisioning.issue_token(Actor.operator(), name)
+        document = {
+            "identity": holder.name,
+            "identity_id": holder.id,
+            "token_id": token_id,
+            "token": raw,
+            "scopes": ["scim:write"],
+            "base_url": state.settings.resolved_public_url.rstrip("/") + "/scim/v2",
+        }
+    base, raw = document["base_url"], document["token"]
     if as_json:
         emit_json(document)
         return
@@ -59,17 +64,22 @@ def group_role(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a provisioned group grant Limen roles; its members' roles follow at once."""
-    record = services(ctx).provisioning.grant_roles(Actor.operator(), group, roles or [])
-    document = {
-        "group": record.display_name,
-        "id": record.id,
-        "roles": list(record.roles),
-        "members": [name for _, name in record.members],
-    }
+    document: dict[str, Any]
+    if (server := remote(ctx)) is not None:
+        path = f"/v1/scim/group-roles/{quote(group, safe='')}"
+        document = server.put(path, {"roles": roles or []})
+    else:
+        record = services(ctx).provisioning.grant_roles(Actor.operator(), group, roles or [])
+        document = {
+            "group": record.display_name,
+            "id": record.id,
+            "roles": list(record.roles),
+            "members": [name for _, name in record.members],
+        }
     if as_json:
         emit_json(document)
         return
-    granted = ", ".join(record.roles) or "no role"
+    granted = ", ".join(document["roles"]) or "no role"
     out_console.print(
-        f"group {record.display_name!r} grants {granted} to {len(record.members)} member(s)"
+        f"group {document['group']!r} grants {granted} to {len(document['members'])} member(s)"
     )

@@ -19,8 +19,7 @@ from limen import vault as vaults
 from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
-from limen.cli._errors import fail
-from limen.cli._remote import missing_api, normalise_times
+from limen.cli._remote import normalise_times
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -320,28 +319,29 @@ def vault_report(
 ) -> None:
     """Items whose secrets are older than their rotation policy allows, or that someone
     who could read them left (flagged by offboarding)."""
-    entries = vault_service(ctx).report(Actor.operator())
-    under_policy = sum(e.max_age_days is not None for e in entries)
+    if (server := remote_vault(ctx)) is not None:
+        entries = server.report()
+    else:
+        entries = [
+            {
+                "vault": e.vault_name,
+                "vault_id": e.vault_id,
+                "item": e.title,
+                "item_id": e.item_id,
+                "age_days": e.age_days,
+                "max_age_days": e.max_age_days,
+                "last_rotated": e.last_rotated.isoformat(),
+                "out_of_policy": e.out_of_policy,
+                "rotation_needed": _flagged(e),
+                "readers": list(e.readers),
+            }
+            for e in vault_service(ctx).report(Actor.operator())
+        ]
+    under_policy = sum(e["max_age_days"] is not None for e in entries)
     if not show_all:
-        entries = [e for e in entries if e.due]
+        entries = [e for e in entries if e["out_of_policy"] or e["rotation_needed"]]
     if as_json:
-        emit_json(
-            [
-                {
-                    "vault": e.vault_name,
-                    "vault_id": e.vault_id,
-                    "item": e.title,
-                    "item_id": e.item_id,
-                    "age_days": e.age_days,
-                    "max_age_days": e.max_age_days,
-                    "last_rotated": e.last_rotated.isoformat(),
-                    "out_of_policy": e.out_of_policy,
-                    "rotation_needed": _flagged(e),
-                    "readers": list(e.readers),
-                }
-                for e in entries
-            ]
-        )
+        emit_json(entries)
         return
     if not entries:
         if under_policy == 0:
@@ -358,13 +358,13 @@ def vault_report(
     table = Table("vault", "item", "age", "max age", "last rotated", "flagged", "who can read")
     for e in entries:
         table.add_row(
-            e.vault_name,
-            e.title,
-            f"{e.age_days}d",
-            f"{e.max_age_days}d" if e.max_age_days else "-",
-            e.last_rotated.strftime("%Y-%m-%d"),
-            e.rotation_needed_reason or "-",
-            ", ".join(e.readers) or "-",
+            e["vault"],
+            e["item"],
+            f"{e['age_days']}d",
+            f"{e['max_age_days']}d" if e["max_age_days"] else "-",
+            e["last_rotated"][:10],
+            (e["rotation_needed"] or {}).get("reason") or "-",
+            ", ".join(e["readers"]) or "-",
         )
     out_console.print(table, markup=False)
 
@@ -490,9 +490,7 @@ def item_get(
 ) -> None:
     """Show an item (concealed values hidden unless --reveal)."""
     if (server := remote_vault(ctx)) is not None:
-        if version is not None:
-            raise fail(missing_api(f"{ctx.command_path} --version"), 2)
-        document = server.get_item(vault, item, reveal=reveal)
+        document = server.get_item(vault, item, reveal=reveal, version=version)
     else:
         view = vault_service(ctx).get_item(Actor.operator(), vault, item, version=version)
         document = item_document(view, reveal=reveal)
@@ -507,11 +505,14 @@ def item_versions(
     as_json: JsonFlag = False,
 ) -> None:
     """Every version of an item: number, when, by whom (no values)."""
-    versions = vault_service(ctx).item_versions(Actor.operator(), vault, item)
-    documents = [
-        {"version": number, "created_at": at.isoformat(), "created_by": by}
-        for number, at, by in versions
-    ]
+    if (server := remote_vault(ctx)) is not None:
+        documents = server.item_versions(vault, item)
+    else:
+        versions = vault_service(ctx).item_versions(Actor.operator(), vault, item)
+        documents = [
+            {"version": number, "created_at": at.isoformat(), "created_by": by}
+            for number, at, by in versions
+        ]
     if as_json:
         emit_json(documents)
         return
