@@ -392,3 +392,22 @@ def test_contain_suspends_what_it_owns_and_resolves_its_alerts(
     assert client.get("/v1/identities/bob-copilot", headers=admin).json()["status"] == "active"
     resolved = client.get(f"/v1/alerts/{alert}", headers=admin).json()
     assert resolved["status"] == "resolved" and resolved["note"] == "contained: phished"
+
+
+def test_verify_now_runs_one_at_a_time_and_says_so(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    """While a verification runs (a first one over a long log can take seconds), another
+    click starts none and says one is running; the first one's result then shows."""
+    from limen.web import console
+
+    _world(db)
+    csrf = sign_in(client, installed.admin_token)
+    with console._VERIFYING:  # a verification in progress, as another click leaves it
+        busy = client.post("/console/events/verify", data={"csrf": csrf})
+    assert busy.status_code == 200
+    assert "A verification is already running" in busy.text
+    assert "<code>audit.verify</code>" not in busy.text  # nothing was verified or recorded
+    done = client.post("/console/events/verify", data={"csrf": csrf})
+    assert done.status_code == 200 and "already running" not in done.text
+    assert done.text.count("<code>audit.verify</code>") == 1
