@@ -38,6 +38,7 @@ FIELDS: Final = frozenset(
         "playbook_suspensions_per_minute",
         "port",
         "public_url",
+        "sink_allowed_hosts",
         "ssf_allowed_hosts",
         "ssf_signing_alg",
         "vault_reuse_seconds",

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     """Comma-separated host names or addresses that Shared Signals push receivers may be
     at even though they are loopback, link-local or private (unset: none may be)."""
 
+    sink_allowed_hosts: str | None = None
+    """Comma-separated host names or addresses that audit sinks added over HTTP
+    (``POST /v1/sinks``) may send to even though they are loopback, link-local or private
+    (unset: none may be). ``limen sink add`` on the server host is not limited."""
+
     ssf_signing_alg: Literal["EdDSA", "RS256"] = "EdDSA"
     """The JWS algorithm of Shared Signals SETs: ``EdDSA`` (Ed25519), or ``RS256`` (a
     2048-bit RSA key) for receivers following the CAEP interoperability profile. Both

@@ -261,7 +261,12 @@ class Services:
     def sinks(self) -> Sinks:
         from limen.audit.sinks import Sinks
 
-        return Sinks(self.db, self.guard, self.audit_keys)
+        return Sinks(
+            self.db,
+            self.guard,
+            self.audit_keys,
+            allowed_hosts=_hosts(self.settings.sink_allowed_hosts),
+        )
 
     @cached_property
     def events_tokens(self) -> EventsTokens:

@@ -9,8 +9,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from limen.api import create_app
 from limen.audit import link_pending
+from limen.config import Settings
+from limen.store import Database
 from tests.audit.test_sinks import Receiver
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests' receivers listen on loopback, which an operator has to allow."""
+    return settings.model_copy(update={"sink_allowed_hosts": "127.0.0.1, siem.example"})
 
 
 @pytest.fixture
@@ -67,6 +76,34 @@ def test_a_file_sink_is_only_added_on_the_server_host(
     assert again.status_code == 409 and again.json()["code"] == "sink-exists"
     no_url = {"name": "n", "kind": "nats", "target": "https://x"}
     assert client.post("/v1/sinks", json=no_url, headers=admin_headers).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("webhook", "http://127.0.0.1:6379/"),
+        ("webhook", "http://169.254.169.254/latest/meta-data/"),
+        ("webhook", "https://localhost/in"),
+        ("webhook", "http://[::1]:8270/v1/identities"),
+        ("webhook", "http://10.0.0.5/hook"),
+        ("nats", "nats://192.168.1.10:4222"),
+    ],
+)
+def test_a_sink_added_over_http_may_not_point_inside_the_network(
+    settings: Settings, db: Database, admin_headers: dict[str, str], kind: str, target: str
+) -> None:
+    """Without LIMEN_SINK_ALLOWED_HOSTS, an admin cannot make the server send the audit
+    trail (or probe) a loopback, link-local or private address: 422, nothing added."""
+    plain = settings.model_copy(update={"sink_allowed_hosts": None})
+    with TestClient(create_app(plain, database=db), base_url="http://limen.test") as client:
+        body: dict[str, Any] = {"name": "inside", "kind": kind, "target": target}
+        if kind == "nats":
+            body["subject"] = "limen.audit"
+        refused = client.post("/v1/sinks", json=body, headers=admin_headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "LIMEN_SINK_ALLOWED_HOSTS" in refused.json()["detail"]
+        assert client.get("/v1/sinks", headers=admin_headers).json()["items"] == []
 
 
 def test_an_events_token_reads_only_its_feeds(

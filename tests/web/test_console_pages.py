@@ -422,3 +422,22 @@ def test_the_posture_page_shows_the_nhi_top_10_as_the_report_does(
     client.cookies.clear()
     sign_in(client, people["alice"])
     assert client.get("/console/posture").status_code == 403
+
+
+def test_verify_now_runs_one_at_a_time_and_says_so(
+    client: TestClient, db: Database, installed: Any
+) -> None:
+    """While a verification runs (a first one over a long log can take seconds), another
+    click starts none and says one is running; the first one's result then shows."""
+    from limen.web import console
+
+    _world(db)
+    csrf = sign_in(client, installed.admin_token)
+    with console._VERIFYING:  # a verification in progress, as another click leaves it
+        busy = client.post("/console/events/verify", data={"csrf": csrf})
+    assert busy.status_code == 200
+    assert "A verification is already running" in busy.text
+    assert "<code>audit.verify</code>" not in busy.text  # nothing was verified or recorded
+    done = client.post("/console/events/verify", data={"csrf": csrf})
+    assert done.status_code == 200 and "already running" not in done.text
+    assert done.text.count("<code>audit.verify</code>") == 1

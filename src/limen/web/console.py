@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -749,6 +751,7 @@ def events(
     since: str | None = None,
     until: str | None = None,
     limit: int = 50,
+    done: str | None = None,
 ) -> Response:
     services = services_of(request)
     actor = viewer.actor
@@ -794,7 +797,56 @@ def events(
         },
         outcomes=OUTCOMES,
         kinds=("human", "agent", "service", "operator", "system"),
+        notice=_VERIFY_NOTICES.get(done or ""),
     )
+
+
+_log = logging.getLogger(__name__)
+VERIFY_WAIT_SECONDS: Final = 2.0
+"""How long ``Verify now`` holds the request before it answers that the verification goes
+on in the background (a first verification of a long log reads all of it)."""
+_VERIFYING = threading.Lock()
+"""Held while this process verifies the chain for the console: one at a time."""
+_VERIFY_NOTICES: Final = {
+    "verifying": "Verification is running on the server: reload this page to see its "
+    "result, an audit.verify event, once it ends.",
+    "already-verifying": "A verification is already running: reload this page to see its "
+    "result, an audit.verify event, once it ends.",
+}
+
+
+def _verify_and_record(services: Services, actor: Actor) -> None:
+    """Verify from the last verified checkpoint on and record the result; releases
+    :data:`_VERIFYING` when done."""
+    try:
+        keys = services.audit_keys
+        assert keys is not None
+        report = audit.verify(services.db, keys, resume=True)
+        if report.ok:
+            summary = (
+                f"{report.checked} events verified (positions {report.first_position}-"
+                f"{report.last_position}); {report.checkpoints} signed checkpoints agree"
+            )
+        else:
+            problem = report.problem
+            assert problem is not None
+            summary = (
+                f"{problem.kind} event {problem.event_id} at {problem.position}: {problem.detail}"
+            )
+        with services.db.unit_of_work() as uow:
+            audit.record(
+                uow.session,
+                actor,
+                "audit.verify",
+                resource_type="audit_chain",
+                outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+                reason=summary[:1000],
+                context={"checked": report.checked, "resumed_from": report.resumed_from},
+            )
+    except Exception:
+        _log.exception("the console's chain verification failed")
+    finally:
+        _VERIFYING.release()
 
 
 @router.post("/events/verify", openapi_extra=guarded("audit.verify"))
@@ -803,35 +855,26 @@ def verify_chain(
     request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     """Verify the chain from the last verified checkpoint on (``limen audit verify
-    --resume``); the result is an ``audit.verify`` event, which the page then shows."""
+    --resume``) on a thread of its own, one at a time; the result is an ``audit.verify``
+    event, which the page then shows. The request waits :data:`VERIFY_WAIT_SECONDS` at
+    most: past that the page says the verification goes on, and shows it when it ends."""
     _check_csrf(csrf, viewer.csrf)
     services = services_of(request)
     actor = with_request_context(viewer.actor, request)
     services.guard.authorize(actor, "audit.verify", Resource("event"))
-    keys = services.audit_keys
-    if keys is None:
+    if services.audit_keys is None:
         raise InvalidInput("this server has no key file to verify the chain with")
-    report = audit.verify(services.db, keys, resume=True)
-    if report.ok:
-        summary = (
-            f"{report.checked} events verified (positions {report.first_position}-"
-            f"{report.last_position}); {report.checkpoints} signed checkpoints agree"
+    if not _VERIFYING.acquire(blocking=False):
+        return RedirectResponse(
+            "/console/events?action=audit.verify&done=already-verifying", status_code=303
         )
-    else:
-        problem = report.problem
-        assert problem is not None
-        summary = f"{problem.kind} event {problem.event_id} at {problem.position}: {problem.detail}"
-    with services.db.unit_of_work() as uow:
-        audit.record(
-            uow.session,
-            actor,
-            "audit.verify",
-            resource_type="audit_chain",
-            outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
-            reason=summary[:1000],
-            context={"checked": report.checked, "resumed_from": report.resumed_from},
-        )
-    return RedirectResponse("/console/events?action=audit.verify", status_code=303)
+    worker = threading.Thread(
+        target=_verify_and_record, args=(services, actor), name="console-verify", daemon=True
+    )
+    worker.start()
+    worker.join(VERIFY_WAIT_SECONDS)  # a short log is verified by the time the page shows
+    done = "&done=verifying" if worker.is_alive() else ""
+    return RedirectResponse(f"/console/events?action=audit.verify{done}", status_code=303)
 
 
 def _day(value: str | None, name: str) -> datetime | None:

@@ -3,13 +3,17 @@
 The functions of :mod:`limen.audit.sinks.outbox` are the CLI's on the server host; this
 is the door the API uses. A JSON Lines sink writes a file on the server's own disk, so
 only the server host's operator adds one (``limen sink add``): through this door a caller
-may add webhooks and NATS subjects, never choose a path for the server to write.
+may add webhooks and NATS subjects, never choose a path for the server to write, nor
+a loopback, link-local or private address unless ``LIMEN_SINK_ALLOWED_HOSTS`` allows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from limen.audit._keys import AuditKeys
 from limen.audit.actor import Actor, Authorizer, Resource
+from limen.audit.sinks._targets import check_sink_target
 from limen.audit.sinks.outbox import SinkStatus, add_sink, deliver_due, get_sink, list_sinks
 from limen.audit.sinks.outbox import remove_sink as _remove_sink
 from limen.errors import InvalidInput, Unavailable
@@ -24,10 +28,18 @@ REMOTE_SINK_KINDS = ("webhook", "nats")
 class Sinks:
     """Add, list, show, remove and flush push sinks on behalf of an actor."""
 
-    def __init__(self, db: Database, authorizer: Authorizer, keys: AuditKeys | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        authorizer: Authorizer,
+        keys: AuditKeys | None,
+        *,
+        allowed_hosts: Collection[str] = (),
+    ) -> None:
         self._db = db
         self._guard = authorizer
         self._keys = keys
+        self._allowed_hosts = frozenset(allowed_hosts)
 
     def _audit_keys(self) -> AuditKeys:
         if self._keys is None:
@@ -52,6 +64,9 @@ class Sinks:
                 f"sink kind must be one of {', '.join(REMOTE_SINK_KINDS)} here; a file sink "
                 "is added on the server host (limen sink add NAME --kind jsonl)"
             )
+        if target.startswith(("http://", "https://", "nats://", "tls://")):
+            # a malformed target is refused as it always was, by add_sink
+            check_sink_target(target, allowed_hosts=self._allowed_hosts)
         return add_sink(
             self._db,
             self._audit_keys(),
