@@ -17,8 +17,16 @@ from typing import Any
 import httpx
 import pytest
 
+from limen.config import Settings
 from limen.testing import free_port
 from tests.conftest import CliResult, Limen, cli_in
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The sink tests deliver to loopback, which an operator has to allow for a sink added
+    over HTTP (``LIMEN_SINK_ALLOWED_HOSTS``)."""
+    return settings.model_copy(update={"sink_allowed_hosts": "127.0.0.1"})
 
 
 def _one_line_error(result: CliResult, code: int, fragment: str) -> None:
