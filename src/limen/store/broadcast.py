@@ -385,7 +385,16 @@ class Broadcaster:
         while not self._stop.wait(BEAT_SECONDS):
             connection = self._feed_connection
             current = self.current_as_of
-            if connection is None or current is None or time.monotonic() - current < SILENT_SECONDS:
+            now = time.monotonic()
+            if connection is None or current is None or now - current < SILENT_SECONDS:
+                continue
+            try:
+                oldest_unanswered = min(self._beats_sent.values(), default=None)
+            except RuntimeError:  # the feed's thread changed it meanwhile: look again
+                continue
+            if oldest_unanswered is None or now - oldest_unanswered < SILENT_SECONDS:
+                # No beat has waited that long for its answer: the feed's thread is busy
+                # (handling notifications, or starved of CPU), not the database silent.
                 continue
             if _has_input(connection):
                 continue  # the database answered; the feed's thread is only slow (a busy CPU)
