@@ -58,6 +58,8 @@ class Risk:
     assessed: bool = True
     count: int = 0
     identities: list[str] = field(default_factory=list)
+    names: str = "identities"
+    """What :attr:`identities` names: ``identities``, or ``machines`` (NHI2's exposures)."""
     fix: str = ""
     evidence: list[str] = field(default_factory=list)
 
@@ -68,6 +70,7 @@ class Risk:
             "assessed": self.assessed,
             "count": self.count if self.assessed else None,
             "identities": self.identities,
+            "names": self.names,
             "fix": self.fix,
             "evidence": self.evidence[:20],
         }
@@ -135,6 +138,7 @@ def _assess(session: Session, reviewed: Any) -> list[Risk]:
     risk = risks["NHI2"]
     risk.count = len(exposures)
     risk.identities = sorted({machine for _, _, machine in exposures})
+    risk.names = "machines"
     risk.evidence = [
         f"{machine}: {provider} at {location}" for provider, location, machine in exposures
     ]
