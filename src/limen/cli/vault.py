@@ -29,7 +29,6 @@ from limen.vault import (
     ItemDraft,
     ItemView,
     KeyFileSource,
-    PolicyEntry,
     Url,
     VaultService,
     VaultView,
@@ -322,21 +321,7 @@ def vault_report(
     if (server := remote_vault(ctx)) is not None:
         entries = server.report()
     else:
-        entries = [
-            {
-                "vault": e.vault_name,
-                "vault_id": e.vault_id,
-                "item": e.title,
-                "item_id": e.item_id,
-                "age_days": e.age_days,
-                "max_age_days": e.max_age_days,
-                "last_rotated": e.last_rotated.isoformat(),
-                "out_of_policy": e.out_of_policy,
-                "rotation_needed": _flagged(e),
-                "readers": list(e.readers),
-            }
-            for e in vault_service(ctx).report(Actor.operator())
-        ]
+        entries = [e.to_document() for e in vault_service(ctx).report(Actor.operator())]
     under_policy = sum(e["max_age_days"] is not None for e in entries)
     if not show_all:
         entries = [e for e in entries if e["out_of_policy"] or e["rotation_needed"]]
@@ -367,16 +352,6 @@ def vault_report(
             ", ".join(e["readers"]) or "-",
         )
     out_console.print(table, markup=False)
-
-
-def _flagged(entry: PolicyEntry) -> dict[str, Any] | None:
-    """Why an offboarding flagged the item for rotation, and since when (``None``: not)."""
-    if entry.rotation_needed_since is None:
-        return None
-    return {
-        "since": entry.rotation_needed_since.isoformat(),
-        "reason": entry.rotation_needed_reason,
-    }
 
 
 @vault_app.command("rotate-key")

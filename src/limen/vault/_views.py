@@ -104,6 +104,28 @@ class PolicyEntry:
         """Whether its secret should be rotated now: out of policy, or flagged."""
         return self.out_of_policy or self.rotation_needed_since is not None
 
+    def to_document(self) -> dict[str, Any]:
+        """The entry as ``limen vault report --json`` prints it and ``/v1/vault-report``
+        answers it."""
+        flagged = None
+        if self.rotation_needed_since is not None:
+            flagged = {
+                "since": self.rotation_needed_since.isoformat(),
+                "reason": self.rotation_needed_reason,
+            }
+        return {
+            "vault": self.vault_name,
+            "vault_id": self.vault_id,
+            "item": self.title,
+            "item_id": self.item_id,
+            "age_days": self.age_days,
+            "max_age_days": self.max_age_days,
+            "last_rotated": self.last_rotated.isoformat(),
+            "out_of_policy": self.out_of_policy,
+            "rotation_needed": flagged,
+            "readers": list(self.readers),
+        }
+
 
 def parse_filter(expression: str | None, allowed: Sequence[str]) -> tuple[str, str] | None:
     """Parse Connect's SCIM-style filter ``<attr> eq "<value>"`` (the one form Connect uses)."""

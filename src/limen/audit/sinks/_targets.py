@@ -14,12 +14,11 @@ Signals push targets (``LIMEN_SSF_ALLOWED_HOSTS``).
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from limen.errors import InvalidInput
+from limen.netcheck import is_internal
 
 __all__ = ["check_sink_target"]
 
@@ -40,21 +39,10 @@ def check_sink_target(target: str, *, allowed_hosts: Collection[str] = ()) -> No
         host = parts.hostname.lower()
         if host in allowed_hosts:
             continue
-        try:
-            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            continue  # nowhere yet: its deliveries fail, as to any host that is down
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if (
-                address.is_loopback
-                or address.is_link_local
-                or address.is_private
-                or address.is_multicast
-                or address.is_reserved
-                or address.is_unspecified
-            ):
-                raise InvalidInput(
-                    f"the sink's host {host!r} is a loopback, link-local or private address; "
-                    "an operator can allow it with LIMEN_SINK_ALLOWED_HOSTS"
-                )
+        # A host that does not resolve yet is accepted: its deliveries fail, as to any
+        # host that is down.
+        if is_internal(host, port):
+            raise InvalidInput(
+                f"the sink's host {host!r} is a loopback, link-local or private address; "
+                "an operator can allow it with LIMEN_SINK_ALLOWED_HOSTS"
+            )

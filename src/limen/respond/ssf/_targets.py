@@ -11,11 +11,10 @@ may resolve differently later.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from limen.netcheck import is_internal
 from limen.respond.errors import InvalidStream
 
 __all__ = ["check_push_target"]
@@ -31,20 +30,13 @@ def check_push_target(url: str, *, allowed_hosts: Collection[str] = ()) -> None:
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, ValueError, UnicodeError):
-        raise InvalidStream(f"the push endpoint's host {host!r} cannot be resolved") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if (
-            address.is_loopback
-            or address.is_link_local
-            or address.is_private
-            or address.is_multicast
-            or address.is_reserved
-            or address.is_unspecified
-        ):
-            raise InvalidStream(
-                f"the push endpoint's host {host!r} is a loopback, link-local or private "
-                "address; an operator can allow it with LIMEN_SSF_ALLOWED_HOSTS"
-            )
+    except ValueError:
+        raise InvalidStream(f"the push endpoint's port in {url!r} is not a number") from None
+    internal = is_internal(host, port)
+    if internal is None:
+        raise InvalidStream(f"the push endpoint's host {host!r} cannot be resolved")
+    if internal:
+        raise InvalidStream(
+            f"the push endpoint's host {host!r} is a loopback, link-local or private "
+            "address; an operator can allow it with LIMEN_SSF_ALLOWED_HOSTS"
+        )
