@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import typing
 
+from limen._lazy import door as _door
+
 if typing.TYPE_CHECKING:
     from limen.discovery.baseline import Baseline
     from limen.discovery.engine import ALLOW_MARKER, Engine, Match
@@ -131,15 +133,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'limen.discovery' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _door(__name__, _LAZY, globals())
 
 
 __all__ = [

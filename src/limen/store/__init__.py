@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing
 
+from limen._lazy import door as _door
+
 if typing.TYPE_CHECKING:
     from limen.store.db import Database, StaleConnection, UnitOfWork
     from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
@@ -25,16 +27,7 @@ _LAZY: typing.Final = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'limen.store' has no attribute {name!r}")
-    import importlib
-
-    imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
-    globals()[name] = value
-    return value
+__getattr__ = _door(__name__, _LAZY, globals())
 
 
 __all__ = [
