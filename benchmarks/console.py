@@ -1,7 +1,7 @@
 """Console benchmark: how long each console page takes with a large directory and log.
 
     python benchmarks/console.py [--identities 10000] [--events 100000] [--requests 30]
-        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-cache]
 
 Fills a fresh installation with ``--identities`` identities (humans, each with agents and
 services, and shadow agents) and ``--events`` sealed, chained events (through
@@ -14,13 +14,24 @@ on loopback: an upper bound of the server's time.
 Target (issue #19): every console page in <= 100 ms (p95) with 10,000 identities and
 1,000,000 events (``--events 1000000``; the default is smaller to keep a run short).
 The peer line is ``GET /v1/identities`` (the JSON API's page of 50) in the same run.
+
+Filling a million events takes many minutes, so each filled installation is kept under
+``/tmp/limen-bench-cache`` (``LIMEN_BENCH_CACHE``), keyed by the backend and the sizes,
+and copied from there on later runs (a SQLite data directory; for PostgreSQL a
+``pg_dump`` of the scratch schema, restored into a new one). The copy is migrated before
+the server starts, so a cache made before a new migration still measures the new schema.
+``--no-cache`` fills afresh.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import re
+import shutil
+import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
@@ -41,6 +52,9 @@ from limen.store import Database
 from limen.store.models import DetectAlert, Identity
 
 TARGET_MS = 100.0
+FILL_VERSION = 1
+"""Bump when :func:`_fill` changes what it writes, so that no older cache is reused."""
+CACHE = Path(os.environ.get("LIMEN_BENCH_CACHE", "/tmp/limen-bench-cache"))
 
 
 def _fill(db: Database, keys: AuditKeys, identities: int, events: int) -> dict[str, str]:
@@ -155,6 +169,51 @@ def _actor(row: dict[str, object], owners: dict[object, str], on_behalf: bool = 
     )
 
 
+def _keep(kept: Path, data_dir: Path, url: str | None, token: str, names: dict) -> None:
+    """Save a filled installation: its data directory and, on PostgreSQL, a dump of its
+    schema. ``done.json`` is written last, so a run cut short leaves no half cache."""
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copytree(data_dir, kept / "data")
+    if url is not None:
+        base, schema = _schema_of(url)
+        with (kept / "schema.sql").open("wb") as out:
+            subprocess.run(
+                ["pg_dump", "--no-owner", "--no-privileges", "-n", schema, "-d", base],
+                stdout=out,
+                check=True,
+            )
+        (kept / "schema.name").write_text(schema)
+    # the admin token of a throwaway installation, kept beside its key file
+    (kept / "done.json").write_text(json.dumps({"token": token, "names": names}))
+
+
+def _restore(kept: Path, data_dir: Path, url: str | None) -> tuple[str, dict[str, str]]:
+    shutil.copytree(kept / "data", data_dir, dirs_exist_ok=True)
+    if url is not None:
+        base, schema = _schema_of(url)
+        # the dump names its schema everywhere; the scratch schema is new and empty
+        dumped = (kept / "schema.name").read_text()
+        script = (kept / "schema.sql").read_bytes().replace(dumped.encode(), schema.encode())
+        script = script.replace(f"CREATE SCHEMA {schema};".encode(), b"", 1)
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", base],
+            input=script,
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+    done = json.loads((kept / "done.json").read_text())
+    return done["token"], done["names"]
+
+
+def _schema_of(url: str) -> tuple[str, str]:
+    """The libpq URL of the database and the scratch schema a scratch URL points at."""
+    found = re.search(r"[?&]options=-csearch_path%3D(\w+)", url)
+    assert found, url
+    base = url.replace("postgresql+psycopg://", "postgresql://")
+    return base[: base.index("?")], found.group(1)
+
+
 def _sign_in(client: httpx.Client, token: str) -> None:
     form = client.get("/console/sign-in").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form)
@@ -189,7 +248,7 @@ def _p(samples: list[float]) -> str:
 
 
 def bench(
-    url: str | None, identities: int, events: int, requests: int
+    url: str | None, identities: int, events: int, requests: int, cache: bool = True
 ) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp_dir, ExitStack() as stack:
@@ -197,16 +256,31 @@ def bench(
         if url is not None:
             url = stack.enter_context(scratch_schema(url))
         settings = Settings(data_dir=tmp, database_url=url)
-        db = Database(settings.resolved_database_url)
-        db.migrate()
-        token = initialise(db, key_file=settings.resolved_key_file).admin_token
-        keys = AuditKeys.from_key_file(settings.resolved_key_file)
-        started = time.perf_counter()
-        names = _fill(db, keys, identities, events)
-        print(
-            f"filled {identities} identities, {events} events in "
-            f"{time.perf_counter() - started:.0f} s"
-        )
+        kept = None
+        if cache:
+            backend_name = "postgresql" if url else "sqlite"
+            kept = CACHE / f"console-v{FILL_VERSION}-{backend_name}-{identities}-{events}"
+        if kept is not None and (kept / "done.json").exists():
+            started = time.perf_counter()
+            token, names = _restore(kept, tmp, url)
+            db = Database(settings.resolved_database_url)
+            db.migrate()
+            print(f"restored {kept} in {time.perf_counter() - started:.0f} s")
+        else:
+            db = Database(settings.resolved_database_url)
+            db.migrate()
+            token = initialise(db, key_file=settings.resolved_key_file).admin_token
+            assert token
+            keys = AuditKeys.from_key_file(settings.resolved_key_file)
+            started = time.perf_counter()
+            names = _fill(db, keys, identities, events)
+            print(
+                f"filled {identities} identities, {events} events in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+            if kept is not None:
+                db.dispose()
+                _keep(kept, tmp, url, token, names)
         db.dispose()
         backend = "PostgreSQL" if url else "SQLite"
         with limen_server(tmp, url) as (base, _pid), httpx.Client(base_url=base) as client:
@@ -284,12 +358,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--postgres", help="also run on this PostgreSQL (a scratch schema)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-cache", action="store_true", help="fill afresh, keep nothing")
     args = parser.parse_args()
     rows = []
+    cache = not args.no_cache
     if not args.no_sqlite:
-        rows += bench(None, args.identities, args.events, args.requests)
+        rows += bench(None, args.identities, args.events, args.requests, cache)
     if args.postgres:
-        rows += bench(args.postgres, args.identities, args.events, args.requests)
+        rows += bench(args.postgres, args.identities, args.events, args.requests, cache)
     print_table(rows)
 
 
