@@ -3,11 +3,16 @@ the newest events or far back in the log (where the filters' indexes find them).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from alembic import command
 
 from limen.audit import Actor, AuditKeys, EventFilter, link_pending, newest_events, record
 from limen.audit import log as audit_log
+from limen.keyfile import create_key_file
 from limen.store import Database
+from limen.store.db import _alembic_config
 
 
 def _acts(db: Database, actor: Actor, count: int, action: str) -> None:
@@ -44,3 +49,37 @@ def test_newest_events_of_a_quiet_and_a_busy_identity(
     assert [e.action for e in theirs] == ["busy.own"] * 3 + ["busy.pending"] * 2
     assert [e.resource_id for e in theirs[:3]] == ["27", "28", "29"]
     assert [e.action for e in everything] == ["busy.own"] * 2 + ["busy.pending"] * 2
+
+
+def test_what_was_done_on_an_identitys_behalf_before_the_upgrade_is_found_after_it(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Far back in the log, where the delegation chain's index answers, not the newest window.
+    monkeypatch.setattr(audit_log, "_RECENT_WINDOW", 2)
+    db = Database(empty_database_url)
+    try:
+        with db.engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0013_ssf_stream_signing_alg")
+        create_key_file(tmp_path / "limen.key")
+        keys = AuditKeys.from_key_file(tmp_path / "limen.key")
+        keys.attach(db)
+        owner = {"id": "o" * 26, "kind": "human", "name": "owner"}
+        deputy = {"id": "d" * 26, "kind": "agent", "name": "deputy"}
+        helper = Actor(
+            kind="agent", name="helper", identity_id="h" * 26, delegation=(deputy, owner)
+        )
+        _acts(db, helper, 2, "before.upgrade")
+        _acts(db, Actor(kind="agent", name="busy", identity_id="b" * 26), 5, "busy")
+
+        db.migrate()
+        _acts(db, helper, 1, "after.upgrade")
+        _acts(db, Actor(kind="agent", name="busy", identity_id="b" * 26), 5, "busy")
+        link_pending(db, keys.chain)
+        with db.unit_of_work(readonly=True) as uow:
+            for who in ("o" * 26, "d" * 26):
+                found = newest_events(uow.session, EventFilter(identity=who), limit=10).events
+                assert [e.action for e in found] == ["before.upgrade"] * 2 + ["after.upgrade"]
+            nobody = newest_events(uow.session, EventFilter(identity="h" * 25 + "x"), limit=10)
+            assert nobody.events == []
+    finally:
+        db.dispose()

@@ -299,7 +299,8 @@ def _newest_linked(
 
     Reading the chain backwards finds a busy identity's events at once but reads the
     whole log for a quiet one; looking up the filter's index (``ix_events_actor_seq``,
-    ``ix_events_acted_for`` on PostgreSQL) and sorting is the reverse. So: the newest
+    and for what was done on an identity's behalf ``ix_events_acted_for`` on PostgreSQL,
+    ``events_acted_for`` on SQLite) and sorting is the reverse. So: the newest
     ``_RECENT_WINDOW`` events backwards first, and only if they hold too few, the rest
     through the indexes (``chain_pos + 0`` keeps the planner off the chain's index).
     """
@@ -387,8 +388,8 @@ def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement
 def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
     """The identity appears in the event's ``act`` delegation chain."""
     dialect = dialect_of(session)
-    return sa.text(dialect.json_array_has("events.delegation", "id", "acted_for")).bindparams(
-        **dialect.json_array_has_binds("acted_for", "id", identity_id)
+    return sa.text(dialect.acted_for("acted_for")).bindparams(
+        **dialect.acted_for_binds("acted_for", identity_id)
     )
 
 

@@ -58,27 +58,23 @@ class Dialect:
             return f"json_build_array({', '.join(expressions)})::text"
         return f"json_array({', '.join(expressions)})"
 
-    def json_array_has(self, column: str, field: str, parameter: str) -> str:
-        """SQL: the JSON array in ``column`` holds an object whose ``field`` equals the
-        bound ``parameter`` (bind what :meth:`json_array_has_binds` returns)."""
+    def acted_for(self, parameter: str) -> str:
+        """SQL: the bound ``parameter`` (bind what :meth:`acted_for_binds` returns) is the
+        ``id`` of an identity in the ``events`` row's delegation chain. An index lookup on
+        both: PostgreSQL's GIN index ``ix_events_acted_for``; on SQLite, the table
+        ``events_acted_for`` its triggers keep (migration 0014)."""
         if self.name == "postgresql":
-            return f"CAST({column} AS JSONB) @> CAST(:{parameter} AS JSONB)"
-        # SQLite has no index for this: a plain substring test first (the value, quoted,
-        # as the JSON text holds it) spares most rows the JSON walk (benchmarks/console.py).
+            return f"CAST(events.delegation AS JSONB) @> CAST(:{parameter} AS JSONB)"
         return (
-            f"({column} LIKE :{parameter}_like ESCAPE '\\' AND "  # noqa: S608
-            f"EXISTS (SELECT 1 FROM json_each({column}) AS d "
-            f"WHERE json_extract(d.value, '$.{field}') = :{parameter}))"
+            "events.seq IN (SELECT a.seq FROM events_acted_for AS a "  # noqa: S608
+            f"WHERE a.identity_id = :{parameter})"
         )
 
-    def json_array_has_binds(self, parameter: str, field: str, value: str) -> dict[str, str]:
-        """The parameters to bind for :meth:`json_array_has`."""
+    def acted_for_binds(self, parameter: str, identity_id: str) -> dict[str, str]:
+        """The parameters to bind for :meth:`acted_for`."""
         if self.name == "postgresql":
-            return {parameter: json.dumps([{field: value}])}
-        quoted = json.dumps(value)
-        for special in ("\\", "%", "_"):
-            quoted = quoted.replace(special, "\\" + special)
-        return {parameter: value, f"{parameter}_like": f"%{quoted}%"}
+            return {parameter: json.dumps([{"id": identity_id}])}
+        return {parameter: identity_id}
 
     def json_number(self, column: str, key: str) -> str:
         """SQL for the number under ``key`` of the JSON object in ``column``; NULL where
