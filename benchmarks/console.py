@@ -243,12 +243,29 @@ def live_path(client: httpx.Client) -> str:
     return found.group(1)
 
 
+def _figures(samples: list[float], peer: list[float]) -> dict[str, float]:
+    """A page's figures for ``compare.py`` (which reads one JSON line): under load the
+    ratios to the peer, measured in the same run, say more than the milliseconds."""
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    return {
+        "p50 ms": round(p50, 1),
+        "p95 ms": round(p95, 1),
+        "p50 / peer p50": round(p50 / percentile(peer, 0.5), 2),
+        "p95 / peer p95": round(p95 / percentile(peer, 0.95), 2),
+    }
+
+
 def _p(samples: list[float]) -> str:
     return f"p50 {percentile(samples, 0.5):.1f} / p95 {percentile(samples, 0.95):.1f} ms"
 
 
 def bench(
-    url: str | None, identities: int, events: int, requests: int, cache: bool = True
+    url: str | None,
+    identities: int,
+    events: int,
+    requests: int,
+    figures: dict[str, dict[str, float]],
+    cache: bool = True,
 ) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp_dir, ExitStack() as stack:
@@ -317,9 +334,11 @@ def bench(
                 headers={"Authorization": f"Bearer {token}"},
             )
             rows.append((f"{backend}: GET /v1/identities?limit=50 (peer)", _p(api), ""))
+            figures[f"{backend}: peer"] = _figures(api, api)
             peer = percentile(api, 0.95)
             for name, path in pages.items():
                 samples = _time(client, path, requests, expect=204 if "live" in name else 200)
+                figures[f"{backend}: {name}"] = _figures(samples, api)
                 ratio = percentile(samples, 0.95) / peer
                 rows.append(
                     (
@@ -361,11 +380,13 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="fill afresh, keep nothing")
     args = parser.parse_args()
     rows = []
+    figures: dict[str, dict[str, float]] = {}
     cache = not args.no_cache
     if not args.no_sqlite:
-        rows += bench(None, args.identities, args.events, args.requests, cache)
+        rows += bench(None, args.identities, args.events, args.requests, figures, cache)
     if args.postgres:
-        rows += bench(args.postgres, args.identities, args.events, args.requests, cache)
+        rows += bench(args.postgres, args.identities, args.events, args.requests, figures, cache)
+    print(json.dumps(figures))
     print_table(rows)
 
 
