@@ -186,7 +186,7 @@ class Vaults(VaultCore):
         now = now or utcnow()
         with self.db.unit_of_work(readonly=True) as uow:
             session = uow.session
-            holders = _token_holders(session, now)
+            holders: list[tuple[str, Actor]] | None = None  # read once an item needs them
             rows = session.execute(
                 sa.select(VaultItem, Vault)
                 .join(Vault, Vault.id == VaultItem.vault_id)
@@ -198,6 +198,8 @@ class Vaults(VaultCore):
                 limit = item.max_secret_age_days or vault.max_secret_age_days
                 if not limit and item.rotation_needed_since is None:
                     continue
+                if holders is None:
+                    holders = _token_holders(session, now)
                 if vault.id not in readers_by_vault:
                     readers_by_vault[vault.id] = tuple(
                         sorted({name for name, who in holders if can(who, vault.id, "read")})

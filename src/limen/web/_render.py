@@ -37,6 +37,9 @@ templates = Environment(
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the package and change only with it: checking each file's
+    # time on every render cost a stat per template per page (slow on a busy disk).
+    auto_reload=False,
 )
 
 
