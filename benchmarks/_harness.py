@@ -26,18 +26,20 @@ def cpu_seconds(pid: int) -> float | None:
 
 @contextmanager
 def limen_server(
-    data_dir: Path, database_url: str | None = None, **settings: str
+    data_dir: Path, database_url: str | None = None, *, start_timeout: float = 60.0, **settings: str
 ) -> Iterator[tuple[str, int]]:
     """``limen server`` (one uvicorn worker, log level warning) on a free loopback port.
 
     Yields its base URL and process id once ``/health`` answers 200. The caller's own
     ``LIMEN_*`` variables are not passed on, so only the given data and database count,
     and ``settings`` (``vault_reuse_seconds="0"`` is ``LIMEN_VAULT_REUSE_SECONDS=0``).
+    A server that does not start raises :class:`RuntimeError` with what it printed.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMEN_")}
     env.update(LIMEN_DATA_DIR=str(data_dir), LIMEN_LOG_LEVEL="warning")
     if database_url:
         env["LIMEN_DATABASE_URL"] = database_url
     env.update({f"LIMEN_{name.upper()}": value for name, value in settings.items()})
-    with server_process(env) as (base, process):
+    output = data_dir / "server.out"
+    with server_process(env, output=output, start_timeout=start_timeout) as (base, process):
         yield base, process.pid

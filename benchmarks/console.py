@@ -300,7 +300,9 @@ def bench(
                 _keep(kept, tmp, url, token, names)
         db.dispose()
         backend = "PostgreSQL" if url else "SQLite"
-        with limen_server(tmp, url) as (base, _pid), httpx.Client(base_url=base) as client:
+        # a loaded machine takes its time to start a server over a million events
+        server = limen_server(tmp, url, start_timeout=300)
+        with server as (base, _pid), httpx.Client(base_url=base) as client:
             _sign_in(client, token)
             cursor_page = client.get("/console/identities?kind=agent").text
             deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
