@@ -150,6 +150,7 @@ class Services:
             issuer=self.settings.resolved_public_url,
             events=self.events,
             lifetime_scale=self.threat_view.token_scale,
+            used_assertions=self.used_assertions,
         )
 
     @cached_property
@@ -164,7 +165,16 @@ class Services:
             ttl=respond.PARTNER_TOKEN_TTL,
             issuer=self.settings.resolved_public_url,
             events=self.events,
+            used_assertions=self.used_assertions,
         )
+
+    @cached_property
+    def used_assertions(self) -> tokens.UsedAssertions:
+        """Client assertions already used (``private_key_jwt``), in the database, so a
+        replay is refused on every node."""
+        from limen import tokens
+
+        return tokens.UsedAssertions(self.db)
 
     @cached_property
     def pdp(self) -> access.PolicyDecisionPoint:
