@@ -9,7 +9,6 @@ Nothing here announces changes: the status view's session hook does, for every r
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import unicodedata
@@ -32,6 +31,7 @@ from limen.identity.errors import (
 )
 from limen.ids import is_id
 from limen.store import UnitOfWork, dialect_of
+from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
 from limen.store.models import (
     Containment,
     ContainmentMember,
@@ -53,7 +53,10 @@ __all__ = [
     "get",
     "known_roles",
     "list_identities",
+    "oldest_first",
     "owned_by",
+    "page_after",
+    "page_cursor",
     "reactivate",
     "suspend",
     "update",
@@ -221,9 +224,9 @@ def list_identities(
             )
         )
     rows, more = oldest_first(
-        session, query, after=_decode_cursor(after) if after else None, limit=limit
+        session, query, after=page_after(after) if after else None, limit=limit
     )
-    cursor = _encode_cursor(rows[-1]) if more and rows else None
+    cursor = page_cursor(rows[-1]) if more and rows else None
     return IdentityPage(rows, cursor)
 
 
@@ -589,18 +592,22 @@ def _parse_status(status: str) -> IdentityStatus:
         ) from None
 
 
-def _encode_cursor(identity: Identity) -> str:
-    raw = f"{identity.created_at.isoformat()}|{identity.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def page_cursor(last: Identity, listing: str = "identities") -> str:
+    """The cursor of the page after ``last`` in an oldest-first listing of identities
+    (:func:`oldest_first`); ``listing`` names the list and any filter it must keep."""
+    return encode_cursor(listing, [last.created_at.isoformat(), last.id])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def page_after(
+    cursor: str, listing: str = "identities", *, name: str = "cursor"
+) -> tuple[datetime, str]:
+    """The ``(created_at, id)`` a :func:`page_cursor` of ``listing`` continues after."""
+    values = decode_cursor(cursor, listing, name=name)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, last_id = raw.split("|", 1)
-        when = datetime.fromisoformat(created)
-        if when.tzinfo is None or not is_id(last_id):
+        created, last_id = values
+        when = datetime.fromisoformat(str(created))
+        if when.tzinfo is None or not is_id(str(last_id)):
             raise ValueError
     except ValueError:
-        raise InvalidInput("the cursor is not one this server issued") from None
-    return when, last_id
+        raise InvalidCursor(f"invalid cursor: {name} is not one this server issued") from None
+    return when, str(last_id)
