@@ -310,10 +310,14 @@ class Services:
         from limen.audit import audit_progress
         from limen.metrics import Metrics
 
-        return Metrics(
+        metrics = Metrics(
             events=lambda: self.__dict__.get("events"),
             progress=lambda: audit_progress(self.db),
         )
+        # Counted from the status changes this node applies, whoever made them: another
+        # node, a playbook, a `limen` command on the host.
+        self.status.on_contained(metrics.contained)
+        return metrics
 
     # -- background work (the server) -----------------------------------------------------
 
@@ -361,9 +365,7 @@ class Services:
                 link_pending(self.db, keys.chain, wait=False)
 
         runner = PlaybookRunner(
-            self.db,
-            max_per_minute=self.settings.playbook_suspensions_per_minute,
-            on_contained=lambda count: self.metrics.contained("playbook", count),
+            self.db, max_per_minute=self.settings.playbook_suspensions_per_minute
         )
         return LiveDetector(self.db, link=link, on_alerts=runner.act)
 

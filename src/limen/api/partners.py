@@ -218,8 +218,6 @@ def _status_route(
             cascade=cascade,
             note=note,
         )
-        if verb == "suspend":
-            services.metrics.contained("suspend", 1 + len(done.cascaded))
         return collection.render(account, done.identity)
 
     change_status.__name__ = f"{verb}_{collection.noun}"
@@ -318,7 +316,6 @@ def kill_switches(services: ServicesDep, actor: ActorDep) -> list[KillSwitchPubl
 )
 def engage(body: KillSwitchRequest, services: ServicesDep, actor: ActorDep) -> KillSwitchPublic:
     switch, suspended = services.responder.engage(actor, kind=body.kind, reason=body.reason)
-    services.metrics.contained("killswitch", len(suspended))
     return KillSwitchPublic(
         id=switch.id,
         kind=switch.target_kind or "",

@@ -29,6 +29,7 @@ from limen.identity.errors import (
     LastAdmin,
     StatusConflict,
 )
+from limen.identity.status import IDENTITY_CHANGED_TOPIC
 from limen.ids import is_id
 from limen.store import UnitOfWork, dialect_of
 from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
@@ -400,11 +401,21 @@ def update(
     return identity
 
 
-def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
+def suspend(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    *,
+    reason: str | None = None,
+    via: str = "suspend",
+) -> Identity:
     """Suspend an identity: from the commit on, nothing it holds is honoured, and nothing
     issued to it (or on its behalf) before the commit ever is again.
 
-    Idempotent: suspending a suspended identity changes nothing and records nothing.
+    ``via`` says how (``suspend``, ``killswitch``, ``playbook``, ``provisioning``): it
+    travels with the change notice, so every node counts the containment by it
+    (``StatusView.on_contained``). Idempotent: suspending a suspended identity changes
+    nothing and records nothing.
     """
     identity = get(uow.session, ref)
     if identity.status is IdentityStatus.SUSPENDED:
@@ -413,7 +424,11 @@ def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = Non
         raise StatusConflict(f"{identity.name!r} is deprovisioned and cannot be suspended")
     if identity.is_admin and _active_admins(uow.session) <= 1:
         raise LastAdmin(f"{identity.name!r} is the last active admin; make another admin first")
-    return _set_status(uow, actor, identity, IdentityStatus.SUSPENDED, reason, "identity.suspend")
+    suspended = _set_status(
+        uow, actor, identity, IdentityStatus.SUSPENDED, reason, "identity.suspend"
+    )
+    uow.collect(IDENTITY_CHANGED_TOPIC, identity.id, {"via": via})
+    return suspended
 
 
 def deprovision(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
