@@ -68,6 +68,7 @@ def service(db: Database, key_file: Path) -> tokens.TokenService:
         ttl=timedelta(minutes=5),
         issuer=ISSUER,
         events=EventWriter(db),
+        used_assertions=tokens.UsedAssertions(db),
     )
 
 

@@ -150,6 +150,7 @@ class Services:
             issuer=self.settings.resolved_public_url,
             events=self.events,
             lifetime_scale=self.threat_view.token_scale,
+            used_assertions=self.used_assertions,
         )
 
     @cached_property
@@ -164,7 +165,16 @@ class Services:
             ttl=respond.PARTNER_TOKEN_TTL,
             issuer=self.settings.resolved_public_url,
             events=self.events,
+            used_assertions=self.used_assertions,
         )
+
+    @cached_property
+    def used_assertions(self) -> tokens.UsedAssertions:
+        """Client assertions already used (``private_key_jwt``), in the database, so a
+        replay is refused on every node."""
+        from limen import tokens
+
+        return tokens.UsedAssertions(self.db)
 
     @cached_property
     def pdp(self) -> access.PolicyDecisionPoint:
@@ -300,10 +310,14 @@ class Services:
         from limen.audit import audit_progress
         from limen.metrics import Metrics
 
-        return Metrics(
+        metrics = Metrics(
             events=lambda: self.__dict__.get("events"),
             progress=lambda: audit_progress(self.db),
         )
+        # Counted from the status changes this node applies, whoever made them: another
+        # node, a playbook, a `limen` command on the host.
+        self.status.on_contained(metrics.contained)
+        return metrics
 
     # -- background work (the server) -----------------------------------------------------
 
@@ -351,9 +365,7 @@ class Services:
                 link_pending(self.db, keys.chain, wait=False)
 
         runner = PlaybookRunner(
-            self.db,
-            max_per_minute=self.settings.playbook_suspensions_per_minute,
-            on_contained=lambda count: self.metrics.contained("playbook", count),
+            self.db, max_per_minute=self.settings.playbook_suspensions_per_minute
         )
         return LiveDetector(self.db, link=link, on_alerts=runner.act)
 

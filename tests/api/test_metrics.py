@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,8 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from limen import identity
 from limen.audit import Actor
 from limen.audit.sinks import add_sink
+from limen.config import Settings
 from limen.store import Database
 from tests.oauth_factories import grant, make_client, make_identity
+from tests.respond._waiting import wait_for
 
 __all__ = ["make_client", "make_identity"]
 
@@ -91,6 +96,49 @@ def test_counters_move_with_requests_decisions_grants_and_containments(
     assert head > _value(before, "limen_audit_chain_head_position")
     # Nothing listens on the sink's port: it lags by every linked event.
     assert _value(after, "limen_audit_sink_lag_events", sink="siem") == head
+
+
+def test_containments_made_by_a_command_on_the_host_are_counted_by_the_server(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    make_identity: Any,
+) -> None:
+    """``limen identity suspend`` is another process: the server counts the suspension
+    from the change it hears of (the feed), once, with its cascade."""
+    make_identity("carol")
+    make_identity("carol-bot", kind="agent", owner="carol")
+    before = _scrape(client, admin_headers)
+    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["LIMEN_DATABASE_URL"] = settings.database_url
+
+    def limen(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "limen", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    limen("identity", "suspend", "carol", "--cascade", "--reason", "test")
+
+    def counted() -> float:
+        after = _scrape(client, admin_headers)
+        return _value(after, "limen_containments_total", via="suspend") - _value(
+            before, "limen_containments_total", via="suspend"
+        )
+
+    assert wait_for(lambda: counted() >= 2) and counted() == 2
+    # Suspending a suspended identity contains nothing more; the API's suspension of
+    # the same identity is not counted again either.
+    limen("identity", "suspend", "carol", "--reason", "again")
+    assert client.post("/v1/identities/carol/suspend", json={}, headers=admin_headers).is_success
+    make_identity("dave")
+    limen("identity", "suspend", "dave", "--reason", "last")
+    assert wait_for(lambda: counted() >= 3) and counted() == 3
 
 
 def test_a_scraper_needs_the_metrics_scope_or_an_audit_role(

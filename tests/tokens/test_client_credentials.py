@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,11 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 
-from limen.store.models import Event
+from limen import tokens
+from limen.config import Settings
+from limen.store import Database
+from limen.store.models import AssertionJti, Event
+from limen.testing import server_process
 from tests.oauth_factories import grant
 
 
@@ -134,6 +141,70 @@ def test_private_key_jwt_client(live_server: Any, make_identity: Any, make_clien
         endpoint, data={"grant_type": "client_credentials"}, auth=(c.client_id, "limen_cs_guess")
     )
     assert wrong.status_code == 401
+
+
+def test_an_assertion_used_on_one_node_is_refused_on_another(
+    live_server: Any, settings: Settings, tmp_path: Path, make_identity: Any, make_client: Any
+) -> None:
+    """Two nodes on one database, this process and a ``limen server`` child: an
+    assertion is used once, whichever of them sees it first (RFC 7523 §3 jti)."""
+    make_identity("ci-job", kind="service")
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "ci-1"})
+    c = make_client(
+        "ci-job",
+        ["builds:write"],
+        auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    claims = {
+        "iss": c.client_id,
+        "sub": c.client_id,
+        "aud": settings.resolved_public_url,  # the issuer: the same for both nodes
+        "exp": int(time.time()) + 60,
+        "jti": "used-once",
+    }
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt.encode({"alg": "EdDSA"}, claims, key, algorithms=["EdDSA"]),
+    }
+    env = {
+        **os.environ,
+        "LIMEN_DATA_DIR": str(settings.data_dir),
+        "LIMEN_PUBLIC_URL": settings.resolved_public_url,
+    }
+    if settings.database_url:
+        env["LIMEN_DATABASE_URL"] = settings.database_url
+    with server_process(env, output=tmp_path / "node-b.log") as (node_b, _):
+        first = httpx.post(f"{live_server.url}/oauth2/token", data=form)
+        assert first.status_code == 200, first.text
+        for node in (node_b, live_server.url):
+            replay = httpx.post(f"{node}/oauth2/token", data=form)
+            assert replay.status_code == 401, (node, replay.text)
+            assert replay.json() == {
+                "error": "invalid_client",
+                "error_description": "client authentication failed",
+            }
+        # Another id from the same client is a new assertion, on either node.
+        claims["jti"] = "another"
+        form["client_assertion"] = jwt.encode({"alg": "EdDSA"}, claims, key, algorithms=["EdDSA"])
+        second = httpx.post(f"{node_b}/oauth2/token", data=form)
+        assert second.status_code == 200, second.text
+        assert httpx.post(f"{live_server.url}/oauth2/token", data=form).status_code == 401
+
+
+def test_used_assertion_ids_are_kept_until_they_expire(db: Database, installed: Any) -> None:
+    now = datetime.now(UTC)
+    first = tokens.UsedAssertions(db)
+    assert first.use("client-a", "x", until=now - timedelta(seconds=1))
+    assert not first.use("client-a", "x", until=now + timedelta(minutes=1))
+    assert first.use("client-b", "x", until=now + timedelta(minutes=1))  # ids are per client
+    # A node starting later deletes what has expired before it records anything.
+    tokens.UsedAssertions(db).use("client-a", "y", until=now + timedelta(minutes=1))
+    with db.unit_of_work(readonly=True) as uow:
+        kept = uow.session.execute(sa.select(AssertionJti.client_id)).scalars().all()
+    assert sorted(kept) == ["client-a", "client-b"]
+    assert tokens.UsedAssertions(db).use("client-a", "x", until=now + timedelta(minutes=1))
 
 
 def test_wrong_secret_unknown_client_and_no_credentials_are_invalid_client(

@@ -138,7 +138,6 @@ def suspend_identity(
     done = services.responder.contain(
         actor, ref, reason=body.reason if body else None, cascade=bool(body and body.cascade)
     )
-    services.metrics.contained("suspend", 1 + len(done.cascaded))
     return IdentityPublic.from_domain(done.identity)
 
 

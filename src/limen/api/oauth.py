@@ -106,6 +106,7 @@ async def _caller(
                 credentials,
                 status=services.status,
                 token_endpoints=(endpoint.url, services.tokens.issuer),
+                used_assertions=services.used_assertions,
             )
 
     # Reads only: a pooled connection found dead on the way costs a retry, not a 503.

@@ -21,8 +21,6 @@ The kill switch lives here too (``/v1/killswitch``), since partners pull it.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -40,7 +38,7 @@ from limen.api.schemas.killswitch import KillSwitchPublic, KillSwitchRequest
 from limen.api.schemas.partner_users import ListUsersResponse, PartnerUser
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
-from limen.ids import is_id
+from limen.identity import page_after, page_cursor
 from limen.store import UnitOfWork
 from limen.store.models import Identity, IdentityKind, IdentityStatus
 
@@ -58,7 +56,6 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 _STATE = {IdentityStatus.ACTIVE: "ACTIVE", IdentityStatus.SUSPENDED: "SUSPENDED"}
-_PAGE_TOKEN_VERSION = 1
 
 
 class _Collection:
@@ -127,40 +124,9 @@ def _this_account(request: Request, account_id: str) -> str:
 Account = Annotated[str, Depends(_this_account)]
 
 
-def _encode_page_token(collection: str, status: IdentityStatus | None, last: Identity) -> str:
-    document = {
-        "v": _PAGE_TOKEN_VERSION,
-        "c": collection,
-        "f": str(status) if status else "",
-        "t": last.created_at.isoformat(),
-        "i": last.id,
-    }
-    raw = json.dumps(document, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_page_token(
-    token: str, collection: str, status: IdentityStatus | None
-) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        document = json.loads(raw)
-        when = datetime.fromisoformat(document["t"])
-        last_id = document["i"]
-        valid = (
-            document["v"] == _PAGE_TOKEN_VERSION
-            and when.tzinfo is not None
-            and isinstance(last_id, str)
-            and is_id(last_id)
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
-        valid = False
-    if not valid:
-        raise InvalidInput("page_token is not one this server issued")
+def _listing(collection: str, status: IdentityStatus | None) -> str:
     # AIP-158: a page token continues the query that produced it, nothing else.
-    if document["c"] != collection or document["f"] != (str(status) if status else ""):
-        raise InvalidInput("page_token belongs to a different list or filter")
-    return when, last_id
+    return f"users-api.{collection}.{status or ''}"
 
 
 def _note(
@@ -190,16 +156,13 @@ def _list_route(collection: _Collection) -> Callable[..., ListUsersResponse]:
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"max_page_size must be between 1 and {MAX_PAGE_SIZE}")
         status = collection.parse_filter(filter)
-        after = _decode_page_token(page_token, collection.name, status) if page_token else None
+        listing = _listing(collection.name, status)
+        after = page_after(page_token, listing, name="page_token") if page_token else None
         page = services.responder.directory(
             actor, kind=collection.kind, status=status, after=after, limit=size
         )
         results = [collection.render(account, i) for i in page.identities]
-        token = (
-            _encode_page_token(collection.name, status, page.identities[-1])
-            if page.more and page.identities
-            else None
-        )
+        token = page_cursor(page.identities[-1], listing) if page.more and page.identities else None
         with services.db.unit_of_work() as uow:
             _note(uow, actor, "list", collection, filter=filter or "", count=len(results))
         return ListUsersResponse(results=results, next_page_token=token)
@@ -255,8 +218,6 @@ def _status_route(
             cascade=cascade,
             note=note,
         )
-        if verb == "suspend":
-            services.metrics.contained("suspend", 1 + len(done.cascaded))
         return collection.render(account, done.identity)
 
     change_status.__name__ = f"{verb}_{collection.noun}"
@@ -355,7 +316,6 @@ def kill_switches(services: ServicesDep, actor: ActorDep) -> list[KillSwitchPubl
 )
 def engage(body: KillSwitchRequest, services: ServicesDep, actor: ActorDep) -> KillSwitchPublic:
     switch, suspended = services.responder.engage(actor, kind=body.kind, reason=body.reason)
-    services.metrics.contained("killswitch", len(suspended))
     return KillSwitchPublic(
         id=switch.id,
         kind=switch.target_kind or "",

@@ -26,7 +26,6 @@ if typing.TYPE_CHECKING:
         AuditKeyUnavailable,
         CheckpointRequired,
         InvalidCheckpoint,
-        InvalidCursor,
         SinkExists,
         SinkNotFound,
     )
@@ -66,7 +65,6 @@ _LAZY: typing.Final = {
     "AuditKeyUnavailable": "limen.audit.errors",
     "CheckpointRequired": "limen.audit.errors",
     "InvalidCheckpoint": "limen.audit.errors",
-    "InvalidCursor": "limen.audit.errors",
     "SinkExists": "limen.audit.errors",
     "SinkNotFound": "limen.audit.errors",
     "check_key": "limen.audit.keycheck",
@@ -110,7 +108,6 @@ __all__ = [
     "EventPage",
     "EventReader",
     "InvalidCheckpoint",
-    "InvalidCursor",
     "Outcome",
     "Problem",
     "PrunePlan",

@@ -9,7 +9,6 @@ __all__ = [
     "AuditKeyUnavailable",
     "CheckpointRequired",
     "InvalidCheckpoint",
-    "InvalidCursor",
     "SinkExists",
     "SinkNotFound",
 ]
@@ -25,12 +24,6 @@ class AuditKeyMismatch(Unavailable):
     """The key file is readable but is not the key the audit trail was signed with."""
 
     code = "audit-key-mismatch"
-
-
-class InvalidCursor(InvalidInput):
-    """A feed cursor that this server did not issue, or that is damaged."""
-
-    code = "invalid-cursor"
 
 
 class InvalidCheckpoint(InvalidInput):

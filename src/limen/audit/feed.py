@@ -24,9 +24,7 @@ every event exactly once (see :mod:`limen.audit.chain`).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +35,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit.chain import head
-from limen.audit.errors import InvalidCursor
+from limen.errors import InvalidInput
+from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
 from limen.store.models import Event, Identity
 
 __all__ = [
@@ -99,6 +98,12 @@ def _feature_condition(feature: Feature) -> sa.ColumnElement[bool]:
     return sa.not_(sa.or_(usage, signin))
 
 
+def _listing(feature: Feature) -> str:
+    # A cursor continues the feed it was issued for: one feature's cursor is refused by
+    # another's endpoint.
+    return f"feed.{feature}"
+
+
 @dataclass(frozen=True, slots=True)
 class FeedCursor:
     """Where a collector is in one feed, and the window it asked for when it reset."""
@@ -120,41 +125,42 @@ class FeedCursor:
     ) -> FeedCursor:
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidCursor(f"limit must be between 1 and {MAX_LIMIT}")
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         start, end = _utc(start_time), _utc(end_time)
         if start and end and end <= start:
-            raise InvalidCursor("end_time must be after start_time")
+            raise InvalidInput("end_time must be after start_time")
         return cls(feature, 0, limit, start, end)
 
     def encode(self) -> str:
-        body = {"v": 1, "f": self.feature, "p": self.position, "l": self.limit}
-        if self.start_time:
-            body["s"] = self.start_time.isoformat()
-        if self.end_time:
-            body["e"] = self.end_time.isoformat()
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        start, end = self.start_time, self.end_time
+        return encode_cursor(
+            _listing(self.feature),
+            [
+                self.position,
+                self.limit,
+                start.isoformat() if start else None,
+                end.isoformat() if end else None,
+            ],
+        )
 
     @classmethod
     def decode(cls, cursor: str, feature: Feature) -> FeedCursor:
+        values = decode_cursor(cursor, _listing(feature))
         try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            body = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            if body.get("v") != 1:
+            position, limit, start, end = values
+            if not isinstance(position, int) or not isinstance(limit, int):
                 raise ValueError
             decoded = cls(
-                feature=body["f"],
-                position=int(body["p"]),
-                limit=int(body["l"]),
-                start_time=datetime.fromisoformat(body["s"]) if "s" in body else None,
-                end_time=datetime.fromisoformat(body["e"]) if "e" in body else None,
+                feature=feature,
+                position=position,
+                limit=limit,
+                start_time=datetime.fromisoformat(start) if isinstance(start, str) else None,
+                end_time=datetime.fromisoformat(end) if isinstance(end, str) else None,
             )
-        except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
-            raise InvalidCursor("the cursor is not one this server issued") from None
-        if decoded.feature != feature:
-            raise InvalidCursor(f"that cursor belongs to the {decoded.feature} feed")
+        except (ValueError, TypeError):
+            raise InvalidCursor("invalid cursor: cursor is not one this server issued") from None
         if decoded.position < 0 or not 1 <= decoded.limit <= MAX_LIMIT:
-            raise InvalidCursor("the cursor is not one this server issued")
+            raise InvalidCursor("invalid cursor: cursor is not one this server issued")
         return decoded
 
 

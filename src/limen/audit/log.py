@@ -27,6 +27,7 @@ from limen.audit._rows import insert_statements as _insert_statements
 from limen.audit.actor import Actor
 from limen.errors import InvalidInput
 from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_of
+from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
 from limen.store.models import Event, Identity
 
 __all__ = [
@@ -82,6 +83,8 @@ def record(
     return RecordedEvent(row[0], row[1], action, row[11])
 
 
+# What event search cursors are issued for (limen.store.cursor).
+_LISTING: Final = "events"
 _PENDING = "limen.audit.pending"
 _NUDGING = "limen.audit.nudging"
 
@@ -345,11 +348,13 @@ def last_activity(session: Session, identity_ids: Sequence[str]) -> dict[str, da
 
 
 def _cursor_after(rows: Sequence[Event], position: int) -> str:
+    # The chain position read up to and, past the linked events, the seq of the last
+    # pending one shown (see list_events).
     last = rows[-1]
     if last.chain_pos is not None:
-        return f"c{last.chain_pos}"
+        return encode_cursor(_LISTING, [last.chain_pos, None])
     last_linked = max((r.chain_pos for r in rows if r.chain_pos is not None), default=position)
-    return f"c{last_linked}.{last.seq}"
+    return encode_cursor(_LISTING, [last_linked, last.seq])
 
 
 def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement[bool]]:
@@ -399,8 +404,10 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _decode_cursor(cursor: str) -> tuple[int, int | None]:
-    body = cursor[1:] if cursor.startswith("c") else ""
-    position, _, seq = body.partition(".")
-    if not position.isdigit() or (seq and not seq.isdigit()):
-        raise InvalidInput("the cursor is not one this server issued")
-    return int(position), int(seq) if seq else None
+    values = decode_cursor(cursor, _LISTING)
+    if len(values) != 2:
+        raise InvalidCursor("invalid cursor: cursor is not one this server issued")
+    position, seq = values
+    if not isinstance(position, int) or position < 0 or not isinstance(seq, int | None):
+        raise InvalidCursor("invalid cursor: cursor is not one this server issued")
+    return position, seq

@@ -9,7 +9,6 @@ Nothing here announces changes: the status view's session hook does, for every r
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import unicodedata
@@ -30,8 +29,10 @@ from limen.identity.errors import (
     LastAdmin,
     StatusConflict,
 )
+from limen.identity.status import IDENTITY_CHANGED_TOPIC
 from limen.ids import is_id
 from limen.store import UnitOfWork, dialect_of
+from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
 from limen.store.models import (
     Containment,
     ContainmentMember,
@@ -53,7 +54,10 @@ __all__ = [
     "get",
     "known_roles",
     "list_identities",
+    "oldest_first",
     "owned_by",
+    "page_after",
+    "page_cursor",
     "reactivate",
     "suspend",
     "update",
@@ -221,9 +225,9 @@ def list_identities(
             )
         )
     rows, more = oldest_first(
-        session, query, after=_decode_cursor(after) if after else None, limit=limit
+        session, query, after=page_after(after) if after else None, limit=limit
     )
-    cursor = _encode_cursor(rows[-1]) if more and rows else None
+    cursor = page_cursor(rows[-1]) if more and rows else None
     return IdentityPage(rows, cursor)
 
 
@@ -397,11 +401,21 @@ def update(
     return identity
 
 
-def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
+def suspend(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    *,
+    reason: str | None = None,
+    via: str = "suspend",
+) -> Identity:
     """Suspend an identity: from the commit on, nothing it holds is honoured, and nothing
     issued to it (or on its behalf) before the commit ever is again.
 
-    Idempotent: suspending a suspended identity changes nothing and records nothing.
+    ``via`` says how (``suspend``, ``killswitch``, ``playbook``, ``provisioning``): it
+    travels with the change notice, so every node counts the containment by it
+    (``StatusView.on_contained``). Idempotent: suspending a suspended identity changes
+    nothing and records nothing.
     """
     identity = get(uow.session, ref)
     if identity.status is IdentityStatus.SUSPENDED:
@@ -410,7 +424,11 @@ def suspend(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = Non
         raise StatusConflict(f"{identity.name!r} is deprovisioned and cannot be suspended")
     if identity.is_admin and _active_admins(uow.session) <= 1:
         raise LastAdmin(f"{identity.name!r} is the last active admin; make another admin first")
-    return _set_status(uow, actor, identity, IdentityStatus.SUSPENDED, reason, "identity.suspend")
+    suspended = _set_status(
+        uow, actor, identity, IdentityStatus.SUSPENDED, reason, "identity.suspend"
+    )
+    uow.collect(IDENTITY_CHANGED_TOPIC, identity.id, {"via": via})
+    return suspended
 
 
 def deprovision(uow: UnitOfWork, actor: Actor, ref: str, *, reason: str | None = None) -> Identity:
@@ -589,18 +607,22 @@ def _parse_status(status: str) -> IdentityStatus:
         ) from None
 
 
-def _encode_cursor(identity: Identity) -> str:
-    raw = f"{identity.created_at.isoformat()}|{identity.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def page_cursor(last: Identity, listing: str = "identities") -> str:
+    """The cursor of the page after ``last`` in an oldest-first listing of identities
+    (:func:`oldest_first`); ``listing`` names the list and any filter it must keep."""
+    return encode_cursor(listing, [last.created_at.isoformat(), last.id])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def page_after(
+    cursor: str, listing: str = "identities", *, name: str = "cursor"
+) -> tuple[datetime, str]:
+    """The ``(created_at, id)`` a :func:`page_cursor` of ``listing`` continues after."""
+    values = decode_cursor(cursor, listing, name=name)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, last_id = raw.split("|", 1)
-        when = datetime.fromisoformat(created)
-        if when.tzinfo is None or not is_id(last_id):
+        created, last_id = values
+        when = datetime.fromisoformat(str(created))
+        if when.tzinfo is None or not is_id(str(last_id)):
             raise ValueError
     except ValueError:
-        raise InvalidInput("the cursor is not one this server issued") from None
-    return when, last_id
+        raise InvalidCursor(f"invalid cursor: {name} is not one this server issued") from None
+    return when, str(last_id)

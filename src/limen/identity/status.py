@@ -133,6 +133,7 @@ class StatusView:
         self._revoked_clients: set[str] = set()
         self._switches: dict[str, _Switch] = {}
         self._listeners: list[Listener] = []
+        self._containment_listeners: list[Callable[[str], None]] = []
         self.version = 0
         """Moves on every change; caches of anything derived from the view key on it."""
         broadcaster = db.broadcaster
@@ -158,6 +159,14 @@ class StatusView:
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def on_contained(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(via)`` once for each identity this view sees go from active to
+        suspended, wherever that was done (this node, another, a command on the host):
+        ``via`` as the suspension's notice said (``suspend`` when it did not say;
+        ``unknown`` when the view only found out by re-reading everything after its
+        change feed came back)."""
+        self._containment_listeners.append(listener)
 
     # -- reads: memory only ----------------------------------------------------------
 
@@ -304,6 +313,7 @@ class StatusView:
             )
             switches = _switch_rows(session)
         with self._lock:
+            before = self._identities
             self._identities = {}
             self._names = {}
             for info in rows:
@@ -312,7 +322,9 @@ class StatusView:
             self._revoked = revoked
             self._revoked_clients = clients
             self._switches = switches
+            contained = ["unknown" for info in rows if _contains(before.get(info.id), info.status)]
         self._changed(IDENTITY_CHANGED_TOPIC, None)
+        self._contained(contained)
 
     def ensure(self, identity_ids: Iterable[str]) -> None:
         """Read any of these identities this view has not heard of yet (one made on
@@ -347,14 +359,16 @@ class StatusView:
         }
         return [o for o in owners if o not in known]
 
-    def refresh(self, identity_ids: Iterable[str]) -> None:
-        """Re-read these identities now (what a notice about them triggers)."""
+    def refresh(self, identity_ids: Iterable[str], *, via: dict[str, str] | None = None) -> None:
+        """Re-read these identities now (what a notice about them triggers); ``via``: how
+        the notice said each was suspended, if it was."""
         ids = sorted(set(identity_ids))
         if not ids:
             return
         ticket = next(self._tickets)
         with self._db.unit_of_work(readonly=True) as uow:
             rows = {info.id: info for info in _identity_rows(uow.session, ids)}
+        contained = []
         with self._lock:
             for identity_id in ids:
                 # A read that started after ours may have been applied already: newer wins.
@@ -366,8 +380,11 @@ class StatusView:
                     self._drop_names(old)
                 if identity_id in rows:
                     self._put(rows[identity_id])
+                    if _contains(old, rows[identity_id].status):
+                        contained.append((via or {}).get(identity_id, "suspend"))
         for identity_id in ids:
             self._changed(IDENTITY_CHANGED_TOPIC, identity_id)
+        self._contained(contained)
 
     def _put(self, info: IdentityInfo) -> None:
         self._identities[info.id] = info
@@ -387,6 +404,11 @@ class StatusView:
         for listener in list(self._listeners):
             listener(topic, ident)
 
+    def _contained(self, vias: list[str]) -> None:
+        for via in vias:
+            for listener in list(self._containment_listeners):
+                listener(via)
+
     def _on_identities(self, payload: Any) -> None:
         changes = _ids_with_values(payload)
         reload = [i for i, c in changes.items() if not isinstance(c, dict) or c.get("reload")]
@@ -395,7 +417,10 @@ class StatusView:
         applied = self._apply(
             {i: c for i, c in changes.items() if isinstance(c, dict) and i not in reload}
         )
-        self.refresh([*reload, *(i for i in changes if i not in applied and i not in reload)])
+        via = {i: str(c["via"]) for i, c in changes.items() if isinstance(c, dict) and "via" in c}
+        self.refresh(
+            [*reload, *(i for i in changes if i not in applied and i not in reload)], via=via
+        )
 
     def _apply(self, changes: dict[str, dict[str, Any]]) -> set[str]:
         """Apply the standing fields notices carry; the ids it could apply them to."""
@@ -403,6 +428,7 @@ class StatusView:
             return set()
         ticket = next(self._tickets)
         applied = set()
+        contained = []
         with self._lock:
             for identity_id, change in changes.items():
                 info = self._identities.get(identity_id)
@@ -418,8 +444,13 @@ class StatusView:
                 self._identities[identity_id] = dataclasses.replace(info, **fields)
                 self._applied[identity_id] = ticket
                 applied.add(identity_id)
+                # Under the lock: a notice heard twice (from this node and through the
+                # feed) finds the identity suspended already the second time.
+                if _contains(info, fields.get("status")):
+                    contained.append(str(change.get("via", "suspend")))
         for identity_id in applied:
             self._changed(IDENTITY_CHANGED_TOPIC, identity_id)
+        self._contained(contained)
         return applied
 
     def _on_tokens(self, payload: Any) -> None:
@@ -456,6 +487,11 @@ class StatusView:
             expired = [t for t, exp in self._revoked.items() if exp is not None and exp <= moment]
             for token_id in expired:
                 del self._revoked[token_id]
+
+
+def _contains(before: IdentityInfo | None, status: str | None) -> bool:
+    """An identity this view knew as active is now suspended: one containment."""
+    return before is not None and before.status == "active" and status == "suspended"
 
 
 def token_date(now: float, cut_off: float) -> int:

@@ -392,13 +392,15 @@ class Provisioning:
                 identities.update(uow, actor, machine.id, owner=manager.id)
                 done.transferred.append(machine.id)
             elif machine.status is IdentityStatus.ACTIVE:
-                identities.suspend(uow, actor, machine.id, reason=f"owner {human.name}: {why}")
+                identities.suspend(
+                    uow, actor, machine.id, reason=f"owner {human.name}: {why}", via="provisioning"
+                )
                 done.suspended.append(machine.id)
         for machine in owned:
             if machine.id in done.suspended:
                 done.revoked_tokens += _revoke_tokens(uow, actor, machine.id)
         if human.status is IdentityStatus.ACTIVE:
-            identities.suspend(uow, actor, human.id, reason=why)
+            identities.suspend(uow, actor, human.id, reason=why, via="provisioning")
         done.revoked_tokens += _revoke_tokens(uow, actor, human.id)
         for client_id in session.scalars(
             sa.select(OAuthClient.client_id).where(

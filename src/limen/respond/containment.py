@@ -103,8 +103,10 @@ def contain(
     kind: str | None = None,
     reason: str | None = None,
     cascade: bool = False,
+    via: str = "suspend",
 ) -> Contained:
-    """Suspend an identity and revoke its live tokens; with ``cascade``, its machines too.
+    """Suspend an identity and revoke its live tokens; with ``cascade``, its machines too
+    (``via``: how, as ``identity.suspend`` takes it).
 
     Idempotent: an identity already suspended stays so; tokens issued since are revoked.
     Raises :class:`~limen.identity.LastAdmin` rather than leave no active admin.
@@ -113,7 +115,7 @@ def contain(
     # Looked up before anything is recorded: a query with events pending writes them
     # first, and this way they go in one insert at commit.
     live = _live_tokens(uow.session, target)
-    suspended = identities.suspend(uow, actor, target.id, reason=reason)
+    suspended = identities.suspend(uow, actor, target.id, reason=reason, via=via)
     result = Contained(suspended, revoked_tokens=_revoke(uow, actor, live))
     if cascade and suspended.kind is IdentityKind.HUMAN:
         owned = list(
@@ -134,7 +136,7 @@ def contain(
             uow.flush()
             why = f"owner {suspended.name} suspended" + (f": {reason}" if reason else "")
             for machine in owned:
-                identities.suspend(uow, actor, machine.id, reason=why)
+                identities.suspend(uow, actor, machine.id, reason=why, via=via)
                 result.revoked_tokens += _revoke(uow, actor, _live_tokens(uow.session, machine))
                 _add_member(uow, containment, machine)
                 result.cascaded.append(machine)
@@ -267,7 +269,7 @@ def engage(
         if candidate.id in spare or candidate.id in partners:
             spared.append(candidate.id)
             continue
-        identities.suspend(uow, actor, candidate.id, reason=why)
+        identities.suspend(uow, actor, candidate.id, reason=why, via="killswitch")
         _add_member(uow, containment, candidate)
         suspended.append(candidate.id)
     record(

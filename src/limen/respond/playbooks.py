@@ -45,7 +45,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -366,13 +366,9 @@ class PlaybookRunner:
         db: Database,
         *,
         max_per_minute: int,
-        on_contained: Callable[[int], None] | None = None,
     ) -> None:
-        """``on_contained(count)`` hears of each containment a playbook made, once it
-        committed, with how many identities it suspended (the node's metrics count them)."""
         self._db = db
         self.max_per_minute = max_per_minute
-        self._on_contained = on_contained
 
     def act(self, uow: UnitOfWork, alerts: Sequence[RaisedAlert]) -> None:
         """Run every matching playbook's actions for ``alerts``, in ``uow`` (the live
@@ -450,17 +446,14 @@ class PlaybookRunner:
                 if row is not None:
                     row.note = f"playbook {name} wants to {action}: {why}"
                 return
-            done = containment.contain(
+            containment.contain(
                 uow,
                 actor,
                 alert.identity_id,
                 reason=f"alert {alert.id} ({alert.severity}), playbook {name}",
                 cascade=action == "contain",
+                via="playbook",
             )
-            heard = self._on_contained
-            if heard is not None:
-                suspended = 1 + len(done.cascaded)
-                uow.after_commit(lambda: heard(suspended))
         why = f"alert {alert.id} ({alert.severity}), playbook {name}"
         if action == "revoke-tokens" and not dry:
             context["revoked_tokens"] = containment.revoke_tokens(

@@ -7,6 +7,7 @@ import typing
 from limen._lazy import door as _door
 
 if typing.TYPE_CHECKING:
+    from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
     from limen.store.db import Database, StaleConnection, UnitOfWork
     from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
     from limen.store.embedded import EmbeddedDatabase
@@ -14,6 +15,9 @@ if typing.TYPE_CHECKING:
 
 _LAZY: typing.Final = {
     "EmbeddedDatabase": "limen.store.embedded",
+    "InvalidCursor": "limen.store.cursor",
+    "decode_cursor": "limen.store.cursor",
+    "encode_cursor": "limen.store.cursor",
     "Database": "limen.store.db",
     "StaleConnection": "limen.store.db",
     "UnitOfWork": "limen.store.db",
@@ -35,11 +39,14 @@ __all__ = [
     "Database",
     "Dialect",
     "EmbeddedDatabase",
+    "InvalidCursor",
     "Lookup",
     "Reader",
     "StaleConnection",
     "UnitOfWork",
+    "decode_cursor",
     "dialect_for_url",
     "dialect_named",
     "dialect_of",
+    "encode_cursor",
 ]

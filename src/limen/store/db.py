@@ -9,7 +9,8 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -488,6 +489,41 @@ class Database:
             return work()
         except StaleConnection:
             return work()
+
+    def insert_new(self, table: sa.Table, values: Mapping[str, Any]) -> bool:
+        """Insert one row unless ``table`` holds one with the same key; whether it did.
+
+        The database's unique key decides, in one statement of its own transaction: of
+        two processes inserting the same key at once, exactly one is told ``True``.
+        """
+        dialect = self.dialect
+        names = list(values)
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608 - names, not values
+            f"VALUES ({', '.join([dialect.marker] * len(names))}) ON CONFLICT DO NOTHING"
+        )
+        row = [
+            dialect.bind_time(value) if isinstance(value, datetime) else value
+            for value in values.values()
+        ]
+        with self.autocommit() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, row)
+                return cursor.rowcount == 1
+            finally:
+                cursor.close()
+
+    def delete_before(self, column: sa.Column[Any], moment: datetime) -> int:
+        """Delete the rows whose time ``column`` is before ``moment``; how many."""
+        sql = f"DELETE FROM {column.table.name} WHERE {column.name} < {self.dialect.marker}"  # noqa: S608
+        with self.autocommit() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, [self.dialect.bind_time(moment)])
+                return cursor.rowcount
+            finally:
+                cursor.close()
 
     async def first(self, lookup: Lookup, /, **parameters: Any) -> Any | None:
         """``lookup.first(…)`` from a coroutine, through whatever suits this database:

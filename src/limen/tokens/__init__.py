@@ -40,6 +40,7 @@ from limen.tokens.keys import KEYS_TOPIC, SigningKeys
 from limen.tokens.rfc6749 import TokenEndpoint, credentials_from
 from limen.tokens.rfc6749.grants.client_credentials import ClientCredentialsGrant
 from limen.tokens.rfc7009 import revoke_token
+from limen.tokens.rfc7523 import UsedAssertions
 from limen.tokens.rfc7662 import introspect
 from limen.tokens.rfc8414 import server_metadata
 from limen.tokens.rfc8693 import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
@@ -77,6 +78,7 @@ __all__ = [
     "UnauthorizedClient",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
+    "UsedAssertions",
     "authenticate_client",
     "credentials_from",
     "get_client",

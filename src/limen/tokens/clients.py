@@ -28,6 +28,7 @@ from limen.store import Database, Lookup, Reader, UnitOfWork
 from limen.store.models import Identity, IdentityKind, OAuthClient, utcnow
 from limen.tokens.errors import ClientNotFound, ClientRevoked, InvalidClient, InvalidRequest
 from limen.tokens.rfc7523 import (
+    UsedAssertions,
     assertion_subject,
     validate_client_jwks,
     verify_client_assertion,
@@ -241,6 +242,7 @@ def authenticate_client(
     *,
     status: StatusView,
     token_endpoints: Sequence[str],
+    used_assertions: UsedAssertions,
     now: datetime | None = None,
 ) -> tuple[AuthenticatedClient, ClientIdentity]:
     """Authenticate a client by the method it registered; raise :class:`InvalidClient`.
@@ -248,7 +250,8 @@ def authenticate_client(
     The client's identity must be in good standing (active, its owner too, not held by a
     kill switch), as the status view says; while the view cannot vouch for that,
     :class:`~limen.errors.Unavailable`. ``token_endpoints`` are what a
-    ``private_key_jwt`` assertion's ``aud`` may name (RFC 7523 §3). Every failure is the
+    ``private_key_jwt`` assertion's ``aud`` may name (RFC 7523 §3); ``used_assertions``
+    refuses one used before, on any node. Every failure is the
     same ``invalid_client``, so callers cannot probe which client ids exist; its
     ``reason`` says why, for the audit trail. Reads one row, through ``reader``
     (``Database.reading()``) or a unit of work's session.
@@ -277,6 +280,7 @@ def authenticate_client(
             client_id=row.client_id,
             audiences=token_endpoints,
             now=now,
+            used=used_assertions,
         )
     else:
         secret = credentials.client_secret

@@ -31,6 +31,7 @@ from limen.store.models import OAuthClient, RevokedToken, utcnow
 from limen.tokens.clients import AuthenticatedClient
 from limen.tokens.errors import AccessTokenExpired, InvalidAccessToken, InvalidTarget
 from limen.tokens.keys import SigningKeys
+from limen.tokens.rfc7523 import UsedAssertions
 from limen.tokens.rfc9068.claims import TYP, AccessTokenClaims
 
 __all__ = ["ANY_AUDIENCE", "IssuedToken", "TokenService", "audiences_for"]
@@ -90,9 +91,12 @@ class TokenService:
         ttl: timedelta,
         issuer: str,
         events: EventWriter,
+        used_assertions: UsedAssertions,
         lifetime_scale: Callable[[], float] | None = None,
     ) -> None:
         self.db = db
+        self.used_assertions = used_assertions
+        """The client assertions already used, shared by every node (RFC 7523 §3)."""
         self.events = events
         """The process's group-committing event writer (issuance events on SQLite)."""
         self.keys = keys

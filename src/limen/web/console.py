@@ -672,7 +672,6 @@ def _status_change(
     actor = with_request_context(viewer.actor, request)
     if how in ("suspended", "contained"):
         done = services.responder.contain(actor, ref, reason=reason, cascade=cascade)
-        services.metrics.contained("suspend", 1 + len(done.cascaded))
     else:
         done = services.responder.release(actor, ref, reason=reason, cascade=cascade)
     return RedirectResponse(f"/console/identities/{done.identity.id}?done={how}", status_code=303)
@@ -1120,8 +1119,7 @@ def _switch(
     services = services_of(request)
     actor = with_request_context(viewer.actor, request)
     if on:
-        _, suspended = services.responder.engage(actor, kind=kind, reason=reason.strip() or None)
-        services.metrics.contained("killswitch", len(suspended))
+        services.responder.engage(actor, kind=kind, reason=reason.strip() or None)
     else:
         services.responder.disengage(actor, kind=kind, reason=reason.strip() or None)
     return RedirectResponse(

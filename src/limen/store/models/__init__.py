@@ -20,11 +20,12 @@ from limen.store.models.respond import (
     SsfStream,
     ThreatLevel,
 )
-from limen.store.models.tokens import OAuthClient, RevokedToken, SigningKey
+from limen.store.models.tokens import AssertionJti, OAuthClient, RevokedToken, SigningKey
 from limen.store.models.vault import Vault, VaultFile, VaultItem, VaultItemVersion, VaultKek
 
 __all__ = [
     "ApiToken",
+    "AssertionJti",
     "AuditChainHead",
     "AuditCheckpoint",
     "AuditSink",

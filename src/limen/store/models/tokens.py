@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from limen.ids import new_id
 from limen.store.models.base import Base, utcnow
 
-__all__ = ["OAuthClient", "RevokedToken", "SigningKey"]
+__all__ = ["AssertionJti", "OAuthClient", "RevokedToken", "SigningKey"]
 
 
 class SigningKey(Base):
@@ -60,3 +60,18 @@ class RevokedToken(Base):
     client_id: Mapped[str | None] = mapped_column(String(26))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssertionJti(Base):
+    """A client assertion already used (RFC 7523 §3 item 7), kept until it expires.
+
+    In the database rather than in a process, so that an assertion used on one node (or
+    worker) is refused on every other: the primary key decides which use was first.
+    """
+
+    __tablename__ = "assertion_jtis"
+
+    client_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    jti_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the ``jti`` (hex): a client picks the ``jti``, and its length with it."""
+    expires_at: Mapped[datetime] = mapped_column(index=True)

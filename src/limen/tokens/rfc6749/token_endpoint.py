@@ -112,6 +112,7 @@ class TokenEndpoint:
                     credentials,
                     status=self.tokens.status,
                     token_endpoints=(self.url, self.tokens.issuer),
+                    used_assertions=self.tokens.used_assertions,
                     now=now,
                 )
 

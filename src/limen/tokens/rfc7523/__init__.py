@@ -5,6 +5,7 @@ https://www.rfc-editor.org/rfc/rfc7523#section-2.2
 
 from limen.tokens.rfc7523.assertion import (
     CLIENT_ASSERTION_TYPE,
+    UsedAssertions,
     assertion_subject,
     validate_client_jwks,
     verify_client_assertion,
@@ -12,6 +13,7 @@ from limen.tokens.rfc7523.assertion import (
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
+    "UsedAssertions",
     "assertion_subject",
     "validate_client_jwks",
     "verify_client_assertion",

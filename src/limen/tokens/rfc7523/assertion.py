@@ -5,13 +5,14 @@ https://www.rfc-editor.org/rfc/rfc7523#section-3
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
 import warnings
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -20,8 +21,12 @@ from joserfc.jwk import KeySet
 from limen.tokens.errors import InvalidClient, InvalidRequest
 from limen.tokens.keys import b64url_decode
 
+if TYPE_CHECKING:
+    from limen.store import Database
+
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
+    "UsedAssertions",
     "assertion_subject",
     "validate_client_jwks",
     "verify_client_assertion",
@@ -32,9 +37,42 @@ _ALGORITHMS: Final = ["EdDSA", "ES256", "ES384", "PS256", "RS256"]
 _MAX_LIFETIME: Final = 3600  # Authlib and others default to an hour
 _LEEWAY: Final = 30
 
-_seen_lock = threading.Lock()
-_seen: dict[str, float] = {}
-"""Assertion ids already used on this node, until they expire (RFC 7523 §3 item 7)."""
+# Expired ids are deleted at most this often by each node: a row outlives its assertion
+# by at most this long, and the table stays as small as an hour's assertions.
+_PRUNE_EVERY: Final = 60.0
+
+
+class UsedAssertions:
+    """Assertion ids already used, in the database (RFC 7523 §3 item 7: a ``jti`` is
+    used once), so that every node and worker sharing it refuses a replay."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._pruned_at = 0.0
+
+    def use(self, client_id: str, jti: str, *, until: datetime) -> bool:
+        """Record this use of ``jti`` until ``until``; ``False`` if it was used before."""
+        from limen.store.models import AssertionJti
+
+        self._prune()
+        return self._db.insert_new(
+            AssertionJti.__table__,
+            {
+                "client_id": client_id,
+                "jti_digest": hashlib.sha256(jti.encode()).hexdigest(),
+                "expires_at": until,
+            },
+        )
+
+    def _prune(self) -> None:
+        from limen.store.models import AssertionJti
+
+        with self._lock:
+            if time.monotonic() - self._pruned_at < _PRUNE_EVERY:
+                return
+            self._pruned_at = time.monotonic()
+        self._db.delete_before(AssertionJti.__table__.c.expires_at, datetime.now(UTC))
 
 
 def validate_client_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +108,10 @@ def verify_client_assertion(
     client_id: str,
     audiences: Sequence[str],
     now: datetime,
+    used: UsedAssertions,
 ) -> None:
-    """Check signature, ``iss``/``sub``, ``aud``, ``exp`` and one-time ``jti``.
+    """Check signature, ``iss``/``sub``, ``aud``, ``exp`` and one-time ``jti`` (recorded
+    in ``used`` once everything else holds, so a forged assertion spends no id).
 
     ``audiences``: what ``aud`` may name, the token endpoint's URL or the issuer
     (RFC 7523 §3: "the token endpoint URL of the authorization server MAY be used").
@@ -99,10 +139,8 @@ def verify_client_assertion(
         or not jti
     ):
         raise InvalidClient("client authentication failed")
-    key = f"{client_id}:{jti}"
-    with _seen_lock:
-        for old in [k for k, until in _seen.items() if until < time.time()]:
-            del _seen[old]
-        if key in _seen:
-            raise InvalidClient("client authentication failed")
-        _seen[key] = exp + _LEEWAY
+    until = datetime.fromtimestamp(exp + _LEEWAY, UTC)
+    if not used.use(client_id, jti, until=until):
+        error = InvalidClient("client authentication failed")
+        error.reason = "assertion replayed"  # type: ignore[attr-defined]
+        raise error
