@@ -1066,13 +1066,16 @@ def _human_from_afar(
     prefix: str,
     events: tuple[int, int],
     gap: float,
+    ua: str | None = None,
     meanwhile: Callable[[float], None] | None = None,
 ) -> float:
-    """A session of a person's usual actions from ``place`` (an attacker with their
-    credentials, half the time in their browser): returns when it ended. The random draws
-    keep their order, so a seed's trace stays the same."""
+    """A session of a person's usual actions from ``place`` by someone holding their
+    credentials (with ``ua``, else half the time the person's browser, half an attacker's
+    tool); ``meanwhile`` after each event. Returns when it ended. The random draws keep
+    their order, so a seed's trace stays the same."""
     rng = builder.rng
-    ua = human.ua if rng.random() < 0.5 else rng.choice(_ATTACKER_UA)
+    if ua is None:
+        ua = human.ua if rng.random() < 0.5 else rng.choice(_ATTACKER_UA)
     session = f"{prefix}{rng.getrandbits(32):08x}"
     for _ in range(builder.scaled(*events)):
         t += rng.expovariate(1 / gap)
@@ -1387,24 +1390,23 @@ def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
                 if rng.random() < 0.3
                 else rng.choice(_NEW_DEVICE_UA)
             )
-            session = f"m{rng.getrandbits(32):08x}"
-            for _ in range(builder.scaled(20, 60)):
-                t += rng.expovariate(1 / 120.0)
-                action, rtype, rid = rng.choices(human.pool, human.weights)[0]
-                builder.emit(
-                    t,
-                    human.name,
-                    "human",
-                    action,
-                    rtype,
-                    rid,
-                    place,
-                    ua,
-                    session=session,
-                    attack=episode.id,
-                )
+
+            def now_and_then(at: float) -> None:
                 if rng.random() < 0.3:
-                    builder.human_event(human, t + rng.uniform(10, 200), "legit", remote=False)
+                    builder.human_event(human, at + rng.uniform(10, 200), "legit", remote=False)
+
+            t = _human_from_afar(
+                builder,
+                human,
+                episode,
+                t,
+                place,
+                ua=ua,
+                prefix="m",
+                events=(20, 60),
+                gap=120.0,
+                meanwhile=now_and_then,
+            )
         else:
             agent = builder.pick([a for a in builder.agents if a.place is not None], used)
             t = builder.work_time(agent.owner)
