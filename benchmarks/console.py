@@ -91,30 +91,29 @@ def _fill(db: Database, keys: AuditKeys, identities: int, events: int) -> dict[s
                 row["attributes"] = {"risk": 70 + n % 30}
             row["created_at"] = row["updated_at"] = _moment(now - identities + n)
         uow.session.execute(sa.insert(Identity), rows[:identities])
-        uow.session.execute(  # and has an alert open (the alerts page, the overview)
-            sa.insert(DetectAlert),
-            [
-                {
-                    "id": new_id(),
-                    "subject": row["id"],
-                    "identity_id": row["id"],
-                    "identity_name": row["name"],
-                    "kind": "agent",
-                    "score": row["attributes"]["risk"] / 100,  # type: ignore[index]
-                    "severity": severity_of(row["attributes"]["risk"] / 100),  # type: ignore[index]
-                    "status": "open",
-                    "reasons": [{"code": "rate", "weight": 1.0, "text": "unusual rate"}],
-                    "event_ids": [],
-                    "first_at": _moment(now),
-                    "last_at": _moment(now),
-                    "raised_at": _moment(now),
-                    "closed": False,
-                    "teach_pending": False,
-                }
-                for row in rows[:identities]
-                if row["attributes"]
-            ],
-        )
+        alerts = [  # and has an alert open (the alerts page, the overview)
+            {
+                "id": new_id(),
+                "subject": row["id"],
+                "identity_id": row["id"],
+                "identity_name": row["name"],
+                "kind": "agent",
+                "score": row["attributes"]["risk"] / 100,  # type: ignore[index]
+                "severity": severity_of(row["attributes"]["risk"] / 100),  # type: ignore[index]
+                "status": "open",
+                "reasons": [{"code": "rate", "weight": 1.0, "text": "unusual rate"}],
+                "event_ids": [],
+                "first_at": _moment(now),
+                "last_at": _moment(now),
+                "raised_at": _moment(now),
+                "closed": False,
+                "teach_pending": False,
+            }
+            for row in rows[:identities]
+            if row["attributes"]
+        ]
+        if alerts:  # an empty executemany would insert one row of defaults
+            uow.session.execute(sa.insert(DetectAlert), alerts)
     agents = [r for r in rows[:identities] if r["kind"] == "agent" and r["owner_id"]]
     busy = agents[:300]
     quiet = agents[-1]

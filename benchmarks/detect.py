@@ -31,6 +31,7 @@ for one and two nodes, and the ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import io
 import os
@@ -625,6 +626,21 @@ def _verdict(name: str, value: float) -> str:
     return f"{name} {shown} {'ok' if ok else 'MISSED'}"
 
 
+def _scaled(params: SimulationParameters, scale: float) -> SimulationParameters:
+    """The same organisation, with ``scale`` times the people, machines, days and episodes
+    (at least one of each, and three days to learn and three to test)."""
+    return dataclasses.replace(
+        params,
+        humans=max(1, round(params.humans * scale)),
+        agents=max(1, round(params.agents * scale)),
+        services=max(1, round(params.services * scale)),
+        learn_days=max(3, round(params.learn_days * scale)),
+        test_days=max(3, round(params.test_days * scale)),
+        attacks_per_kind=max(1, round(params.attacks_per_kind * scale)),
+        benign_per_kind=max(1, round(params.benign_per_kind * scale)),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -636,8 +652,16 @@ def main() -> None:
     parser.add_argument("--live", metavar="URL", help="the live detector on this PostgreSQL")
     parser.add_argument("--live-events", type=int, default=10000)
     parser.add_argument("--live-rounds", type=int, default=3)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiplies the organisation's identities and days (a smaller run, e.g. 0.1)",
+    )
     args = parser.parse_args()
     params = VARIANT if args.variant else SimulationParameters()
+    if args.scale != 1.0:
+        params = _scaled(params, args.scale)
     start = time.perf_counter()
     trace = simulate(args.seed, params)
     print(

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -252,6 +252,60 @@ def _terminate_all_but_the_listener(admin_url: str, application_name: str) -> in
         engine.dispose()
 
 
+@contextlib.contextmanager
+def _evaluating_through_a_proxy(
+    settings: Settings,
+    database_url: str,
+    admin_headers: dict[str, str],
+    *,
+    application_name: str | None = None,
+    timeout: float,
+) -> Iterator[tuple[PgProxy, Callable[[], httpx.Response]]]:
+    """A live node whose database connections pass through a proxy the test can break,
+    and an AuthZEN evaluation on it (which reads the database), answered before the fault."""
+    target = sa.engine.make_url(database_url)
+    url = settings.resolved_database_url
+    if application_name is not None:
+        url = named(url, application_name)
+    decision = {
+        "subject": {"type": "identity", "id": "admin"},
+        "action": {"name": "rotate"},
+        "resource": {"type": "vault", "id": "prod"},
+    }
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(url))
+        try:
+            with (
+                serve(create_app(settings, database=node)) as live,
+                httpx.Client(base_url=live.url, timeout=timeout) as client,
+            ):
+
+                def evaluate() -> httpx.Response:
+                    return client.post(
+                        "/access/v1/evaluation", json=decision, headers=admin_headers
+                    )
+
+                assert evaluate().status_code == 200
+                yield proxy, evaluate
+        finally:
+            node.dispose()
+
+
+def _assert_retry_shortly(r: httpx.Response) -> None:
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def _assert_served_again(evaluate: Callable[[], httpx.Response]) -> None:
+    deadline = time.monotonic() + 10
+    while (r := evaluate()).status_code == 503:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.05)
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] is True
+
+
 def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retry_after(
     backend: str,
     settings: Settings,
@@ -266,38 +320,17 @@ def test_a_database_that_admits_no_new_connections_is_answered_with_503_and_retr
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
     name = f"faults-{uuid.uuid4().hex[:8]}"
-    target = sa.engine.make_url(database_url)
-    decision = {
-        "subject": {"type": "identity", "id": "admin"},
-        "action": {"name": "rotate"},
-        "resource": {"type": "vault", "id": "prod"},
-    }
-    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        node = Database(proxy.url(named(settings.resolved_database_url, name)))
-        try:
-            with (
-                serve(create_app(settings, database=node)) as live,
-                httpx.Client(base_url=live.url, timeout=10) as client,
-            ):
-                evaluate = lambda: client.post(  # noqa: E731
-                    "/access/v1/evaluation", json=decision, headers=admin_headers
-                )
-                assert evaluate().status_code == 200
-                proxy.refuse(3600, drop=False)
-                assert _terminate_all_but_the_listener(database_url, name) > 0
-                refused = [evaluate() for _ in range(5)]
-                for r in refused:
-                    assert r.status_code == 503, r.text
-                    assert r.headers["retry-after"] == "1"
-                    assert r.headers["content-type"] == "application/problem+json"
-                    assert "retry shortly" in r.json()["detail"]
-                proxy.refuse(0)
-                while (r := evaluate()).status_code == 503:
-                    time.sleep(0.05)
-                assert r.status_code == 200, r.text
-                assert r.json()["decision"] is True
-        finally:
-            node.dispose()
+    with _evaluating_through_a_proxy(
+        settings, database_url, admin_headers, application_name=name, timeout=10
+    ) as (proxy, evaluate):
+        proxy.refuse(3600, drop=False)
+        assert _terminate_all_but_the_listener(database_url, name) > 0
+        for _ in range(5):
+            r = evaluate()
+            _assert_retry_shortly(r)
+            assert "retry shortly" in r.json()["detail"]
+        proxy.refuse(0)
+        _assert_served_again(evaluate)
 
 
 def test_a_database_that_stops_answering_is_answered_with_503_not_a_hang(
@@ -313,40 +346,17 @@ def test_a_database_that_stops_answering_is_answered_with_503_not_a_hang(
     gives up, minutes later), and served again once it answers."""
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes reach their database over a network")
-    target = sa.engine.make_url(database_url)
-    decision = {
-        "subject": {"type": "identity", "id": "admin"},
-        "action": {"name": "rotate"},
-        "resource": {"type": "vault", "id": "prod"},
-    }
-    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        node = Database(proxy.url(settings.resolved_database_url))
-        try:
-            with (
-                serve(create_app(settings, database=node)) as live,
-                httpx.Client(base_url=live.url, timeout=30) as client,
-            ):
-                evaluate = lambda: client.post(  # noqa: E731
-                    "/access/v1/evaluation", json=decision, headers=admin_headers
-                )
-                assert evaluate().status_code == 200
-                proxy.stall(6.0)
-                for _ in range(3):
-                    r = evaluate()
-                    assert r.status_code == 503, r.text
-                    assert r.headers["retry-after"] == "1"
-                    assert r.headers["content-type"] == "application/problem+json"
-                    assert proxy.stalled, "answered only once the database answered again"
-                while proxy.stalled:
-                    time.sleep(0.05)
-                deadline = time.monotonic() + 10
-                while (r := evaluate()).status_code == 503:
-                    assert time.monotonic() < deadline, r.text
-                    time.sleep(0.05)
-                assert r.status_code == 200, r.text
-                assert r.json()["decision"] is True
-        finally:
-            node.dispose()
+    with _evaluating_through_a_proxy(settings, database_url, admin_headers, timeout=30) as (
+        proxy,
+        evaluate,
+    ):
+        proxy.stall(6.0)
+        for _ in range(3):
+            _assert_retry_shortly(evaluate())
+            assert proxy.stalled, "answered only once the database answered again"
+        while proxy.stalled:
+            time.sleep(0.05)
+        _assert_served_again(evaluate)
 
 
 def test_connections_a_fault_leaves_dead_are_closed_not_left_open(

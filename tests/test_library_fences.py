@@ -10,7 +10,7 @@ import sqlite3
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -48,8 +48,17 @@ def test_a_plain_endpoint_is_read_as_its_request_path_names_and_dependencies() -
     plain = plain_call(_dependant(endpoint))
     assert plain is not None
     assert plain.request_name == "request"
-    assert plain.path_names == ("name",)
+    assert plain.path_names == (("name", "name"),)
     assert plain.dependencies == (("caller", _caller),)
+
+
+def test_an_aliased_path_parameter_is_read_under_its_name_in_the_path() -> None:
+    async def endpoint(ident: str = Path(alias="name")) -> JSONResponse:
+        return JSONResponse({})
+
+    plain = plain_call(_dependant(endpoint))
+    assert plain is not None
+    assert plain.path_names == (("ident", "name"),)
 
 
 def test_what_needs_fastapi_is_read_as_such() -> None:

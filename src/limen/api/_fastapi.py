@@ -41,7 +41,7 @@ DEPENDANT_FIELDS = frozenset(
         "security_scopes_param_name",
     }
 )
-"""Every field of ``Dependant`` read here (a path parameter is read for ``name`` and
+"""Every field of ``Dependant`` read here (a path parameter is read for ``name``, ``alias`` and
 ``field_info.annotation`` / ``field_info.metadata``)."""
 
 RequestCall = Callable[[Request], Awaitable[Any]]
@@ -53,7 +53,8 @@ class PlainCall:
     dependencies that themselves take only the request."""
 
     request_name: str | None
-    path_names: tuple[str, ...]
+    path_names: tuple[tuple[str, str], ...]
+    """``(parameter name, name in the path)``: they differ for ``Path(alias=…)``."""
     dependencies: tuple[tuple[str | None, RequestCall], ...]
     """``(parameter name, call)``; no name for a route-level dependency (run for effect)."""
 
@@ -71,7 +72,7 @@ def plain_call(dependant: Dependant) -> PlainCall | None:
         dependencies.append((sub.name, sub.call))
     return PlainCall(
         request_name=dependant.request_param_name,
-        path_names=tuple(field.name for field in dependant.path_params),
+        path_names=tuple((field.name, field.alias) for field in dependant.path_params),
         dependencies=tuple(dependencies),
     )
 

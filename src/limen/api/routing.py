@@ -121,8 +121,8 @@ def _direct_handler(
             if name is not None:  # a route-level dependency is run for its effect only
                 arguments[name] = value
         path_params = request.path_params
-        for name in path_names:
-            arguments[name] = path_params[name]
+        for name, in_path in path_names:
+            arguments[name] = path_params[in_path]
         response = await endpoint(**arguments)
         if not isinstance(response, Response):
             raise TypeError(f"{endpoint.__qualname__} must return a Response")

@@ -1056,6 +1056,47 @@ def _on_call(builder: _Builder, human: _Human, t: float, episode: Episode) -> No
 # -- attacks (added after normal activity) --------------------------------------------------
 
 
+def _human_from_afar(
+    builder: _Builder,
+    human: _Human,
+    episode: Episode,
+    t: float,
+    place: _Place,
+    *,
+    prefix: str,
+    events: tuple[int, int],
+    gap: float,
+    ua: str | None = None,
+    meanwhile: Callable[[float], None] | None = None,
+) -> float:
+    """A session of a person's usual actions from ``place`` by someone holding their
+    credentials (with ``ua``, else half the time the person's browser, half an attacker's
+    tool); ``meanwhile`` after each event. Returns when it ended. The random draws keep
+    their order, so a seed's trace stays the same."""
+    rng = builder.rng
+    if ua is None:
+        ua = human.ua if rng.random() < 0.5 else rng.choice(_ATTACKER_UA)
+    session = f"{prefix}{rng.getrandbits(32):08x}"
+    for _ in range(builder.scaled(*events)):
+        t += rng.expovariate(1 / gap)
+        action, rtype, rid = rng.choices(human.pool, human.weights)[0]
+        builder.emit(
+            t,
+            human.name,
+            "human",
+            action,
+            rtype,
+            rid,
+            place,
+            ua,
+            session=session,
+            attack=episode.id,
+        )
+        if meanwhile is not None:
+            meanwhile(t)
+    return t
+
+
 def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
     rng = builder.rng
     if kind == "exfil-chain":
@@ -1156,24 +1197,9 @@ def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
             rng.choice(_HOSTING + _HOTEL),
             rng.choice([c for c in _FAR if c != home]),
         )
-        ua = human.ua if rng.random() < 0.5 else rng.choice(_ATTACKER_UA)
-        session = f"o{rng.getrandbits(32):08x}"
-        for _ in range(builder.scaled(10, 40)):
-            t += rng.expovariate(1 / 90.0)
-            action, rtype, rid = rng.choices(human.pool, human.weights)[0]
-            builder.emit(
-                t,
-                human.name,
-                "human",
-                action,
-                rtype,
-                rid,
-                place,
-                ua,
-                session=session,
-                attack=episode.id,
-            )
-        episode.end = t
+        episode.end = _human_from_afar(
+            builder, human, episode, t, place, prefix="o", events=(10, 40), gap=90.0
+        )
     elif kind == "impossible-travel":
         human = builder.pick(builder.humans, used)
         t = builder.work_time(human)
@@ -1184,26 +1210,20 @@ def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
             rng.choice(_HOSTING),
             rng.choice([c for c in _FAR if c != home]),
         )
-        ua = human.ua if rng.random() < 0.5 else rng.choice(_ATTACKER_UA)
-        session = f"i{rng.getrandbits(32):08x}"
-        for _ in range(builder.scaled(5, 20)):
-            t += rng.expovariate(1 / 200.0)
-            action, rtype, rid = rng.choices(human.pool, human.weights)[0]
-            builder.emit(
-                t,
-                human.name,
-                "human",
-                action,
-                rtype,
-                rid,
-                place,
-                ua,
-                session=session,
-                attack=episode.id,
-            )
+        episode.end = _human_from_afar(
+            builder,
+            human,
+            episode,
+            t,
+            place,
+            prefix="i",
+            events=(5, 20),
+            gap=200.0,
             # the real person keeps working at home meanwhile
-            builder.human_event(human, t + rng.uniform(30, 300), "legit", remote=False)
-        episode.end = t
+            meanwhile=lambda at: builder.human_event(
+                human, at + rng.uniform(30, 300), "legit", remote=False
+            ),
+        )
     elif kind == "service-new-network":
         service = builder.pick(builder.services, used)
         t = builder.test_time()
@@ -1370,24 +1390,23 @@ def _attack(builder: _Builder, kind: str, used: set[str]) -> None:
                 if rng.random() < 0.3
                 else rng.choice(_NEW_DEVICE_UA)
             )
-            session = f"m{rng.getrandbits(32):08x}"
-            for _ in range(builder.scaled(20, 60)):
-                t += rng.expovariate(1 / 120.0)
-                action, rtype, rid = rng.choices(human.pool, human.weights)[0]
-                builder.emit(
-                    t,
-                    human.name,
-                    "human",
-                    action,
-                    rtype,
-                    rid,
-                    place,
-                    ua,
-                    session=session,
-                    attack=episode.id,
-                )
+
+            def now_and_then(at: float) -> None:
                 if rng.random() < 0.3:
-                    builder.human_event(human, t + rng.uniform(10, 200), "legit", remote=False)
+                    builder.human_event(human, at + rng.uniform(10, 200), "legit", remote=False)
+
+            t = _human_from_afar(
+                builder,
+                human,
+                episode,
+                t,
+                place,
+                ua=ua,
+                prefix="m",
+                events=(20, 60),
+                gap=120.0,
+                meanwhile=now_and_then,
+            )
         else:
             agent = builder.pick([a for a in builder.agents if a.place is not None], used)
             t = builder.work_time(agent.owner)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from limen.api.schemas.tokens import token_metadata
 from limen.vault.service_accounts import IssuedToken, ServiceAccountToken
 
 __all__ = [
@@ -71,12 +72,7 @@ class ServiceAccountTokenPublic(BaseModel):
         return cls(
             name=token.name,
             token_id=token.token_id,
-            prefix=token.prefix,
-            scopes=list(token.scopes),
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
+            **token_metadata(token),
         )
 
 

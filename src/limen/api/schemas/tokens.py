@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from limen.identity import TokenInfo
+from limen.vault.service_accounts import ServiceAccountToken
 
-__all__ = ["TokenCreate", "TokenCreated", "TokenList", "TokenPublic"]
+__all__ = ["TokenCreate", "TokenCreated", "TokenList", "TokenPublic", "token_metadata"]
+
+
+def token_metadata(token: TokenInfo | ServiceAccountToken) -> dict[str, Any]:
+    """The fields every token's public form shares (personal, admin, service account), so
+    the wire form of a token's lifetime is written once."""
+    return {
+        "prefix": token.prefix,
+        "scopes": list(token.scopes),
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+        "last_used_at": token.last_used_at,
+    }
 
 
 class TokenCreate(BaseModel):
@@ -46,13 +61,8 @@ class TokenPublic(BaseModel):
             identity=info.identity_name,
             purpose=info.purpose,
             name=info.name,
-            prefix=info.prefix,
-            scopes=list(info.scopes),
             state=info.state,
-            created_at=info.created_at,
-            expires_at=info.expires_at,
-            revoked_at=info.revoked_at,
-            last_used_at=info.last_used_at,
+            **token_metadata(info),
         )
 
 

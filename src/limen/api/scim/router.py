@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -17,9 +18,9 @@ from limen.api.routing import PUBLIC, Route, guarded
 from limen.api.scim import filter as scim_filter
 from limen.api.scim import patch as scim_patch
 from limen.api.scim import resources
-from limen.audit import Resource
+from limen.audit import Actor, Resource
 from limen.errors import InvalidInput, NotFound
-from limen.lifecycle import PreconditionFailed, UserRecord
+from limen.lifecycle import PreconditionFailed, Provisioning
 
 __all__ = ["ERROR_PREFIX", "render_scim_error", "router"]
 
@@ -108,26 +109,6 @@ def _if_match(request: Request) -> int | None:
         return int(text)
     except ValueError:
         return -1  # a version this server never issued: the precondition fails
-
-
-def _patched(
-    read: Callable[[], Any],
-    render: Callable[[Any, str], dict[str, Any]],
-    to_draft: Callable[[Any], Any],
-    replace: Callable[[Any, int], Any],
-    *,
-    operations: Any,
-    base: str,
-    if_match: int | None,
-) -> Any:
-    """RFC 7644 §3.5.2 for users and groups alike: the resource as it is, with the
-    operations applied, stored only if it is still the version read (and the one the
-    client named, if it named one)."""
-    current = read()
-    if if_match is not None and if_match != current.version:
-        raise PreconditionFailed("the resource changed since that version was read")
-    patched = scim_patch.apply(render(current, base), operations)
-    return replace(to_draft(patched), current.version)
 
 
 def _select(resource: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,17 +245,81 @@ async def schema(request: Request, uri: str) -> JSONResponse:
     raise NotFound(f"no schema {uri[:200]!r}")
 
 
-# -- users -------------------------------------------------------------------------------
+# -- users and groups --------------------------------------------------------------------
 
 
-def _user(request: Request, record: UserRecord, *, status: int = 200) -> JSONResponse:
-    rendered = resources.render_user(record, _base(request))
-    return _respond(
-        _select(rendered, request.query_params),
-        status=status,
-        version=rendered["meta"]["version"],
-        location=rendered["meta"]["location"] if status == 201 else None,
-    )
+@dataclass(frozen=True)
+class _Kind:
+    """Users or Groups: the provisioning calls and wire forms of one resource type, so the
+    routes and the bulk operations are written once for both."""
+
+    path: str
+    noun: str
+    render: Callable[[Any, str], dict[str, Any]]
+    draft: Callable[[Any], Any]
+    listed: Callable[[Provisioning, Actor], list[Any]]
+    read: Callable[[Provisioning, Actor, str], Any]
+    create: Callable[[Provisioning, Actor, Any], Any]
+    replace: Callable[..., Any]
+    delete: Callable[..., Any]
+    # ``userName eq "x"`` is answered by one indexed lookup instead of a scan; groups have
+    # no such lookup.
+    named: Callable[[Provisioning, Actor, str], Awaitable[list[Any]]] | None = None
+
+    def patch(
+        self,
+        provisioning: Provisioning,
+        actor: Actor,
+        ident: str,
+        operations: Any,
+        *,
+        base: str,
+        if_match: int | None,
+    ) -> Any:
+        """RFC 7644 §3.5.2: the resource as it is, with the operations applied, stored only
+        if it is still the version read (and the one the client named, if it named one)."""
+        current = self.read(provisioning, actor, ident)
+        if if_match is not None and if_match != current.version:
+            raise PreconditionFailed("the resource changed since that version was read")
+        patched = scim_patch.apply(self.render(current, base), operations)
+        return self.replace(
+            provisioning, actor, ident, self.draft(patched), if_match=current.version
+        )
+
+    def respond(self, request: Request, record: Any, *, status: int = 200) -> JSONResponse:
+        rendered = self.render(record, _base(request))
+        return _respond(
+            _select(rendered, request.query_params),
+            status=status,
+            version=rendered["meta"]["version"],
+            location=rendered["meta"]["location"] if status == 201 else None,
+        )
+
+
+USERS = _Kind(
+    path="Users",
+    noun="user",
+    render=resources.render_user,
+    draft=resources.user_draft,
+    listed=Provisioning.users,
+    read=Provisioning.user,
+    create=Provisioning.create_user,
+    replace=Provisioning.replace_user,
+    delete=Provisioning.delete_user,
+    named=Provisioning.users_named,
+)
+GROUPS = _Kind(
+    path="Groups",
+    noun="group",
+    render=resources.render_group,
+    draft=resources.group_draft,
+    listed=Provisioning.groups,
+    read=Provisioning.group,
+    create=Provisioning.create_group,
+    replace=Provisioning.replace_group,
+    delete=Provisioning.delete_group,
+)
+_KINDS = {kind.path: kind for kind in (USERS, GROUPS)}
 
 
 async def _provisioner(request: Request) -> Any:
@@ -288,186 +333,90 @@ async def _in_thread(call: Callable[[], Any]) -> Any:
     return await run_in_threadpool(call)
 
 
-@router.get("/Users", openapi_extra=_GUARD)
-async def list_users(request: Request) -> JSONResponse:
-    return await _users(request, request.query_params)
-
-
-@router.post("/Users/.search", openapi_extra=_WITH_BODY)
-async def search_users(request: Request) -> JSONResponse:
-    """RFC 7644 §3.4.3: the query in a SearchRequest body."""
-    actor = await _provisioner(request)
-    return await _users(request, _search_params(await _body(request)), actor=actor)
-
-
-async def _users(request: Request, params: Mapping[str, Any], *, actor: Any = None) -> JSONResponse:
-    actor = actor or await _provisioner(request)
-    provisioning = services_of(request).provisioning
-    user_name = _fast_user_name(params.get("filter"))
-    if user_name is None:
-        records = await _in_thread(lambda: provisioning.users(actor))
-    else:
-        # The lookup before every push: one indexed query, compared as the filter would
-        # (userName is caseExact=false), so the filter is not applied a second time.
-        records = await provisioning.users_named(actor, user_name)
-    base = _base(request)
-    return _page(
-        params, [resources.render_user(r, base) for r in records], filtered=user_name is not None
-    )
-
-
-@router.post("/Users", openapi_extra=_WITH_BODY)
-async def create_user(request: Request) -> JSONResponse:
-    actor = await _provisioner(request)
-    draft = resources.user_draft(await _body(request))
-    provisioning = services_of(request).provisioning
-    return _user(
-        request, await _in_thread(lambda: provisioning.create_user(actor, draft)), status=201
-    )
-
-
-@router.get("/Users/{user_id}", openapi_extra=_GUARD)
-async def get_user(request: Request, user_id: str) -> JSONResponse:
-    actor = await current_actor(request)
-    provisioning = services_of(request).provisioning
-    return _user(request, await _in_thread(lambda: provisioning.user(actor, user_id)))
-
-
-@router.put("/Users/{user_id}", openapi_extra=_WITH_BODY)
-async def replace_user(request: Request, user_id: str) -> JSONResponse:
-    actor = await _provisioner(request)
-    draft = resources.user_draft(await _body(request))
-    provisioning = services_of(request).provisioning
-    version = _if_match(request)
-    record = await _in_thread(
-        lambda: provisioning.replace_user(actor, user_id, draft, if_match=version)
-    )
-    return _user(request, record)
-
-
-@router.patch("/Users/{user_id}", openapi_extra=_WITH_BODY)
-async def patch_user(request: Request, user_id: str) -> JSONResponse:
-    actor = await _provisioner(request)
-    body = await _body(request)
-    provisioning = services_of(request).provisioning
-    base = _base(request)
-    version = _if_match(request)
-
-    def change() -> UserRecord:
-        return _patched(
-            lambda: provisioning.user(actor, user_id),
-            resources.render_user,
-            resources.user_draft,
-            lambda draft, read: provisioning.replace_user(actor, user_id, draft, if_match=read),
-            operations=body,
-            base=base,
-            if_match=version,
-        )
-
-    return _user(request, await _in_thread(change))
-
-
-@router.delete("/Users/{user_id}", openapi_extra=_GUARD)
-async def delete_user(request: Request, user_id: str) -> Response:
-    actor = await current_actor(request)
-    provisioning = services_of(request).provisioning
-    version = _if_match(request)
-    await _in_thread(lambda: provisioning.delete_user(actor, user_id, if_match=version))
-    return Response(status_code=204)
-
-
-# -- groups ------------------------------------------------------------------------------
-
-
-def _group(request: Request, record: Any, *, status: int = 200) -> JSONResponse:
-    rendered = resources.render_group(record, _base(request))
-    return _respond(
-        _select(rendered, request.query_params),
-        status=status,
-        version=rendered["meta"]["version"],
-        location=rendered["meta"]["location"] if status == 201 else None,
-    )
-
-
-@router.get("/Groups", openapi_extra=_GUARD)
-async def list_groups(request: Request) -> JSONResponse:
-    return await _groups(request, request.query_params)
-
-
-@router.post("/Groups/.search", openapi_extra=_WITH_BODY)
-async def search_groups(request: Request) -> JSONResponse:
-    actor = await _provisioner(request)
-    return await _groups(request, _search_params(await _body(request)), actor=actor)
-
-
-async def _groups(
-    request: Request, params: Mapping[str, Any], *, actor: Any = None
+async def _listed(
+    kind: _Kind, request: Request, params: Mapping[str, Any], *, actor: Any = None
 ) -> JSONResponse:
     actor = actor or await _provisioner(request)
     provisioning = services_of(request).provisioning
-    records = await _in_thread(lambda: provisioning.groups(actor))
+    user_name = _fast_user_name(params.get("filter")) if kind.named else None
+    if kind.named is None or user_name is None:
+        records = await _in_thread(lambda: kind.listed(provisioning, actor))
+    else:
+        # The lookup before every push: one indexed query, compared as the filter would
+        # (userName is caseExact=false), so the filter is not applied a second time.
+        records = await kind.named(provisioning, actor, user_name)
     base = _base(request)
-    return _page(params, [resources.render_group(r, base) for r in records])
+    return _page(params, [kind.render(r, base) for r in records], filtered=user_name is not None)
 
 
-@router.post("/Groups", openapi_extra=_WITH_BODY)
-async def create_group(request: Request) -> JSONResponse:
-    actor = await _provisioner(request)
-    draft = resources.group_draft(await _body(request))
-    provisioning = services_of(request).provisioning
-    record = await _in_thread(lambda: provisioning.create_group(actor, draft))
-    return _group(request, record, status=201)
+def _resource_routes(kind: _Kind) -> None:
+    """The seven routes of one resource type (RFC 7644 §3.2-3.6), under the names the
+    OpenAPI description has always given them (``list_users``, ``patch_group``, …)."""
+    collection, one = f"/{kind.path}", f"/{kind.path}/{{{kind.noun}_id}}"
+    # The path parameter keeps its name (``user_id``, ``group_id``) in the OpenAPI document.
+    # (A default, not an Annotated type: annotations are strings here and ``kind`` is local.)
+    ident_param = f"{kind.noun}_id"
 
+    @router.get(collection, openapi_extra=_GUARD, name=f"list_{kind.noun}s")
+    async def listing(request: Request) -> JSONResponse:
+        return await _listed(kind, request, request.query_params)
 
-@router.get("/Groups/{group_id}", openapi_extra=_GUARD)
-async def get_group(request: Request, group_id: str) -> JSONResponse:
-    actor = await current_actor(request)
-    provisioning = services_of(request).provisioning
-    return _group(request, await _in_thread(lambda: provisioning.group(actor, group_id)))
+    @router.post(f"{collection}/.search", openapi_extra=_WITH_BODY, name=f"search_{kind.noun}s")
+    async def search(request: Request) -> JSONResponse:
+        """RFC 7644 §3.4.3: the query in a SearchRequest body."""
+        actor = await _provisioner(request)
+        return await _listed(kind, request, _search_params(await _body(request)), actor=actor)
 
+    @router.post(collection, openapi_extra=_WITH_BODY, name=f"create_{kind.noun}")
+    async def create(request: Request) -> JSONResponse:
+        actor = await _provisioner(request)
+        draft = kind.draft(await _body(request))
+        provisioning = services_of(request).provisioning
+        record = await _in_thread(lambda: kind.create(provisioning, actor, draft))
+        return kind.respond(request, record, status=201)
 
-@router.put("/Groups/{group_id}", openapi_extra=_WITH_BODY)
-async def replace_group(request: Request, group_id: str) -> JSONResponse:
-    actor = await _provisioner(request)
-    draft = resources.group_draft(await _body(request))
-    provisioning = services_of(request).provisioning
-    version = _if_match(request)
-    record = await _in_thread(
-        lambda: provisioning.replace_group(actor, group_id, draft, if_match=version)
-    )
-    return _group(request, record)
-
-
-@router.patch("/Groups/{group_id}", openapi_extra=_WITH_BODY)
-async def patch_group(request: Request, group_id: str) -> Response:
-    actor = await _provisioner(request)
-    body = await _body(request)
-    provisioning = services_of(request).provisioning
-    base = _base(request)
-    version = _if_match(request)
-
-    def change() -> Any:
-        return _patched(
-            lambda: provisioning.group(actor, group_id),
-            resources.render_group,
-            resources.group_draft,
-            lambda draft, read: provisioning.replace_group(actor, group_id, draft, if_match=read),
-            operations=body,
-            base=base,
-            if_match=version,
+    @router.get(one, openapi_extra=_GUARD, name=f"get_{kind.noun}")
+    async def get(request: Request, ident: str = Path(alias=ident_param)) -> JSONResponse:
+        actor = await current_actor(request)
+        provisioning = services_of(request).provisioning
+        return kind.respond(
+            request, await _in_thread(lambda: kind.read(provisioning, actor, ident))
         )
 
-    record = await _in_thread(change)
-    return _group(request, record)
+    @router.put(one, openapi_extra=_WITH_BODY, name=f"replace_{kind.noun}")
+    async def replace(request: Request, ident: str = Path(alias=ident_param)) -> JSONResponse:
+        actor = await _provisioner(request)
+        draft = kind.draft(await _body(request))
+        provisioning = services_of(request).provisioning
+        version = _if_match(request)
+        record = await _in_thread(
+            lambda: kind.replace(provisioning, actor, ident, draft, if_match=version)
+        )
+        return kind.respond(request, record)
+
+    @router.patch(one, openapi_extra=_WITH_BODY, name=f"patch_{kind.noun}")
+    async def patch(request: Request, ident: str = Path(alias=ident_param)) -> JSONResponse:
+        actor = await _provisioner(request)
+        body = await _body(request)
+        provisioning = services_of(request).provisioning
+        base = _base(request)
+        version = _if_match(request)
+        record = await _in_thread(
+            lambda: kind.patch(provisioning, actor, ident, body, base=base, if_match=version)
+        )
+        return kind.respond(request, record)
+
+    @router.delete(one, openapi_extra=_GUARD, name=f"delete_{kind.noun}")
+    async def delete(request: Request, ident: str = Path(alias=ident_param)) -> Response:
+        actor = await current_actor(request)
+        provisioning = services_of(request).provisioning
+        version = _if_match(request)
+        await _in_thread(lambda: kind.delete(provisioning, actor, ident, if_match=version))
+        return Response(status_code=204)
 
 
-@router.delete("/Groups/{group_id}", openapi_extra=_GUARD)
-async def delete_group(request: Request, group_id: str) -> Response:
-    actor = await current_actor(request)
-    provisioning = services_of(request).provisioning
-    version = _if_match(request)
-    await _in_thread(lambda: provisioning.delete_group(actor, group_id, if_match=version))
-    return Response(status_code=204)
+for _kind in _KINDS.values():
+    _resource_routes(_kind)
 
 
 @router.post("/.search", openapi_extra=_WITH_BODY)
@@ -549,7 +498,7 @@ def _bulk_one(
         parts = [p for p in path.split("/") if p]
         if not parts or parts[0] not in ("Users", "Groups") or len(parts) > 2:
             raise InvalidInput("path must be /Users, /Groups, /Users/<id> or /Groups/<id>")
-        users = parts[0] == "Users"
+        kind = _KINDS[parts[0]]
         ident = parts[1] if len(parts) == 2 else None
         if (method == "POST") != (ident is None):
             raise InvalidInput("POST goes to a collection; PUT, PATCH and DELETE to a resource")
@@ -559,57 +508,19 @@ def _bulk_one(
             text = version.strip().removeprefix("W/").strip('"')
             if_match = int(text) if text.isdigit() else -1
         if method == "DELETE":
-            if users:
-                provisioning.delete_user(actor, ident, if_match=if_match)
-            else:
-                provisioning.delete_group(actor, ident, if_match=if_match)
+            kind.delete(provisioning, actor, ident, if_match=if_match)
             result["status"] = "204"
             return result
         if method == "POST":
-            record = (
-                provisioning.create_user(actor, resources.user_draft(data))
-                if users
-                else provisioning.create_group(actor, resources.group_draft(data))
-            )
+            record = kind.create(provisioning, actor, kind.draft(data))
             status = "201"
         elif method == "PUT":
-            record = (
-                provisioning.replace_user(
-                    actor, ident, resources.user_draft(data), if_match=if_match
-                )
-                if users
-                else provisioning.replace_group(
-                    actor, ident, resources.group_draft(data), if_match=if_match
-                )
-            )
+            record = kind.replace(provisioning, actor, ident, kind.draft(data), if_match=if_match)
             status = "200"
         else:
-            if users:
-                record = _patched(
-                    lambda: provisioning.user(actor, ident),
-                    resources.render_user,
-                    resources.user_draft,
-                    lambda draft, read: provisioning.replace_user(
-                        actor, ident, draft, if_match=read
-                    ),
-                    operations=data,
-                    base=base,
-                    if_match=if_match,
-                )
-            else:
-                record = _patched(
-                    lambda: provisioning.group(actor, ident),
-                    resources.render_group,
-                    resources.group_draft,
-                    lambda draft, read: provisioning.replace_group(
-                        actor, ident, draft, if_match=read
-                    ),
-                    operations=data,
-                    base=base,
-                    if_match=if_match,
-                )
+            record = kind.patch(provisioning, actor, ident, data, base=base, if_match=if_match)
             status = "200"
-        rendered = (resources.render_user if users else resources.render_group)(record, base)
+        rendered = kind.render(record, base)
         if bulk_id is not None and method == "POST":
             created[str(bulk_id)] = record.id
         result.update(
