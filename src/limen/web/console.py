@@ -596,7 +596,11 @@ def identity_page(
         ).events
         history = [e for e in reversed(changes) if e.action in STATUS_ACTIONS][:20]
     offboarding = None
-    if history is not None and found.kind.value == "human" and found.status.value != "active":
+    if (
+        found.kind.value == "human"
+        and found.status.value != "active"
+        and guard.allows(actor, "event.read", Resource("identity", name=found.id))
+    ):
         # Told in the CLI's words (limen identity show), not as the raw events.
         story = services.provisioning.offboarding(actor, found.id)
         offboarding = [explain_offboarding(step) for step in story[:5]]
