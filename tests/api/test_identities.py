@@ -316,3 +316,38 @@ def test_offboarding_story_over_http(client: TestClient, admin_headers: dict[str
     story = client.get("/v1/identities/hana/offboarding", headers=admin_headers)
     assert story.status_code == 200 and story.json() == []  # never offboarded
     assert _problem(client.get("/v1/identities/nobody/offboarding", headers=admin_headers), 404)
+
+
+def test_a_person_is_deprovisioned_with_an_orphans_policy_over_http(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    _create(client, admin_headers, kind="human", name="ivo")
+    bot = _create(client, admin_headers, kind="agent", name="ivo-bot", owner="ivo").json()
+    typo = client.post(
+        "/v1/identities/ivo/deprovision", json={"orphans": "transfer"}, headers=admin_headers
+    )
+    assert "transfer-to-manager" in _problem(typo, 422)["detail"]
+    assert client.get("/v1/identities/ivo", headers=admin_headers).json()["status"] == "active"
+
+    done = client.post(
+        "/v1/identities/ivo/deprovision",
+        json={"orphans": "keep", "reason": "left"},
+        headers=admin_headers,
+    )
+    assert done.status_code == 200, done.text
+    step = done.json()
+    assert (step["orphans"], step["kept"], step["names"][bot["id"]]) == (
+        "keep",
+        [bot["id"]],
+        "ivo-bot",
+    )
+    assert client.get("/v1/identities/ivo-bot", headers=admin_headers).json()["status"] == "active"
+    told = client.get("/v1/identities/ivo/offboarding", headers=admin_headers).json()
+    assert [s["note"] for s in told] == ["left"]
+
+    again = client.post("/v1/identities/ivo/deprovision", headers=admin_headers)
+    assert "already deprovisioned" in _problem(again, 409)["detail"]
+    machine = client.post("/v1/identities/ivo-bot/deprovision", headers=admin_headers)
+    assert "only a person" in _problem(machine, 422)["detail"]
+    nobody = client.post("/v1/identities/nobody/deprovision", headers=admin_headers)
+    assert _problem(nobody, 404)

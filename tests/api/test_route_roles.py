@@ -46,6 +46,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/identities/{ref}"): {"json": {"display_name": "Alice"}},
     ("POST", "/v1/identities/{ref}/suspend"): {"json": {"reason": "drill"}},
     ("POST", "/v1/identities/{ref}/reactivate"): {"json": {}},
+    ("POST", "/v1/identities/{ref}/deprovision"): {"json": {"orphans": "keep"}},
     ("POST", "/v1/tokens"): {"json": {"identity": "alice"}},
     ("POST", "/v1/clients"): {"json": {"identity": "alice-job", "scopes": ["x"]}},
     ("POST", "/v1/partners"): {"json": {"name": "partner-{role}", "scopes": ["users:read"]}},
@@ -58,7 +59,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("POST", "/v1/events-tokens"): {"json": {"features": ["auditevents"]}},
-    ("POST", "/v1/scim/tokens"): {"json": {"name": "idp-{role}"}},
+    ("POST", "/v1/scim/tokens"): {"json": {"name": "idp-{role}", "orphans": "keep"}},
     ("PUT", "/v1/scim/group-roles/{group}"): {"json": {"roles": ["viewer"]}},
     ("POST", "/v1/service-accounts"): {"json": {"name": "sa-{role}", "vaults": ["*:read"]}},
     ("PUT", "/v1/policies/{name}"): {"json": {"text": POLICY}},

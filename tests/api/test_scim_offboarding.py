@@ -202,7 +202,10 @@ def test_deleting_a_person_cuts_off_their_agents_and_flags_their_secrets(
     shown = cli("identity", "show", alice["id"])
     assert shown.exit_code == 0, shown.stderr
     words = " ".join(shown.stdout.split())
-    assert f"orphans={orphans}" in words and f"needs rotation: {item.id}" in words
+    assert f"Orphans policy: {orphans} (the LIMEN_ORPHANS setting)." in words
+    assert "Flagged 1 vault item for rotation: payments/stripe." in words
+    if orphans == "transfer-to-manager":
+        assert "Re-parented to mallory@example.com: alice-bot-0, alice-bot-1." in words
 
     # The item says so itself: in its metadata over the API and on the command line, and
     # in the access review of anyone who still reaches it.

@@ -614,5 +614,85 @@ def test_what_offboarding_did_to_a_person_is_told(limen: Limen) -> None:
     assert [(s["by"], s["orphans"], s["deleted"]) for s in story] == [("scim-idp", "suspend", True)]
     assert story[0]["suspended"] == [bot["id"]]
     told = limen("identity", "offboarding", "otto@example.com")
-    assert told.exit_code == 0 and "orphans=suspend" in told.stdout
+    words = " ".join(told.stdout.split())
+    assert told.exit_code == 0, told.stderr
+    assert "scim-idp deprovisioned this person through the identity provider (SCIM)" in words
+    assert "Orphans policy: suspend (the LIMEN_ORPHANS setting)." in words
+    assert "Suspended 1 agent or service they owned: otto-bot." in words
     _one_line_error(limen("identity", "offboarding", "nobody"), 3, "nobody")
+
+
+def test_a_person_is_deprovisioned_by_hand_with_an_orphans_policy(limen: Limen) -> None:
+    """The same offboarding as the identity provider's, with the operator's policy."""
+    boss = limen.json("identity", "create", "--kind", "human", "--name", "bea")
+    limen.json(
+        "identity", "create", "--kind", "human", "--name", "dan",
+        "--attributes", json.dumps({"manager": "bea"}),
+    )  # fmt: skip
+    bots = [
+        limen.json("identity", "create", "--kind", "agent", "--name", name, "--owner", "dan")
+        for name in ("dan-bot-0", "dan-bot-1")
+    ]
+    job = limen.json(
+        "identity", "create", "--kind", "service", "--name", "dan-job", "--owner", "dan"
+    )
+
+    typo = limen("identity", "deprovision", "dan", "--orphans", "transfer", "--yes")
+    _one_line_error(typo, 2, "--orphans must be one of suspend, transfer-to-manager, keep")
+    assert limen.json("identity", "show", "dan")["status"] == "active"  # nothing happened
+
+    step = limen.json(
+        "identity", "deprovision", "dan", "--orphans", "transfer-to-manager",
+        "--reason", "left the company", "--yes",
+    )  # fmt: skip
+    assert (step["orphans"], step["orphans_from"], step["by_hand"]) == (
+        "transfer-to-manager", "request", True,
+    )  # fmt: skip
+    moved = {b["id"] for b in bots} | {job["id"]}
+    assert set(step["transferred"]) == moved and step["transferred_to"] == boss["id"]
+    for name in ("dan-bot-0", "dan-bot-1", "dan-job"):
+        shown = limen.json("identity", "show", name)
+        assert (shown["status"], shown["owner_id"]) == ("active", boss["id"])
+    assert limen.json("identity", "show", "dan")["status"] == "deprovisioned"
+
+    told = limen("identity", "show", "dan")
+    words = " ".join(told.stdout.split())
+    assert told.exit_code == 0, told.stderr
+    assert "deprovisioned this person by hand." in words
+    assert "Reason: left the company" in words
+    assert "Orphans policy: transfer-to-manager (given when deprovisioning)." in words
+    assert "Re-parented to bea: dan-bot-0, dan-bot-1, dan-job." in words
+    again = limen("identity", "deprovision", "dan", "--yes")
+    _one_line_error(again, 4, "already deprovisioned")
+    machine = limen("identity", "deprovision", "dan-bot-0", "--yes")
+    _one_line_error(machine, 2, "only a person")
+
+
+def test_a_scim_token_carries_its_own_orphans_policy(limen: Limen) -> None:
+    """Deprovisioning through a token made with --orphans keep keeps the person's agents,
+    whatever LIMEN_ORPHANS says; a token made without it follows the setting."""
+    typo = limen("scim", "token", "create", "--name", "okta", "--orphans", "transfer")
+    _one_line_error(typo, 2, "--orphans must be one of")
+    keeping = limen.json("scim", "token", "create", "--name", "okta", "--orphans", "keep")
+    assert keeping["orphans"] == "keep"
+    plain = limen.json("scim", "token", "create", "--name", "entra")
+    gone = {}
+    for name, made in (("kim", keeping), ("lou", plain)):
+        idp = {"Authorization": f"Bearer {made['token']}"}
+        user = httpx.post(
+            f"{limen.url}/scim/v2/Users",
+            json={"schemas": [SCIM_USER], "userName": f"{name}@example.com"},
+            headers=idp,
+        ).json()
+        limen.json(
+            "identity", "create", "--kind", "agent", "--name", f"{name}-bot", "--owner", user["id"]
+        )
+        answer = httpx.delete(f"{limen.url}/scim/v2/Users/{user['id']}", headers=idp)
+        assert answer.status_code == 204, answer.text
+        gone[name] = limen.json("identity", "offboarding", f"{name}@example.com")[0]
+    assert (gone["kim"]["orphans"], gone["kim"]["orphans_from"]) == ("keep", "token")
+    assert (gone["lou"]["orphans"], gone["lou"]["orphans_from"]) == ("suspend", "setting")
+    assert limen.json("identity", "show", "kim-bot")["status"] == "active"
+    assert limen.json("identity", "show", "lou-bot")["status"] == "suspended"
+    told = " ".join(limen("identity", "offboarding", "kim@example.com").stdout.split())
+    assert "Orphans policy: keep (the SCIM token's policy). Kept as they were: kim-bot." in told

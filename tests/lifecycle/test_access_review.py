@@ -257,6 +257,7 @@ def test_reach_through_policies_is_what_the_pdp_decides(
     with db.unit_of_work() as uow:
         dana = identity.create(uow, op, kind="human", name="dana")
         bot = identity.create(uow, op, kind="agent", name="dana-bot", owner="dana")
+        identity.create(uow, op, kind="agent", name="dana-helper", owner="dana")
 
     def allow(name: str, who: str) -> None:
         text = (
@@ -278,9 +279,9 @@ def test_reach_through_policies_is_what_the_pdp_decides(
         )
         return r.json()["decision"]
 
-    def policies() -> dict[str, str]:
+    def policies(of: str = "dana-bot") -> dict[str, str]:
         review = client.get("/v1/access/review", headers=admin).json()
-        entry = next(i for i in review["identities"] if i["name"] == "dana-bot")
+        entry = next(i for i in review["identities"] if i["name"] == of)
         return {r["target"]: r["via"] for r in entry["rights"] if r["kind"] == "policy"}
 
     allow("bot-deploy", bot.id)
@@ -289,6 +290,20 @@ def test_reach_through_policies_is_what_the_pdp_decides(
     allow("dana-deploy", dana.id)
     assert decided() is True
     assert policies() == {"bot-deploy": "Cedar policy permitting it"}
+    # Every statement names its principal, and none names the helper: nothing reaches it.
+    assert policies("dana-helper") == {}
+    # A statement for every identity (by type, not by name) reaches it, as the PDP says.
+    typed = (
+        'permit(principal is Limen::Identity, action == Limen::Action::"call", '
+        'resource == Limen::Tool::"build");'
+    )
+    r = client.put("/v1/policies/any-build", json={"text": typed}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert policies("dana-helper") == {"any-build": "Cedar policy permitting it"}
+    assert policies() == {
+        "any-build": "Cedar policy permitting it",
+        "bot-deploy": "Cedar policy permitting it",
+    }
 
 
 def test_a_review_leaves_the_decision_cache_as_it_was(

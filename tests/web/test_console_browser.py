@@ -324,3 +324,74 @@ def test_a_status_change_made_elsewhere_shows_without_a_reload(
         page.screenshot(path=str(shots / "identity-live.png"), full_page=True)
         browser.close()
     assert marks == ["drawn once"] * 3
+
+
+def test_an_offboarded_persons_page_explains_it_in_the_clis_words(
+    live_server: Any, app: Any, db: Database, installed: Any, cli: Any, tmp_path: Path,
+    backend: str,
+) -> None:  # fmt: skip
+    """A person deprovisioned by hand: their page says who did it and when, the policy,
+    which machines went to whom, what was revoked and which items need rotation, in the
+    sentences ``limen identity show`` prints, not as raw events."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from limen.lifecycle import explain_offboarding
+    from limen.vault import Field, ItemDraft
+
+    base = live_server.url
+    shots = Path(SHOTS) / backend if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    operator = Actor.operator()
+    vaults = app.state.services.vault
+    payments = vaults.create_vault(operator, "payments")
+    secret = [Field(id="", type="CONCEALED", label="key", value="v")]
+    vaults.create_item(operator, "payments", ItemDraft(title="stripe", fields=secret))
+    with db.unit_of_work() as uow:
+        identity.create(uow, operator, kind="human", name="ida", email="ida@example.com")
+        hana = identity.create(
+            uow, operator, kind="human", name="hana", attributes={"manager": "ida"}
+        )
+        bot = identity.create(uow, operator, kind="agent", name="hana-bot", owner="hana")
+        identity.create(uow, operator, kind="service", name="hana-job", owner="hana")
+        identity.issue_api_token(
+            uow, operator, bot, purpose="service-account", scopes=[f"vault:{payments.id}:read"]
+        )
+        identity.issue_api_token(uow, operator, hana, purpose="personal", scopes=["*"])
+    admin = {"Authorization": f"Bearer {installed.admin_token}"}
+    done = httpx.post(
+        f"{base}/v1/identities/hana/deprovision",
+        json={"orphans": "transfer-to-manager", "reason": "left the company"},
+        headers=admin,
+    )
+    assert done.status_code == 200, done.text
+    lines = explain_offboarding(done.json())
+    assert lines[1:] == [
+        "Reason: left the company",
+        "Orphans policy: transfer-to-manager (given when deprovisioning).",
+        "Re-parented to ida: hana-bot, hana-job.",
+        "Revoked 1 token and 0 OAuth clients; every token issued on their behalf "
+        "(delegation) stopped working.",
+        "Flagged 1 vault item for rotation: payments/stripe.",
+    ]
+    shown = cli("identity", "show", "hana")
+    assert shown.exit_code == 0, shown.stderr
+    told = " ".join(shown.stdout.split())
+    assert all(line in told for line in lines), told
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = _signed_in_page(browser, base, installed.admin_token)
+        page.goto(f"{base}/console/identities/hana")
+        story = page.get_by_role("region", name="Offboarding")
+        expect(story).to_be_visible()
+        for line in lines:
+            expect(story.get_by_text(line, exact=True)).to_be_visible()
+        expect(story).to_contain_text("deprovisioned this person by hand")
+        page.screenshot(path=str(shots / "identity-offboarded.png"), full_page=True)
+        checker = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 860})
+        checking = checker.new_page()
+        checking.context.add_cookies(page.context.cookies())
+        checking.goto(f"{base}/console/identities/hana")
+        violations = _axe(checking)
+        browser.close()
+    assert violations == []

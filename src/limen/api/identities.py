@@ -11,6 +11,7 @@ from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
 from limen.api.schemas.identities import (
     IdentityCreate,
+    IdentityDeprovision,
     IdentityDeprovisioned,
     IdentityList,
     IdentityPublic,
@@ -127,6 +128,25 @@ def offboarding(ref: str, services: ServicesDep, actor: ActorDep) -> list[dict[s
     and services, revoked credentials, items flagged for rotation (``limen identity
     offboarding``)."""
     return services.provisioning.offboarding(actor, ref)
+
+
+@router.post("/{ref}/deprovision", response_model=None, openapi_extra=guarded("identity.delete"))
+async def deprovision_person(
+    ref: str, services: ServicesDep, actor: ActorDep, body: IdentityDeprovision | None = None
+) -> dict[str, Any]:
+    """Offboard a person by hand through the same steps as SCIM deprovisioning: their
+    agents and services handled by ``orphans``, tokens, delegations and OAuth clients
+    revoked, readable vault items flagged for rotation, the person deprovisioned. Answers
+    the offboarding as ``GET /{ref}/offboarding`` tells it (``limen identity
+    deprovision``); 409 if already deprovisioned, 422 for an agent or service."""
+    given = body or IdentityDeprovision()
+    return await run_in_threadpool(
+        services.provisioning.deprovision,
+        actor,
+        ref,
+        orphans=given.orphans,
+        reason=given.reason,
+    )
 
 
 @router.post(

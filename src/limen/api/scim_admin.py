@@ -35,7 +35,9 @@ def create_scim_token(
 ) -> JSONResponse:
     """A bearer token with the ``scim:write`` scope for the identity provider; its value
     is in this response only."""
-    holder, token_id, raw = services.provisioning.issue_token(actor, body.name)
+    holder, token_id, raw = services.provisioning.issue_token(
+        actor, body.name, orphans=body.orphans
+    )
     document = ScimTokenCreated(
         identity=holder.name,
         identity_id=holder.id,
@@ -43,6 +45,7 @@ def create_scim_token(
         token=raw,
         scopes=["scim:write"],
         base_url=services.settings.resolved_public_url.rstrip("/") + "/scim/v2",
+        orphans=body.orphans,
     )
     return JSONResponse(
         document.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"}

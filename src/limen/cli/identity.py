@@ -15,6 +15,7 @@ from limen.audit import Actor
 from limen.cli._context import emit_json, out_console, remote, services
 from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
+from limen.lifecycle import explain_offboarding, orphans_policy
 from limen.store.models import Identity
 
 __all__ = ["app"]
@@ -166,18 +167,50 @@ def offboarding(
 
 
 def _print_story(story: list[dict[str, Any]]) -> None:
-    for step in story:
-        out_console.print(
-            f"{step['at']}  by {step['by']}  orphans={step['orphans']}"
-            f"{'  (deleted)' if step.get('deleted') else ''}"
+    for n, step in enumerate(story):
+        if n:
+            out_console.print()
+        first, *rest = explain_offboarding(step)
+        out_console.print(first, markup=False, highlight=False)
+        for line in rest:
+            out_console.print(f"  {line}", markup=False, highlight=False)
+
+
+@app.command()
+def deprovision(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The person: identity id, name or email.")],
+    orphans: Annotated[
+        str | None,
+        typer.Option(
+            help="Their agents and services: suspend, transfer-to-manager or keep "
+            "(default: LIMEN_ORPHANS)."
+        ),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the event log).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offboard a person as the identity provider's deprovisioning does: handle the agents
+    and services they own by --orphans, revoke their tokens, delegations and clients, flag
+    the vault items they could read for rotation, and deprovision them for good."""
+    if orphans is not None:
+        orphans_policy(orphans)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"deprovisioning {ref!r} cannot be undone; pass --yes to confirm")
+        typer.confirm(f"Offboard and deprovision {ref!r} for good?", abort=True)
+    if (server := remote(ctx)) is not None:
+        body = {"orphans": orphans, "reason": reason}
+        step = server.post(f"/v1/identities/{_segment(ref)}/deprovision", body)
+    else:
+        step = services(ctx).provisioning.deprovision(
+            Actor.operator(), ref, orphans=orphans, reason=reason
         )
-        for label in ("suspended", "transferred", "kept", "needs_rotation"):
-            if step.get(label):
-                out_console.print(f"  {label.replace('_', ' ')}: {', '.join(step[label])}")
-        out_console.print(
-            f"  revoked: {step.get('revoked_tokens', 0)} token(s), "
-            f"{step.get('revoked_clients', 0)} OAuth client(s); delegated tokens cut off"
-        )
+    if as_json:
+        emit_json(step)
+        return
+    _print_story([step])
 
 
 @app.command()

@@ -9,6 +9,7 @@ import typer
 
 from limen.audit import Actor
 from limen.cli._context import emit_json, out_console, remote, services
+from limen.lifecycle import orphans_policy
 
 __all__ = ["app"]
 
@@ -28,15 +29,26 @@ def token_create(
     name: Annotated[
         str, typer.Option("--name", help="The connection, e.g. okta or entra.")
     ] = "idp",
+    orphans: Annotated[
+        str | None,
+        typer.Option(
+            help="What deprovisioning through this token does with the person's agents and "
+            "services: suspend, transfer-to-manager or keep (default: LIMEN_ORPHANS)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a bearer token with the scim:write scope; its value is printed once."""
     document: dict[str, Any]
+    if orphans is not None:
+        orphans_policy(orphans)
     if (server := remote(ctx)) is not None:
-        document = server.post("/v1/scim/tokens", {"name": name})
+        document = server.post("/v1/scim/tokens", {"name": name, "orphans": orphans})
     else:
         state = services(ctx)
-        holder, token_id, raw = state.provisioning.issue_token(Actor.operator(), name)
+        holder, token_id, raw = state.provisioning.issue_token(
+            Actor.operator(), name, orphans=orphans
+        )
         document = {
             "identity": holder.name,
             "identity_id": holder.id,
@@ -44,6 +56,7 @@ def token_create(
             "token": raw,
             "scopes": ["scim:write"],
             "base_url": state.settings.resolved_public_url.rstrip("/") + "/scim/v2",
+            "orphans": orphans,
         }
     base, raw = document["base_url"], document["token"]
     if as_json:
@@ -51,6 +64,8 @@ def token_create(
         return
     out_console.print(f"SCIM base URL: {base}")
     out_console.print(f"bearer token:  {raw}")
+    if document.get("orphans"):
+        out_console.print(f"orphans:       {document['orphans']} (people it deprovisions)")
     out_console.print("The token is shown only now; paste it into the identity provider.")
 
 

@@ -12,6 +12,8 @@ from limen.lifecycle.provisioning import (
     Provisioning,
     UserDraft,
     UserRecord,
+    explain_offboarding,
+    orphans_policy,
 )
 from limen.lifecycle.report import posture_csv, posture_html, review_csv, review_html
 from limen.lifecycle.review import AccessReview, Review, ReviewedIdentity, Right
@@ -34,6 +36,8 @@ __all__ = [
     "Risk",
     "UserDraft",
     "UserRecord",
+    "explain_offboarding",
+    "orphans_policy",
     "posture_csv",
     "posture_html",
     "review_csv",

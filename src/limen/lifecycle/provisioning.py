@@ -11,7 +11,10 @@ The identity provider (Okta, Entra ID, JumpCloud, Google) pushes people and grou
   and services they own by the ``orphans`` setting (``suspend``, ``transfer-to-manager``
   or ``keep``), revokes their tokens (delegated tokens fall with the person's cut-off) and
   OAuth clients, and lists the vault items they or their machines could read as needing
-  rotation. Every step is an event.
+  rotation. Every step is an event. The policy is the SCIM token's own (``limen scim token
+  create --orphans``) or the setting; an operator deprovisioning a person by hand
+  (``limen identity deprovision``) goes through the same steps and may name the policy;
+  :func:`explain_offboarding` tells what one offboarding did, for the CLI and the console.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -40,6 +44,7 @@ from limen.store.models import (
     ProvisionedGroup,
     ProvisionedMember,
     ProvisionedUser,
+    Vault,
     VaultItem,
     utcnow,
 )
@@ -55,6 +60,8 @@ __all__ = [
     "Provisioning",
     "UserDraft",
     "UserRecord",
+    "explain_offboarding",
+    "orphans_policy",
 ]
 
 ORPHAN_POLICIES: Final = ("suspend", "transfer-to-manager", "keep")
@@ -141,25 +148,40 @@ class Offboarded:
     revoked_tokens: int = 0
     revoked_clients: int = 0
     needs_rotation: list[dict[str, str]] = field(default_factory=list)
+    event: tuple[Any, str, str | None, dict[str, Any]] | None = None
+    """The ``lifecycle.offboard`` event: when, by whom, why, and its context."""
+
+
+def orphans_policy(value: str) -> str:
+    """``value`` if it names an orphans policy; otherwise the one-line error a typo gets."""
+    if value not in ORPHAN_POLICIES:
+        raise InvalidInput(
+            f"--orphans must be one of {', '.join(ORPHAN_POLICIES)}, not {value[:40]!r}"
+        )
+    return value
 
 
 class Provisioning:
     """Users and groups as the identity provider manages them, for an actor."""
 
     def __init__(self, db: Database, authorizer: Authorizer, *, orphans: str = "suspend") -> None:
-        if orphans not in ORPHAN_POLICIES:
-            raise InvalidInput(f"orphans must be one of {', '.join(ORPHAN_POLICIES)}")
         self._db = db
         self._guard = authorizer
-        self.orphans = orphans
+        self.orphans = orphans_policy(orphans)
 
     def _authorize(self, actor: Actor, name: str | None = None) -> None:
         self._guard.authorize(actor, _ACTION, Resource("scim", name=name))
 
-    def issue_token(self, actor: Actor, name: str = "idp") -> tuple[Identity, str, str]:
+    def issue_token(
+        self, actor: Actor, name: str = "idp", *, orphans: str | None = None
+    ) -> tuple[Identity, str, str]:
         """A ``scim:write`` token for an identity provider's provisioning connection,
-        held by the service identity ``scim-<name>`` (made on first use). Returns the
-        identity, the token's id and its value (shown once)."""
+        held by the service identity ``scim-<name>`` (made on first use). ``orphans``
+        is what deprovisioning through it does with the person's machines (unset: the
+        ``LIMEN_ORPHANS`` setting). Returns the identity, the token's id and its value
+        (shown once)."""
+        if orphans is not None:
+            orphans_policy(orphans)
         self._guard.authorize(actor, "token.create", Resource("scim", name=name))
         with self._db.unit_of_work() as uow:
             holder_name = f"scim-{(name or 'idp').strip()}"
@@ -178,6 +200,8 @@ class Provisioning:
             row, raw = identities.issue_api_token(
                 uow, actor, holder, purpose="scim", scopes=[SCIM_SCOPE], name=holder_name
             )
+            row.orphans = orphans
+            uow.flush()
             return holder, row.id, raw
 
     # -- users ---------------------------------------------------------------------------
@@ -341,7 +365,8 @@ class Provisioning:
             return done
 
     def offboarding(self, actor: Actor, ref: str) -> list[dict[str, Any]]:
-        """The offboarding events of one identity, newest first: what happened and why."""
+        """The offboarding events of one identity, newest first: what happened and why,
+        with the names of the identities and items they name (``names``)."""
         self._guard.authorize(actor, "event.read", Resource("identity", name=ref))
         with self._db.unit_of_work(readonly=True) as uow:
             target = identities.get(uow.session, ref)
@@ -349,11 +374,40 @@ class Provisioning:
                 sa.select(Event)
                 .where(Event.action == "lifecycle.offboard", Event.resource_id == target.id)
                 .order_by(Event.seq.desc())
+            ).all()
+            return _steps(
+                uow.session, [(e.occurred_at, e.actor_name, e.reason, e.context) for e in rows]
             )
-            return [
-                {"at": e.occurred_at.isoformat(), "by": e.actor_name, **(e.context or {})}
-                for e in rows
-            ]
+
+    def deprovision(
+        self, actor: Actor, ref: str, *, orphans: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Offboard a person by hand, through the same steps as the identity provider's
+        deprovisioning, and deprovision them for good. ``orphans`` overrides the setting.
+        Returns the offboarding as :meth:`offboarding` tells it."""
+        if orphans is not None:
+            orphans_policy(orphans)
+        with self._db.unit_of_work(readonly=True) as uow:
+            found = identities.get(uow.session, ref)
+            target = Resource("identity", found.id, found.name)
+        self._guard.authorize(actor, "identity.delete", target)
+        with self._db.unit_of_work() as uow:
+            session = uow.session
+            human = session.get(Identity, target.id)
+            assert human is not None
+            if human.kind is not IdentityKind.HUMAN:
+                raise InvalidInput(
+                    f"{human.name!r} is not a person: only a person is offboarded with an "
+                    "orphans policy (limen identity delete takes any identity out of service)"
+                )
+            if human.status is IdentityStatus.DEPROVISIONED:
+                raise Conflict(f"{human.name!r} is already deprovisioned")
+            row = session.get(ProvisionedUser, human.id)
+            done = self._offboard(
+                uow, actor, human, row, delete=True, by_hand=True, orphans=orphans, reason=reason
+            )
+            assert done.event is not None
+            return _steps(session, [done.event])[0]
 
     # -- offboarding ---------------------------------------------------------------------
 
@@ -362,14 +416,23 @@ class Provisioning:
         uow: UnitOfWork,
         actor: Actor,
         human: Identity,
-        row: ProvisionedUser,
+        row: ProvisionedUser | None,
         *,
         delete: bool,
+        by_hand: bool = False,
+        orphans: str | None = None,
+        reason: str | None = None,
     ) -> Offboarded:
+        """Offboard ``human``: for the identity provider, through its token, or
+        ``by_hand`` for an operator, who may give ``orphans`` and ``reason``."""
         session = uow.session
-        policy = self.orphans
+        policy, source = self._policy(session, actor, orphans)
         done = Offboarded(human.id, policy)
-        why = "deprovisioned by the identity provider"
+        why = (reason or "").strip() or (
+            f"deprovisioned by {actor.name}"
+            if by_hand
+            else "deprovisioned by the identity provider"
+        )
         owned = list(
             session.scalars(
                 sa.select(Identity)
@@ -382,7 +445,7 @@ class Provisioning:
         )
         # Looked up first: once the machines change hands, their reads are still theirs.
         done.needs_rotation = _readable_items(session, [human, *owned])
-        manager = _manager(session, row) if policy == "transfer-to-manager" else None
+        manager = _manager(session, row, human) if policy == "transfer-to-manager" else None
         for machine in owned:
             if policy == "keep":
                 done.kept.append(machine.id)
@@ -427,7 +490,22 @@ class Provisioning:
             )
         if delete:
             identities.deprovision(uow, actor, human.id, reason=why)
-        record(
+        context = {
+            "orphans": policy,
+            "orphans_from": source,
+            "by_hand": by_hand,
+            "note": (reason or "").strip() or None,
+            "deleted": delete,
+            "suspended": done.suspended,
+            "transferred": done.transferred,
+            "transferred_to": manager.id if manager and done.transferred else None,
+            "kept": done.kept,
+            "revoked_tokens": done.revoked_tokens,
+            "revoked_clients": done.revoked_clients,
+            "delegations_cut_off": True,
+            "needs_rotation": [i["id"] for i in done.needs_rotation],
+        }
+        event = record(
             session,
             actor,
             "lifecycle.offboard",
@@ -435,20 +513,22 @@ class Provisioning:
             resource_id=human.id,
             resource_name=human.name,
             reason=why,
-            context={
-                "orphans": policy,
-                "deleted": delete,
-                "suspended": done.suspended,
-                "transferred": done.transferred,
-                "transferred_to": manager.id if manager and done.transferred else None,
-                "kept": done.kept,
-                "revoked_tokens": done.revoked_tokens,
-                "revoked_clients": done.revoked_clients,
-                "delegations_cut_off": True,
-                "needs_rotation": [i["id"] for i in done.needs_rotation],
-            },
+            context=context,
         )
+        done.event = (event.occurred_at, actor.name, why, context)
         return done
+
+    def _policy(self, session: Session, actor: Actor, given: str | None) -> tuple[str, str]:
+        """The orphans policy of this offboarding, and where it came from: the operator's
+        ``--orphans``, the policy of the SCIM token the identity provider called with, or
+        the ``LIMEN_ORPHANS`` setting."""
+        if given is not None:
+            return given, "request"
+        if actor.token_id:
+            held = session.get(ApiToken, actor.token_id)
+            if held is not None and held.orphans:
+                return held.orphans, "token"
+        return self.orphans, "setting"
 
     # -- groups --------------------------------------------------------------------------
 
@@ -827,11 +907,16 @@ def _adoptable(session: Session, user_name: str, email: str | None) -> Identity 
     return None
 
 
-def _manager(session: Session, row: ProvisionedUser) -> Identity | None:
-    """The person's manager (enterprise extension ``manager.value``), if active."""
-    document = row.document or {}
-    extension = document.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User") or {}
+def _manager(session: Session, row: ProvisionedUser | None, human: Identity) -> Identity | None:
+    """The person's manager, if active: the enterprise extension's ``manager.value`` for
+    a provisioned person, else a ``manager`` attribute (id, name or SCIM id)."""
+    document = row.document if row is not None else None
+    extension = (document or {}).get(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ) or {}
     manager = extension.get("manager") if isinstance(extension, dict) else None
+    if manager is None and row is None:
+        manager = (human.attributes or {}).get("manager")
     ref = manager.get("value") if isinstance(manager, dict) else manager
     if not isinstance(ref, str) or not ref.strip():
         return None
@@ -844,6 +929,8 @@ def _manager(session: Session, row: ProvisionedUser) -> Identity | None:
             )
         )
         found = session.get(Identity, linked) if linked else None
+    if found is None:
+        found = session.scalar(sa.select(Identity).where(Identity.name == ref))
     if found is None or found.kind is not IdentityKind.HUMAN or not found.is_active:
         return None
     return found
@@ -898,3 +985,125 @@ def _readable_items(session: Session, holders: Sequence[Identity]) -> list[dict[
             via = granted.get(vault_id) or granted["*"]
             found.setdefault(item_id, {"id": item_id, "name": title, "via": via})
     return sorted(found.values(), key=lambda i: (i["name"], i["id"]))
+
+
+def _steps(
+    session: Session, events: Sequence[tuple[Any, str, str | None, dict[str, Any] | None]]
+) -> list[dict[str, Any]]:
+    """Offboarding events as documents: when, by whom, why, what the event recorded, and
+    the names of the identities and items it names by id (``names``)."""
+    contexts = [dict(context or {}) for _, _, _, context in events]
+    people = {
+        i
+        for c in contexts
+        for i in [*c.get("suspended", []), *c.get("transferred", []), *c.get("kept", [])]
+    } | {c["transferred_to"] for c in contexts if c.get("transferred_to")}
+    items = {i for c in contexts for i in c.get("needs_rotation", [])}
+    names: dict[str, str] = {}
+    if people:
+        for identity_id, name in session.execute(
+            sa.select(Identity.id, Identity.name).where(Identity.id.in_(people))
+        ):
+            names[identity_id] = name
+    if items:
+        for item_id, title, vault_name in session.execute(
+            sa.select(VaultItem.id, VaultItem.title, Vault.name)
+            .join(Vault, Vault.id == VaultItem.vault_id)
+            .where(VaultItem.id.in_(items))
+        ):
+            names[item_id] = f"{vault_name}/{title}"
+    steps = []
+    for (at, by, why, _), context in zip(events, contexts, strict=True):
+        named = [
+            *context.get("suspended", []),
+            *context.get("transferred", []),
+            *context.get("kept", []),
+            *context.get("needs_rotation", []),
+            *([context["transferred_to"]] if context.get("transferred_to") else []),
+        ]
+        steps.append(
+            {
+                "at": at.isoformat(),
+                "by": by,
+                "reason": why,
+                **context,
+                "names": {i: names.get(i, i) for i in named},
+            }
+        )
+    return steps
+
+
+_POLICY_FROM: Final = {
+    "request": "given when deprovisioning",
+    "token": "the SCIM token's policy",
+    "setting": "the LIMEN_ORPHANS setting",
+}
+
+
+def explain_offboarding(step: dict[str, Any]) -> list[str]:
+    """What one offboarding did, in the sentences the CLI (``limen identity show``,
+    ``limen identity offboarding``) and the console both print: who did it and when,
+    the orphans policy, which agents and services were suspended, re-parented (to whom)
+    or kept, what was revoked, and which vault items are flagged for rotation."""
+    names = step.get("names") or {}
+
+    def listed(ids: list[str]) -> str:
+        return ", ".join(names.get(i, i) for i in ids)
+
+    at = _when(step.get("at"))
+    done = "deprovisioned" if step.get("deleted") else "suspended"
+    how = "by hand" if step.get("by_hand") else "through the identity provider (SCIM)"
+    lines = [f"{at}: {step.get('by') or 'someone'} {done} this person {how}."]
+    if step.get("note"):
+        lines.append(f"Reason: {step['note']}")
+    policy = step.get("orphans") or "suspend"
+    source = _POLICY_FROM.get(step.get("orphans_from") or "")
+    lines.append(f"Orphans policy: {policy}" + (f" ({source})." if source else "."))
+    suspended = step.get("suspended") or []
+    transferred = step.get("transferred") or []
+    kept = step.get("kept") or []
+    if suspended:
+        lines.append(
+            f"Suspended {_count(len(suspended), 'agent or service', 'agents and services')}"
+            f" they owned: {listed(suspended)}."
+        )
+    if transferred:
+        to = names.get(
+            step.get("transferred_to") or "", step.get("transferred_to") or "their manager"
+        )
+        lines.append(f"Re-parented to {to}: {listed(transferred)}.")
+    if kept:
+        lines.append(f"Kept as they were: {listed(kept)}.")
+    if not (suspended or transferred or kept):
+        lines.append("They owned no active agent or service.")
+    lines.append(
+        f"Revoked {_count(step.get('revoked_tokens') or 0, 'token', 'tokens')} and "
+        f"{_count(step.get('revoked_clients') or 0, 'OAuth client', 'OAuth clients')}; "
+        "every token issued on their behalf (delegation) stopped working."
+    )
+    rotation = step.get("needs_rotation") or []
+    if rotation:
+        lines.append(
+            f"Flagged {_count(len(rotation), 'vault item', 'vault items')} for rotation: "
+            f"{listed(rotation)}."
+        )
+    else:
+        lines.append("No vault item they could read needed rotation.")
+    return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _when(value: Any) -> str:
+    """An ISO time as ``2026-12-06 15:40 UTC``."""
+    if not isinstance(value, str):
+        return "at an unknown time"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -45,6 +45,7 @@ from limen.store.models import (
     Policy,
     Vault,
     VaultItem,
+    as_utc,
     utcnow,
 )
 
@@ -64,6 +65,7 @@ _VAULT_ACTIONS: Final = frozenset(
         "vault.item.delete",
     }
 )
+_READ_ACTIONS: Final = frozenset(a for a in _VAULT_ACTIONS if a.endswith("read"))
 _EVERYONE: Final = "Cedar policy for every principal"
 _SCOPE_ACTIONS: dict[str, frozenset[str]] = {}
 for _name, _spec in ACTIONS.items():
@@ -299,66 +301,51 @@ def _review(
         if item.rotation_needed_since is not None:
             flagged_by_vault[item.vault_id].append(item.title)
 
-    # What they did, aggregated by the database: per identity and action, per identity
-    # and vault, who read which item, and the decisions about them grouped by their
-    # shape. No row of the event table reaches Python on its own.
+    # What they did, in one pass over the window's events, grouped by the database per
+    # action, identity and resource in the order of ix_events_use (which holds every
+    # column read): per identity and action, per identity and vault, and who read which
+    # item all come from these rows. Three queries used to read the same index three
+    # times; the rows go through the connection, not the ORM's row machinery.
     window = (
         Event.occurred_at >= since,
         Event.outcome == "success",
         Event.actor_id.is_not(None),
     )
     used_actions: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+    used_vaults: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+    readers: dict[str, set[str]] = defaultdict(set)
     events_of: dict[str, int] = defaultdict(int)
-    # Grouped by action first: the order of ix_events_use, which holds every column read.
-    for action, actor_id, count, last in session.execute(
-        sa.select(Event.action, Event.actor_id, sa.func.count(), sa.func.max(Event.occurred_at))
-        .where(*window, Event.action != "access.evaluate")
-        .group_by(Event.action, Event.actor_id)
-    ):
-        if actor_id in ids:
-            events_of[actor_id] += count
-            used_actions[actor_id][action] = (count, last)
-    per_item = (
+    connection = session.connection()
+    for action, actor_id, resource_id, count, last in connection.execute(
         sa.select(
+            Event.action,
             Event.actor_id,
             Event.resource_id,
-            sa.func.count().label("uses"),
-            sa.func.max(Event.occurred_at).label("last"),
+            sa.func.count(),
+            # Compared as read, made UTC-aware only where a right reports it (as_utc):
+            # most of these rows are never shown.
+            sa.type_coerce(sa.func.max(Event.occurred_at), sa.DateTime()),
         )
-        .where(*window, Event.action.in_(_VAULT_ACTIONS))
+        .where(*window, Event.action != "access.evaluate")
         .group_by(Event.action, Event.actor_id, Event.resource_id)
-        .subquery()
-    )
-    used_vaults: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
-    for actor_id, vault_id, count, last in session.execute(
-        sa.select(
-            per_item.c.actor_id,
-            VaultItem.vault_id,
-            sa.cast(sa.func.sum(per_item.c.uses), sa.BigInteger),
-            sa.func.max(per_item.c.last),
-        )
-        .join(VaultItem, VaultItem.id == per_item.c.resource_id)
-        .where(VaultItem.deleted_at.is_(None))
-        .group_by(per_item.c.actor_id, VaultItem.vault_id)
     ):
-        if actor_id in ids:
-            used_vaults[actor_id][vault_id] = (count, last)
-    # Who of the reviewed identities read which item (one row per reader and item).
-    readers: dict[str, set[str]] = defaultdict(set)
-    for actor_id, item_id in session.execute(
-        sa.select(Event.actor_id, Event.resource_id)
-        .join(VaultItem, VaultItem.id == Event.resource_id)
-        .join(Identity, Identity.id == Event.actor_id)
-        .where(
-            *window,
-            Event.action.in_([a for a in _VAULT_ACTIONS if a.endswith("read")]),
-            VaultItem.deleted_at.is_(None),
-            Identity.kind.in_(kinds),
-            Identity.status != IdentityStatus.DEPROVISIONED,
-        )
-        .distinct()
-    ):
-        readers[item_id].add(actor_id)
+        if actor_id not in ids:
+            continue
+        events_of[actor_id] += count
+        mine = used_actions[actor_id]
+        seen = mine.get(action)
+        mine[action] = (count, last) if seen is None else (seen[0] + count, max(seen[1], last))
+        if action in _VAULT_ACTIONS:
+            item = items.get(resource_id)
+            if item is None:
+                continue  # deleted, or never an item
+            in_vault = used_vaults[actor_id]
+            seen = in_vault.get(item.vault_id)
+            in_vault[item.vault_id] = (
+                (count, last) if seen is None else (seen[0] + count, max(seen[1], last))
+            )
+            if action in _READ_ACTIONS:
+                readers[resource_id].add(actor_id)
     decisions: dict[str, list[_Decisions]] = defaultdict(list)
     subject = Event.context[("subject", "id")].as_string()
     verb = Event.context["action"].as_string()
@@ -401,7 +388,7 @@ def _review(
     # In the order the findings list them (by title, then readers), so that each
     # identity's list is already sorted.
     shared = sorted(
-        (items[item_id].title, sorted(id_names[r] for r in others), item_id)
+        (items[item_id].title, sorted(map(id_names.__getitem__, others)), item_id)
         for item_id, others in readers.items()
         if len(others) > 1
     )
@@ -449,7 +436,7 @@ def _review(
                     )
                 )
         permitted = reached.get(machine.id, {})
-        for policy_id, policy_name in policies:
+        for policy_id, policy_name in policies if permitted else ():
             everyone = permitted.get(policy_name)
             if everyone is not None:
                 # A decision names the statements that decided it: "<policy>#<n>".
@@ -509,7 +496,7 @@ def _scope_rights(
                 credential,
                 used=count > 0,
                 uses=count,
-                last_used=last,
+                last_used=as_utc(last) if last else None,
                 sensitive=vault_id in tagged,
             )
         if match or scope != "*":
@@ -525,7 +512,7 @@ def _scope_rights(
             credential,
             used=count > 0,
             uses=count,
-            last_used=max((h[1] for h in hits), default=None),
+            last_used=as_utc(max(h[1] for h in hits)) if hits else None,
         )
         return
     family, _, verb = scope.partition(":")

@@ -33,6 +33,7 @@ from limen.api.problems import status_for
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.audit import Actor, EventFilter, Outcome, Resource
 from limen.errors import Denied, InvalidInput, LimenError, Unauthenticated
+from limen.lifecycle import explain_offboarding
 from limen.services import Services
 from limen.web._render import SECURITY_HEADERS, render, templates
 from limen.web._static import static_response
@@ -594,6 +595,15 @@ def identity_page(
             limit=100,
         ).events
         history = [e for e in reversed(changes) if e.action in STATUS_ACTIONS][:20]
+    offboarding = None
+    if (
+        found.kind.value == "human"
+        and found.status.value != "active"
+        and guard.allows(actor, "event.read", Resource("identity", name=found.id))
+    ):
+        # Told in the CLI's words (limen identity show), not as the raw events.
+        story = services.provisioning.offboarding(actor, found.id)
+        offboarding = [explain_offboarding(step) for step in story[:5]]
     alerts = None
     if guard.allows(actor, "alert.read", Resource("alert")):
         alerts = services.alerts.list(actor, identity=found.id, limit=10)
@@ -616,6 +626,7 @@ def identity_page(
         notice=notices.get(done or ""),
         live=live,
         history=history,
+        offboarding=offboarding,
         alerts=alerts,
         open_alerts=[a for a in alerts or () if a["status"] in ("open", "acknowledged")],
         risk=_risk_of(found),

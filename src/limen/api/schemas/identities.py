@@ -11,6 +11,7 @@ from limen.store.models import Identity
 
 __all__ = [
     "IdentityCreate",
+    "IdentityDeprovision",
     "IdentityDeprovisioned",
     "IdentityList",
     "IdentityPublic",
@@ -94,6 +95,19 @@ class IdentityDeprovisioned(IdentityPublic):
 
     cascaded: list[str] = Field(description="Ids of the owned identities suspended with it.")
     revoked_tokens: int
+
+
+class IdentityDeprovision(BaseModel):
+    """Offboard a person by hand, as the identity provider's deprovisioning does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    orphans: Literal["suspend", "transfer-to-manager", "keep"] | None = Field(
+        default=None,
+        description="What becomes of the agents and services they own; unset follows "
+        "LIMEN_ORPHANS.",
+    )
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class IdentityList(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["GroupRoles", "GroupRolesSet", "ScimTokenCreate", "ScimTokenCreated"]
@@ -11,6 +13,11 @@ class ScimTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="idp", min_length=1, max_length=200, description="e.g. okta, entra.")
+    orphans: Literal["suspend", "transfer-to-manager", "keep"] | None = Field(
+        default=None,
+        description="What deprovisioning through this token does with the person's agents "
+        "and services; unset follows LIMEN_ORPHANS.",
+    )
 
 
 class ScimTokenCreated(BaseModel):
@@ -20,6 +27,7 @@ class ScimTokenCreated(BaseModel):
     token: str = Field(description="Shown once, here only.")
     scopes: list[str]
     base_url: str
+    orphans: str | None = None
 
 
 class GroupRolesSet(BaseModel):

@@ -3,7 +3,7 @@
 from limen.store.models.access import Policy
 from limen.store.models.api_token import ApiToken
 from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
-from limen.store.models.base import Base, utcnow
+from limen.store.models.base import Base, as_utc, utcnow
 from limen.store.models.detect import DetectAlert, DetectBaseline, DetectCursor
 from limen.store.models.discovery import FleetExposure, FleetMachine
 from limen.store.models.event import Event
@@ -61,5 +61,6 @@ __all__ = [
     "VaultItem",
     "VaultItemVersion",
     "VaultKek",
+    "as_utc",
     "utcnow",
 ]

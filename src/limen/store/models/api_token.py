@@ -28,3 +28,6 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    orphans: Mapped[str | None] = mapped_column(String(32))
+    """A SCIM token's policy for the agents and services of the people it deprovisions
+    (``suspend``, ``transfer-to-manager``, ``keep``); unset follows ``LIMEN_ORPHANS``."""
