@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from limen.detect.live import LiveDetector
     from limen.detect.triage import Alerts
     from limen.metrics import Metrics
+    from limen.resources import ResourceTags
     from limen.respond import ssf
     from limen.respond.playbooks import Playbooks
     from limen.respond.threat import ThreatService, ThreatView
@@ -232,6 +233,12 @@ class Services:
         from limen.respond.playbooks import Playbooks
 
         return Playbooks(self.db, self.guard)
+
+    @cached_property
+    def resource_tags(self) -> ResourceTags:
+        from limen.resources import ResourceTags
+
+        return ResourceTags(self.db, self.guard)
 
     @cached_property
     def alerts(self) -> Alerts:

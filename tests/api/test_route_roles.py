@@ -130,6 +130,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/playbooks/{name}"): {"json": {"text": "actions: [notify]\nmode: dry-run"}},
     ("POST", "/v1/playbooks/{name}/test"): {"json": {"alert": "missing"}},
     ("PUT", "/v1/threat-level"): {"json": {"level": "normal"}},
+    ("POST", "/v1/resources/tag"): {"json": {"resource": "db:tagged-{role}", "tags": ["x"]}},
+    ("POST", "/v1/resources/untag"): {"json": {"resource": "db:tagged-{role}", "tags": ["x"]}},
     ("POST", "/scim/v2/Users"): {"json": {"userName": "scim-{role}"}},
     ("PUT", "/scim/v2/Users/{user_id}"): {"json": {"userName": "scim-{role}"}},
     ("PATCH", "/scim/v2/Users/{user_id}"): {

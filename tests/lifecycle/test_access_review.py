@@ -176,6 +176,58 @@ def test_the_posture_report_maps_findings_to_the_owasp_nhi_top_10(
     assert "Overprivileged NHI" in table.stdout
 
 
+def test_resources_the_operator_tagged_count_as_sensitive(
+    client: TestClient, db: Database, installed: InitResult, cli: Any
+) -> None:
+    """Tags an operator puts on resources (`limen resource tag`) mark rights sensitive as
+    item tags do: a vault by name, the outside resource type a scope reaches, and a
+    policy whose allowed decisions touched a tagged resource."""
+    world = _world(client, db, installed)
+
+    def rights(tag: str | None = None) -> dict[str, dict[tuple[str, str], bool]]:
+        params = {"resource_tag": tag} if tag else {}
+        review = client.get("/v1/access/review", params=params, headers=world["admin"]).json()
+        return {
+            i["name"]: {(r["kind"], r["target"]): r["sensitive"] for r in i["rights"]}
+            for i in review["identities"]
+        }
+
+    before = rights()["pay-bot"]
+    assert before[("vault", "hr")] is False
+    assert before[("scope", "tools:call")] is False
+    assert before[("policy", "tools")] is False
+
+    tagged = client.post(
+        "/v1/resources/tag",
+        json={"resource": "vault:hr", "tags": ["sensitive"]},
+        headers=world["admin"],
+    )
+    assert tagged.status_code == 200, tagged.text
+    assert cli("resource", "tag", "tool:deploy", "pci").exit_code == 0
+    after = rights()["pay-bot"]
+    assert after[("vault", "hr")] is True
+    assert after[("scope", "tools:call")] is False  # tool:deploy is pci, not sensitive
+
+    # Another tag: only what carries it, and only the identities that reach it.
+    pci = rights("pci")
+    assert sorted(pci) == ["pay-bot"]
+    assert pci["pay-bot"][("scope", "tools:call")] is True
+    assert pci["pay-bot"][("policy", "tools")] is True
+    assert pci["pay-bot"][("vault", "payments")] is False
+    finding = next(
+        f
+        for i in client.get(
+            "/v1/access/review", params={"resource_tag": "pci"}, headers=world["admin"]
+        ).json()["identities"]
+        for f in i["findings"]
+        if f["type"] == "sensitive-resource" and "policy tools" in f["detail"]
+    )
+    assert finding["change"] == ""  # it was used: someone must decide, not remove blindly
+
+    assert cli("resource", "untag", "tool:deploy", "pci").exit_code == 0
+    assert rights("pci") == {}
+
+
 def test_counts_and_last_use_match_a_hand_checked_log(
     client: TestClient, db: Database, installed: InitResult
 ) -> None:

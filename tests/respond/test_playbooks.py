@@ -9,14 +9,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from limen import identity, tokens
 from limen.api import create_app
+from limen.audit import Actor
 from limen.config import Settings
+from limen.installation import InitResult
+from limen.respond import ssf
 from limen.store import Database
 from tests.api.test_events_ingest import reporter_headers
 from tests.api.test_metrics import _scrape, _value
+from tests.api.test_ssf import Receiver, bearer, limen
 from tests.detect.test_live import wait_alerts, wait_scored
 from tests.respond._waiting import wait_for
 
@@ -288,3 +294,148 @@ def agent_token(cli: Any, name: str) -> dict[str, str]:
     issued = cli("token", "create", "--identity", name, "--scopes", "events:write", "--json")
     assert issued.exit_code == 0, issued.stderr
     return {"Authorization": f"Bearer {json.loads(issued.stdout)['token']}"}
+
+
+def test_playbooks_match_resources_the_operator_tagged(
+    client: TestClient, admin_headers: dict[str, str], cli: Any, db: Database, tmp_path: Any
+) -> None:
+    gateway = reporter_headers(cli)
+    agent_with_token(cli, "mo-bot", "mo")
+    agent_with_token(cli, "ned-bot", "mo")
+    for n in range(12):
+        tagged = client.post(
+            "/v1/resources/tag",
+            json={"resource": f"db:secret-{n}", "tags": ["sensitive"]},
+            headers=admin_headers,
+        )
+        assert tagged.status_code == 200, tagged.text
+    (tmp_path / "sensitive.yaml").write_text(
+        "match: {resource_tags: [sensitive]}\nactions: [notify]\n"
+    )
+    added = cli("playbook", "add", "watch-sensitive", str(tmp_path / "sensitive.yaml"), "--json")
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["match"]["resource_tags"] == ["sensitive"]
+
+    history, attacks = [], []
+    for name in ("mo-bot", "ned-bot"):
+        ordinary, probe = probing(name)
+        if name == "ned-bot":  # the same probing, of resources nobody tagged
+            for event in probe:
+                event["resource"]["id"] = event["resource"]["id"].replace("secret", "scratch")
+        history += ordinary
+        attacks += probe
+    wait_scored(
+        db, client.post("/v1/events", json={"events": history}, headers=gateway).json()["ids"]
+    )
+    wait_scored(
+        db, client.post("/v1/events", json={"events": attacks}, headers=gateway).json()["ids"]
+    )
+    alerts = {a["identity"]["name"]: a for a in wait_alerts(client, admin_headers, count=2)}
+    assert set(alerts) == {"mo-bot", "ned-bot"}
+
+    runs = wait_for(
+        lambda: client.get(
+            "/v1/events", params={"action": "playbook.run"}, headers=admin_headers
+        ).json()["items"]
+    )
+    assert [(e["resource"]["name"], e["context"]["alert"]) for e in runs] == [
+        ("mo-bot", alerts["mo-bot"]["id"])
+    ]
+    for name, matches in (("mo-bot", True), ("ned-bot", False)):
+        tested = cli("playbook", "test", "watch-sensitive", "--alert", alerts[name]["id"], "--json")
+        assert json.loads(tested.stdout)["matches"] is matches
+
+    listed = cli("resource", "list", "--tag", "sensitive", "--json")
+    assert len(json.loads(listed.stdout)["items"]) == 12
+    bad = cli("resource", "tag", "payments-prod", "sensitive")
+    assert bad.exit_code != 0 and "type:id" in bad.stderr
+    missing = client.post(
+        "/v1/resources/untag",
+        json={"resource": "db:secret-0", "tags": ["pci"]},
+        headers=admin_headers,
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    bad_tag = client.put(
+        "/v1/playbooks/x",
+        json={"text": "match: {resource_tags: [Not A Tag]}\nactions: [notify]"},
+        headers=admin_headers,
+    )
+    assert bad_tag.status_code == 422
+    assert bad_tag.json()["detail"].startswith("match.resource_tags")
+
+
+@pytest.fixture
+def receiver_client(db: Database, installed: InitResult) -> tuple[str, str]:
+    """A Shared Signals receiver's OAuth client (client id, secret)."""
+    with db.unit_of_work() as uow:
+        soc = identity.create(uow, Actor.system("test"), kind="service", name="soc")
+        client, secret = tokens.register_client(
+            uow, Actor.system("test"), soc, scopes=["ssf:manage"]
+        )
+    assert secret is not None
+    return client.client_id, secret
+
+
+NOTIFY_SSF = """\
+description: tell the receivers when an agent probes for rights
+match: {min_score: 0.6, kinds: [agent]}
+actions: [notify]
+ssf: risk-level-change
+"""
+
+
+def test_notify_sends_a_risk_level_change_set_to_shared_signals_receivers(
+    db: Database,
+    settings: Settings,
+    receiver_client: tuple[str, str],
+    installed: InitResult,
+    cli: Any,
+    tmp_path: Any,
+) -> None:
+    gateway = reporter_headers(cli)
+    agent_with_token(cli, "ola-bot", "ola")
+    ola_bot = json.loads(cli("identity", "show", "ola-bot", "--json").stdout)["id"]
+    (tmp_path / "tell.yaml").write_text(NOTIFY_SSF)
+    assert cli("playbook", "add", "tell-receivers", str(tmp_path / "tell.yaml")).exit_code == 0
+    # Without ssf, notify sends no SET: the receiver gets one per alert, not two.
+    (tmp_path / "log.yaml").write_text("match: {kinds: [agent]}\nactions: [notify]\n")
+    assert cli("playbook", "add", "log-only", str(tmp_path / "log.yaml")).exit_code == 0
+    (tmp_path / "x.yaml").write_text("actions: [suspend]\nssf: risk-level-change\n")
+    refused = cli("playbook", "add", "x", str(tmp_path / "x.yaml"))
+    assert refused.exit_code != 0 and "add notify to actions" in refused.stderr
+
+    with limen(settings, db) as url, Receiver(f"{url}/.well-known/jwks.json") as receiver:
+        http = httpx.Client(base_url=url, headers=bearer(url, receiver_client))
+        stream = http.post(
+            "/ssf/streams",
+            json={
+                "delivery": {"method": ssf.PUSH, "endpoint_url": receiver.url},
+                "events_requested": [ssf.RISK_LEVEL_CHANGE],
+            },
+        ).json()
+        assert stream["events_delivered"] == [ssf.RISK_LEVEL_CHANGE]
+        ordinary, probe = probing("ola-bot")
+        sent = httpx.post(f"{url}/v1/events", json={"events": ordinary}, headers=gateway)
+        wait_scored(db, sent.json()["ids"])
+        httpx.post(f"{url}/v1/events", json={"events": probe}, headers=gateway)
+
+        wait_for(lambda: receiver.received)
+        (event, header, claims), *more = receiver.events()
+        assert more == []
+        assert event == ssf.RISK_LEVEL_CHANGE
+        assert header["typ"] == "secevent+jwt"
+        assert claims["sub_id"] == {"format": "iss_sub", "iss": url, "sub": ola_bot}
+        payload = claims["events"][ssf.RISK_LEVEL_CHANGE]
+        assert payload["principal"] == "USER"
+        assert payload["current_level"] in ("MEDIUM", "HIGH")
+        assert "refusals" in payload["risk_reason"]
+        assert payload["initiating_entity"] == "system"
+        admin = {"Authorization": f"Bearer {installed.admin_token}"}
+        runs = http.get("/v1/events", params={"action": "playbook.run"}, headers=admin).json()[
+            "items"
+        ]
+        told = [e for e in runs if e["context"].get("ssf")]
+        assert [e["id"] for e in told] == [claims["txn"]]
+        assert told[0]["actor"]["name"] == "playbook:tell-receivers"
+        assert receiver.rejected == 0

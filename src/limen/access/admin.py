@@ -118,6 +118,8 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "playbook.write": ActionSpec(
         "manage", ("playbooks:write",), "add, change and remove response playbooks"
     ),
+    "resource.read": ActionSpec("view", ("resources:read",), "see operators' resource tags"),
+    "resource.write": ActionSpec("manage", ("resources:write",), "tag and untag resources"),
     "threat.read": ActionSpec("view", ("threat:read",), "see the threat level"),
     "threat.write": ActionSpec("respond", ("threat:write",), "set the threat level"),
     "metrics.read": ActionSpec("audit", ("metrics:read",), "scrape Prometheus metrics"),

@@ -31,6 +31,7 @@ from limen.api import (
     personal_tokens,
     playbooks,
     policies,
+    resources,
     scim,
     scim_admin,
     service_accounts,
@@ -54,7 +55,7 @@ ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router, events_tokens.router, sinks.router, audit.router]
 ROUTERS += [discovery.router]
-ROUTERS += [alerts.router, playbooks.router, threat.router]
+ROUTERS += [alerts.router, playbooks.router, threat.router, resources.router]
 ROUTERS += [scim.router, scim_admin.router]
 ROUTERS += [access_review.router, access_review.posture_router]
 ROUTERS += [metrics.router, docs.router]

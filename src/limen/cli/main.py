@@ -53,6 +53,7 @@ _COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "alert": ("limen.cli.alert", "app"),
     "playbook": ("limen.cli.playbook", "app"),
     "threat": ("limen.cli.threat", "app"),
+    "resource": ("limen.cli.resource", "app"),
     "scim": ("limen.cli.scim", "app"),
     "access": ("limen.cli.access", "app"),
     "posture": ("limen.cli.access", "posture_app"),

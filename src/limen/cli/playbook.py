@@ -76,7 +76,7 @@ def _segment(name: str) -> str:
 
 def _when(match: dict[str, Any]) -> str:
     parts = [f"score ≥ {match['min_score']:g}"]
-    for key in ("kinds", "reasons", "identities"):
+    for key in ("kinds", "reasons", "identities", "resources", "resource_tags"):
         if match.get(key):
             parts.append(f"{key}: {', '.join(match[key])}")
     return "; ".join(parts)
@@ -96,6 +96,8 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonFlag = False) -> None:
     out_console.print(f"{book['name']} ({book['mode']}): {book['description']}")
     out_console.print(f"  when {_when(book['match'])}")
     out_console.print(f"  then {', '.join(book['actions'])}")
+    if book.get("ssf"):
+        out_console.print(f"  notify also sends the Shared Signals event {book['ssf']}")
 
 
 @app.command()

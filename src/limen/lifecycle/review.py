@@ -12,7 +12,10 @@ For every non-human identity that is not deprovisioned:
   vault reads and writes in that vault; Limen operations the scope allows; allowed
   decisions (``access.evaluate``) about it for the scope's verb or the policy;
 - **findings**: rights never used (each with a concrete change), sensitive resources in
-  reach (items tagged ``sensitive``, or the tag asked for), no active owner, long-lived
+  reach (items tagged ``sensitive``, or the tag asked for, and resources the operator
+  tagged so, ``limen.resources``: a vault by ``vault:<name>``, an outside resource type
+  every resource of which a scope reaches, a policy whose allowed decisions touched a
+  tagged resource), no active owner, long-lived
   tokens, reachable secrets overdue for rotation or flagged by an offboarding, and one
   secret read by several identities.
 """
@@ -34,6 +37,7 @@ from limen.access.admin import ACTIONS
 from limen.access.pdp import PolicyDecisionPoint
 from limen.audit import Actor, Authorizer, Resource
 from limen.errors import InvalidInput
+from limen.resources import tagged as operator_tagged
 from limen.store import Database
 from limen.store.models import (
     ApiToken,
@@ -291,6 +295,14 @@ def _review(
         )
     }
     tagged_vaults = {i.vault_id for i in items.values() if tag in (i.tags or [])}
+    # The operator's own tags on resources (limen resource tag vault:payments sensitive).
+    operator = operator_tagged(session, tag)
+    tagged_vaults |= {
+        vault_id
+        for vault_id, vault in vaults.items()
+        if ("vault", vault.name) in operator or ("vault", vault_id) in operator
+    }
+    tagged_types = {kind for kind, _ in operator}
     overdue_by_vault: dict[str, list[str]] = defaultdict(list)
     for item in items.values():
         limit = item.max_secret_age_days or vaults[item.vault_id].max_secret_age_days
@@ -379,6 +391,25 @@ def _review(
                 )
             )
 
+    # Which policies let an identity reach a tagged resource, by the allowed decisions
+    # about those resources alone (a few rows: only tagged resources are asked for).
+    sensitive_policies: dict[str, set[str]] = defaultdict(set)
+    if operator:
+        for who, resource_type, resource_id, policy_text in session.execute(
+            sa.select(subject, Event.resource_type, Event.resource_id, decided_by)
+            .where(
+                Event.occurred_at >= since,
+                Event.action == "access.evaluate",
+                Event.outcome == "success",
+                Event.resource_id.in_({ident for _, ident in operator}),
+            )
+            .distinct()
+        ):
+            who = who if who in ids else names.get(who)
+            if who and (resource_type, resource_id) in operator:
+                for decided in (json.loads(policy_text) if policy_text else None) or []:
+                    sensitive_policies[who].add(str(decided).split("#", 1)[0])
+
     policies = list(
         session.execute(sa.select(Policy.id, Policy.name).where(Policy.realm == "access"))
     )
@@ -430,6 +461,7 @@ def _review(
                         credential=credential_id,
                         vaults=vaults,
                         tagged=tagged_vaults,
+                        tagged_types=tagged_types,
                         used_vaults=used_vaults.get(machine.id, {}),
                         used_actions=used_actions.get(machine.id, {}),
                         decisions=decisions.get(machine.id, []),
@@ -454,6 +486,9 @@ def _review(
                         used=bool(hits),
                         uses=sum(d.count for d in hits),
                         last_used=max((d.last for d in hits), default=None),
+                        sensitive=bool(
+                            {policy_name, policy_id} & sensitive_policies.get(machine.id, set())
+                        ),
                     )
                 )
         entry.findings = _findings(
@@ -478,6 +513,7 @@ def _scope_rights(
     credential: str,
     vaults: dict[str, Any],
     tagged: set[str],
+    tagged_types: set[str],
     used_vaults: dict[str, tuple[int, datetime]],
     used_actions: dict[str, tuple[int, datetime]],
     decisions: list[_Decisions],
@@ -532,7 +568,19 @@ def _scope_rights(
         used=bool(hits),
         uses=sum(d.count for d in hits),
         last_used=max((d.last for d in hits), default=None),
+        # A scope reaches every resource of its type, the tagged ones among them.
+        sensitive=bool(resource_types & tagged_types),
     )
+
+
+def _sensitive_detail(right: Right) -> str:
+    if right.kind == "vault":
+        what = f"vault {right.target}, which holds tagged items or is tagged,"
+    elif right.kind == "policy":
+        what = f"resources tagged by the operator, allowed by policy {right.target},"
+    else:
+        what = f"resources tagged by the operator with scope {right.target},"
+    return f"reaches {what} through {right.via}"
 
 
 def _findings(
@@ -577,8 +625,7 @@ def _findings(
             found.append(
                 {
                     "type": "sensitive-resource",
-                    "detail": f"reaches vault {right.target}, which holds tagged items, "
-                    f"through {right.via}",
+                    "detail": _sensitive_detail(right),
                     "change": "" if right.used else "remove this grant: it was never used",
                 }
             )

@@ -9,9 +9,12 @@ A playbook is a small YAML (or JSON) document::
       reasons: [owner-inactive] # any of these reason codes (default: any)
       identities: ["*-bot"]     # name patterns, shell-style (default: any)
       resources: ["db:*-prod"]  # a resource of the alert's events, type:id or type:name
+      resource_tags: [sensitive] # a resource of the alert's events carries one of these
+                                # operator tags (``limen resource tag``)
     actions: [suspend, notify]  # suspend | contain | revoke-tokens | require-fresh-token
                                 # | notify | raise-threat
     threat_level: elevated      # what raise-threat raises the level to (default elevated)
+    ssf: risk-level-change      # notify also sends this Shared Signals event (CAEP)
     mode: live                  # or dry-run: record what it would do, change nothing
 
 The live detector hands every alert it raises to :meth:`PlaybookRunner.act` in the
@@ -29,7 +32,9 @@ dry run:
 - ``require-fresh-token``: refuse every token issued to it so far, revoking nothing: it
   stays active and a token it obtains from now on works;
 - ``notify``: only the ``playbook.run`` event, which every sink (webhook, NATS, file)
-  pushes to the SOC like any other event;
+  pushes to the SOC like any other event; with ``ssf: risk-level-change`` the Shared
+  Signals transmitter also turns that event into a CAEP ``risk-level-change`` SET about
+  the identity for every stream that asked for it (``respond/ssf/events.py``);
 - ``raise-threat``: raise the platform's threat level to ``threat_level`` (never lowers it).
 
 **The blast-radius guard.** Playbooks suspend at most ``max_per_minute`` identities in any
@@ -55,6 +60,7 @@ import yaml
 
 from limen.audit import Actor, Authorizer, Outcome, Resource, record
 from limen.errors import InvalidInput, NotFound
+from limen.resources import check_tag, tags_of
 from limen.respond import containment
 from limen.respond.threat import LEVELS, set_level
 from limen.store import Database, UnitOfWork
@@ -89,8 +95,10 @@ _SUSPENDING: Final = frozenset({"suspend", "contain"})
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _ACTOR_PREFIX: Final = "playbook:"
 _MATCH_KEYS: Final = frozenset(
-    {"min_score", "min_severity", "kinds", "reasons", "identities", "resources"}
+    {"min_score", "min_severity", "kinds", "reasons", "identities", "resources", "resource_tags"}
 )
+SSF_EVENTS: Final = ("risk-level-change",)
+"""What ``ssf`` may name: the Shared Signals event a ``notify`` also sends."""
 _KINDS: Final = ("human", "agent", "service")
 
 
@@ -111,6 +119,8 @@ class PlaybookSpec:
     mode: str
     threat_level: str = "elevated"
     resources: tuple[str, ...] = ()
+    resource_tags: tuple[str, ...] = ()
+    ssf: str | None = None
 
     def matches(
         self,
@@ -120,7 +130,9 @@ class PlaybookSpec:
         reason_codes: Iterable[str],
         name: str,
         resources: Iterable[str] = (),
+        resource_tags: Iterable[str] = (),
     ) -> bool:
+        """``resource_tags``: the operator's tags on the resources of the alert's events."""
         if score < self.min_score:
             return False
         if self.kinds and kind not in self.kinds:
@@ -133,6 +145,8 @@ class PlaybookSpec:
             for pattern in self.resources
         ):
             return False
+        if self.resource_tags and not set(self.resource_tags) & set(resource_tags):
+            return False
         return not self.identities or any(fnmatch.fnmatchcase(name, p) for p in self.identities)
 
     def to_document(self) -> dict[str, Any]:
@@ -144,10 +158,12 @@ class PlaybookSpec:
                 "reasons": list(self.reasons),
                 "identities": list(self.identities),
                 "resources": list(self.resources),
+                "resource_tags": list(self.resource_tags),
             },
             "actions": list(self.actions),
             "mode": self.mode,
             "threat_level": self.threat_level,
+            "ssf": self.ssf,
         }
 
 
@@ -164,7 +180,7 @@ def parse_playbook(text: str) -> PlaybookSpec:
         raise InvalidInput(f"the playbook is not valid YAML{where}") from None
     if not isinstance(raw, Mapping):
         raise InvalidInput("a playbook is a mapping with match, actions and mode")
-    unknown = set(raw) - {"description", "match", "actions", "mode", "threat_level"}
+    unknown = set(raw) - {"description", "match", "actions", "mode", "threat_level", "ssf"}
     if unknown:
         raise InvalidInput(f"unknown playbook field(s): {', '.join(sorted(map(str, unknown)))}")
     match = raw.get("match") or {}
@@ -202,6 +218,12 @@ def parse_playbook(text: str) -> PlaybookSpec:
     mode = raw.get("mode", "live")
     if mode not in MODES:
         raise InvalidInput("mode: live or dry-run")
+    ssf = raw.get("ssf")
+    if ssf is not None:
+        if ssf not in SSF_EVENTS:
+            raise InvalidInput(f"ssf: one of {', '.join(SSF_EVENTS)}")
+        if "notify" not in actions:
+            raise InvalidInput("ssf: the notify action sends it; add notify to actions")
     description = raw.get("description") or ""
     if not isinstance(description, str) or len(description) > 500:
         raise InvalidInput("description: text of at most 500 characters")
@@ -215,6 +237,14 @@ def parse_playbook(text: str) -> PlaybookSpec:
         mode=mode,
         threat_level=threat,
         resources=_strings(match.get("resources"), "match.resources"),
+        resource_tags=_tags(match.get("resource_tags")),
+        ssf=ssf,
+    )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return tuple(
+        check_tag(t, where="match.resource_tags") for t in _strings(value, "match.resource_tags")
     )
 
 
@@ -243,6 +273,8 @@ def _spec(row: Playbook) -> PlaybookSpec:
         mode=row.mode,
         threat_level=document.get("threat_level", "elevated"),
         resources=tuple(match.get("resources") or ()),
+        resource_tags=tuple(match.get("resource_tags") or ()),
+        ssf=document.get("ssf"),
     )
 
 
@@ -336,6 +368,7 @@ class Playbooks:
                 reason_codes=codes,
                 name=alert.identity_name,
                 resources=resources,
+                resource_tags=tags_of(uow.session, resources) if spec.resource_tags else (),
             )
         return {
             "playbook": name,
@@ -383,7 +416,10 @@ class PlaybookRunner:
             (row.name, _spec(row))
             for row in session.scalars(sa.select(Playbook).order_by(Playbook.name))
         ]
+        # Tags are looked up only when a playbook asks for them: most alerts need none.
+        tagged = any(spec.resource_tags for _, spec in books)
         for alert in live:
+            tags = tags_of(session, alert.resources) if tagged else frozenset()
             for name, spec in books:
                 if not spec.matches(
                     score=alert.score,
@@ -391,6 +427,7 @@ class PlaybookRunner:
                     reason_codes=alert.reason_codes,
                     name=alert.identity_name,
                     resources=alert.resources,
+                    resource_tags=tags,
                 ):
                     continue
                 for action in spec.actions:
@@ -419,6 +456,10 @@ class PlaybookRunner:
             "score": round(alert.score, 4),
             "reasons": list(alert.reason_codes),
         }
+        if action == "notify" and spec.ssf:
+            # What the Shared Signals transmitter reads to build the SET (ssf/events.py).
+            context["ssf"] = spec.ssf
+            context["severity"] = alert.severity
         assert alert.identity_id is not None
         session = uow.session
         if action in _SUSPENDING and not dry:
@@ -477,6 +518,7 @@ class PlaybookRunner:
             resource_type="identity",
             resource_id=alert.identity_id,
             resource_name=alert.identity_name,
+            reason=why,
             context=context,
         )
 

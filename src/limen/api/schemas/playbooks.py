@@ -25,6 +25,7 @@ class PlaybookOut(BaseModel):
     actions: list[str]
     mode: str
     threat_level: str
+    ssf: str | None = None
     created_by: str
     created_at: str
     updated_at: str

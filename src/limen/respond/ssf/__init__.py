@@ -13,6 +13,7 @@ from limen.respond.ssf.events import (
     ACCOUNT_ENABLED,
     CREDENTIAL_CHANGE,
     EVENTS_SUPPORTED,
+    RISK_LEVEL_CHANGE,
     SESSION_REVOKED,
     VERIFICATION,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "EVENTS_SUPPORTED",
     "POLL",
     "PUSH",
+    "RISK_LEVEL_CHANGE",
     "SESSION_REVOKED",
     "STATUSES",
     "VERIFICATION",

@@ -5,6 +5,8 @@
   https://openid.net/specs/openid-sharedsignals-framework-1_0.html
 - CAEP 1.0 ``session-revoked`` (§3.1), ``credential-change`` (§3.3):
   https://openid.net/specs/openid-caep-1_0.html
+- CAEP 1.0 ``risk-level-change`` (§3.8), sent by a playbook's ``notify`` with ``ssf``:
+  https://openid.net/specs/openid-caep-1_0-final.html
 - RISC 1.0 ``account-disabled`` / ``account-enabled`` (§2.3, §2.4):
   https://openid.net/specs/openid-risc-1_0.html
 
@@ -28,6 +30,8 @@ __all__ = [
     "ACCOUNT_ENABLED",
     "CREDENTIAL_CHANGE",
     "EVENTS_SUPPORTED",
+    "RISK_LEVELS",
+    "RISK_LEVEL_CHANGE",
     "SESSION_REVOKED",
     "SOURCE_ACTIONS",
     "VERIFICATION",
@@ -40,9 +44,16 @@ SESSION_REVOKED: Final = "https://schemas.openid.net/secevent/caep/event-type/se
 CREDENTIAL_CHANGE: Final = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
 ACCOUNT_DISABLED: Final = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
 ACCOUNT_ENABLED: Final = "https://schemas.openid.net/secevent/risc/event-type/account-enabled"
+RISK_LEVEL_CHANGE: Final = "https://schemas.openid.net/secevent/caep/event-type/risk-level-change"
 VERIFICATION: Final = "https://schemas.openid.net/secevent/ssf/event-type/verification"
 
-EVENTS_SUPPORTED: Final = (ACCOUNT_DISABLED, ACCOUNT_ENABLED, CREDENTIAL_CHANGE, SESSION_REVOKED)
+EVENTS_SUPPORTED: Final = (
+    ACCOUNT_DISABLED,
+    ACCOUNT_ENABLED,
+    CREDENTIAL_CHANGE,
+    RISK_LEVEL_CHANGE,
+    SESSION_REVOKED,
+)
 """What a stream may request; verification events are always delivered (SSF §8.1.4)."""
 
 
@@ -129,6 +140,31 @@ def _credential(change_type: str) -> Callable[[Session, Event], list[tuple[str, 
     return build
 
 
+RISK_LEVELS: Final = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "critical": "HIGH"}
+"""An alert's severity as CAEP's risk level: the event knows only LOW, MEDIUM and HIGH."""
+
+
+def _flagged(session: Session, event: Event) -> list[tuple[str, str, dict[str, Any]]]:
+    # A playbook's notify names the SSF event it asked for; a dry run tells no one.
+    context = event.context or {}
+    if (
+        context.get("action") != "notify"
+        or context.get("ssf") != "risk-level-change"
+        or context.get("dry_run")
+        or not event.resource_id
+    ):
+        return []
+    reasons = [str(r) for r in context.get("reasons") or []]
+    payload = {
+        **_caep_common(event),
+        # The subject is an account (an identity), whatever its kind: CAEP's USER.
+        "principal": "USER",
+        "current_level": RISK_LEVELS.get(str(context.get("severity")), "HIGH"),
+        "risk_reason": ", ".join(reasons) if reasons else "anomalous behaviour",
+    }
+    return [(RISK_LEVEL_CHANGE, event.resource_id, payload)]
+
+
 _BUILDERS: dict[str, Callable[[Session, Event], list[tuple[str, str, dict[str, Any]]]]] = {
     "identity.suspend": _suspended,
     "identity.reactivate": _reactivated,
@@ -136,6 +172,7 @@ _BUILDERS: dict[str, Callable[[Session, Event], list[tuple[str, str, dict[str, A
     "oauth.client.create": _credential("create"),
     "oauth.client.revoke": _credential("revoke"),
     "oauth.client.rotate": _credential("update"),
+    "playbook.run": _flagged,
 }
 
 SOURCE_ACTIONS: Final = frozenset(_BUILDERS)

@@ -11,6 +11,7 @@ from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, 
 from limen.store.models.installation import Installation
 from limen.store.models.lifecycle import ProvisionedGroup, ProvisionedMember, ProvisionedUser
 from limen.store.models.notice import StoreNotice
+from limen.store.models.resource import ResourceTag
 from limen.store.models.respond import (
     Containment,
     ContainmentMember,
@@ -49,6 +50,7 @@ __all__ = [
     "ProvisionedGroup",
     "ProvisionedMember",
     "ProvisionedUser",
+    "ResourceTag",
     "RevokedToken",
     "SigningKey",
     "SsfCursor",
