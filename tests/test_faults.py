@@ -364,14 +364,14 @@ def test_a_request_gives_up_on_a_silent_database_before_the_node_declares_it_awa
     target = sa.engine.make_url(database_url)
 
     async def looking_up() -> None:
-        try:
-            async with node.connection_async() as connection:
-                await (await connection.execute("SELECT 1")).fetchall()
-        finally:
-            await node.close_async()  # the pool is this loop's
+        async with node.connection_async() as connection:
+            await (await connection.execute("SELECT 1")).fetchall()
+
+    # One loop throughout, as a node's: its pool of connections lives as long.
+    loop = asyncio.new_event_loop()
 
     def lookup() -> None:
-        asyncio.run(looking_up())
+        loop.run_until_complete(looking_up())
 
     def read() -> None:
         with node.autocommit() as connection:
@@ -412,6 +412,8 @@ def test_a_request_gives_up_on_a_silent_database_before_the_node_declares_it_awa
                         assert time.monotonic() < deadline, f"{label}: not served again"
                         time.sleep(0.05)
         finally:
+            loop.run_until_complete(node.close_async())
+            loop.close()
             node.dispose()
 
 
