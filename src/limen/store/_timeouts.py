@@ -55,6 +55,19 @@ CHECKOUT_BREAK_SECONDS: Final = 0.5
 CONNECT_TIMEOUT_SECONDS: Final = 2
 """libpq's ``connect_timeout`` (2 s is the least it takes): a request that connects gives
 up sooner on the terms of :data:`STUCK_SECONDS`."""
+NETWORK: Final = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    # TCP's own bound for a real partition, for every connection, including those no
+    # request waits on (the change feed's, the nudge sender's): data unacknowledged for
+    # 5 s ends the connection (the watchdog has given up on the database at 3 s), and
+    # an idle one is probed after 5 s, then every second.
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 5000,
+}
+"""libpq's connection parameters for reaching PostgreSQL over a network."""
 UNANSWERED_SECONDS: Final = 0.4
 """A change feed whose beat has waited this long for its answer suspects a silent
 database: requests stuck on it for :data:`STUCK_SECONDS` give up."""

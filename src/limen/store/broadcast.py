@@ -47,7 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
-from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS, SILENT_SECONDS, UNANSWERED_SECONDS
+from limen.store._timeouts import NETWORK, SILENT_SECONDS, UNANSWERED_SECONDS
 
 __all__ = [
     "BEAT_SECONDS",
@@ -250,7 +250,7 @@ class Broadcaster:
                         connection = psycopg.connect(
                             self._conninfo(),
                             autocommit=True,
-                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                            **NETWORK,
                         )
                     for topic in sorted(topics):
                         message = json.dumps({"node": self.node_id, "topic": topic})
@@ -380,9 +380,7 @@ class Broadcaster:
         backoff = 0.05
         while not self._stop.is_set():
             try:
-                with psycopg.connect(
-                    self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-                ) as conn:
+                with psycopg.connect(self._conninfo(), autocommit=True, **NETWORK) as conn:
                     channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     if not self.reachable:

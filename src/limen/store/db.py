@@ -30,7 +30,7 @@ from limen.store._timeouts import (
     BUSY_CHECKOUT_SECONDS,
     CHECKOUT_BREAK_SECONDS,
     CHECKOUT_SLICE_SECONDS,
-    CONNECT_TIMEOUT_SECONDS,
+    NETWORK,
     STUCK_SECONDS,
 )
 from limen.store.broadcast import Broadcaster, shut_down_socket
@@ -401,7 +401,7 @@ class Database:
         _, arguments = self.engine.dialect.create_connect_args(self.engine.url)
         pool = AsyncConnectionPool(
             "",
-            kwargs={**arguments, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            kwargs={**arguments, "autocommit": True, **NETWORK},
             min_size=1,
             max_size=_ASYNC_POOL_SIZE,
             timeout=BUSY_CHECKOUT_SECONDS,
@@ -731,7 +731,7 @@ def _create_engine(url: str, *, echo: bool, in_use: _InUse, database: Database) 
             # A request connects itself when the pool has no idle connection (a refused
             # connection fails at once): only waits while all 40 are in use end here.
             pool_timeout=BUSY_CHECKOUT_SECONDS,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            connect_args=dict(NETWORK),
         )
     engine = sa.create_engine(url, **kwargs)
 
