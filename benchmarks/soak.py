@@ -151,6 +151,10 @@ def _print_watched(watched: dict[str, list[dict[str, Any]]]) -> None:
                 print(f"  {name}: {growth:+.2f} MiB from minute 1 ({growth / minutes:+.2f}/min)")
             for line in last.get("grew", []):
                 print(f"    grew since minute 1: {line}")
+            if "sockets" in last:
+                print(f"  sockets: {first['sockets']} at minute 1, {last['sockets']} at the end")
+            for line in last.get("types_grew", []):
+                print(f"    objects of a type, more than at minute 1: {line}")
 
 
 def main() -> None:

@@ -25,8 +25,11 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["health"], route_class=Route)
 
-# Event writes the writer thread may hold before the node counts as falling behind.
+# Event writes the writer thread may hold, and how long the oldest may wait to be
+# committed, before the node counts as falling behind: a writer that is blocked holds
+# few writes on a quiet node, but ever longer (requests that record an event wait).
 _WRITER_BACKLOG = 5_000
+_WRITER_LAG_SECONDS = 5.0
 _PING_SECONDS = 1.0
 
 
@@ -84,7 +87,9 @@ async def ready(services: ServicesDep) -> JSONResponse:
         "database": reachable,
         "change_feed": services.status.is_current(),
         "schema": services.schema_current,
-        "audit_writer": services.events.backlog < _WRITER_BACKLOG,
+        "audit_writer": (
+            services.events.backlog < _WRITER_BACKLOG and services.events.lag < _WRITER_LAG_SECONDS
+        ),
     }
     ok = all(checks.values())
     body = {

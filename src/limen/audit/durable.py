@@ -15,9 +15,11 @@ handing it to a thread cost more CPU than the insert.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,8 +47,12 @@ class EventWriter:
         self._queue: queue.SimpleQueue[tuple[Sequence[Write], Done] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        # PostgreSQL: batches being inserted from an event loop (kept until done).
-        self._in_flight: set[asyncio.Task[None]] = set()
+        # PostgreSQL: batches being inserted from an event loop (kept until done), and
+        # when each began.
+        self._in_flight: dict[asyncio.Task[None], float] = {}
+        # When each submission still queued for the writer thread (or in its batch) was
+        # queued, oldest first: the thread drops one per submission it has settled.
+        self._queued_at: deque[float] = deque()
         # Per event loop, the requests of the current turn (touched only by that loop).
         self._gathering: dict[
             asyncio.AbstractEventLoop, list[tuple[Sequence[Write], asyncio.Future[None]]]
@@ -72,6 +78,19 @@ class EventWriter:
         """Event writes queued for the writer thread and not yet committed (about)."""
         return self._queue.qsize()
 
+    @property
+    def lag(self) -> float:
+        """Seconds the oldest event write not yet committed has waited (0: none waits).
+        A writer blocked (a lock held on the log, a database that does not answer) holds
+        few writes on a quiet node, but holds them ever longer."""
+        oldest = []
+        with contextlib.suppress(IndexError):
+            oldest.append(self._queued_at[0])
+        with contextlib.suppress(RuntimeError):  # a loop changed it meanwhile: look again
+            oldest.append(min(self._in_flight.values(), default=float("inf")))
+        started = min(oldest, default=float("inf"))
+        return 0.0 if started == float("inf") else max(0.0, time.monotonic() - started)
+
     def submit(self, writes: Sequence[Write], done: Done) -> None:
         """Queue ``writes``; ``done(error)`` is called from the writer thread after commit."""
         if self._thread is None:
@@ -81,6 +100,7 @@ class EventWriter:
                         target=self._run, name="limen-event-writer", daemon=True
                     )
                     self._thread.start()
+        self._queued_at.append(time.monotonic())
         self._queue.put((writes, done))
 
     def write(self, writes: Sequence[Write]) -> None:
@@ -130,10 +150,13 @@ class EventWriter:
             # The insert waits on the network, not on a lock: it is awaited right here,
             # and several batches may be in flight at once (each is its own transaction).
             task = loop.create_task(self._commit_on_loop(writes, settle))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._in_flight[task] = time.monotonic()
+            task.add_done_callback(self._landed)
             return
         self.submit(writes, lambda error: loop.call_soon_threadsafe(settle, error))
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
 
     async def _commit_on_loop(
         self, writes: Sequence[Write], settle: Callable[[BaseException | None], None]
@@ -183,6 +206,8 @@ class EventWriter:
             except Exception as exc:  # every caller in the batch learns it failed
                 error = exc
             for _, done in batch:
+                with contextlib.suppress(IndexError):
+                    self._queued_at.popleft()
                 done(error)
             if stop:
                 return

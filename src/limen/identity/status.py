@@ -179,13 +179,18 @@ class StatusView:
         be current again, while its feed is reconnecting and catching up; whether it is.
 
         Returns at once when it is current, and when the feed knows the database is down
-        (nothing will catch up soon: refuse fast rather than hold the request).
+        or suspects it went silent (nothing will catch up soon: refuse fast rather than
+        hold the request).
         """
         if self.is_current():
             return True
         broadcaster = self._db.broadcaster
         deadline = asyncio.get_running_loop().time() + timeout
-        while broadcaster.reachable and asyncio.get_running_loop().time() < deadline:
+        while (
+            broadcaster.reachable
+            and not broadcaster.suspects_silence()
+            and asyncio.get_running_loop().time() < deadline
+        ):
             await asyncio.sleep(0.005)
             if self.is_current():
                 return True

@@ -22,12 +22,22 @@ does on the way:
 
 A server that stops answering at all (packets dropped rather than connections refused:
 a network partition) refuses nothing, and a statement sent to it waits for TCP to give up
-(minutes). The change feed notices instead: its beat has not come back for
-:data:`SILENT_SECONDS`, so it takes the database to be away (requests fail at once) and
-shuts down the sockets of every connection in use, whose requests then fail with 503
-rather than hang. Only a connection *attempt* already under way then waits longer, up to
-:data:`CONNECT_TIMEOUT_SECONDS` (libpq's least). ``benchmarks/faults.py`` prints the
-slowest failed request of each fault.
+(minutes). Two things bound that, one per request and one for the node:
+
+- a request gives up on its own connection: once the change feed's beat has gone
+  unanswered for :data:`UNANSWERED_SECONDS`, every connection that has been in use for
+  :data:`STUCK_SECONDS` or more has its socket shut down (its request answers 503), and
+  for :data:`CHECKOUT_BREAK_SECONDS` every checkout fails at once; a wait for a connection
+  (from a pool, or a new one being made) gives up on the same terms. The database is not
+  declared away for this: a server that is only busy costs the requests it kept waiting
+  that long, not the node's other connections, and requests that start later are served
+  as soon as it answers;
+- the node declares the database away only when a beat has gone unanswered for
+  :data:`SILENT_SECONDS` (then requests fail at once, and the sockets of every connection
+  in use are shut down), since a busy server on a loaded machine can leave beats
+  unanswered for more than a second.
+
+``benchmarks/faults.py`` prints the slowest failed request of each fault.
 """
 
 from __future__ import annotations
@@ -43,7 +53,29 @@ BUSY_CHECKOUT_SECONDS: Final = 2.0
 CHECKOUT_BREAK_SECONDS: Final = 0.5
 """After a checkout waited in vain, how long every checkout fails at once."""
 CONNECT_TIMEOUT_SECONDS: Final = 2
-"""libpq's ``connect_timeout`` (2 s is the least it takes)."""
+"""libpq's ``connect_timeout`` (2 s is the least it takes): a request that connects gives
+up sooner on the terms of :data:`STUCK_SECONDS`."""
+NETWORK: Final = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    # TCP's own bound for a real partition, for every connection, including those no
+    # request waits on (the change feed's, the nudge sender's): data unacknowledged for
+    # 5 s ends the connection (the watchdog has given up on the database at 3 s), and
+    # an idle one is probed after 5 s, then every second.
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 5000,
+}
+"""libpq's connection parameters for reaching PostgreSQL over a network."""
+UNANSWERED_SECONDS: Final = 0.4
+"""A change feed whose beat has waited this long for its answer suspects a silent
+database: requests stuck on it for :data:`STUCK_SECONDS` give up."""
+STUCK_SECONDS: Final = 0.6
+"""How long a request waits on one connection (or for one) while the database leaves
+beats unanswered, before it answers 503. With a catch-up cut short by the same
+suspicion, a request started at any moment of a silence answers within
+:data:`FAIL_FAST_SECONDS`."""
 SILENT_SECONDS: Final = 3.0
 """A change feed whose beat (every 50 ms) has not come back for this long has lost a
 database that stopped answering: its connections in use are shut down. At 0.7 s a

@@ -47,7 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from limen.ids import new_id
-from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS, SILENT_SECONDS
+from limen.store._timeouts import NETWORK, SILENT_SECONDS, UNANSWERED_SECONDS
 
 __all__ = [
     "BEAT_SECONDS",
@@ -93,6 +93,7 @@ class Broadcaster:
         self._resync: list[Callable[[], None]] = []
         self._lost: list[Callable[[], None]] = []
         self._silent: list[Callable[[], None]] = []
+        self._quiet: list[Callable[[], None]] = []
         self._feed_connection: Any = None
         self._watchdog: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -147,6 +148,36 @@ class Broadcaster:
         of connections in use, whose requests would otherwise wait for TCP to give up."""
         with self._lock:
             self._silent.append(callback)
+
+    def on_quiet(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the watchdog's thread, every beat) while a beat has gone
+        unanswered for :data:`UNANSWERED_SECONDS`: the database may have gone silent, or
+        be very busy. Not a verdict (see :meth:`on_silent`): for requests to stop waiting
+        on it, not for the node to give up on it."""
+        with self._lock:
+            self._quiet.append(callback)
+
+    def quiet_for(self) -> float:
+        """How long the oldest beat of the feed's connection has waited for its answer
+        (0 if none waits, if its answer is in but not yet read, or if there is no feed
+        connection right now: a reconnecting feed says nothing about a silent database)."""
+        connection = self._feed_connection
+        if connection is None:
+            return 0.0
+        try:
+            oldest = min(self._beats_sent.values(), default=None)
+        except RuntimeError:  # the feed's thread changed it meanwhile
+            return 0.0
+        if oldest is None:
+            return 0.0
+        quiet = time.monotonic() - oldest
+        if quiet >= UNANSWERED_SECONDS and _has_input(connection):
+            return 0.0  # the database answered; the feed's thread is only slow to read it
+        return quiet
+
+    def suspects_silence(self) -> bool:
+        """Whether a beat has gone unanswered for :data:`UNANSWERED_SECONDS`."""
+        return self.quiet_for() >= UNANSWERED_SECONDS
 
     def is_current(self, max_age: float) -> bool:
         """Whether every change committed more than ``max_age`` seconds ago is known here.
@@ -219,7 +250,7 @@ class Broadcaster:
                         connection = psycopg.connect(
                             self._conninfo(),
                             autocommit=True,
-                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                            **NETWORK,
                         )
                     for topic in sorted(topics):
                         message = json.dumps({"node": self.node_id, "topic": topic})
@@ -349,9 +380,7 @@ class Broadcaster:
         backoff = 0.05
         while not self._stop.is_set():
             try:
-                with psycopg.connect(
-                    self._conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-                ) as conn:
+                with psycopg.connect(self._conninfo(), autocommit=True, **NETWORK) as conn:
                     channel = conn.execute(f"SELECT {_CHANNEL}").fetchone()[0]  # type: ignore[index]
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     if not self.reachable:
@@ -364,6 +393,9 @@ class Broadcaster:
                     self._set_listening(True)
                     self.ready.set()
                     backoff = 0.05
+                    # Beats of a connection that died are never answered: they must not
+                    # make this one look silent.
+                    self._beats_sent = {}
                     self._feed_connection = conn
                     try:
                         self._beat_loop(conn, channel)
@@ -383,6 +415,14 @@ class Broadcaster:
         minutes, and so is every request using a connection: the database is taken to be
         away (requests fail at once), and those connections' sockets are shut down."""
         while not self._stop.wait(BEAT_SECONDS):
+            if self.suspects_silence():
+                with self._lock:
+                    suspicious = list(self._quiet)
+                for callback in suspicious:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("a handler of an unanswered beat failed")
             connection = self._feed_connection
             current = self.current_as_of
             now = time.monotonic()

@@ -31,7 +31,8 @@ from limen.store._timeouts import (
     BUSY_CHECKOUT_SECONDS,
     CHECKOUT_BREAK_SECONDS,
     CHECKOUT_SLICE_SECONDS,
-    CONNECT_TIMEOUT_SECONDS,
+    NETWORK,
+    STUCK_SECONDS,
 )
 from limen.store.broadcast import Broadcaster, shut_down_socket
 from limen.store.dialect import dialect_for_url
@@ -150,9 +151,7 @@ class Database:
         self.broadcaster = Broadcaster(url)
         # PostgreSQL connections handed out right now, for a database that stops answering.
         self._in_use = _InUse()
-        self.engine = _create_engine(
-            url, echo=echo, in_use=self._in_use, reachable=lambda: self.broadcaster.reachable
-        )
+        self.engine = _create_engine(url, echo=echo, in_use=self._in_use, database=self)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -178,6 +177,7 @@ class Database:
         self.broadcaster.on_lost(self._drop_pooled_connections)
         self.broadcaster.on_resync(self._checkouts_work_again)
         self.broadcaster.on_silent(self._in_use.shut_down)
+        self.broadcaster.on_quiet(self._give_up_stuck)
 
     def bare_target(self) -> str | None:
         """What :attr:`Dialect.driver_module` connects to from another process (a secret
@@ -212,6 +212,32 @@ class Database:
             time.monotonic() - self._checkout_failed_at < CHECKOUT_BREAK_SECONDS
         ):
             raise Unavailable("the database cannot be reached; retry shortly")
+
+    def _may_wait(self) -> bool:
+        """Whether a request may wait on the database now: it is reachable, and no
+        request gave up on it a moment ago (see :meth:`_check_reachable`)."""
+        return self.broadcaster.reachable and (
+            time.monotonic() - self._checkout_failed_at >= CHECKOUT_BREAK_SECONDS
+        )
+
+    def _gives_up(self, waited: float) -> bool:
+        """Whether a request that has waited ``waited`` seconds for a connection (from a
+        pool, or one being made) stops waiting: see STUCK_SECONDS."""
+        if not self._may_wait():
+            return True
+        return waited >= STUCK_SECONDS and self.broadcaster.suspects_silence()
+
+    def _give_up_stuck(self) -> None:
+        """A beat has gone unanswered for a while (the change feed's watchdog calls this
+        every beat meanwhile): requests stuck on a connection for :data:`STUCK_SECONDS`
+        answer 503 now, rather than when the watchdog declares the database silent, and
+        the next checkouts fail at once for a moment. The rest of the node carries on."""
+
+        def pause_checkouts() -> None:
+            # Before any socket is shut: a request woken by it must not retry at once.
+            self._checkout_failed_at = time.monotonic()
+
+        self._in_use.shut_down(older_than=STUCK_SECONDS, waiting_only=True, first=pause_checkouts)
 
     def _checkout_failed(self, exc: BaseException) -> Unavailable:
         """A checkout gave up on a database that refuses connections: the next ones fail
@@ -330,9 +356,10 @@ class Database:
         except self._dbapi.OperationalError as exc:
             # The pool discards this connection on its way back; the others are presumed
             # dead too (a server restart or failover) until checked, as in autocommit().
-            # Not while the database is away: a check of a silent one would wait with it
-            # (the pool is replaced anyway, see _drop_pooled_connections).
-            if self.broadcaster.reachable:
+            # Not while the database is away, nor after a request gave up on it (that may
+            # be this one): a check of a silent one would wait with it (the pool is
+            # replaced anyway, see _drop_pooled_connections).
+            if self._may_wait():
                 await pool.check()
             raise StaleConnection("the database cannot be reached; retry shortly") from exc
 
@@ -342,7 +369,8 @@ class Database:
         A request gives up (checking every :data:`CHECKOUT_SLICE_SECONDS`) once the pool
         has failed to connect since it began waiting, or has not connected since it was
         last seen failing (between its retries the pool makes no attempt to fail), or
-        the change feed lost the database; and in any case after
+        the change feed lost the database, or when it has waited :data:`STUCK_SECONDS`
+        while the database leaves the feed's beats unanswered; and in any case after
         :data:`BUSY_CHECKOUT_SECONDS` (a node too busy, or slow to connect).
         """
         from psycopg_pool import PoolTimeout
@@ -359,6 +387,9 @@ class Database:
                 if now_errors > errors or self._refusing.get(pool) == now_connected:
                     self._refusing[pool] = now_connected
                     raise
+                if self._gives_up(waited):
+                    self._checkout_failed_at = time.monotonic()
+                    raise Unavailable("the database is not answering; retry shortly") from None
                 if waited >= BUSY_CHECKOUT_SECONDS:
                     raise Unavailable("too busy to reach the database; retry shortly") from None
 
@@ -371,7 +402,7 @@ class Database:
         _, arguments = self.engine.dialect.create_connect_args(self.engine.url)
         pool = AsyncConnectionPool(
             "",
-            kwargs={**arguments, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            kwargs={**arguments, "autocommit": True, **NETWORK},
             min_size=1,
             max_size=_ASYNC_POOL_SIZE,
             timeout=BUSY_CHECKOUT_SECONDS,
@@ -448,6 +479,11 @@ class Database:
             dbapi_connection.autocommit = True
             yield dbapi_connection
         except self._dbapi.Error as exc:
+            if isinstance(exc, self._dbapi.OperationalError) and not self._may_wait():
+                # Given up on (see _give_up_stuck), or the database is away: another
+                # connection would only wait too.
+                pooled.invalidate(exc)
+                raise Unavailable("the database is not answering; retry shortly") from exc
             if self.engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 # As Core does on a disconnect: this connection and every other pooled
                 # one are presumed dead (a server restart or failover).
@@ -683,11 +719,12 @@ class _InUse:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._connections: dict[int, Any] = {}
+        # id → (connection, when it was handed out)
+        self._connections: dict[int, tuple[Any, float]] = {}
 
     def add(self, connection: Any) -> None:
         with self._lock:
-            self._connections[id(connection)] = connection
+            self._connections[id(connection)] = (connection, time.monotonic())
 
     def discard(self, connection: Any) -> None:
         if connection is None:
@@ -695,17 +732,43 @@ class _InUse:
         with self._lock:
             self._connections.pop(id(connection), None)
 
-    def shut_down(self) -> None:
+    def shut_down(
+        self,
+        *,
+        older_than: float = 0.0,
+        waiting_only: bool = False,
+        first: Callable[[], None] | None = None,
+    ) -> None:
+        """Shut down the sockets of the connections in use for ``older_than`` seconds or
+        more (all of them by default), calling ``first`` before the first one. With
+        ``waiting_only``, only those waiting for the database to answer a command: a
+        connection its request holds between statements is not stuck on the database,
+        and a busy (not silent) database must not cost that request a 503."""
         with self._lock:
-            for connection in self._connections.values():
+            now = time.monotonic()
+            stuck = [
+                c
+                for c, since in self._connections.values()
+                if now - since >= older_than and (not waiting_only or _awaits_answer(c))
+            ]
+            if stuck and first is not None:
+                first()
+            for connection in stuck:
                 with contextlib.suppress(Exception):
                     if not connection.closed:
                         shut_down_socket(connection.pgconn.socket)
 
 
-def _create_engine(
-    url: str, *, echo: bool, in_use: _InUse, reachable: Callable[[], bool]
-) -> Engine:
+def _awaits_answer(connection: Any) -> bool:
+    """Whether a psycopg connection has sent a command whose answer has not come."""
+    from psycopg import pq  # only PostgreSQL connections are ever in use here
+
+    with contextlib.suppress(Exception):
+        return bool(connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE)
+    return False
+
+
+def _create_engine(url: str, *, echo: bool, in_use: _InUse, database: Database) -> Engine:
     # hide_parameters: a failing statement's bound values (hashes, ciphertext) stay out of
     # exception messages and therefore out of logs.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
@@ -724,7 +787,7 @@ def _create_engine(
             # A request connects itself when the pool has no idle connection (a refused
             # connection fails at once): only waits while all 40 are in use end here.
             pool_timeout=BUSY_CHECKOUT_SECONDS,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            connect_args=dict(NETWORK),
         )
     engine = sa.create_engine(url, **kwargs)
 
@@ -737,7 +800,8 @@ def _create_engine(
         _configure_sqlite(engine)
     else:
         _track_connections_in_use(engine, in_use)
-        _ping_idle_connections(engine, reachable)
+        _ping_idle_connections(engine, database._may_wait)
+        _connect_while_answered(engine, database._gives_up)
     return engine
 
 
@@ -756,7 +820,7 @@ def _track_connections_in_use(engine: Engine, in_use: _InUse) -> None:
 _PING_IF_IDLE_FOR_S = 1.0
 
 
-def _ping_idle_connections(engine: Engine, reachable: Callable[[], bool]) -> None:
+def _ping_idle_connections(engine: Engine, may_wait: Callable[[], bool]) -> None:
     """Check a pooled connection before use only if it sat idle for a while.
 
     A server restart or a failover while a connection sat in the pool would otherwise
@@ -783,12 +847,69 @@ def _ping_idle_connections(engine: Engine, reachable: Callable[[], bool]) -> Non
                 cursor.close()
             dbapi_connection.rollback()
         except Exception as exc:
-            if not reachable():
-                # The database is away (its connections were shut down while it stayed
-                # silent): another connection would only wait to fail.
+            if not may_wait():
+                # The database is away, or a request just gave up on it (its connections
+                # were shut down while it stayed silent): another would only wait to fail.
                 raise Unavailable("the database cannot be reached; retry shortly") from exc
             # The pool discards this connection and checks out another.
             raise DisconnectionError("a pooled connection was dead") from exc
+
+
+def _connect_while_answered(engine: Engine, gives_up: Callable[[float], bool]) -> None:
+    """A request that opens a connection waits for it only as it would for a statement:
+    libpq's connect timeout cannot be under 2 s, and in the first moments of a silent
+    database (before the change feed declares it away) an attempt waits all of that.
+    The attempt goes on in a thread of its own; the request gives up on it when
+    ``gives_up(seconds waited)`` says so, and a connection made after that is closed."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return _Attempt(partial(dialect.connect, *cargs, **cparams)).wait(gives_up)
+
+
+class _Attempt:
+    """One connection being made on a thread of its own, which its caller may abandon."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._abandoned = False
+        self._connection: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="limen-connect", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            connection = self._connect()
+        except BaseException as exc:
+            with self._lock:
+                self._error = exc
+                self._done.set()
+            return
+        with self._lock:
+            abandoned = self._abandoned
+            self._connection = connection
+            self._done.set()
+        if abandoned:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def wait(self, gives_up: Callable[[float], bool]) -> Any:
+        started = time.monotonic()
+        while not self._done.wait(_CONNECT_SLICE_SECONDS):
+            if gives_up(time.monotonic() - started):
+                with self._lock:
+                    if not self._done.is_set():
+                        self._abandoned = True
+                        raise Unavailable("the database is not answering; retry shortly")
+                break
+        if self._error is not None:
+            raise self._error
+        return self._connection
+
+
+_CONNECT_SLICE_SECONDS = 0.05
 
 
 def _configure_sqlite(engine: Engine) -> None:
