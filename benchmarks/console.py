@@ -302,7 +302,7 @@ def bench(
         backend = "PostgreSQL" if url else "SQLite"
         # a loaded machine takes its time to start a server over a million events
         server = limen_server(tmp, url, start_timeout=300)
-        with server as (base, _pid), httpx.Client(base_url=base) as client:
+        with server as (base, _pid), httpx.Client(base_url=base, timeout=120) as client:
             _sign_in(client, token)
             cursor_page = client.get("/console/identities?kind=agent").text
             deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
