@@ -196,6 +196,8 @@ def _restore(kept: Path, data_dir: Path, url: str | None) -> tuple[str, dict[str
         dumped = (kept / "schema.name").read_text()
         script = (kept / "schema.sql").read_bytes().replace(dumped.encode(), schema.encode())
         script = script.replace(f"CREATE SCHEMA {schema};".encode(), b"", 1)
+        # a dump restores no planner statistics; a live installation has them
+        script += f"ANALYZE {schema}.events; ANALYZE {schema}.identities;\n".encode()
         subprocess.run(
             ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", base],
             input=script,
