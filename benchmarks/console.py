@@ -195,6 +195,8 @@ def _restore(kept: Path, data_dir: Path, url: str | None) -> tuple[str, dict[str
         dumped = (kept / "schema.name").read_text()
         script = (kept / "schema.sql").read_bytes().replace(dumped.encode(), schema.encode())
         script = script.replace(f"CREATE SCHEMA {schema};".encode(), b"", 1)
+        # a dump restores no planner statistics; a live installation has them
+        script += f"ANALYZE {schema}.events; ANALYZE {schema}.identities;\n".encode()
         subprocess.run(
             ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", base],
             input=script,
@@ -301,7 +303,7 @@ def bench(
         backend = "PostgreSQL" if url else "SQLite"
         # a loaded machine takes its time to start a server over a million events
         server = limen_server(tmp, url, start_timeout=300)
-        with server as (base, _pid), httpx.Client(base_url=base) as client:
+        with server as (base, _pid), httpx.Client(base_url=base, timeout=120) as client:
             _sign_in(client, token)
             cursor_page = client.get("/console/identities?kind=agent").text
             deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
