@@ -293,3 +293,21 @@ def test_json_logs_are_one_object_a_line(
     assert any('"GET /health HTTP/1.1" 200' in m for _, m in messages)
     if backend == "postgres":
         assert any(m.startswith("limen detect: scoring") for _, m in messages)
+
+
+def test_a_detector_child_whose_server_is_gone_stops(tmp_path: Path) -> None:
+    # The server names itself: a child that started up after a short-lived server had
+    # already died must not take init for its parent and run on for ever.
+    env = {**os.environ, "LIMEN_DATA_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "limen", "init"], env=env, check=True, timeout=120)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    command = ["detect", "run", "--exit-with-parent", "--parent-pid", str(gone.pid)]
+    child = subprocess.run(
+        [sys.executable, "-m", "limen", *command],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr.decode()

@@ -41,6 +41,10 @@ def run_(
     exit_with_parent: Annotated[
         bool, typer.Option("--exit-with-parent", hidden=True, help="Stop when the parent does.")
     ] = False,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option("--parent-pid", hidden=True, help="The parent --exit-with-parent means."),
+    ] = None,
 ) -> None:
     """Run the live detector and the response playbooks in this process, until stopped.
 
@@ -58,7 +62,9 @@ def run_(
     configure_logging(settings.log_level, settings.log_format)
     detector = services(ctx).live_detector
     stop = threading.Event()
-    parent = os.getppid()
+    # Named by the server itself: by the time this process has started up, a short-lived
+    # server may be gone already, and the parent seen now would be init.
+    parent = parent_pid if parent_pid is not None else os.getppid()
 
     def _stop(*_: object) -> None:
         stop.set()
@@ -83,7 +89,10 @@ class DetectorProcess:
     """
 
     def __init__(self, env: dict[str, str] | None = None, *, restart_after: float = 1.0) -> None:
-        self._command = [sys.executable, "-m", "limen", "detect", "run", "--exit-with-parent"]
+        self._command = [
+            *(sys.executable, "-m", "limen", "detect", "run"),
+            *("--exit-with-parent", "--parent-pid", str(os.getpid())),
+        ]
         self._env = env
         self._restart_after = restart_after
         self._stop = threading.Event()
