@@ -146,7 +146,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
         (("detect", "run"), "`limen detect` has no HTTP API"),
         (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
-        (("events", "list", "--follow"), "`limen events list --follow` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(

@@ -58,6 +58,11 @@ class EventPublic(BaseModel):
 class EventList(BaseModel):
     items: list[EventPublic]
     next_cursor: str | None
+    end_cursor: str | None = Field(
+        default=None,
+        description="Continues after this page's last event even at the end of the log "
+        "(`next_cursor` is null there): what a reader following the log asks with next.",
+    )
 
 
 class ReportedActorIn(BaseModel):
