@@ -107,6 +107,41 @@ def test_errors_are_the_same_one_line_in_both_modes(limen: Limen) -> None:
     _one_line_error(limen("token", "revoke", "tok_nothing"), 3, "tok_nothing")
 
 
+def test_a_bad_choice_is_told_in_the_same_words_in_both_modes(limen: Limen, tmp_path: Path) -> None:
+    policy = tmp_path / "p.cedar"
+    policy.write_text("permit (principal, action, resource);\n")
+    for args, line in [
+        (
+            ("identity", "create", "--name", "x", "--kind", "agnet"),
+            "unknown kind 'agnet'; use one of human, agent, service",
+        ),
+        (
+            ("identity", "list", "--status", "gone"),
+            "unknown status 'gone'; use one of active, suspended, deprovisioned",
+        ),
+        (
+            ("threat", "set", "dire"),
+            "unknown level 'dire'; use one of normal, elevated, high, critical",
+        ),
+        (
+            ("client", "create", "--identity", "admin", "--auth-method", "pin"),
+            "unknown auth method 'pin'; use one of client_secret_basic, client_secret_post, "
+            "private_key_jwt",
+        ),
+        (
+            ("sink", "add", "s", "--kind", "ftp", "--target", "x"),
+            "unknown sink kind 'ftp'; use one of webhook, nats, jsonl",
+        ),
+        (
+            ("policy", "add", "p", str(policy), "--realm", "root"),
+            "unknown realm 'root'; use one of access, admin, schema",
+        ),
+    ]:
+        result = limen(*args)
+        _one_line_error(result, 2, line)
+        assert result.stderr.strip() == f"limen: {line}", (limen.mode, result.stderr)
+
+
 # -- remote mode only ---------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ The token is sent as a bearer credential and appears in no message.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -139,7 +140,7 @@ class Remote:
             if response.status_code == 204 or not response.content:
                 return None
             return _json(response, self.url)
-        raise _problem(response, self.url)
+        raise _problem(response, self.url, sent=json)
 
 
 def _query_value(value: Any) -> Any:
@@ -178,10 +179,33 @@ def _detail(response: httpx.Response) -> str | None:
     return title if isinstance(title, str) else None
 
 
-def _problem(response: httpx.Response, url: str) -> errors.LimenError:
+_CHOICE = re.compile(r"'([^']*)'")
+
+
+def _choice(response: httpx.Response, sent: Any) -> str | None:
+    """A value outside a fixed set, in the words the local command uses.
+
+    The server names the field and its choices but never echoes the value (it may be a
+    secret pasted in the wrong place); the CLI knows what it sent, so it says it here.
+    """
+    if not isinstance(sent, dict):
+        return None
+    try:
+        first = response.json()["errors"][0]
+        field, message = first["field"], first["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    value = sent.get(field) if isinstance(field, str) else None
+    if not isinstance(value, str) or not str(message).startswith("Input should be "):
+        return None
+    choices = _CHOICE.findall(str(message))
+    return errors.unknown_choice(field.replace("_", " "), value, choices) if choices else None
+
+
+def _problem(response: httpx.Response, url: str, *, sent: Any = None) -> errors.LimenError:
     """The :mod:`limen.errors` family a problem-details answer stands for."""
     status = response.status_code
-    detail = _detail(response)
+    detail = (_choice(response, sent) if status == 422 else None) or _detail(response)
     if status == 401:
         return errors.Unauthenticated(
             f"the server refused the token (401): {detail or 'unauthenticated'}"

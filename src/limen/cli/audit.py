@@ -35,7 +35,7 @@ from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, rem
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, remote, state
 from limen.cli._remote import normalise_times
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, unknown_choice
 from limen.store import Database
 
 __all__ = ["app", "events_token_app", "register", "sink_app"]
@@ -370,6 +370,8 @@ def sink_add(
 ) -> None:
     """Add a push sink; a webhook's signing secret is shown once."""
     if (server := remote(ctx)) is not None:
+        if kind not in SINK_KINDS:
+            raise InvalidInput(unknown_choice("sink kind", kind, SINK_KINDS))
         if kind == "jsonl":
             raise InvalidInput(
                 "a jsonl sink writes a file on the server host; add it there "

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, unknown_choice
 from limen.identity.errors import (
     IdentityExists,
     IdentityNotFound,
@@ -576,7 +576,7 @@ def _parse_kind(kind: str) -> IdentityKind:
         return IdentityKind(str(kind).strip().lower())
     except ValueError:
         raise InvalidIdentity(
-            f"unknown kind {kind!r}; use one of {', '.join(k.value for k in IdentityKind)}"
+            unknown_choice("kind", kind, (k.value for k in IdentityKind))
         ) from None
 
 
@@ -585,7 +585,7 @@ def _parse_status(status: str) -> IdentityStatus:
         return IdentityStatus(str(status).strip().lower())
     except ValueError:
         raise InvalidInput(
-            f"unknown status {status!r}; use one of {', '.join(s.value for s in IdentityStatus)}"
+            unknown_choice("status", status, (s.value for s in IdentityStatus))
         ) from None
 
 
