@@ -178,7 +178,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
-        (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
         (("detect", "run"), "`limen detect` has no HTTP API"),
         (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
     ],
@@ -588,6 +587,39 @@ def test_the_audit_chain_verifies_against_checkpoints_kept_elsewhere(
     broken = limen("audit", "verify", "--checkpoints", str(kept))
     assert broken.exit_code == 1, (broken.stdout, broken.stderr)
     assert broken.stderr.startswith("limen: audit trail broken: ")
+
+
+def test_the_audit_trail_is_searched_signed_and_pruned(limen: Limen, tmp_path: Path) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "ada")
+    found = limen.json("audit", "search", "--action", "identity.*")["items"]
+    assert [e["resource"]["name"] for e in found][-1] == "ada"
+    assert all(e["chain_position"] and e["link"] for e in found)  # linked before shown
+    lines = limen("audit", "search", "--jsonl", "--action", "identity.create").stdout.splitlines()
+    assert [json.loads(line)["resource"]["name"] for line in lines] == ["admin", "ada"]
+    table = limen("audit", "search", "--action", "identity.create", COLUMNS="200")
+    assert table.exit_code == 0 and "identity.create" in table.stdout and "ada" in table.stdout
+    _one_line_error(limen("audit", "search", "--identity", "nobody"), 3, "nobody")
+
+    # Pruning deletes only what a signed checkpoint covers, and asks first.
+    _one_line_error(limen("audit", "prune", "--before", "2999-01-01"), 4, "checkpoint")
+    kept = tmp_path / "kept"
+    signed = limen.json("audit", "checkpoint", "--export", str(kept))["checkpoint"]
+    assert [p.name for p in kept.iterdir()] and signed["position"] >= 5
+    unasked = limen("audit", "prune", "--before", "2999-01-01", "--reason", "retention")
+    assert unasked.exit_code == 2, unasked.stderr
+    pruned = limen.json(
+        "audit", "prune", "--before", "2999-01-01", "--reason", "retention", "--yes"
+    )
+    assert pruned == {
+        "deleted": signed["position"],
+        "through_position": signed["position"],
+        "checkpoint_id": signed["id"],
+    }
+    assert limen.json("audit", "verify", "--checkpoints", str(kept))["ok"] is True
+    recorded = limen.json("audit", "search", "--action", "audit.prune")["items"]
+    assert [(e["reason"], e["context"]["deleted"]) for e in recorded] == [
+        ("retention", signed["position"])
+    ]
 
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

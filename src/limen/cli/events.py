@@ -22,7 +22,7 @@ from limen.errors import InvalidInput, NotFound
 from limen.ids import is_id
 from limen.store import Database
 
-__all__ = ["app"]
+__all__ = ["app", "event_from_wire"]
 
 app = typer.Typer(help="Read the event log.", no_args_is_help=True)
 
@@ -202,7 +202,7 @@ def _read_remotely(
     limit: int,
     **filters: str | None,
 ) -> _Shown:
-    """The same page from ``GET /v1/events`` (events carry no chain position there)."""
+    """The same page from ``GET /v1/events``."""
     page = server.get(
         "/v1/events",
         since=since.isoformat() if since else None,
@@ -211,18 +211,19 @@ def _read_remotely(
         limit=limit,
         **filters,
     )
-    documents = [_wire(doc) for doc in page["items"]]
+    documents = [event_from_wire(doc) for doc in page["items"]]
     # A server older than `end_cursor` still continues from `next_cursor` (or the start).
     return _Shown(documents, page["next_cursor"], page.get("end_cursor", page["next_cursor"]))
 
 
-def _wire(doc: dict[str, Any]) -> dict[str, Any]:
+def event_from_wire(doc: dict[str, Any]) -> dict[str, Any]:
+    """An event of ``GET /v1/events`` as the local commands print it (event_document)."""
     resource = doc.get("resource") or {"type": None, "id": None, "name": None}
     shaped = {
         "id": doc["id"],
         "seq": doc["seq"],
-        "chain_position": None,
-        "link": None,
+        "chain_position": doc.get("chain_position"),
+        "link": doc.get("link"),
         "occurred_at": doc["occurred_at"],
         "actor": doc["actor"],
         "delegation": doc["delegation"],
