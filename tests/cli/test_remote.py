@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +178,9 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
-        (("detect", "run"), "`limen detect` has no HTTP API"),
-        (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
+        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` runs on the server host"),
+        (("detect", "run"), "`limen detect run` runs on the server host"),
+        (("item", "attach", "x", __file__, "--vault", "v"), "`limen item attach` has no HTTP API"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -495,6 +496,13 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
 
 def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
     assert limen.json("fleet", "machines") == {"items": []}
+    enrolled = limen.json("fleet", "token", "create", "laptops", "--expires-in", "30d")
+    assert enrolled["fleet"] == "laptops" and enrolled["token"].startswith("limen_")
+    assert datetime.fromisoformat(enrolled["expires_at"]) > datetime.now(UTC)
+    shown = limen("fleet", "token", "create", "ci")
+    assert shown.exit_code == 0 and shown.stdout.strip().startswith("limen_")
+    assert "shown once" in shown.stderr and shown.stdout.strip() not in shown.stderr
+    _one_line_error(limen("fleet", "token", "create", "x", "--expires-in", "soon"), 2, "soon")
     finding = {
         "rule_id": "aws-access-key", "provider": "aws", "location": "~/.aws/credentials:3",
         "fingerprint": "sha256:0123456789abcdef", "source": "endpoint",
@@ -502,13 +510,15 @@ def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
     reported = httpx.post(
         f"{limen.url}/v1/discovery/reports",
         json={"machine": {"name": "lap-7", "owner": "dana"}, "findings": [finding]},
-        headers={"Authorization": f"Bearer {limen.admin_token}"},
+        headers={"Authorization": f"Bearer {enrolled['token']}"},
     )
     assert reported.status_code == 200, reported.text
     machines = limen.json("fleet", "machines")["items"]
-    assert [(m["name"], m["owner"], m["open_exposures"]) for m in machines] == [
-        ("lap-7", "dana", 1)
+    assert [(m["name"], m["fleet"], m["owner"], m["open_exposures"]) for m in machines] == [
+        ("lap-7", "laptops", "dana", 1)
     ]
+    if limen.mode == "remote":  # an enrolment token reports scans and nothing else
+        _one_line_error(limen("identity", "list", LIMEN_TOKEN=enrolled["token"]), 5, "403")
     exposures = limen.json("fleet", "exposures", "--machine", "lap-7")["items"]
     assert [(e["machine"], e["rule_id"], e["status"]) for e in exposures] == [
         ("lap-7", "aws-access-key", "open")
@@ -620,6 +630,30 @@ def test_the_audit_trail_is_searched_signed_and_pruned(limen: Limen, tmp_path: P
     assert [(e["reason"], e["context"]["deleted"]) for e in recorded] == [
         ("retention", signed["position"])
     ]
+
+
+def _scores(path: Path) -> list[dict[str, Any]]:
+    """The lines of a replay's output but for each alert's id, which is new each run."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in line.items() if k != "alert"} for line in lines]
+
+
+def test_detection_is_replayed_against_the_servers_identities(
+    limen: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> None:
+    """``detect replay`` reads a local file; remotely it scores it with the server's
+    identity registry (kinds, owners, attributes), fetched over HTTP: the same scores."""
+    host = cli_in("local", settings, installed, live_server, tmp_path)
+    events = tmp_path / "events.jsonl"
+    simulate = ("detect", "simulate", "--seed", "5", "--small", "--output", str(events))
+    assert host(*simulate, "--register").exit_code == 0
+    here, there = tmp_path / "host.jsonl", tmp_path / "scores.jsonl"
+    assert host("detect", "replay", str(events), "--output", str(here)).exit_code == 0
+    replayed = limen.json("detect", "replay", str(events), "--output", str(there))
+    assert replayed["alerts"] > 0 and replayed["output"] == str(there)
+    assert _scores(there) == _scores(here)
+    missing = limen("detect", "replay", str(tmp_path / "none.jsonl"), "--output", str(there))
+    _one_line_error(missing, 2, "no such file")
 
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

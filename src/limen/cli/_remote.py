@@ -32,6 +32,7 @@ __all__ = [
     "missing_api",
     "normalise_times",
     "refusal",
+    "server_host_only",
 ]
 
 SERVER_HOST_ONLY: Final[dict[str, str]] = {
@@ -43,25 +44,23 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 }
 """Commands that only make sense on the server host, and why."""
 
-_MISSING_API: Final[dict[str, str]] = {
-    "audit": "audit search, signing and pruning",
-    "detect": "detection baselines",
-}
-
-_NO_COMMAND_REMOTELY: Final[frozenset[str]] = frozenset({"detect"})
-"""Command groups none of whose commands has an HTTP API: refused before they start."""
+_MISSING_API: Final[dict[str, str]] = {}
+"""Command groups some of whose commands still lack an HTTP API, and what for."""
 
 
 def refusal(command: str) -> str | None:
     """Why top-level ``command`` cannot run in remote mode at all, or ``None`` if it may."""
     if command in SERVER_HOST_ONLY:
-        return (
-            f"`limen {command}` runs on the server host ({SERVER_HOST_ONLY[command]}); "
-            "unset LIMEN_TOKEN (or drop --server/--token) to run it there"
-        )
-    if command in _NO_COMMAND_REMOTELY:
-        return missing_api(f"limen {command}")
+        return server_host_only(f"limen {command}", SERVER_HOST_ONLY[command])
     return None
+
+
+def server_host_only(command_path: str, why: str) -> str:
+    """The one line a command that only makes sense on the server host prints remotely."""
+    return (
+        f"`{command_path}` runs on the server host ({why}); "
+        "unset LIMEN_TOKEN (or drop --server/--token) to run it there"
+    )
 
 
 def missing_api(command_path: str) -> str:

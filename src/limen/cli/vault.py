@@ -19,7 +19,8 @@ from limen import vault as vaults
 from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
-from limen.cli._remote import normalise_times
+from limen.cli._errors import fail
+from limen.cli._remote import normalise_times, server_host_only
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -367,6 +368,10 @@ def vault_rotate_key(
     as_json: JsonFlag = False,
 ) -> None:
     """Re-wrap every data key under a new key-encryption key; the old key stops working."""
+    if remote(ctx) is not None:
+        why = "the new key-encryption key is written to its key file, or derived from the new "
+        why += "passphrase its servers restart with"
+        raise fail(server_host_only(ctx.command_path, why), 2)
     keyring = vault_service(ctx).keyring
     current = keyring.current().kid
     source = keyring.source
