@@ -180,7 +180,7 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("server",), "`limen server` runs on the server host"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` runs on the server host"),
         (("detect", "run"), "`limen detect run` runs on the server host"),
-        (("item", "attach", "x", __file__, "--vault", "v"), "`limen item attach` has no HTTP API"),
+        (("detect", "simulate", "--register", "-o", "x"), "`limen detect simulate --register`"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -465,7 +465,7 @@ def test_sinks_are_added_listed_delivered_and_removed(limen: Limen) -> None:
         _one_line_error(jsonl, 2, "a jsonl sink writes a file on the server host")
 
 
-def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None:
+def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen, tmp_path: Path) -> None:
     made = limen.json("vault", "create", "staging")
     limen.json("item", "create", "--vault", "staging", "--title", "db", "password=s3cret-x1")
     renamed = limen.json("vault", "rename", "staging", "stage")
@@ -476,6 +476,13 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
     assert (renamed["id"], renamed["name"]) == (made["id"], "stage")
     _one_line_error(limen("vault", "get", "staging"), 3, "staging")
 
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not a secret, but sealed like one\n")
+    attached = limen.json("item", "attach", "db", str(notes), "--vault", "stage", "--name", "n.py")
+    assert (attached["name"], attached["size"]) == ("n.py", notes.stat().st_size)
+    shown = limen.json("item", "get", "db", "--vault", "stage")["files"]
+    assert shown == [attached]
+    _one_line_error(limen("item", "attach", "nope", str(notes), "--vault", "stage"), 3, "nope")
     assert limen("item", "delete", "db", "--vault", "stage", "--yes").exit_code == 0
     _one_line_error(limen("item", "get", "db", "--vault", "stage"), 3, "db")
     restored = limen.json("item", "restore", "db", "--vault", "stage")

@@ -101,6 +101,10 @@ class Remote:
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.call("POST", path, json=body, params=params)
 
+    def post_bytes(self, path: str, content: bytes, **params: Any) -> Any:
+        """POST ``content`` as it is (``application/octet-stream``), e.g. a file."""
+        return self.call("POST", path, params=params, content=content)
+
     def put(self, path: str, body: Any = None) -> Any:
         return self.call("PUT", path, json=body)
 
@@ -117,13 +121,17 @@ class Remote:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, ``None`` for an empty one."""
         import httpx
 
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        raw: dict[str, Any] = {}
+        if content is not None:
+            raw = {"content": content, "headers": {"Content-Type": "application/octet-stream"}}
         try:
-            response = self._client.request(method, path, params=query, json=json)
+            response = self._client.request(method, path, params=query, json=json, **raw)
         except httpx.ConnectError as exc:
             why = "connection refused or host unknown"
             if "CERTIFICATE" in str(exc).upper():

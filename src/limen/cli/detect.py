@@ -20,7 +20,7 @@ import typer
 from limen.audit import Actor
 from limen.cli._context import emit_json, err_console, open_database, out_console, remote, state
 from limen.cli._errors import fail
-from limen.cli._remote import Remote, server_host_only
+from limen.cli._remote import Remote, missing_api, server_host_only
 from limen.detect import DetectConfig, Registry, read_events, replay
 from limen.detect.simulation import register, simulate, small
 from limen.errors import InvalidInput
@@ -216,6 +216,8 @@ def simulate_(
     trace = simulate(seed, small() if small_org else None)
     created = 0
     if register_identities:
+        if remote(ctx) is not None:
+            raise fail(missing_api(f"{ctx.command_path} --register"), 2)
         db = open_database(ctx)
         with db.unit_of_work() as uow:
             created = register(uow, Actor.operator(), identities=trace.identities)

@@ -633,13 +633,21 @@ def item_attach(
     as_json: JsonFlag = False,
 ) -> None:
     """Attach a file to an item (sealed like every other secret)."""
-    info = vault_service(ctx).attach_file(
-        Actor.operator(), vault, item, name=name or path.name, content=path.read_bytes()
-    )
-    if as_json:
-        emit_json(_file_document(info))
+    content = path.read_bytes()
+    if (there := remote_vault(ctx)) is not None:
+        document = there.attach_file(vault, item, name=name or path.name, content=content)
     else:
-        out_console.print(f"Attached {info.name} ({info.size} bytes) as {info.id}", markup=False)
+        info = vault_service(ctx).attach_file(
+            Actor.operator(), vault, item, name=name or path.name, content=content
+        )
+        document = _file_document(info)
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(
+            f"Attached {document['name']} ({document['size']} bytes) as {document['id']}",
+            markup=False,
+        )
 
 
 # -- service accounts -----------------------------------------------------------------------
