@@ -44,9 +44,6 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 }
 """Commands that only make sense on the server host, and why."""
 
-_MISSING_API: Final[dict[str, str]] = {}
-"""Command groups some of whose commands still lack an HTTP API, and what for."""
-
 
 def refusal(command: str) -> str | None:
     """Why top-level ``command`` cannot run in remote mode at all, or ``None`` if it may."""
@@ -65,12 +62,8 @@ def server_host_only(command_path: str, why: str) -> str:
 
 def missing_api(command_path: str) -> str:
     """The one line a command without an HTTP API prints in remote mode."""
-    words = command_path.split()
-    group = words[1] if len(words) > 1 else ""
-    what = _MISSING_API.get(group)
-    named = f" for {what}" if what else ""
     return (
-        f"`{command_path}` has no HTTP API{named} yet, so it cannot run against a server; "
+        f"`{command_path}` has no HTTP API yet, so it cannot run against a server; "
         "unset LIMEN_TOKEN to run it on the server host"
     )
 
