@@ -19,6 +19,7 @@ caller as they are, so they never contain a secret, a token or a ciphertext.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UnsupportedMediaType",
+    "unknown_choice",
 ]
 
 
@@ -107,3 +109,9 @@ class Unavailable(LimenError):
 
     code = "unavailable"
     title = "Service unavailable"
+
+
+def unknown_choice(what: str, value: object, choices: Iterable[str]) -> str:
+    """The one wording of a value outside a fixed set, wherever it is checked (a domain
+    function, or the remote CLI reading the API's answer), so both say the same."""
+    return f"unknown {what} {value!r}; use one of {', '.join(choices)}"

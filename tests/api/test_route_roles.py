@@ -40,6 +40,7 @@ ROLES: dict[str, tuple[str, ...]] = {
 
 POLICY = 'permit (principal, action == Limen::Action::"call", resource);'
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+OCTETS = {"Content-Type": "application/octet-stream"}
 # A request each route accepts as well-formed: (query, JSON body, form body).
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/identities"): {"json": {"kind": "service", "name": "svc-{role}"}},
@@ -69,6 +70,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/vaults/{vault_id}/items"): {"json": {"title": "item-{role}"}},
     ("PUT", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": {"title": "stripe"}},
     ("PATCH", "/v1/vaults/{vault_id}/items/{item_id}"): {"json": []},
+    ("POST", "/v1/vaults/{vault_id}/items/{item_id}/files"): {
+        "content": b"not a secret",
+        "params": {"name": "notes-{role}.txt"},
+    },
     ("POST", "/v1/killswitch/engage"): {"json": {"kind": "agent"}},
     ("POST", "/v1/killswitch/disengage"): {"json": {"kind": "agent"}},
     ("POST", "/oauth2/introspect"): {"data": {"token": "{other_token}"}},
@@ -108,6 +113,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("POST", "/v1/discovery/reports"): {"json": {"identities": [], "findings": []}},
+    ("POST", "/v1/discovery/enrolment-tokens"): {"json": {"fleet": "fleet-{role}"}},
+    # before anything was logged: nothing to prune, so the admin's prune deletes nothing
+    ("GET", "/v1/audit/prune-plan"): {"params": {"before": "2000-01-01T00:00:00Z"}},
+    ("POST", "/v1/audit/prune"): {"json": {"before": "2000-01-01T00:00:00Z"}},
     ("POST", "/ssf/streams"): {"json": {}},
     ("PATCH", "/ssf/streams"): {"json": {"stream_id": "missing"}},
     ("PUT", "/ssf/streams"): {"json": {"stream_id": "missing"}},
@@ -302,6 +311,8 @@ def test_each_role_gets_exactly_what_its_groups_allow(
             sample = _fill(SAMPLES.get((method, route.path), {}), world, role)
             if "data" in sample:
                 sample = {**sample, "headers": {**headers, **FORM}}
+            if "content" in sample:
+                sample = {**sample, "headers": {**headers, **OCTETS}}
             before = _denials(db)
             response = client.request(method, path, **{"headers": headers, **sample})
             refused = response.status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +15,6 @@ import pytest
 
 from limen import identity
 from limen.audit import Actor, record
-from limen.config import Settings
 from limen.installation import InitResult
 from limen.store import Database
 
@@ -83,11 +83,11 @@ def _lines_of(stream: Any) -> queue.Queue[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_follow_prints_new_events_as_they_come(
-    cli: Any, db: Database, installed: InitResult, settings: Settings
-) -> None:
+def test_follow_prints_new_events_as_they_come_and_ctrl_c_ends_it(limen: Any, db: Database) -> None:
+    """On the server host it reads the data dir; remotely it polls ``GET /v1/events``
+    with the cursor after the last event it printed. Either way Ctrl-C ends it, exit 0."""
     _as(db, "alice", "alice@example.com", ["tool.call"])
-    env = {**os.environ, "LIMEN_DATA_DIR": str(settings.data_dir)}
+    env = {**os.environ, **limen.env}
     follower = subprocess.Popen(
         [sys.executable, "-m", "limen", "events", "list", "--follow", "--json"],
         env=env,
@@ -100,10 +100,19 @@ def test_follow_prints_new_events_as_they_come(
         assert follower.stdout is not None
         printed = _lines_of(follower.stdout)
         _line_with(printed, '"tool.call"', seen)
-        assert cli("identity", "create", "--kind", "service", "--name", "late-job").exit_code == 0
+        made = limen("identity", "create", "--kind", "service", "--name", "late-job")
+        assert made.exit_code == 0, made.stderr
         line = _line_with(printed, "late-job", seen)
         assert json.loads(line)["action"] == "identity.create"
+        _as(db, "bob", "bob@example.com", ["tool.delete"])
+        _line_with(printed, '"tool.delete"', seen)
         assert sum('"tool.call"' in s for s in seen) == 1  # nothing is printed twice
+        assert sum("late-job" in s for s in seen) == 1
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=30) == 0
+        assert follower.stderr is not None
+        assert "Traceback" not in follower.stderr.read()
     finally:
-        follower.terminate()
-        follower.wait(timeout=30)
+        if follower.poll() is None:
+            follower.terminate()
+            follower.wait(timeout=30)

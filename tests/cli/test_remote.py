@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,41 @@ def test_errors_are_the_same_one_line_in_both_modes(limen: Limen) -> None:
     _one_line_error(limen("token", "revoke", "tok_nothing"), 3, "tok_nothing")
 
 
+def test_a_bad_choice_is_told_in_the_same_words_in_both_modes(limen: Limen, tmp_path: Path) -> None:
+    policy = tmp_path / "p.cedar"
+    policy.write_text("permit (principal, action, resource);\n")
+    for args, line in [
+        (
+            ("identity", "create", "--name", "x", "--kind", "agnet"),
+            "unknown kind 'agnet'; use one of human, agent, service",
+        ),
+        (
+            ("identity", "list", "--status", "gone"),
+            "unknown status 'gone'; use one of active, suspended, deprovisioned",
+        ),
+        (
+            ("threat", "set", "dire"),
+            "unknown level 'dire'; use one of normal, elevated, high, critical",
+        ),
+        (
+            ("client", "create", "--identity", "admin", "--auth-method", "pin"),
+            "unknown auth method 'pin'; use one of client_secret_basic, client_secret_post, "
+            "private_key_jwt",
+        ),
+        (
+            ("sink", "add", "s", "--kind", "ftp", "--target", "x"),
+            "unknown sink kind 'ftp'; use one of webhook, nats, jsonl",
+        ),
+        (
+            ("policy", "add", "p", str(policy), "--realm", "root"),
+            "unknown realm 'root'; use one of access, admin, schema",
+        ),
+    ]:
+        result = limen(*args)
+        _one_line_error(result, 2, line)
+        assert result.stderr.strip() == f"limen: {line}", (limen.mode, result.stderr)
+
+
 # -- remote mode only ---------------------------------------------------------------------
 
 
@@ -142,11 +178,9 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("db", "migrate"), "`limen db` runs on the server host"),
         (("admin-token",), "`limen admin-token` runs on the server host"),
         (("server",), "`limen server` runs on the server host"),
-        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` has no HTTP API"),
-        (("audit", "checkpoint"), "no HTTP API for audit search, signing and pruning"),
-        (("detect", "run"), "`limen detect` has no HTTP API"),
-        (("fleet", "token", "create"), "`limen fleet token create` has no HTTP API"),
-        (("events", "list", "--follow"), "`limen events list --follow` has no HTTP API"),
+        (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` runs on the server host"),
+        (("detect", "run"), "`limen detect run` runs on the server host"),
+        (("detect", "simulate", "--register", "-o", "x"), "`limen detect simulate --register`"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -431,7 +465,7 @@ def test_sinks_are_added_listed_delivered_and_removed(limen: Limen) -> None:
         _one_line_error(jsonl, 2, "a jsonl sink writes a file on the server host")
 
 
-def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None:
+def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen, tmp_path: Path) -> None:
     made = limen.json("vault", "create", "staging")
     limen.json("item", "create", "--vault", "staging", "--title", "db", "password=s3cret-x1")
     renamed = limen.json("vault", "rename", "staging", "stage")
@@ -442,6 +476,13 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
     assert (renamed["id"], renamed["name"]) == (made["id"], "stage")
     _one_line_error(limen("vault", "get", "staging"), 3, "staging")
 
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not a secret, but sealed like one\n")
+    attached = limen.json("item", "attach", "db", str(notes), "--vault", "stage", "--name", "n.py")
+    assert (attached["name"], attached["size"]) == ("n.py", notes.stat().st_size)
+    shown = limen.json("item", "get", "db", "--vault", "stage")["files"]
+    assert shown == [attached]
+    _one_line_error(limen("item", "attach", "nope", str(notes), "--vault", "stage"), 3, "nope")
     assert limen("item", "delete", "db", "--vault", "stage", "--yes").exit_code == 0
     _one_line_error(limen("item", "get", "db", "--vault", "stage"), 3, "db")
     restored = limen.json("item", "restore", "db", "--vault", "stage")
@@ -462,6 +503,13 @@ def test_vaults_are_renamed_and_deleted_and_items_restored(limen: Limen) -> None
 
 def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
     assert limen.json("fleet", "machines") == {"items": []}
+    enrolled = limen.json("fleet", "token", "create", "laptops", "--expires-in", "30d")
+    assert enrolled["fleet"] == "laptops" and enrolled["token"].startswith("limen_")
+    assert datetime.fromisoformat(enrolled["expires_at"]) > datetime.now(UTC)
+    shown = limen("fleet", "token", "create", "ci")
+    assert shown.exit_code == 0 and shown.stdout.strip().startswith("limen_")
+    assert "shown once" in shown.stderr and shown.stdout.strip() not in shown.stderr
+    _one_line_error(limen("fleet", "token", "create", "x", "--expires-in", "soon"), 2, "soon")
     finding = {
         "rule_id": "aws-access-key", "provider": "aws", "location": "~/.aws/credentials:3",
         "fingerprint": "sha256:0123456789abcdef", "source": "endpoint",
@@ -469,13 +517,15 @@ def test_the_fleet_inventory_lists_what_machines_reported(limen: Limen) -> None:
     reported = httpx.post(
         f"{limen.url}/v1/discovery/reports",
         json={"machine": {"name": "lap-7", "owner": "dana"}, "findings": [finding]},
-        headers={"Authorization": f"Bearer {limen.admin_token}"},
+        headers={"Authorization": f"Bearer {enrolled['token']}"},
     )
     assert reported.status_code == 200, reported.text
     machines = limen.json("fleet", "machines")["items"]
-    assert [(m["name"], m["owner"], m["open_exposures"]) for m in machines] == [
-        ("lap-7", "dana", 1)
+    assert [(m["name"], m["fleet"], m["owner"], m["open_exposures"]) for m in machines] == [
+        ("lap-7", "laptops", "dana", 1)
     ]
+    if limen.mode == "remote":  # an enrolment token reports scans and nothing else
+        _one_line_error(limen("identity", "list", LIMEN_TOKEN=enrolled["token"]), 5, "403")
     exposures = limen.json("fleet", "exposures", "--machine", "lap-7")["items"]
     assert [(e["machine"], e["rule_id"], e["status"]) for e in exposures] == [
         ("lap-7", "aws-access-key", "open")
@@ -554,6 +604,63 @@ def test_the_audit_chain_verifies_against_checkpoints_kept_elsewhere(
     broken = limen("audit", "verify", "--checkpoints", str(kept))
     assert broken.exit_code == 1, (broken.stdout, broken.stderr)
     assert broken.stderr.startswith("limen: audit trail broken: ")
+
+
+def test_the_audit_trail_is_searched_signed_and_pruned(limen: Limen, tmp_path: Path) -> None:
+    limen.json("identity", "create", "--kind", "human", "--name", "ada")
+    found = limen.json("audit", "search", "--action", "identity.*")["items"]
+    assert [e["resource"]["name"] for e in found][-1] == "ada"
+    assert all(e["chain_position"] and e["link"] for e in found)  # linked before shown
+    lines = limen("audit", "search", "--jsonl", "--action", "identity.create").stdout.splitlines()
+    assert [json.loads(line)["resource"]["name"] for line in lines] == ["admin", "ada"]
+    table = limen("audit", "search", "--action", "identity.create", COLUMNS="200")
+    assert table.exit_code == 0 and "identity.create" in table.stdout and "ada" in table.stdout
+    _one_line_error(limen("audit", "search", "--identity", "nobody"), 3, "nobody")
+
+    # Pruning deletes only what a signed checkpoint covers, and asks first.
+    _one_line_error(limen("audit", "prune", "--before", "2999-01-01"), 4, "checkpoint")
+    kept = tmp_path / "kept"
+    signed = limen.json("audit", "checkpoint", "--export", str(kept))["checkpoint"]
+    assert [p.name for p in kept.iterdir()] and signed["position"] >= 5
+    unasked = limen("audit", "prune", "--before", "2999-01-01", "--reason", "retention")
+    assert unasked.exit_code == 2, unasked.stderr
+    pruned = limen.json(
+        "audit", "prune", "--before", "2999-01-01", "--reason", "retention", "--yes"
+    )
+    assert pruned == {
+        "deleted": signed["position"],
+        "through_position": signed["position"],
+        "checkpoint_id": signed["id"],
+    }
+    assert limen.json("audit", "verify", "--checkpoints", str(kept))["ok"] is True
+    recorded = limen.json("audit", "search", "--action", "audit.prune")["items"]
+    assert [(e["reason"], e["context"]["deleted"]) for e in recorded] == [
+        ("retention", signed["position"])
+    ]
+
+
+def _scores(path: Path) -> list[dict[str, Any]]:
+    """The lines of a replay's output but for each alert's id, which is new each run."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in line.items() if k != "alert"} for line in lines]
+
+
+def test_detection_is_replayed_against_the_servers_identities(
+    limen: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+) -> None:
+    """``detect replay`` reads a local file; remotely it scores it with the server's
+    identity registry (kinds, owners, attributes), fetched over HTTP: the same scores."""
+    host = cli_in("local", settings, installed, live_server, tmp_path)
+    events = tmp_path / "events.jsonl"
+    simulate = ("detect", "simulate", "--seed", "5", "--small", "--output", str(events))
+    assert host(*simulate, "--register").exit_code == 0
+    here, there = tmp_path / "host.jsonl", tmp_path / "scores.jsonl"
+    assert host("detect", "replay", str(events), "--output", str(here)).exit_code == 0
+    replayed = limen.json("detect", "replay", str(events), "--output", str(there))
+    assert replayed["alerts"] > 0 and replayed["output"] == str(there)
+    assert _scores(there) == _scores(here)
+    missing = limen("detect", "replay", str(tmp_path / "none.jsonl"), "--output", str(there))
+    _one_line_error(missing, 2, "no such file")
 
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

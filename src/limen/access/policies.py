@@ -25,6 +25,7 @@ from limen.access.admin import ADMIN_POLICY, ADMIN_POLICY_NAME, ADMIN_SCHEMA
 from limen.access.errors import PolicyError, PolicyExists, PolicyNotFound
 from limen.access.schema import ACTIONS, compose_schema, fragment_actions, fragment_entity_types
 from limen.audit import Actor, record
+from limen.errors import unknown_choice
 from limen.store import UnitOfWork
 from limen.store.models import Policy, utcnow
 
@@ -180,7 +181,7 @@ def validate_policy(
     if not statements:
         raise PolicyError("the policy holds no statement", line=1)
     if realm not in REALMS:
-        raise PolicyError(f"unknown realm {realm!r}; use one of {', '.join(REALMS)}")
+        raise PolicyError(unknown_choice("realm", realm, REALMS))
     if schema:
         result = cedarpy.validate_policies(
             text, ADMIN_SCHEMA if realm == "admin" else compose_schema(fragments)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from limen.api.bodies import request_body
 from limen.api.deps import ActorDep, services_of
 from limen.api.routing import PUBLIC, Route, guarded
 from limen.api.schemas.connect import (
@@ -248,6 +249,39 @@ def list_files(
         _, content = service.read_file(actor, vault_id, item_id, info.id)
         documents.append(file_document(info, content))
     return _json(documents)
+
+
+@router.post(
+    "/v1/vaults/{vault_id}/items/{item_id}/files",
+    status_code=201,
+    openapi_extra={
+        **guarded("vault.item.write"),
+        **request_body("application/octet-stream", schema={"type": "string", "format": "binary"}),
+        "parameters": [
+            {
+                "name": "name",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "maxLength": 300},
+                "description": "The file's name (no '/').",
+            }
+        ],
+    },
+)
+async def attach_file(
+    request: Request, actor: ActorDep, vault_id: str, item_id: str
+) -> JSONResponse:
+    """Attach the request body, as it is, to an item as the file ``name``, sealed like
+    every secret (``limen item attach``; a Limen extension: Connect only reads files)."""
+    name = request.query_params.get("name")
+    if not name:
+        raise InvalidInput("name: the file needs a name (?name=…)")
+    content = await request.body()
+    # Sealing and the write are blocking database work: off the event loop.
+    info = await run_in_threadpool(
+        vault_service(request).attach_file, actor, vault_id, item_id, name=name, content=content
+    )
+    return _json(file_document(info), 201)
 
 
 @router.get(

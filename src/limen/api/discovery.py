@@ -3,6 +3,8 @@
 - ``POST /v1/discovery/reports``: a scan's inventory (``discovery:write``; enrolment
   tokens from ``limen fleet token create`` have only that scope). A report that names its
   machine also updates that machine's exposures and resolves what it no longer finds.
+- ``POST /v1/discovery/enrolment-tokens``: ``limen fleet token create``, a token a
+  fleet's machines report with (shown once).
 - ``GET /v1/discovery/machines`` and ``GET /v1/discovery/exposures``: the fleet inventory
   (``discovery:read``).
 """
@@ -16,6 +18,8 @@ from fastapi import APIRouter, Query
 from limen.api.deps import ActorDep, ServicesDep
 from limen.api.routing import Route, guarded
 from limen.api.schemas.discovery import (
+    EnrolmentIn,
+    EnrolmentOut,
     ExposureList,
     ExposureOut,
     MachineList,
@@ -28,6 +32,7 @@ from limen.discovery import (
     ReportedExposure,
     ReportedFinding,
     ReportedIdentity,
+    enrol,
     ingest,
     list_exposures,
     list_machines,
@@ -78,6 +83,22 @@ def report(body: ReportIn, services: ServicesDep, actor: ActorDep) -> ReportOut:
         machine_id=machine.machine_id if machine else None,
         opened=machine.opened if machine else 0,
         resolved=machine.resolved if machine else 0,
+    )
+
+
+@router.post(
+    "/enrolment-tokens",
+    response_model=EnrolmentOut,
+    status_code=201,
+    openapi_extra=guarded("token.create"),
+)
+def enrolment_token(body: EnrolmentIn, services: ServicesDep, actor: ActorDep) -> EnrolmentOut:
+    """Issue an enrolment token for a fleet: its scope is ``discovery:write`` only."""
+    services.guard.authorize(actor, "token.create", Resource("token", name=body.fleet))
+    with services.db.unit_of_work() as uow:
+        made = enrol(uow, actor, body.fleet, expires_at=body.expires_at)
+    return EnrolmentOut(
+        fleet=made.fleet, token_id=made.token_id, token=made.token, expires_at=made.expires_at
     )
 
 

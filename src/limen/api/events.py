@@ -87,7 +87,9 @@ def read_events(
     else:
         page = reader.search(actor, filters, after=cursor, limit=limit)
     return EventList(
-        items=[EventPublic.from_domain(e) for e in page.events], next_cursor=page.next_cursor
+        items=[EventPublic.from_domain(e) for e in page.events],
+        next_cursor=page.next_cursor,
+        end_cursor=page.end_cursor,
     )
 
 

@@ -36,12 +36,13 @@ __all__ = [
 
 
 def create_checkpoint(
-    db: Database, keys: AuditKeys, *, force: bool = False
+    db: Database, keys: AuditKeys, *, force: bool = False, actor: Actor | None = None
 ) -> SignedCheckpoint | None:
     """Sign the current chain head. Returns ``None`` if nothing is linked yet.
 
     Without ``force``, the latest checkpoint is returned instead of a new one when nothing
-    but its own ``audit.checkpoint`` event was linked since.
+    but its own ``audit.checkpoint`` event was linked since. ``actor`` is who asked for it
+    (over HTTP); the host's own checkpoints are recorded as ``limen audit``.
     """
     with db.unit_of_work() as uow:
         current = head(uow.session.connection())
@@ -76,7 +77,7 @@ def create_checkpoint(
         # file) and the Events-API feed carry it off the database host.
         record(
             uow.session,
-            Actor.system("limen audit"),
+            actor or Actor.system("limen audit"),
             "audit.checkpoint",
             resource_type="audit_checkpoint",
             resource_id=signed.id,

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,13 +34,15 @@ from limen.audit.chain import (
     GENESIS,
     Head,
     head,
+    link_pending,
     message_chunks,
     message_sql,
     portable_sql,
     vouched,
 )
-from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
+from limen.audit.checkpoints import SignedCheckpoint, create_checkpoint, list_checkpoints
 from limen.audit.log import Outcome, record
+from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
 from limen.errors import Unavailable
 from limen.store import Database, Dialect
 from limen.store.models import AuditCheckpoint, utcnow
@@ -568,6 +571,36 @@ class ChainAudit:
                 context={"checked": report.checked, "resumed_from": report.resumed_from},
             )
         return report
+
+    def sign(self, actor: Actor) -> SignedCheckpoint | None:
+        """Sign the chain head now (``limen audit checkpoint``), as the server's own
+        checkpoint task does; ``None`` while nothing is linked. An auditor may: a signed
+        checkpoint only adds what later verification checks against."""
+        self._guard.authorize(actor, "audit.verify", Resource("audit_checkpoint"))
+        keys = self._need_keys("signing a checkpoint")
+        link_pending(self._db, keys.chain)
+        return create_checkpoint(self._db, keys, actor=actor)
+
+    def plan_prune(self, actor: Actor, *, before: datetime) -> PrunePlan:
+        """What :meth:`prune` would delete now, changing nothing (to confirm first)."""
+        self._guard.authorize(actor, "audit.prune", Resource("audit_chain"))
+        return plan_prune(self._db, self._need_keys("pruning"), before=before)
+
+    def prune(
+        self, actor: Actor, *, before: datetime, reason: str | None, through: int | None
+    ) -> PruneResult:
+        """Delete events older than ``before``, only as far as a signed checkpoint covers
+        them and never past ``through`` (the position of the plan that was confirmed)."""
+        self._guard.authorize(actor, "audit.prune", Resource("audit_chain"))
+        keys = self._need_keys("pruning")
+        result = prune(self._db, keys, actor, before=before, reason=reason, through=through)
+        link_pending(self._db, keys.chain)
+        return result
+
+    def _need_keys(self, what: str) -> AuditKeys:
+        if self._keys is None:
+            raise Unavailable(f"this server cannot read its key file, which {what} needs")
+        return self._keys
 
     def checkpoints(self, actor: Actor) -> list[SignedCheckpoint]:
         """Every signed checkpoint, oldest first, to keep elsewhere (``--export``)."""

@@ -17,6 +17,7 @@ The token is sent as a bearer credential and appears in no message.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,6 +32,7 @@ __all__ = [
     "missing_api",
     "normalise_times",
     "refusal",
+    "server_host_only",
 ]
 
 SERVER_HOST_ONLY: Final[dict[str, str]] = {
@@ -42,35 +44,26 @@ SERVER_HOST_ONLY: Final[dict[str, str]] = {
 }
 """Commands that only make sense on the server host, and why."""
 
-_MISSING_API: Final[dict[str, str]] = {
-    "audit": "audit search, signing and pruning",
-    "detect": "detection baselines",
-}
-
-_NO_COMMAND_REMOTELY: Final[frozenset[str]] = frozenset({"detect"})
-"""Command groups none of whose commands has an HTTP API: refused before they start."""
-
 
 def refusal(command: str) -> str | None:
     """Why top-level ``command`` cannot run in remote mode at all, or ``None`` if it may."""
     if command in SERVER_HOST_ONLY:
-        return (
-            f"`limen {command}` runs on the server host ({SERVER_HOST_ONLY[command]}); "
-            "unset LIMEN_TOKEN (or drop --server/--token) to run it there"
-        )
-    if command in _NO_COMMAND_REMOTELY:
-        return missing_api(f"limen {command}")
+        return server_host_only(f"limen {command}", SERVER_HOST_ONLY[command])
     return None
+
+
+def server_host_only(command_path: str, why: str) -> str:
+    """The one line a command that only makes sense on the server host prints remotely."""
+    return (
+        f"`{command_path}` runs on the server host ({why}); "
+        "unset LIMEN_TOKEN (or drop --server/--token) to run it there"
+    )
 
 
 def missing_api(command_path: str) -> str:
     """The one line a command without an HTTP API prints in remote mode."""
-    words = command_path.split()
-    group = words[1] if len(words) > 1 else ""
-    what = _MISSING_API.get(group)
-    named = f" for {what}" if what else ""
     return (
-        f"`{command_path}` has no HTTP API{named} yet, so it cannot run against a server; "
+        f"`{command_path}` has no HTTP API yet, so it cannot run against a server; "
         "unset LIMEN_TOKEN to run it on the server host"
     )
 
@@ -101,6 +94,10 @@ class Remote:
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.call("POST", path, json=body, params=params)
 
+    def post_bytes(self, path: str, content: bytes, **params: Any) -> Any:
+        """POST ``content`` as it is (``application/octet-stream``), e.g. a file."""
+        return self.call("POST", path, params=params, content=content)
+
     def put(self, path: str, body: Any = None) -> Any:
         return self.call("PUT", path, json=body)
 
@@ -117,13 +114,17 @@ class Remote:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, ``None`` for an empty one."""
         import httpx
 
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        raw: dict[str, Any] = {}
+        if content is not None:
+            raw = {"content": content, "headers": {"Content-Type": "application/octet-stream"}}
         try:
-            response = self._client.request(method, path, params=query, json=json)
+            response = self._client.request(method, path, params=query, json=json, **raw)
         except httpx.ConnectError as exc:
             why = "connection refused or host unknown"
             if "CERTIFICATE" in str(exc).upper():
@@ -139,7 +140,7 @@ class Remote:
             if response.status_code == 204 or not response.content:
                 return None
             return _json(response, self.url)
-        raise _problem(response, self.url)
+        raise _problem(response, self.url, sent=json)
 
 
 def _query_value(value: Any) -> Any:
@@ -178,10 +179,33 @@ def _detail(response: httpx.Response) -> str | None:
     return title if isinstance(title, str) else None
 
 
-def _problem(response: httpx.Response, url: str) -> errors.LimenError:
+_CHOICE = re.compile(r"'([^']*)'")
+
+
+def _choice(response: httpx.Response, sent: Any) -> str | None:
+    """A value outside a fixed set, in the words the local command uses.
+
+    The server names the field and its choices but never echoes the value (it may be a
+    secret pasted in the wrong place); the CLI knows what it sent, so it says it here.
+    """
+    if not isinstance(sent, dict):
+        return None
+    try:
+        first = response.json()["errors"][0]
+        field, message = first["field"], first["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    value = sent.get(field) if isinstance(field, str) else None
+    if not isinstance(value, str) or not str(message).startswith("Input should be "):
+        return None
+    choices = _CHOICE.findall(str(message))
+    return errors.unknown_choice(field.replace("_", " "), value, choices) if choices else None
+
+
+def _problem(response: httpx.Response, url: str, *, sent: Any = None) -> errors.LimenError:
     """The :mod:`limen.errors` family a problem-details answer stands for."""
     status = response.status_code
-    detail = _detail(response)
+    detail = (_choice(response, sent) if status == 422 else None) or _detail(response)
     if status == 401:
         return errors.Unauthenticated(
             f"the server refused the token (401): {detail or 'unauthenticated'}"

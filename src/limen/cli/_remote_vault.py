@@ -113,6 +113,12 @@ class RemoteVault:
         self._server.delete(f"/v1/vaults/{current['vault']['id']}/items/{current['id']}")
         return current
 
+    def attach_file(self, vault: str, item: str, *, name: str, content: bytes) -> dict[str, Any]:
+        """The attached file as ``limen item attach`` shows it (id, name, size)."""
+        path = f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/files"
+        made = self._server.post_bytes(path, content, name=name)
+        return {"id": made["id"], "name": made["name"], "size": made["size"]}
+
     def restore_item(self, vault: str, item: str) -> dict[str, Any]:
         wire = self._server.post(f"/v1/vaults/{_segment(vault)}/items/{_segment(item)}/restore")
         return self._item(wire, reveal=False)

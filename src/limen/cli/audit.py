@@ -17,6 +17,8 @@ from limen.audit import (
     Actor,
     AuditKeys,
     EventFilter,
+    PrunePlan,
+    PruneResult,
     SignedCheckpoint,
     check_key,
     create_checkpoint,
@@ -35,7 +37,8 @@ from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, rem
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, remote, state
 from limen.cli._remote import normalise_times
-from limen.errors import InvalidInput
+from limen.cli.events import event_from_wire
+from limen.errors import InvalidInput, unknown_choice
 from limen.store import Database
 
 __all__ = ["app", "events_token_app", "register", "sink_app"]
@@ -146,13 +149,23 @@ def checkpoint(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Sign the chain head now (Ed25519), optionally exporting checkpoints to a directory."""
-    db, keys = _linked(ctx)
-    signed = create_checkpoint(db, keys)
+    """Sign the chain head now (Ed25519), optionally exporting checkpoints to a directory.
+
+    Remotely the server signs with its key (``POST /v1/audit/checkpoints``) and
+    ``--export`` writes the checkpoints here, where the server cannot rewrite them."""
     written: list[Path] = []
-    if export is not None:
-        with db.unit_of_work(readonly=True) as uow:
-            written = export_checkpoints(list_checkpoints(uow.session), export)
+    if (server := remote(ctx)) is not None:
+        made = server.post("/v1/audit/checkpoints")["checkpoint"]
+        signed = SignedCheckpoint.from_document(made) if made else None
+        if export is not None:
+            every = [SignedCheckpoint.from_document(d) for d in server.get("/v1/audit/checkpoints")]
+            written = export_checkpoints(every, export)
+    else:
+        db, keys = _linked(ctx)
+        signed = create_checkpoint(db, keys)
+        if export is not None:
+            with db.unit_of_work(readonly=True) as uow:
+                written = export_checkpoints(list_checkpoints(uow.session), export)
     if as_json:
         emit_json(
             {
@@ -226,7 +239,33 @@ def search(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Find events, oldest first, as a table, one JSON document or JSON Lines."""
+    """Find events, oldest first, as a table, one JSON document or JSON Lines.
+
+    Remotely through ``GET /v1/events`` (the server links pending events first, as
+    this command does on the server host)."""
+    if (server := remote(ctx)) is not None:
+        query: dict[str, Any] = {
+            "identity": identity, "actor_id": actor, "kind": kind, "action": action,
+            "resource_type": resource_type, "resource_id": resource_id, "outcome": outcome,
+        }  # fmt: skip
+        for key, value, option in (("since", since, "--since"), ("until", until, "--until")):
+            moment = _parse_time(value, option)
+            query[key] = moment.isoformat() if moment else None
+
+        def page_of(after: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
+            page = server.get("/v1/events", **query, cursor=after, limit=size)
+            return [event_from_wire(d) for d in page["items"]], page["next_cursor"]
+
+        if jsonl:
+            while True:
+                found, cursor = page_of(cursor, 1000)
+                for document in found:
+                    typer.echo(json.dumps(document))
+                if cursor is None:
+                    return
+        documents, next_cursor = page_of(cursor, limit)
+        _print_search(documents, next_cursor, as_json=as_json)
+        return
     db, _ = _linked(ctx)
     identity_id = None
     if identity:
@@ -255,8 +294,14 @@ def search(
     with db.unit_of_work(readonly=True) as uow:
         page = list_events(uow.session, filters, after=cursor, limit=limit)
         documents = [event_document(e) for e in page.events]
+    _print_search(documents, page.next_cursor, as_json=as_json)
+
+
+def _print_search(
+    documents: list[dict[str, Any]], next_cursor: str | None, *, as_json: bool
+) -> None:
     if as_json:
-        emit_json({"items": documents, "next_cursor": page.next_cursor})
+        emit_json({"items": documents, "next_cursor": next_cursor})
         return
     table = Table("pos", "time", "actor", "on behalf of", "action", "resource", "outcome")
     for doc in documents:
@@ -271,8 +316,8 @@ def search(
             doc["outcome"],
         )
     out_console.print(table)
-    if page.next_cursor:
-        out_console.print(f"more: --cursor {page.next_cursor}")
+    if next_cursor:
+        out_console.print(f"more: --cursor {next_cursor}")
 
 
 @app.command("prune")
@@ -283,11 +328,18 @@ def prune_(
     yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete old events, only as far as a signed checkpoint covers them (asks first)."""
+    """Delete old events, only as far as a signed checkpoint covers them (asks first).
+
+    Remotely the server plans (``GET /v1/audit/prune-plan``), this asks, and the server
+    deletes no more than the plan confirmed (``POST /v1/audit/prune``)."""
     moment = _parse_time(before, "--before")
     assert moment is not None
-    db, keys = _linked(ctx)
-    plan = plan_prune(db, keys, before=moment)
+    server = remote(ctx)
+    if server is not None:
+        plan = PrunePlan(**server.get("/v1/audit/prune-plan", before=moment.isoformat()))
+    else:
+        db, keys = _linked(ctx)
+        plan = plan_prune(db, keys, before=moment)
     if plan.checkpoint_id is not None:
         reason = require_reason(reason, yes=yes)
         confirm(
@@ -300,10 +352,18 @@ def prune_(
                 "keep an exported copy first if you may need them (limen audit search --jsonl)",
             ],
         )
-    result = prune(
-        db, keys, Actor.operator(), before=moment, reason=reason, through=plan.through_position
-    )
-    link_pending(db, keys.chain)
+    if server is not None:
+        body = {
+            "before": moment.isoformat(),
+            "reason": reason,
+            "through_position": plan.through_position,
+        }
+        result = PruneResult(**server.post("/v1/audit/prune", body))
+    else:
+        result = prune(
+            db, keys, Actor.operator(), before=moment, reason=reason, through=plan.through_position
+        )
+        link_pending(db, keys.chain)
     if as_json:
         emit_json(
             {
@@ -370,6 +430,8 @@ def sink_add(
 ) -> None:
     """Add a push sink; a webhook's signing secret is shown once."""
     if (server := remote(ctx)) is not None:
+        if kind not in SINK_KINDS:
+            raise InvalidInput(unknown_choice("sink kind", kind, SINK_KINDS))
         if kind == "jsonl":
             raise InvalidInput(
                 "a jsonl sink writes a file on the server host; add it there "

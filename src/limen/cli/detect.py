@@ -10,14 +10,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
 
 from limen.audit import Actor
-from limen.cli._context import emit_json, err_console, open_database, out_console, state
+from limen.cli._context import emit_json, err_console, open_database, out_console, remote, state
+from limen.cli._errors import fail
+from limen.cli._remote import Remote, missing_api, server_host_only
 from limen.detect import DetectConfig, Registry, read_events, replay
 from limen.detect.simulation import register, simulate, small
 from limen.errors import InvalidInput
@@ -57,6 +60,9 @@ def run_(
     from limen.cli._context import services
     from limen.logs import configure_logging
 
+    if remote(ctx) is not None:
+        why = "it scores the events of the database as they are committed; `limen server` runs one"
+        raise fail(server_host_only(ctx.command_path, why), 2)
     settings = state(ctx).settings
     AuditKeys.from_key_file(settings.resolved_key_file)  # what it records must be sealed
     configure_logging(settings.log_level, settings.log_format)
@@ -159,9 +165,11 @@ def replay_(
     """
     if not events.is_file():
         raise InvalidInput(f"no such file: {events}")
-    db = open_database(ctx)
-    with db.unit_of_work(readonly=True) as uow:
-        registry = Registry.load(uow.session)
+    if (server := remote(ctx)) is not None:
+        registry = Registry.of(SimpleNamespace(**doc) for doc in _identities(server))
+    else:
+        with open_database(ctx).unit_of_work(readonly=True) as uow:
+            registry = Registry.load(uow.session)
     started = time.perf_counter()
     with events.open("rb") as handle:
         observations = read_events(handle)
@@ -185,6 +193,17 @@ def replay_(
     )
 
 
+def _identities(server: Remote) -> Iterator[dict[str, Any]]:
+    """Every identity the server holds, a page at a time (``GET /v1/identities``)."""
+    cursor = None
+    while True:
+        page = server.get("/v1/identities", cursor=cursor, limit=1000)
+        yield from page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
+
+
 @app.command("simulate")
 def simulate_(
     ctx: typer.Context,
@@ -206,6 +225,8 @@ def simulate_(
     trace = simulate(seed, small() if small_org else None)
     created = 0
     if register_identities:
+        if remote(ctx) is not None:
+            raise fail(missing_api(f"{ctx.command_path} --register"), 2)
         db = open_database(ctx)
         with db.unit_of_work() as uow:
             created = register(uow, Actor.operator(), identities=trace.identities)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,13 +17,12 @@ from limen import identity
 from limen.audit import EventFilter, list_events, newest_events
 from limen.audit.documents import event_document
 from limen.cli._context import emit_json, open_database, out_console, remote
-from limen.cli._errors import fail
-from limen.cli._remote import Remote, missing_api, normalise_times
+from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput, NotFound
 from limen.ids import is_id
 from limen.store import Database
 
-__all__ = ["app"]
+__all__ = ["app", "event_from_wire"]
 
 app = typer.Typer(help="Read the event log.", no_args_is_help=True)
 
@@ -92,21 +92,29 @@ def list_(
         raise InvalidInput("--cursor pages from the oldest; leave it out with --newest or --follow")
     server = remote(ctx)
     if server is not None:
-        if follow:
-            raise fail(missing_api(f"{ctx.command_path} --follow"), 2)
-        shown = _read_remotely(
-            server,
-            actor=actor,
+        remotely = dict(
+            actor_id=_actor_id_remotely(server, actor),
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,
             outcome=outcome,
             since=_parse_time(since, "--since"),
             until=_parse_time(until, "--until"),
+        )
+        shown = _read_remotely(
+            server,
+            **remotely,
             cursor=cursor,
             limit=limit,
-            order="newest" if newest else None,
+            order="newest" if newest or follow else None,
         )
+        if follow:
+            _follow(
+                lambda after: _read_remotely(server, **remotely, cursor=after, limit=1000),
+                shown,
+                as_json=as_json,
+            )
+            return
         _show(shown, cursor=cursor, as_json=as_json)
         return
     db = open_database(ctx)
@@ -121,7 +129,7 @@ def list_(
     )
     shown = _read(db, filters, cursor=cursor, limit=limit, newest=newest or follow)
     if follow:
-        _follow(db, filters, shown, as_json=as_json)
+        _follow(lambda after: _read(db, filters, cursor=after, limit=1000), shown, as_json=as_json)
         return
     _show(shown, cursor=cursor, as_json=as_json)
 
@@ -173,45 +181,49 @@ def _read(
     return _Shown(documents, page.next_cursor, page.end_cursor)
 
 
+def _actor_id_remotely(server: Remote, actor: str | None) -> str | None:
+    """As :func:`_actor_id`, through ``GET /v1/identities/{ref}``."""
+    if actor is None:
+        return None
+    try:
+        return str(server.get(f"/v1/identities/{quote(actor, safe='@')}")["id"])
+    except NotFound:
+        if not is_id(actor):
+            raise
+        return actor
+
+
 def _read_remotely(
     server: Remote,
     *,
-    actor: str | None,
     since: datetime | None,
     until: datetime | None,
     cursor: str | None,
     limit: int,
     **filters: str | None,
 ) -> _Shown:
-    """The same page from ``GET /v1/events`` (events carry no chain position there)."""
-    actor_id = None
-    if actor is not None:
-        try:
-            actor_id = server.get(f"/v1/identities/{quote(actor, safe='@')}")["id"]
-        except NotFound:
-            if not is_id(actor):
-                raise
-            actor_id = actor
+    """The same page from ``GET /v1/events``."""
     page = server.get(
         "/v1/events",
-        actor_id=actor_id,
         since=since.isoformat() if since else None,
         until=until.isoformat() if until else None,
         cursor=cursor,
         limit=limit,
         **filters,
     )
-    documents = [_wire(doc) for doc in page["items"]]
-    return _Shown(documents, page["next_cursor"], page["next_cursor"])
+    documents = [event_from_wire(doc) for doc in page["items"]]
+    # A server older than `end_cursor` still continues from `next_cursor` (or the start).
+    return _Shown(documents, page["next_cursor"], page.get("end_cursor", page["next_cursor"]))
 
 
-def _wire(doc: dict[str, Any]) -> dict[str, Any]:
+def event_from_wire(doc: dict[str, Any]) -> dict[str, Any]:
+    """An event of ``GET /v1/events`` as the local commands print it (event_document)."""
     resource = doc.get("resource") or {"type": None, "id": None, "name": None}
     shaped = {
         "id": doc["id"],
         "seq": doc["seq"],
-        "chain_position": None,
-        "link": None,
+        "chain_position": doc.get("chain_position"),
+        "link": doc.get("link"),
         "occurred_at": doc["occurred_at"],
         "actor": doc["actor"],
         "delegation": doc["delegation"],
@@ -237,8 +249,11 @@ def _cells(doc: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _follow(db: Database, filters: EventFilter, shown: _Shown, *, as_json: bool) -> None:
-    """Print events as they are appended, like ``tail -f``, until interrupted."""
+def _follow(read_after: Callable[[str | None], _Shown], shown: _Shown, *, as_json: bool) -> None:
+    """Print events as they are appended, like ``tail -f``, until interrupted (Ctrl-C ends
+    it with exit 0: following has no other end). ``read_after`` reads the data dir or, in
+    remote mode, polls ``GET /v1/events`` with the cursor after the last event shown."""
+    cursor = shown.end_cursor
     try:
         while True:
             for doc in shown.documents:
@@ -246,8 +261,9 @@ def _follow(db: Database, filters: EventFilter, shown: _Shown, *, as_json: bool)
                     typer.echo(json.dumps(doc))
                 else:
                     typer.echo("  ".join(cell for cell in _cells(doc) if cell))
-            cursor = shown.end_cursor
+            if shown.end_cursor is not None:
+                cursor = shown.end_cursor
             time.sleep(FOLLOW_INTERVAL)
-            shown = _read(db, filters, cursor=cursor, limit=1000)
+            shown = read_after(cursor)
     except KeyboardInterrupt:
         return

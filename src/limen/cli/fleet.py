@@ -12,6 +12,7 @@ from rich.text import Text
 
 from limen.audit import Actor
 from limen.cli._context import emit_json, open_database, out_console, remote
+from limen.cli._remote import normalise_times
 from limen.discovery import enrol, list_exposures, list_machines
 from limen.errors import InvalidInput
 from limen.store.models import utcnow
@@ -39,21 +40,27 @@ def token_create(
 ) -> None:
     """Issue an enrolment token: it can report scans (discovery:write) and nothing else."""
     expires_at = utcnow() + _duration(expires_in) if expires_in else None
-    db = open_database(ctx)
-    with db.unit_of_work() as uow:
-        enrolment = enrol(uow, Actor.operator(), fleet, expires_at=expires_at)
-    document = {
-        "fleet": enrolment.fleet,
-        "token_id": enrolment.token_id,
-        "token": enrolment.token,
-        "expires_at": enrolment.expires_at,
-    }
+    if (server := remote(ctx)) is not None:
+        body = {"fleet": fleet, "expires_at": expires_at.isoformat() if expires_at else None}
+        made = server.post("/v1/discovery/enrolment-tokens", body)
+        document = normalise_times(
+            {key: made[key] for key in ("fleet", "token_id", "token", "expires_at")}, "expires_at"
+        )
+    else:
+        with open_database(ctx).unit_of_work() as uow:
+            enrolment = enrol(uow, Actor.operator(), fleet, expires_at=expires_at)
+        document = {
+            "fleet": enrolment.fleet,
+            "token_id": enrolment.token_id,
+            "token": enrolment.token,
+            "expires_at": enrolment.expires_at,
+        }
     if as_json:
         emit_json(document)
         return
-    typer.echo(enrolment.token)
+    typer.echo(document["token"])
     typer.echo(
-        f"Enrolment token for fleet {enrolment.fleet!r} (shown once). On each machine:\n"
+        f"Enrolment token for fleet {document['fleet']!r} (shown once). On each machine:\n"
         f"  LIMEN_TOKEN=… limen scan --endpoint --report --server URL",
         err=True,
     )

@@ -19,7 +19,8 @@ from limen import vault as vaults
 from limen.audit import Actor, AuditKeys, check_key
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
-from limen.cli._remote import normalise_times
+from limen.cli._errors import fail
+from limen.cli._remote import normalise_times, server_host_only
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
@@ -367,6 +368,10 @@ def vault_rotate_key(
     as_json: JsonFlag = False,
 ) -> None:
     """Re-wrap every data key under a new key-encryption key; the old key stops working."""
+    if remote(ctx) is not None:
+        why = "the new key-encryption key is written to its key file, or derived from the new "
+        why += "passphrase its servers restart with"
+        raise fail(server_host_only(ctx.command_path, why), 2)
     keyring = vault_service(ctx).keyring
     current = keyring.current().kid
     source = keyring.source
@@ -628,13 +633,21 @@ def item_attach(
     as_json: JsonFlag = False,
 ) -> None:
     """Attach a file to an item (sealed like every other secret)."""
-    info = vault_service(ctx).attach_file(
-        Actor.operator(), vault, item, name=name or path.name, content=path.read_bytes()
-    )
-    if as_json:
-        emit_json(_file_document(info))
+    content = path.read_bytes()
+    if (there := remote_vault(ctx)) is not None:
+        document = there.attach_file(vault, item, name=name or path.name, content=content)
     else:
-        out_console.print(f"Attached {info.name} ({info.size} bytes) as {info.id}", markup=False)
+        info = vault_service(ctx).attach_file(
+            Actor.operator(), vault, item, name=name or path.name, content=content
+        )
+        document = _file_document(info)
+    if as_json:
+        emit_json(document)
+    else:
+        out_console.print(
+            f"Attached {document['name']} ({document['size']} bytes) as {document['id']}",
+            markup=False,
+        )
 
 
 # -- service accounts -----------------------------------------------------------------------

@@ -85,6 +85,16 @@ class Registry:
             registry._adopt(row)
         return registry
 
+    @classmethod
+    def of(cls, rows: Iterable[Any]) -> Registry:
+        """A registry of rows with the identity's fields as attributes (``id``, ``name``,
+        ``email``, ``kind``, ``owner_id``, ``status``, ``attributes``, ``managed``), as
+        the API's identity documents have them: ``limen detect replay`` against a server."""
+        registry = cls()
+        for row in rows:
+            registry._adopt(row)
+        return registry
+
     def refresh(self, session: Session, identity_id: str) -> IdentityInfo | None:
         """Read one identity again (created, or its owner, status or attributes changed).
 

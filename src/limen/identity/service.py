@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, record
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, unknown_choice
 from limen.identity.errors import (
     IdentityExists,
     IdentityNotFound,
@@ -594,7 +594,7 @@ def _parse_kind(kind: str) -> IdentityKind:
         return IdentityKind(str(kind).strip().lower())
     except ValueError:
         raise InvalidIdentity(
-            f"unknown kind {kind!r}; use one of {', '.join(k.value for k in IdentityKind)}"
+            unknown_choice("kind", kind, (k.value for k in IdentityKind))
         ) from None
 
 
@@ -603,7 +603,7 @@ def _parse_status(status: str) -> IdentityStatus:
         return IdentityStatus(str(status).strip().lower())
     except ValueError:
         raise InvalidInput(
-            f"unknown status {status!r}; use one of {', '.join(s.value for s in IdentityStatus)}"
+            unknown_choice("status", status, (s.value for s in IdentityStatus))
         ) from None
 
 

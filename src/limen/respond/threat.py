@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from limen.audit import Actor, Authorizer, Resource, record
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, unknown_choice
 from limen.store import Database, UnitOfWork
 from limen.store.models import ThreatLevel, utcnow
 
@@ -76,7 +76,7 @@ def set_level(
     """Set the level in ``uow`` (an event and a notice to every node); with ``only_raise``,
     a lower level than the current one changes nothing."""
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput(unknown_choice("level", level, LEVELS))
     if reason is not None and len(reason) > 500:
         raise InvalidInput("reason: at most 500 characters")
     session = uow.session
@@ -152,7 +152,7 @@ class ThreatService:
 
     def set(self, actor: Actor, level: str, *, reason: str | None) -> Threat:
         if level not in LEVELS:
-            raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+            raise InvalidInput(unknown_choice("level", level, LEVELS))
         self._guard.authorize(actor, "threat.write", Resource("threat_level", name=level))
         with self._db.unit_of_work() as uow:
             return set_level(uow, actor, level, reason=reason)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit import Actor, Authorizer, Resource, record
-from limen.errors import Unavailable
+from limen.errors import Unavailable, unknown_choice
 from limen.identity.status import CLIENT_REVOKED_TOPIC, StatusView
 from limen.store import Database, Lookup, Reader, UnitOfWork
 from limen.store.models import Identity, IdentityKind, OAuthClient, utcnow
@@ -139,7 +139,7 @@ def register_client(
     The client may be granted at most ``scopes``.
     """
     if auth_method not in AUTH_METHODS:
-        raise InvalidRequest(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+        raise InvalidRequest(unknown_choice("auth method", auth_method, AUTH_METHODS))
     if not identity.is_active:
         raise InvalidRequest(
             f"{identity.name!r} is {identity.status}; clients need an active identity"

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "EnrolmentIn",
+    "EnrolmentOut",
     "ExposureList",
     "ExposureOut",
     "FindingIn",
@@ -110,3 +112,19 @@ class ExposureOut(BaseModel):
 
 class ExposureList(BaseModel):
     items: list[ExposureOut]
+
+
+class EnrolmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fleet: str = Field(
+        default="default", min_length=1, max_length=200, description="e.g. laptops or ci"
+    )
+    expires_at: datetime | None = Field(default=None, description="Never, if left out.")
+
+
+class EnrolmentOut(BaseModel):
+    fleet: str
+    token_id: str
+    token: str = Field(description="Shown once: it can report scans and nothing else.")
+    expires_at: datetime | None

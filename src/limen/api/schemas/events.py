@@ -21,6 +21,12 @@ __all__ = [
 class EventPublic(BaseModel):
     id: str
     seq: int
+    chain_position: int | None = Field(
+        default=None, description="Position in the hash chain; null until the event is linked."
+    )
+    link: str | None = Field(
+        default=None, description="The chain's link at this event (hex), for checking it."
+    )
     occurred_at: datetime
     actor: dict[str, Any]
     delegation: list[dict[str, Any]]
@@ -43,6 +49,8 @@ class EventPublic(BaseModel):
         return cls(
             id=event.id,
             seq=event.seq,
+            chain_position=event.chain_pos,
+            link=event.link.hex() if event.link else None,
             occurred_at=event.occurred_at,
             actor={"id": event.actor_id, "kind": event.actor_kind, "name": event.actor_name},
             delegation=list(event.delegation or []),
@@ -58,6 +66,11 @@ class EventPublic(BaseModel):
 class EventList(BaseModel):
     items: list[EventPublic]
     next_cursor: str | None
+    end_cursor: str | None = Field(
+        default=None,
+        description="Continues after this page's last event even at the end of the log "
+        "(`next_cursor` is null there): what a reader following the log asks with next.",
+    )
 
 
 class ReportedActorIn(BaseModel):

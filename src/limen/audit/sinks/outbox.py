@@ -26,7 +26,7 @@ from limen.audit.documents import event_document
 from limen.audit.errors import SinkExists, SinkNotFound
 from limen.audit.log import record
 from limen.audit.sinks.base import SINK_KINDS, Sink, SinkFailure
-from limen.errors import InvalidInput
+from limen.errors import InvalidInput, unknown_choice
 from limen.ids import is_id, new_id
 from limen.store import Database
 from limen.store.models import AuditSink, Event, utcnow
@@ -114,7 +114,7 @@ def _config(kind: str, target: str, *, subject: str | None, stream: str | None) 
         if not path.is_absolute():
             raise InvalidInput("a JSON Lines sink needs an absolute file path")
         return {"path": str(path)}
-    raise InvalidInput(f"sink kind must be one of {', '.join(SINK_KINDS)}")
+    raise InvalidInput(unknown_choice("sink kind", kind, SINK_KINDS))
 
 
 def add_sink(
