@@ -95,6 +95,11 @@ _PEER_SLACK: Final = timedelta(seconds=30)  # clocks of nodes differ; re-reading
 LIVE_SECONDS: Final = 900.0
 """An alert raised by an event older than this (history) makes no playbook act."""
 BATCH: Final = 2000
+GATHER_SECONDS: Final = 0.05
+"""After a pass that found fewer than :data:`BATCH` events, how long new ones gather before
+the next: each pass renews leases, saves baselines and commits, and a pass per committed
+event spends the request handlers' interpreter on that (``benchmarks/pdp.py``, server CPU
+per single decision). Well inside the 1 s an alert may take."""
 _SCORED_KINDS: Final = frozenset({"human", "agent", "service"})
 # What deciding whose an event is, and following a suspension, needs of an event.
 _LIGHT: Final = (
@@ -273,6 +278,8 @@ class LiveDetector:
                 continue
             if not busy:
                 self._wake.wait(backoff)
+            elif busy < BATCH:
+                self._stop.wait(GATHER_SECONDS)  # nudges meanwhile are looked at next pass
 
     # -- one pass ----------------------------------------------------------------------
 
