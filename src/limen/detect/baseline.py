@@ -305,6 +305,9 @@ class Baseline:
             and seen[_UA].get(obs.ua, 0.0) < _ESTABLISHED
             and seen[_UAF].get(obs.ua_family, 0.0) >= _ESTABLISHED
         )
+        # How unexpected this event's first use of a resource is (0 when none): what the
+        # burst tracker counts.
+        unexpected = 0.0
         for index, value in enumerate(values):
             if not value:
                 continue
@@ -319,6 +322,7 @@ class Baseline:
                 if counts is None or counts[0] < _KIND_HISTORY:
                     counts = peers.kind_novelty(obs.resource_type) or self.novel[_RES]
                 floor = _RESOURCE_FLOOR
+                unexpected = 1.0 - (counts[1] + 1.0) / (counts[0] + 2.0)
             else:
                 counts = self.novel[index]
             n, new = counts
@@ -354,7 +358,7 @@ class Baseline:
 
         if machine:
             self._follow_relocation(obs, evidence)
-        self._move_trackers(obs, novel[_RES])
+        self._move_trackers(obs, unexpected if obs.resource else 0.0)
         if mature:
             self._assess_time(obs, evidence, offset_hours)
             self._assess_volume(obs, evidence)
@@ -405,7 +409,7 @@ class Baseline:
             obs.ua_family,
         )
 
-    def _move_trackers(self, obs: Observation, novel_resource: bool) -> None:
+    def _move_trackers(self, obs: Observation, unexpected: float) -> None:
         ts = obs.ts
         dt = ts - self.clock if self.clock else 0.0
         if dt < 0.0:
@@ -418,8 +422,10 @@ class Baseline:
             self.day_bytes *= math.exp(-dt * _LN2 / _DAY_HALF_LIFE)
         self.clock = ts
         self.rate += 1.0
-        if novel_resource and obs.resource:
-            self.novel_rate += 1.0
+        # A first use counts as much as it was unlikely: an identity whose work is new
+        # all day (fresh tickets, new pages) keeps a low burst peak, so a run of first
+        # uses of a kind it rarely meets new (secrets, databases) still stands out.
+        self.novel_rate += unexpected
         nbytes = obs.nbytes
         if nbytes:
             self.byte_rate += nbytes

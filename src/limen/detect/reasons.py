@@ -105,8 +105,8 @@ def explain(code: str, facts: dict[str, Any], *, kind: str, offset_hours: float 
         return f"{first} followed by {second}: an order {who} never used{_peers(facts, kind)}"
     if code == "novel-burst":
         return (
-            f"{facts.get('count', 0):.0f} resources never touched before within minutes; "
-            f"its most so far was {facts.get('peak', 0):.0f}"
+            f"{facts.get('count', 0):.0f} resources never touched before within minutes, "
+            f"of kinds it rarely finds new; its most so far was {facts.get('peak', 0):.0f}"
         )
     if code in ("new-network", "new-asn", "new-country", "new-user-agent", "new-device"):
         noun = {
