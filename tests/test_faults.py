@@ -588,3 +588,48 @@ def _terminate_backend(admin_url: str, pid: int) -> None:
                 time.sleep(0.01)
     finally:
         engine.dispose()
+
+
+def test_connections_in_use_when_a_fault_strikes_are_closed_when_given_back(
+    backend: str, database_url: str | None
+) -> None:
+    """Connections a request holds while the node replaces its pool (the change feed lost
+    the database) go back to the old pool when the request ends: they are closed then,
+    not kept half-closed until a garbage collection (soak runs saw node A's descriptors
+    climb fault after fault)."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    target = sa.engine.make_url(database_url)
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(database_url))
+        gc.disable()  # what is left open must not depend on when the collector runs
+        try:
+            node.broadcaster.start()
+            assert node.broadcaster.ready.wait(10)
+            for _ in range(3):
+                held = threading.Barrier(5)
+                release = threading.Event()
+
+                def hold(held: threading.Barrier, release: threading.Event) -> None:
+                    with node.autocommit() as connection:
+                        connection.execute("SELECT 1")
+                        held.wait(timeout=10)
+                        release.wait(timeout=10)
+
+                threads = [threading.Thread(target=hold, args=(held, release)) for _ in range(4)]
+                for thread in threads:
+                    thread.start()
+                held.wait(timeout=10)
+                epoch = node.broadcaster.epoch
+                proxy.drop()
+                deadline = time.monotonic() + 10
+                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
+                    assert time.monotonic() < deadline, "the change feed did not come back"
+                    time.sleep(0.02)
+                release.set()
+                for thread in threads:
+                    thread.join()
+                assert _half_closed(proxy.port) == [], "connections given back left open"
+        finally:
+            gc.enable()
+            node.dispose()
