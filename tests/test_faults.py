@@ -25,7 +25,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from limen import identity, tokens
+from limen import audit, identity, tokens
 from limen.api import create_app
 from limen.audit import Actor
 from limen.config import Settings
@@ -526,3 +526,110 @@ def _fds() -> list[str]:
             os.readlink(f"/proc/self/fd/{fd}")
             fds.append(fd)
     return fds
+
+
+def test_a_status_change_whose_connection_dies_before_its_commit_is_retried_not_a_500(
+    backend: str, settings: Settings, installed: InitResult, database_url: str | None
+) -> None:
+    """The connection dies after a suspension's statements and before its commit, where
+    the change notice and the events are written on the driver's own cursor (as soak
+    runs with connection kills saw, answered 500 by the partner API): the unit of work
+    says it may be retried (a 503 at worst), and the retry suspends."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    name = f"faults-{uuid.uuid4().hex[:8]}"
+    node = Database(named(settings.resolved_database_url, name))
+    try:
+        with node.unit_of_work() as uow:
+            target = identity.create(uow, Actor.operator(), kind="service", name="soak-target")
+        attempts = []
+
+        def suspend() -> str:
+            with node.unit_of_work() as uow:
+                done = identity.suspend(uow, Actor.operator(), target.id, reason="drill")
+                # Everything so far reaches the server; what is left for the commit goes
+                # on the driver's cursor: the change notice and this event.
+                pid = uow.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+                audit.record(
+                    uow.session,
+                    Actor.operator(),
+                    "drill.note",
+                    resource_type="identity",
+                    resource_id=target.id,
+                )
+                attempts.append(pid)
+                if len(attempts) == 1:
+                    _terminate_backend(database_url, pid)
+                return done.status.value
+
+        assert node.retrying(suspend) == "suspended"
+        assert len(attempts) == 2  # the first attempt's connection was dead: one retry
+        with node.unit_of_work(readonly=True) as uow:
+            assert identity.get(uow.session, target.id).status.value == "suspended"
+            notes = uow.session.scalar(
+                sa.text("SELECT count(*) FROM events WHERE action = 'drill.note'")
+            )
+            assert notes == 1  # the dead attempt wrote nothing
+    finally:
+        node.dispose()
+
+
+def _terminate_backend(admin_url: str, pid: int) -> None:
+    """Terminate server session ``pid`` and wait until it is gone."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            deadline = time.monotonic() + 10
+            while connection.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ):
+                assert time.monotonic() < deadline, "the server session outlived its termination"
+                time.sleep(0.01)
+    finally:
+        engine.dispose()
+
+
+def test_connections_in_use_when_a_fault_strikes_are_closed_when_given_back(
+    backend: str, database_url: str | None
+) -> None:
+    """Connections a request holds while the node replaces its pool (the change feed lost
+    the database) go back to the old pool when the request ends: they are closed then,
+    not kept half-closed until a garbage collection (soak runs saw node A's descriptors
+    climb fault after fault)."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    target = sa.engine.make_url(database_url)
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(proxy.url(database_url))
+        gc.disable()  # what is left open must not depend on when the collector runs
+        try:
+            node.broadcaster.start()
+            assert node.broadcaster.ready.wait(10)
+            for _ in range(3):
+                held = threading.Barrier(5)
+                release = threading.Event()
+
+                def hold(held: threading.Barrier, release: threading.Event) -> None:
+                    with node.autocommit() as connection:
+                        connection.execute("SELECT 1")
+                        held.wait(timeout=10)
+                        release.wait(timeout=10)
+
+                threads = [threading.Thread(target=hold, args=(held, release)) for _ in range(4)]
+                for thread in threads:
+                    thread.start()
+                held.wait(timeout=10)
+                epoch = node.broadcaster.epoch
+                proxy.drop()
+                deadline = time.monotonic() + 10
+                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
+                    assert time.monotonic() < deadline, "the change feed did not come back"
+                    time.sleep(0.02)
+                release.set()
+                for thread in threads:
+                    thread.join()
+                assert _half_closed(proxy.port) == [], "connections given back left open"
+        finally:
+            gc.enable()
+            node.dispose()

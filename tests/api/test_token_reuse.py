@@ -90,3 +90,33 @@ def test_a_kept_token_still_expires_and_is_noted_as_used_once_per_interval(
             tokens.begin("not a limen token")
     finally:
         view.close()
+
+
+def test_tokens_refused_for_good_are_forgotten(db: Database, installed: InitResult) -> None:
+    """A revoked token, one issued before its identity's suspension and an expired one
+    are refused once from memory and then forgotten (asked again, the row is read and
+    refuses it): a SOAR's suspension revokes tokens every round, and keeping each would
+    grow the node until the limit."""
+    start = utcnow()
+    revoked_id, revoked = _token(db, "revoked-one")
+    _, cut_off = _token(db, "cut-off-one")
+    _, expiring = _token(db, "expiring-one", expires_at=start + timedelta(hours=1))
+    view = identity.StatusView(db)
+    tokens = identity.OpaqueTokens(view)
+    try:
+        for raw in (revoked, cut_off, expiring):
+            with db.reading() as reader:
+                identity.authenticate(tokens, reader, raw, now=start)
+            assert isinstance(tokens.begin(raw, now=start), Actor)  # kept
+        with db.unit_of_work() as uow:
+            identity.revoke_api_token(uow, Actor.system(), revoked_id)
+            identity.suspend(uow, Actor.system(), "cut-off-one", reason="phished")
+        with db.unit_of_work() as uow:
+            identity.reactivate(uow, Actor.system(), "cut-off-one")
+        later = start + timedelta(hours=2)
+        for raw in (revoked, cut_off, expiring):
+            with pytest.raises(identity.InvalidToken):
+                tokens.begin(raw, now=later)
+            assert isinstance(tokens.begin(raw, now=later), identity.Pending), raw[:12]
+    finally:
+        view.close()

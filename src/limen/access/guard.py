@@ -80,7 +80,10 @@ class Guard:
         self._lock = threading.RLock()
         self._generation = 0
         self._policies: tuple[int, CompiledPolicies] | None = None
-        self._cache: dict[tuple[Any, ...], tuple[int, bool]] = {}
+        self._cache: dict[
+            tuple[Any, ...],
+            tuple[int, tuple[tuple[IdentityInfo, ...], IdentityInfo | None], bool | int],
+        ] = {}
         self._actions_json = [
             {
                 "uid": {"type": _ACTION, "id": name},
@@ -237,16 +240,27 @@ class Guard:
             else None
         )
         level = self._threat_level() if self._threat_level is not None else None
-        key = (principals, action, resource, target, level)
+        # Keyed by who and what, not by the identity rows: every status change makes new
+        # rows, and a key holding them kept each old version alive in an entry never hit
+        # again (a SOAR suspending and reactivating one identity grew the cache by two
+        # entries a round, until the limit). The rows are compared on a hit instead.
+        key = (
+            tuple(info.id for info in principals),
+            action,
+            resource,
+            target.id if target is not None else None,
+            level,
+        )
+        rows = (tuple(principals), target)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] == generation:
-            allowed_upto = cached[1]
+        if cached is not None and cached[0] == generation and cached[1] == rows:
+            allowed_upto = cached[2]
         else:
             allowed_upto = self._evaluate(compiled, principals, action, resource, target, level)
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache = {}
-                self._cache[key] = (generation, allowed_upto)
+                self._cache[key] = (generation, rows, allowed_upto)
         return None if allowed_upto is True else principals[allowed_upto]
 
     def _evaluate(

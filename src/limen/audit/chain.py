@@ -53,7 +53,7 @@ from limen.audit._canon import (
 )
 from limen.audit._rangecheck import FETCH, ChainMac
 from limen.audit.log import EVENTS_APPENDED
-from limen.store import Database, Dialect
+from limen.store import Database, Dialect, driver_cursor
 from limen.store.models import utcnow
 
 __all__ = [
@@ -233,8 +233,7 @@ def _link_batch(
             return 0, 0
         mark = dialect.marker
         # The driver's own cursor: rows as plain tuples, values bound, never formatted in.
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with driver_cursor(connection) as cursor:
             cursor.execute(
                 f"SELECT seq, id, {portable_sql(dialect)}, seal FROM events "  # noqa: S608
                 f"WHERE {_PENDING} ORDER BY seq LIMIT {mark}",
@@ -264,8 +263,6 @@ def _link_batch(
                 cursor.executemany(
                     _UPDATE_SQLITE, zip(positions, prev_ids, links, seqs, strict=True)
                 )
-        finally:
-            cursor.close()
         connection.execute(
             sa.text(
                 "UPDATE audit_chain_head SET position = :pos, event_id = :eid, link = :link, "

@@ -26,7 +26,14 @@ from limen.audit._rows import (
 from limen.audit._rows import insert_statements as _insert_statements
 from limen.audit.actor import Actor
 from limen.errors import InvalidInput
-from limen.store import Database, Dialect, StaleConnection, UnitOfWork, dialect_of
+from limen.store import (
+    Database,
+    Dialect,
+    StaleConnection,
+    UnitOfWork,
+    dialect_of,
+    driver_cursor,
+)
 from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
 from limen.store.models import Event, Identity
 
@@ -103,11 +110,8 @@ def _write_pending(session: Session, *_: Any) -> None:
     connection = session.connection()
     uow = UnitOfWork.of(session)
     key = uow.database.event_seal_key if uow is not None else None
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(connection) as cursor:
         _insert_rows(cursor, dialect_of(connection), rows, key)
-    finally:
-        cursor.close()
     if uow is not None and not session.info.get(_NUDGING):
         session.info[_NUDGING] = True
         broadcaster = uow.database.broadcaster

@@ -226,6 +226,14 @@ class OpaqueTokens:
             self._kept[pending.token_hash] = kept
         return self._accept(pending.token_hash, kept, channel=channel, now=now, on_stale=on_stale)
 
+    def _forget(self, token_hash: str) -> None:
+        """Forget a token refused for good (revoked, expired, issued before a cut-off):
+        a SOAR's suspensions revoke a token each, and each was kept, never to be accepted
+        again, until 10,000 of them (the soak's growing ``_Kept`` rows). Read again, its
+        row refuses it the same way."""
+        with self._lock:
+            self._kept.pop(token_hash, None)
+
     def _accept(
         self,
         token_hash: str,
@@ -238,8 +246,10 @@ class OpaqueTokens:
         now = now or utcnow()
         row = kept.row
         if row.revoked_at is not None:
+            self._forget(token_hash)
             raise InvalidToken("the bearer token is not valid")
         if row.expires_at is not None and row.expires_at <= now:
+            self._forget(token_hash)
             raise TokenExpired("the bearer token has expired")
         status = self.status
         why = status.refusal(
@@ -248,6 +258,8 @@ class OpaqueTokens:
         if why == "stale":
             raise Unavailable("identity status cannot be confirmed right now; retry shortly")
         if why is not None:
+            if why == "revoked" or why.endswith("issued before a suspension"):
+                self._forget(token_hash)
             error = InvalidToken("the bearer token is not valid")
             error.reason = why  # type: ignore[attr-defined]
             raise error

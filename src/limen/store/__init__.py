@@ -11,7 +11,7 @@ if typing.TYPE_CHECKING:
     from limen.store.db import Database, StaleConnection, UnitOfWork
     from limen.store.dialect import Dialect, dialect_for_url, dialect_named, dialect_of
     from limen.store.embedded import EmbeddedDatabase
-    from limen.store.lookup import AsyncReader, Lookup, Reader
+    from limen.store.lookup import AsyncReader, Lookup, Reader, driver_cursor
 
 _LAZY: typing.Final = {
     "EmbeddedDatabase": "limen.store.embedded",
@@ -28,6 +28,7 @@ _LAZY: typing.Final = {
     "AsyncReader": "limen.store.lookup",
     "Lookup": "limen.store.lookup",
     "Reader": "limen.store.lookup",
+    "driver_cursor": "limen.store.lookup",
 }
 
 
@@ -48,5 +49,6 @@ __all__ = [
     "dialect_for_url",
     "dialect_named",
     "dialect_of",
+    "driver_cursor",
     "encode_cursor",
 ]

@@ -199,11 +199,10 @@ class Broadcaster:
         if self._postgres:
             # On the driver's cursor, in the connection's transaction: a status change
             # waits on this, and a Core execution costs several times the statement.
-            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
+            from limen.store.lookup import driver_cursor
+
+            with driver_cursor(connection) as cursor:
                 cursor.execute(f"SELECT pg_notify({_CHANNEL}, %s)", (message,))
-            finally:
-                cursor.close()
             return
         from limen.store.models.base import utcnow
 

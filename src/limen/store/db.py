@@ -800,6 +800,7 @@ def _create_engine(url: str, *, echo: bool, in_use: _InUse, database: Database) 
         _configure_sqlite(engine)
     else:
         _track_connections_in_use(engine, in_use)
+        _close_connections_of_disposed_pools(engine)
         _ping_idle_connections(engine, database._may_wait)
         _connect_while_answered(engine, database._gives_up)
     return engine
@@ -815,6 +816,32 @@ def _track_connections_in_use(engine: Engine, in_use: _InUse) -> None:
 
     for name in ("checkin", "invalidate", "close", "detach"):
         event.listen(engine, name, lambda dbapi_connection, *_: in_use.discard(dbapi_connection))
+
+
+def _close_connections_of_disposed_pools(engine: Engine) -> None:
+    """Close a connection given back after its pool was disposed (a fault: the change
+    feed lost the database, or a statement found its connection dead).
+
+    ``Engine.dispose`` closes only the idle connections; one in use at that moment goes
+    back to the old pool when its request ends, and stays open there, a half-closed
+    socket with libpq's buffers, until a full garbage collection frees the pool: node A's
+    descriptors climbed fault after fault in ``benchmarks/soak.py``.
+    """
+    disposals = [0]
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Engine) -> None:
+        disposals[0] += 1
+
+    @event.listens_for(engine, "checkout")
+    def _out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        record.info["limen.disposals"] = disposals[0]
+
+    @event.listens_for(engine, "checkin")
+    def _back(dbapi_connection: Any, record: Any) -> None:
+        taken = record.info.get("limen.disposals", disposals[0])
+        if dbapi_connection is not None and taken != disposals[0]:
+            record.invalidate()
 
 
 _PING_IF_IDLE_FOR_S = 1.0

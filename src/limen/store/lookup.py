@@ -18,7 +18,8 @@ reads of SQLAlchemy's internals is in :mod:`limen.store._sqlalchemy`, and only t
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,40 @@ from sqlalchemy.orm import Session
 
 from limen.store._sqlalchemy import driver_sql
 
-__all__ = ["AsyncReader", "Lookup", "Reader"]
+__all__ = ["AsyncReader", "Lookup", "Reader", "driver_cursor"]
+
+
+@contextlib.contextmanager
+def driver_cursor(connection: sa.Connection) -> Iterator[Any]:
+    """The DB-API cursor of ``connection``, inside its transaction, closed afterwards.
+
+    A driver error raised on it leaves as SQLAlchemy's own (``sa.exc.OperationalError`` …),
+    and a lost connection is invalidated first: SQLAlchemy never saw the statement, so
+    without this it would keep a dead connection, try to roll back on it (which raises
+    again, past a unit of work's handling: a 500 instead of a 503) and hand it back to the
+    pool. Invalidated, the unit of work rolls back without the wire and says the request
+    may be retried on a fresh connection (:class:`limen.store.StaleConnection`).
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    dialect = connection.dialect
+    try:
+        yield cursor
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+            # As Core does on a disconnect it sees: the other pooled connections are
+            # presumed dead too (a killed server, a dropped network), so a retry gets a
+            # fresh one rather than the next stale one.
+            connection.engine.dispose()
+        base = dialect.loaded_dbapi.Error
+        raise sa.exc.DBAPIError.instance(
+            None, None, exc, base, connection_invalidated=lost, dialect=dialect
+        ) from exc
+    finally:
+        with contextlib.suppress(dialect.loaded_dbapi.Error):
+            cursor.close()
 
 
 class Reader:

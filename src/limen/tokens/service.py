@@ -43,6 +43,9 @@ _CLOCK_SKEW = 60
 _SHORTEST = 30
 """Seconds: no scale shortens a token's lifetime below this."""
 _VERIFIED_LIMIT = 20_000
+_SWEEP_FLOOR = 512
+"""Remembered tokens at which expired ones are first forgotten (then at twice what is
+left): the cache holds about the tokens still alive, not every token ever presented."""
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s#]+$")
 
 
@@ -108,6 +111,7 @@ class TokenService:
         """This installation's identifier in every token (``iss``; the ``aud`` of tokens
         for Limen's own API): ``LIMEN_PUBLIC_URL``."""
         self._verified: dict[bytes, tuple[int, AccessTokenClaims]] = {}
+        self._sweep_at = _SWEEP_FLOOR
         keys.retain_for(ttl)
 
     def issue(
@@ -248,10 +252,25 @@ class TokenService:
         claims = AccessTokenClaims.from_jwt(values)
         if claims.iss != self.issuer:
             raise _invalid("another issuer")
-        if len(self._verified) >= _VERIFIED_LIMIT:
-            self._verified = {}
+        if len(self._verified) >= self._sweep_at:
+            self._forget_expired()
         self._verified[digest] = (generation, claims)
         return claims
+
+    def _forget_expired(self) -> None:
+        """Forget the tokens that have expired: their claims are never accepted again, and
+        under token churn (new credentials every few minutes, a SOAR's after each
+        containment) they were kept until 20,000, the node's memory creeping meanwhile."""
+        now = utcnow().timestamp()
+        # Over a copy: verification runs on several threads, and one that inserts
+        # meanwhile only loses its entry (a signature checked once more).
+        alive = {
+            digest: known for digest, known in list(self._verified.items()) if known[1].exp > now
+        }
+        if len(alive) >= _VERIFIED_LIMIT:
+            alive = {}
+        self._verified = alive
+        self._sweep_at = max(_SWEEP_FLOOR, 2 * len(alive))
 
     def check_status(self, claims: AccessTokenClaims) -> None:
         """Refuse a token whose subject, actors or their owners may not act now, or that
