@@ -106,16 +106,26 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _truncate_all(url: str) -> None:
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        tables = conn.scalars(
-            sa.text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                "AND tablename <> 'alembic_version'"
-            )
-        ).all()
-        if tables:
-            names = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    # A process of the previous test (a server's detector child notices its parent is gone
+    # within a second) may still be reading: PostgreSQL may pick the TRUNCATE as the
+    # victim of that deadlock, and then it is simply tried again.
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                tables = conn.scalars(
+                    sa.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                ).all()
+                if tables:
+                    names = ", ".join(f'"{t}"' for t in tables)
+                    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            break
+        except sa.exc.OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5)
     engine.dispose()
 
 

@@ -7,8 +7,9 @@ PostgreSQL run only when ``LIMEN_TEST_POSTGRES_URL`` names one. A run passes whe
 script exits 0 and prints its result table. Nothing here reads a figure: timings on a
 shared CI machine mean nothing, and ``benchmarks/compare.py`` is where they are read.
 
-The longer runs are marked ``slow`` (``-m "not slow"`` leaves them out locally); CI runs
-them all.
+The longer runs are marked ``slow`` and left out of the default run (``addopts`` in
+``pyproject.toml``), which keeps CI well under its 20 minutes on 2 cores; run them with
+``python -m pytest -m slow tests/test_benchmarks_run.py`` before reading a benchmark.
 """
 
 from __future__ import annotations
