@@ -463,6 +463,17 @@ def test_connections_a_fault_leaves_dead_are_closed_not_left_open(
     and libpq's buffers until a garbage collection, fault after fault."""
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    with _listening_node_behind_a_proxy(database_url) as (node, proxy):
+        for _ in range(3):
+            _hold_connections(node, 4)
+            assert len(_half_closed(proxy.port)) == 0
+            _drop_and_wait_for_the_feed(node, proxy)
+            assert _half_closed(proxy.port) == [], "dead pooled connections left open"
+
+
+@contextlib.contextmanager
+def _listening_node_behind_a_proxy(database_url: str) -> Iterator[tuple[Database, PgProxy]]:
+    """A node whose every connection (its change feed's too) goes through a breakable proxy."""
     target = sa.engine.make_url(database_url)
     with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         node = Database(proxy.url(database_url))
@@ -470,20 +481,21 @@ def test_connections_a_fault_leaves_dead_are_closed_not_left_open(
         try:
             node.broadcaster.start()
             assert node.broadcaster.ready.wait(10)
-            for _ in range(3):
-                _hold_connections(node, 4)
-                assert len(_half_closed(proxy.port)) == 0
-                epoch = node.broadcaster.epoch
-                proxy.drop()
-                deadline = time.monotonic() + 10
-                # Lost (the epoch moves) and back (it moves again).
-                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
-                    assert time.monotonic() < deadline, "the change feed did not come back"
-                    time.sleep(0.02)
-                assert _half_closed(proxy.port) == [], "dead pooled connections left open"
+            yield node, proxy
         finally:
             gc.enable()
             node.dispose()
+
+
+def _drop_and_wait_for_the_feed(node: Database, proxy: PgProxy) -> None:
+    """Drop every connection; return once the change feed was lost (the epoch moves) and
+    is back (it moves again)."""
+    epoch = node.broadcaster.epoch
+    proxy.drop()
+    deadline = time.monotonic() + 10
+    while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
+        assert time.monotonic() < deadline, "the change feed did not come back"
+        time.sleep(0.02)
 
 
 def _hold_connections(db: Database, count: int) -> None:
@@ -599,37 +611,23 @@ def test_connections_in_use_when_a_fault_strikes_are_closed_when_given_back(
     climb fault after fault)."""
     if backend != "postgres" or database_url is None:
         pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
-    target = sa.engine.make_url(database_url)
-    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        node = Database(proxy.url(database_url))
-        gc.disable()  # what is left open must not depend on when the collector runs
-        try:
-            node.broadcaster.start()
-            assert node.broadcaster.ready.wait(10)
-            for _ in range(3):
-                held = threading.Barrier(5)
-                release = threading.Event()
+    with _listening_node_behind_a_proxy(database_url) as (node, proxy):
+        for _ in range(3):
+            held = threading.Barrier(5)
+            release = threading.Event()
 
-                def hold(held: threading.Barrier, release: threading.Event) -> None:
-                    with node.autocommit() as connection:
-                        connection.execute("SELECT 1")
-                        held.wait(timeout=10)
-                        release.wait(timeout=10)
+            def hold(held: threading.Barrier, release: threading.Event) -> None:
+                with node.autocommit() as connection:
+                    connection.execute("SELECT 1")
+                    held.wait(timeout=10)
+                    release.wait(timeout=10)
 
-                threads = [threading.Thread(target=hold, args=(held, release)) for _ in range(4)]
-                for thread in threads:
-                    thread.start()
-                held.wait(timeout=10)
-                epoch = node.broadcaster.epoch
-                proxy.drop()
-                deadline = time.monotonic() + 10
-                while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
-                    assert time.monotonic() < deadline, "the change feed did not come back"
-                    time.sleep(0.02)
-                release.set()
-                for thread in threads:
-                    thread.join()
-                assert _half_closed(proxy.port) == [], "connections given back left open"
-        finally:
-            gc.enable()
-            node.dispose()
+            threads = [threading.Thread(target=hold, args=(held, release)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            held.wait(timeout=10)
+            _drop_and_wait_for_the_feed(node, proxy)
+            release.set()
+            for thread in threads:
+                thread.join()
+            assert _half_closed(proxy.port) == [], "connections given back left open"
