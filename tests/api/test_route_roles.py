@@ -114,6 +114,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/discovery/reports"): {"json": {"identities": [], "findings": []}},
     ("POST", "/v1/discovery/enrolment-tokens"): {"json": {"fleet": "fleet-{role}"}},
+    ("POST", "/v1/detect/simulation/identities"): {
+        "json": {"identities": [{"name": "simulated-{role}", "kind": "human"}]}
+    },
     # before anything was logged: nothing to prune, so the admin's prune deletes nothing
     ("GET", "/v1/audit/prune-plan"): {"params": {"before": "2000-01-01T00:00:00Z"}},
     ("POST", "/v1/audit/prune"): {"json": {"before": "2000-01-01T00:00:00Z"}},

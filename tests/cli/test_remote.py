@@ -180,7 +180,6 @@ def test_an_unreachable_server_is_named(remote: Limen) -> None:
         (("server",), "`limen server` runs on the server host"),
         (("vault", "rotate-key", "--yes"), "`limen vault rotate-key` runs on the server host"),
         (("detect", "run"), "`limen detect run` runs on the server host"),
-        (("detect", "simulate", "--register", "-o", "x"), "`limen detect simulate --register`"),
     ],
 )
 def test_commands_without_an_http_api_refuse_rather_than_act_locally(
@@ -667,6 +666,30 @@ def test_detection_is_replayed_against_the_servers_identities(
     assert _scores(there) == _scores(here)
     missing = limen("detect", "replay", str(tmp_path / "none.jsonl"), "--output", str(there))
     _one_line_error(missing, 2, "no such file")
+
+
+def test_a_simulated_company_is_registered_all_or_nothing(limen: Limen, tmp_path: Path) -> None:
+    """``detect simulate --register`` creates the company's identities where the CLI points:
+    the data dir, or the server (``POST /v1/detect/simulation/identities``)."""
+    events = tmp_path / "events.jsonl"
+    simulate = ("detect", "simulate", "--seed", "5", "--small", "--register", "-o", str(events))
+    email = "secops.admin@example.com"  # the simulated security admin's
+    limen.json("identity", "create", "--kind", "human", "--name", "ghost", "--email", email)
+    clash = limen(*simulate)
+    _one_line_error(clash, 4, f"an identity with email {email!r} already exists")
+    _one_line_error(limen("identity", "show", "payments.person000"), 3, "payments.person000")
+
+    limen.json("identity", "update", "ghost", "--email", "ghost@example.com")
+    made = limen.json(*simulate)
+    assert made["registered"] == made["identities"] > 50 and made["output"] == str(events)
+    admin = limen.json("identity", "show", "secops.admin")
+    assert (admin["email"], admin["attributes"]) == (email, {"team": "security"})
+    agents = limen.json("identity", "list", "--kind", "agent")["items"]
+    people = {i["id"] for i in limen.json("identity", "list", "--kind", "human")["items"]}
+    assert agents and all(a["owner_id"] in people for a in agents)
+    again = limen(*simulate)
+    assert again.exit_code == 0, again.stderr
+    assert " ".join(again.stdout.split()).endswith("; registered 0 identities"), again.stdout
 
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

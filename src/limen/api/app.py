@@ -17,6 +17,7 @@ from limen.api import (
     authzen,
     clients,
     connect,
+    detect,
     discovery,
     docs,
     events,
@@ -54,7 +55,7 @@ ROUTERS += [health.router, identities.router, events.router, policies.router]
 ROUTERS += [personal_tokens.router, clients.router, service_accounts.router]
 ROUTERS += [ssf.router]
 ROUTERS += [events_api.router, events_tokens.router, sinks.router, audit.router]
-ROUTERS += [discovery.router]
+ROUTERS += [discovery.router, detect.router]
 ROUTERS += [alerts.router, playbooks.router, threat.router, resources.router]
 ROUTERS += [scim.router, scim_admin.router]
 ROUTERS += [access_review.router, access_review.posture_router]

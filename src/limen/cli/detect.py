@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import typer
 from limen.audit import Actor
 from limen.cli._context import emit_json, err_console, open_database, out_console, remote, state
 from limen.cli._errors import fail
-from limen.cli._remote import Remote, missing_api, server_host_only
+from limen.cli._remote import Remote, server_host_only
 from limen.detect import DetectConfig, Registry, read_events, replay
 from limen.detect.simulation import register, simulate, small
 from limen.errors import InvalidInput
@@ -217,7 +218,10 @@ def simulate_(
     ] = False,
     register_identities: Annotated[
         bool,
-        typer.Option("--register", help="Create the company's identities in the data dir."),
+        typer.Option(
+            "--register",
+            help="Create the company's identities (in the data dir, or on the server).",
+        ),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -225,11 +229,13 @@ def simulate_(
     trace = simulate(seed, small() if small_org else None)
     created = 0
     if register_identities:
-        if remote(ctx) is not None:
-            raise fail(missing_api(f"{ctx.command_path} --register"), 2)
-        db = open_database(ctx)
-        with db.unit_of_work() as uow:
-            created = register(uow, Actor.operator(), identities=trace.identities)
+        if (server := remote(ctx)) is not None:
+            specs = [dataclasses.asdict(spec) for spec in trace.identities]
+            answer = server.post("/v1/detect/simulation/identities", {"identities": specs})
+            created = answer["registered"]
+        else:
+            with open_database(ctx).unit_of_work() as uow:
+                created = register(uow, Actor.operator(), identities=trace.identities)
     with output.open("wb") as sink:
         for document in trace.events:
             sink.write(json.dumps(document, separators=(",", ":")).encode() + b"\n")
