@@ -10,6 +10,7 @@
      ├── InvalidInput        the request itself is malformed or refers to something unusable
      │    ├── BadRequest     malformed where the surface's spec prescribes 400 (AuthZEN, …)
      │    │    └── MalformedBody          a request body that does not parse (JSON, …)
+     │    ├── ContentTooLarge        a request body (or a file in it) over its limit
      │    └── UnsupportedMediaType   a request body of a type the route does not take
      └── Unavailable         a dependency (database, key file, …) cannot be used right now
 
@@ -25,6 +26,7 @@ from typing import ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "ContentTooLarge",
     "Denied",
     "InvalidInput",
     "LimenError",
@@ -95,6 +97,13 @@ class MalformedBody(BadRequest):
 
     code = "malformed-body"
     title = "Malformed request body"
+
+
+class ContentTooLarge(InvalidInput):
+    """The request body, or what it carries, is larger than Limen takes (RFC 9110 §15.5.14)."""
+
+    code = "content-too-large"
+    title = "Content too large"
 
 
 class UnsupportedMediaType(InvalidInput):

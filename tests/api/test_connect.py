@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import h11
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +20,7 @@ from limen.config import Settings
 from limen.installation import InitResult
 from limen.store import Database
 from limen.store.models import utcnow
-from limen.vault import VaultService
+from limen.vault import MAX_FILE_BYTES, ItemDraft, VaultService
 from tests.conftest import serve
 from tests.vault.factories import issue_token, vault_service
 
@@ -300,3 +302,85 @@ def test_a_put_naming_another_item_or_vault_is_refused(
     body = {**first, "title": "renamed"}
     r = client.put(f"/v1/vaults/{vault.id}/items/{first['id']}", json=body, headers=headers)
     assert r.status_code == 200 and r.json()["title"] == "renamed"
+
+
+def test_an_oversize_file_is_refused_while_it_arrives_and_nothing_is_stored(
+    settings: Settings, vaults: VaultService, admin_headers: dict[str, str]
+) -> None:
+    """Over a real connection, with the request limit set above the file limit (so the
+    upload route, not the app-wide limit, decides): a body past 16 MiB is a 413 in the
+    Connect API's error body, whether its length is told first or it comes chunked, and
+    the item keeps no file. The answer comes before the body ends: a client still
+    sending learns at once, and the server holds no more than the limit."""
+    vault = vaults.create_vault(Actor.operator(), "uploads")
+    item = vaults.create_item(Actor.operator(), "uploads", ItemDraft(title="notes"))
+    settings = settings.model_copy(update={"max_request_bytes": 4 * MAX_FILE_BYTES})
+    chunk = b"x" * 65_536
+    count = MAX_FILE_BYTES // len(chunk) + 16  # a megabyte past the limit
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(count):
+            yield chunk
+
+    path = f"/v1/vaults/{vault.id}/items/{item.id}/files"
+    octets = {**admin_headers, "Content-Type": "application/octet-stream"}
+    database = Database(settings.resolved_database_url)
+    try:
+        with serve(create_app(settings, database=database)) as live:
+            with httpx.Client(base_url=live.url, headers=octets, timeout=60) as http:
+                told = http.post(path, params={"name": "told.bin"}, content=chunk * count)
+                streamed = http.post(path, params={"name": "chunked.bin"}, content=chunked())
+                fits = http.post(path, params={"name": "fits.bin"}, content=chunk)
+            # Half-sent bodies: the length told and nothing after it; chunks one past the
+            # limit, and no last chunk.
+            answers = [
+                _answer_before_the_body_ends(
+                    live.url, f"{path}?name=cut.bin", octets, length=count * len(chunk)
+                ),
+                _answer_before_the_body_ends(
+                    live.url, f"{path}?name=cut.bin", octets, chunks=(chunk,) * (count - 15)
+                ),
+            ]
+    finally:
+        database.dispose()
+    for refused in (told, streamed):
+        assert refused.status_code == 413, refused.text
+        assert refused.json() == {"status": 413, "message": "files are at most 16 MiB"}
+    for status, body in answers:
+        assert status == 413 and b"files are at most 16 MiB" in body, (status, body[:200])
+    assert fits.status_code == 201, fits.text
+    files = vaults.get_item(Actor.operator(), "uploads", "notes").files
+    assert [f.name for f in files] == ["fits.bin"]
+
+
+def _answer_before_the_body_ends(
+    url: str,
+    target: str,
+    headers: dict[str, str],
+    *,
+    length: int | None = None,
+    chunks: tuple[bytes, ...] = (),
+) -> tuple[int, bytes]:
+    """Send a request whose body never ends (an h11 client: it reads an answer that comes
+    early), and return the server's status and body."""
+    address = httpx.URL(url)
+    framing = (
+        ("Content-Length", str(length)) if length is not None else ("Transfer-Encoding", "chunked")
+    )
+    client = h11.Connection(h11.CLIENT)
+    request = h11.Request(
+        method="POST", target=target, headers=[("Host", address.host), framing, *headers.items()]
+    )
+    status, body = 0, b""
+    with socket.create_connection((address.host, address.port), timeout=60) as conn:
+        conn.sendall(client.send(request))
+        for piece in chunks:
+            conn.sendall(client.send(h11.Data(data=piece)))
+        while not isinstance(event := client.next_event(), h11.EndOfMessage):
+            if event is h11.NEED_DATA:
+                client.receive_data(conn.recv(65_536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data
+    return status, body

@@ -36,7 +36,7 @@ from limen.api.schemas.connect import (
     vault_document,
 )
 from limen.errors import BadRequest, InvalidInput
-from limen.vault import VaultService, parse_filter
+from limen.vault import VaultService, check_file_size, parse_filter
 
 __all__ = ["ERROR_PREFIXES", "connect_error", "router"]
 
@@ -272,16 +272,33 @@ async def attach_file(
     request: Request, actor: ActorDep, vault_id: str, item_id: str
 ) -> JSONResponse:
     """Attach the request body, as it is, to an item as the file ``name``, sealed like
-    every secret (``limen item attach``; a Limen extension: Connect only reads files)."""
+    every secret (``limen item attach``; a Limen extension: Connect only reads files).
+    A body over the file limit is a 413, told by its length or counted as it arrives."""
     name = request.query_params.get("name")
     if not name:
         raise InvalidInput("name: the file needs a name (?name=…)")
-    content = await request.body()
+    content = await _file_body(request)
     # Sealing and the write are blocking database work: off the event loop.
     info = await run_in_threadpool(
         vault_service(request).attach_file, actor, vault_id, item_id, name=name, content=content
     )
     return _json(file_document(info), 201)
+
+
+async def _file_body(request: Request) -> bytes:
+    """The body of a file upload, read no further than one chunk past the file limit: a
+    longer one is refused (:class:`~limen.vault.FileTooLarge`) as soon as it is, from its
+    ``Content-Length`` or, chunked, as it arrives, with no more than the limit held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        check_file_size(int(declared))
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        check_file_size(received)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get(

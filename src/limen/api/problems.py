@@ -40,6 +40,7 @@ _STATUS: tuple[tuple[type[errors.LimenError], int], ...] = (
     (errors.Denied, 403),
     (errors.Unauthenticated, 401),
     (errors.BadRequest, 400),
+    (errors.ContentTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.InvalidInput, 422),
     (errors.Unavailable, 503),

@@ -216,6 +216,7 @@ def _problem(response: httpx.Response, url: str, *, sent: Any = None) -> errors.
         400: errors.BadRequest,
         404: errors.NotFound,
         409: errors.Conflict,
+        413: errors.ContentTooLarge,
         422: errors.InvalidInput,
         503: errors.Unavailable,
     }.get(status)

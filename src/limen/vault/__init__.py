@@ -13,6 +13,7 @@ from limen._lazy import door as _door
 if typing.TYPE_CHECKING:
     from limen.vault import service_accounts
     from limen.vault._fields import find_field
+    from limen.vault._items import MAX_FILE_BYTES, check_file_size
     from limen.vault._quick import QuickVault
     from limen.vault.assignments import (
         Assignment,
@@ -35,6 +36,7 @@ if typing.TYPE_CHECKING:
     from limen.vault.errors import (
         AmbiguousReference,
         FieldNotFound,
+        FileTooLarge,
         InvalidFilter,
         InvalidItem,
         InvalidPatch,
@@ -95,6 +97,7 @@ _LAZY: typing.Final = {
     "seal": "limen.vault.envelope",
     "AmbiguousReference": "limen.vault.errors",
     "FieldNotFound": "limen.vault.errors",
+    "FileTooLarge": "limen.vault.errors",
     "InvalidFilter": "limen.vault.errors",
     "InvalidItem": "limen.vault.errors",
     "InvalidPatch": "limen.vault.errors",
@@ -121,6 +124,8 @@ _LAZY: typing.Final = {
     "SCHEME": "limen.vault.references",
     "Reference": "limen.vault.references",
     "find_field": "limen.vault._fields",
+    "MAX_FILE_BYTES": "limen.vault._items",
+    "check_file_size": "limen.vault._items",
     "find_references": "limen.vault.references",
     "parse_reference": "limen.vault.references",
     "ADMIN_SCOPE": "limen.vault.scopes",
@@ -147,6 +152,7 @@ __all__ = [
     "CONCEALED_TYPES",
     "FIELD_TYPES",
     "MASK",
+    "MAX_FILE_BYTES",
     "SCHEME",
     "VAULT_KEY_FILE_NAME",
     "AmbiguousReference",
@@ -154,6 +160,7 @@ __all__ = [
     "Field",
     "FieldNotFound",
     "FileInfo",
+    "FileTooLarge",
     "GeneratedPassword",
     "InvalidFilter",
     "InvalidItem",
@@ -187,6 +194,7 @@ __all__ = [
     "WrongKey",
     "apply_assignments",
     "can",
+    "check_file_size",
     "find_field",
     "find_references",
     "flag_for_rotation",

@@ -23,12 +23,26 @@ from limen.vault._views import editor as _editor
 from limen.vault._views import item_view as _item_view
 from limen.vault.content import ItemContent, ItemDraft
 from limen.vault.envelope import Sealed
-from limen.vault.errors import AmbiguousReference, InvalidItem, ItemNotFound, VaultFileNotFound
+from limen.vault.errors import (
+    AmbiguousReference,
+    FileTooLarge,
+    InvalidItem,
+    ItemNotFound,
+    VaultFileNotFound,
+)
 from limen.vault.keys import file_aad
 
-__all__ = ["Items"]
+__all__ = ["MAX_FILE_BYTES", "Items", "check_file_size"]
 
-_MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest file an item takes."""
+
+
+def check_file_size(size: int) -> None:
+    """Refuse a file of ``size`` bytes, or one that has grown to it while arriving, if it is
+    over :data:`MAX_FILE_BYTES` (:class:`~limen.vault.errors.FileTooLarge`)."""
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(f"files are at most {MAX_FILE_BYTES // (1024 * 1024)} MiB")
 
 
 class Items(VaultCore):
@@ -220,8 +234,7 @@ class Items(VaultCore):
         name = (name or "").strip()
         if not name or len(name) > 300 or "/" in name:
             raise InvalidItem("a file name is 1-300 characters and has no '/'")
-        if len(content) > _MAX_FILE_BYTES:
-            raise InvalidItem(f"files are at most {_MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        check_file_size(len(content))
         with self._authorised(actor, "vault.file.create", vault_ref, "write") as uow:
             session = uow.session
             vault = self._vault(session, vault_ref)

@@ -6,6 +6,7 @@
     Conflict       ─ VaultExists, VaultNotEmpty, AmbiguousReference
     Denied         ─ VaultAccessDenied
     InvalidInput   ─ InvalidItem, InvalidReference, InvalidFilter, InvalidPatch
+      ContentTooLarge ─ FileTooLarge
     Unavailable    ─ WrongKey, SealBroken
 
 Messages name vaults, items and fields, never a value, a key or a ciphertext.
@@ -13,11 +14,12 @@ Messages name vaults, items and fields, never a value, a key or a ciphertext.
 
 from __future__ import annotations
 
-from limen.errors import Conflict, Denied, InvalidInput, NotFound, Unavailable
+from limen.errors import Conflict, ContentTooLarge, Denied, InvalidInput, NotFound, Unavailable
 
 __all__ = [
     "AmbiguousReference",
     "FieldNotFound",
+    "FileTooLarge",
     "InvalidFilter",
     "InvalidItem",
     "InvalidPatch",
@@ -85,6 +87,12 @@ class InvalidItem(InvalidInput):
     """The item as described cannot be stored (unknown category or field type, …)."""
 
     code = "invalid-item"
+
+
+class FileTooLarge(ContentTooLarge):
+    """A file to attach is larger than an item takes (``limen.vault.MAX_FILE_BYTES``)."""
+
+    code = "file-too-large"
 
 
 class InvalidReference(InvalidInput):
