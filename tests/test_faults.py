@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -31,6 +33,8 @@ from limen.audit import Actor
 from limen.config import Settings
 from limen.errors import Unavailable
 from limen.installation import InitResult
+from limen.logs import configure_logging
+from limen.services import Services
 from limen.store import Database
 from limen.store._timeouts import CONNECT_TIMEOUT_SECONDS, STUCK_SECONDS
 from limen.testing.faults import (
@@ -46,6 +50,7 @@ from tests.conftest import POSTGRES_ENV, serve
 pytestmark = pytest.mark.postgres
 
 WINDOW = 0.25
+_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 SERVE_AGAIN = 2.0
 FAIL_FAST = 1.0
 
@@ -631,3 +636,53 @@ def test_connections_in_use_when_a_fault_strikes_are_closed_when_given_back(
             for thread in threads:
                 thread.join()
             assert _half_closed(proxy.port) == [], "connections given back left open"
+
+
+def test_the_shared_signals_transmitter_logs_a_database_outage_one_line_per_retry(
+    backend: str,
+    database_url: str | None,
+    settings: Settings,
+    installed: InitResult,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What an operator reads in the server's log (``LIMEN_LOG_LEVEL=info``) while the
+    database refuses the transmitter: a warning per retry, one line each, with the error
+    and when it tries again, waiting longer each time; no traceback, no driver text."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("the proxy stands in front of PostgreSQL")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logged: list[str] = []
+
+    def retries() -> list[str]:
+        logged.extend(capsys.readouterr().err.splitlines())
+        return [line for line in logged if "limen.respond.ssf.transmitter" in line]
+
+    with _listening_node_behind_a_proxy(database_url) as (node, proxy):
+        transmitter = Services.open(settings, database=node).transmitter
+        configure_logging("info", "text")
+        try:
+            transmitter.start()
+            proxy.refuse(30)
+            deadline = time.monotonic() + 30
+            while len(retries()) < 3:
+                assert time.monotonic() < deadline, logged
+                time.sleep(0.1)
+        finally:
+            proxy.refuse(0)
+            transmitter.stop()
+            root.handlers, root.level = handlers, level
+    retries()
+    assert "Traceback" not in "\n".join(logged)
+    assert all(re.match(rf"{_STAMP} [A-Z]+ limen\.", line) for line in logged), logged
+    waits = []
+    for line in retries():
+        found = re.fullmatch(
+            rf"{_STAMP} WARNING limen\.respond\.ssf\.transmitter: the Shared Signals "
+            r"transmitter failed a round; retrying in (\d+\.\d\d) s "
+            r"\(\w+: [^()]*database[^()]*\)",  # the store's words, not the driver's
+            line,
+        )
+        assert found, line
+        waits.append(float(found.group(1)))
+    assert waits[:3] == [1.0, 2.0, 4.0], waits

@@ -42,6 +42,9 @@ _WAKE_TOPICS = ("identity.changed", "token.revoked", "oauth.client.revoked")
 # transmitter answer a long poll early) instead of piling up.
 _POLLS_PER_RECEIVER = 2
 _POLL_INTERVAL = 0.1
+# The longest wait between rounds that fail (the database is away), as the audit worker's
+# and the live detector's.
+_RETRY_MAX_SECONDS = 5.0
 
 
 class Signer(Protocol):
@@ -129,12 +132,26 @@ class Transmitter:
         self._wake.set()
 
     def _run(self) -> None:
+        backoff = self._idle
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
             except Exception:
-                log.exception("the Shared Signals transmitter failed a round; retrying")
-                busy = False
+                # As the other background workers do: one line per retry, with the error's
+                # first line (limen.logs), its traceback only at debug level, and a growing
+                # wait, so an outage of minutes is a few lines, not one a second. A change
+                # still wakes it at once: its SETs need not wait for the backoff.
+                log.warning(
+                    "the Shared Signals transmitter failed a round; retrying in %.2f s",
+                    backoff,
+                    exc_info=True,
+                )
+                self._wake.clear()
+                if not self._stop.is_set():  # stop() sets it before it wakes this
+                    self._wake.wait(backoff)
+                backoff = min(backoff * 2, max(self._idle, _RETRY_MAX_SECONDS))
+                continue
+            backoff = self._idle
             if not busy and self._wake.wait(self._idle):
                 self._stop.wait(self._settle)
                 self._wake.clear()
