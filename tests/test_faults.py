@@ -46,11 +46,11 @@ from limen.testing.faults import (
     terminate_listeners,
 )
 from tests.conftest import POSTGRES_ENV, serve
+from tests.test_logs import _STAMP
 
 pytestmark = pytest.mark.postgres
 
 WINDOW = 0.25
-_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 SERVE_AGAIN = 2.0
 FAIL_FAST = 1.0
 
