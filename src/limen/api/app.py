@@ -130,7 +130,11 @@ def create_app(
     _add_routes(app, [*ROUTERS, web.router])
     docs.install_security_schemes(app)
     app.add_middleware(CatchUp)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        bounded_by_route=[connect.FILE_UPLOAD_PATH],
+    )
     app.add_middleware(metrics.RequestCounter)  # outermost: a refused body is counted too
     return app
 

@@ -38,7 +38,7 @@ from limen.api.schemas.connect import (
 from limen.errors import BadRequest, InvalidInput
 from limen.vault import VaultService, check_file_size, parse_filter
 
-__all__ = ["ERROR_PREFIXES", "connect_error", "router"]
+__all__ = ["ERROR_PREFIXES", "FILE_UPLOAD_PATH", "connect_error", "router"]
 
 router = APIRouter(tags=["vault (1Password Connect)"], route_class=Route)
 
@@ -249,6 +249,11 @@ def list_files(
         _, content = service.read_file(actor, vault_id, item_id, info.id)
         documents.append(file_document(info, content))
     return _json(documents)
+
+
+FILE_UPLOAD_PATH = r"/v1/vaults/[^/]+/items/[^/]+/files"
+"""The upload route's path: it bounds its own body (:func:`_file_body`), by the file limit
+rather than ``LIMEN_MAX_REQUEST_BYTES``."""
 
 
 @router.post(

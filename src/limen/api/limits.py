@@ -4,11 +4,17 @@ A body's size is known from its ``Content-Length`` before it is read, and the se
 reads no more than that (RFC 9112 §6.3); a request with neither that header nor
 ``Transfer-Encoding`` has no body. Only a chunked body is counted as it arrives, so most
 requests pass straight through, without wrappers around their messages.
+
+A route that reads its body as a stream and bounds it itself (a vault file upload, up to
+the vault's file limit) is named in ``bounded_by_route`` and passes untouched: the
+general limit is for bodies parsed whole, not for files.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,12 +22,17 @@ __all__ = ["BodySizeLimit"]
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, bounded_by_route: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self._bounded_by_route = [re.compile(pattern) for pattern in bounded_by_route]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or any(
+            pattern.fullmatch(scope["path"]) for pattern in self._bounded_by_route
+        ):
             await self.app(scope, receive, send)
             return
         chunked = False
