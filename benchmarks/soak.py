@@ -130,13 +130,15 @@ def _print_watched(watched: dict[str, list[dict[str, Any]]]) -> None:
         print(
             f"node {label.upper()} (memwatch)  {'RSS MiB':>8}  {'traced MiB':>10}  "
             f"{'malloc used':>11}  {'malloc free':>11}  {'gc objects':>10}  threads  fds"
+            f"  sockets  garbage"
         )
         for minute, sample in enumerate(samples, 1):
             print(
                 f"  minute {minute:>3}       {sample['rss_kib'] / 1024:>8.1f}  "
                 f"{sample.get('traced', 0) / mib:>10.2f}  {sample['heap_in_use'] / mib:>11.1f}  "
                 f"{sample['heap_free'] / mib:>11.1f}  {sample['gc_objects']:>10}  "
-                f"{sample['threads']:>7}  {sample['fds']:>3}"
+                f"{sample['threads']:>7}  {sample['fds']:>3}  {sample.get('sockets', 0):>7}"
+                f"  {'-' if sample.get('garbage') is None else sample['garbage']:>7}"
             )
         if len(samples) >= 2:
             first, last = samples[0], samples[-1]
@@ -153,8 +155,28 @@ def _print_watched(watched: dict[str, list[dict[str, Any]]]) -> None:
                 print(f"    grew since minute 1: {line}")
             if "sockets" in last:
                 print(f"  sockets: {first['sockets']} at minute 1, {last['sockets']} at the end")
+                kinds = ", ".join(
+                    f"{kind} x{count}"
+                    for kind, count in sorted(last.get("socket_kinds", {}).items())
+                )
+                print(f"    at the end: {kinds}")
             for line in last.get("types_grew", []):
                 print(f"    objects of a type, more than at minute 1: {line}")
+            freed = [sample.get("sockets_freed") for sample in samples]
+            if any(n is not None for n in freed):
+                print(f"  sockets a full collection freed, per minute: {freed}")
+                for key in ("garbage_types", "garbage_connections", "garbage_pools"):
+                    seen: Counter[str] = Counter()
+                    for sample in samples:
+                        for line in sample.get(key, []):
+                            name, _, n = line.rpartition(" ")
+                            seen[name] += int(n)
+                    top = ", ".join(f"{name} {n}" for name, n in seen.most_common(10))
+                    print(f"    found unreachable over the run ({key[8:]}): {top}")
+            for line in last.get("new_described", []):
+                print(f"    made since minute 1 and still there: {line}")
+            for line in last.get("new_held_by", []):
+                print(f"    held by: {line}")
 
 
 def main() -> None:
@@ -174,6 +196,17 @@ def main() -> None:
     parser.add_argument(
         "--trim", action="store_true", help="with --watch: malloc_trim(0) before each sample"
     )
+    parser.add_argument(
+        "--new",
+        action="store_true",
+        help="with --watch: describe the objects made since minute 1 and what holds them",
+    )
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="with --watch: a full garbage collection before each sample (what it freed is "
+        "shown as garbage): what is kept, not what awaits the collector",
+    )
     parser.add_argument("--arena-max", type=int, help="MALLOC_ARENA_MAX for the nodes")
     args = parser.parse_args()
     if not args.postgres:
@@ -191,6 +224,8 @@ def main() -> None:
                 MEMWATCH_OUT=f"{tmp}/memwatch-{{label}}.jsonl",
                 MEMWATCH_TRACEMALLOC="1" if args.tracemalloc else "0",
                 MEMWATCH_TRIM="1" if args.trim else "0",
+                MEMWATCH_NEW="1" if args.new else "0",
+                MEMWATCH_COLLECT="1" if args.collect else "0",
             )
         with Cluster(url, Path(tmp), env=env, launcher=launcher) as cluster:
             soak = Soak(cluster, args.clients)
@@ -205,7 +240,7 @@ def main() -> None:
             end = started + args.minutes * 60
             print(
                 f"{'minute':>6}  {'RSS A MiB':>9}  {'RSS B MiB':>9}  {'requests':>8}"
-                f"  {'errors':>6}  {'p99 ms':>7}  faults so far",
+                f"  {'errors':>6}  {'503s':>5}  {'p99 ms':>7}  faults so far",
                 flush=True,
             )
             rss: list[tuple[float, float]] = []
@@ -221,10 +256,12 @@ def main() -> None:
                     sample = (rss_mib(cluster.pids["a"]), rss_mib(cluster.pids["b"]))
                     rss.append(sample)
                     errors = sum(1 for a in batch if a.status != 200)
+                    unavailable = sum(1 for a in batch if a.status == 503)
                     p99 = percentile([a.took for a in batch], 0.99) * 1000 if batch else 0.0
                     print(
                         f"{minute:>6}  {sample[0]:>9.1f}  {sample[1]:>9.1f}  {len(batch):>8}"
-                        f"  {errors:>6}  {p99:>7.1f}  {sum(soak.faults.values())}",
+                        f"  {errors:>6}  {unavailable:>5}  {p99:>7.1f}"
+                        f"  {sum(soak.faults.values())}",
                         flush=True,
                     )
             finally:

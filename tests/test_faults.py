@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -686,3 +687,64 @@ def test_the_shared_signals_transmitter_logs_a_database_outage_one_line_per_retr
         assert found, line
         waits.append(float(found.group(1)))
     assert waits[:3] == [1.0, 2.0, 4.0], waits
+
+
+def test_a_connection_being_made_when_a_fault_strikes_is_closed_when_given_back(
+    backend: str, database_url: str | None
+) -> None:
+    """A request that was still connecting when the node replaced its pool (the change
+    feed lost the database) gets its connection from the old pool: given back, it is
+    closed, not left open in a pool nobody uses until a garbage collection (node B's
+    open sockets climbed with the faults in the soak, reconnecting requests and all)."""
+    if backend != "postgres" or database_url is None:
+        pytest.skip("only PostgreSQL nodes keep pools of connections to a server")
+    name = f"limen-connecting-{uuid.uuid4().hex[:8]}"
+    target = sa.engine.make_url(database_url)
+    with PgProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        node = Database(named(proxy.url(database_url), name))
+        gc.disable()  # what is left open must not depend on when the collector runs
+        try:
+            node.broadcaster.start()
+            assert node.broadcaster.ready.wait(10)
+            for _ in range(3):
+                made = _connect_across_a_fault(node, database_url, name)
+                assert made
+                assert [c for c in made if not c.closed] == [], "left open in the old pool"
+        finally:
+            gc.enable()
+            node.dispose()
+
+
+def _connect_across_a_fault(node: Database, admin_url: str, name: str) -> list[Any]:
+    """A request that makes a new connection, held right after the connect while the
+    node's change feed is lost and back (its pool replaced); the connections it made."""
+    connecting = threading.Event()
+    go_on = threading.Event()
+    made: list[Any] = []
+
+    def pause(dbapi_connection: Any, _record: Any) -> None:
+        made.append(dbapi_connection)
+        if not connecting.is_set():
+            connecting.set()
+            go_on.wait(timeout=10)
+
+    def use() -> None:
+        with node.autocommit() as connection:
+            connection.execute("SELECT 1")
+
+    sa.event.listen(node.engine, "connect", pause)
+    # The pool is new and empty (the previous fault replaced it, or none yet): the
+    # request makes a connection, and stops right after the connect.
+    request = threading.Thread(target=use)
+    request.start()
+    assert connecting.wait(10)
+    epoch = node.broadcaster.epoch
+    assert terminate_listeners(admin_url, name) == 1
+    deadline = time.monotonic() + 10
+    while node.broadcaster.epoch < epoch + 2 or not node.broadcaster.listening:
+        assert time.monotonic() < deadline, "the change feed did not come back"
+        time.sleep(0.02)
+    go_on.set()
+    request.join()
+    sa.event.remove(node.engine, "connect", pause)
+    return made

@@ -826,6 +826,13 @@ def _close_connections_of_disposed_pools(engine: Engine) -> None:
     back to the old pool when its request ends, and stays open there, a half-closed
     socket with libpq's buffers, until a full garbage collection frees the pool: node A's
     descriptors climbed fault after fault in ``benchmarks/soak.py``.
+
+    A connection being made when the pool is disposed is counted from the moment its
+    attempt began: it belongs to the old pool too, and connecting takes long enough
+    during a fault (the database refuses or is slow, requests reconnect all at once)
+    that the pool is often replaced meanwhile. Counted from its first checkout, it went
+    back to the old pool still open, unreachable but for the pool's own cycle, until a
+    full collection: node B's open sockets climbed with the faults in the soak.
     """
     disposals = [0]
 
@@ -833,9 +840,15 @@ def _close_connections_of_disposed_pools(engine: Engine) -> None:
     def _disposed(_engine: Engine) -> None:
         disposals[0] += 1
 
+    @event.listens_for(engine, "do_connect")
+    def _connecting(_dialect: Any, record: Any, _cargs: Any, _cparams: Any) -> None:
+        if record is not None:
+            record.info["limen.connecting"] = disposals[0]
+        # None: the connection is made by the next hook (or SQLAlchemy itself).
+
     @event.listens_for(engine, "checkout")
     def _out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        record.info["limen.disposals"] = disposals[0]
+        record.info["limen.disposals"] = record.info.pop("limen.connecting", disposals[0])
 
     @event.listens_for(engine, "checkin")
     def _back(dbapi_connection: Any, record: Any) -> None:
