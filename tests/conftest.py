@@ -36,6 +36,12 @@ POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgres")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` (minutes each) start first: when the suite runs in parallel
+    (``-n auto``, the README's command), the others run beside them instead of after."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_database_work_on_the_event_loop() -> Iterator[None]:
     """Every test fails if a request handler (or anything on an event loop's thread)

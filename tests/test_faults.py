@@ -43,7 +43,8 @@ from limen.testing.faults import (
 )
 from tests.conftest import POSTGRES_ENV, serve
 
-pytestmark = pytest.mark.postgres
+# One cluster for the module: in parallel (-n), the module runs on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults")]
 
 WINDOW = 0.25
 SERVE_AGAIN = 2.0
