@@ -36,6 +36,12 @@ POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgres")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` (minutes each) start first: when the suite runs in parallel
+    (``-n auto``, the README's command), the others run beside them instead of after."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_database_work_on_the_event_loop() -> Iterator[None]:
     """Every test fails if a request handler (or anything on an event loop's thread)
@@ -291,12 +297,46 @@ class Limen:
         return json.loads(result.stdout)
 
 
-@pytest.fixture(params=["local", "remote"])
+# The CLI's two modes, and the backends each runs on. On the server host the CLI works on
+# the database itself, so it runs on both. Remotely it only talks HTTP to a server, and
+# what that server does on PostgreSQL is what the host mode does there (the same domain
+# code, with a live server beside it too): SQLite is enough to show the remote path.
+CLI_MODES = (("local", "sqlite"), ("local", "postgres"), ("remote", "sqlite"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of ``limen`` runs in each of :data:`CLI_MODES` (a parametrisation of its own,
+    so that the ``backend`` fixture's does not multiply it), or in both modes on the
+    backends it names itself."""
+    if "limen" not in metafunc.fixturenames:
+        return
+    if "backend" in _parametrized_names(metafunc.definition):
+        mark = pytest.mark.parametrize("limen", ["local", "remote"], indirect=True)
+    else:
+        ids = [f"{mode}-{backend}" for mode, backend in CLI_MODES]
+        mark = pytest.mark.parametrize(("limen", "backend"), CLI_MODES, indirect=True, ids=ids)
+    metafunc.definition.add_marker(mark)
+
+
+def _parametrized_names(definition: pytest.Function) -> set[str]:
+    """The names a test parametrises itself (``@pytest.mark.parametrize``)."""
+    names: set[str] = set()
+    for mark in definition.iter_markers("parametrize"):
+        given = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(given, str):
+            given = given.split(",")
+        names.update(name.strip() for name in given)
+    return names
+
+
+@pytest.fixture
 def limen(
     request: pytest.FixtureRequest, settings: Any, installed: Any, live_server: Any, tmp_path: Path
 ) -> Limen:
-    """``limen …`` twice: on the server host, then remotely through LIMEN_URL/LIMEN_TOKEN
-    against a live server (whose data the remote CLI cannot see otherwise)."""
+    """``limen …`` in each of :data:`CLI_MODES`: on the server host, or remotely through
+    LIMEN_URL/LIMEN_TOKEN against a live server (whose data the remote CLI cannot see
+    otherwise)."""
     return cli_in(request.param, settings, installed, live_server, tmp_path)
 
 

@@ -335,6 +335,7 @@ def _environment(home: Path, port: int) -> dict[str, str]:
     return env
 
 
+@pytest.mark.long
 @pytest.mark.timeout(1800)
 def test_the_readme_and_the_docs_run_as_one_story(tmp_path: Path) -> None:
     home, workdir, scratch = tmp_path / "home", tmp_path / "work", tmp_path / "story"

@@ -49,7 +49,8 @@ from limen.testing.faults import (
 from tests.conftest import POSTGRES_ENV, serve
 from tests.test_logs import _STAMP
 
-pytestmark = pytest.mark.postgres
+# One cluster for the module: in parallel (-n), the module runs on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults")]
 
 WINDOW = 0.25
 SERVE_AGAIN = 2.0

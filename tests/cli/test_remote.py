@@ -651,20 +651,21 @@ def _scores(path: Path) -> list[dict[str, Any]]:
 
 
 def test_detection_is_replayed_against_the_servers_identities(
-    limen: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
+    remote: Limen, settings: Any, installed: Any, live_server: Any, tmp_path: Path
 ) -> None:
     """``detect replay`` reads a local file; remotely it scores it with the server's
-    identity registry (kinds, owners, attributes), fetched over HTTP: the same scores."""
+    identity registry (kinds, owners, attributes), fetched over HTTP: the same scores as
+    on the server host. (Both modes in one test: a replay takes seconds.)"""
     host = cli_in("local", settings, installed, live_server, tmp_path)
     events = tmp_path / "events.jsonl"
     simulate = ("detect", "simulate", "--seed", "5", "--small", "--output", str(events))
     assert host(*simulate, "--register").exit_code == 0
     here, there = tmp_path / "host.jsonl", tmp_path / "scores.jsonl"
     assert host("detect", "replay", str(events), "--output", str(here)).exit_code == 0
-    replayed = limen.json("detect", "replay", str(events), "--output", str(there))
+    replayed = remote.json("detect", "replay", str(events), "--output", str(there))
     assert replayed["alerts"] > 0 and replayed["output"] == str(there)
     assert _scores(there) == _scores(here)
-    missing = limen("detect", "replay", str(tmp_path / "none.jsonl"), "--output", str(there))
+    missing = remote("detect", "replay", str(tmp_path / "none.jsonl"), "--output", str(there))
     _one_line_error(missing, 2, "no such file")
 
 

@@ -12,6 +12,9 @@ from limen.detect.simulation import simulate, small
 from limen.store import Database
 from limen.store.models import DetectBaseline
 
+# One trained detector for the module: in parallel (-n), the module runs on one worker.
+pytestmark = pytest.mark.xdist_group("detect-persistence")
+
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[Detector, list[dict], list[dict]]:
