@@ -23,10 +23,14 @@ A **nudge** (:meth:`Broadcaster.nudge`) is a lighter signal, sent after a commit
 than in its transaction, for work that follows the database anyway and only wants to
 start sooner (the live detector, when events were appended): this process's subscribers
 are called at once, and on PostgreSQL a thread of its own tells the other processes
-with one ``NOTIFY`` for whatever was nudged meanwhile (at most one every
-:data:`NUDGE_GAP_SECONDS`), so a writer pays no round trip and holds no lock for it. A
-nudge may be lost (a dropped connection); whoever listens for one still looks on its
-own from time to time.
+with one ``NOTIFY`` for whatever was nudged meanwhile, so a writer pays no round trip
+and holds no lock for it. A nudge after a quiet spell goes out at once; while nudges
+keep coming, the gap between two ``NOTIFY`` s grows from :data:`NUDGE_GAP_SECONDS` to
+:data:`NUDGE_GAP_MAX_SECONDS`: a ``NOTIFY`` per grant or decision cost its sender
+thread and every listening node more than the grant itself on PostgreSQL
+(``benchmarks/tokens.py``), and a follower busy with a stream of changes looks again on
+its own anyway. A nudge may be lost (a dropped connection); whoever listens for one
+still looks on its own from time to time.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from limen.store._timeouts import NETWORK, SILENT_SECONDS, UNANSWERED_SECONDS
 __all__ = [
     "BEAT_SECONDS",
     "COMMITTED_ELSEWHERE",
+    "NUDGE_GAP_MAX_SECONDS",
     "NUDGE_GAP_SECONDS",
     "Broadcaster",
     "Subscriber",
@@ -70,6 +75,11 @@ whatever it wrote: a process that writes without nudging (a command beside a ser
 still wakes the server's followers of the log within a poll."""
 NUDGE_GAP_SECONDS: Final = 0.002
 """The least time between two nudges one process sends other processes (PostgreSQL)."""
+NUDGE_GAP_MAX_SECONDS: Final = 0.05
+"""The longest: what the gap grows to, doubling while every gap ends with a nudge
+waiting; it is back to :data:`NUDGE_GAP_SECONDS` once one ends with none. The live
+detector, busy with a stream of events, looks again every ``GATHER_SECONDS`` (as long)
+whether nudged or not."""
 _RECONNECT_MAX_SECONDS: Final = 0.5
 _NOTICE_KEEP_SECONDS: Final = 600.0
 
@@ -230,12 +240,14 @@ class Broadcaster:
                     target=self._send_nudges, name="limen-nudge", daemon=True
                 )
                 self._nudge_thread.start()
-        self._nudge_wake.set()
+        if not self._nudge_wake.is_set():  # else the sender has yet to take the topic
+            self._nudge_wake.set()
 
     def _send_nudges(self) -> None:
         import psycopg
 
         connection: Any = None
+        gap = NUDGE_GAP_SECONDS
         try:
             while not self._stop.is_set():
                 self._nudge_wake.wait()
@@ -260,7 +272,10 @@ class Broadcaster:
                         connection.close()
                     connection = None
                     self._stop.wait(_RECONNECT_MAX_SECONDS)
-                self._stop.wait(NUDGE_GAP_SECONDS)
+                self._stop.wait(gap)
+                # Nudged meanwhile: writes keep coming, and the next gap is longer.
+                busy = self._nudge_wake.is_set()
+                gap = min(gap * 2, NUDGE_GAP_MAX_SECONDS) if busy else NUDGE_GAP_SECONDS
         finally:
             if connection is not None:
                 connection.close()
