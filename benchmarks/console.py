@@ -39,8 +39,9 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from _harness import limen_server, percentile
+from _harness import cpu_seconds, limen_server, percentile
 from _postgres import scratch_schema
+from _sqlwatch import plan, watching
 from _table import print_table
 
 from limen.audit import Actor, AuditKeys, link_pending, record
@@ -256,6 +257,14 @@ def _figures(samples: list[float], peer: list[float]) -> dict[str, float]:
     }
 
 
+def _cpu_ms(before: float | None, after: float | None, requests: int) -> float:
+    """The server's CPU time per request (all its threads): unlike the times, it hardly
+    grows with the machine's load, so it compares runs on a shared machine."""
+    if before is None or after is None:
+        return float("nan")
+    return (after - before) * 1000 / requests
+
+
 def _p(samples: list[float]) -> str:
     return f"p50 {percentile(samples, 0.5):.1f} / p95 {percentile(samples, 0.95):.1f} ms"
 
@@ -267,6 +276,8 @@ def bench(
     requests: int,
     figures: dict[str, dict[str, float]],
     cache: bool = True,
+    plans: Path | None = None,
+    only: str | None = None,
 ) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp_dir, ExitStack() as stack:
@@ -303,54 +314,114 @@ def bench(
         backend = "PostgreSQL" if url else "SQLite"
         # a loaded machine takes its time to start a server over a million events
         server = limen_server(tmp, url, start_timeout=300)
-        with server as (base, _pid), httpx.Client(base_url=base, timeout=120) as client:
+        with server as (base, pid), httpx.Client(base_url=base, timeout=120) as client:
             _sign_in(client, token)
-            cursor_page = client.get("/console/identities?kind=agent").text
-            deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
-            assert deep
-            pages = {
-                "overview": "/console/overview",
-                "identities, first 50 (people, machines nested)": "/console/identities",
-                "identities, owner=a person": f"/console/identities?owner={names['human']}",
-                "identities, risk=any": "/console/identities?risk=any",
-                "identities, managed=shadow": "/console/identities?managed=shadow",
-                "identities, agents, active": "/console/identities?kind=agent&status=active",
-                "identities, next 50 (keyset)": deep.group(1).replace("&amp;", "&"),
-                "identities, search q=": f"/console/identities?q={names['quiet'][-12:]}",
-                "identities, kind=shadow": "/console/identities?kind=shadow",
-                "identity page, busy agent": f"/console/identities/{names['busy']}",
-                "identity page, quiet agent": f"/console/identities/{names['quiet']}",
-                "identity page, human (owner)": f"/console/identities/{names['human']}",
-                "events, 50 newest": "/console/events",
-                "events, action=identity.suspend": "/console/events?action=identity.suspend",
-                "events, identity=quiet agent": f"/console/events?identity={names['quiet']}",
-                "alerts, open": "/console/alerts?status=open",
-                "vault compliance": "/console/vault",
-                "discovery": "/console/discovery",
-                "live, nothing changed": live_path(client),
-                "kill switch": "/console/kill-switch",
-            }
+            pages = _pages(client, names)
+            cpu = cpu_seconds(pid)
             api = _time(
                 client,
                 "/v1/identities?limit=50",
                 requests,
                 headers={"Authorization": f"Bearer {token}"},
             )
-            rows.append((f"{backend}: GET /v1/identities?limit=50 (peer)", _p(api), ""))
-            figures[f"{backend}: peer"] = _figures(api, api)
+            cpu_ms = _cpu_ms(cpu, cpu_seconds(pid), requests + 1)
+            rows.append(
+                (
+                    f"{backend}: GET /v1/identities?limit=50 (peer)",
+                    _p(api),
+                    f"server CPU {cpu_ms:.1f} ms a request",
+                )
+            )
+            figures[f"{backend}: peer"] = {**_figures(api, api), "server CPU ms": round(cpu_ms, 1)}
             peer = percentile(api, 0.95)
             for name, path in pages.items():
+                if only and only not in name:
+                    continue
+                cpu = cpu_seconds(pid)
                 samples = _time(client, path, requests, expect=204 if "live" in name else 200)
-                figures[f"{backend}: {name}"] = _figures(samples, api)
+                cpu_ms = _cpu_ms(cpu, cpu_seconds(pid), requests + 1)  # and the warm-up
+                figures[f"{backend}: {name}"] = {
+                    **_figures(samples, api),
+                    "server CPU ms": round(cpu_ms, 1),
+                }
                 ratio = percentile(samples, 0.95) / peer
                 rows.append(
                     (
                         f"{backend}: {name}",
                         _p(samples),
-                        f"p95 <= {TARGET_MS:.0f} ms; {ratio:.1f}x the peer's p95",
+                        f"p95 <= {TARGET_MS:.0f} ms; {ratio:.1f}x the peer's p95; "
+                        f"server CPU {cpu_ms:.1f} ms a request",
                     )
                 )
-            rows += _verify_now(client, backend, peer)
+            if not only:
+                rows += _verify_now(client, backend, peer)
+        if plans is not None:
+            rows += _statements(settings, token, names, backend, plans)
+    return rows
+
+
+def _pages(client: httpx.Client, names: dict[str, str]) -> dict[str, str]:
+    cursor_page = client.get("/console/identities?kind=agent").text
+    deep = re.search(r'href="(/console/identities\?[^"]*cursor=[^"]+)"', cursor_page)
+    assert deep
+    return {
+        "overview": "/console/overview",
+        "identities, first 50 (people, machines nested)": "/console/identities",
+        "identities, owner=a person": f"/console/identities?owner={names['human']}",
+        "identities, risk=any": "/console/identities?risk=any",
+        "identities, managed=shadow": "/console/identities?managed=shadow",
+        "identities, agents, active": "/console/identities?kind=agent&status=active",
+        "identities, next 50 (keyset)": deep.group(1).replace("&amp;", "&"),
+        "identities, search q=": f"/console/identities?q={names['quiet'][-12:]}",
+        "identities, kind=shadow": "/console/identities?kind=shadow",
+        "identity page, busy agent": f"/console/identities/{names['busy']}",
+        "identity page, quiet agent": f"/console/identities/{names['quiet']}",
+        "identity page, human (owner)": f"/console/identities/{names['human']}",
+        "events, 50 newest": "/console/events",
+        "events, action=identity.suspend": "/console/events?action=identity.suspend",
+        "events, identity=quiet agent": f"/console/events?identity={names['quiet']}",
+        "alerts, open": "/console/alerts?status=open",
+        "vault compliance": "/console/vault",
+        "discovery": "/console/discovery",
+        "live, nothing changed": live_path(client),
+        "kill switch": "/console/kill-switch",
+    }
+
+
+def _statements(
+    settings: Settings, token: str, names: dict[str, str], backend: str, plans: Path
+) -> list[tuple[str, str, str]]:
+    """Each page once more, served in this process on the same data: how many SQL
+    statements it ran and how long they took; the plans of each page's two slowest go
+    to ``plans``. Unlike the times, the counts and the plans do not depend on the load."""
+    from fastapi.testclient import TestClient
+
+    from limen.api.app import create_app
+
+    rows = []
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client, plans.open("a") as out:
+        _sign_in(client, token)
+        engine = app.state.services.db.engine
+        for name, path in _pages(client, names).items():
+            client.get(path)  # warm
+            with watching() as watch:
+                started = time.perf_counter()
+                response = client.get(path)
+                took = (time.perf_counter() - started) * 1000
+            assert response.status_code in (200, 204), (path, response.status_code)
+            rows.append(
+                (
+                    f"{backend}: {name}, SQL",
+                    f"{len(watch.statements)} statements",
+                    f"{watch.ms:.1f} ms of the page's {took:.1f} ms in-process",
+                )
+            )
+            out.write(f"\n## {backend}: {name} ({path})\n")
+            for statement in watch.slowest(2):
+                out.write(f"\n-- {statement.ms:.1f} ms\n{statement.sql}\n")
+                out.write(f"-- parameters: {repr(statement.parameters)[:300]}\n")
+                out.write(plan(engine, statement) + "\n")
     return rows
 
 
@@ -381,14 +452,35 @@ def main() -> None:
     parser.add_argument("--postgres", help="also run on this PostgreSQL (a scratch schema)")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-cache", action="store_true", help="fill afresh, keep nothing")
+    parser.add_argument(
+        "--sql",
+        type=Path,
+        metavar="PLANS",
+        help="also count each page's SQL statements (in-process) and write the plans of "
+        "each page's slowest to this file",
+    )
+    parser.add_argument(
+        "--only", help="time only the pages whose name contains this (and the peer)"
+    )
     args = parser.parse_args()
     rows = []
     figures: dict[str, dict[str, float]] = {}
     cache = not args.no_cache
     if not args.no_sqlite:
-        rows += bench(None, args.identities, args.events, args.requests, figures, cache)
+        rows += bench(
+            None, args.identities, args.events, args.requests, figures, cache, args.sql, args.only
+        )
     if args.postgres:
-        rows += bench(args.postgres, args.identities, args.events, args.requests, figures, cache)
+        rows += bench(
+            args.postgres,
+            args.identities,
+            args.events,
+            args.requests,
+            figures,
+            cache,
+            args.sql,
+            args.only,
+        )
     print(json.dumps(figures))
     print_table(rows)
 
