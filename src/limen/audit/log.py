@@ -327,16 +327,16 @@ def _newest_linked(
 
 
 def _newest_of_identity(session: Session, filters: EventFilter, limit: int) -> list[Event]:
-    """What the identity did and what was done on its behalf, the ``limit`` newest of
-    each read backwards from its own index, merged: one statement, one snapshot."""
+    """What the identity did and what was done on its behalf: the ``limit`` newest of each
+    read backwards from its own index, in one statement (one snapshot), merged here."""
     who = filters.identity
     others = _conditions(filters, identity=False)
     linked = Event.chain_pos.is_not(None)
-    own = sa.select(Event).where(linked, Event.actor_id == who, *others)
     acted = events_acted_for
+    own = sa.select(Event.seq).where(linked, Event.actor_id == who, *others)
     behalf = (
-        sa.select(Event)
-        .join(acted, acted.c.seq == Event.seq)
+        sa.select(acted.c.seq)
+        .join(Event, Event.seq == acted.c.seq)
         .where(acted.c.identity_id == who, linked, *others)
         # what it did on its own behalf is in the first half already
         .where(sa.or_(Event.actor_id.is_(None), Event.actor_id != who))
@@ -344,10 +344,15 @@ def _newest_of_identity(session: Session, filters: EventFilter, limit: int) -> l
     both = sa.union_all(
         sa.select(own.order_by(Event.seq.desc()).limit(limit).subquery()),
         sa.select(behalf.order_by(acted.c.seq.desc()).limit(limit).subquery()),
-    ).subquery()
-    found = aliased(Event, both)
-    rows = session.scalars(sa.select(found).order_by(found.seq.desc()).limit(limit))
-    return sorted(rows, key=_chain_order, reverse=True)
+    )
+    # Selected by seq alone, then read: the statement stays simple to build, and the
+    # rows are at most twice the page.
+    rows = sorted(
+        session.scalars(sa.select(Event).where(Event.seq.in_(both))),
+        key=lambda event: event.seq,
+        reverse=True,
+    )
+    return sorted(rows[:limit], key=_chain_order, reverse=True)
 
 
 def _chain_order(event: Event) -> tuple[int, int]:
