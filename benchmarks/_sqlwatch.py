@@ -1,4 +1,4 @@
-"""Which SQL statements a request runs, how long each took, and the plans of the slowest.
+"""Which SQL statements a request runs, how long each took, and their plans.
 
 Counted in the process that serves the request (the app run in-process on the same data),
 by SQLAlchemy's cursor events, so a count is a property of the code and the schema, not of
@@ -35,8 +35,13 @@ class Watch:
     def ms(self) -> float:
         return sum(s.ms for s in self.statements)
 
-    def slowest(self, count: int) -> list[Statement]:
-        return sorted(self.statements, key=lambda s: s.ms, reverse=True)[:count]
+    def distinct(self) -> list[Statement]:
+        """Each statement's SQL once (its slowest run), slowest first."""
+        slowest: dict[str, Statement] = {}
+        for statement in self.statements:
+            if statement.sql not in slowest or statement.ms > slowest[statement.sql].ms:
+                slowest[statement.sql] = statement
+        return sorted(slowest.values(), key=lambda s: s.ms, reverse=True)
 
 
 @contextmanager

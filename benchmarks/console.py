@@ -31,7 +31,7 @@ detector keeps up. (Before this, every page of a million-event run was timed bes
 Each page's row also gives the server's CPU time per request (all its threads, from
 ``/proc``), which the load of a shared machine moves far less than the times; ``--sql
 PLANS`` adds each page's SQL statement count, served once more in this process, and writes
-the plans of each page's slowest statements to ``PLANS``.
+the plan of each of its statements to ``PLANS``.
 """
 
 from __future__ import annotations
@@ -433,7 +433,7 @@ def _statements(
     settings: Settings, token: str, names: dict[str, str], backend: str, plans: Path
 ) -> list[tuple[str, str, str]]:
     """Each page once more, served in this process on the same data: how many SQL
-    statements it ran and how long they took; the plans of each page's two slowest go
+    statements it ran and how long they took; the plan of each (the same SQL once) goes
     to ``plans``. Unlike the times, the counts and the plans do not depend on the load."""
     from fastapi.testclient import TestClient
 
@@ -459,7 +459,7 @@ def _statements(
                 )
             )
             out.write(f"\n## {backend}: {name} ({path})\n")
-            for statement in watch.slowest(2):
+            for statement in watch.distinct():
                 out.write(f"\n-- {statement.ms:.1f} ms\n{statement.sql}\n")
                 out.write(f"-- parameters: {repr(statement.parameters)[:300]}\n")
                 out.write(plan(engine, statement) + "\n")
@@ -498,7 +498,7 @@ def main() -> None:
         type=Path,
         metavar="PLANS",
         help="also count each page's SQL statements (in-process) and write the plans of "
-        "each page's slowest to this file",
+        "each page's statements to this file",
     )
     parser.add_argument(
         "--only", help="time only the pages whose name contains this (and the peer)"
