@@ -85,11 +85,14 @@ def test_what_was_done_on_an_identitys_behalf_before_the_upgrade_is_found_after_
         db.dispose()
 
 
+@pytest.mark.parametrize("few", [2, 1000])
 def test_the_newest_of_many_matches_are_the_last_of_the_whole_list(
-    db: Database, keys: AuditKeys
+    db: Database, keys: AuditKeys, monkeypatch: pytest.MonkeyPatch, few: int
 ) -> None:
     # A person whose agent acts for them far more often than they act themselves, with
     # events done to them in between: each filter's newest are the last of all it matches.
+    # (``few``: the whole list reads an identity's events by their seqs, or tests each.)
+    monkeypatch.setattr(audit_log, "_FEW", few)
     keys.attach(db)
     person = {"id": "p" * 26, "kind": "human", "name": "person"}
     agent = Actor(kind="agent", name="agent", identity_id="a" * 26, delegation=(person,))

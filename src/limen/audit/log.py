@@ -246,7 +246,7 @@ def list_events(
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
     position, seq = _decode_cursor(after) if after is not None else (0, None)
-    conditions = _conditions(filters)
+    conditions = _conditions(filters, session)
     chained = sa.select(Event).where(Event.chain_pos.is_not(None), Event.chain_pos > position)
     pending = sa.select(Event).where(Event.chain_pos.is_(None), Event.quarantined_at.is_(None))
     if seq is not None:
@@ -279,6 +279,9 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
     conditions = _conditions(filters)
+    if filters.identity:
+        # Few events are unlinked: each is tested as their own index is read.
+        conditions.append(_tested(filters.identity))
     # Unlinked events are the newest of all (the chainer links in order of seq).
     rows = list(
         session.scalars(
@@ -330,7 +333,7 @@ def _newest_of_identity(session: Session, filters: EventFilter, limit: int) -> l
     """What the identity did and what was done on its behalf: the ``limit`` newest of each
     read backwards from its own index, in one statement (one snapshot), merged here."""
     who = filters.identity
-    others = _conditions(filters, identity=False)
+    others = _conditions(filters)
     linked = Event.chain_pos.is_not(None)
     acted = events_acted_for
     own = sa.select(Event.seq).where(linked, Event.actor_id == who, *others)
@@ -414,13 +417,15 @@ def _cursor_after(rows: Sequence[Event], position: int) -> str:
     return encode_cursor(_LISTING, [last_linked, last.seq])
 
 
-def _conditions(filters: EventFilter, *, identity: bool = True) -> list[sa.ColumnElement[bool]]:
-    """SQL for ``filters``; without ``identity``, for all of them but ``identity``."""
+def _conditions(
+    filters: EventFilter, session: Session | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """SQL for ``filters``; without a ``session``, for all of them but ``identity``."""
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.actor_id:
         conditions.append(Event.actor_id == filters.actor_id)
-    if filters.identity and identity:
-        conditions.append(_by_or_for(filters.identity))
+    if filters.identity and session is not None:
+        conditions.append(_by_or_for(session, filters.identity))
     if filters.kind:
         conditions.append(Event.actor_kind == filters.kind)
     if filters.action:
@@ -443,18 +448,38 @@ def _conditions(filters: EventFilter, *, identity: bool = True) -> list[sa.Colum
     return conditions
 
 
-def _by_or_for(identity_id: str) -> sa.ColumnElement[bool]:
-    """The identity did the event or appears in its ``act`` delegation chain: the seqs of
-    both from their indexes (``ix_events_actor_seq``; ``events_acted_for``, which
-    triggers keep on both backends), not an OR the planner could answer only by reading
-    the log in order and testing each event."""
+_FEW: Final = 1000
+"""Up to this many events of an identity (what it did, what was done on its behalf),
+its filter is the list of their seqs; past it, a test of each event read in order."""
+
+
+def _by_or_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
+    """The identity did the event or appears in its ``act`` delegation chain.
+
+    Both are in indexes (``ix_events_actor_seq``; ``events_acted_for``, which triggers
+    keep on both backends), but in ``seq`` order, and readers page in chain order. For an
+    identity with few events, the filter is the list of their seqs: a page reads those
+    and sorts them, however long the log. For one with many, the planner reads the log in
+    order and tests each event, and finds a page's worth soon. Which of the two is a
+    count of at most :data:`_FEW` index entries of each.
+    """
     acted = events_acted_for
-    return Event.seq.in_(
-        sa.union_all(
-            sa.select(Event.seq).where(Event.actor_id == identity_id),
-            sa.select(acted.c.seq).where(acted.c.identity_id == identity_id),
-        )
-    )
+    own = sa.select(Event.seq).where(Event.actor_id == identity_id)
+    behalf = sa.select(acted.c.seq).where(acted.c.identity_id == identity_id)
+    few = sa.union_all(
+        sa.select(own.limit(_FEW).subquery()), sa.select(behalf.limit(_FEW).subquery())
+    ).subquery()
+    if (session.scalar(sa.select(sa.func.count()).select_from(few)) or 0) < _FEW:
+        return Event.seq.in_(sa.union_all(own, behalf))
+    return _tested(identity_id)
+
+
+def _tested(identity_id: str) -> sa.ColumnElement[bool]:
+    """The identity did the event or appears in its delegation chain, as a test of each
+    event read."""
+    acted = events_acted_for
+    behalf = sa.select(acted.c.seq).where(acted.c.identity_id == identity_id)
+    return sa.or_(Event.actor_id == identity_id, Event.seq.in_(behalf))
 
 
 def _as_utc(moment: datetime) -> datetime:
