@@ -46,8 +46,8 @@ SQLITE_RUNS = [
     ),
     pytest.param(
         "console.py",
-        "--identities 100 --events 300 --requests 1",
-        ["SQLite: identities, next 50 (keyset)", TABLE_END],
+        "--identities 100 --events 300 --requests 1 --sql /dev/null",
+        ["SQLite: identities, next 50 (keyset)", "SQLite: overview, SQL", TABLE_END],
         id="console",
         marks=slow,
     ),

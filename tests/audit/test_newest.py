@@ -83,3 +83,49 @@ def test_what_was_done_on_an_identitys_behalf_before_the_upgrade_is_found_after_
             assert nobody.events == []
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("few", [2, 1000])
+def test_the_newest_of_many_matches_are_the_last_of_the_whole_list(
+    db: Database, keys: AuditKeys, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    # A person whose agent acts for them far more often than they act themselves, with
+    # events done to them in between: each filter's newest are the last of all it matches.
+    # (``few``: the whole list reads an identity's events by their seqs, or tests each.)
+    monkeypatch.setattr(audit_log, "_FEW", few)
+    keys.attach(db)
+    person = {"id": "p" * 26, "kind": "human", "name": "person"}
+    agent = Actor(kind="agent", name="agent", identity_id="a" * 26, delegation=(person,))
+    themselves = Actor(kind="human", name="person", identity_id="p" * 26)
+    other = Actor(kind="agent", name="other", identity_id="o" * 26)
+    for round_ in range(6):
+        _acts(db, agent, 20, f"behalf.{round_}")
+        _acts(db, themselves, 3, "own.read")
+        _acts(db, other, 10, "other.read")
+        with db.unit_of_work() as uow:
+            record(
+                uow.session,
+                other,
+                "identity.update",
+                resource_type="identity",
+                resource_id="p" * 26,
+            )
+        if round_ % 2:
+            link_pending(db, keys.chain)
+    _acts(db, agent, 2, "behalf.pending")  # not linked yet
+
+    filters = [
+        EventFilter(identity="p" * 26),
+        EventFilter(identity="p" * 26, action="own.read"),
+        EventFilter(actor_id="a" * 26),
+        EventFilter(action="other.read"),
+        EventFilter(resource_type="identity", resource_id="p" * 26),
+        EventFilter(action="behalf.*"),
+        EventFilter(kind="human"),
+    ]
+    with db.unit_of_work(readonly=True) as uow:
+        for wanted in filters:
+            everything = audit_log.list_events(uow.session, wanted, limit=1000).events
+            for limit in (1, 7, 25, 200):
+                newest = newest_events(uow.session, wanted, limit=limit).events
+                assert [e.id for e in newest] == [e.id for e in everything[-limit:]], wanted

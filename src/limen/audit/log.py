@@ -35,7 +35,7 @@ from limen.store import (
     driver_cursor,
 )
 from limen.store.cursor import InvalidCursor, decode_cursor, encode_cursor
-from limen.store.models import Event, Identity
+from limen.store.models import Event, Identity, events_acted_for
 
 __all__ = [
     "EVENTS_APPENDED",
@@ -246,7 +246,7 @@ def list_events(
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
     position, seq = _decode_cursor(after) if after is not None else (0, None)
-    conditions = _conditions(session, filters)
+    conditions = _conditions(filters, session)
     chained = sa.select(Event).where(Event.chain_pos.is_not(None), Event.chain_pos > position)
     pending = sa.select(Event).where(Event.chain_pos.is_(None), Event.quarantined_at.is_(None))
     if seq is not None:
@@ -278,7 +278,10 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
     file's last lines); ``end_cursor`` continues after the newest, for following."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
-    conditions = _conditions(session, filters)
+    conditions = _conditions(filters)
+    if filters.identity:
+        # Few events are unlinked: each is tested as their own index is read.
+        conditions.append(_tested(filters.identity))
     # Unlinked events are the newest of all (the chainer links in order of seq).
     rows = list(
         session.scalars(
@@ -289,31 +292,84 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
         )
     )
     if len(rows) < limit:
-        rows += _newest_linked(session, conditions, limit - len(rows))
+        rows += _newest_linked(session, filters, conditions, limit - len(rows))
     rows.reverse()
     return EventPage(rows, None, _cursor_after(rows, 0) if rows else None)
 
 
 _RECENT_WINDOW = 10_000
-"""How many of the newest linked events :func:`newest_events` reads back before it asks
-the filters' own indexes instead."""
+"""How many of the newest linked events :func:`newest_events` reads back, for filters
+no index answers in order, before it asks the filters' own indexes instead."""
 
 
 def _newest_linked(
-    session: Session, conditions: list[sa.ColumnElement[bool]], limit: int
+    session: Session, filters: EventFilter, conditions: list[sa.ColumnElement[bool]], limit: int
 ) -> list[Event]:
     """The ``limit`` newest linked events that match, newest first.
 
-    Reading the chain backwards finds a busy identity's events at once but reads the
-    whole log for a quiet one; looking up the filter's index (``ix_events_actor_seq``,
-    and for what was done on an identity's behalf ``ix_events_acted_for`` on PostgreSQL,
-    ``events_acted_for`` on SQLite) and sorting is the reverse. So: the newest
-    ``_RECENT_WINDOW`` events backwards first, and only if they hold too few, the rest
-    through the indexes (``chain_pos + 0`` keeps the planner off the chain's index).
+    Where an index holds the matches newest last — an identity's (``ix_events_actor_seq``
+    for what it did, ``events_acted_for`` for what was done on its behalf), an action's
+    (``ix_events_action_seq``), a resource's (``ix_events_resource_seq``) — the database
+    reads that index backwards and stops after ``limit`` matches, however many there are
+    and however far back. Those indexes end in ``seq``, the order events were written in;
+    the chain links them in that order, so the newest by ``seq`` are the newest in the
+    chain, shown in chain order.
     """
-    newest = sa.select(Event).where(Event.chain_pos.is_not(None), *conditions)
+    linked = Event.chain_pos.is_not(None)
     if not conditions:
-        return list(session.scalars(newest.order_by(Event.chain_pos.desc()).limit(limit)))
+        newest = sa.select(Event).where(linked).order_by(Event.chain_pos.desc()).limit(limit)
+        return list(session.scalars(newest))
+    if filters.identity:
+        return _newest_of_identity(session, filters, limit)
+    exact_action = filters.action is not None and not filters.action.endswith(".*")
+    if filters.actor_id or exact_action or (filters.resource_type and filters.resource_id):
+        newest = sa.select(Event).where(linked, *conditions)
+        rows = list(session.scalars(newest.order_by(Event.seq.desc()).limit(limit)))
+        return sorted(rows, key=_chain_order, reverse=True)
+    return _newest_scanned(session, conditions, limit)
+
+
+def _newest_of_identity(session: Session, filters: EventFilter, limit: int) -> list[Event]:
+    """What the identity did and what was done on its behalf: the ``limit`` newest of each
+    read backwards from its own index, in one statement (one snapshot), merged here."""
+    who = filters.identity
+    others = _conditions(filters)
+    linked = Event.chain_pos.is_not(None)
+    acted = events_acted_for
+    own = sa.select(Event.seq).where(linked, Event.actor_id == who, *others)
+    behalf = (
+        sa.select(acted.c.seq)
+        .join(Event, Event.seq == acted.c.seq)
+        .where(acted.c.identity_id == who, linked, *others)
+        # what it did on its own behalf is in the first half already
+        .where(sa.or_(Event.actor_id.is_(None), Event.actor_id != who))
+    )
+    both = sa.union_all(
+        sa.select(own.order_by(Event.seq.desc()).limit(limit).subquery()),
+        sa.select(behalf.order_by(acted.c.seq.desc()).limit(limit).subquery()),
+    )
+    # Selected by seq alone, then read: the statement stays simple to build, and the
+    # rows are at most twice the page.
+    rows = sorted(
+        session.scalars(sa.select(Event).where(Event.seq.in_(both))),
+        key=lambda event: event.seq,
+        reverse=True,
+    )
+    return sorted(rows[:limit], key=_chain_order, reverse=True)
+
+
+def _chain_order(event: Event) -> tuple[int, int]:
+    return (event.chain_pos or 0, event.seq)
+
+
+def _newest_scanned(
+    session: Session, conditions: list[sa.ColumnElement[bool]], limit: int
+) -> list[Event]:
+    """For filters no index answers in order (kind, outcome, times, a family of actions):
+    the newest ``_RECENT_WINDOW`` events backwards first, where common matches are found
+    at once, and only if they hold too few, the rest through whatever index the filters
+    have, and a sort (``chain_pos + 0`` keeps the planner off the chain's index)."""
+    newest = sa.select(Event).where(Event.chain_pos.is_not(None), *conditions)
     head = session.scalar(sa.select(sa.func.max(Event.chain_pos))) or 0
     start = head - _RECENT_WINDOW
     rows = list(
@@ -361,17 +417,15 @@ def _cursor_after(rows: Sequence[Event], position: int) -> str:
     return encode_cursor(_LISTING, [last_linked, last.seq])
 
 
-def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement[bool]]:
+def _conditions(
+    filters: EventFilter, session: Session | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """SQL for ``filters``; without a ``session``, for all of them but ``identity``."""
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.actor_id:
         conditions.append(Event.actor_id == filters.actor_id)
-    if filters.identity:
-        conditions.append(
-            sa.or_(
-                Event.actor_id == filters.identity,
-                _acted_for(session, filters.identity),
-            )
-        )
+    if filters.identity and session is not None:
+        conditions.append(_by_or_for(session, filters.identity))
     if filters.kind:
         conditions.append(Event.actor_kind == filters.kind)
     if filters.action:
@@ -394,12 +448,38 @@ def _conditions(session: Session, filters: EventFilter) -> list[sa.ColumnElement
     return conditions
 
 
-def _acted_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
-    """The identity appears in the event's ``act`` delegation chain."""
-    dialect = dialect_of(session)
-    return sa.text(dialect.acted_for("acted_for")).bindparams(
-        **dialect.acted_for_binds("acted_for", identity_id)
-    )
+_FEW: Final = 1000
+"""Up to this many events of an identity (what it did, what was done on its behalf),
+its filter is the list of their seqs; past it, a test of each event read in order."""
+
+
+def _by_or_for(session: Session, identity_id: str) -> sa.ColumnElement[bool]:
+    """The identity did the event or appears in its ``act`` delegation chain.
+
+    Both are in indexes (``ix_events_actor_seq``; ``events_acted_for``, which triggers
+    keep on both backends), but in ``seq`` order, and readers page in chain order. For an
+    identity with few events, the filter is the list of their seqs: a page reads those
+    and sorts them, however long the log. For one with many, the planner reads the log in
+    order and tests each event, and finds a page's worth soon. Which of the two is a
+    count of at most :data:`_FEW` index entries of each.
+    """
+    acted = events_acted_for
+    own = sa.select(Event.seq).where(Event.actor_id == identity_id)
+    behalf = sa.select(acted.c.seq).where(acted.c.identity_id == identity_id)
+    few = sa.union_all(
+        sa.select(own.limit(_FEW).subquery()), sa.select(behalf.limit(_FEW).subquery())
+    ).subquery()
+    if (session.scalar(sa.select(sa.func.count()).select_from(few)) or 0) < _FEW:
+        return Event.seq.in_(sa.union_all(own, behalf))
+    return _tested(identity_id)
+
+
+def _tested(identity_id: str) -> sa.ColumnElement[bool]:
+    """The identity did the event or appears in its delegation chain, as a test of each
+    event read."""
+    acted = events_acted_for
+    behalf = sa.select(acted.c.seq).where(acted.c.identity_id == identity_id)
+    return sa.or_(Event.actor_id == identity_id, Event.seq.in_(behalf))
 
 
 def _as_utc(moment: datetime) -> datetime:

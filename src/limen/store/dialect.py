@@ -9,7 +9,6 @@ those choices between SQLite and PostgreSQL are written down.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -57,24 +56,6 @@ class Dialect:
         if self.name == "postgresql":
             return f"json_build_array({', '.join(expressions)})::text"
         return f"json_array({', '.join(expressions)})"
-
-    def acted_for(self, parameter: str) -> str:
-        """SQL: the bound ``parameter`` (bind what :meth:`acted_for_binds` returns) is the
-        ``id`` of an identity in the ``events`` row's delegation chain. An index lookup on
-        both: PostgreSQL's GIN index ``ix_events_acted_for``; on SQLite, the table
-        ``events_acted_for`` its triggers keep (migration 0014)."""
-        if self.name == "postgresql":
-            return f"CAST(events.delegation AS JSONB) @> CAST(:{parameter} AS JSONB)"
-        return (
-            "events.seq IN (SELECT a.seq FROM events_acted_for AS a "  # noqa: S608
-            f"WHERE a.identity_id = :{parameter})"
-        )
-
-    def acted_for_binds(self, parameter: str, identity_id: str) -> dict[str, str]:
-        """The parameters to bind for :meth:`acted_for`."""
-        if self.name == "postgresql":
-            return {parameter: json.dumps([{"id": identity_id}])}
-        return {parameter: identity_id}
 
     def json_number(self, column: str, key: str) -> str:
         """SQL for the number under ``key`` of the JSON object in ``column``; NULL where

@@ -50,7 +50,7 @@ STATUSES: Final = ("active", "suspended", "deprovisioned")
 OUTCOMES: Final = tuple(Outcome)
 PAGE_SIZE: Final = 50
 MANAGED: Final = ("managed", "shadow")
-DISCOVERY_ROWS: Final = 500
+DISCOVERY_ROWS: Final = 100
 RISKS: Final = {"critical": 90, "high": 80, "medium": 70, "any": 1}
 """Risk filters: at least this ``risk`` (what detection sets: the highest open alert's
 score, as a percentage; severities start at these scores)."""

@@ -6,7 +6,7 @@ from limen.store.models.audit import AuditChainHead, AuditCheckpoint, AuditSink
 from limen.store.models.base import Base, as_utc, utcnow
 from limen.store.models.detect import DetectAlert, DetectBaseline, DetectCursor
 from limen.store.models.discovery import FleetExposure, FleetMachine
-from limen.store.models.event import Event
+from limen.store.models.event import Event, events_acted_for
 from limen.store.models.identity import Identity, IdentityKind, IdentityStatus, Partner
 from limen.store.models.installation import Installation
 from limen.store.models.lifecycle import ProvisionedGroup, ProvisionedMember, ProvisionedUser
@@ -64,5 +64,6 @@ __all__ = [
     "VaultItemVersion",
     "VaultKek",
     "as_utc",
+    "events_acted_for",
     "utcnow",
 ]

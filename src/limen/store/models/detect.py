@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from limen.store.models.base import Base, utcnow
@@ -45,15 +45,20 @@ class DetectAlert(Base):
     """
 
     __tablename__ = "detect_alerts"
+    __table_args__ = (
+        # the queue and an identity's alerts, newest first (migration 0021)
+        Index("ix_detect_alerts_status_page", "status", "created_at", "id"),
+        Index("ix_detect_alerts_created", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject: Mapped[str] = mapped_column(String(200), index=True)
-    identity_id: Mapped[str | None] = mapped_column(String(32))
-    identity_name: Mapped[str] = mapped_column(String(200))
+    identity_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    identity_name: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     score: Mapped[float] = mapped_column(Float)
     severity: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), index=True, default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open")
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     first_at: Mapped[datetime]

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    column,
+    table,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from limen.ids import new_id
 from limen.store.models.base import Base, utcnow
 
-__all__ = ["Event"]
+__all__ = ["Event", "events_acted_for"]
 
 
 class Event(Base):
@@ -27,7 +38,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_actor_seq", "actor_id", "seq"),
         Index("ix_events_action_seq", "action", "seq"),
-        Index("ix_events_resource", "resource_type", "resource_id"),
+        Index("ix_events_resource_seq", "resource_type", "resource_id", "seq"),
         Index("ix_events_time", "occurred_at"),
         # What each identity did, for the access review: grouped in index order, and
         # answered from the index alone (lifecycle.review).
@@ -71,3 +82,10 @@ class Event(Base):
     """Id of the event at ``chain_pos - 1``, so a deleted event can be named by id."""
     link: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     """HMAC-SHA256 over the previous link and this event's canonical form."""
+
+
+events_acted_for = table("events_acted_for", column("identity_id", String), column("seq", Integer))
+"""One row per (identity in an event's delegation chain, event): what was done on an
+identity's behalf, newest first from its primary key ``(identity_id, seq)``. Kept by
+triggers on ``events`` (migrations 0014 and 0019), not by the writers, so it is no table
+of the models (``limen db copy`` copies events and the target's triggers fill it)."""

@@ -37,16 +37,23 @@ def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
 
 class Identity(Base):
     __tablename__ = "identities"
-    __table_args__ = (Index("ix_identities_created", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_identities_created", "created_at", "id"),
+        # each filter of the list, then the page order (migration 0020)
+        Index("ix_identities_kind_page", "kind", "created_at", "id"),
+        Index("ix_identities_status_page", "status", "created_at", "id"),
+        Index("ix_identities_owner_id_page", "owner_id", "created_at", "id"),
+        Index("ix_identities_managed_page", "managed", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
-    kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind, "identity_kind"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind, "identity_kind"))
     name: Mapped[str] = mapped_column(String(200), unique=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
-    owner_id: Mapped[str | None] = mapped_column(ForeignKey("identities.id"), index=True)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("identities.id"))
     status: Mapped[IdentityStatus] = mapped_column(
-        _enum(IdentityStatus, "identity_status"), index=True, default=IdentityStatus.ACTIVE
+        _enum(IdentityStatus, "identity_status"), default=IdentityStatus.ACTIVE
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
