@@ -35,6 +35,12 @@ from limen.testing import free_port
 POSTGRES_ENV = "LIMEN_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgres")
 
+# A pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its environment. The CLI's
+# consoles are made when it is imported and would keep that width for good, whatever
+# COLUMNS a test then runs a command with; without them they size as in one process.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``long`` (minutes each) start first: when the suite runs in parallel
