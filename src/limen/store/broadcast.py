@@ -26,11 +26,13 @@ are called at once, and on PostgreSQL a thread of its own tells the other proces
 with one ``NOTIFY`` for whatever was nudged meanwhile, so a writer pays no round trip
 and holds no lock for it. A nudge after a quiet spell goes out at once; while nudges
 keep coming, the gap between two ``NOTIFY`` s grows from :data:`NUDGE_GAP_SECONDS` to
-:data:`NUDGE_GAP_MAX_SECONDS`: a ``NOTIFY`` per grant or decision cost its sender
-thread and every listening node more than the grant itself on PostgreSQL
-(``benchmarks/tokens.py``), and a follower busy with a stream of changes looks again on
-its own anyway. A nudge may be lost (a dropped connection); whoever listens for one
-still looks on its own from time to time.
+:data:`NUDGE_GAP_MAX_SECONDS`. A ``NOTIFY`` is not free: PostgreSQL gives a transaction
+that notifies an id, so the server writes and flushes its commit like any other; and
+the sending thread with two listening nodes spent on one about a sixth of the
+instructions of the token grant that caused it (``benchmarks/tokens.py``, in process on
+PostgreSQL). A follower busy with a stream of changes looks again on its own anyway. A
+nudge may be lost (a dropped connection); whoever listens for one still looks on its
+own from time to time.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ COMMITTED_ELSEWHERE: Final = "store.committed_elsewhere"
 """Delivered (no payload) when a SQLite poll finds that another connection committed,
 whatever it wrote: a process that writes without nudging (a command beside a server)
 still wakes the server's followers of the log within a poll."""
-NUDGE_GAP_SECONDS: Final = 0.002
+NUDGE_GAP_SECONDS: Final = 0.01
 """The least time between two nudges one process sends other processes (PostgreSQL)."""
 NUDGE_GAP_MAX_SECONDS: Final = 0.05
 """The longest: what the gap grows to, doubling while every gap ends with a nudge
