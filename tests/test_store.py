@@ -318,3 +318,24 @@ def test_nodes_that_spell_the_database_url_differently_hear_each_other_and_go_on
     finally:
         other.dispose()
     assert not other.broadcaster.listening
+
+
+def test_a_sqlite_log_is_copied_into_the_database_file_in_the_background(tmp_path: Path) -> None:
+    """No commit of ours fills the write-ahead log and then stops to copy it back (a
+    checkpoint: a stall of milliseconds for whichever request made that commit)."""
+    from limen.store.checkpoint import BACKSTOP_PAGES, checkpoints
+
+    path = tmp_path / "c.db"
+    db = Database(f"sqlite:///{path}")
+    with db.engine.begin() as connection:
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == BACKSTOP_PAGES
+        connection.exec_driver_sql("CREATE TABLE t (x BLOB)")
+    before = path.stat().st_size
+    for _ in range(40):  # 1.6 MB: under SQLite's own 1,000-page threshold and our backstop
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (randomblob(40000))")
+    # Only a checkpoint writes pages into the database file itself.
+    wait_for(lambda: path.stat().st_size > before + 1_000_000)
+    assert str(path) in checkpoints.paths()
+    db.dispose()
+    assert str(path) not in checkpoints.paths()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 import traceback
@@ -35,6 +36,7 @@ from limen.store._timeouts import (
     STUCK_SECONDS,
 )
 from limen.store.broadcast import Broadcaster, shut_down_socket
+from limen.store.checkpoint import BACKSTOP_PAGES, checkpoints
 from limen.store.dialect import dialect_for_url
 from limen.store.embedded import MIGRATIONS as _MIGRATIONS
 from limen.store.embedded import newest_migration
@@ -174,6 +176,7 @@ class Database:
         self._refusing: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         # When a checkout last gave up on the database (see _check_reachable).
         self._checkout_failed_at = float("-inf")
+        self._stop_checkpoints = _checkpointed(self, self.engine.url.database)
         self.broadcaster.on_lost(self._drop_pooled_connections)
         self.broadcaster.on_resync(self._checkouts_work_again)
         self.broadcaster.on_silent(self._in_use.shut_down)
@@ -647,6 +650,7 @@ class Database:
 
     def dispose(self) -> None:
         self.broadcaster.stop()
+        self._stop_checkpoints()
         # Pools of loops that ended without close_async: their connections close as the
         # pools are collected.
         self._async_pools.clear()
@@ -952,6 +956,16 @@ class _Attempt:
 _CONNECT_SLICE_SECONDS = 0.05
 
 
+def _checkpointed(database: Database, path: str | None) -> Callable[[], None]:
+    """Have the process's checkpointer copy this SQLite file's log while ``database`` is
+    open (until it is disposed or collected); returns what stops it."""
+    if database.backend != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return lambda: None
+    path = os.path.abspath(path)
+    checkpoints.add(path)
+    return weakref.finalize(database, checkpoints.remove, path)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -962,6 +976,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see store/checkpoint.py
         cursor.close()
 
     @event.listens_for(engine, "begin")
