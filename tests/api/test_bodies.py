@@ -26,6 +26,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from limen.api.connect import FILE_UPLOAD_PATH
 from limen.api.problems import install_problem_handlers
 from limen.api.routing import Route
 
@@ -52,15 +53,18 @@ def _surface(path: str) -> str:
 
 
 def _check(response: httpx.Response, surface: str, wanted: str) -> str | None:
-    """Why ``response`` is not the refusal ``wanted`` ("media" or "json"), or None."""
-    status = {"media": 415, "json": 400}[wanted]
-    if surface in ("oauth", "authzen"):
+    """Why ``response`` is not the refusal ``wanted`` ("media", "json" or "size"), or None."""
+    status = {"media": 415, "json": 400, "size": 413}[wanted]
+    if surface in ("oauth", "authzen") and wanted != "size":
         status = 400
     if response.status_code != status:
         return f"{response.status_code}, not {status}: {response.text[:200]}"
     if surface == "console":  # a page for the browser, saying what to send
         ok = response.headers["content-type"].startswith("text/html")
-        ok = ok and "send the request body as application/x-www-form-urlencoded" in response.text
+        said = "send the request body as application/x-www-form-urlencoded"
+        if wanted == "size":
+            said = "request bodies are limited to"
+        ok = ok and said in response.text
         return None if ok else f"not the console's error page: {response.text[:200]}"
     body = response.json()
     if surface == "oauth":
@@ -133,6 +137,15 @@ def test_every_route_that_takes_a_body_refuses_other_media_types_and_broken_json
             why = _check(response, surface, "json")
             if why:
                 problems.append(f"{method} {path} [broken {media_type}]: {why}")
+        if route.path_regex.fullmatch(FILE_UPLOAD_PATH.replace("[^/]+", "x")):
+            continue  # a file upload has its own, larger limit (test_connect.py)
+        oversize = b"x" * (client.app.state.services.settings.max_request_bytes + 1)  # type: ignore[attr-defined]
+        headers = {**admin_headers, "Content-Type": (json_types or sorted(route.accepts))[0]}
+        why = _check(
+            client.request(method, path, content=oversize, headers=headers), surface, "size"
+        )
+        if why:
+            problems.append(f"{method} {path} [oversize]: {why}")
     assert problems == [], "\n".join(problems)
 
 

@@ -149,6 +149,17 @@ def test_errors_use_connect_shape_and_unknown_token_is_401(
         headers=admin_headers,
     )
     assert bad_field.status_code == 422 and SECRET not in bad_field.text
+    oversize = client.post(  # past LIMEN_MAX_REQUEST_BYTES, refused before the app reads it
+        f"/v1/vaults/{vault.id}/items",
+        content=b"x" * 2_000_000,
+        headers={**admin_headers, "content-type": "application/json", "x-request-id": "r-413"},
+    )
+    assert oversize.status_code == 413
+    assert oversize.json() == {
+        "status": 413,
+        "message": "request bodies are limited to 1048576 bytes",
+    }
+    assert oversize.headers["x-request-id"] == "r-413"
     assert client.get("/heartbeat").text == "."
     health = client.get("/health").json()  # Connect's required members, and Limen's
     assert health["name"] == "Limen" and health["version"] and health["status"] == "ok"

@@ -12,11 +12,13 @@ general limit is for bodies parsed whole, not for files.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from limen.api.problems import render_error
 
 __all__ = ["BodySizeLimit"]
 
@@ -38,7 +40,7 @@ class BodySizeLimit:
         chunked = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             if name == b"transfer-encoding":
                 chunked = True
@@ -61,7 +63,7 @@ class BodySizeLimit:
                     # leave, and whatever it answers to that is dropped.
                     refused = True
                     if not started:
-                        await self._refuse(send)
+                        await self._refuse(scope, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -75,24 +77,17 @@ class BodySizeLimit:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "https://limen.dev/problems/content-too-large",
-                "title": "Content too large",
-                "status": 413,
-                "code": "content-too-large",
-                "detail": f"request bodies are limited to {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        """A 413 in the style of the surface the request went to (Connect, SCIM, OAuth…),
+        as any other error there would be."""
+        response = render_error(
+            Request(scope),
+            413,
+            code="content-too-large",
+            detail=f"request bodies are limited to {self.max_bytes} bytes",
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}

@@ -61,7 +61,8 @@ def render_oauth_error(status: int, code: str, detail: str | None) -> Response:
         error = "insufficient_scope"
     else:
         error = _OAUTH_ERRORS.get(code, "invalid_request")
-        if status not in (404, 405):  # no such endpoint, or a method it does not take
+        # No such endpoint, a method it does not take, a body too large to read: HTTP's own.
+        if status not in (404, 405, 413):
             status = 401 if error in ("invalid_client", "invalid_token") else 400
     body: dict[str, Any] = {"error": error}
     if detail:
