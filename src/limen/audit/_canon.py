@@ -50,17 +50,9 @@ RECORDED_FIELDS = (
 def portable_sql(dialect: Dialect) -> str:
     """SQL that renders an event row's portable canonical form (the same on every backend,
     and what :func:`portable_text` computes in Python)."""
-    parts = []
-    for name in RECORDED_FIELDS:
-        if name == "occurred_at":
-            value = dialect.utc_text("occurred_at")
-        else:
-            value = f"CAST({name} AS TEXT)"
-        parts.append(
-            f"CASE WHEN {name} IS NULL THEN '-' "
-            f"ELSE CAST(length({value}) AS TEXT) || ':' || {value} END"
-        )
-    return " || ".join(parts)
+    return dialect.length_prefixed_text(
+        [dialect.utc_text(n) if n == "occurred_at" else dialect.as_text(n) for n in RECORDED_FIELDS]
+    )
 
 
 def portable_text(values: Sequence[Any]) -> str:
