@@ -144,6 +144,13 @@ MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
 move (travel, home, phone). A machine's whole group moving together (a migration) is
 peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
+# Each group but the strongest, when two or more carry at least this many nats, counts
+# this much more (see Evidence.combine).
+_CORROBORATING: Final = 0.5
+_CORROBORATION: Final = 0.5
+# Groups that follow from another (concurrency and travel from a new place, an alerted
+# session from the alert) corroborate nothing.
+_DERIVED: Final = frozenset({"concurrency", "travel", "episode"})
 # Within a group the strongest signal counts fully and the others by this share.
 _GROUP_REST: Final = {"target": 0.5, "location": 0.5, "device": 0.0, "volume": 0.5}
 
@@ -179,11 +186,18 @@ class Evidence:
                 self.items[index] = (code, group, nats, facts)
             groups.setdefault(group, []).append(nats)
         total = 0.0
+        lines: list[float] = []
         for group, values in groups.items():
             top = max(values)
             rest = _GROUP_REST.get(group, 1.0)
-            value = top + rest * (sum(values) - top) if len(values) > 1 else top
-            total += min(caps[group], value)
+            value = min(caps[group], top + rest * (sum(values) - top) if len(values) > 1 else top)
+            total += value
+            if value >= _CORROBORATING and group not in _DERIVED:
+                lines.append(value)
+        if len(lines) > 1:
+            # Independent lines of evidence corroborate each other: a benign surprise
+            # tends to be one change (a new tool, a new place), an intrusion several.
+            total += _CORROBORATION * (sum(lines) - max(lines))
         self.total = total
         return total
 
