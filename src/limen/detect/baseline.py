@@ -146,7 +146,7 @@ peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
 # Each group but the strongest, when two or more carry at least this many nats, counts
 # this much more (see Evidence.combine).
-_CORROBORATING: Final = 0.5
+_CORROBORATING: Final = 2.0
 _CORROBORATION: Final = 0.5
 # Groups that follow from another (concurrency and travel from a new place, an alerted
 # session from the alert) corroborate nothing.
