@@ -356,7 +356,11 @@ class Baseline:
             if surprise <= 0.0:
                 continue
             surprise *= _DIM_WEIGHT[index]
-            if upgraded and (index in (_STEP, _SEQ, _RTYPE)):
+            if upgraded and (
+                index in (_STEP, _SEQ, _RTYPE)
+                # A new version's new tools reach new kinds of things.
+                or (index == _RES and seen[_RTYPE].get(obs.resource_type, 0.0) < _ESTABLISHED)
+            ):
                 surprise *= _UPGRADE_DISCOUNT
             name = DIMENSIONS[index][0]
             support = peers.support(groups, name, value, member=member, ts=ts) if groups else None
