@@ -89,8 +89,14 @@ _HABIT_DAYS: Final = 3
 _HABIT_LIMIT: Final = 64
 # Nats of first-use surprise at which a value teaches nothing (at least a tenth).
 _SLOW_LEARNING: Final = 4.0
+# A machine has moved once it worked only from a new place for this many events and
+# seconds, and for this many of its usual gaps between events (a machine that works a few
+# sessions a day is silent for hours without having moved), yet at most this long.
 _RELOCATION_EVENTS: Final = 8
 _RELOCATION_SECONDS: Final = 600.0
+_RELOCATION_GAPS: Final = 3.0
+_RELOCATION_MAX_SECONDS: Final = 4 * 3600.0
+_GAP_WEIGHT: Final = 0.02
 # Uses of a resource kind before its own first-use rate replaces the organisation's.
 _KIND_HISTORY: Final = 20.0
 # Sequences restart after this much idle time.
@@ -105,6 +111,9 @@ _WINDOW_HALF_LIFE: Final = 300.0
 _DAY_HALF_LIFE: Final = 86400.0
 _PEAK_HALF_LIFE: Final = 21 * 86400.0
 _FOOTPRINT_WINDOW: Final = 600.0
+# A machine has one place: a new one used in turn with its usual one within hours is a
+# second party, where a person switching devices over hours is not.
+_MACHINE_FOOTPRINT_WINDOW: Final = 6 * 3600.0
 _RECENT_GAP: Final = 1800.0
 _WEEKDAY_SHARE: Final = 5 / 7 / 24
 _WEEKEND_SHARE: Final = 2 / 7 / 24
@@ -135,6 +144,13 @@ MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
 move (travel, home, phone). A machine's whole group moving together (a migration) is
 peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
+# Each group but the strongest, when two or more carry at least this many nats, counts
+# this much more (see Evidence.combine).
+_CORROBORATING: Final = 2.0
+_CORROBORATION: Final = 0.5
+# Groups that follow from another (concurrency and travel from a new place, an alerted
+# session from the alert) corroborate nothing.
+_DERIVED: Final = frozenset({"concurrency", "travel", "episode"})
 # Within a group the strongest signal counts fully and the others by this share.
 _GROUP_REST: Final = {"target": 0.5, "location": 0.5, "device": 0.0, "volume": 0.5}
 
@@ -170,11 +186,18 @@ class Evidence:
                 self.items[index] = (code, group, nats, facts)
             groups.setdefault(group, []).append(nats)
         total = 0.0
+        lines: list[float] = []
         for group, values in groups.items():
             top = max(values)
             rest = _GROUP_REST.get(group, 1.0)
-            value = top + rest * (sum(values) - top) if len(values) > 1 else top
-            total += min(caps[group], value)
+            value = min(caps[group], top + rest * (sum(values) - top) if len(values) > 1 else top)
+            total += value
+            if value >= _CORROBORATING and group not in _DERIVED:
+                lines.append(value)
+        if len(lines) > 1:
+            # Independent lines of evidence corroborate each other: a benign surprise
+            # tends to be one change (a new tool, a new place), an intrusion several.
+            total += _CORROBORATION * (sum(lines) - max(lines))
         self.total = total
         return total
 
@@ -193,6 +216,7 @@ class Baseline:
         "day_peak",
         "first_ts",
         "footprints",
+        "gap",
         "habits",
         "home_country",
         "hours",
@@ -275,6 +299,8 @@ class Baseline:
         self.habits: dict[str, list[int]] = {}
         # A machine seen only from one new place for a while has moved: [place, since, n].
         self.relocation: list[Any] = ["", 0.0, 0]
+        # The usual time between two of its events (a decayed mean, seconds).
+        self.gap = 0.0
 
     # -- scoring -------------------------------------------------------------------
 
@@ -330,7 +356,11 @@ class Baseline:
             if surprise <= 0.0:
                 continue
             surprise *= _DIM_WEIGHT[index]
-            if upgraded and (index in (_STEP, _SEQ, _RTYPE)):
+            if upgraded and (
+                index in (_STEP, _SEQ, _RTYPE)
+                # A new version's new tools reach new kinds of things.
+                or (index == _RES and seen[_RTYPE].get(obs.resource_type, 0.0) < _ESTABLISHED)
+            ):
                 surprise *= _UPGRADE_DISCOUNT
             name = DIMENSIONS[index][0]
             support = peers.support(groups, name, value, member=member, ts=ts) if groups else None
@@ -363,7 +393,9 @@ class Baseline:
             self._assess_time(obs, evidence, offset_hours)
             self._assess_volume(obs, evidence)
         self._assess_refusals(obs, evidence)
-        self._assess_whereabouts(obs, evidence, novel)
+        self._assess_whereabouts(
+            obs, evidence, novel, window=_MACHINE_FOOTPRINT_WINDOW if machine else _FOOTPRINT_WINDOW
+        )
         return evidence
 
     def _follow_relocation(self, obs: Observation, evidence: Evidence) -> None:
@@ -383,7 +415,8 @@ class Baseline:
         if relocation[0] != place:
             relocation[0], relocation[1], relocation[2] = place, obs.ts, 0
         relocation[2] += 1
-        if relocation[2] >= _RELOCATION_EVENTS and obs.ts - relocation[1] >= _RELOCATION_SECONDS:
+        settle = min(_RELOCATION_MAX_SECONDS, max(_RELOCATION_SECONDS, _RELOCATION_GAPS * self.gap))
+        if relocation[2] >= _RELOCATION_EVENTS and obs.ts - relocation[1] >= settle:
             items = evidence.items
             for index, (code, group, nats, facts) in enumerate(items):
                 if group == "location":
@@ -420,6 +453,8 @@ class Baseline:
             self.novel_rate *= window
             self.byte_rate *= window
             self.day_bytes *= math.exp(-dt * _LN2 / _DAY_HALF_LIFE)
+        if self.clock:
+            self.gap += _GAP_WEIGHT * (min(dt, _DAY_HALF_LIFE) - self.gap)
         self.clock = ts
         self.rate += 1.0
         # A first use counts as much as it was unlikely: an identity whose work is new
@@ -538,7 +573,9 @@ class Baseline:
                 {"refused": refused, "recent": recent, "rate": rate},
             )
 
-    def _assess_whereabouts(self, obs: Observation, evidence: Evidence, novel: list[bool]) -> None:
+    def _assess_whereabouts(
+        self, obs: Observation, evidence: Evidence, novel: list[bool], *, window: float
+    ) -> None:
         ts = obs.ts
         # Impossible travel: judged against the last event from a country it knows, so an
         # intruder abroad keeps looking impossible while the real owner works at home.
@@ -569,7 +606,7 @@ class Baseline:
         if footprint != "|":
             unfamiliar = novel[_ASN] or novel[_NET] or novel[_UAF]
             if unfamiliar:
-                other = self._interleaved(footprint, ts)
+                other = self._interleaved(footprint, ts, window)
                 if other is not None:
                     habit = (self.concurrent + 0.5) / (self.concurrent_n + 10.0)
                     nats = -math.log(habit) - 1.5
@@ -580,7 +617,9 @@ class Baseline:
                         {"other": other[0].replace("|", " / "), "minutes": (ts - other[1]) / 60},
                     )
 
-    def _interleaved(self, footprint: str, ts: float) -> tuple[str, float] | None:
+    def _interleaved(
+        self, footprint: str, ts: float, window: float = _FOOTPRINT_WINDOW
+    ) -> tuple[str, float] | None:
         """Another place or client used between this one's last use and now, within minutes.
 
         Interleaving (A, B, A) is two parties at once; a switch (A, A, B, B) is someone
@@ -588,7 +627,7 @@ class Baseline:
         """
         prints = self.footprints
         mine = prints.get(footprint)
-        if mine is None or ts - mine > _FOOTPRINT_WINDOW:
+        if mine is None or ts - mine > window:
             return None
         for other, last in prints.items():
             if other != footprint and last > mine:
@@ -871,6 +910,7 @@ class Baseline:
             "upgrade": self.upgrade_ts,
             "relocation": self.relocation,
             "habits": self.habits,
+            "gap": self.gap,
         }
 
     @classmethod
@@ -927,6 +967,7 @@ class Baseline:
         place, since, count = state["relocation"]
         baseline.relocation = [str(place), float(since), int(count)]
         baseline.habits = {str(k): [int(d), int(n)] for k, (d, n) in state["habits"].items()}
+        baseline.gap = float(state.get("gap", 0.0))
         return baseline
 
     def peer_values(self) -> list[tuple[str, str]]:

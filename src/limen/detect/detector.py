@@ -36,7 +36,7 @@ __all__ = ["DetectConfig", "Detector", "Verdict", "partition_of"]
 
 _STANDING_NATS: Final = 9.0
 # The share of an alerted session's score its later events inherit.
-_SESSION_SHARE: Final = 0.95
+_SESSION_SHARE: Final = 0.8
 _PLACE_DIMENSIONS: Final = (5, 6, 8)  # net, asn, ua: see baseline.DIMENSIONS
 _ACCEPT_SECONDS: Final = 30 * 86400.0
 # Reasons a false-positive mark cannot teach through counts: it accepts them instead.
