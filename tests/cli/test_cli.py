@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
+
+import pytest
 
 from limen import __version__
 
@@ -158,3 +163,21 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(cli: Any) -> None:
         == plain.stderr.strip()
         == ("limen: no identity 'nobody'")
     )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_reader_that_stops_reading_ends_the_command_quietly(limen: Any) -> None:
+    """``limen … | head``: when whatever reads the output goes away, the command stops
+    quietly with exit code 1, whether it prints a line or a table."""
+    for args in (["identity", "list", "--json"], ["identity", "list"]):
+        command = subprocess.Popen(
+            [sys.executable, "-m", "limen", *args],
+            env={**os.environ, **limen.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert command.stdout is not None and command.stderr is not None
+        command.stdout.close()  # long before the command writes its first line
+        assert command.wait(timeout=60) == 1, args
+        assert command.stderr.read() == "", args

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Any
@@ -50,12 +51,24 @@ class LimenGroup(TyperGroup):
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            raise _reader_gone() from None
         except Exception as exc:
             _traceback_if_debugging(ctx)
             raise fail(
                 f"internal error ({type(exc).__name__}); run with --debug for details",
                 EXIT_INTERNAL,
             ) from None
+
+
+def _reader_gone() -> typer.Exit:
+    """Whatever read our output stopped reading (``limen … | head``): stop quietly with
+    exit code 1, as the tables printed through Rich already do, not with an internal
+    error."""
+    # Python flushes stdout once more on its way out, into the same closed pipe.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return typer.Exit(1)
 
 
 def _traceback_if_debugging(ctx: Any) -> None:
