@@ -21,6 +21,7 @@ from limen.errors import Unavailable
 from limen.installation import InitResult
 from limen.store import Database, Lookup
 from limen.store import db as store_db
+from limen.store.checkpoint import BACKSTOP_PAGES, checkpoints
 from limen.store.models import Identity
 from tests.respond._waiting import wait_for
 
@@ -323,8 +324,6 @@ def test_nodes_that_spell_the_database_url_differently_hear_each_other_and_go_on
 def test_a_sqlite_log_is_copied_into_the_database_file_in_the_background(tmp_path: Path) -> None:
     """No commit of ours fills the write-ahead log and then stops to copy it back (a
     checkpoint: a stall of milliseconds for whichever request made that commit)."""
-    from limen.store.checkpoint import BACKSTOP_PAGES, checkpoints
-
     path = tmp_path / "c.db"
     db = Database(f"sqlite:///{path}")
     with db.engine.begin() as connection:

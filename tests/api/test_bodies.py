@@ -102,6 +102,7 @@ def test_every_route_that_takes_a_body_refuses_other_media_types_and_broken_json
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     routes = _body_routes(client.app)  # type: ignore[arg-type]
+    oversize = b"x" * (client.app.state.services.settings.max_request_bytes + 1)  # type: ignore[attr-defined]
     assert len(routes) >= 50
     problems = []
     for method, path, route in routes:
@@ -137,9 +138,8 @@ def test_every_route_that_takes_a_body_refuses_other_media_types_and_broken_json
             why = _check(response, surface, "json")
             if why:
                 problems.append(f"{method} {path} [broken {media_type}]: {why}")
-        if route.path_regex.fullmatch(FILE_UPLOAD_PATH.replace("[^/]+", "x")):
+        if re.fullmatch(FILE_UPLOAD_PATH, path):
             continue  # a file upload has its own, larger limit (test_connect.py)
-        oversize = b"x" * (client.app.state.services.settings.max_request_bytes + 1)  # type: ignore[attr-defined]
         headers = {**admin_headers, "Content-Type": (json_types or sorted(route.accepts))[0]}
         why = _check(
             client.request(method, path, content=oversize, headers=headers), surface, "size"
