@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 
 from limen.audit import Actor, AuditKeys, EventFilter, link_pending, newest_events, record
@@ -129,3 +130,30 @@ def test_the_newest_of_many_matches_are_the_last_of_the_whole_list(
             for limit in (1, 7, 25, 200):
                 newest = newest_events(uow.session, wanted, limit=limit).events
                 assert [e.id for e in newest] == [e.id for e in everything[-limit:]], wanted
+
+
+def test_an_event_linked_between_the_pages_two_reads_is_shown_once(
+    db: Database, keys: AuditKeys
+) -> None:
+    # The newest page reads the unlinked events, then the linked ones. Here the chainer
+    # links the newest between those two reads, as a busy server's chainer may.
+    keys.attach(db)
+    worker = Actor(kind="agent", name="worker", identity_id="w" * 26)
+    _acts(db, worker, 3, "linked.early")
+    link_pending(db, keys.chain)
+    _acts(db, worker, 2, "linked.meanwhile")
+    reads: list[str] = []
+
+    def link_after_the_first_read(conn, cursor, statement, parameters, context, many) -> None:
+        if "chain_pos IS NULL" in statement and not reads:
+            reads.append(statement)
+            link_pending(db, keys.chain)
+
+    sa.event.listen(db.engine, "after_cursor_execute", link_after_the_first_read)
+    try:
+        with db.unit_of_work(readonly=True) as uow:
+            newest = newest_events(uow.session, EventFilter(actor_id="w" * 26), limit=4).events
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", link_after_the_first_read)
+    assert reads, "the page read the unlinked events first"
+    assert [e.resource_id for e in newest] == ["1", "2", "0", "1"]

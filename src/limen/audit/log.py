@@ -292,7 +292,12 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
         )
     )
     if len(rows) < limit:
-        rows += _newest_linked(session, filters, conditions, limit - len(rows))
+        # The chainer may link some of these between the two statements (on PostgreSQL
+        # each reads its own snapshot): they come back linked, so ask for a whole page
+        # and show each event once.
+        shown = {event.seq for event in rows}
+        linked = _newest_linked(session, filters, conditions, limit)
+        rows += [event for event in linked if event.seq not in shown][: limit - len(rows)]
     rows.reverse()
     return EventPage(rows, None, _cursor_after(rows, 0) if rows else None)
 
