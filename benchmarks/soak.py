@@ -66,6 +66,8 @@ class Soak:
         self.answers: list[Answer] = []
         self.changes: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.struck: list[tuple[float, str]] = []
+        """When each fault struck (``time.monotonic()``) and which it was."""
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
@@ -109,8 +111,10 @@ class Soak:
         while not self.stop.wait(every):
             name, strike = kinds[n % len(kinds)]
             n += 1
+            struck = time.monotonic()
             strike()
             self.faults[name] += 1
+            self.struck.append((struck, name))
 
 
 def _samples(path: Path) -> list[dict[str, Any]]:
@@ -177,6 +181,39 @@ def _print_watched(watched: dict[str, list[dict[str, Any]]]) -> None:
                 print(f"    made since minute 1 and still there: {line}")
             for line in last.get("new_held_by", []):
                 print(f"    held by: {line}")
+
+
+def _print_faults(answers: list[Answer], struck: list[tuple[float, str]], started: float) -> None:
+    """Each fault's errors: those of requests sent from its strike until the next one, and
+    how long after the strike the last of them was sent (per node): the time it cost."""
+    if not struck:
+        return
+    errors = sorted((a for a in answers if a.status != 200), key=lambda a: a.sent)
+    before = [a for a in errors if a.sent < struck[0][0]]
+    windows = []
+    for n, (at, name) in enumerate(struck):
+        until = struck[n + 1][0] if n + 1 < len(struck) else float("inf")
+        mine = [a for a in errors if at <= a.sent < until]
+        span = {
+            node: max(a.sent for a in mine if a.node == node) - at
+            for node in sorted({a.node for a in mine})
+        }
+        windows.append((len(mine), at, name, span, Counter(a.status for a in mine)))
+    by_kind: dict[str, list[int]] = {}
+    for count, _, name, _, _ in windows:
+        by_kind.setdefault(name, []).append(count)
+    print("errors after each kind of fault (until the next fault): median, max")
+    for name, counts in sorted(by_kind.items()):
+        print(f"  {name}: {statistics.median(counts):.0f}, {max(counts)} (x{len(counts)})")
+    if before:
+        print(f"  before the first fault: {len(before)}")
+    print("the faults with most errors (minute of the run; last error after the strike, per node):")
+    for count, at, name, span, statuses in sorted(windows, key=lambda w: -w[0])[:5]:
+        if not count:
+            break
+        nodes = ", ".join(f"{node} {seconds:.2f} s" for node, seconds in span.items())
+        kinds = ", ".join(f"{status or 'no answer'} x{c}" for status, c in sorted(statuses.items()))
+        print(f"  minute {(at - started) / 60 + 1:.0f}, {name}: {count} errors ({kinds}); {nodes}")
 
 
 def main() -> None:
@@ -280,6 +317,7 @@ def main() -> None:
     for key, count in sorted(failed.items()):
         print(f"  {key}: {count}")
     print("faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.faults.items())))
+    _print_faults(answers, soak.struck, started)
     print("partner changes: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.changes.items())))
     if len(rss) >= 2:
         for i, node in enumerate("AB"):
