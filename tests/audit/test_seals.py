@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from limen.audit import AuditKeys, link_pending, verify
+from limen.audit import AuditKeys, EventFilter, link_pending, list_events, newest_events, verify
 from limen.audit.chain import GENESIS, canonical_sql, compute_link, head
 from limen.audit.keycheck import check_key
 from limen.keyfile import create_key_file
@@ -66,6 +66,20 @@ def test_a_row_inserted_behind_limens_back_is_never_linked_and_verify_names_it(
     problem = verify(db, keys).problem
     assert problem is not None
     assert (problem.kind, problem.event_id) == ("foreign", "forgedrow00000000000000001")
+
+
+def test_a_row_set_aside_is_not_shown_as_an_event(db: Database, keys: AuditKeys) -> None:
+    # Readers of the log show what Limen recorded: a planted row is for verify to name.
+    linked(db, keys, 3)
+    _foreign_row(db, "forgedrow00000000000000003")
+    link_pending(db, keys.chain)
+    (real,) = append(db, 1)  # not linked yet: the newest of all
+    with db.unit_of_work(readonly=True) as uow:
+        newest = newest_events(uow.session, EventFilter(), limit=10).events
+        oldest = list_events(uow.session, EventFilter(), limit=10).events
+    assert newest[-1].id == real
+    assert "forgedrow00000000000000003" not in [e.id for e in newest]
+    assert [e.id for e in newest] == [e.id for e in oldest]
 
 
 def test_a_seal_copied_from_another_row_does_not_vouch_for_different_content(

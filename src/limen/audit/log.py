@@ -282,11 +282,12 @@ def newest_events(session: Session, filters: EventFilter, *, limit: int = 100) -
     if filters.identity:
         # Few events are unlinked: each is tested as their own index is read.
         conditions.append(_tested(filters.identity))
-    # Unlinked events are the newest of all (the chainer links in order of seq).
+    # Unlinked events are the newest of all (the chainer links in order of seq); rows it
+    # set aside (no valid seal: not written by Limen) are for verification to name.
     rows = list(
         session.scalars(
             sa.select(Event)
-            .where(Event.chain_pos.is_(None), *conditions)
+            .where(Event.chain_pos.is_(None), Event.quarantined_at.is_(None), *conditions)
             .order_by(Event.seq.desc())
             .limit(limit)
         )
