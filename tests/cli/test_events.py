@@ -94,6 +94,9 @@ def test_follow_prints_new_events_as_they_come_and_ctrl_c_ends_it(limen: Any, db
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a terminal starts it: a runner started in the background ignores Ctrl-C, and
+        # its children would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen: list[str] = []
     try:
