@@ -139,10 +139,12 @@ GROUP_CAPS: Final[dict[str, float]] = {
     "scrape": 7.0,
     "episode": 20.0,
 }
-MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 6.0}
+MACHINE_CAPS: Final[dict[str, float]] = {**GROUP_CAPS, "location": 7.0}
 """Caps for agents and services: a machine's network is part of what it is, while people
-move (travel, home, phone). A machine's whole group moving together (a migration) is
-peer-supported and costs little."""
+move (travel, home, phone). The cap leaves room for two facts: a new network at a provider
+the machine already uses (a move inside its cloud) stays near the threshold, a new network
+at a provider it never used (its credential used from elsewhere) goes above it. A
+machine's whole group moving together (a migration) is peer-supported and costs little."""
 _GROUP_OF: Final = {name: group for name, _, group in DIMENSIONS}
 # Each group but the strongest, when two or more carry at least this many nats, counts
 # this much more (see Evidence.combine).
