@@ -65,7 +65,6 @@ class Soak:
         self.clients = clients
         self.answers: list[Answer] = []
         self.changes: Counter[str] = Counter()
-        self.faults: Counter[str] = Counter()
         self.struck: list[tuple[float, str]] = []
         """When each fault struck (``time.monotonic()``) and which it was."""
         self.stop = threading.Event()
@@ -113,7 +112,6 @@ class Soak:
             n += 1
             struck = time.monotonic()
             strike()
-            self.faults[name] += 1
             self.struck.append((struck, name))
 
 
@@ -189,7 +187,7 @@ def _print_faults(answers: list[Answer], struck: list[tuple[float, str]], starte
     if not struck:
         return
     errors = sorted((a for a in answers if a.status != 200), key=lambda a: a.sent)
-    before = [a for a in errors if a.sent < struck[0][0]]
+    before = sum(1 for a in errors if a.sent < struck[0][0])
     windows = []
     for n, (at, name) in enumerate(struck):
         until = struck[n + 1][0] if n + 1 < len(struck) else float("inf")
@@ -206,11 +204,11 @@ def _print_faults(answers: list[Answer], struck: list[tuple[float, str]], starte
     for name, counts in sorted(by_kind.items()):
         print(f"  {name}: {statistics.median(counts):.0f}, {max(counts)} (x{len(counts)})")
     if before:
-        print(f"  before the first fault: {len(before)}")
-    print("the faults with most errors (minute of the run; last error after the strike, per node):")
-    for count, at, name, span, statuses in sorted(windows, key=lambda w: -w[0])[:5]:
-        if not count:
-            break
+        print(f"  before the first fault: {before}")
+    worst = [w for w in sorted(windows, key=lambda w: -w[0])[:5] if w[0]]
+    if worst:
+        print("the faults with most errors (minute of the run; last error after the strike):")
+    for count, at, name, span, statuses in worst:
         nodes = ", ".join(f"{node} {seconds:.2f} s" for node, seconds in span.items())
         kinds = ", ".join(f"{status or 'no answer'} x{c}" for status, c in sorted(statuses.items()))
         print(f"  minute {(at - started) / 60 + 1:.0f}, {name}: {count} errors ({kinds}); {nodes}")
@@ -298,7 +296,7 @@ def main() -> None:
                     print(
                         f"{minute:>6}  {sample[0]:>9.1f}  {sample[1]:>9.1f}  {len(batch):>8}"
                         f"  {errors:>6}  {unavailable:>5}  {p99:>7.1f}"
-                        f"  {sum(soak.faults.values())}",
+                        f"  {len(soak.struck)}",
                         flush=True,
                     )
             finally:
@@ -316,7 +314,8 @@ def main() -> None:
     print(f"requests: {len(answers)}, errors: {sum(failed.values())}")
     for key, count in sorted(failed.items()):
         print(f"  {key}: {count}")
-    print("faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.faults.items())))
+    faults = Counter(name for _, name in soak.struck)
+    print("faults: " + ", ".join(f"{k} x{v}" for k, v in sorted(faults.items())))
     _print_faults(answers, soak.struck, started)
     print("partner changes: " + ", ".join(f"{k} x{v}" for k, v in sorted(soak.changes.items())))
     if len(rss) >= 2:
