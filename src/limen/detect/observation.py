@@ -24,7 +24,7 @@ _FAMILY_CACHE_LIMIT = 4096
 
 
 class Observation:
-    """What the detector knows about one event."""
+    """What the detector knows about one event; :func:`observe` makes one."""
 
     __slots__ = (
         "action",
@@ -49,119 +49,130 @@ class Observation:
         "ua",
         "ua_family",
     )
-
-    def __init__(
-        self,
-        *,
-        event_id: str,
-        ts: float,
-        actor_id: str | None,
-        actor_name: str | None,
-        actor_kind: str,
-        action: str,
-        delegation: tuple[tuple[str | None, str | None], ...] = (),
-        resource_type: str = "",
-        resource: str = "",
-        resource_name: str = "",
-        outcome: str = "success",
-        ip: str = "",
-        ua: str = "",
-        tool: str = "",
-        session: str = "",
-        nbytes: float = 0.0,
-        country: str = "",
-        asn: str = "",
-    ) -> None:
-        self.event_id = event_id
-        self.ts = ts
-        self.actor_id = actor_id
-        self.actor_name = actor_name
-        self.actor_kind = actor_kind
-        self.action = action
-        self.delegation = delegation
-        self.resource_type = resource_type
-        self.resource = resource
-        self.resource_name = resource_name
-        self.outcome = outcome
-        self.ip = ip
-        self.net = _network(ip)
-        self.ua = ua
-        self.ua_family = _family(ua)
-        self.tool = tool
-        self.step = tool or action
-        self.session = session
-        self.nbytes = nbytes
-        self.country = country
-        self.asn = asn
+    event_id: str
+    ts: float
+    """POSIX seconds."""
+    actor_id: str | None
+    actor_name: str | None
+    actor_kind: str
+    action: str
+    delegation: tuple[tuple[str | None, str | None], ...]
+    """``(id, name)`` of each identity in the delegation chain."""
+    resource_type: str
+    resource: str
+    """``type:id``."""
+    resource_name: str
+    outcome: str
+    ip: str
+    net: str
+    """The /24 or /48 of ``ip``."""
+    ua: str
+    ua_family: str
+    """The user agent without version numbers."""
+    tool: str
+    step: str
+    """The tool called, else the action."""
+    session: str
+    nbytes: float
+    country: str
+    asn: str
 
 
 def observe(document: Mapping[str, Any], *, fallback_id: str = "") -> Observation:
     """Read an event document; raise :class:`InvalidEventDocument` if it cannot be scored."""
+    # A replay reads every event of a month through here, so plain dicts (what JSON
+    # gives) skip the slower Mapping checks and strings skip str().
     try:
         when = document["occurred_at"]
         actor = document.get("actor") or {}
         action = document["action"]
     except (KeyError, TypeError):
         raise InvalidEventDocument("an event needs occurred_at, actor and action") from None
-    if not isinstance(action, str) or not action:
+    if type(action) is not str or not action:
         raise InvalidEventDocument("action must be a non-empty string")
     ts = _timestamp(when)
-    if not isinstance(actor, Mapping):
+    if not _is_object(actor):
         raise InvalidEventDocument("actor must be an object with id or name, and kind")
     actor_id = actor.get("id") or None
     actor_name = actor.get("name") or None
     if actor_id is None and actor_name is None:
         raise InvalidEventDocument("actor needs an id or a name")
-    resource = document.get("resource") or {}
-    context = document.get("context") or {}
-    if not isinstance(resource, Mapping) or not isinstance(context, Mapping):
+    resource = document.get("resource") or _EMPTY
+    context = document.get("context") or _EMPTY
+    if not _is_object(resource) or not _is_object(context):
         raise InvalidEventDocument("resource and context must be objects")
-    rtype = str(resource.get("type") or "")
-    rname = str(resource.get("name") or "")
-    rid = str(resource.get("id") or rname)
-    geo = context.get("geo") or {}
-    if not isinstance(geo, Mapping):
-        geo = {}
+    rtype = _text(resource.get("type"))
+    rname = _text(resource.get("name"))
+    rid = _text(resource.get("id")) or rname
+    geo = context.get("geo") or _EMPTY
+    if not _is_object(geo):
+        geo = _EMPTY
     nbytes = context.get("bytes") or 0
-    try:
-        nbytes = float(nbytes)
-    except (TypeError, ValueError):
-        nbytes = 0.0
+    if type(nbytes) is not int and type(nbytes) is not float:
+        try:
+            nbytes = float(nbytes)
+        except (TypeError, ValueError):
+            nbytes = 0.0
     asn = geo.get("asn")
-    return Observation(
-        event_id=str(document.get("id") or fallback_id),
-        ts=ts,
-        actor_id=str(actor_id) if actor_id is not None else None,
-        actor_name=str(actor_name) if actor_name is not None else None,
-        actor_kind=str(actor.get("kind") or ""),
-        action=action,
-        delegation=_delegation(document.get("delegation")),
-        resource_type=rtype,
-        resource=f"{rtype}:{rid}" if (rtype or rid) else "",
-        resource_name=rname or rid,
-        outcome=str(document.get("outcome") or "success"),
-        ip=str(context.get("ip") or ""),
-        ua=str(context.get("user_agent") or ""),
-        tool=str(context.get("tool") or ""),
-        session=str(context.get("session") or ""),
-        nbytes=max(0.0, nbytes),
-        country=str(geo.get("country") or "").upper(),
-        asn=str(asn) if asn not in (None, "") else "",
-    )
+    delegation = document.get("delegation")
+    tool = _text(context.get("tool"))
+    ip = _text(context.get("ip"))
+    ua = _text(context.get("user_agent"))
+    # Filled in place: a keyword constructor of twenty fields would cost a replay more
+    # than the rest of this function.
+    obs = object.__new__(Observation)
+    obs.event_id = _text(document.get("id")) or fallback_id
+    obs.ts = ts
+    obs.actor_id = _text(actor_id) if actor_id is not None else None
+    obs.actor_name = _text(actor_name) if actor_name is not None else None
+    obs.actor_kind = _text(actor.get("kind"))
+    obs.action = action
+    obs.delegation = _delegation(delegation) if delegation else ()
+    obs.resource_type = rtype
+    obs.resource = f"{rtype}:{rid}" if (rtype or rid) else ""
+    obs.resource_name = rname or rid
+    obs.outcome = _text(document.get("outcome")) or "success"
+    obs.ip = ip
+    obs.net = _network(ip)
+    obs.ua = ua
+    obs.ua_family = _family(ua)
+    obs.tool = tool
+    obs.step = tool or action
+    obs.session = _text(context.get("session"))
+    obs.nbytes = float(nbytes) if nbytes > 0 else 0.0
+    obs.country = _text(geo.get("country")).upper()
+    obs.asn = str(asn) if asn not in (None, "") else ""
+    return obs
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _is_object(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _text(value: Any) -> str:
+    """A field as text; absent, null or empty is ``""``."""
+    if type(value) is str:
+        return value
+    return str(value) if value else ""
 
 
 def _timestamp(value: Any) -> float:
-    if isinstance(value, int | float):
+    if type(value) is str:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidEventDocument(
+                f"occurred_at {value[:40]!r} is not an ISO 8601 time"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if not isinstance(value, str):
-        raise InvalidEventDocument("occurred_at must be an ISO 8601 time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidEventDocument(f"occurred_at {value[:40]!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    raise InvalidEventDocument("occurred_at must be an ISO 8601 time")
 
 
 def _delegation(value: Any) -> tuple[tuple[str | None, str | None], ...]:
@@ -169,9 +180,9 @@ def _delegation(value: Any) -> tuple[tuple[str | None, str | None], ...]:
         return ()
     chain: list[tuple[str | None, str | None]] = []
     for entry in value:
-        if isinstance(entry, Mapping):
+        if _is_object(entry):
             chain.append((entry.get("id") or None, entry.get("name") or None))
-        elif isinstance(entry, str):
+        elif type(entry) is str:
             chain.append((entry, entry))
     return tuple(chain)
 

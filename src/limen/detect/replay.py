@@ -53,19 +53,24 @@ def read_events(lines: Iterable[bytes | str]) -> list[Observation]:
     Raises :class:`InvalidEventDocument` naming the first bad line.
     """
     observations: list[Observation] = []
+    append = observations.append
+    loads = orjson.loads
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
-            document = orjson.loads(line)
+            document = loads(line)
         except orjson.JSONDecodeError:
+            if not line.strip():
+                continue
             raise InvalidEventDocument(f"line {number} is not JSON") from None
-        if not isinstance(document, dict):
+        if type(document) is not dict:
             raise InvalidEventDocument(f"line {number} is not a JSON object")
         try:
-            observations.append(observe(document, fallback_id=f"line-{number}"))
+            obs = observe(document)
         except InvalidEventDocument as exc:
             raise InvalidEventDocument(f"line {number}: {exc.detail}") from None
+        if not obs.event_id:
+            obs.event_id = f"line-{number}"
+        append(obs)
     # Stable: events at the same instant keep the order of the file.
     observations.sort(key=_time)
     return observations
