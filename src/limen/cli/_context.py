@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,10 +13,10 @@ from limen.cli._errors import fail
 from limen.cli._output import emit_json
 from limen.cli._remote import Remote, missing_api
 from limen.config import Settings
-from limen.identity import NotInitialised
-from limen.installation import prepare_data_dir
-from limen.services import Services
-from limen.store import Database, dialect_for_url
+
+if TYPE_CHECKING:
+    from limen.services import Services
+    from limen.store import Database
 
 __all__ = [
     "CliState",
@@ -74,6 +75,12 @@ def open_database(ctx: typer.Context, *, create: bool = False) -> Database:
         raise fail(missing_api(ctx.command_path), 2)
     if cli._db is not None:
         return cli._db
+    # Here, not at the top: a command that talks to a server (LIMEN_URL) never loads
+    # the database layer, which is most of a local command's start-up.
+    from limen.identity import NotInitialised
+    from limen.installation import prepare_data_dir
+    from limen.store import Database, dialect_for_url
+
     settings = cli.settings
     if dialect_for_url(settings.resolved_database_url).in_a_file:
         if create:
@@ -103,6 +110,8 @@ def _attach_audit_keys(db: Database, settings: Settings) -> None:
 def services(ctx: typer.Context) -> Services:
     """This command's :class:`~limen.services.Services` on the configured database: built
     once, and only the parts the command uses."""
+    from limen.services import Services
+
     cli = state(ctx)
     if cli._services is None:
         cli._services = Services.open(cli.settings, database=open_database(ctx))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from urllib.parse import quote
 
 import typer
@@ -16,7 +16,9 @@ from limen.cli._context import emit_json, out_console, remote, services
 from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
 from limen.lifecycle import explain_offboarding, orphans_policy
-from limen.store.models import Identity
+
+if TYPE_CHECKING:
+    from limen.store.models import Identity
 
 __all__ = ["app"]
 
