@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
@@ -14,7 +14,9 @@ from limen.audit import Actor
 from limen.cli._context import emit_json, out_console, remote, services
 from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
-from limen.store.models import OAuthClient
+
+if TYPE_CHECKING:
+    from limen.store.models import OAuthClient
 
 __all__ = ["app"]
 

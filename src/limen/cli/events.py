@@ -7,20 +7,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.table import Column, Table
 
-from limen import identity
-from limen.audit import EventFilter, list_events, newest_events
-from limen.audit.documents import event_document
 from limen.cli._context import emit_json, open_database, out_console, remote
 from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput, NotFound
 from limen.ids import is_id
-from limen.store import Database
+
+if TYPE_CHECKING:
+    from limen.audit import EventFilter
+    from limen.store import Database
 
 __all__ = ["app", "event_from_wire"]
 
@@ -48,6 +48,8 @@ def _actor_id(db: Database, ref: str | None) -> str | None:
     """
     if ref is None:
         return None
+    from limen import identity
+
     with db.unit_of_work(readonly=True) as uow:
         try:
             return identity.get(uow.session, ref).id
@@ -117,6 +119,8 @@ def list_(
             return
         _show(shown, cursor=cursor, as_json=as_json)
         return
+    from limen.audit import EventFilter
+
     db = open_database(ctx)
     filters = EventFilter(
         actor_id=_actor_id(db, actor),
@@ -172,6 +176,9 @@ def _read(
     limit: int,
     newest: bool = False,
 ) -> _Shown:
+    from limen.audit import list_events, newest_events
+    from limen.audit.documents import event_document
+
     with db.unit_of_work(readonly=True) as uow:
         if newest:
             page = newest_events(uow.session, filters, limit=limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
@@ -13,7 +13,9 @@ from limen.audit import Actor
 from limen.cli._context import emit_json, out_console, remote, services
 from limen.cli._remote import normalise_times
 from limen.durations import parse_duration
-from limen.identity import TokenInfo
+
+if TYPE_CHECKING:
+    from limen.identity import TokenInfo
 
 __all__ = ["app"]
 
