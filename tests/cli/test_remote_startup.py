@@ -42,6 +42,7 @@ with open(out, "w") as handle:
         ("client", "list", "--json"),
         ("token", "list", "--json"),
         ("alert", "list", "--json"),
+        ("vault", "list", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
 from limen import vault as vaults
-from limen.audit import Actor, AuditKeys, check_key
+from limen.audit import Actor
 from limen.cli._confirm import YesFlag, confirm
 from limen.cli._context import emit_json, open_database, out_console, remote, services, state
 from limen.cli._errors import fail
@@ -24,16 +24,10 @@ from limen.cli._remote import normalise_times, server_host_only
 from limen.cli._remote_vault import RemoteVault
 from limen.durations import parse_duration
 from limen.errors import InvalidInput
-from limen.vault import (
-    Field,
-    FileInfo,
-    ItemDraft,
-    ItemView,
-    KeyFileSource,
-    Url,
-    VaultService,
-    VaultView,
-)
+from limen.vault import Field, ItemDraft, Url
+
+if TYPE_CHECKING:
+    from limen.vault import FileInfo, ItemView, VaultService, VaultView
 
 __all__ = [
     "item_app",
@@ -71,6 +65,8 @@ def vault_service(ctx: typer.Context) -> VaultService:
         # A key file from elsewhere would seal new items under a key the installation
         # does not know; the audit trail says whether this one is the installation's.
         path = settings.resolved_key_file
+        from limen.audit import AuditKeys, check_key
+
         check_key(open_database(ctx), AuditKeys.from_key_file(path), key_file=path)
     return services(ctx).vault
 
@@ -372,6 +368,8 @@ def vault_rotate_key(
         why = "the new key-encryption key is written to its key file, or derived from the new "
         why += "passphrase its servers restart with"
         raise fail(server_host_only(ctx.command_path, why), 2)
+    from limen.vault import KeyFileSource
+
     keyring = vault_service(ctx).keyring
     current = keyring.current().kid
     source = keyring.source

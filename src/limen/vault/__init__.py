@@ -134,7 +134,7 @@ _LAZY: typing.Final = {
     "FileInfo": "limen.vault.service",
     "ItemView": "limen.vault.service",
     "PolicyEntry": "limen.vault.service",
-    "ResolvedSecret": "limen.vault.service",
+    "ResolvedSecret": "limen.vault._fields",
     "VaultService": "limen.vault.service",
     "VaultView": "limen.vault.service",
     "parse_filter": "limen.vault.service",
