@@ -12,7 +12,7 @@ from limen._lazy import door as _door
 
 if typing.TYPE_CHECKING:
     from limen.vault import service_accounts
-    from limen.vault._fields import find_field
+    from limen.vault._fields import ResolvedSecret, find_field
     from limen.vault._items import MAX_FILE_BYTES, check_file_size
     from limen.vault._quick import QuickVault
     from limen.vault.assignments import (
@@ -67,7 +67,6 @@ if typing.TYPE_CHECKING:
         FileInfo,
         ItemView,
         PolicyEntry,
-        ResolvedSecret,
         VaultService,
         VaultView,
         parse_filter,
