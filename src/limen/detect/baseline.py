@@ -79,6 +79,11 @@ _RESOURCE_FLOOR: Final = 0.7
 # Peer support: how much of a first use's surprise remains when a peer already uses it
 # (its owner's circle, its team or class, anyone in the organisation) …
 _PEER_DISCOUNT: Final = {"owner": 0.25, "team": 0.45, "class": 0.45, "org": 0.8}
+# In a team or class the discount grows with the share of the other members that use the
+# value, full from this share on: one agent's habit in a class of twenty says little
+# about what is ordinary for the other nineteen.
+_PEER_SHARE_FULL: Final = 0.25
+_SHARED_GROUPS: Final = frozenset({"team", "class"})
 # … and how much more it weighs when nobody in the organisation ever established it.
 _UNSHARED: Final = 1.3
 # After a client upgrade (a new version of a known client), new tools are expected.
@@ -370,10 +375,13 @@ class Baseline:
             if support is not None:
                 group, count = support
                 kind = group.split(":", 1)[0]
-                surprise *= _PEER_DISCOUNT.get(kind, 0.5)
+                size = peers.size(group)
+                surprise *= _peer_discount(kind, count, size)
                 if kind != "org":
                     facts["peer_group"] = group
                     facts["peer_count"] = count
+                    if size > 2 and kind in _SHARED_GROUPS:
+                        facts["peer_others"] = size - 1
             elif groups:
                 surprise *= _UNSHARED
             if index == _RES:
@@ -978,6 +986,16 @@ class Baseline:
         for (name, _, _), table in zip(DIMENSIONS, self.seen, strict=True):
             pairs.extend((name, value) for value, weight in table.items() if weight >= _ESTABLISHED)
         return pairs
+
+
+def _peer_discount(kind: str, count: int, size: int) -> float:
+    """The share of a first use's surprise left when ``count`` members of a group of
+    ``size`` (0: unknown) already use the value."""
+    discount = _PEER_DISCOUNT.get(kind, 0.5)
+    if size > 2 and kind in _SHARED_GROUPS:
+        share = min(1.0, count / ((size - 1) * _PEER_SHARE_FULL))
+        discount = 1.0 - (1.0 - discount) * share
+    return discount
 
 
 def _stream(obs: Observation) -> str:
