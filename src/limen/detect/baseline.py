@@ -94,6 +94,14 @@ _HABIT_DAYS: Final = 3
 _HABIT_LIMIT: Final = 64
 # Nats of first-use surprise at which a value teaches nothing (at least a tenth).
 _SLOW_LEARNING: Final = 4.0
+# A resource whose first use was surprising (at least _FRESH_NATS), used again within
+# this long, is one run of work, not a recurrence: it stays short of established, so the
+# queries that follow a first query to a database are still read as new (with the volume
+# they move), and only its return later makes it normal.
+_FRESH_SECONDS: Final = 3600.0
+_FRESH_CAP: Final = 0.9
+_FRESH_LIMIT: Final = 16
+_FRESH_NATS: Final = 2.0
 # A machine has moved once it worked only from a new place for this many events and
 # seconds, and for this many of its usual gaps between events (a machine that works a few
 # sessions a day is silent for hours without having moved), yet at most this long.
@@ -223,6 +231,7 @@ class Baseline:
         "day_peak",
         "first_ts",
         "footprints",
+        "fresh",
         "gap",
         "habits",
         "home_country",
@@ -304,6 +313,8 @@ class Baseline:
         self.upgrade_ts = 0.0
         # First uses that keep recurring on their own: "dim\x1fvalue" -> [last day, days].
         self.habits: dict[str, list[int]] = {}
+        # Surprising first uses of the last hour: "dim\x1fvalue" -> time of the first.
+        self.fresh: dict[str, float] = {}
         # A machine seen only from one new place for a while has moved: [place, since, n].
         self.relocation: list[Any] = ["", 0.0, 0]
         # The usual time between two of its events (a decayed mean, seconds).
@@ -672,6 +683,7 @@ class Baseline:
                 for index in evidence.surprising:
                     peers.sight(groups, DIMENSIONS[index][0], values[index], member=member, ts=ts)
             self._habituate(evidence, ts, groups=groups, peers=peers)
+            self._note_fresh(evidence, ts)
         if weight <= 0.0:
             return
         if not self.n:
@@ -736,6 +748,10 @@ class Baseline:
             else:
                 # A surprising first use teaches less: it must recur to become normal.
                 after = before + weight * max(0.1, 1.0 - surprise / _SLOW_LEARNING)
+                if after >= _ESTABLISHED:
+                    first_seen = self.fresh.get(f"{index}\x1f{value}")
+                    if first_seen is not None and ts - first_seen < _FRESH_SECONDS:
+                        after = min(after, _FRESH_CAP)
             table[value] = after
             if before < _ESTABLISHED <= after:
                 if groups:
@@ -782,6 +798,23 @@ class Baseline:
             if not novel[_CTY] or weight >= 0.5:
                 self.settled_country = obs.country
                 self.settled_ts = ts
+
+    def _note_fresh(self, evidence: Evidence, ts: float) -> None:
+        """Remember when a surprising resource was first used (see _FRESH_SECONDS)."""
+        fresh = self.fresh
+        values = evidence.values
+        for index, surprise in evidence.surprising.items():
+            if index != _RES or surprise < _FRESH_NATS:
+                continue
+            key = f"{index}\x1f{values[index]}"
+            if key in fresh:
+                continue
+            if len(fresh) >= _FRESH_LIMIT:
+                for old in [k for k, first in fresh.items() if ts - first >= _FRESH_SECONDS]:
+                    del fresh[old]
+                if len(fresh) >= _FRESH_LIMIT:
+                    del fresh[min(fresh, key=fresh.__getitem__)]
+            fresh[key] = ts
 
     def _habituate(
         self, evidence: Evidence, ts: float, *, groups: tuple[str, ...], peers: PeerIndex
@@ -920,6 +953,7 @@ class Baseline:
             "upgrade": self.upgrade_ts,
             "relocation": self.relocation,
             "habits": self.habits,
+            "fresh": self.fresh,
             "gap": self.gap,
         }
 
@@ -977,6 +1011,7 @@ class Baseline:
         place, since, count = state["relocation"]
         baseline.relocation = [str(place), float(since), int(count)]
         baseline.habits = {str(k): [int(d), int(n)] for k, (d, n) in state["habits"].items()}
+        baseline.fresh = {str(k): float(t) for k, t in state.get("fresh", {}).items()}
         baseline.gap = float(state.get("gap", 0.0))
         return baseline
 
