@@ -79,6 +79,11 @@ _RESOURCE_FLOOR: Final = 0.7
 # Peer support: how much of a first use's surprise remains when a peer already uses it
 # (its owner's circle, its team or class, anyone in the organisation) …
 _PEER_DISCOUNT: Final = {"owner": 0.25, "team": 0.45, "class": 0.45, "org": 0.8}
+# In a team or class the discount grows with the share of the other members that use the
+# value, full from this share on: one agent's habit in a class of twenty says little
+# about what is ordinary for the other nineteen.
+_PEER_SHARE_FULL: Final = 0.25
+_SHARED_GROUPS: Final = frozenset({"team", "class"})
 # … and how much more it weighs when nobody in the organisation ever established it.
 _UNSHARED: Final = 1.3
 # After a client upgrade (a new version of a known client), new tools are expected.
@@ -89,6 +94,14 @@ _HABIT_DAYS: Final = 3
 _HABIT_LIMIT: Final = 64
 # Nats of first-use surprise at which a value teaches nothing (at least a tenth).
 _SLOW_LEARNING: Final = 4.0
+# A resource whose first use was surprising (at least _FRESH_NATS), used again within
+# this long, is one run of work, not a recurrence: it stays short of established, so the
+# queries that follow a first query to a database are still read as new (with the volume
+# they move), and only its return later makes it normal.
+_FRESH_SECONDS: Final = 3600.0
+_FRESH_CAP: Final = 0.9
+_FRESH_LIMIT: Final = 16
+_FRESH_NATS: Final = 2.0
 # A machine has moved once it worked only from a new place for this many events and
 # seconds, and for this many of its usual gaps between events (a machine that works a few
 # sessions a day is silent for hours without having moved), yet at most this long.
@@ -218,6 +231,7 @@ class Baseline:
         "day_peak",
         "first_ts",
         "footprints",
+        "fresh",
         "gap",
         "habits",
         "home_country",
@@ -299,6 +313,8 @@ class Baseline:
         self.upgrade_ts = 0.0
         # First uses that keep recurring on their own: "dim\x1fvalue" -> [last day, days].
         self.habits: dict[str, list[int]] = {}
+        # Surprising first uses of the last hour: "dim\x1fvalue" -> time of the first.
+        self.fresh: dict[str, float] = {}
         # A machine seen only from one new place for a while has moved: [place, since, n].
         self.relocation: list[Any] = ["", 0.0, 0]
         # The usual time between two of its events (a decayed mean, seconds).
@@ -370,10 +386,13 @@ class Baseline:
             if support is not None:
                 group, count = support
                 kind = group.split(":", 1)[0]
-                surprise *= _PEER_DISCOUNT.get(kind, 0.5)
+                size = peers.size(group)
+                surprise *= _peer_discount(kind, count, size)
                 if kind != "org":
                     facts["peer_group"] = group
                     facts["peer_count"] = count
+                    if size > 2 and kind in _SHARED_GROUPS:
+                        facts["peer_others"] = size - 1
             elif groups:
                 surprise *= _UNSHARED
             if index == _RES:
@@ -664,6 +683,7 @@ class Baseline:
                 for index in evidence.surprising:
                     peers.sight(groups, DIMENSIONS[index][0], values[index], member=member, ts=ts)
             self._habituate(evidence, ts, groups=groups, peers=peers)
+            self._note_fresh(evidence, ts)
         if weight <= 0.0:
             return
         if not self.n:
@@ -728,6 +748,10 @@ class Baseline:
             else:
                 # A surprising first use teaches less: it must recur to become normal.
                 after = before + weight * max(0.1, 1.0 - surprise / _SLOW_LEARNING)
+                if after >= _ESTABLISHED:
+                    first_seen = self.fresh.get(f"{index}\x1f{value}")
+                    if first_seen is not None and ts - first_seen < _FRESH_SECONDS:
+                        after = min(after, _FRESH_CAP)
             table[value] = after
             if before < _ESTABLISHED <= after:
                 if groups:
@@ -774,6 +798,23 @@ class Baseline:
             if not novel[_CTY] or weight >= 0.5:
                 self.settled_country = obs.country
                 self.settled_ts = ts
+
+    def _note_fresh(self, evidence: Evidence, ts: float) -> None:
+        """Remember when a surprising resource was first used (see _FRESH_SECONDS)."""
+        fresh = self.fresh
+        values = evidence.values
+        for index, surprise in evidence.surprising.items():
+            if index != _RES or surprise < _FRESH_NATS:
+                continue
+            key = f"{index}\x1f{values[index]}"
+            if key in fresh:
+                continue
+            if len(fresh) >= _FRESH_LIMIT:
+                for old in [k for k, first in fresh.items() if ts - first >= _FRESH_SECONDS]:
+                    del fresh[old]
+                if len(fresh) >= _FRESH_LIMIT:
+                    del fresh[min(fresh, key=fresh.__getitem__)]
+            fresh[key] = ts
 
     def _habituate(
         self, evidence: Evidence, ts: float, *, groups: tuple[str, ...], peers: PeerIndex
@@ -912,6 +953,7 @@ class Baseline:
             "upgrade": self.upgrade_ts,
             "relocation": self.relocation,
             "habits": self.habits,
+            "fresh": self.fresh,
             "gap": self.gap,
         }
 
@@ -969,6 +1011,7 @@ class Baseline:
         place, since, count = state["relocation"]
         baseline.relocation = [str(place), float(since), int(count)]
         baseline.habits = {str(k): [int(d), int(n)] for k, (d, n) in state["habits"].items()}
+        baseline.fresh = {str(k): float(t) for k, t in state.get("fresh", {}).items()}
         baseline.gap = float(state.get("gap", 0.0))
         return baseline
 
@@ -978,6 +1021,16 @@ class Baseline:
         for (name, _, _), table in zip(DIMENSIONS, self.seen, strict=True):
             pairs.extend((name, value) for value, weight in table.items() if weight >= _ESTABLISHED)
         return pairs
+
+
+def _peer_discount(kind: str, count: int, size: int) -> float:
+    """The share of a first use's surprise left when ``count`` members of a group of
+    ``size`` (0: unknown) already use the value."""
+    discount = _PEER_DISCOUNT.get(kind, 0.5)
+    if size > 2 and kind in _SHARED_GROUPS:
+        share = min(1.0, count / ((size - 1) * _PEER_SHARE_FULL))
+        discount = 1.0 - (1.0 - discount) * share
+    return discount
 
 
 def _stream(obs: Observation) -> str:

@@ -149,6 +149,8 @@ class Detector:
         baseline = self.baselines.get(key)
         if baseline is None:
             baseline = self.baselines[key] = Baseline()
+            if info.groups:
+                self.peers.join(info.groups, key)
         evidence = baseline.assess(
             obs,
             groups=info.groups,
@@ -402,6 +404,8 @@ class Detector:
                 added += 1
                 if info is not None and info.groups:
                     self.peers.add(info.groups, *pair)
+        if info is not None and info.groups:
+            self.peers.join(info.groups, key)
         return added
 
     def rebuild_peers(self) -> None:
@@ -414,6 +418,7 @@ class Detector:
             info = self.registry.get(key)
             if info is None or not info.groups:
                 continue
+            self.peers.join(info.groups, key)
             for dim, value in values:
                 self.peers.add(info.groups, dim, value)
 

@@ -31,7 +31,7 @@ _SWEEP_EVERY = 3600.0
 class PeerIndex:
     """For each group, how many members have established each (dimension, value)."""
 
-    __slots__ = ("_groups", "_kinds", "_sightings", "_swept")
+    __slots__ = ("_groups", "_kinds", "_members", "_sightings", "_swept")
 
     def __init__(self) -> None:
         # resource kind -> [uses, first uses] over everyone: how often a kind of resource
@@ -41,6 +41,24 @@ class PeerIndex:
         # group -> token -> {member: last time it used the value, established or not}
         self._sightings: dict[str, dict[str, dict[str, float]]] = {}
         self._swept = 0.0
+        # group -> the identities known to belong to it: how much one member's habit says
+        # about what is ordinary for the group.
+        self._members: dict[str, set[str]] = {}
+
+    def join(self, groups: Iterable[str], member: str) -> None:
+        """``member`` belongs to each of ``groups`` (it acts, here or on another node)."""
+        for group in groups:
+            if group == ORG_GROUP:
+                continue
+            members = self._members.get(group)
+            if members is None:
+                members = self._members[group] = set()
+            members.add(member)
+
+    def size(self, group: str) -> int:
+        """How many members of ``group`` are known (0 for the organisation, or unknown)."""
+        members = self._members.get(group)
+        return len(members) if members is not None else 0
 
     def add(self, groups: Iterable[str], dim: str, value: str) -> None:
         """One more member of each of ``groups`` has established ``value``."""
@@ -136,6 +154,7 @@ class PeerIndex:
         self._kinds.clear()
         self._groups.clear()
         self._sightings.clear()
+        self._members.clear()
 
     def __len__(self) -> int:
         return sum(len(members) for members in self._groups.values())

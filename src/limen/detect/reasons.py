@@ -81,6 +81,12 @@ def _peers(facts: dict[str, Any], kind: str) -> str:
         "class": f"class {group.rsplit(':', 1)[-1]}",
     }.get(label[0], group)
     plural = count != 1
+    others = facts.get("peer_others")
+    if others:
+        # The share says how ordinary it is: one agent's habit in a class of twenty is not.
+        return (
+            f"; {count} of {others} other members of {where} already use{'' if plural else 's'} it"
+        )
     return f"; {count} peer{'s' if plural else ''} in {where} already use{'' if plural else 's'} it"
 
 
