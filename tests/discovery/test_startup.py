@@ -3,48 +3,23 @@ the database, migration, web or settings libraries (``benchmarks/startup.py`` ti
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-HEAVY = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "pydantic", "httpx")
+from tests.commands import run_and_list_modules
 
-RUNNER = """\
-import json, sys
-out, argv = sys.argv[1], sys.argv[2:]
-sys.argv = ["limen", *argv]
-from limen.cli.main import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-with open(out, "w") as handle:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, handle)
-"""
+HEAVY = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "pydantic", "httpx")
 
 
 def _loaded(tmp_path: Path, *argv: str) -> tuple[object, set[str]]:
-    out = tmp_path / "modules.json"
-    env = {**os.environ, "LIMEN_DATA_DIR": str(tmp_path / "data")}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(out), *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+    loaded = run_and_list_modules(
+        tmp_path,
+        *argv,
+        env={"LIMEN_DATA_DIR": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )
-    assert out.exists(), done.stderr
-    report = json.loads(out.read_text())
-    tops = {name.split(".")[0] for name in report["modules"]}
-    return report["code"], tops
+    return loaded.code, loaded.tops
 
 
 @pytest.mark.parametrize(
