@@ -78,8 +78,11 @@ class Observation:
     asn: str
 
 
-def observe(document: Mapping[str, Any], *, fallback_id: str = "") -> Observation:
-    """Read an event document; raise :class:`InvalidEventDocument` if it cannot be scored."""
+def observe(document: Mapping[str, Any]) -> Observation:
+    """Read an event document; raise :class:`InvalidEventDocument` if it cannot be scored.
+
+    A document without an ``id`` gets ``""``: who read it names it (a replay by its line).
+    """
     # A replay reads every event of a month through here, so plain dicts (what JSON
     # gives) skip the slower Mapping checks and strings skip str().
     try:
@@ -121,7 +124,7 @@ def observe(document: Mapping[str, Any], *, fallback_id: str = "") -> Observatio
     # Filled in place: a keyword constructor of twenty fields would cost a replay more
     # than the rest of this function.
     obs = object.__new__(Observation)
-    obs.event_id = _text(document.get("id")) or fallback_id
+    obs.event_id = _text(document.get("id"))
     obs.ts = ts
     obs.actor_id = _text(actor_id) if actor_id is not None else None
     obs.actor_name = _text(actor_name) if actor_name is not None else None
