@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from limen.detect import read_events
+from limen.detect.errors import InvalidEventDocument
 from limen.installation import InitResult
 from limen.store import Database
 from limen.store.models import Identity
@@ -98,3 +102,22 @@ def test_detect_run_without_the_key_file_is_one_line_and_exit_6(
     assert result.exit_code == 6
     assert result.stderr.startswith("limen: the audit trail needs the key file")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reading_events_leaves_the_garbage_collector_as_it_found_it() -> None:
+    # read_events pauses the cyclic collector while it parses; a server that reads a bad
+    # file must not be left collecting nothing.
+    good = b'{"occurred_at": "2026-01-05T09:00:00Z", "actor": {"name": "a"}, "action": "x"}'
+    assert gc.isenabled()
+    assert [obs.action for obs in read_events([good, b"", good])] == ["x", "x"]
+    assert gc.isenabled()
+    with pytest.raises(InvalidEventDocument, match="line 2 is not JSON"):
+        read_events([good, b"{not json"])
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        read_events([good])
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
