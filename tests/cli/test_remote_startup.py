@@ -26,6 +26,10 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("token", "list", "--json"),
         ("alert", "list", "--json"),
         ("vault", "list", "--json"),
+        ("audit", "search", "--limit", "2", "--json"),
+        ("audit", "checkpoints", "--json"),
+        ("sink", "list", "--json"),
+        ("events-token", "create", "--features", "auditevents", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -12,15 +12,10 @@ from limen._lazy import door as _door
 
 if typing.TYPE_CHECKING:
     from limen.audit._keys import AuditKeys
+    from limen.audit._signed import SignedCheckpoint, export_checkpoints, load_checkpoints
     from limen.audit.actor import Actor, Authorizer, Resource
     from limen.audit.chain import link_pending, links_in_backend_form
-    from limen.audit.checkpoints import (
-        SignedCheckpoint,
-        create_checkpoint,
-        export_checkpoints,
-        list_checkpoints,
-        load_checkpoints,
-    )
+    from limen.audit.checkpoints import create_checkpoint, list_checkpoints
     from limen.audit.errors import (
         AuditKeyMismatch,
         AuditKeyUnavailable,
@@ -56,11 +51,11 @@ _LAZY: typing.Final = {
     "Resource": "limen.audit.actor",
     "link_pending": "limen.audit.chain",
     "links_in_backend_form": "limen.audit.chain",
-    "SignedCheckpoint": "limen.audit.checkpoints",
+    "SignedCheckpoint": "limen.audit._signed",
     "create_checkpoint": "limen.audit.checkpoints",
-    "export_checkpoints": "limen.audit.checkpoints",
+    "export_checkpoints": "limen.audit._signed",
     "list_checkpoints": "limen.audit.checkpoints",
-    "load_checkpoints": "limen.audit.checkpoints",
+    "load_checkpoints": "limen.audit._signed",
     "AuditKeyMismatch": "limen.audit.errors",
     "AuditKeyUnavailable": "limen.audit.errors",
     "CheckpointRequired": "limen.audit.errors",
