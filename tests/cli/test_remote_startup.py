@@ -30,6 +30,8 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("audit", "checkpoints", "--json"),
         ("sink", "list", "--json"),
         ("events-token", "create", "--features", "auditevents", "--json"),
+        ("policy", "list", "--json"),
+        ("policy", "show", "limen-admin", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
