@@ -32,6 +32,8 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("events-token", "create", "--features", "auditevents", "--json"),
         ("policy", "list", "--json"),
         ("policy", "show", "limen-admin", "--json"),
+        ("killswitch", "status", "--json"),
+        ("partner", "list", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
