@@ -34,6 +34,7 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("policy", "show", "limen-admin", "--json"),
         ("killswitch", "status", "--json"),
         ("partner", "list", "--json"),
+        ("fleet", "machines", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
