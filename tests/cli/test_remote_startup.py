@@ -28,6 +28,7 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("vault", "list", "--json"),
         ("audit", "search", "--limit", "2", "--json"),
         ("audit", "checkpoints", "--json"),
+        ("audit", "prune", "--before", "2020-01-01T00:00:00Z", "--json"),
         ("sink", "list", "--json"),
         ("events-token", "create", "--features", "auditevents", "--json"),
         ("policy", "list", "--json"),

@@ -332,11 +332,13 @@ def prune_(
     moment = _parse_time(before, "--before")
     assert moment is not None
     server = remote(ctx)
-    from limen.audit import PrunePlan, PruneResult, plan_prune, prune
+    from limen.audit import PrunePlan, PruneResult
 
     if server is not None:
         plan = PrunePlan(**server.get("/v1/audit/prune-plan", before=moment.isoformat()))
     else:
+        from limen.audit import plan_prune, prune
+
         db, keys = _linked(ctx)
         plan = plan_prune(db, keys, before=moment)
     if plan.checkpoint_id is not None:
