@@ -26,6 +26,16 @@ DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
         ("token", "list", "--json"),
         ("alert", "list", "--json"),
         ("vault", "list", "--json"),
+        ("audit", "search", "--limit", "2", "--json"),
+        ("audit", "checkpoints", "--json"),
+        ("audit", "prune", "--before", "2020-01-01T00:00:00Z", "--json"),
+        ("sink", "list", "--json"),
+        ("events-token", "create", "--features", "auditevents", "--json"),
+        ("policy", "list", "--json"),
+        ("policy", "show", "limen-admin", "--json"),
+        ("killswitch", "status", "--json"),
+        ("partner", "list", "--json"),
+        ("fleet", "machines", "--json"),
     ],
 )
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

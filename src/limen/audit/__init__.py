@@ -12,15 +12,11 @@ from limen._lazy import door as _door
 
 if typing.TYPE_CHECKING:
     from limen.audit._keys import AuditKeys
+    from limen.audit._pruning import PrunePlan, PruneResult
+    from limen.audit._signed import SignedCheckpoint, export_checkpoints, load_checkpoints
     from limen.audit.actor import Actor, Authorizer, Resource
     from limen.audit.chain import link_pending, links_in_backend_form
-    from limen.audit.checkpoints import (
-        SignedCheckpoint,
-        create_checkpoint,
-        export_checkpoints,
-        list_checkpoints,
-        load_checkpoints,
-    )
+    from limen.audit.checkpoints import create_checkpoint, list_checkpoints
     from limen.audit.errors import (
         AuditKeyMismatch,
         AuditKeyUnavailable,
@@ -43,7 +39,7 @@ if typing.TYPE_CHECKING:
     )
     from limen.audit.progress import AuditProgress, ChainStatus, audit_progress, chain_status
     from limen.audit.reader import EventReader
-    from limen.audit.retention import PrunePlan, PruneResult, plan_prune, prune
+    from limen.audit.retention import plan_prune, prune
     from limen.audit.verification import ChainAudit, Problem, VerifyReport, verify
 
 _LAZY: typing.Final = {
@@ -56,11 +52,11 @@ _LAZY: typing.Final = {
     "Resource": "limen.audit.actor",
     "link_pending": "limen.audit.chain",
     "links_in_backend_form": "limen.audit.chain",
-    "SignedCheckpoint": "limen.audit.checkpoints",
+    "SignedCheckpoint": "limen.audit._signed",
     "create_checkpoint": "limen.audit.checkpoints",
-    "export_checkpoints": "limen.audit.checkpoints",
+    "export_checkpoints": "limen.audit._signed",
     "list_checkpoints": "limen.audit.checkpoints",
-    "load_checkpoints": "limen.audit.checkpoints",
+    "load_checkpoints": "limen.audit._signed",
     "AuditKeyMismatch": "limen.audit.errors",
     "AuditKeyUnavailable": "limen.audit.errors",
     "CheckpointRequired": "limen.audit.errors",
@@ -80,8 +76,8 @@ _LAZY: typing.Final = {
     "AuditProgress": "limen.audit.progress",
     "audit_progress": "limen.audit.progress",
     "EventReader": "limen.audit.reader",
-    "PrunePlan": "limen.audit.retention",
-    "PruneResult": "limen.audit.retention",
+    "PrunePlan": "limen.audit._pruning",
+    "PruneResult": "limen.audit._pruning",
     "plan_prune": "limen.audit.retention",
     "prune": "limen.audit.retention",
     "Problem": "limen.audit.verification",

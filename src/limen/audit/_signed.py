@@ -1,16 +1,21 @@
-"""A signed checkpoint as stored and exported, and the check of its signature.
+"""A signed checkpoint as stored and exported, the check of its signature, and the
+checkpoint files kept outside the database.
 
 Free of SQLAlchemy (``from_row`` takes any row with the columns' attributes), so that a
 command checking the installation's key before it appends an event (``limen read``)
-uses the same check; writing and listing checkpoints is in :mod:`limen.audit.checkpoints`.
+uses the same check, and a command talking to a server exports and reads checkpoint
+files without the database layer; writing and listing checkpoints in the database is in
+:mod:`limen.audit.checkpoints`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -18,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from limen.audit.errors import InvalidCheckpoint
 
-__all__ = ["FORMAT", "SignedCheckpoint"]
+__all__ = ["FORMAT", "SignedCheckpoint", "export_checkpoints", "load_checkpoints"]
 
 FORMAT = "limen-audit-checkpoint-v1"
 
@@ -98,3 +103,34 @@ class SignedCheckpoint:
 
 def _text_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
+
+
+def export_checkpoints(checkpoints: Iterable[SignedCheckpoint], directory: Path) -> list[Path]:
+    """Write each checkpoint as ``checkpoint-<position>.json`` unless already there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for checkpoint in checkpoints:
+        path = directory / f"checkpoint-{checkpoint.position:012d}-{checkpoint.id}.json"
+        if path.exists():
+            continue
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(checkpoint.to_document(), indent=2) + "\n")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def load_checkpoints(directory: Path) -> Sequence[SignedCheckpoint]:
+    """Read every checkpoint file in ``directory``; a malformed one is an error."""
+    if not directory.is_dir():
+        raise InvalidCheckpoint(f"{directory} is not a directory of checkpoints")
+    found = []
+    for path in sorted(directory.glob("checkpoint-*.json")):
+        try:
+            document = json.loads(path.read_text())
+            if not isinstance(document, dict):
+                raise ValueError
+            found.append(SignedCheckpoint.from_document(document))
+        except (OSError, ValueError, InvalidCheckpoint):
+            raise InvalidCheckpoint(f"{path.name} is not a Limen audit checkpoint") from None
+    return found

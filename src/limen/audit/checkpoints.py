@@ -10,18 +10,14 @@ succeeded.
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
-from limen.audit._signed import SignedCheckpoint
+from limen.audit._signed import SignedCheckpoint, export_checkpoints, load_checkpoints
 from limen.audit.actor import Actor
 from limen.audit.chain import head
-from limen.audit.errors import InvalidCheckpoint
 from limen.audit.log import record
 from limen.store import Database
 from limen.store.models import AuditCheckpoint, Event, utcnow
@@ -89,34 +85,3 @@ def create_checkpoint(
 def list_checkpoints(session: Session) -> list[SignedCheckpoint]:
     rows = session.scalars(sa.select(AuditCheckpoint).order_by(AuditCheckpoint.position))
     return [SignedCheckpoint.from_row(row) for row in rows]
-
-
-def export_checkpoints(checkpoints: Iterable[SignedCheckpoint], directory: Path) -> list[Path]:
-    """Write each checkpoint as ``checkpoint-<position>.json`` unless already there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for checkpoint in checkpoints:
-        path = directory / f"checkpoint-{checkpoint.position:012d}-{checkpoint.id}.json"
-        if path.exists():
-            continue
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(checkpoint.to_document(), indent=2) + "\n")
-        tmp.replace(path)
-        written.append(path)
-    return written
-
-
-def load_checkpoints(directory: Path) -> Sequence[SignedCheckpoint]:
-    """Read every checkpoint file in ``directory``; a malformed one is an error."""
-    if not directory.is_dir():
-        raise InvalidCheckpoint(f"{directory} is not a directory of checkpoints")
-    found = []
-    for path in sorted(directory.glob("checkpoint-*.json")):
-        try:
-            document = json.loads(path.read_text())
-            if not isinstance(document, dict):
-                raise ValueError
-            found.append(SignedCheckpoint.from_document(document))
-        except (OSError, ValueError, InvalidCheckpoint):
-            raise InvalidCheckpoint(f"{path.name} is not a Limen audit checkpoint") from None
-    return found

@@ -7,13 +7,13 @@ that remains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from limen.audit._keys import AuditKeys
+from limen.audit._pruning import PrunePlan, PruneResult
 from limen.audit.actor import Actor
 from limen.audit.chain import head, link_pending
 from limen.audit.checkpoints import SignedCheckpoint, list_checkpoints
@@ -23,24 +23,6 @@ from limen.store import Database
 from limen.store.models import Event
 
 __all__ = ["PrunePlan", "PruneResult", "plan_prune", "prune"]
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    deleted: int
-    through_position: int
-    checkpoint_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PrunePlan:
-    """What :func:`prune` would delete now: ``events`` events up to ``through_position``,
-    the position of the signed checkpoint ``checkpoint_id``; nothing if that is ``None``."""
-
-    events: int
-    from_position: int
-    through_position: int
-    checkpoint_id: str | None
 
 
 def _anchor(

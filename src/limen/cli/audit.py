@@ -6,40 +6,23 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from limen import identity as identities
-from limen.audit import (
-    Actor,
-    AuditKeys,
-    EventFilter,
-    PrunePlan,
-    PruneResult,
-    SignedCheckpoint,
-    check_key,
-    create_checkpoint,
-    export_checkpoints,
-    link_pending,
-    list_checkpoints,
-    list_events,
-    load_checkpoints,
-    plan_prune,
-    prune,
-    verify,
-)
-from limen.audit.documents import event_document
-from limen.audit.feed_tokens import issue_events_token
-from limen.audit.sinks import SINK_KINDS, add_sink, deliver_due, list_sinks, remove_sink
+from limen.audit import Actor, SignedCheckpoint, export_checkpoints, load_checkpoints
+from limen.audit.sinks import SINK_KINDS
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, remote, state
 from limen.cli._remote import normalise_times
 from limen.cli.events import event_from_wire
 from limen.errors import InvalidInput, unknown_choice
-from limen.store import Database
+
+if TYPE_CHECKING:
+    from limen.audit import AuditKeys
+    from limen.store import Database
 
 __all__ = ["app", "events_token_app", "register", "sink_app"]
 
@@ -59,6 +42,8 @@ def register(root: typer.Typer) -> None:
 def _keys(ctx: typer.Context) -> AuditKeys:
     """The audit keys, once checked to be the ones the trail was written with: a wrong
     key must never link, sign or derive a sink's secret."""
+    from limen.audit import AuditKeys, check_key
+
     path = state(ctx).settings.resolved_key_file
     keys = AuditKeys.from_key_file(path)
     check_key(open_database(ctx), keys, key_file=path)
@@ -66,6 +51,8 @@ def _keys(ctx: typer.Context) -> AuditKeys:
 
 
 def _linked(ctx: typer.Context) -> tuple[Database, AuditKeys]:
+    from limen.audit import link_pending
+
     db = open_database(ctx)
     keys = _keys(ctx)
     link_pending(db, keys.chain)
@@ -113,6 +100,8 @@ def verify_(
         body = {"resume": resume, "checkpoints": [c.to_document() for c in external]}
         report: dict[str, Any] = server.post("/v1/audit/verify", body)
     else:
+        from limen.audit import verify
+
         db, keys = _linked(ctx)
         found = verify(db, keys, external=external, resume=resume, workers=workers)
         report = dict(found.to_document())
@@ -161,6 +150,8 @@ def checkpoint(
             every = [SignedCheckpoint.from_document(d) for d in server.get("/v1/audit/checkpoints")]
             written = export_checkpoints(every, export)
     else:
+        from limen.audit import create_checkpoint, list_checkpoints
+
         db, keys = _linked(ctx)
         signed = create_checkpoint(db, keys)
         if export is not None:
@@ -198,6 +189,8 @@ def checkpoints_(
         documents = server.get("/v1/audit/checkpoints")
         signed = [SignedCheckpoint.from_document(d) for d in documents]
     else:
+        from limen.audit import list_checkpoints
+
         with open_database(ctx).unit_of_work(readonly=True) as uow:
             signed = list_checkpoints(uow.session)
     written = export_checkpoints(signed, export) if export is not None else []
@@ -266,6 +259,10 @@ def search(
         documents, next_cursor = page_of(cursor, limit)
         _print_search(documents, next_cursor, as_json=as_json)
         return
+    from limen import identity as identities
+    from limen.audit import EventFilter, list_events
+    from limen.audit.documents import event_document
+
     db, _ = _linked(ctx)
     identity_id = None
     if identity:
@@ -335,9 +332,13 @@ def prune_(
     moment = _parse_time(before, "--before")
     assert moment is not None
     server = remote(ctx)
+    from limen.audit import PrunePlan, PruneResult
+
     if server is not None:
         plan = PrunePlan(**server.get("/v1/audit/prune-plan", before=moment.isoformat()))
     else:
+        from limen.audit import plan_prune, prune
+
         db, keys = _linked(ctx)
         plan = plan_prune(db, keys, before=moment)
     if plan.checkpoint_id is not None:
@@ -360,6 +361,8 @@ def prune_(
         }
         result = PruneResult(**server.post("/v1/audit/prune", body))
     else:
+        from limen.audit import link_pending
+
         result = prune(
             db, keys, Actor.operator(), before=moment, reason=reason, through=plan.through_position
         )
@@ -396,6 +399,8 @@ def events_token_create(
         made = normalise_times(server.post("/v1/events-tokens", body), "expires_at")
         document = {key: made.get(key) for key in ("token", "id", "features", "expires_at")}
     else:
+        from limen.audit.feed_tokens import issue_events_token
+
         expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
         with open_database(ctx).unit_of_work() as uow:
             token, raw = issue_events_token(
@@ -444,6 +449,8 @@ def sink_add(
         made = normalise_times(server.post("/v1/sinks", body), "next_attempt_at")
         document = {key: made.get(key) for key in (*_SINK_KEYS, "secret")}
     else:
+        from limen.audit.sinks import add_sink
+
         status, secret = add_sink(
             open_database(ctx),
             _keys(ctx),
@@ -477,6 +484,8 @@ def _sink_documents(ctx: typer.Context) -> list[dict[str, Any]]:
             normalise_times({key: s.get(key) for key in _SINK_KEYS}, "next_attempt_at")
             for s in server.get("/v1/sinks")["items"]
         ]
+    from limen.audit.sinks import list_sinks
+
     with open_database(ctx).unit_of_work(readonly=True) as uow:
         return [s.to_document() for s in list_sinks(uow.session)]
 
@@ -508,6 +517,8 @@ def sink_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> N
     if (server := remote(ctx)) is not None:
         server.delete(f"/v1/sinks/{quote(name, safe='')}")
     else:
+        from limen.audit.sinks import remove_sink
+
         remove_sink(open_database(ctx), Actor.operator(), name)
     out_console.print(f"removed sink {name}")
 
@@ -519,6 +530,8 @@ def sink_deliver(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         done = server.post("/v1/sinks/deliver")
         total, failing = done["delivered"], [(f["name"], f["last_error"]) for f in done["failing"]]
     else:
+        from limen.audit.sinks import deliver_due, list_sinks
+
         db, keys = _linked(ctx)
         total = 0
         while True:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -13,9 +13,7 @@ from rich.text import Text
 from limen.audit import Actor
 from limen.cli._context import emit_json, open_database, out_console, remote
 from limen.cli._remote import normalise_times
-from limen.discovery import enrol, list_exposures, list_machines
 from limen.errors import InvalidInput
-from limen.store.models import utcnow
 
 __all__ = ["app"]
 
@@ -39,7 +37,7 @@ def token_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Issue an enrolment token: it can report scans (discovery:write) and nothing else."""
-    expires_at = utcnow() + _duration(expires_in) if expires_in else None
+    expires_at = datetime.now(UTC) + _duration(expires_in) if expires_in else None
     if (server := remote(ctx)) is not None:
         body = {"fleet": fleet, "expires_at": expires_at.isoformat() if expires_at else None}
         made = server.post("/v1/discovery/enrolment-tokens", body)
@@ -47,6 +45,8 @@ def token_create(
             {key: made[key] for key in ("fleet", "token_id", "token", "expires_at")}, "expires_at"
         )
     else:
+        from limen.discovery import enrol
+
         with open_database(ctx).unit_of_work() as uow:
             enrolment = enrol(uow, Actor.operator(), fleet, expires_at=expires_at)
         document = {
@@ -75,6 +75,8 @@ def machines(
     if (server := remote(ctx)) is not None:
         rows = [_times(r) for r in server.get("/v1/discovery/machines")["items"]]
     else:
+        from limen.discovery import list_machines
+
         with open_database(ctx).unit_of_work(readonly=True) as uow:
             rows = list_machines(uow.session)
     if as_json:
@@ -112,6 +114,8 @@ def exposures(
         )
         rows = [_times(r) for r in found["items"]]
     else:
+        from limen.discovery import list_exposures
+
         with open_database(ctx).unit_of_work(readonly=True) as uow:
             rows = list_exposures(uow.session, machine=machine, include_resolved=include_resolved)
     if as_json:

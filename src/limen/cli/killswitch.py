@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from limen import identity, respond
+from limen import respond
 from limen.audit import Actor
 from limen.cli._confirm import ReasonOption, YesFlag, confirm, require_reason
 from limen.cli._context import emit_json, open_database, out_console, remote, services
 from limen.cli._remote import Remote, normalise_times
 from limen.errors import InvalidInput
-from limen.store import Database
+
+if TYPE_CHECKING:
+    from limen.store import Database
 
 __all__ = ["app"]
 
@@ -35,6 +37,8 @@ def _kind(kind: str) -> str:
 
 def _would_suspend(db: Database, kind: str) -> list[str]:
     """Names of the identities engaging now would suspend (partners are spared)."""
+    from limen import identity
+
     names: list[str] = []
     after = None
     with db.unit_of_work(readonly=True) as uow:

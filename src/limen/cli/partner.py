@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from limen import installation, respond
 from limen.audit import Actor
 from limen.cli._context import emit_json, open_database, out_console, remote, services
 from limen.cli._remote import normalise_times
-from limen.store.models import Identity, OAuthClient
+
+if TYPE_CHECKING:
+    from limen import respond
+    from limen.store.models import Identity, OAuthClient
 
 __all__ = ["app"]
 
@@ -126,6 +128,8 @@ def rotate(
 
 
 def _created(ctx: typer.Context, row: Identity, client: OAuthClient, secret: str) -> dict[str, Any]:
+    from limen import installation
+
     with open_database(ctx).unit_of_work(readonly=True) as uow:
         account = installation.account_id(uow.session)
     return {

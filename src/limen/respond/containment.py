@@ -34,6 +34,7 @@ from limen import tokens
 from limen.audit import Actor, record
 from limen.errors import InvalidInput
 from limen.ids import is_id
+from limen.respond._kinds import KILL_SWITCH_KINDS
 from limen.respond.errors import KillSwitchNotEngaged, WrongKind
 from limen.store import Lookup, UnitOfWork
 from limen.store.models import (
@@ -61,9 +62,6 @@ __all__ = [
     "require_fresh_token",
     "revoke_tokens",
 ]
-
-KILL_SWITCH_KINDS = frozenset({IdentityKind.AGENT, IdentityKind.SERVICE})
-"""Humans are left out: a kill switch over people would lock out the admins who must undo it."""
 
 CASCADE = "cascade"
 KILL_SWITCH = "kill-switch"
