@@ -121,3 +121,14 @@ def test_reading_events_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_an_event_time_is_iso_8601_or_posix_seconds_and_anything_else_is_named() -> None:
+    iso = b'{"occurred_at": "2026-01-05T09:00:00Z", "actor": {"name": "a"}, "action": "x"}'
+    posix = b'{"occurred_at": 1767603600, "actor": {"name": "a"}, "action": "y"}'
+    assert [obs.ts for obs in read_events([iso, posix])] == [1767603600.0, 1767603600.0]
+    with pytest.raises(InvalidEventDocument) as refused:
+        read_events([iso, b'{"occurred_at": true, "actor": {"name": "a"}, "action": "x"}'])
+    assert refused.value.detail == (
+        "line 2: occurred_at must be an ISO 8601 time or a number of POSIX seconds"
+    )

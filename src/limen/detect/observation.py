@@ -175,7 +175,7 @@ def _timestamp(value: Any) -> float:
         return moment.timestamp()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    raise InvalidEventDocument("occurred_at must be an ISO 8601 time")
+    raise InvalidEventDocument("occurred_at must be an ISO 8601 time or a number of POSIX seconds")
 
 
 def _delegation(value: Any) -> tuple[tuple[str | None, str | None], ...]:
