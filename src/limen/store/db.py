@@ -726,11 +726,15 @@ class _InUse:
         self._lock = threading.Lock()
         # id → (connection, when it was handed out)
         self._connections: dict[int, tuple[Any, float]] = {}
-        # Connections seen waiting for an answer at the last sample (ids).
+        # Connections seen waiting for an answer at the last sample (ids), and when that
+        # sample was taken.
         self._waiting: set[int] = set()
+        self._sampled_at = float("-inf")
         self.answered_at = float("-inf")
-        """When a connection seen waiting for the database was last seen answered
-        (``time.monotonic``): the database is making progress, however slowly."""
+        """A time (``time.monotonic``) after which the database answered a connection
+        seen waiting: it is making progress, however slowly. It is the sample that saw
+        the connection waiting, not the moment its answer was noticed, so a late sample
+        (a busy interpreter) never dates an answer later than it came."""
 
     def add(self, connection: Any) -> None:
         with self._lock:
@@ -744,7 +748,7 @@ class _InUse:
             if id(connection) in self._waiting:
                 self._waiting.discard(id(connection))
                 if _was_answered(connection):
-                    self.answered_at = time.monotonic()
+                    self.answered_at = max(self.answered_at, self._sampled_at)
 
     def sample(self) -> None:
         """Note which connections wait for an answer now, and whether one seen waiting
@@ -760,8 +764,9 @@ class _InUse:
                 elif key in self._waiting and _was_answered(connection):
                     answered = True
             if answered:
-                self.answered_at = time.monotonic()
+                self.answered_at = max(self.answered_at, self._sampled_at)
             self._waiting = waiting
+            self._sampled_at = time.monotonic()
 
     def answered_within(self, seconds: float) -> bool:
         """Whether a connection of this node had an answer in the last ``seconds``."""
