@@ -10,10 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import cedarpy
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from limen import identity, tokens
-from limen.audit import Actor, Outcome, record
+from limen.audit import Actor, AuditKeys, Outcome, link_pending, record
+from limen.config import Settings
 from limen.installation import InitResult
 from limen.store import Database
 from limen.store.models import utcnow
@@ -296,6 +298,84 @@ def test_counts_and_last_use_match_a_hand_checked_log(
     shared = [f for f in bot_doc["findings"] if f["type"] == "shared-secret"]
     assert [f["detail"] for f in shared] == ["first is also read by backup"]
     assert by_name["backup"]["events"] == 1
+
+
+def test_rows_planted_behind_limens_back_are_not_uses(
+    client: TestClient, db: Database, installed: InitResult, settings: Settings
+) -> None:
+    """Someone with SQL access inserts reads and decisions for a dormant agent, to make
+    it look used. The chainer sets those rows aside (no valid seal), and the review
+    counts only what Limen recorded: one read three days ago, no decision."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    op = Actor.operator()
+    ops = services.vault.create_vault(op, "ops")
+    secret = [Field(id="", type="CONCEALED", label="k", value="v")]
+    item = services.vault.create_item(op, "ops", ItemDraft(title="db", fields=secret))
+    with db.unit_of_work() as uow:
+        identity.create(uow, op, kind="human", name="carol")
+        bot = identity.create(uow, op, kind="agent", name="ops-bot", owner="carol")
+        identity.issue_api_token(
+            uow, op, bot, purpose="service-account", scopes=[f"vault:{ops.id}:read"]
+        )
+        tokens.register_client(uow, op, bot, scopes=["tools:call"])
+    now = utcnow().replace(microsecond=0)
+    with db.unit_of_work() as uow:
+        record(
+            uow.session,
+            Actor(kind="agent", name="ops-bot", identity_id=bot.id),
+            "vault.item.read",
+            resource_type="vault_item",
+            resource_id=item.id,
+            now=now - timedelta(days=3),
+        )
+    planted = (
+        ("planted0000000000000000001", "vault.item.read", "vault_item", item.id, "{}"),
+        ("planted0000000000000000002", "vault.item.read", "vault_item", None, "{}"),
+        (
+            "planted0000000000000000003",
+            "access.evaluate",
+            "tool",
+            "deploy",
+            json.dumps(
+                {"subject": {"type": "agent", "id": "ops-bot"}, "action": "call",
+                 "policies": ["tools#0"]}
+            ),
+        ),
+    )  # fmt: skip
+    at = now - timedelta(days=1)
+    with db.engine.begin() as connection:
+        for event_id, action, resource_type, resource_id, context in planted:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO events (id, occurred_at, actor_id, actor_kind, actor_name, "
+                    "delegation, action, resource_type, resource_id, outcome, context) "
+                    "VALUES (:id, :at, :actor, 'agent', 'ops-bot', '[]', :action, :type, "
+                    ":resource, 'success', :context)"
+                ),
+                {
+                    "id": event_id,
+                    "at": at.replace(tzinfo=None) if db.backend == "sqlite" else at,
+                    "actor": bot.id,
+                    "action": action,
+                    "type": resource_type,
+                    "resource": resource_id,
+                    "context": context,
+                },
+            )
+    link_pending(db, AuditKeys.from_key_file(settings.resolved_key_file).chain)
+    with db.engine.connect() as connection:
+        set_aside = connection.execute(
+            sa.text("SELECT count(*) FROM events WHERE quarantined_at IS NOT NULL")
+        ).scalar_one()
+    assert set_aside == len(planted)
+
+    review = services.access_review.review(Actor.operator(), now=now).document()
+    (bot_doc,) = [i for i in review["identities"] if i["name"] == "ops-bot"]
+    assert bot_doc["events"] == 1
+    rights = {(r["kind"], r["target"]): r for r in bot_doc["rights"]}
+    vault = rights[("vault", "ops")]
+    assert (vault["uses"], vault["last_used"]) == (1, (now - timedelta(days=3)).isoformat())
+    assert rights[("scope", "tools:call")]["used"] is False
 
 
 def test_reach_through_policies_is_what_the_pdp_decides(

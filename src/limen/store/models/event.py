@@ -50,6 +50,13 @@ class Event(Base):
             sqlite_where=text("chain_pos IS NULL"),
             postgresql_where=text("chain_pos IS NULL"),
         ),
+        # Rows the chainer set aside (inserted behind Limen's back): few, found here.
+        Index(
+            "ix_events_set_aside",
+            "seq",
+            sqlite_where=text("quarantined_at IS NOT NULL"),
+            postgresql_where=text("quarantined_at IS NOT NULL"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(
