@@ -801,20 +801,19 @@ class Baseline:
 
     def _note_fresh(self, evidence: Evidence, ts: float) -> None:
         """Remember when a surprising resource was first used (see _FRESH_SECONDS)."""
+        surprise = evidence.surprising.get(_RES)
+        if surprise is None or surprise < _FRESH_NATS:
+            return
         fresh = self.fresh
-        values = evidence.values
-        for index, surprise in evidence.surprising.items():
-            if index != _RES or surprise < _FRESH_NATS:
-                continue
-            key = f"{index}\x1f{values[index]}"
-            if key in fresh:
-                continue
+        key = f"{_RES}\x1f{evidence.values[_RES]}"
+        if key in fresh:
+            return
+        if len(fresh) >= _FRESH_LIMIT:
+            for old in [k for k, first in fresh.items() if ts - first >= _FRESH_SECONDS]:
+                del fresh[old]
             if len(fresh) >= _FRESH_LIMIT:
-                for old in [k for k, first in fresh.items() if ts - first >= _FRESH_SECONDS]:
-                    del fresh[old]
-                if len(fresh) >= _FRESH_LIMIT:
-                    del fresh[min(fresh, key=fresh.__getitem__)]
-            fresh[key] = ts
+                del fresh[min(fresh, key=fresh.__getitem__)]
+        fresh[key] = ts
 
     def _habituate(
         self, evidence: Evidence, ts: float, *, groups: tuple[str, ...], peers: PeerIndex
