@@ -37,11 +37,6 @@ a network partition) refuses nothing, and a statement sent to it waits for TCP t
   in use are shut down), since a busy server on a loaded machine can leave beats
   unanswered for more than a second.
 
-Neither happens while the database answers the node's other connections: a connection
-seen waiting for an answer at one beat and answered by a later one (or when given back)
-shows a server that is busy, not silent (``Broadcaster.watch_progress``). A silent one
-answers none, so this delays neither bound by more than a beat.
-
 ``benchmarks/faults.py`` prints the slowest failed request of each fault.
 """
 

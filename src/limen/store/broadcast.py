@@ -106,10 +106,6 @@ class Broadcaster:
         self._lost: list[Callable[[], None]] = []
         self._silent: list[Callable[[], None]] = []
         self._quiet: list[Callable[[], None]] = []
-        # The node's other connections: sampled every beat, and whether any had an answer
-        # lately (see watch_progress).
-        self._sample_progress: Callable[[], None] | None = None
-        self._answered_within: Callable[[float], bool] | None = None
         self._feed_connection: Any = None
         self._watchdog: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -173,20 +169,6 @@ class Broadcaster:
         with self._lock:
             self._quiet.append(callback)
 
-    def watch_progress(
-        self, sample: Callable[[], None], answered_within: Callable[[float], bool]
-    ) -> None:
-        """Tell a busy database from a silent one by the node's other connections:
-        ``sample`` is called (from the watchdog's thread) every beat, and while
-        ``answered_within(seconds)`` says one of them had an answer that recently, a late
-        beat is a busy database, not a silent one: nothing is cut or declared away."""
-        self._sample_progress = sample
-        self._answered_within = answered_within
-
-    def _answered_lately(self, seconds: float) -> bool:
-        answered = self._answered_within
-        return answered is not None and answered(seconds)
-
     def quiet_for(self) -> float:
         """How long the oldest beat of the feed's connection has waited for its answer
         (0 if none waits, if its answer is in but not yet read, or if there is no feed
@@ -206,11 +188,8 @@ class Broadcaster:
         return quiet
 
     def suspects_silence(self) -> bool:
-        """Whether a beat has gone unanswered for :data:`UNANSWERED_SECONDS`, and no other
-        connection of the node had an answer meanwhile (see :meth:`watch_progress`)."""
-        return self.quiet_for() >= UNANSWERED_SECONDS and not self._answered_lately(
-            UNANSWERED_SECONDS
-        )
+        """Whether a beat has gone unanswered for :data:`UNANSWERED_SECONDS`."""
+        return self.quiet_for() >= UNANSWERED_SECONDS
 
     def is_current(self, max_age: float) -> bool:
         """Whether every change committed more than ``max_age`` seconds ago is known here.
@@ -452,12 +431,6 @@ class Broadcaster:
         minutes, and so is every request using a connection: the database is taken to be
         away (requests fail at once), and those connections' sockets are shut down."""
         while not self._stop.wait(BEAT_SECONDS):
-            sample = self._sample_progress
-            if sample is not None:
-                try:
-                    sample()
-                except Exception:
-                    log.exception("sampling the connections in use failed")
             if self.suspects_silence():
                 with self._lock:
                     suspicious = list(self._quiet)
@@ -481,8 +454,6 @@ class Broadcaster:
                 continue
             if _has_input(connection):
                 continue  # the database answered; the feed's thread is only slow (a busy CPU)
-            if self._answered_lately(SILENT_SECONDS):
-                continue  # it answers the node's other connections: busy, not silent
             self._feed_connection = None  # once per connection
             log.warning(
                 "the database has not answered for %.1f s; closing its connections",

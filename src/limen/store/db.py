@@ -181,7 +181,6 @@ class Database:
         self.broadcaster.on_resync(self._checkouts_work_again)
         self.broadcaster.on_silent(self._in_use.shut_down)
         self.broadcaster.on_quiet(self._give_up_stuck)
-        self.broadcaster.watch_progress(self._in_use.sample, self._in_use.answered_within)
 
     def bare_target(self) -> str | None:
         """What :attr:`Dialect.driver_module` connects to from another process (a secret
@@ -726,15 +725,6 @@ class _InUse:
         self._lock = threading.Lock()
         # id → (connection, when it was handed out)
         self._connections: dict[int, tuple[Any, float]] = {}
-        # Connections seen waiting for an answer at the last sample (ids), and when that
-        # sample was taken.
-        self._waiting: set[int] = set()
-        self._sampled_at = float("-inf")
-        self.answered_at = float("-inf")
-        """A time (``time.monotonic``) after which the database answered a connection
-        seen waiting: it is making progress, however slowly. It is the sample that saw
-        the connection waiting, not the moment its answer was noticed, so a late sample
-        (a busy interpreter) never dates an answer later than it came."""
 
     def add(self, connection: Any) -> None:
         with self._lock:
@@ -745,32 +735,6 @@ class _InUse:
             return
         with self._lock:
             self._connections.pop(id(connection), None)
-            if id(connection) in self._waiting:
-                self._waiting.discard(id(connection))
-                if _was_answered(connection):
-                    self.answered_at = max(self.answered_at, self._sampled_at)
-
-    def sample(self) -> None:
-        """Note which connections wait for an answer now, and whether one seen waiting
-        before has had its answer since (the change feed's watchdog calls this every
-        beat). A busy database answers the node's other connections while the feed's
-        beat waits; a silent one answers none."""
-        with self._lock:
-            waiting = set()
-            answered = False
-            for key, (connection, _) in self._connections.items():
-                if _awaits_answer(connection):
-                    waiting.add(key)
-                elif key in self._waiting and _was_answered(connection):
-                    answered = True
-            if answered:
-                self.answered_at = max(self.answered_at, self._sampled_at)
-            self._waiting = waiting
-            self._sampled_at = time.monotonic()
-
-    def answered_within(self, seconds: float) -> bool:
-        """Whether a connection of this node had an answer in the last ``seconds``."""
-        return time.monotonic() - self.answered_at < seconds
 
     def shut_down(
         self,
@@ -805,20 +769,6 @@ def _awaits_answer(connection: Any) -> bool:
 
     with contextlib.suppress(Exception):
         return bool(connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE)
-    return False
-
-
-def _was_answered(connection: Any) -> bool:
-    """Whether a psycopg connection that was waiting has its answer: it is open and idle,
-    in a transaction or in a failed one (an error is an answer too), not cut off."""
-    from psycopg import pq
-
-    with contextlib.suppress(Exception):
-        return not connection.closed and connection.pgconn.transaction_status in (
-            pq.TransactionStatus.IDLE,
-            pq.TransactionStatus.INTRANS,
-            pq.TransactionStatus.INERROR,
-        )
     return False
 
 

@@ -134,8 +134,6 @@ class PgProxy:
         self._open: set[socket.socket] = set()
         self._refuse_until = 0.0
         self._stall_until = 0.0
-        # connection number (in the order accepted) → until when it alone is stalled
-        self._stalled_connections: dict[int, float] = {}
         self._closed = False
         self.connections = 0
         """Connections accepted and passed on so far."""
@@ -174,29 +172,15 @@ class PgProxy:
     def stalled(self) -> bool:
         return time.monotonic() < self._stall_until
 
-    def stall(self, seconds: float, *, connection: int | None = None) -> None:
+    def stall(self, seconds: float) -> None:
         """Stop forwarding for ``seconds`` without closing anything (no wait here), as a
         network partition that drops packets does: nothing answers, nothing is refused.
         Open connections hold what was sent meanwhile and pass it on afterwards (as TCP
-        retransmits it), and new ones are accepted but reach the server only then.
+        retransmits it), and new ones are accepted but reach the server only then."""
+        self._stall_until = time.monotonic() + seconds
 
-        With ``connection`` (its number, 0 for the first passed on), only that one is
-        held: one client left waiting while the server answers the others, as a busy
-        server can do."""
-        until = time.monotonic() + seconds
-        if connection is None:
-            self._stall_until = until
-        else:
-            self._stalled_connections[connection] = until
-
-    def _wait_while_stalled(self, number: int | None = None) -> None:
-        while not self._closed:
-            until = self._stall_until
-            if number is not None:
-                until = max(until, self._stalled_connections.get(number, 0.0))
-            left = until - time.monotonic()
-            if left <= 0:
-                return
+    def _wait_while_stalled(self) -> None:
+        while not self._closed and (left := self._stall_until - time.monotonic()) > 0:
             time.sleep(min(left, 0.01))
 
     def close(self) -> None:
@@ -242,20 +226,19 @@ class PgProxy:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._open.update((client, upstream))
-            number = self.connections
             self.connections += 1
         for source, sink in ((client, upstream), (upstream, client)):
             threading.Thread(
-                target=self._pipe, args=(source, sink, number), name="pg-proxy-pipe", daemon=True
+                target=self._pipe, args=(source, sink), name="pg-proxy-pipe", daemon=True
             ).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, number: int) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
-                self._wait_while_stalled(number)
+                self._wait_while_stalled()
                 sink.sendall(data)
         except OSError:
             pass
